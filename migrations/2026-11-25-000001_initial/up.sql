@@ -1,0 +1,101 @@
+-- Experiments and their variants: the configuration marketers edit.
+CREATE TABLE experiments (
+    id              BIGSERIAL PRIMARY KEY,
+    key             TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    dimension       TEXT NOT NULL CHECK (dimension IN ('content', 'timing', 'trigger')),
+    kind            TEXT NOT NULL CHECK (kind IN ('ab', 'bandit')),
+    status          TEXT NOT NULL DEFAULT 'draft'
+                    CHECK (status IN ('draft', 'running', 'paused', 'stopped')),
+    control_key     TEXT NOT NULL,
+    goal_event      TEXT NOT NULL,
+    goal_metric     TEXT NOT NULL CHECK (goal_metric IN ('conversion', 'revenue')),
+    targeting       JSONB NOT NULL DEFAULT '[]',
+    traffic         DOUBLE PRECISION NOT NULL DEFAULT 1 CHECK (traffic >= 0 AND traffic <= 1),
+    floor           DOUBLE PRECISION NOT NULL DEFAULT 0.01 CHECK (floor >= 0 AND floor < 1),
+    winner_key      TEXT,
+    -- bumped on every change, so other instances know to recompile it
+    version         BIGINT NOT NULL DEFAULT 1,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    started_at      TIMESTAMPTZ,
+    stopped_at      TIMESTAMPTZ
+);
+
+CREATE TABLE variants (
+    id              BIGSERIAL PRIMARY KEY,
+    experiment_id   BIGINT NOT NULL REFERENCES experiments (id),
+    position        INTEGER NOT NULL,
+    key             TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    payload         JSONB NOT NULL DEFAULT 'null',
+    weight          DOUBLE PRECISION NOT NULL CHECK (weight >= 0 AND weight <= 1),
+    UNIQUE (experiment_id, key),
+    UNIQUE (experiment_id, position)
+);
+
+-- Sufficient statistics per variant, updated in the same transaction as the rows they
+-- summarise; they can always be rebuilt from assignments.
+CREATE TABLE variant_stats (
+    variant_id      BIGINT PRIMARY KEY REFERENCES variants (id),
+    experiment_id   BIGINT NOT NULL REFERENCES experiments (id),
+    users           BIGINT NOT NULL DEFAULT 0,
+    conversions     BIGINT NOT NULL DEFAULT 0,
+    value_sum       DOUBLE PRECISION NOT NULL DEFAULT 0,
+    value_sum_sq    DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE INDEX variant_stats_experiment ON variant_stats (experiment_id);
+
+-- The same statistics per hour of assignment, plus the users the allocation expected,
+-- for sample-ratio checks, period-weighted (Simpson-safe) rates and charts over time.
+CREATE TABLE period_stats (
+    variant_id      BIGINT NOT NULL REFERENCES variants (id),
+    period_start    TIMESTAMPTZ NOT NULL,
+    experiment_id   BIGINT NOT NULL REFERENCES experiments (id),
+    users           BIGINT NOT NULL DEFAULT 0,
+    conversions     BIGINT NOT NULL DEFAULT 0,
+    value_sum       DOUBLE PRECISION NOT NULL DEFAULT 0,
+    value_sum_sq    DOUBLE PRECISION NOT NULL DEFAULT 0,
+    -- sum over every user assigned in the period of the probability the policy gave this variant
+    expected_users  DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (variant_id, period_start)
+);
+CREATE INDEX period_stats_experiment ON period_stats (experiment_id, period_start);
+
+-- One row per (experiment, user): the sticky assignment and the user's outcome so far.
+CREATE TABLE assignments (
+    experiment_id   BIGINT NOT NULL REFERENCES experiments (id),
+    user_id         TEXT NOT NULL,
+    variant_id      BIGINT NOT NULL REFERENCES variants (id),
+    assigned_at     TIMESTAMPTZ NOT NULL,
+    propensity      DOUBLE PRECISION NOT NULL,
+    attributes      JSONB NOT NULL DEFAULT '{}',
+    converted_at    TIMESTAMPTZ,
+    value           DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (experiment_id, user_id)
+);
+CREATE INDEX assignments_user ON assignments (user_id);
+CREATE INDEX assignments_experiment_time ON assignments (experiment_id, assigned_at);
+
+CREATE TABLE events (
+    id              BIGSERIAL PRIMARY KEY,
+    event_id        TEXT NOT NULL UNIQUE,
+    user_id         TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    value           DOUBLE PRECISION,
+    occurred_at     TIMESTAMPTZ NOT NULL,
+    received_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX events_user ON events (user_id);
+CREATE INDEX events_name_time ON events (name, occurred_at);
+
+CREATE TABLE api_keys (
+    id              BIGSERIAL PRIMARY KEY,
+    -- SHA-256 of the key, hex; the key itself is shown once and never stored
+    key_hash        TEXT NOT NULL UNIQUE,
+    scope           TEXT NOT NULL CHECK (scope IN ('client', 'admin')),
+    label           TEXT NOT NULL DEFAULT '',
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    revoked_at      TIMESTAMPTZ
+);

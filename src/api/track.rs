@@ -1,0 +1,72 @@
+//! `POST /api/v1/track`: conversions and other events, acknowledged once durable.
+
+use super::auth::Client;
+use super::json::Json;
+use super::{ApiError, ApiResult};
+use crate::domain::{EventName, UserId};
+use crate::engine::{Engine, IncomingEvent};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+
+pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
+const MAX_EVENT_ID: usize = 128;
+/// Client clocks drift; an event further in the future than this is a bug, not drift.
+const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::hours(24);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    #[serde(default)]
+    pub event_id: Option<String>,
+    pub user_id: UserId,
+    pub name: EventName,
+    #[serde(default)]
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRequest {
+    pub events: Vec<EventIn>,
+}
+
+pub fn parse_events(events: Vec<EventIn>) -> Result<Vec<IncomingEvent>, ApiError> {
+    if events.is_empty() {
+        return Err(ApiError::Invalid("send at least one event".into()));
+    }
+    if events.len() > MAX_EVENTS_PER_REQUEST {
+        return Err(ApiError::Invalid(format!(
+            "{} events in one request; the limit is {MAX_EVENTS_PER_REQUEST}",
+            events.len()
+        )));
+    }
+    let latest = Utc::now() + MAX_CLOCK_SKEW;
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            if let Some(id) = &e.event_id {
+                if id.is_empty() || id.len() > MAX_EVENT_ID || id.chars().any(char::is_control) {
+                    return Err(ApiError::Invalid(format!(
+                        "events[{i}].event_id must be 1 to {MAX_EVENT_ID} bytes without control characters"
+                    )));
+                }
+            }
+            if let Some(t) = e.timestamp {
+                if t > latest {
+                    return Err(ApiError::Invalid(format!("events[{i}].timestamp {t} is in the future")));
+                }
+            }
+            Ok(IncomingEvent { event_id: e.event_id, user_id: e.user_id, name: e.name, value: e.value, timestamp: e.timestamp })
+        })
+        .collect()
+}
+
+pub async fn track(_: Client, engine: web::Data<Engine>, body: Json<TrackRequest>) -> ApiResult {
+    let events = parse_events(body.into_inner().events)?;
+    let outcome = engine.track(events).await?;
+    Ok(HttpResponse::Accepted().json(outcome))
+}

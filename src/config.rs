@@ -1,0 +1,155 @@
+//! Settings from command-line flags and the environment (flags win).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/posterior";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "posterior",
+    version,
+    about = "Experimentation server for personalization"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates the database and runs migrations first).
+    Serve(ServeArgs),
+    /// Create the database if needed and run the migrations, then exit.
+    Migrate(DatabaseArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (it is shown only this once).
+    Create {
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List keys (ids, scopes, labels; never the keys themselves).
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    Client,
+    Admin,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL; the database is created when missing.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "POSTERIOR_BIND", default_value = DEFAULT_BIND)]
+    pub bind: String,
+    /// An admin key the server accepts (besides keys created with `posterior keys create`).
+    #[arg(long, env = "POSTERIOR_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// A client key the server accepts.
+    #[arg(long, env = "POSTERIOR_CLIENT_KEY", hide_env_values = true)]
+    pub client_key: Option<String>,
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "POSTERIOR_WORKERS")]
+    pub workers: Option<usize>,
+    /// Group-commit writer threads, each with its own database connection.
+    #[arg(long, env = "POSTERIOR_WRITER_THREADS", default_value_t = 2)]
+    pub writer_threads: usize,
+    /// Rows (assignments + events) after which a group-commit batch closes.
+    #[arg(long, env = "POSTERIOR_MAX_BATCH_ROWS", default_value_t = 5000)]
+    pub max_batch_rows: usize,
+    /// Connections for admin requests, results and refreshes.
+    #[arg(long, env = "POSTERIOR_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+    /// How often (ms) posteriors, bandit weights and definitions are reloaded from the database.
+    #[arg(long, env = "POSTERIOR_REFRESH_MS", default_value_t = 1000)]
+    pub refresh_ms: u64,
+    /// Log format: human-readable text or JSON lines.
+    #[arg(long, env = "POSTERIOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Everything the server needs to start; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub admin_key: Option<String>,
+    pub client_key: Option<String>,
+    pub workers: Option<usize>,
+    pub writer_threads: usize,
+    pub max_batch_rows: usize,
+    pub pool_size: u32,
+    pub refresh_interval: Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but the database.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            bind: DEFAULT_BIND.into(),
+            admin_key: None,
+            client_key: None,
+            workers: None,
+            writer_threads: 2,
+            max_batch_rows: 5000,
+            pool_size: 8,
+            refresh_interval: Duration::from_millis(1000),
+        }
+    }
+}
+
+impl From<ServeArgs> for Settings {
+    fn from(a: ServeArgs) -> Self {
+        Self {
+            database_url: a.db.database_url,
+            bind: a.bind,
+            admin_key: a.admin_key.filter(|k| !k.is_empty()),
+            client_key: a.client_key.filter(|k| !k.is_empty()),
+            workers: a.workers,
+            writer_threads: a.writer_threads,
+            max_batch_rows: a.max_batch_rows,
+            pool_size: a.pool_size,
+            refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
+
+use super::{EventName, ExperimentKey, Targeting, ValidationError, VariantKey};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+
+pub const MAX_VARIANTS: usize = 50;
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 5000;
+const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
+/// Weights are decimals typed by people; they must sum to 1 within this.
+const WEIGHT_TOLERANCE: f64 = 1e-6;
+pub const DEFAULT_FLOOR: f64 = 0.01;
+
+str_enum!(
+    /// What the variants vary: the content shown, when it is sent, or what triggers it.
+    Dimension { Content => "content", Timing => "timing", Trigger => "trigger" }
+);
+str_enum!(
+    /// `ab`: fixed weights; `bandit`: Thompson sampling moves traffic to what works.
+    Kind { Ab => "ab", Bandit => "bandit" }
+);
+str_enum!(
+    /// Lifecycle: draft → running ⇄ paused → stopped.
+    Status { Draft => "draft", Running => "running", Paused => "paused", Stopped => "stopped" }
+);
+str_enum!(
+    /// `conversion` counts a user once; `revenue` sums the values of their events.
+    Metric { Conversion => "conversion", Revenue => "revenue" }
+);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Goal {
+    pub event: EventName,
+    #[serde(default = "default_metric")]
+    pub metric: Metric,
+}
+
+fn default_metric() -> Metric {
+    Metric::Conversion
+}
+
+/// A variant as submitted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantDraft {
+    pub key: VariantKey,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub payload: Value,
+    #[serde(default)]
+    pub weight: Option<f64>,
+}
+
+/// An experiment as submitted to `POST /api/v1/experiments`, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentDraft {
+    pub key: ExperimentKey,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub dimension: Dimension,
+    pub kind: Kind,
+    pub variants: Vec<VariantDraft>,
+    #[serde(default)]
+    pub control: Option<VariantKey>,
+    pub goal: Goal,
+    #[serde(default)]
+    pub targeting: Targeting,
+    #[serde(default)]
+    pub traffic: Option<f64>,
+    #[serde(default)]
+    pub floor: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variant {
+    pub key: VariantKey,
+    pub name: String,
+    pub payload: Value,
+    /// The fixed share of an `ab` experiment; for a bandit, the initial (uniform) share.
+    pub weight: f64,
+}
+
+/// A valid experiment definition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExperimentSpec {
+    pub key: ExperimentKey,
+    pub name: String,
+    pub description: String,
+    pub dimension: Dimension,
+    pub kind: Kind,
+    pub variants: Vec<Variant>,
+    pub control: VariantKey,
+    pub goal: Goal,
+    pub targeting: Targeting,
+    pub traffic: f64,
+    /// Bandits only: the least share any arm gets, so no arm is starved of data.
+    pub floor: f64,
+}
+
+/// An experiment as stored, with its lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Experiment {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(flatten)]
+    pub spec: ExperimentSpec,
+    pub status: Status,
+    pub winner: Option<VariantKey>,
+    #[serde(skip)]
+    pub version: i64,
+    /// Database ids of `spec.variants`, in the same order.
+    #[serde(skip)]
+    pub variant_ids: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// What `PATCH` may change while an experiment runs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub traffic: Option<f64>,
+    pub targeting: Option<Targeting>,
+    /// `ab` only: a weight for every variant, summing to 1.
+    pub weights: Option<BTreeMap<VariantKey, f64>>,
+    /// `bandit` only.
+    pub floor: Option<f64>,
+}
+
+fn check_name(name: &str) -> Result<(), ValidationError> {
+    if name.trim().is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            "name",
+            format!("must be 1 to {MAX_NAME} bytes of text"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_description(description: &str) -> Result<(), ValidationError> {
+    if description.len() > MAX_DESCRIPTION {
+        return Err(ValidationError::new(
+            "description",
+            format!("at most {MAX_DESCRIPTION} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_traffic(traffic: f64) -> Result<(), ValidationError> {
+    if !(0.0..=1.0).contains(&traffic) {
+        return Err(ValidationError::new("traffic", "must be between 0 and 1"));
+    }
+    Ok(())
+}
+
+fn check_floor(floor: f64, arms: usize) -> Result<(), ValidationError> {
+    let max = 1.0 / arms as f64;
+    if !(0.0..=max).contains(&floor) {
+        return Err(ValidationError::new(
+            "floor",
+            format!("must be between 0 and 1/{arms} = {max:.4} (the floor is per arm)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_weights(weights: &[f64]) -> Result<(), ValidationError> {
+    if weights.iter().any(|w| !(0.0..=1.0).contains(w)) {
+        return Err(ValidationError::new(
+            "weights",
+            "each weight must be between 0 and 1",
+        ));
+    }
+    let sum: f64 = weights.iter().sum();
+    if (sum - 1.0).abs() > WEIGHT_TOLERANCE {
+        return Err(ValidationError::new(
+            "weights",
+            format!("weights must sum to 1, not {sum}"),
+        ));
+    }
+    Ok(())
+}
+
+impl ExperimentDraft {
+    pub fn validate(self) -> Result<ExperimentSpec, ValidationError> {
+        check_name(&self.name)?;
+        check_description(&self.description)?;
+        let n = self.variants.len();
+        if !(2..=MAX_VARIANTS).contains(&n) {
+            return Err(ValidationError::new(
+                "variants",
+                format!("an experiment needs 2 to {MAX_VARIANTS} variants, not {n}"),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for v in &self.variants {
+            if !seen.insert(v.key.as_str()) {
+                return Err(ValidationError::new(
+                    "variants",
+                    format!("duplicate variant key {:?}", v.key.as_str()),
+                ));
+            }
+            if let Some(name) = &v.name {
+                check_name(name).map_err(|e| {
+                    ValidationError::new(format!("variants.{}.name", v.key), e.message)
+                })?;
+            }
+            if serde_json::to_vec(&v.payload)
+                .map(|b| b.len())
+                .unwrap_or(usize::MAX)
+                > MAX_PAYLOAD_BYTES
+            {
+                return Err(ValidationError::new(
+                    format!("variants.{}.payload", v.key),
+                    format!("at most {MAX_PAYLOAD_BYTES} bytes of JSON"),
+                ));
+            }
+        }
+        // OpenFeature clients infer a flag's type from its value, so every payload must have one JSON type.
+        let kinds: HashSet<&str> = self
+            .variants
+            .iter()
+            .map(|v| json_type(&v.payload))
+            .collect();
+        if kinds.len() > 1 {
+            return Err(ValidationError::new(
+                "variants",
+                "all payloads must be of one JSON type (all objects, all strings, all integers, ... or all null)",
+            ));
+        }
+
+        let given: Vec<f64> = self.variants.iter().filter_map(|v| v.weight).collect();
+        let weights = match self.kind {
+            Kind::Bandit if !given.is_empty() => {
+                return Err(ValidationError::new(
+                    "weights",
+                    "weights apply to ab experiments; a bandit allocates by Thompson sampling (set `floor` instead)",
+                ));
+            }
+            Kind::Ab if !given.is_empty() => {
+                if given.len() != n {
+                    return Err(ValidationError::new(
+                        "weights",
+                        "give a weight for every variant or for none",
+                    ));
+                }
+                check_weights(&given)?;
+                given
+            }
+            _ => vec![1.0 / n as f64; n],
+        };
+
+        let control = match self.control {
+            Some(c) if seen.contains(c.as_str()) => c,
+            Some(c) => {
+                return Err(ValidationError::new(
+                    "control",
+                    format!("unknown variant {:?}", c.as_str()),
+                ));
+            }
+            None => self.variants[0].key.clone(),
+        };
+        let traffic = self.traffic.unwrap_or(1.0);
+        check_traffic(traffic)?;
+        let floor = match (self.kind, self.floor) {
+            (Kind::Ab, Some(_)) => {
+                return Err(ValidationError::new(
+                    "floor",
+                    "a floor applies to bandits; ab experiments use fixed weights",
+                ));
+            }
+            (Kind::Ab, None) => 0.0,
+            (Kind::Bandit, f) => f.unwrap_or(DEFAULT_FLOOR),
+        };
+        check_floor(floor, n)?;
+
+        let variants = self
+            .variants
+            .into_iter()
+            .zip(weights)
+            .map(|(v, weight)| Variant {
+                name: v.name.unwrap_or_else(|| v.key.to_string()),
+                key: v.key,
+                payload: v.payload,
+                weight,
+            })
+            .collect();
+        Ok(ExperimentSpec {
+            key: self.key,
+            name: self.name,
+            description: self.description,
+            dimension: self.dimension,
+            kind: self.kind,
+            variants,
+            control,
+            goal: self.goal,
+            targeting: self.targeting,
+            traffic,
+            floor,
+        })
+    }
+}
+
+/// The JSON type name OpenFeature would infer (integers and floats differ there).
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+impl ExperimentSpec {
+    pub fn variant_index(&self, key: &str) -> Option<usize> {
+        self.variants.iter().position(|v| v.key.as_str() == key)
+    }
+
+    /// Applies a patch, returning the changed spec, or why it cannot apply.
+    pub fn patched(&self, patch: ExperimentPatch) -> Result<ExperimentSpec, ValidationError> {
+        let mut spec = self.clone();
+        if let Some(name) = patch.name {
+            check_name(&name)?;
+            spec.name = name;
+        }
+        if let Some(description) = patch.description {
+            check_description(&description)?;
+            spec.description = description;
+        }
+        if let Some(traffic) = patch.traffic {
+            check_traffic(traffic)?;
+            spec.traffic = traffic;
+        }
+        if let Some(targeting) = patch.targeting {
+            spec.targeting = targeting;
+        }
+        if let Some(weights) = patch.weights {
+            if spec.kind != Kind::Ab {
+                return Err(ValidationError::new(
+                    "weights",
+                    "weights apply to ab experiments only",
+                ));
+            }
+            if let Some(unknown) = weights
+                .keys()
+                .find(|k| spec.variant_index(k.as_str()).is_none())
+            {
+                return Err(ValidationError::new(
+                    "weights",
+                    format!("unknown variant {:?}", unknown.as_str()),
+                ));
+            }
+            if weights.len() != spec.variants.len() {
+                return Err(ValidationError::new(
+                    "weights",
+                    "give a weight for every variant",
+                ));
+            }
+            let ordered: Vec<f64> = spec.variants.iter().map(|v| weights[&v.key]).collect();
+            check_weights(&ordered)?;
+            for (v, w) in spec.variants.iter_mut().zip(ordered) {
+                v.weight = w;
+            }
+        }
+        if let Some(floor) = patch.floor {
+            if spec.kind != Kind::Bandit {
+                return Err(ValidationError::new(
+                    "floor",
+                    "a floor applies to bandits only",
+                ));
+            }
+            check_floor(floor, spec.variants.len())?;
+            spec.floor = floor;
+        }
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn draft(v: Value) -> Result<ExperimentSpec, ValidationError> {
+        serde_json::from_value::<ExperimentDraft>(v)
+            .map_err(|e| ValidationError::new("json", e.to_string()))?
+            .validate()
+    }
+
+    fn base() -> Value {
+        json!({"key": "push-time", "name": "Push send time", "dimension": "timing", "kind": "ab",
+               "variants": [{"key": "morning", "payload": {"h": 8}}, {"key": "evening", "payload": {"h": 19}}],
+               "goal": {"event": "open"}})
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = draft(base()).unwrap();
+        assert_eq!(spec.control.as_str(), "morning");
+        assert_eq!(spec.traffic, 1.0);
+        assert_eq!(spec.goal.metric, Metric::Conversion);
+        assert_eq!(spec.variants[1].weight, 0.5);
+        assert_eq!(spec.variants[1].name, "evening");
+    }
+
+    #[test]
+    fn refusals() {
+        let mut one = base();
+        one["variants"] = json!([{"key": "a"}]);
+        assert!(draft(one).unwrap_err().message.contains("2 to"));
+        let mut dup = base();
+        dup["variants"] = json!([{"key": "a"}, {"key": "a"}]);
+        assert!(draft(dup).unwrap_err().message.contains("duplicate"));
+        let mut bad_sum = base();
+        bad_sum["variants"] = json!([{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.6}]);
+        assert!(draft(bad_sum).unwrap_err().message.contains("sum to 1"));
+        let mut control = base();
+        control["control"] = json!("noon");
+        assert_eq!(draft(control).unwrap_err().field, "control");
+        let mut mixed = base();
+        mixed["variants"] = json!([{"key": "a", "payload": 1}, {"key": "b", "payload": "x"}]);
+        assert!(draft(mixed).is_err());
+        let mut floor = base();
+        floor["kind"] = json!("bandit");
+        floor["floor"] = json!(0.6);
+        assert_eq!(draft(floor).unwrap_err().field, "floor");
+        let mut traffic = base();
+        traffic["traffic"] = json!(1.5);
+        assert_eq!(draft(traffic).unwrap_err().field, "traffic");
+    }
+
+    #[test]
+    fn patch_weights() {
+        let spec = draft(base()).unwrap();
+        let patch: ExperimentPatch =
+            serde_json::from_value(json!({"weights": {"morning": 0.2, "evening": 0.8}})).unwrap();
+        let patched = spec.patched(patch).unwrap();
+        assert_eq!(patched.variants[1].weight, 0.8);
+        let wrong: ExperimentPatch =
+            serde_json::from_value(json!({"weights": {"morning": 1.0}})).unwrap();
+        assert!(spec.patched(wrong).is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The vocabulary shared by every layer: validated newtypes and the experiment definition.
+//!
+//! Input is parsed here once, at the boundary (`parse` / `validate`), so the layers below
+//! never see an invalid key, weight or targeting rule.
+
+macro_rules! str_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+mod experiment;
+mod keys;
+mod names;
+mod targeting;
+
+pub use experiment::{
+    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
+    MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
+};
+pub use keys::Scope;
+pub use names::{EventName, ExperimentKey, UserId, VariantKey};
+pub use targeting::{Attributes, Condition, Op, Targeting};
+
+/// Why an input was refused; `field` names where, for forms and API messages.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

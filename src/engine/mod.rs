@@ -1,0 +1,510 @@
+//! The engine: assignment, event intake and experiment lifecycle, over the store.
+//!
+//! It owns the compiled in-memory state (`Snapshot`, rebuilt from the database every
+//! second and after every local change), the sticky caches, and the group-commit writer.
+//! Returning users are answered from memory; anything new is made durable before answering.
+
+mod attribution;
+pub mod hashing;
+pub mod keys;
+pub mod results;
+mod snapshot;
+mod sticky;
+pub mod writer;
+
+pub use results::ExperimentResults;
+pub use snapshot::{LiveExperiment, Policy, Snapshot};
+pub use writer::TrackOutcome;
+
+use crate::domain::{
+    Attributes, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Scope,
+    Status, UserId, ValidationError, VariantKey,
+};
+use crate::stats::thompson;
+use crate::store::{self, Store, StoreError, UpdateError, batch};
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use sticky::Known;
+use writer::{PendingAssignment, Writer, WriterSettings};
+
+/// Everything that can go wrong in the engine, in terms the API maps to HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("no experiment has the key {0:?}")]
+    UnknownExperiment(String),
+    #[error("experiment {experiment:?} has no variant {variant:?}")]
+    UnknownVariant { experiment: String, variant: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => EngineError::Unavailable(m),
+            StoreError::AlreadyExists(m) => EngineError::Conflict(m),
+            StoreError::NotFound => EngineError::Internal("a row vanished".into()),
+            StoreError::Query(e) => EngineError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub database_url: String,
+    pub pool_size: u32,
+    pub writer_threads: usize,
+    pub max_batch_rows: usize,
+    /// How often posteriors, bandit weights and experiment definitions are reloaded.
+    pub refresh_interval: Duration,
+    /// Keys given in the environment (accepted in addition to the stored ones).
+    pub static_keys: Vec<(String, Scope)>,
+}
+
+/// One answer of `assign`: the experiment (with its payloads) and the variant's index.
+pub struct Assigned {
+    pub experiment: Arc<LiveExperiment>,
+    pub variant: usize,
+}
+
+impl Assigned {
+    pub fn variant(&self) -> &snapshot::LiveVariant {
+        &self.experiment.variants[self.variant]
+    }
+}
+
+/// A status change asked of an experiment.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    Start,
+    Pause,
+    Stop { winner: Option<VariantKey> },
+}
+
+/// An event as the API parsed it.
+pub struct IncomingEvent {
+    pub event_id: Option<String>,
+    pub user_id: UserId,
+    pub name: EventName,
+    pub value: Option<f64>,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+struct Inner {
+    store: Store,
+    snapshot: ArcSwap<Snapshot>,
+    writer: Writer,
+    static_keys: HashMap<String, Scope>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    settings: EngineSettings,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Connects, loads the first snapshot and starts the writer threads. The database must
+    /// exist and be migrated.
+    pub async fn start(settings: EngineSettings) -> Result<Engine, EngineError> {
+        let store = Store::new(&settings.database_url, settings.pool_size)?;
+        let writer = Writer::start(WriterSettings {
+            database_url: settings.database_url.clone(),
+            threads: settings.writer_threads,
+            max_batch_rows: settings.max_batch_rows,
+        });
+        let static_keys = settings
+            .static_keys
+            .iter()
+            .map(|(k, s)| (keys::hash_key(k), *s))
+            .collect();
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store,
+                snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+                writer,
+                static_keys,
+                refresh_lock: tokio::sync::Mutex::new(()),
+                settings,
+            }),
+        };
+        engine.refresh().await?;
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
+    }
+
+    pub fn writer_counters(&self) -> &writer::WriterCounters {
+        &self.inner.writer.counters
+    }
+
+    /// The scope of a presented key, if the server accepts it.
+    pub fn authorize(&self, presented: &str) -> Option<Scope> {
+        let hash = keys::hash_key(presented);
+        if let Some(scope) = self.inner.static_keys.get(&hash) {
+            return Some(*scope);
+        }
+        self.inner.snapshot.load().keys.get(&hash).copied()
+    }
+
+    /// Reloads experiments, statistics and keys from the database and swaps the snapshot.
+    pub async fn refresh(&self) -> Result<(), EngineError> {
+        let _one_at_a_time = self.inner.refresh_lock.lock().await;
+        let (experiments, stats, keys) = self
+            .inner
+            .store
+            .run(|conn| {
+                let experiments = store::list_experiments(conn)?;
+                let stats = store::load_variant_stats(conn, None)?;
+                let keys = store::list_keys(conn)?;
+                Ok((experiments, stats, keys))
+            })
+            .await?;
+        let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
+        for s in stats {
+            by_experiment.entry(s.experiment_id).or_default().push(s);
+        }
+        let keys = keys
+            .into_iter()
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| (k.key_hash, k.scope))
+            .collect();
+        let previous = self.inner.snapshot.load_full();
+        // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
+        let next = tokio::task::spawn_blocking(move || {
+            Snapshot::rebuild(&previous, experiments, by_experiment, keys)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
+        self.inner.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Refreshes every `refresh_interval` until `shutdown` fires.
+    pub async fn run_refresh_loop(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.inner.settings.refresh_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if let Err(e) = self.refresh().await {
+                        tracing::warn!(error = %e, "refresh failed; serving the previous snapshot");
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    /// Finishes the queued writes and stops the writer threads.
+    pub async fn shutdown(&self) {
+        self.inner.writer.stop().await;
+    }
+
+    // ---- the hot path -------------------------------------------------------------------
+
+    /// The variants of `user` in the experiments asked for (every live one when `None`).
+    pub async fn assign(
+        &self,
+        user: &UserId,
+        attributes: &Attributes,
+        only: Option<&[ExperimentKey]>,
+    ) -> Result<Vec<Assigned>, EngineError> {
+        let snapshot = self.inner.snapshot.load_full();
+        let candidates: Vec<&Arc<LiveExperiment>> = match only {
+            Some(keys) => keys
+                .iter()
+                .map(|k| {
+                    snapshot
+                        .get(k.as_str())
+                        .ok_or_else(|| EngineError::UnknownExperiment(k.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            None => snapshot.experiments.iter().collect(),
+        };
+        let user_id = user.as_str();
+        let user_key = hashing::user_key(user_id);
+        let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
+        // Cache misses, resolved together in one trip to the writer.
+        let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
+        let mut lookups: Vec<usize> = Vec::new();
+        let now = Utc::now();
+
+        for experiment in &candidates {
+            let answer = |variant| {
+                Some(Assigned {
+                    experiment: Arc::clone(experiment),
+                    variant,
+                })
+            };
+            let slot = answers.len();
+            answers.push(None);
+            match experiment.status {
+                Status::Draft => continue,
+                Status::Stopped => {
+                    if let Some(winner) = experiment.winner {
+                        answers[slot] = answer(winner);
+                    }
+                    continue;
+                }
+                Status::Running | Status::Paused => {}
+            }
+            if !experiment.targeting.matches(attributes) || !experiment.enrolls(user_id) {
+                continue;
+            }
+            match experiment.sticky.get(user_key) {
+                Some(Known::Variant(v)) => answers[slot] = answer(v),
+                Some(Known::NotEnrolled) => {}
+                None if experiment.status == Status::Paused => lookups.push(slot),
+                None => {
+                    let (variant, propensity) = decide(experiment, user_id);
+                    let allocation = experiment
+                        .variants
+                        .iter()
+                        .zip(experiment.policy.allocation())
+                        .map(|(v, &p)| (v.id, p))
+                        .collect();
+                    inserts.push((
+                        slot,
+                        PendingAssignment {
+                            row: batch::NewAssignment {
+                                experiment_id: experiment.id,
+                                user_id: user_id.to_string(),
+                                variant_id: experiment.variants[variant].id,
+                                assigned_at: now,
+                                propensity,
+                                attributes: Value::Object(attributes.as_map().clone()),
+                            },
+                            allocation,
+                        },
+                    ));
+                }
+            }
+        }
+
+        if !inserts.is_empty() || !lookups.is_empty() {
+            let (slots, pending): (Vec<usize>, Vec<PendingAssignment>) =
+                inserts.into_iter().unzip();
+            let lookup_pairs = lookups
+                .iter()
+                .map(|&slot| (candidates[slot].id, user_id.to_string()))
+                .collect();
+            let stored = self.inner.writer.assign(pending, lookup_pairs).await?;
+            for (slot, variant_id) in slots.into_iter().chain(lookups.iter().copied()).zip(stored) {
+                let experiment = candidates[slot];
+                match variant_id.and_then(|id| experiment.variant_index(id)) {
+                    Some(v) => {
+                        experiment.sticky.insert(user_key, Known::Variant(v));
+                        answers[slot] = Some(Assigned {
+                            experiment: Arc::clone(experiment),
+                            variant: v,
+                        });
+                    }
+                    None => experiment.sticky.insert(user_key, Known::NotEnrolled),
+                }
+            }
+        }
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    /// Stores events once per id and attributes them; answers after the commit.
+    pub async fn track(&self, events: Vec<IncomingEvent>) -> Result<TrackOutcome, EngineError> {
+        let now = Utc::now();
+        let rows = events
+            .into_iter()
+            .map(|e| batch::NewEvent {
+                event_id: e.event_id.unwrap_or_else(generated_event_id),
+                user_id: e.user_id.into_inner(),
+                name: e.name.into_inner(),
+                value: e.value,
+                occurred_at: e.timestamp.unwrap_or(now),
+            })
+            .collect();
+        Ok(self.inner.writer.track(rows).await?)
+    }
+
+    // ---- experiments --------------------------------------------------------------------
+
+    pub async fn create_experiment(
+        &self,
+        draft: ExperimentDraft,
+    ) -> Result<Experiment, EngineError> {
+        let spec = draft.validate()?;
+        let created = self
+            .inner
+            .store
+            .run(move |conn| store::insert_experiment(conn, &spec))
+            .await?;
+        self.refresh().await?;
+        Ok(created)
+    }
+
+    pub async fn list_experiments(&self) -> Result<Vec<Experiment>, EngineError> {
+        Ok(self.inner.store.run(store::list_experiments).await?)
+    }
+
+    pub async fn experiment(&self, key: &str) -> Result<Experiment, EngineError> {
+        let k = key.to_string();
+        self.inner
+            .store
+            .run(move |conn| store::get_experiment(conn, &k))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
+                other => other.into(),
+            })
+    }
+
+    pub async fn update_experiment(
+        &self,
+        key: &str,
+        patch: ExperimentPatch,
+    ) -> Result<Experiment, EngineError> {
+        self.change(key, move |current| {
+            if current.status == Status::Stopped {
+                return Err(EngineError::Conflict(
+                    "a stopped experiment cannot be edited".into(),
+                ));
+            }
+            let mut next = current.clone();
+            next.spec = current.spec.patched(patch)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    pub async fn transition(
+        &self,
+        key: &str,
+        transition: Transition,
+    ) -> Result<Experiment, EngineError> {
+        self.change(key, move |current| {
+            let mut next = current.clone();
+            let now = Utc::now();
+            let refuse = |what: &str| {
+                Err(EngineError::Conflict(format!(
+                    "cannot {what} an experiment that is {}",
+                    current.status
+                )))
+            };
+            match transition {
+                Transition::Start => match current.status {
+                    Status::Draft | Status::Paused => {
+                        next.status = Status::Running;
+                        next.started_at = current.started_at.or(Some(now));
+                    }
+                    _ => return refuse("start"),
+                },
+                Transition::Pause => match current.status {
+                    Status::Running => next.status = Status::Paused,
+                    _ => return refuse("pause"),
+                },
+                Transition::Stop { winner } => match current.status {
+                    Status::Running | Status::Paused => {
+                        if let Some(w) = &winner {
+                            if current.spec.variant_index(w.as_str()).is_none() {
+                                return Err(EngineError::UnknownVariant {
+                                    experiment: current.spec.key.to_string(),
+                                    variant: w.to_string(),
+                                });
+                            }
+                        }
+                        next.status = Status::Stopped;
+                        next.winner = winner;
+                        next.stopped_at = Some(now);
+                    }
+                    _ => return refuse("stop"),
+                },
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn change(
+        &self,
+        key: &str,
+        f: impl FnOnce(&Experiment) -> Result<Experiment, EngineError> + Send + 'static,
+    ) -> Result<Experiment, EngineError> {
+        let k = key.to_string();
+        let result = self
+            .inner
+            .store
+            .run(move |conn| match store::update_experiment(conn, &k, f) {
+                Ok(e) => Ok(Ok(e)),
+                Err(UpdateError::Rejected(e)) => Ok(Err(e)),
+                Err(UpdateError::Store(e)) => Err(e),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
+                other => other.into(),
+            })??;
+        self.refresh().await?;
+        Ok(result)
+    }
+
+    // ---- users --------------------------------------------------------------------------
+
+    /// Erases a user's assignments and events (and forgets them in this instance's cache).
+    pub async fn erase_user(&self, user: &UserId) -> Result<store::Erased, EngineError> {
+        let id = user.to_string();
+        let erased = self
+            .inner
+            .store
+            .run(move |conn| store::delete_user(conn, &id))
+            .await?;
+        let key = hashing::user_key(user.as_str());
+        for experiment in &self.inner.snapshot.load().experiments {
+            experiment.sticky.remove(key);
+        }
+        Ok(erased)
+    }
+
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        Ok(self.inner.store.run(store::ping).await?)
+    }
+}
+
+/// A new user's variant under the experiment's policy, and its probability (the propensity).
+fn decide(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
+    match &experiment.policy {
+        Policy::Ab { weights } => {
+            let v = hashing::pick(
+                weights,
+                hashing::unit_interval(experiment.variant_seed, user_id),
+            );
+            (v, weights[v])
+        }
+        Policy::Bandit {
+            posteriors,
+            floor,
+            allocation,
+        } => {
+            let v = thompson::sample_arm_beta(posteriors, *floor, &mut rand::rng());
+            (v, allocation[v])
+        }
+    }
+}
+
+fn generated_event_id() -> String {
+    use rand::RngExt;
+    format!("gen-{:032x}", rand::rng().random::<u128>())
+}

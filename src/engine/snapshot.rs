@@ -1,0 +1,210 @@
+//! The compiled, immutable state the hot path reads: experiments ready to evaluate with no
+//! I/O, and the API keys. A background loop rebuilds it from the database every second.
+
+use super::hashing;
+use super::sticky::StickyCache;
+use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Scope, Status, Targeting};
+use crate::stats::beta::BetaPosterior;
+use crate::stats::thompson;
+use crate::store::VariantStats;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct LiveVariant {
+    pub id: i64,
+    pub key: String,
+    /// Pre-serialized, so answering costs a copy, not a serialization.
+    pub payload: Box<RawValue>,
+}
+
+/// How a new user's variant is chosen.
+pub enum Policy {
+    /// Fixed weights; the variant follows from a hash of the user.
+    Ab { weights: Vec<f64> },
+    /// Thompson sampling over the posteriors as of the last refresh. `allocation` is the exact
+    /// probability that the sampler (with its floor) picks each arm: the logged propensity.
+    Bandit {
+        posteriors: Vec<BetaPosterior>,
+        floor: f64,
+        allocation: Vec<f64>,
+    },
+}
+
+impl Policy {
+    /// The probability of each variant for a new user, as the policy stands now.
+    pub fn allocation(&self) -> &[f64] {
+        match self {
+            Policy::Ab { weights } => weights,
+            Policy::Bandit { allocation, .. } => allocation,
+        }
+    }
+}
+
+/// One experiment, compiled for evaluation.
+pub struct LiveExperiment {
+    pub id: i64,
+    pub key: ExperimentKey,
+    pub version: i64,
+    pub status: Status,
+    pub kind: Kind,
+    pub metric: Metric,
+    pub variants: Vec<LiveVariant>,
+    pub control: usize,
+    pub winner: Option<usize>,
+    pub targeting: Targeting,
+    pub traffic: f64,
+    pub policy: Policy,
+    /// The statistics the bandit posteriors were built from (to skip needless recompiles).
+    pub stats: Vec<VariantStats>,
+    pub traffic_seed: u64,
+    pub variant_seed: u64,
+    pub sticky: Arc<StickyCache>,
+    pub definition: Arc<Experiment>,
+}
+
+impl LiveExperiment {
+    pub fn compile(
+        experiment: Experiment,
+        stats: Vec<VariantStats>,
+        sticky: Arc<StickyCache>,
+    ) -> Self {
+        let spec = &experiment.spec;
+        let position = |key: &str| spec.variant_index(key);
+        let variants = spec
+            .variants
+            .iter()
+            .zip(&experiment.variant_ids)
+            .map(|(v, &id)| LiveVariant {
+                id,
+                key: v.key.to_string(),
+                payload: serde_json::value::to_raw_value(&v.payload)
+                    .expect("JSON value serializes"),
+            })
+            .collect();
+        let policy = match spec.kind {
+            Kind::Ab => Policy::Ab {
+                weights: spec.variants.iter().map(|v| v.weight).collect(),
+            },
+            Kind::Bandit => {
+                let posteriors: Vec<BetaPosterior> = experiment
+                    .variant_ids
+                    .iter()
+                    .map(|id| {
+                        let s = stats.iter().find(|s| s.variant_id == *id);
+                        let (users, conversions) = s.map_or((0, 0), |s| {
+                            (s.users.max(0) as u64, s.conversions.max(0) as u64)
+                        });
+                        BetaPosterior::from_counts(users, conversions)
+                    })
+                    .collect();
+                let allocation = thompson::allocation(&posteriors, spec.floor);
+                Policy::Bandit {
+                    posteriors,
+                    floor: spec.floor,
+                    allocation,
+                }
+            }
+        };
+        Self {
+            id: experiment.id,
+            key: spec.key.clone(),
+            version: experiment.version,
+            status: experiment.status,
+            kind: spec.kind,
+            metric: spec.goal.metric,
+            control: position(spec.control.as_str()).unwrap_or(0),
+            winner: experiment
+                .winner
+                .as_ref()
+                .and_then(|w| position(w.as_str())),
+            targeting: spec.targeting.clone(),
+            traffic: spec.traffic,
+            policy,
+            variants,
+            traffic_seed: hashing::seed(spec.key.as_str(), "traffic"),
+            variant_seed: hashing::seed(spec.key.as_str(), "variant"),
+            stats,
+            sticky,
+            definition: Arc::new(experiment),
+        }
+    }
+
+    /// Whether the user falls inside the enrolled fraction (`traffic`) of matching users.
+    pub fn enrolls(&self, user_id: &str) -> bool {
+        self.traffic >= 1.0 || hashing::unit_interval(self.traffic_seed, user_id) < self.traffic
+    }
+
+    pub fn variant_index(&self, variant_id: i64) -> Option<usize> {
+        self.variants.iter().position(|v| v.id == variant_id)
+    }
+}
+
+pub struct Snapshot {
+    pub experiments: Vec<Arc<LiveExperiment>>,
+    pub by_key: HashMap<String, usize>,
+    /// SHA-256 (hex) of every active key in the database.
+    pub keys: HashMap<String, Scope>,
+    pub built_at: Instant,
+}
+
+impl Snapshot {
+    pub fn empty() -> Self {
+        Self {
+            experiments: Vec::new(),
+            by_key: HashMap::new(),
+            keys: HashMap::new(),
+            built_at: Instant::now(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Arc<LiveExperiment>> {
+        self.by_key.get(key).map(|&i| &self.experiments[i])
+    }
+
+    /// Builds the next snapshot, reusing compiled experiments that did not change and carrying
+    /// every experiment's sticky cache over.
+    pub fn rebuild(
+        previous: &Snapshot,
+        experiments: Vec<Experiment>,
+        mut stats: HashMap<i64, Vec<VariantStats>>,
+        keys: HashMap<String, Scope>,
+    ) -> Snapshot {
+        let mut live = Vec::with_capacity(experiments.len());
+        let mut by_key = HashMap::with_capacity(experiments.len());
+        for experiment in experiments {
+            let stats = stats.remove(&experiment.id).unwrap_or_default();
+            let old = previous.get(experiment.spec.key.as_str());
+            let compiled = match old {
+                Some(old)
+                    if old.version == experiment.version
+                        && (old.kind == Kind::Ab || old.stats == stats) =>
+                {
+                    old.clone()
+                }
+                _ => {
+                    let sticky = match old {
+                        Some(old) => {
+                            if old.status == Status::Paused && experiment.status == Status::Running
+                            {
+                                old.sticky.forget_not_enrolled();
+                            }
+                            old.sticky.clone()
+                        }
+                        None => Arc::new(StickyCache::default()),
+                    };
+                    Arc::new(LiveExperiment::compile(experiment, stats, sticky))
+                }
+            };
+            by_key.insert(compiled.key.to_string(), live.len());
+            live.push(compiled);
+        }
+        Snapshot {
+            experiments: live,
+            by_key,
+            keys,
+            built_at: Instant::now(),
+        }
+    }
+}

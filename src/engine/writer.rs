@@ -1,0 +1,426 @@
+//! Group commit: writes from many concurrent requests share one transaction.
+//!
+//! Requests put jobs on a queue and wait for their reply. Each writer thread owns a database
+//! connection; it takes every job waiting (up to a limit), runs them all in one transaction,
+//! and answers each job only after the commit. So nothing is acknowledged before it is
+//! durable, and under load one commit (one fsync) serves hundreds of requests.
+
+use super::attribution;
+use crate::store::{self, Connection, StoreError, batch};
+use batch::{NewAssignment, NewEvent, StatDeltas};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// A new assignment and the allocation it was drawn from (for expected counts).
+pub struct PendingAssignment {
+    pub row: NewAssignment,
+    /// (variant id, probability) for every variant of the experiment at decision time.
+    pub allocation: Arc<[(i64, f64)]>,
+}
+
+pub struct AssignJob {
+    pub inserts: Vec<PendingAssignment>,
+    /// Pairs to look up without inserting (paused experiments).
+    pub lookups: Vec<(i64, String)>,
+    /// The stored variant of every insert then every lookup (`None`: not assigned).
+    reply: oneshot::Sender<Result<Vec<Option<i64>>, StoreError>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrackOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+pub struct TrackJob {
+    pub events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<TrackOutcome, StoreError>>,
+}
+
+enum Job {
+    Assign(AssignJob),
+    Track(TrackJob),
+    Stop,
+}
+
+impl Job {
+    fn rows(&self) -> usize {
+        match self {
+            Job::Assign(a) => a.inserts.len() + a.lookups.len(),
+            Job::Track(t) => t.events.len(),
+            Job::Stop => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    pub database_url: String,
+    pub threads: usize,
+    /// A batch closes at this many rows (assignments + events), so one transaction stays short.
+    pub max_batch_rows: usize,
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Default)]
+pub struct WriterCounters {
+    pub batches: AtomicU64,
+    pub jobs: AtomicU64,
+    pub rows: AtomicU64,
+    pub failed_batches: AtomicU64,
+    /// Time from taking a batch to committing it, summed, in microseconds.
+    pub commit_micros: AtomicU64,
+}
+
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub counters: Arc<WriterCounters>,
+    thread_count: usize,
+}
+
+impl Writer {
+    pub fn start(settings: WriterSettings) -> Writer {
+        let (queue, receiver) = mpsc::channel::<Job>(16_384);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let counters = Arc::new(WriterCounters::default());
+        let threads = (0..settings.threads.max(1))
+            .map(|i| {
+                let receiver = receiver.clone();
+                let settings = settings.clone();
+                let counters = counters.clone();
+                std::thread::Builder::new()
+                    .name(format!("posterior-writer-{i}"))
+                    .spawn(move || {
+                        WriterThread {
+                            settings,
+                            conn: None,
+                            counters,
+                        }
+                        .run(&receiver)
+                    })
+                    .expect("spawn writer thread")
+            })
+            .collect();
+        Writer {
+            queue,
+            threads: Mutex::new(threads),
+            counters,
+            thread_count: settings.threads.max(1),
+        }
+    }
+
+    async fn submit(&self, job: Job) -> Result<(), StoreError> {
+        self.queue
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))
+    }
+
+    /// Stores the new assignments that don't exist yet and reads the variant of each pair.
+    pub async fn assign(
+        &self,
+        inserts: Vec<PendingAssignment>,
+        lookups: Vec<(i64, String)>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Assign(AssignJob {
+            inserts,
+            lookups,
+            reply,
+        }))
+        .await?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+    }
+
+    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Track(TrackJob { events, reply })).await?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+    }
+
+    /// Lets the threads finish every job already queued, then waits for them to exit.
+    pub async fn stop(&self) {
+        for _ in 0..self.thread_count {
+            let _ = self.queue.send(Job::Stop).await;
+        }
+        let threads: Vec<_> =
+            std::mem::take(&mut *self.threads.lock().expect("writer threads lock"));
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+struct WriterThread {
+    settings: WriterSettings,
+    conn: Option<Connection>,
+    counters: Arc<WriterCounters>,
+}
+
+impl WriterThread {
+    fn run(mut self, receiver: &Mutex<mpsc::Receiver<Job>>) {
+        loop {
+            let (jobs, stop) = {
+                let mut rx = receiver.lock().expect("writer queue lock");
+                let Some(first) = rx.blocking_recv() else {
+                    return;
+                };
+                if matches!(first, Job::Stop) {
+                    return;
+                }
+                let mut rows = first.rows();
+                let mut jobs = vec![first];
+                let mut stop = false;
+                while rows < self.settings.max_batch_rows {
+                    match rx.try_recv() {
+                        Ok(Job::Stop) => {
+                            stop = true;
+                            break;
+                        }
+                        Ok(job) => {
+                            rows += job.rows();
+                            jobs.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (jobs, stop)
+            };
+            self.process(jobs);
+            if stop {
+                return;
+            }
+        }
+    }
+
+    fn connection(&mut self) -> Result<&mut Connection, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(store::connect(&self.settings.database_url)?);
+        }
+        Ok(self.conn.as_mut().expect("connection just set"))
+    }
+
+    fn process(&mut self, jobs: Vec<Job>) {
+        let started = Instant::now();
+        let (assigns, tracks): (Vec<_>, Vec<_>) =
+            jobs.into_iter().partition(|j| matches!(j, Job::Assign(_)));
+        let assigns: Vec<AssignJob> = assigns
+            .into_iter()
+            .filter_map(|j| {
+                if let Job::Assign(a) = j {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let tracks: Vec<TrackJob> = tracks
+            .into_iter()
+            .filter_map(|j| if let Job::Track(t) = j { Some(t) } else { None })
+            .collect();
+        let rows: usize = assigns
+            .iter()
+            .map(|a| a.inserts.len() + a.lookups.len())
+            .sum::<usize>()
+            + tracks.iter().map(|t| t.events.len()).sum::<usize>();
+        let job_count = assigns.len() + tracks.len();
+
+        let result = self.commit_with_retry(&assigns, &tracks);
+        self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .jobs
+            .fetch_add(job_count as u64, Ordering::Relaxed);
+        self.counters.rows.fetch_add(rows as u64, Ordering::Relaxed);
+        self.counters
+            .commit_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match result {
+            Ok((assigned, tracked)) => {
+                for (job, answer) in assigns.into_iter().zip(assigned) {
+                    let _ = job.reply.send(Ok(answer));
+                }
+                for (job, answer) in tracks.into_iter().zip(tracked) {
+                    let _ = job.reply.send(Ok(answer));
+                }
+            }
+            Err(e) if job_count > 1 && !matches!(e, StoreError::Unavailable(_)) => {
+                // One bad job must not sink the others: run each alone.
+                tracing::warn!(error = %e, jobs = job_count, "batch failed; retrying its jobs one by one");
+                for job in assigns {
+                    let outcome = self.commit_with_retry(std::slice::from_ref(&job), &[]);
+                    let _ = job.reply.send(outcome.map(|(mut a, _)| a.remove(0)));
+                }
+                for job in tracks {
+                    let outcome = self.commit_with_retry(&[], std::slice::from_ref(&job));
+                    let _ = job.reply.send(outcome.map(|(_, mut t)| t.remove(0)));
+                }
+            }
+            Err(e) => {
+                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, jobs = job_count, "batch failed");
+                let message = e.to_string();
+                let unavailable = matches!(e, StoreError::Unavailable(_));
+                let err = || {
+                    if unavailable {
+                        StoreError::Unavailable(message.clone())
+                    } else {
+                        StoreError::Unavailable(format!("write failed: {message}"))
+                    }
+                };
+                for job in assigns {
+                    let _ = job.reply.send(Err(err()));
+                }
+                for job in tracks {
+                    let _ = job.reply.send(Err(err()));
+                }
+            }
+        }
+    }
+
+    fn commit_with_retry(
+        &mut self,
+        assigns: &[AssignJob],
+        tracks: &[TrackJob],
+    ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .connection()
+                .and_then(|conn| batch::transaction(conn, |tx| commit_batch(tx, assigns, tracks)));
+            match result {
+                Err(e) if e.is_retryable() && attempt < 5 => {
+                    tracing::debug!(error = %e, attempt, "retrying batch");
+                    std::thread::sleep(Duration::from_millis(5 * attempt));
+                }
+                Err(e) => {
+                    // Connection trouble: open a fresh connection next time. A failed query on a
+                    // healthy connection leaves it usable, but reopening is cheap and safe.
+                    if matches!(e, StoreError::Unavailable(_)) || !self.connection_alive() {
+                        self.conn = None;
+                    }
+                    return Err(e);
+                }
+                ok => return ok,
+            }
+        }
+    }
+
+    fn connection_alive(&mut self) -> bool {
+        self.conn.as_mut().is_some_and(|c| store::ping(c).is_ok())
+    }
+}
+
+/// The body of one group-commit transaction.
+fn commit_batch(
+    tx: &mut Connection,
+    assigns: &[AssignJob],
+    tracks: &[TrackJob],
+) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
+    let mut deltas = StatDeltas::default();
+
+    // Assignments: insert the new ones, then read back every pair that was not inserted
+    // (someone else assigned it first, or it is a lookup).
+    let rows: Vec<NewAssignment> = assigns
+        .iter()
+        .flat_map(|a| a.inserts.iter().map(|p| p.row.clone()))
+        .collect();
+    let inserted = batch::insert_assignments(tx, &rows)?;
+    let mut wanted: Vec<(i64, String)> = Vec::new();
+    for job in assigns {
+        for p in &job.inserts {
+            if !inserted.contains(&(p.row.experiment_id, p.row.user_id.clone())) {
+                wanted.push((p.row.experiment_id, p.row.user_id.clone()));
+            }
+        }
+        wanted.extend(job.lookups.iter().cloned());
+    }
+    let found: HashMap<(i64, String), i64> = batch::find_assignments(tx, &wanted)?
+        .into_iter()
+        .map(|(e, u, v)| ((e, u), v))
+        .collect();
+    // The same pair may sit in two jobs of this batch; the first one (in job order, as the
+    // insert saw them) is the row stored, and every job must answer with it.
+    let mut first_choice: HashMap<(i64, String), i64> = HashMap::new();
+    for p in assigns.iter().flat_map(|a| &a.inserts) {
+        first_choice
+            .entry((p.row.experiment_id, p.row.user_id.clone()))
+            .or_insert(p.row.variant_id);
+    }
+    let mut counted: HashSet<(i64, String)> = HashSet::new();
+    let mut assign_answers = Vec::with_capacity(assigns.len());
+    for job in assigns {
+        let mut answer = Vec::with_capacity(job.inserts.len() + job.lookups.len());
+        for p in &job.inserts {
+            let key = (p.row.experiment_id, p.row.user_id.clone());
+            if inserted.contains(&key) {
+                if counted.insert(key.clone()) {
+                    let r = &p.row;
+                    deltas.add(r.experiment_id, r.variant_id, r.assigned_at, |d| {
+                        d.users += 1
+                    });
+                    for &(variant_id, probability) in p.allocation.iter() {
+                        deltas.add(r.experiment_id, variant_id, r.assigned_at, |d| {
+                            d.expected_users += probability
+                        });
+                    }
+                }
+                answer.push(first_choice.get(&key).copied());
+            } else {
+                answer.push(found.get(&key).copied());
+            }
+        }
+        for key in &job.lookups {
+            answer.push(found.get(key).copied());
+        }
+        assign_answers.push(answer);
+    }
+
+    // Events: insert the new ids; the first occurrence of an id in this batch is the one stored.
+    let events: Vec<NewEvent> = tracks
+        .iter()
+        .flat_map(|t| t.events.iter().cloned())
+        .collect();
+    let stored = batch::insert_events(tx, &events)?;
+    let mut claimed: HashSet<&str> = HashSet::new();
+    let mut new_events: Vec<&NewEvent> = Vec::new();
+    let mut track_answers = Vec::with_capacity(tracks.len());
+    for job in tracks {
+        let mut outcome = TrackOutcome::default();
+        for e in &job.events {
+            if stored.contains(&e.event_id) && claimed.insert(e.event_id.as_str()) {
+                outcome.accepted += 1;
+                new_events.push(e);
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        track_answers.push(outcome);
+    }
+    if !new_events.is_empty() {
+        let mut users: Vec<&str> = new_events.iter().map(|e| e.user_id.as_str()).collect();
+        users.sort_unstable();
+        users.dedup();
+        let mut names: Vec<&str> = new_events.iter().map(|e| e.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut outcomes = batch::lock_outcomes(tx, &users, &names)?;
+        let changed = attribution::attribute(&mut outcomes, &new_events, &mut deltas);
+        let changed: Vec<&batch::Outcome> = changed.iter().map(|&i| &outcomes[i]).collect();
+        batch::save_outcomes(tx, &changed)?;
+    }
+
+    batch::apply_stat_deltas(tx, &deltas)?;
+    Ok((assign_answers, track_answers))
+}

@@ -1,0 +1,68 @@
+//! The `posterior` command: parse, configure logging, call into the library.
+
+use clap::Parser;
+use posterior::config::{Cli, Command, KeysCommand, ScopeArg, Settings};
+use posterior::domain::Scope;
+use posterior::{Application, startup, store, telemetry};
+
+fn scope(arg: ScopeArg) -> Scope {
+    match arg {
+        ScopeArg::Admin => Scope::Admin,
+        ScopeArg::Client => Scope::Client,
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            telemetry::init(args.log_format);
+            let settings = Settings::from(args);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let app = Application::build(settings).await?;
+                app.run_until_stopped().await?;
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Migrate(db) => {
+            telemetry::init(Default::default());
+            let applied = startup::migrate(&db.database_url)?;
+            println!("{} migration(s) applied", applied.len());
+        }
+        Command::Keys { action } => match action {
+            KeysCommand::Create {
+                scope: s,
+                label,
+                db,
+            } => {
+                startup::migrate(&db.database_url)?;
+                let key = startup::create_key(&db.database_url, scope(s), &label)?;
+                println!("{key}");
+            }
+            KeysCommand::List { db } => {
+                let mut conn = store::connect(&db.database_url)?;
+                for k in store::list_keys(&mut conn)? {
+                    let state = k
+                        .revoked_at
+                        .map_or("active".to_string(), |t| format!("revoked {t}"));
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        k.id, k.scope, k.created_at, state, k.label
+                    );
+                }
+            }
+            KeysCommand::Revoke { id, db } => {
+                let mut conn = store::connect(&db.database_url)?;
+                if store::revoke_key(&mut conn, id)? {
+                    println!("revoked key {id}");
+                } else {
+                    anyhow::bail!("no active key with id {id}");
+                }
+            }
+        },
+    }
+    Ok(())
+}

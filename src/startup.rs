@@ -1,0 +1,154 @@
+//! Wiring: database preparation, the actix `App` (shared by `main` and the tests), and the
+//! `Application` that runs the HTTP server beside the engine's background work.
+
+use crate::api;
+use crate::config::Settings;
+use crate::domain::Scope;
+use crate::engine::{Engine, EngineSettings, keys};
+use crate::store::{self, StoreError};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Builds the actix application around an engine. One function for `main` and the tests.
+pub fn create_app(
+    engine: Engine,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(engine))
+        .configure(api::configure)
+        .default_service(web::to(api::not_found))
+}
+
+/// Creates the database if it is missing and runs the embedded migrations.
+pub fn migrate(database_url: &str) -> Result<Vec<String>, StoreError> {
+    store::ensure_database(database_url)?;
+    let mut conn = store::connect(database_url)?;
+    store::run_migrations(&mut conn)
+}
+
+/// Creates a key, stores its hash, and returns the key itself (to be shown once).
+pub fn create_key(database_url: &str, scope: Scope, label: &str) -> Result<String, StoreError> {
+    let mut conn = store::connect(database_url)?;
+    let key = keys::generate_key(scope);
+    store::insert_key(&mut conn, &keys::hash_key(&key), scope, label)?;
+    Ok(key)
+}
+
+/// On a first start without keys in the environment, creates one key per scope and prints
+/// it once: after that only its hash exists.
+fn bootstrap_keys(settings: &Settings) -> Result<(), StoreError> {
+    let mut conn = store::connect(&settings.database_url)?;
+    for (scope, from_env) in [
+        (Scope::Admin, &settings.admin_key),
+        (Scope::Client, &settings.client_key),
+    ] {
+        if from_env.is_none() && store::count_active_keys(&mut conn, scope)? == 0 {
+            let key = keys::generate_key(scope);
+            store::insert_key(
+                &mut conn,
+                &keys::hash_key(&key),
+                scope,
+                "created at first start",
+            )?;
+            println!("Created a {scope} key (shown only this once; store it safely): {key}");
+        }
+    }
+    Ok(())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    engine: Engine,
+    refresh: JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    /// Prepares the database, starts the engine and binds the listener (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let prepared = settings.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            let applied = migrate(&prepared.database_url)?;
+            if !applied.is_empty() {
+                tracing::info!(migrations = ?applied, "applied migrations");
+            }
+            bootstrap_keys(&prepared)
+        })
+        .await??;
+
+        let mut static_keys = Vec::new();
+        if let Some(k) = &settings.admin_key {
+            static_keys.push((k.clone(), Scope::Admin));
+        }
+        if let Some(k) = &settings.client_key {
+            static_keys.push((k.clone(), Scope::Client));
+        }
+        let engine = Engine::start(EngineSettings {
+            database_url: settings.database_url.clone(),
+            pool_size: settings.pool_size,
+            writer_threads: settings.writer_threads,
+            max_batch_rows: settings.max_batch_rows,
+            refresh_interval: settings.refresh_interval,
+            static_keys,
+        })
+        .await?;
+
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let app_engine = engine.clone();
+        let mut server =
+            HttpServer::new(move || create_app(app_engine.clone())).listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.run();
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx));
+        tracing::info!(address = %settings.bind, port, "posterior is listening");
+        Ok(Application {
+            port,
+            server,
+            engine,
+            refresh,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Stops the server gracefully (in-flight requests finish) from another task.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (by `handle().stop()` or SIGINT/SIGTERM), then stops the background
+    /// loop and lets the writer commit everything queued before returning.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        let _ = self.shutdown.send(true);
+        let _ = self.refresh.await;
+        self.engine.shutdown().await;
+        tracing::info!("posterior stopped");
+        served
+    }
+}

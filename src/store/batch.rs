@@ -1,0 +1,312 @@
+//! The hot-path writes, shaped for group commit: every function takes a whole batch of
+//! requests and costs one statement, whatever the batch size.
+//!
+//! Rows are sent in a fixed order (by experiment and user, by event id, by variant) so that
+//! concurrent transactions, in this instance or another, take their row locks in the same
+//! order and do not deadlock; a deadlock that still happens is retried by the caller.
+
+use super::StoreError;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+
+/// Runs `f` in one transaction: the unit of group commit.
+pub fn transaction<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.transaction(f)
+}
+
+/// The hour an assignment belongs to, for period statistics.
+pub fn period_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAssignment {
+    pub experiment_id: i64,
+    pub user_id: String,
+    pub variant_id: i64,
+    pub assigned_at: DateTime<Utc>,
+    pub propensity: f64,
+    pub attributes: Value,
+}
+
+#[derive(QueryableByName)]
+struct AssignmentKeyRow {
+    #[diesel(sql_type = BigInt)]
+    experiment_id: i64,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+}
+
+/// Inserts the assignments that do not exist yet; returns the (experiment, user) pairs inserted.
+/// A pair that already exists (another request, instance or earlier life of the server got
+/// there first) is left as it is.
+pub fn insert_assignments(
+    conn: &mut PgConnection,
+    rows: &[NewAssignment],
+) -> Result<HashSet<(i64, String)>, StoreError> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut order: Vec<&NewAssignment> = rows.iter().collect();
+    order.sort_by(|a, b| (a.experiment_id, &a.user_id).cmp(&(b.experiment_id, &b.user_id)));
+    let inserted: Vec<AssignmentKeyRow> = diesel::sql_query(
+        "INSERT INTO assignments (experiment_id, user_id, variant_id, assigned_at, propensity, attributes) \
+         SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::timestamptz[], $5::float8[], $6::jsonb[]) \
+         ON CONFLICT (experiment_id, user_id) DO NOTHING \
+         RETURNING experiment_id, user_id",
+    )
+    .bind::<Array<BigInt>, _>(order.iter().map(|r| r.experiment_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(order.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(order.iter().map(|r| r.variant_id).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(order.iter().map(|r| r.assigned_at).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(order.iter().map(|r| r.propensity).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(order.iter().map(|r| &r.attributes).collect::<Vec<_>>())
+    .load(conn)?;
+    Ok(inserted
+        .into_iter()
+        .map(|r| (r.experiment_id, r.user_id))
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct StoredAssignmentRow {
+    #[diesel(sql_type = BigInt)]
+    experiment_id: i64,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = BigInt)]
+    variant_id: i64,
+}
+
+/// The stored variant of each (experiment, user) pair that has one.
+pub fn find_assignments(
+    conn: &mut PgConnection,
+    keys: &[(i64, String)],
+) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<StoredAssignmentRow> = diesel::sql_query(
+        "SELECT a.experiment_id, a.user_id, a.variant_id FROM assignments a \
+         JOIN unnest($1::int8[], $2::text[]) AS q(experiment_id, user_id) \
+           ON a.experiment_id = q.experiment_id AND a.user_id = q.user_id",
+    )
+    .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.experiment_id, r.user_id, r.variant_id))
+        .collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub value: Option<f64>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct EventIdRow {
+    #[diesel(sql_type = Text)]
+    event_id: String,
+}
+
+/// Inserts events whose id is new; returns the ids inserted (the others are duplicates).
+pub fn insert_events(
+    conn: &mut PgConnection,
+    events: &[NewEvent],
+) -> Result<HashSet<String>, StoreError> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut order: Vec<&NewEvent> = events.iter().collect();
+    order.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    let rows: Vec<EventIdRow> = diesel::sql_query(
+        "INSERT INTO events (event_id, user_id, name, value, occurred_at) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[]) \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind::<Array<Text>, _>(
+        order
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(order.iter().map(|e| e.user_id.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(order.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Double>>, _>(order.iter().map(|e| e.value).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(order.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.event_id).collect())
+}
+
+/// A user's assignment in an experiment whose goal may match an incoming event, with the
+/// outcome so far. Locked for the rest of the transaction.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Outcome {
+    #[diesel(sql_type = BigInt)]
+    pub experiment_id: i64,
+    #[diesel(sql_type = Text)]
+    pub user_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub variant_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub assigned_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub converted_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Double)]
+    pub value: f64,
+    #[diesel(sql_type = Text)]
+    pub goal_event: String,
+}
+
+/// Assignments of these users in live (running or paused) experiments whose goal is one of
+/// these event names, locked `FOR UPDATE` so concurrent writers add up exactly.
+pub fn lock_outcomes(
+    conn: &mut PgConnection,
+    user_ids: &[&str],
+    event_names: &[&str],
+) -> Result<Vec<Outcome>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(
+        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event \
+         FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
+         WHERE a.user_id = ANY($1) AND x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
+         ORDER BY a.experiment_id, a.user_id \
+         FOR UPDATE OF a",
+    )
+    .bind::<Array<Text>, _>(user_ids)
+    .bind::<Array<Text>, _>(event_names)
+    .load(conn)?)
+}
+
+pub fn save_outcomes(conn: &mut PgConnection, outcomes: &[&Outcome]) -> Result<(), StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE assignments a SET converted_at = d.converted_at, value = d.value \
+         FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::float8[]) \
+           AS d(experiment_id, user_id, converted_at, value) \
+         WHERE a.experiment_id = d.experiment_id AND a.user_id = d.user_id",
+    )
+    .bind::<Array<BigInt>, _>(outcomes.iter().map(|o| o.experiment_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        outcomes
+            .iter()
+            .map(|o| o.user_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        outcomes.iter().map(|o| o.converted_at).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Double>, _>(outcomes.iter().map(|o| o.value).collect::<Vec<_>>())
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A change to the sufficient statistics of one variant in one period.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StatDelta {
+    pub users: i64,
+    pub conversions: i64,
+    pub value_sum: f64,
+    pub value_sum_sq: f64,
+    pub expected_users: f64,
+}
+
+/// Statistics changes gathered over a batch, applied in one go.
+#[derive(Debug, Default)]
+pub struct StatDeltas {
+    /// (variant, period) → (experiment, change)
+    by_period: BTreeMap<(i64, DateTime<Utc>), (i64, StatDelta)>,
+}
+
+impl StatDeltas {
+    pub fn add(
+        &mut self,
+        experiment_id: i64,
+        variant_id: i64,
+        assigned_at: DateTime<Utc>,
+        f: impl FnOnce(&mut StatDelta),
+    ) {
+        let entry = self
+            .by_period
+            .entry((variant_id, period_of(assigned_at)))
+            .or_insert((experiment_id, StatDelta::default()));
+        f(&mut entry.1);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_period.is_empty()
+    }
+
+    /// The change per variant over all periods.
+    pub fn totals(&self) -> BTreeMap<i64, StatDelta> {
+        let mut totals: BTreeMap<i64, StatDelta> = BTreeMap::new();
+        for (&(variant, _), (_, d)) in &self.by_period {
+            let t = totals.entry(variant).or_default();
+            t.users += d.users;
+            t.conversions += d.conversions;
+            t.value_sum += d.value_sum;
+            t.value_sum_sq += d.value_sum_sq;
+            t.expected_users += d.expected_users;
+        }
+        totals
+    }
+}
+
+pub fn apply_stat_deltas(conn: &mut PgConnection, deltas: &StatDeltas) -> Result<(), StoreError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = deltas.by_period.iter().collect();
+    diesel::sql_query(
+        "INSERT INTO period_stats (variant_id, period_start, experiment_id, users, conversions, value_sum, value_sum_sq, expected_users) \
+         SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int8[], $5::int8[], $6::float8[], $7::float8[], $8::float8[]) \
+         ON CONFLICT (variant_id, period_start) DO UPDATE SET \
+           users = period_stats.users + EXCLUDED.users, \
+           conversions = period_stats.conversions + EXCLUDED.conversions, \
+           value_sum = period_stats.value_sum + EXCLUDED.value_sum, \
+           value_sum_sq = period_stats.value_sum_sq + EXCLUDED.value_sum_sq, \
+           expected_users = period_stats.expected_users + EXCLUDED.expected_users",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(_, v)| v.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(_, v)| v.1.users).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(_, v)| v.1.conversions).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.value_sum).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.value_sum_sq).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.expected_users).collect::<Vec<_>>())
+    .execute(conn)?;
+
+    let totals: Vec<(i64, StatDelta)> = deltas.totals().into_iter().collect();
+    diesel::sql_query(
+        "UPDATE variant_stats s SET users = s.users + d.users, conversions = s.conversions + d.conversions, \
+           value_sum = s.value_sum + d.value_sum, value_sum_sq = s.value_sum_sq + d.value_sum_sq \
+         FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::float8[]) \
+           AS d(variant_id, users, conversions, value_sum, value_sum_sq) \
+         WHERE s.variant_id = d.variant_id",
+    )
+    .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.1.users).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.1.conversions).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(totals.iter().map(|t| t.1.value_sum).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(totals.iter().map(|t| t.1.value_sum_sq).collect::<Vec<_>>())
+    .execute(conn)?;
+    Ok(())
+}

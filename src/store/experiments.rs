@@ -1,0 +1,235 @@
+//! Experiments and variants: create, read, and change under a row lock.
+
+use super::StoreError;
+use super::models::{ExperimentRow, NewExperimentRow, NewVariantRow, VariantRow};
+use super::schema::{experiments, variant_stats, variants};
+use crate::domain::{
+    Dimension, EventName, Experiment, ExperimentKey, ExperimentSpec, Goal, Kind, Metric, Status,
+    Targeting, Variant, VariantKey,
+};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+
+/// Rows in the database were written by us; a value that fails to parse means corruption.
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Query(diesel::result::Error::DeserializationError(
+        format!("stored {what} {value:?} is not valid").into(),
+    ))
+}
+
+fn to_domain(
+    row: ExperimentRow,
+    mut variant_rows: Vec<VariantRow>,
+) -> Result<Experiment, StoreError> {
+    variant_rows.sort_by_key(|v| v.position);
+    let variant_ids = variant_rows.iter().map(|v| v.id).collect();
+    let variants = variant_rows
+        .into_iter()
+        .map(|v| {
+            Ok(Variant {
+                key: VariantKey::parse(v.key.clone())
+                    .map_err(|_| corrupt("variant key", &v.key))?,
+                name: v.name,
+                payload: v.payload,
+                weight: v.weight,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let targeting: Targeting = serde_json::from_value(row.targeting.clone())
+        .map_err(|_| corrupt("targeting", &row.targeting.to_string()))?;
+    Ok(Experiment {
+        id: row.id,
+        spec: ExperimentSpec {
+            key: ExperimentKey::parse(row.key.clone()).map_err(|_| corrupt("key", &row.key))?,
+            name: row.name,
+            description: row.description,
+            dimension: Dimension::parse(&row.dimension)
+                .ok_or_else(|| corrupt("dimension", &row.dimension))?,
+            kind: Kind::parse(&row.kind).ok_or_else(|| corrupt("kind", &row.kind))?,
+            variants,
+            control: VariantKey::parse(row.control_key.clone())
+                .map_err(|_| corrupt("control", &row.control_key))?,
+            goal: Goal {
+                event: EventName::parse(row.goal_event.clone())
+                    .map_err(|_| corrupt("goal", &row.goal_event))?,
+                metric: Metric::parse(&row.goal_metric)
+                    .ok_or_else(|| corrupt("metric", &row.goal_metric))?,
+            },
+            targeting,
+            traffic: row.traffic,
+            floor: row.floor,
+        },
+        variant_ids,
+        status: Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
+        winner: row
+            .winner_key
+            .map(VariantKey::parse)
+            .transpose()
+            .map_err(|_| corrupt("winner", "?"))?,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        started_at: row.started_at,
+        stopped_at: row.stopped_at,
+    })
+}
+
+fn with_variants(
+    conn: &mut PgConnection,
+    rows: Vec<ExperimentRow>,
+) -> Result<Vec<Experiment>, StoreError> {
+    let all_variants: Vec<VariantRow> = VariantRow::belonging_to(&rows)
+        .select(VariantRow::as_select())
+        .load(conn)?;
+    let grouped = all_variants.grouped_by(&rows);
+    rows.into_iter()
+        .zip(grouped)
+        .map(|(row, vs)| to_domain(row, vs))
+        .collect()
+}
+
+pub fn insert_experiment(
+    conn: &mut PgConnection,
+    spec: &ExperimentSpec,
+) -> Result<Experiment, StoreError> {
+    conn.transaction(|conn| {
+        let targeting = serde_json::to_value(&spec.targeting).expect("targeting serializes");
+        let row: ExperimentRow = diesel::insert_into(experiments::table)
+            .values(NewExperimentRow {
+                key: spec.key.as_str(),
+                name: &spec.name,
+                description: &spec.description,
+                dimension: spec.dimension.as_str(),
+                kind: spec.kind.as_str(),
+                control_key: spec.control.as_str(),
+                goal_event: spec.goal.event.as_str(),
+                goal_metric: spec.goal.metric.as_str(),
+                targeting,
+                traffic: spec.traffic,
+                floor: spec.floor,
+            })
+            .returning(ExperimentRow::as_returning())
+            .get_result(conn)
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!(
+                    "an experiment with key {:?} exists",
+                    spec.key.as_str()
+                )),
+                other => other,
+            })?;
+        let new_variants: Vec<NewVariantRow> = spec
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| NewVariantRow {
+                experiment_id: row.id,
+                position: i as i32,
+                key: v.key.as_str(),
+                name: &v.name,
+                payload: &v.payload,
+                weight: v.weight,
+            })
+            .collect();
+        let variant_rows: Vec<VariantRow> = diesel::insert_into(variants::table)
+            .values(&new_variants)
+            .returning(VariantRow::as_returning())
+            .get_results(conn)?;
+        let stats: Vec<_> = variant_rows
+            .iter()
+            .map(|v| {
+                (
+                    variant_stats::variant_id.eq(v.id),
+                    variant_stats::experiment_id.eq(row.id),
+                )
+            })
+            .collect();
+        diesel::insert_into(variant_stats::table)
+            .values(&stats)
+            .execute(conn)?;
+        to_domain(row, variant_rows)
+    })
+}
+
+pub fn list_experiments(conn: &mut PgConnection) -> Result<Vec<Experiment>, StoreError> {
+    let rows: Vec<ExperimentRow> = experiments::table
+        .order(experiments::id.asc())
+        .select(ExperimentRow::as_select())
+        .load(conn)?;
+    with_variants(conn, rows)
+}
+
+pub fn get_experiment(conn: &mut PgConnection, key: &str) -> Result<Experiment, StoreError> {
+    let row: ExperimentRow = experiments::table
+        .filter(experiments::key.eq(key))
+        .select(ExperimentRow::as_select())
+        .first(conn)?;
+    Ok(with_variants(conn, vec![row])?.remove(0))
+}
+
+/// Why an update did not happen: the store failed, or the caller's rule refused the change.
+#[derive(Debug)]
+pub enum UpdateError<E> {
+    Store(StoreError),
+    Rejected(E),
+}
+
+impl<E> From<StoreError> for UpdateError<E> {
+    fn from(e: StoreError) -> Self {
+        UpdateError::Store(e)
+    }
+}
+
+impl<E> From<diesel::result::Error> for UpdateError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        UpdateError::Store(e.into())
+    }
+}
+
+/// Locks the experiment's row, lets `change` compute its new state from the current one, and
+/// saves it (with a new version, so every instance recompiles it on its next refresh).
+pub fn update_experiment<E>(
+    conn: &mut PgConnection,
+    key: &str,
+    change: impl FnOnce(&Experiment) -> Result<Experiment, E>,
+) -> Result<Experiment, UpdateError<E>> {
+    conn.transaction(|conn| {
+        let row: ExperimentRow = experiments::table
+            .filter(experiments::key.eq(key))
+            .select(ExperimentRow::as_select())
+            .for_update()
+            .first(conn)
+            .map_err(StoreError::from)?;
+        let current = with_variants(conn, vec![row])?.remove(0);
+        let next = change(&current).map_err(UpdateError::Rejected)?;
+        let spec = &next.spec;
+        let targeting = serde_json::to_value(&spec.targeting).expect("targeting serializes");
+        let saved: ExperimentRow = diesel::update(experiments::table.find(current.id))
+            .set((
+                experiments::name.eq(&spec.name),
+                experiments::description.eq(&spec.description),
+                experiments::traffic.eq(spec.traffic),
+                experiments::floor.eq(spec.floor),
+                experiments::targeting.eq(targeting),
+                experiments::status.eq(next.status.as_str()),
+                experiments::winner_key.eq(next.winner.as_ref().map(|w| w.as_str())),
+                experiments::started_at.eq(next.started_at),
+                experiments::stopped_at.eq(next.stopped_at),
+                experiments::version.eq(current.version + 1),
+                experiments::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(ExperimentRow::as_returning())
+            .get_result(conn)?;
+        for (variant, (old, id)) in spec
+            .variants
+            .iter()
+            .zip(current.spec.variants.iter().zip(&current.variant_ids))
+        {
+            if variant.weight != old.weight {
+                diesel::update(variants::table.find(id))
+                    .set(variants::weight.eq(variant.weight))
+                    .execute(conn)?;
+            }
+        }
+        Ok(with_variants(conn, vec![saved])?.remove(0))
+    })
+}

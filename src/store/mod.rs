@@ -1,0 +1,165 @@
+//! The only module that speaks SQL: diesel over PostgreSQL.
+//!
+//! Blocking by nature (diesel is synchronous): callers on the async side go through
+//! `Store::run` (a `spawn_blocking` with a pooled connection); the group-commit writer
+//! threads own their connections and call the batch functions directly.
+
+pub mod batch;
+mod experiments;
+mod keys;
+mod models;
+pub mod schema;
+mod setup;
+mod stats;
+
+pub use experiments::UpdateError;
+pub use keys::{ApiKeyRecord, Scope};
+pub use setup::{connect, ensure_database, run_migrations};
+pub use stats::{Erased, PeriodStats, VariantStats};
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use std::time::Duration;
+
+pub type Connection = PgConnection;
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached; worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("database error: {0}")]
+    Query(diesel::result::Error),
+}
+
+impl StoreError {
+    /// Deadlocks and serialization failures: the whole transaction can simply run again.
+    pub fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            StoreError::Query(Error::DatabaseError(
+                DatabaseErrorKind::SerializationFailure,
+                _
+            ))
+        ) || matches!(self, StoreError::Query(Error::DatabaseError(_, info)) if info.message().contains("deadlock"))
+    }
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => StoreError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::AlreadyExists(info.message().to_string())
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if is_connection_failure(info.message()) =>
+            {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+fn is_connection_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "server closed the connection",
+        "connection refused",
+        "terminating connection",
+        "no connection",
+        "could not connect",
+        "the database system is",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+impl From<diesel::ConnectionError> for StoreError {
+    fn from(e: diesel::ConnectionError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for StoreError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// A pool of connections for the request side (admin actions, results, refreshes).
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    url: String,
+}
+
+impl Store {
+    pub fn new(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let manager = ConnectionManager::<PgConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .min_idle(Some(1))
+            // Fail fast when the database is down, so callers can answer 503 quickly.
+            .connection_timeout(Duration::from_secs(2))
+            .test_on_check_out(false)
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            url: url.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn connection(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking database work on tokio's blocking pool with a pooled connection.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Pool use, for metrics: (connections open, connections idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+}
+
+pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
+pub use keys::{count_active_keys, insert_key, list_keys, revoke_key};
+pub use stats::{delete_user, load_period_stats, load_variant_stats};
+
+/// `SELECT 1`: is the database reachable?
+pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Row types, one per table, as diesel reads and writes them.
+
+use super::schema::{experiments, variants};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = experiments, check_for_backend(diesel::pg::Pg))]
+pub struct ExperimentRow {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub dimension: String,
+    pub kind: String,
+    pub status: String,
+    pub control_key: String,
+    pub goal_event: String,
+    pub goal_metric: String,
+    pub targeting: Value,
+    pub traffic: f64,
+    pub floor: f64,
+    pub winner_key: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = experiments)]
+pub struct NewExperimentRow<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub dimension: &'a str,
+    pub kind: &'a str,
+    pub control_key: &'a str,
+    pub goal_event: &'a str,
+    pub goal_metric: &'a str,
+    pub targeting: Value,
+    pub traffic: f64,
+    pub floor: f64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = variants, belongs_to(ExperimentRow, foreign_key = experiment_id), check_for_backend(diesel::pg::Pg))]
+pub struct VariantRow {
+    pub id: i64,
+    pub experiment_id: i64,
+    pub position: i32,
+    pub key: String,
+    pub name: String,
+    pub payload: Value,
+    pub weight: f64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = variants)]
+pub struct NewVariantRow<'a> {
+    pub experiment_id: i64,
+    pub position: i32,
+    pub key: &'a str,
+    pub name: &'a str,
+    pub payload: &'a Value,
+    pub weight: f64,
+}

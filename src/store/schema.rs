@@ -1,0 +1,111 @@
+// Diesel table definitions, matching migrations/ (what `diesel print-schema` would write).
+
+diesel::table! {
+    experiments (id) {
+        id -> Int8,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        dimension -> Text,
+        kind -> Text,
+        status -> Text,
+        control_key -> Text,
+        goal_event -> Text,
+        goal_metric -> Text,
+        targeting -> Jsonb,
+        traffic -> Float8,
+        floor -> Float8,
+        winner_key -> Nullable<Text>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        stopped_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    variants (id) {
+        id -> Int8,
+        experiment_id -> Int8,
+        position -> Int4,
+        key -> Text,
+        name -> Text,
+        payload -> Jsonb,
+        weight -> Float8,
+    }
+}
+
+diesel::table! {
+    variant_stats (variant_id) {
+        variant_id -> Int8,
+        experiment_id -> Int8,
+        users -> Int8,
+        conversions -> Int8,
+        value_sum -> Float8,
+        value_sum_sq -> Float8,
+    }
+}
+
+diesel::table! {
+    period_stats (variant_id, period_start) {
+        variant_id -> Int8,
+        period_start -> Timestamptz,
+        experiment_id -> Int8,
+        users -> Int8,
+        conversions -> Int8,
+        value_sum -> Float8,
+        value_sum_sq -> Float8,
+        expected_users -> Float8,
+    }
+}
+
+diesel::table! {
+    assignments (experiment_id, user_id) {
+        experiment_id -> Int8,
+        user_id -> Text,
+        variant_id -> Int8,
+        assigned_at -> Timestamptz,
+        propensity -> Float8,
+        attributes -> Jsonb,
+        converted_at -> Nullable<Timestamptz>,
+        value -> Float8,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        event_id -> Text,
+        user_id -> Text,
+        name -> Text,
+        value -> Nullable<Float8>,
+        occurred_at -> Timestamptz,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        key_hash -> Text,
+        scope -> Text,
+        label -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(variants -> experiments (experiment_id));
+diesel::joinable!(variant_stats -> variants (variant_id));
+diesel::joinable!(assignments -> experiments (experiment_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    experiments,
+    variants,
+    variant_stats,
+    period_stats,
+    assignments,
+    events,
+    api_keys,
+);

@@ -1,0 +1,12 @@
+//! Integration tests: real HTTP against a real server and a real PostgreSQL, each test with
+//! its own fresh database so they run in parallel. One binary, so one link.
+
+mod helpers;
+
+mod assign;
+mod auth;
+mod bad_input;
+mod bandit;
+mod experiments;
+mod lifecycle;
+mod track;
