@@ -14,6 +14,8 @@ CREATE TABLE experiments (
     targeting       JSONB NOT NULL DEFAULT '[]',
     traffic         DOUBLE PRECISION NOT NULL DEFAULT 1 CHECK (traffic >= 0 AND traffic <= 1),
     floor           DOUBLE PRECISION NOT NULL DEFAULT 0.01 CHECK (floor >= 0 AND floor < 1),
+    -- no winner is called before every arm has this many users
+    min_users_per_arm INTEGER NOT NULL DEFAULT 100 CHECK (min_users_per_arm >= 0),
     winner_key      TEXT,
     -- bumped on every change, so other instances know to recompile it
     version         BIGINT NOT NULL DEFAULT 1,

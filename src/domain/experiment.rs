@@ -13,6 +13,8 @@ const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 pub const DEFAULT_FLOOR: f64 = 0.01;
+pub const DEFAULT_MIN_USERS_PER_ARM: u32 = 100;
+const MAX_MIN_USERS_PER_ARM: u32 = 100_000_000;
 
 str_enum!(
     /// What the variants vary: the content shown, when it is sent, or what triggers it.
@@ -76,6 +78,8 @@ pub struct ExperimentDraft {
     pub traffic: Option<f64>,
     #[serde(default)]
     pub floor: Option<f64>,
+    #[serde(default)]
+    pub min_users_per_arm: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -102,6 +106,8 @@ pub struct ExperimentSpec {
     pub traffic: f64,
     /// Bandits only: the least share any arm gets, so no arm is starved of data.
     pub floor: f64,
+    /// The minimum-data rule: no winner is called before every arm has this many users.
+    pub min_users_per_arm: u32,
 }
 
 /// An experiment as stored, with its lifecycle.
@@ -136,6 +142,7 @@ pub struct ExperimentPatch {
     pub weights: Option<BTreeMap<VariantKey, f64>>,
     /// `bandit` only.
     pub floor: Option<f64>,
+    pub min_users_per_arm: Option<u32>,
 }
 
 fn check_name(name: &str) -> Result<(), ValidationError> {
@@ -171,6 +178,16 @@ fn check_floor(floor: f64, arms: usize) -> Result<(), ValidationError> {
         return Err(ValidationError::new(
             "floor",
             format!("must be between 0 and 1/{arms} = {max:.4} (the floor is per arm)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_min_users(n: u32) -> Result<(), ValidationError> {
+    if n > MAX_MIN_USERS_PER_ARM {
+        return Err(ValidationError::new(
+            "min_users_per_arm",
+            format!("at most {MAX_MIN_USERS_PER_ARM}"),
         ));
     }
     Ok(())
@@ -285,6 +302,8 @@ impl ExperimentDraft {
             (Kind::Bandit, f) => f.unwrap_or(DEFAULT_FLOOR),
         };
         check_floor(floor, n)?;
+        let min_users_per_arm = self.min_users_per_arm.unwrap_or(DEFAULT_MIN_USERS_PER_ARM);
+        check_min_users(min_users_per_arm)?;
 
         let variants = self
             .variants
@@ -309,6 +328,7 @@ impl ExperimentDraft {
             targeting: self.targeting,
             traffic,
             floor,
+            min_users_per_arm,
         })
     }
 }
@@ -386,6 +406,10 @@ impl ExperimentSpec {
             }
             check_floor(floor, spec.variants.len())?;
             spec.floor = floor;
+        }
+        if let Some(n) = patch.min_users_per_arm {
+            check_min_users(n)?;
+            spec.min_users_per_arm = n;
         }
         Ok(spec)
     }

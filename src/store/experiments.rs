@@ -58,6 +58,7 @@ fn to_domain(
             targeting,
             traffic: row.traffic,
             floor: row.floor,
+            min_users_per_arm: row.min_users_per_arm.max(0) as u32,
         },
         variant_ids,
         status: Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
@@ -107,6 +108,7 @@ pub fn insert_experiment(
                 targeting,
                 traffic: spec.traffic,
                 floor: spec.floor,
+                min_users_per_arm: spec.min_users_per_arm as i32,
             })
             .returning(ExperimentRow::as_returning())
             .get_result(conn)
@@ -209,6 +211,7 @@ pub fn update_experiment<E>(
                 experiments::description.eq(&spec.description),
                 experiments::traffic.eq(spec.traffic),
                 experiments::floor.eq(spec.floor),
+                experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
                 experiments::targeting.eq(targeting),
                 experiments::status.eq(next.status.as_str()),
                 experiments::winner_key.eq(next.winner.as_ref().map(|w| w.as_str())),

@@ -21,6 +21,7 @@ pub struct ExperimentRow {
     pub targeting: Value,
     pub traffic: f64,
     pub floor: f64,
+    pub min_users_per_arm: i32,
     pub winner_key: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -43,6 +44,7 @@ pub struct NewExperimentRow<'a> {
     pub targeting: Value,
     pub traffic: f64,
     pub floor: f64,
+    pub min_users_per_arm: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

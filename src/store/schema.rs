@@ -15,6 +15,7 @@ diesel::table! {
         targeting -> Jsonb,
         traffic -> Float8,
         floor -> Float8,
+        min_users_per_arm -> Int4,
         winner_key -> Nullable<Text>,
         version -> Int8,
         created_at -> Timestamptz,
