@@ -29,6 +29,7 @@ pub fn create_app(
         .app_data(web::Data::new(engine))
         .configure(api::configure)
         .default_service(web::to(api::not_found))
+        .wrap(actix_web::middleware::from_fn(api::observe::observe))
 }
 
 /// Creates the database if it is missing and runs the embedded migrations.

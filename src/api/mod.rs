@@ -4,8 +4,13 @@ mod assign;
 pub mod auth;
 mod error;
 mod experiments;
+mod export;
 mod health;
 mod json;
+mod metrics;
+pub mod observe;
+pub mod ofrep;
+pub mod openapi;
 mod track;
 mod users;
 
@@ -20,6 +25,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Registers every API route; extractor errors become `ApiError`s with our JSON shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Install the metrics recorder before anything records.
+    crate::telemetry::prometheus();
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::Invalid(err.to_string()).into()),
@@ -31,9 +38,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(metrics::metrics))
+    .route("/openapi.json", web::get().to(openapi::openapi_json))
+    .configure(ofrep::routes)
     .service(
         web::scope("/api/v1")
             .configure(experiments::routes)
+            .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/assign", web::post().to(assign::assign))
             .route("/track", web::post().to(track::track))
             .route("/users/{user_id}", web::delete().to(users::erase)),

@@ -5,6 +5,7 @@
 //! Returning users are answered from memory; anything new is made durable before answering.
 
 mod attribution;
+pub mod export;
 pub mod hashing;
 pub mod keys;
 pub mod results;

@@ -178,7 +178,7 @@ pub fn series(experiment: &Experiment, periods: &[PeriodStats]) -> Vec<SeriesPoi
     points
 }
 
-fn compute(
+pub(crate) fn compute(
     experiment: &Experiment,
     stats: &[VariantStats],
     _periods: &[PeriodStats],

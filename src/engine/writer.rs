@@ -127,23 +127,29 @@ impl Writer {
         lookups: Vec<(i64, String)>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let queued = Instant::now();
         self.submit(Job::Assign(AssignJob {
             inserts,
             lookups,
             reply,
         }))
         .await?;
-        answer
+        let answer = answer
             .await
-            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?;
+        crate::telemetry::record_commit_wait(queued.elapsed());
+        answer
     }
 
     pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let queued = Instant::now();
         self.submit(Job::Track(TrackJob { events, reply })).await?;
-        answer
+        let answer = answer
             .await
-            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?;
+        crate::telemetry::record_commit_wait(queued.elapsed());
+        answer
     }
 
     /// Lets the threads finish every job already queued, then waits for them to exit.
@@ -245,6 +251,7 @@ impl WriterThread {
         self.counters
             .commit_micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        crate::telemetry::record_batch(rows, job_count, started.elapsed());
         match result {
             Ok((assigned, tracked)) => {
                 for (job, answer) in assigns.into_iter().zip(assigned) {

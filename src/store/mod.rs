@@ -6,6 +6,7 @@
 
 pub mod batch;
 mod experiments;
+pub mod export;
 mod keys;
 mod models;
 pub mod schema;

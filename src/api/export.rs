@@ -1,0 +1,122 @@
+//! `GET /api/v1/experiments/{key}/export?data=results|assignments|events|series&format=csv|jsonl&from=&to=`:
+//! a streamed download (see `engine::export` for what each data set holds).
+
+use super::auth::Admin;
+use super::{ApiError, ApiResult};
+use crate::engine::Engine;
+use crate::engine::export::{ExportData, ExportFormat, ExportRequest, parse_time};
+use crate::store::export::TimeRange;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataParam {
+    Results,
+    Assignments,
+    Events,
+    Series,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatParam {
+    #[default]
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// What to export.
+    pub data: DataParam,
+    /// `csv` (the default) or `jsonl` (JSON lines).
+    #[serde(default)]
+    pub format: Option<FormatParam>,
+    /// Start of the range (inclusive): RFC 3339 time or `YYYY-MM-DD` (midnight UTC). It applies
+    /// to assignment time (assignments, results), event time (events) and day (series).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// End of the range (exclusive), same forms as `from`.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// Streams an export.
+#[utoipa::path(
+    get, path = "/api/v1/experiments/{key}/export", tag = "experiments",
+    params(("key" = String, Path, description = "The experiment's key"), ExportQuery),
+    responses(
+        (status = 200, description = "The export, streamed (chunked)",
+         content((String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "Bad parameters", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or unknown key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not an admin key", body = super::openapi::ErrorBody),
+        (status = 404, description = "Unknown experiment", body = super::openapi::ErrorBody),
+        (status = 503, description = "Database unavailable or too many exports running", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn export(
+    _: Admin,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> ApiResult {
+    let query = query.into_inner();
+    let time = |t: &Option<String>, name: &str| {
+        t.as_deref()
+            .map(parse_time)
+            .transpose()
+            .map_err(|e| ApiError::Invalid(format!("{name}: {e}")))
+    };
+    let range = TimeRange {
+        from: time(&query.from, "from")?,
+        to: time(&query.to, "to")?,
+    };
+    if let (Some(from), Some(to)) = (range.from, range.to) {
+        if from >= to {
+            return Err(ApiError::Invalid("from must be before to".into()));
+        }
+    }
+    let data = match query.data {
+        DataParam::Results => ExportData::Results,
+        DataParam::Assignments => ExportData::Assignments,
+        DataParam::Events => ExportData::Events,
+        DataParam::Series => ExportData::Series,
+    };
+    let format = match query.format.unwrap_or_default() {
+        FormatParam::Csv => ExportFormat::Csv,
+        FormatParam::Jsonl => ExportFormat::Jsonl,
+    };
+    let key = key.into_inner();
+    let mut pages = engine
+        .export(ExportRequest {
+            experiment: key.clone(),
+            data,
+            format,
+            range,
+        })
+        .await?;
+    let body = futures_util::stream::poll_fn(move |cx| {
+        pages.poll_recv(cx).map(|page| {
+            page.map(|result| {
+                result
+                    .map(web::Bytes::from)
+                    .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))
+            })
+        })
+    });
+    let filename = format!("{key}-{}.{}", data.as_str(), format.extension());
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(body))
+}

@@ -1,0 +1,100 @@
+//! Per-request observation: a request id (taken from a sane incoming `X-Request-Id` or made
+//! up), a tracing span carrying it around the whole handling, the id echoed in the response,
+//! and the request counter and latency histogram by route pattern and status.
+
+use crate::telemetry::{HTTP_DURATION, HTTP_REQUESTS};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_REQUEST_ID: usize = 128;
+
+/// The request's id, readable by handlers (`req.extensions().get::<RequestId>()`).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// An incoming id is kept when it is 1 to 128 visible ASCII characters from a safe set
+/// (letters, digits and `-_.:/+=@`), so it can go into logs and headers unchanged.
+pub fn sane_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
+}
+
+fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let http_request = req.request().clone();
+    let result = next.call(req).instrument(span.clone()).await;
+    let mut response = match result {
+        Ok(response) => response.map_into_boxed_body(),
+        // An error that escaped the handlers still gets an answer with the id.
+        Err(e) => ServiceResponse::new(http_request, e.error_response()),
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let status = response.status();
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let elapsed = started.elapsed();
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        let micros = elapsed.as_micros() as u64;
+        if status.is_server_error() {
+            tracing::warn!(target: "posterior::access", status = status.as_u16(), micros, "request failed");
+        } else {
+            tracing::debug!(target: "posterior::access", status = status.as_u16(), micros, "request");
+        }
+    });
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(sane_request_id("abc-123_x.y:z"));
+        assert!(sane_request_id(&"a".repeat(128)));
+        assert!(!sane_request_id(&"a".repeat(129)));
+        assert!(!sane_request_id(""));
+        assert!(!sane_request_id("a b"));
+        assert!(!sane_request_id("a\nb"));
+        assert!(!sane_request_id("é"));
+        assert_eq!(new_request_id().len(), 32);
+    }
+}

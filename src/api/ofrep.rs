@@ -1,0 +1,437 @@
+//! The OpenFeature Remote Evaluation Protocol (OFREP 0.3.0): an experiment is a flag.
+//!
+//! - `context.targetingKey` is the user id; every other context field is an attribute.
+//! - `variant` is the variant key; `value` is the variant's payload when the experiment has
+//!   payloads (all of one JSON type, checked at creation) and the variant key otherwise.
+//! - `reason`: `SPLIT` for an A/B or bandit assignment, `TARGETING_MATCH` for the declared
+//!   winner of a stopped experiment, `DISABLED` when the experiment gives the user no
+//!   assignment (draft, stopped without winner, targeting or traffic left the user out, paused
+//!   and the user was never enrolled). A `DISABLED` answer still carries a value, the
+//!   control's (payload or key), so an app that uses the value directly shows what users
+//!   outside the experiment see; `metadata.assigned` is `false` then.
+//! - Evaluation goes through `Engine::assign`, the sticky path: an OFREP client gets the
+//!   same variants as `POST /api/v1/assign`, and a new user's assignment is stored (with
+//!   attributes and propensity) before the answer.
+//!
+//! Errors follow the protocol and always carry `errorDetails` (and `key` when a flag was
+//! named): 400 `PARSE_ERROR` / `INVALID_CONTEXT` / `TARGETING_KEY_MISSING`, 404
+//! `FLAG_NOT_FOUND`, 401 / 403 for a missing or insufficient key.
+
+use super::ApiError;
+use super::auth;
+use crate::domain::{Attributes, ExperimentKey, Scope, Status, UserId};
+use crate::engine::{Engine, LiveExperiment, Snapshot};
+use crate::telemetry::{ASSIGNMENTS, OFREP_EVALUATIONS};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/ofrep/v1/evaluate/flags/{key}",
+        web::post().to(evaluate_flag),
+    )
+    .route("/ofrep/v1/evaluate/flags", web::post().to(evaluate_flags));
+}
+
+// ---- wire types ----------------------------------------------------------------------------
+
+/// An evaluation request. `context` may be omitted (the SDKs send `{}` when the app gave no
+/// context); unknown top-level fields are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct EvaluationRequest {
+    /// `targetingKey` (the user id) and the user's attributes (strings, numbers, booleans).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"targetingKey": "u-42", "platform": "ios"}))]
+    pub context: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    Split,
+    TargetingMatch,
+    Disabled,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Split => "SPLIT",
+            Reason::TargetingMatch => "TARGETING_MATCH",
+            Reason::Disabled => "DISABLED",
+        }
+    }
+}
+
+/// Flat metadata about the experiment behind a flag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagMetadata {
+    pub experiment: String,
+    /// `ab` or `bandit`.
+    pub kind: &'static str,
+    /// `content`, `timing` or `trigger`.
+    pub dimension: &'static str,
+    /// `draft`, `running`, `paused` or `stopped`.
+    pub status: &'static str,
+    /// Whether the user has an assignment (false exactly when the reason is `DISABLED`).
+    pub assigned: bool,
+}
+
+/// A successful evaluation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationSuccess {
+    pub key: String,
+    /// The variant's payload, or its key when the experiment has no payloads.
+    #[schema(value_type = serde_json::Value)]
+    pub value: Box<RawValue>,
+    pub reason: Reason,
+    /// The variant key.
+    pub variant: String,
+    pub metadata: FlagMetadata,
+}
+
+/// A failed evaluation (a whole answer, or one entry of a bulk answer).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationFailure {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `PARSE_ERROR`, `TARGETING_KEY_MISSING`, `INVALID_CONTEXT`, `FLAG_NOT_FOUND` or `GENERAL`.
+    pub error_code: &'static str,
+    pub error_details: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BulkEntry {
+    Success(EvaluationSuccess),
+    Failure(EvaluationFailure),
+}
+
+/// Every flag (experiment) evaluated for the context, sorted by key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkEvaluation {
+    pub flags: Vec<BulkEntry>,
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+struct Failure {
+    status: StatusCode,
+    body: EvaluationFailure,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, details: impl Into<String>) -> Self {
+        Failure {
+            status,
+            body: EvaluationFailure {
+                key: None,
+                error_code: code,
+                error_details: details.into(),
+            },
+        }
+    }
+
+    fn parse(details: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "PARSE_ERROR", details)
+    }
+
+    fn invalid_context(details: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_CONTEXT", details)
+    }
+
+    fn targeting_key_missing() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "TARGETING_KEY_MISSING",
+            "this flag is an experiment: send the user id as context.targetingKey",
+        )
+    }
+
+    fn flag_not_found(key: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "FLAG_NOT_FOUND",
+            format!("no experiment has the key {key:?}"),
+        )
+    }
+
+    fn with_key(mut self, key: &str) -> Self {
+        self.body.key = Some(key.to_string());
+        self
+    }
+
+    fn response(self) -> HttpResponse {
+        metrics::counter!(OFREP_EVALUATIONS, "result" => self.body.error_code).increment(1);
+        let mut response = HttpResponse::build(self.status);
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(self.body)
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        use actix_web::ResponseError;
+        let status = e.status_code();
+        let details = match &e {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error; see the server log".to_string()
+            }
+            ApiError::Unavailable(_) => "the database is unavailable; retry shortly".to_string(),
+            other => other.to_string(),
+        };
+        Failure::new(status, "GENERAL", details)
+    }
+}
+
+// ---- parsing the request -------------------------------------------------------------------
+
+/// The user and attributes a context describes.
+struct Subject {
+    user: Option<UserId>,
+    attributes: Attributes,
+}
+
+fn parse_request(body: &[u8]) -> Result<Subject, Failure> {
+    let request: EvaluationRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        EvaluationRequest::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            Failure::parse(format!(
+                "the body must be a JSON object like {{\"context\": {{\"targetingKey\": \"u-1\"}}}}: {e}"
+            ))
+        })?
+    };
+    let mut context = request.context.unwrap_or_default();
+    let user = match context.remove("targetingKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(
+            UserId::parse(s)
+                .map_err(|e| Failure::invalid_context(format!("targetingKey: {}", e.message)))?,
+        ),
+        Some(other) => {
+            return Err(Failure::invalid_context(format!(
+                "targetingKey must be a string, not {other}"
+            )));
+        }
+    };
+    let attributes = Attributes::parse(context)
+        .map_err(|e| Failure::invalid_context(format!("context {}: {}", e.field, e.message)))?;
+    Ok(Subject { user, attributes })
+}
+
+fn authorize(req: &HttpRequest) -> Result<(), Failure> {
+    auth::authorize(req, Scope::Client)
+        .map(|_| ())
+        .map_err(|e| match e {
+            ApiError::Unauthorized(m) => Failure::new(StatusCode::UNAUTHORIZED, "GENERAL", m),
+            ApiError::Forbidden(m) => Failure::new(StatusCode::FORBIDDEN, "GENERAL", m),
+            other => other.into(),
+        })
+}
+
+// ---- evaluation ----------------------------------------------------------------------------
+
+/// The JSON value of variant `index` as a flag value.
+///
+/// Payloads of one experiment share a JSON type, but PostgreSQL's JSONB turns a float written
+/// in exponent form (`1e16`, as serde writes large floats) into an integer (`10000000000000000`).
+/// OpenFeature clients type numbers by their text, so when any variant of a flag is a float,
+/// integral numbers are written as floats (`…0.0`) and a float flag stays a float.
+pub fn flag_value(live: &LiveExperiment, index: usize) -> Box<RawValue> {
+    let has_payloads = live.variants.iter().any(|v| v.payload.get() != "null");
+    let variant = &live.variants[index];
+    if !has_payloads {
+        return serde_json::value::to_raw_value(&variant.key).expect("a string serializes");
+    }
+    let raw = variant.payload.get();
+    let is_integer = |text: &str| matches!(serde_json::from_str::<Value>(text), Ok(Value::Number(n)) if n.is_i64() || n.is_u64());
+    let is_float = |text: &str| matches!(serde_json::from_str::<Value>(text), Ok(Value::Number(n)) if n.is_f64());
+    if is_integer(raw) && live.variants.iter().any(|v| is_float(v.payload.get())) {
+        if let Ok(float) = RawValue::from_string(format!("{raw}.0")) {
+            return float;
+        }
+    }
+    variant.payload.clone()
+}
+
+fn success(live: &LiveExperiment, index: usize, reason: Reason) -> EvaluationSuccess {
+    let spec = &live.definition.spec;
+    metrics::counter!(OFREP_EVALUATIONS, "result" => reason.as_str()).increment(1);
+    if reason != Reason::Disabled {
+        metrics::counter!(ASSIGNMENTS, "via" => "ofrep").increment(1);
+    }
+    EvaluationSuccess {
+        key: live.key.to_string(),
+        value: flag_value(live, index),
+        reason,
+        variant: live.variants[index].key.clone(),
+        metadata: FlagMetadata {
+            experiment: live.key.to_string(),
+            kind: spec.kind.as_str(),
+            dimension: spec.dimension.as_str(),
+            status: live.status.as_str(),
+            assigned: reason != Reason::Disabled,
+        },
+    }
+}
+
+/// The reason for an assignment the engine gave.
+fn reason_of(live: &LiveExperiment) -> Reason {
+    if live.status == Status::Stopped {
+        Reason::TargetingMatch
+    } else {
+        Reason::Split
+    }
+}
+
+/// Evaluates one flag for a subject without a user id: only experiments that need no user
+/// (draft, stopped) can answer.
+fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Failure> {
+    match (live.status, live.winner) {
+        (Status::Stopped, Some(winner)) => Ok(success(live, winner, Reason::TargetingMatch)),
+        (Status::Draft | Status::Stopped, _) => Ok(success(live, live.control, Reason::Disabled)),
+        (Status::Running | Status::Paused, _) => Err(Failure::targeting_key_missing()),
+    }
+}
+
+async fn evaluate_flag(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let key = key.into_inner();
+    match evaluate_one(&req, &engine, &key, &body).await {
+        Ok(answer) => HttpResponse::Ok().json(answer),
+        Err(failure) => failure.with_key(&key).response(),
+    }
+}
+
+async fn evaluate_one(
+    req: &HttpRequest,
+    engine: &Engine,
+    key: &str,
+    body: &[u8],
+) -> Result<EvaluationSuccess, Failure> {
+    authorize(req)?;
+    let subject = parse_request(body)?;
+    let snapshot = engine.snapshot();
+    let experiment_key = ExperimentKey::parse(key).map_err(|_| Failure::flag_not_found(key))?;
+    let live = snapshot
+        .get(experiment_key.as_str())
+        .ok_or_else(|| Failure::flag_not_found(key))?;
+    let Some(user) = &subject.user else {
+        return evaluate_without_user(live);
+    };
+    let assigned = engine
+        .assign(
+            user,
+            &subject.attributes,
+            Some(std::slice::from_ref(&experiment_key)),
+        )
+        .await
+        .map_err(|e| Failure::from(ApiError::from(e)))?;
+    Ok(match assigned.first() {
+        Some(a) => success(&a.experiment, a.variant, reason_of(&a.experiment)),
+        None => success(live, live.control, Reason::Disabled),
+    })
+}
+
+async fn evaluate_flags(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let bulk = match evaluate_all(&req, &engine, &body).await {
+        Ok(bulk) => bulk,
+        Err(failure) => return failure.response(),
+    };
+    let bytes = serde_json::to_vec(&bulk).expect("an evaluation serializes");
+    let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(&bytes));
+    if if_none_match(&req, &etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(bytes)
+}
+
+/// Whether `If-None-Match` names this ETag (weak comparison, as RFC 9110 asks for it).
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+async fn evaluate_all(
+    req: &HttpRequest,
+    engine: &Engine,
+    body: &[u8],
+) -> Result<BulkEvaluation, Failure> {
+    authorize(req)?;
+    let subject = parse_request(body)?;
+    let snapshot: Arc<Snapshot> = engine.snapshot();
+    let mut assigned: HashMap<String, (Arc<LiveExperiment>, usize)> = HashMap::new();
+    if let Some(user) = &subject.user {
+        for a in engine
+            .assign(user, &subject.attributes, None)
+            .await
+            .map_err(|e| Failure::from(ApiError::from(e)))?
+        {
+            assigned.insert(
+                a.experiment.key.to_string(),
+                (a.experiment.clone(), a.variant),
+            );
+        }
+    }
+    let mut experiments: Vec<&Arc<LiveExperiment>> = snapshot.experiments.iter().collect();
+    experiments.sort_by(|a, b| a.key.cmp(&b.key));
+    let flags = experiments
+        .into_iter()
+        .map(|live| {
+            if let Some((experiment, variant)) = assigned.get(live.key.as_str()) {
+                return BulkEntry::Success(success(experiment, *variant, reason_of(experiment)));
+            }
+            if subject.user.is_some() {
+                return BulkEntry::Success(success(live, live.control, Reason::Disabled));
+            }
+            match evaluate_without_user(live) {
+                Ok(s) => BulkEntry::Success(s),
+                Err(f) => {
+                    metrics::counter!(OFREP_EVALUATIONS, "result" => f.body.error_code)
+                        .increment(1);
+                    BulkEntry::Failure(f.with_key(live.key.as_str()).body)
+                }
+            }
+        })
+        .collect();
+    Ok(BulkEvaluation { flags })
+}

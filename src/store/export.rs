@@ -1,0 +1,148 @@
+//! Reading raw rows for exports, one page at a time by keyset (never the whole table):
+//! assignments ordered by (assigned_at, user_id), goal events by (occurred_at, id). Each
+//! page is one short query, so an export holds no long transaction and no server cursor.
+
+use super::StoreError;
+use super::schema::{assignments, events, period_stats};
+use super::stats::PeriodStats;
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use serde_json::Value;
+
+/// A half-open time range `[from, to)`; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AssignmentRow {
+    pub user_id: String,
+    pub variant_id: i64,
+    pub assigned_at: DateTime<Utc>,
+    pub propensity: f64,
+    pub attributes: Value,
+    pub converted_at: Option<DateTime<Utc>>,
+    pub value: f64,
+}
+
+/// Up to `limit` assignments of an experiment after the keyset position `after`.
+pub fn assignments_page(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    range: TimeRange,
+    after: Option<&(DateTime<Utc>, String)>,
+    limit: i64,
+) -> Result<Vec<AssignmentRow>, StoreError> {
+    let mut query = assignments::table
+        .filter(assignments::experiment_id.eq(experiment_id))
+        .into_boxed();
+    if let Some(from) = range.from {
+        query = query.filter(assignments::assigned_at.ge(from));
+    }
+    if let Some(to) = range.to {
+        query = query.filter(assignments::assigned_at.lt(to));
+    }
+    if let Some((at, user)) = after {
+        // The first condition lets PostgreSQL start the index range at the position.
+        query = query.filter(assignments::assigned_at.ge(*at)).filter(
+            assignments::assigned_at
+                .gt(*at)
+                .or(assignments::user_id.gt(user.clone())),
+        );
+    }
+    Ok(query
+        .order((assignments::assigned_at, assignments::user_id))
+        .limit(limit)
+        .select((
+            assignments::user_id,
+            assignments::variant_id,
+            assignments::assigned_at,
+            assignments::propensity,
+            assignments::attributes,
+            assignments::converted_at,
+            assignments::value,
+        ))
+        .load(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub value: Option<f64>,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub variant_id: i64,
+    pub assigned_at: DateTime<Utc>,
+}
+
+/// Up to `limit` events named `name` of users assigned to the experiment, after `after`.
+pub fn events_page(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    name: &str,
+    range: TimeRange,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut query = events::table
+        .inner_join(
+            assignments::table.on(assignments::user_id
+                .eq(events::user_id)
+                .and(assignments::experiment_id.eq(experiment_id))),
+        )
+        .filter(events::name.eq(name.to_string()))
+        .into_boxed();
+    if let Some(from) = range.from {
+        query = query.filter(events::occurred_at.ge(from));
+    }
+    if let Some(to) = range.to {
+        query = query.filter(events::occurred_at.lt(to));
+    }
+    if let Some((at, id)) = after {
+        query = query
+            .filter(events::occurred_at.ge(at))
+            .filter(events::occurred_at.gt(at).or(events::id.gt(id)));
+    }
+    Ok(query
+        .order((events::occurred_at, events::id))
+        .limit(limit)
+        .select((
+            events::id,
+            events::event_id,
+            events::user_id,
+            events::name,
+            events::value,
+            events::occurred_at,
+            events::received_at,
+            assignments::variant_id,
+            assignments::assigned_at,
+        ))
+        .load(conn)?)
+}
+
+/// Hourly statistics of one experiment whose hour starts within the range, oldest first.
+pub fn period_stats_in(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    range: TimeRange,
+) -> Result<Vec<PeriodStats>, StoreError> {
+    let mut query = period_stats::table
+        .filter(period_stats::experiment_id.eq(experiment_id))
+        .into_boxed();
+    if let Some(from) = range.from {
+        query = query.filter(period_stats::period_start.ge(from));
+    }
+    if let Some(to) = range.to {
+        query = query.filter(period_stats::period_start.lt(to));
+    }
+    Ok(query
+        .order((period_stats::period_start, period_stats::variant_id))
+        .select(PeriodStats::as_select())
+        .load(conn)?)
+}
