@@ -28,6 +28,45 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Export an experiment's results, assignments, events or daily series, straight from
+    /// the database, streamed page by page (the same output as the HTTP export).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportDataArg {
+    Results,
+    Assignments,
+    Events,
+    Series,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The experiment's key.
+    pub experiment: String,
+    /// What to export.
+    #[arg(long, value_enum)]
+    pub data: ExportDataArg,
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+    pub format: ExportFormatArg,
+    /// Start of the range (inclusive): RFC 3339 time or YYYY-MM-DD (midnight UTC).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the range (exclusive), same forms as --from.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]

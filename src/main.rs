@@ -1,7 +1,9 @@
 //! The `posterior` command: parse, configure logging, call into the library.
 
 use clap::Parser;
-use posterior::config::{Cli, Command, KeysCommand, ScopeArg, Settings};
+use posterior::config::{
+    Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, ScopeArg, Settings,
+};
 use posterior::domain::Scope;
 use posterior::{Application, startup, store, telemetry};
 
@@ -63,6 +65,49 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         },
+        Command::Export(args) => {
+            telemetry::init(Default::default());
+            export(args)?;
+        }
     }
+    Ok(())
+}
+
+/// `posterior export`: the HTTP export's output, written to a file or stdout.
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    use posterior::engine::export::{ExportData, ExportFormat, ExportRequest, export_to, parse_time};
+    use posterior::store::export::TimeRange;
+    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+    let range = TimeRange {
+        from: time(&args.from).map_err(anyhow::Error::msg)?,
+        to: time(&args.to).map_err(anyhow::Error::msg)?,
+    };
+    let request = ExportRequest {
+        experiment: args.experiment,
+        data: match args.data {
+            ExportDataArg::Results => ExportData::Results,
+            ExportDataArg::Assignments => ExportData::Assignments,
+            ExportDataArg::Events => ExportData::Events,
+            ExportDataArg::Series => ExportData::Series,
+        },
+        format: match args.format {
+            ExportFormatArg::Csv => ExportFormat::Csv,
+            ExportFormatArg::Jsonl => ExportFormat::Jsonl,
+        },
+        range,
+    };
+    let rows = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)?;
+            let mut out = std::io::BufWriter::new(file);
+            export_to(&args.db.database_url, &request, &mut out)?
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            export_to(&args.db.database_url, &request, &mut out)?
+        }
+    };
+    tracing::info!(rows, "export written");
     Ok(())
 }

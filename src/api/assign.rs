@@ -58,5 +58,6 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
             payload: &a.variant().payload,
         })
         .collect();
+    metrics::counter!(crate::telemetry::ASSIGNMENTS, "via" => "api").increment(assigned.len() as u64);
     Ok(HttpResponse::Ok().json(AssignResponse { assignments }))
 }

@@ -3,7 +3,7 @@
 //! and the request counter and latency histogram by route pattern and status.
 
 use crate::telemetry::{HTTP_DURATION, HTTP_REQUESTS};
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -35,7 +35,7 @@ fn new_request_id() -> String {
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let id = req
         .headers()
@@ -48,21 +48,19 @@ pub async fn observe(
     let method = req.method().clone();
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
-    let http_request = req.request().clone();
+    // (The request must not be cloned here: routing needs it unshared.)
     let result = next.call(req).instrument(span.clone()).await;
-    let mut response = match result {
-        Ok(response) => response.map_into_boxed_body(),
-        // An error that escaped the handlers still gets an answer with the id.
-        Err(e) => ServiceResponse::new(http_request, e.error_response()),
+    let (status, route) = match &result {
+        Ok(response) => (
+            response.status(),
+            response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_string()),
+        ),
+        // An error that escaped every handler; actix answers it after us.
+        Err(e) => (e.as_response_error().status_code(), "unmatched".to_string()),
     };
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    let status = response.status();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
     let elapsed = started.elapsed();
     let labels = [
         ("method", method.to_string()),
@@ -79,6 +77,10 @@ pub async fn observe(
             tracing::debug!(target: "posterior::access", status = status.as_u16(), micros, "request");
         }
     });
+    let mut response = result?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     Ok(response)
 }
 

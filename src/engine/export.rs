@@ -375,10 +375,7 @@ pub fn run_export(
             let days = daily_series(&results::series(&experiment, &periods));
             written = days.len() as u64;
             counter.increment(written);
-            let columns = days
-                .first()
-                .map(|r| r.iter().map(|(n, _)| n.to_string()).collect())
-                .unwrap_or_else(|| SERIES_COLUMNS.iter().map(|c| c.to_string()).collect());
+            let columns = SERIES_COLUMNS.iter().map(|c| c.to_string()).collect();
             let mut encoder = Encoder::new(request.format, columns);
             let key = Value::String(experiment.spec.key.to_string());
             for day in &days {
@@ -454,10 +451,19 @@ fn results_rows(
         }
         flat_rows.push(row);
     }
-    // Columns: the union in first-seen order, less a null-only column that another row
-    // spelled out as an object (`lift` is null for the control, `lift_mean`... elsewhere).
-    let mut columns: Vec<String> = Vec::new();
-    for row in &flat_rows {
+    let columns = columns_of(&flat_rows);
+    Ok(Table {
+        columns,
+        rows: flat_rows,
+    })
+}
+
+/// Columns of flattened rows: `experiment` and `variant` first, then the union in first-seen
+/// order, less a null-only column that another row spelled out as an object (`lift` is null
+/// for the control and `lift_mean`, `lift_low`... elsewhere).
+fn columns_of(rows: &[Vec<(String, Value)>]) -> Vec<String> {
+    let mut columns: Vec<String> = vec!["experiment".into(), "variant".into()];
+    for row in rows {
         for (name, _) in row {
             if !columns.contains(name) {
                 columns.push(name.clone());
@@ -468,15 +474,12 @@ fn results_rows(
     columns.retain(|c| {
         let prefix = format!("{c}_");
         let expanded = all_columns.iter().any(|o| o.starts_with(&prefix));
-        let all_null = flat_rows
+        let all_null = rows
             .iter()
             .all(|r| r.iter().all(|(n, v)| n != c || v.is_null()));
         !(expanded && all_null)
     });
-    Ok(Table {
-        columns,
-        rows: flat_rows,
-    })
+    columns
 }
 
 fn flatten(name: &str, value: Value, out: &mut Vec<(String, Value)>) {
@@ -750,6 +753,22 @@ mod tests {
             String::from_utf8(e.take()).unwrap(),
             "{\"z\":true,\"a\":1}\n"
         );
+    }
+
+    #[test]
+    fn result_columns() {
+        let row = |v: Value| {
+            let mut out = Vec::new();
+            for (k, v) in v.as_object().unwrap().clone() {
+                flatten(&k, v, &mut out);
+            }
+            out
+        };
+        let rows = vec![
+            row(serde_json::json!({"users": 1, "lift": null, "variant": "a", "experiment": "x"})),
+            row(serde_json::json!({"users": 2, "lift": {"mean": 0.1, "low": 0.0}, "variant": "b", "experiment": "x"})),
+        ];
+        assert_eq!(columns_of(&rows), ["experiment", "variant", "lift_low", "lift_mean", "users"]);
     }
 
     #[test]

@@ -10,3 +10,6 @@ mod bandit;
 mod experiments;
 mod lifecycle;
 mod track;
+mod export;
+mod observability;
+mod ofrep;
