@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 /// At most this many experiments may be named in one request.
 pub const MAX_EXPERIMENTS_PER_REQUEST: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     pub user_id: UserId,
@@ -22,18 +22,33 @@ pub struct AssignRequest {
     pub experiments: Option<Vec<ExperimentKey>>,
 }
 
-#[derive(Serialize)]
-struct AssignmentOut<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignmentOut<'a> {
     experiment: &'a str,
     variant: &'a str,
+    #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
 }
 
-#[derive(Serialize)]
-struct AssignResponse<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignResponse<'a> {
     assignments: Vec<AssignmentOut<'a>>,
 }
 
+/// The variants of a user in every live experiment asked for (all when omitted) whose
+/// targeting the user matches. Sticky: a user keeps a variant for the experiment's life.
+#[utoipa::path(post, path = "/api/v1/assign", tag = "apps",
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "The user's assignments", body = AssignResponse),
+        (status = 404, description = "An experiment named in `experiments` does not exist", body = super::openapi::ErrorBody),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignRequest>) -> ApiResult {
     let request = body.into_inner();
     if let Some(keys) = &request.experiments {

@@ -3,7 +3,7 @@
 use super::ApiResult;
 use super::auth::Admin;
 use super::json::Json;
-use crate::domain::{ExperimentDraft, ExperimentPatch, VariantKey};
+use crate::domain::{Experiment, ExperimentDraft, ExperimentPatch, VariantKey};
 use crate::engine::{Engine, Transition};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -26,21 +26,71 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/experiments/{key}/results", web::get().to(results));
 }
 
-async fn create(_: Admin, engine: web::Data<Engine>, draft: Json<ExperimentDraft>) -> ApiResult {
+/// Creates an experiment (status `draft`).
+#[utoipa::path(post, path = "/api/v1/experiments", tag = "experiments",
+    request_body = ExperimentDraft,
+    responses(
+        (status = 201, description = "Created", body = Experiment),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn create(_: Admin, engine: web::Data<Engine>, draft: Json<ExperimentDraft>) -> ApiResult {
     let experiment = engine.create_experiment(draft.into_inner()).await?;
     Ok(HttpResponse::Created().json(experiment))
 }
 
-async fn list(_: Admin, engine: web::Data<Engine>) -> ApiResult {
+/// Lists every experiment.
+#[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments",
+    responses(
+        (status = 200, description = "Every experiment", body = super::openapi::ExperimentList),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn list(_: Admin, engine: web::Data<Engine>) -> ApiResult {
     let experiments = engine.list_experiments().await?;
     Ok(HttpResponse::Ok().json(json!({ "experiments": experiments })))
 }
 
-async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
+/// One experiment.
+#[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    responses(
+        (status = 200, description = "The experiment", body = Experiment),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.experiment(&key).await?))
 }
 
-async fn update(
+/// Edits what may change while running.
+#[utoipa::path(patch, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    request_body = ExperimentPatch,
+    responses(
+        (status = 200, description = "The changed experiment", body = Experiment),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn update(
     _: Admin,
     engine: web::Data<Engine>,
     key: web::Path<String>,
@@ -49,23 +99,62 @@ async fn update(
     Ok(HttpResponse::Ok().json(engine.update_experiment(&key, patch.into_inner()).await?))
 }
 
-async fn start(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
+/// Starts (or resumes) an experiment.
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    responses(
+        (status = 200, description = "The running experiment", body = Experiment),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn start(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.transition(&key, Transition::Start).await?))
 }
 
-async fn pause(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
+/// Pauses an experiment: enrolled users keep their variant, nobody new is enrolled.
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    responses(
+        (status = 200, description = "The paused experiment", body = Experiment),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn pause(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.transition(&key, Transition::Pause).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StopBody {
+pub struct StopBody {
     #[serde(default)]
-    winner: Option<VariantKey>,
+    pub winner: Option<VariantKey>,
 }
 
-/// `stop` takes an optional `{"winner": "b"}`; an empty body stops without a winner.
-async fn stop(
+/// Stops an experiment; `stop` takes an optional `{"winner": "b"}` that every user then
+/// gets. An empty body stops without a winner.
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/stop", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    request_body(content = Option<StopBody>, description = "Optional: the winner"),
+    responses(
+        (status = 200, description = "The stopped experiment", body = Experiment),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn stop(
     _: Admin,
     engine: web::Data<Engine>,
     key: web::Path<String>,
@@ -88,6 +177,17 @@ async fn stop(
     ))
 }
 
-async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
+/// Statistics per variant.
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    responses(
+        (status = 200, description = "Results per variant", body = super::openapi::ResultsDoc),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.results(&key).await?))
 }

@@ -8,6 +8,10 @@ use crate::telemetry;
 use actix_web::{HttpResponse, web};
 use std::sync::atomic::Ordering;
 
+/// Prometheus text: requests and latency by route and status, assignments, events, OFREP
+/// evaluations, group-commit batches, database pool use and the snapshot's age.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(engine: web::Data<Engine>) -> HttpResponse {
     let snapshot = engine.snapshot();
     metrics::gauge!("posterior_snapshot_age_seconds")

@@ -312,7 +312,23 @@ fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Fai
     }
 }
 
-async fn evaluate_flag(
+/// Evaluates one flag (experiment) for a context.
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep",
+    params(("key" = String, Path, description = "The flag key: an experiment's key", example = "push-time")),
+    request_body(content = EvaluationRequest, description = "The evaluation context"),
+    responses(
+        (status = 200, description = "The flag's value for the context", body = EvaluationSuccess),
+        (status = 400, description = "PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING", body = EvaluationFailure),
+        (status = 401, description = "No API key, or an unknown one", body = EvaluationFailure),
+        (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
+        (status = 404, description = "FLAG_NOT_FOUND", body = EvaluationFailure),
+        (status = 413, description = "The body is too large", body = EvaluationFailure),
+        (status = 500, description = "GENERAL", body = EvaluationFailure),
+        (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn evaluate_flag(
     req: HttpRequest,
     engine: web::Data<Engine>,
     key: web::Path<String>,
@@ -355,7 +371,27 @@ async fn evaluate_one(
     })
 }
 
-async fn evaluate_flags(
+/// Evaluates every flag for a context. Answers with an `ETag` derived from the content, and
+/// 304 without a body when `If-None-Match` names it. A context with a `targetingKey` enrols
+/// the user in every live experiment they match (like `/api/v1/assign` without a list);
+/// without one, experiments that need a user answer `TARGETING_KEY_MISSING` in their entry.
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags", tag = "ofrep",
+    request_body(content = EvaluationRequest, description = "The evaluation context"),
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a previous answer")),
+    responses(
+        (status = 200, description = "Every flag, sorted by key", body = BulkEvaluation,
+         headers(("ETag" = String, description = "Derived from the body"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 400, description = "PARSE_ERROR or INVALID_CONTEXT", body = EvaluationFailure),
+        (status = 401, description = "No API key, or an unknown one", body = EvaluationFailure),
+        (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
+        (status = 413, description = "The body is too large", body = EvaluationFailure),
+        (status = 500, description = "GENERAL", body = EvaluationFailure),
+        (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn evaluate_flags(
     req: HttpRequest,
     engine: web::Data<Engine>,
     body: web::Bytes,

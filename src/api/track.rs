@@ -14,7 +14,7 @@ const MAX_EVENT_ID: usize = 128;
 /// Client clocks drift; an event further in the future than this is a bug, not drift.
 const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::hours(24);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct EventIn {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackRequest {
     pub events: Vec<EventIn>,
@@ -65,6 +65,18 @@ pub fn parse_events(events: Vec<EventIn>) -> Result<Vec<IncomingEvent>, ApiError
         .collect()
 }
 
+/// Events (conversions, revenue), acknowledged once durable; a repeated `event_id` counts once.
+#[utoipa::path(post, path = "/api/v1/track", tag = "apps",
+    request_body = TrackRequest,
+    responses(
+        (status = 202, description = "Stored", body = super::openapi::TrackAccepted),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn track(_: Client, engine: web::Data<Engine>, body: Json<TrackRequest>) -> ApiResult {
     let events = parse_events(body.into_inner().events)?;
     let outcome = engine.track(events).await?;

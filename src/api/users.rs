@@ -7,6 +7,18 @@ use crate::engine::Engine;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+/// Erases a user's assignments and events; aggregates stay consistent.
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "The app's id of the user")),
+    responses(
+        (status = 200, description = "What was erased", body = super::openapi::ErasedDoc),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn erase(_: Admin, engine: web::Data<Engine>, user_id: web::Path<String>) -> ApiResult {
     let user = UserId::parse(user_id.into_inner()).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let erased = engine.erase_user(&user).await?;

@@ -33,7 +33,7 @@ str_enum!(
     Metric { Conversion => "conversion", Revenue => "revenue" }
 );
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Goal {
     pub event: EventName,
@@ -46,7 +46,7 @@ fn default_metric() -> Metric {
 }
 
 /// A variant as submitted.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantDraft {
     pub key: VariantKey,
@@ -59,7 +59,7 @@ pub struct VariantDraft {
 }
 
 /// An experiment as submitted to `POST /api/v1/experiments`, before validation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentDraft {
     pub key: ExperimentKey,
@@ -82,7 +82,7 @@ pub struct ExperimentDraft {
     pub min_users_per_arm: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Variant {
     pub key: VariantKey,
     pub name: String,
@@ -92,7 +92,7 @@ pub struct Variant {
 }
 
 /// A valid experiment definition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ExperimentSpec {
     pub key: ExperimentKey,
     pub name: String,
@@ -111,7 +111,7 @@ pub struct ExperimentSpec {
 }
 
 /// An experiment as stored, with its lifecycle.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Experiment {
     #[serde(skip)]
     pub id: i64,
@@ -131,7 +131,7 @@ pub struct Experiment {
 }
 
 /// What `PATCH` may change while an experiment runs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentPatch {
     pub name: Option<String>,

@@ -21,7 +21,7 @@ fn is_printable(s: &str, max: usize) -> bool {
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr, $rule:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 

@@ -10,7 +10,7 @@ pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_ATTRIBUTE_NAME: usize = 64;
 pub const MAX_ATTRIBUTE_STRING: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Eq,
@@ -24,7 +24,7 @@ pub enum Op {
     Exists,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub attribute: String,
@@ -34,13 +34,14 @@ pub struct Condition {
 }
 
 /// A validated list of conditions; an empty list matches everyone.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Targeting(Vec<Condition>);
 
 /// A user's attributes as the app sent them: a flat object of scalars, validated.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = Object, example = json!({"platform": "ios", "visits": 3}))]
 pub struct Attributes(Map<String, Value>);
 
 fn is_scalar(v: &Value) -> bool {
