@@ -32,9 +32,11 @@ pub enum FormatParam {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// What to export.
+    #[param(inline)]
     pub data: DataParam,
     /// `csv` (the default) or `jsonl` (JSON lines).
     #[serde(default)]
+    #[param(inline)]
     pub format: Option<FormatParam>,
     /// Start of the range (inclusive): RFC 3339 time or `YYYY-MM-DD` (midnight UTC). It applies
     /// to assignment time (assignments, results), event time (events) and day (series).
@@ -48,7 +50,7 @@ pub struct ExportQuery {
 /// Streams an export.
 #[utoipa::path(
     get, path = "/api/v1/experiments/{key}/export", tag = "experiments",
-    params(("key" = String, Path, description = "The experiment's key"), ExportQuery),
+    params(("key" = String, Path, description = "The experiment's key", example = "push-time"), ExportQuery),
     responses(
         (status = 200, description = "The export, streamed (chunked)",
          content((String = "text/csv"), (String = "application/x-ndjson"))),

@@ -156,6 +156,12 @@ fn check_name(name: &str) -> Result<(), ValidationError> {
 }
 
 fn check_description(description: &str) -> Result<(), ValidationError> {
+    if description.contains('\0') {
+        return Err(ValidationError::new(
+            "description",
+            "must not contain NUL characters",
+        ));
+    }
     if description.len() > MAX_DESCRIPTION {
         return Err(ValidationError::new(
             "description",
@@ -233,6 +239,12 @@ impl ExperimentDraft {
                 check_name(name).map_err(|e| {
                     ValidationError::new(format!("variants.{}.name", v.key), e.message)
                 })?;
+            }
+            if super::has_nul(&v.payload) {
+                return Err(ValidationError::new(
+                    format!("variants.{}.payload", v.key),
+                    "must not contain NUL characters",
+                ));
             }
             if serde_json::to_vec(&v.payload)
                 .map(|b| b.len())

@@ -41,6 +41,18 @@ pub use keys::Scope;
 pub use names::{EventName, ExperimentKey, UserId, VariantKey};
 pub use targeting::{Attributes, Condition, Op, Targeting};
 
+/// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
+/// boundary (a 400) instead of failing in the database (a 500).
+pub fn has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// Why an input was refused; `field` names where, for forms and API messages.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]

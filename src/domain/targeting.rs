@@ -58,6 +58,16 @@ impl Targeting {
         }
         for (i, c) in conditions.iter().enumerate() {
             let field = format!("targeting[{i}]");
+            if c.attribute.is_empty()
+                || c.attribute.len() > MAX_ATTRIBUTE_NAME
+                || c.attribute.contains('\0')
+                || c.value.as_ref().is_some_and(super::has_nul)
+            {
+                return Err(ValidationError::new(
+                    field,
+                    format!("attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes and values must not contain NUL characters"),
+                ));
+            }
             if c.attribute.is_empty() || c.attribute.len() > MAX_ATTRIBUTE_NAME {
                 return Err(ValidationError::new(
                     field,
@@ -169,14 +179,14 @@ impl Attributes {
             ));
         }
         for (name, value) in &map {
-            if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME {
+            if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME || name.contains('\0') {
                 return Err(ValidationError::new(
                     "attributes",
                     format!("attribute names must be 1 to {MAX_ATTRIBUTE_NAME} bytes"),
                 ));
             }
             let ok = match value {
-                Value::String(s) => s.len() <= MAX_ATTRIBUTE_STRING,
+                Value::String(s) => s.len() <= MAX_ATTRIBUTE_STRING && !s.contains('\0'),
                 Value::Number(_) | Value::Bool(_) => true,
                 _ => false,
             };

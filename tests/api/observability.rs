@@ -127,3 +127,23 @@ async fn the_openapi_document_covers_every_route() {
     assert_eq!(operations, expected.len(), "undocumented extras or missing operations");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+/// Found by fuzzing: PostgreSQL text and JSONB cannot hold NUL, so such input is a 400, not
+/// a 500 from the database.
+#[tokio::test]
+async fn nul_characters_are_refused_up_front() {
+    let app = spawn_app().await;
+    let mut body = experiment_body("nul", "ab");
+    body["description"] = json!("a\u{0}b");
+    assert_eq!(app.create_experiment(body).await.status, StatusCode::BAD_REQUEST);
+    let mut body = experiment_body("nul", "ab");
+    body["variants"][0]["payload"] = json!({"text": "a\u{0}"});
+    assert_eq!(app.create_experiment(body).await.status, StatusCode::BAD_REQUEST);
+    let mut body = experiment_body("nul", "ab");
+    body["targeting"] = json!([{"attribute": "p", "op": "eq", "value": "\u{0}"}]);
+    assert_eq!(app.create_experiment(body).await.status, StatusCode::BAD_REQUEST);
+    app.running_experiment(experiment_body("ok", "ab")).await;
+    let reply = app.assign(json!({"user_id": "u-1", "attributes": {"city": "a\u{0}"}})).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 0);
+}
