@@ -470,16 +470,29 @@ fn columns_of(rows: &[Vec<(String, Value)>]) -> Vec<String> {
             }
         }
     }
-    let all_columns = columns.clone();
-    columns.retain(|c| {
+    // A null-only column whose object form another row spelled out gives way to those
+    // columns, in its place.
+    let removable = |c: &String| {
         let prefix = format!("{c}_");
-        let expanded = all_columns.iter().any(|o| o.starts_with(&prefix));
-        let all_null = rows
-            .iter()
-            .all(|r| r.iter().all(|(n, v)| n != c || v.is_null()));
-        !(expanded && all_null)
-    });
-    columns
+        columns.iter().any(|o| o.starts_with(&prefix))
+            && rows
+                .iter()
+                .all(|r| r.iter().all(|(n, v)| n != c || v.is_null()))
+    };
+    let mut ordered: Vec<String> = Vec::with_capacity(columns.len());
+    for c in &columns {
+        if removable(c) {
+            let prefix = format!("{c}_");
+            for o in columns.iter().filter(|o| o.starts_with(&prefix)) {
+                if !ordered.contains(o) {
+                    ordered.push(o.clone());
+                }
+            }
+        } else if !ordered.contains(c) {
+            ordered.push(c.clone());
+        }
+    }
+    ordered
 }
 
 fn flatten(name: &str, value: Value, out: &mut Vec<(String, Value)>) {
