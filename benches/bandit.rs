@@ -27,7 +27,9 @@ fn measure(arms: usize, rounds: usize) -> f64 {
 fn main() {
     for arms in [2, 3, 5, 10] {
         measure(arms, 100_000); // warm-up
-        let best = (0..5).map(|_| measure(arms, 1_000_000)).fold(f64::INFINITY, f64::min);
+        let best = (0..5)
+            .map(|_| measure(arms, 1_000_000))
+            .fold(f64::INFINITY, f64::min);
         println!("arms={arms} ns_per_decision_and_update={best:.1}");
     }
 }

@@ -20,7 +20,11 @@ pub mod beta {
             }
         }
         pub fn update(&mut self, converted: bool) {
-            if converted { self.alpha += 1.0 } else { self.beta += 1.0 }
+            if converted {
+                self.alpha += 1.0
+            } else {
+                self.beta += 1.0
+            }
         }
         pub fn mean(&self) -> f64 {
             self.alpha / (self.alpha + self.beta)
