@@ -38,14 +38,18 @@ CREATE TABLE variants (
 );
 
 -- Sufficient statistics per variant, updated in the same transaction as the rows they
--- summarise; they can always be rebuilt from assignments.
+-- summarise; they can always be rebuilt from assignments. Each writer adds to its own
+-- `shard` row, so concurrent group commits never wait on each other's row locks; readers
+-- sum the shards.
 CREATE TABLE variant_stats (
-    variant_id      BIGINT PRIMARY KEY REFERENCES variants (id),
+    variant_id      BIGINT NOT NULL REFERENCES variants (id),
+    shard           SMALLINT NOT NULL,
     experiment_id   BIGINT NOT NULL REFERENCES experiments (id),
     users           BIGINT NOT NULL DEFAULT 0,
     conversions     BIGINT NOT NULL DEFAULT 0,
     value_sum       DOUBLE PRECISION NOT NULL DEFAULT 0,
-    value_sum_sq    DOUBLE PRECISION NOT NULL DEFAULT 0
+    value_sum_sq    DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (variant_id, shard)
 );
 CREATE INDEX variant_stats_experiment ON variant_stats (experiment_id);
 
@@ -54,6 +58,7 @@ CREATE INDEX variant_stats_experiment ON variant_stats (experiment_id);
 CREATE TABLE period_stats (
     variant_id      BIGINT NOT NULL REFERENCES variants (id),
     period_start    TIMESTAMPTZ NOT NULL,
+    shard           SMALLINT NOT NULL,
     experiment_id   BIGINT NOT NULL REFERENCES experiments (id),
     users           BIGINT NOT NULL DEFAULT 0,
     conversions     BIGINT NOT NULL DEFAULT 0,
@@ -61,7 +66,7 @@ CREATE TABLE period_stats (
     value_sum_sq    DOUBLE PRECISION NOT NULL DEFAULT 0,
     -- sum over every user assigned in the period of the probability the policy gave this variant
     expected_users  DOUBLE PRECISION NOT NULL DEFAULT 0,
-    PRIMARY KEY (variant_id, period_start)
+    PRIMARY KEY (variant_id, period_start, shard)
 );
 CREATE INDEX period_stats_experiment ON period_stats (experiment_id, period_start);
 

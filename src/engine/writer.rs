@@ -99,6 +99,7 @@ impl Writer {
                             settings,
                             conn: None,
                             counters,
+                            shard: stat_shard(i),
                         }
                         .run(&receiver)
                     })
@@ -172,6 +173,16 @@ struct WriterThread {
     settings: WriterSettings,
     conn: Option<Connection>,
     counters: Arc<WriterCounters>,
+    /// The statistics rows this thread adds to, so writers never wait on each other's locks.
+    shard: i16,
+}
+
+/// A shard for writer `index`: distinct within this instance, spread across instances.
+fn stat_shard(index: usize) -> i16 {
+    use rand::RngExt;
+    static BASE: std::sync::OnceLock<i16> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| rand::rng().random_range(0..batch::STAT_SHARDS));
+    (base + index as i16).rem_euclid(batch::STAT_SHARDS)
 }
 
 impl WriterThread {
@@ -301,11 +312,12 @@ impl WriterThread {
         tracks: &[TrackJob],
     ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
         let mut attempt = 0;
+        let shard = self.shard;
         loop {
             attempt += 1;
-            let result = self
-                .connection()
-                .and_then(|conn| batch::transaction(conn, |tx| commit_batch(tx, assigns, tracks)));
+            let result = self.connection().and_then(|conn| {
+                batch::transaction(conn, |tx| commit_batch(tx, assigns, tracks, shard))
+            });
             match result {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     tracing::debug!(error = %e, attempt, "retrying batch");
@@ -334,6 +346,7 @@ fn commit_batch(
     tx: &mut Connection,
     assigns: &[AssignJob],
     tracks: &[TrackJob],
+    shard: i16,
 ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
     let mut deltas = StatDeltas::default();
 
@@ -428,6 +441,6 @@ fn commit_batch(
         batch::save_outcomes(tx, &changed)?;
     }
 
-    batch::apply_stat_deltas(tx, &deltas)?;
+    batch::apply_stat_deltas(tx, &deltas, shard)?;
     Ok((assign_answers, track_answers))
 }

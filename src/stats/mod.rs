@@ -19,6 +19,13 @@ pub mod beta {
                 beta: 1.0 + (users - conversions.min(users)) as f64,
             }
         }
+        pub fn update(&mut self, converted: bool) {
+            if converted {
+                self.alpha += 1.0
+            } else {
+                self.beta += 1.0
+            }
+        }
         pub fn mean(&self) -> f64 {
             self.alpha / (self.alpha + self.beta)
         }

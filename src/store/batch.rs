@@ -9,7 +9,7 @@ use super::StoreError;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, SmallInt, Text, Timestamptz};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
@@ -269,15 +269,25 @@ impl StatDeltas {
     }
 }
 
-pub fn apply_stat_deltas(conn: &mut PgConnection, deltas: &StatDeltas) -> Result<(), StoreError> {
+/// Shards of the statistics rows: each writer adds to its own shard (see the migration).
+pub const STAT_SHARDS: i16 = 32;
+
+/// Adds the deltas to the `shard` rows of `period_stats` and `variant_stats`.
+pub fn apply_stat_deltas(
+    conn: &mut PgConnection,
+    deltas: &StatDeltas,
+    shard: i16,
+) -> Result<(), StoreError> {
     if deltas.is_empty() {
         return Ok(());
     }
     let rows: Vec<_> = deltas.by_period.iter().collect();
     diesel::sql_query(
-        "INSERT INTO period_stats (variant_id, period_start, experiment_id, users, conversions, value_sum, value_sum_sq, expected_users) \
-         SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int8[], $5::int8[], $6::float8[], $7::float8[], $8::float8[]) \
-         ON CONFLICT (variant_id, period_start) DO UPDATE SET \
+        "INSERT INTO period_stats (variant_id, period_start, shard, experiment_id, users, conversions, value_sum, value_sum_sq, expected_users) \
+         SELECT d.variant_id, d.period_start, $9, d.experiment_id, d.users, d.conversions, d.value_sum, d.value_sum_sq, d.expected_users \
+         FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int8[], $5::int8[], $6::float8[], $7::float8[], $8::float8[]) \
+           AS d(variant_id, period_start, experiment_id, users, conversions, value_sum, value_sum_sq, expected_users) \
+         ON CONFLICT (variant_id, period_start, shard) DO UPDATE SET \
            users = period_stats.users + EXCLUDED.users, \
            conversions = period_stats.conversions + EXCLUDED.conversions, \
            value_sum = period_stats.value_sum + EXCLUDED.value_sum, \
@@ -292,21 +302,30 @@ pub fn apply_stat_deltas(conn: &mut PgConnection, deltas: &StatDeltas) -> Result
     .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.value_sum).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.value_sum_sq).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.expected_users).collect::<Vec<_>>())
+    .bind::<SmallInt, _>(shard)
     .execute(conn)?;
 
+    let experiment_of: BTreeMap<i64, i64> =
+        deltas.by_period.iter().map(|(k, v)| (k.0, v.0)).collect();
     let totals: Vec<(i64, StatDelta)> = deltas.totals().into_iter().collect();
     diesel::sql_query(
-        "UPDATE variant_stats s SET users = s.users + d.users, conversions = s.conversions + d.conversions, \
-           value_sum = s.value_sum + d.value_sum, value_sum_sq = s.value_sum_sq + d.value_sum_sq \
-         FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::float8[]) \
-           AS d(variant_id, users, conversions, value_sum, value_sum_sq) \
-         WHERE s.variant_id = d.variant_id",
+        "INSERT INTO variant_stats (variant_id, shard, experiment_id, users, conversions, value_sum, value_sum_sq) \
+         SELECT d.variant_id, $7, d.experiment_id, d.users, d.conversions, d.value_sum, d.value_sum_sq \
+         FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::float8[], $6::float8[]) \
+           AS d(variant_id, experiment_id, users, conversions, value_sum, value_sum_sq) \
+         ON CONFLICT (variant_id, shard) DO UPDATE SET \
+           users = variant_stats.users + EXCLUDED.users, \
+           conversions = variant_stats.conversions + EXCLUDED.conversions, \
+           value_sum = variant_stats.value_sum + EXCLUDED.value_sum, \
+           value_sum_sq = variant_stats.value_sum_sq + EXCLUDED.value_sum_sq",
     )
     .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(totals.iter().map(|t| experiment_of[&t.0]).collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.1.users).collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.1.conversions).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(totals.iter().map(|t| t.1.value_sum).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(totals.iter().map(|t| t.1.value_sum_sq).collect::<Vec<_>>())
+    .bind::<SmallInt, _>(shard)
     .execute(conn)?;
     Ok(())
 }

@@ -141,6 +141,7 @@ pub fn insert_experiment(
             .map(|v| {
                 (
                     variant_stats::variant_id.eq(v.id),
+                    variant_stats::shard.eq(0i16),
                     variant_stats::experiment_id.eq(row.id),
                 )
             })

@@ -38,8 +38,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    variant_stats (variant_id) {
+    variant_stats (variant_id, shard) {
         variant_id -> Int8,
+        shard -> Int2,
         experiment_id -> Int8,
         users -> Int8,
         conversions -> Int8,
@@ -49,9 +50,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    period_stats (variant_id, period_start) {
+    period_stats (variant_id, period_start, shard) {
         variant_id -> Int8,
         period_start -> Timestamptz,
+        shard -> Int2,
         experiment_id -> Int8,
         users -> Int8,
         conversions -> Int8,
@@ -98,7 +100,6 @@ diesel::table! {
 }
 
 diesel::joinable!(variants -> experiments (experiment_id));
-diesel::joinable!(variant_stats -> variants (variant_id));
 diesel::joinable!(assignments -> experiments (experiment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(

@@ -2,32 +2,47 @@
 
 use super::StoreError;
 use super::batch::{StatDeltas, apply_stat_deltas};
-use super::schema::{assignments, events, period_stats, variant_stats};
+use super::schema::{assignments, events};
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Timestamptz};
 
-#[derive(Debug, Clone, Copy, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = variant_stats, check_for_backend(diesel::pg::Pg))]
+/// Totals of one variant (summed over the writers' shards).
+#[derive(Debug, Clone, Copy, PartialEq, QueryableByName)]
 pub struct VariantStats {
+    #[diesel(sql_type = BigInt)]
     pub variant_id: i64,
+    #[diesel(sql_type = BigInt)]
     pub experiment_id: i64,
+    #[diesel(sql_type = BigInt)]
     pub users: i64,
+    #[diesel(sql_type = BigInt)]
     pub conversions: i64,
+    #[diesel(sql_type = Double)]
     pub value_sum: f64,
+    #[diesel(sql_type = Double)]
     pub value_sum_sq: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = period_stats, check_for_backend(diesel::pg::Pg))]
+/// One variant in one hour (summed over the writers' shards).
+#[derive(Debug, Clone, Copy, PartialEq, QueryableByName)]
 pub struct PeriodStats {
+    #[diesel(sql_type = BigInt)]
     pub variant_id: i64,
+    #[diesel(sql_type = Timestamptz)]
     pub period_start: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
     pub experiment_id: i64,
+    #[diesel(sql_type = BigInt)]
     pub users: i64,
+    #[diesel(sql_type = BigInt)]
     pub conversions: i64,
+    #[diesel(sql_type = Double)]
     pub value_sum: f64,
+    #[diesel(sql_type = Double)]
     pub value_sum_sq: f64,
+    #[diesel(sql_type = Double)]
     pub expected_users: f64,
 }
 
@@ -36,13 +51,18 @@ pub fn load_variant_stats(
     conn: &mut PgConnection,
     experiment_ids: Option<&[i64]>,
 ) -> Result<Vec<VariantStats>, StoreError> {
-    let mut query = variant_stats::table
-        .select(VariantStats::as_select())
-        .into_boxed();
-    if let Some(ids) = experiment_ids {
-        query = query.filter(variant_stats::experiment_id.eq_any(ids.to_vec()));
-    }
-    Ok(query.order(variant_stats::variant_id).load(conn)?)
+    const SUMS: &str = "SELECT variant_id, experiment_id, sum(users)::int8 AS users, \
+        sum(conversions)::int8 AS conversions, sum(value_sum) AS value_sum, sum(value_sum_sq) AS value_sum_sq \
+        FROM variant_stats";
+    let rows = match experiment_ids {
+        Some(ids) => diesel::sql_query(format!(
+            "{SUMS} WHERE experiment_id = ANY($1) GROUP BY variant_id, experiment_id ORDER BY variant_id"
+        ))
+        .bind::<Array<BigInt>, _>(ids)
+        .load(conn)?,
+        None => diesel::sql_query(format!("{SUMS} GROUP BY variant_id, experiment_id ORDER BY variant_id")).load(conn)?,
+    };
+    Ok(rows)
 }
 
 /// Hourly statistics of one experiment, oldest first.
@@ -50,11 +70,15 @@ pub fn load_period_stats(
     conn: &mut PgConnection,
     experiment_id: i64,
 ) -> Result<Vec<PeriodStats>, StoreError> {
-    Ok(period_stats::table
-        .filter(period_stats::experiment_id.eq(experiment_id))
-        .order((period_stats::period_start, period_stats::variant_id))
-        .select(PeriodStats::as_select())
-        .load(conn)?)
+    Ok(diesel::sql_query(
+        "SELECT variant_id, period_start, experiment_id, sum(users)::int8 AS users, \
+           sum(conversions)::int8 AS conversions, sum(value_sum) AS value_sum, \
+           sum(value_sum_sq) AS value_sum_sq, sum(expected_users) AS expected_users \
+         FROM period_stats WHERE experiment_id = $1 \
+         GROUP BY variant_id, period_start, experiment_id ORDER BY period_start, variant_id",
+    )
+    .bind::<BigInt, _>(experiment_id)
+    .load(conn)?)
 }
 
 /// What erasing a user removed.
@@ -89,7 +113,8 @@ pub fn delete_user(conn: &mut PgConnection, user_id: &str) -> Result<Erased, Sto
                 // sample-ratio check compares against what the policy intended at the time.
             });
         }
-        apply_stat_deltas(conn, &deltas)?;
+        // Shard 0: a rare admin action may wait briefly on a writer using the same shard.
+        apply_stat_deltas(conn, &deltas, 0)?;
         let events =
             diesel::delete(events::table.filter(events::user_id.eq(user_id))).execute(conn)?;
         Ok(Erased {

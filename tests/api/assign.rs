@@ -270,10 +270,15 @@ async fn concurrent_new_users_share_transactions() {
     let counters = app.engine.writer_counters();
     let batches_before = counters.batches.load(std::sync::atomic::Ordering::Relaxed);
     let users: Vec<String> = (0..300).map(|i| format!("burst-{i}")).collect();
-    let replies = futures_util::future::join_all(users.iter().map(|u| app.variant_of(u, "burst", json!({})))).await;
+    let replies =
+        futures_util::future::join_all(users.iter().map(|u| app.variant_of(u, "burst", json!({}))))
+            .await;
     assert!(replies.iter().all(Option::is_some));
     let batches = counters.batches.load(std::sync::atomic::Ordering::Relaxed) - batches_before;
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 300);
     // Every new user needed a durable write; group commit packed them into fewer transactions.
-    assert!(batches < 300, "{batches} transactions for 300 concurrent new users");
+    assert!(
+        batches < 300,
+        "{batches} transactions for 300 concurrent new users"
+    );
 }

@@ -130,12 +130,12 @@ async fn revenue_sums_values_per_user() {
         155
     );
     let vs = app.count(&format!(
-        "SELECT (s.value_sum * 10)::int8 AS n FROM variant_stats s JOIN variants v ON v.id = s.variant_id WHERE v.key = '{v}'"
+        "SELECT (sum(s.value_sum) * 10)::int8 AS n FROM variant_stats s JOIN variants v ON v.id = s.variant_id WHERE v.key = '{v}'"
     ));
     assert_eq!(vs, 155);
     // Sum of squares is over per-user totals: 15.5² = 240.25.
     let sq = app.count(&format!(
-        "SELECT (s.value_sum_sq * 100)::int8 AS n FROM variant_stats s JOIN variants v ON v.id = s.variant_id WHERE v.key = '{v}'"
+        "SELECT (sum(s.value_sum_sq) * 100)::int8 AS n FROM variant_stats s JOIN variants v ON v.id = s.variant_id WHERE v.key = '{v}'"
     ));
     assert_eq!(sq, 24025);
 }
@@ -179,7 +179,9 @@ async fn statistics_equal_a_rebuild_from_raw_rows() {
     }))
     .await;
     let mismatches = app.count(
-        "SELECT count(*) AS n FROM variant_stats s JOIN ( \
+        "SELECT count(*) AS n FROM ( \
+           SELECT variant_id, sum(users) AS users, sum(conversions) AS conversions, sum(value_sum) AS value_sum \
+           FROM variant_stats GROUP BY variant_id) s JOIN ( \
            SELECT variant_id, count(*) AS users, count(converted_at) AS conversions, sum(value) AS value_sum \
            FROM assignments GROUP BY variant_id) r USING (variant_id) \
          WHERE s.users <> r.users OR s.conversions <> r.conversions OR abs(s.value_sum - r.value_sum) > 1e-9",
