@@ -3,7 +3,7 @@
 //! page is one short query, so an export holds no long transaction and no server cursor.
 
 use super::StoreError;
-use super::schema::{assignments, events, period_stats};
+use super::schema::{assignments, events};
 use super::stats::PeriodStats;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -126,23 +126,25 @@ pub fn events_page(
         .load(conn)?)
 }
 
-/// Hourly statistics of one experiment whose hour starts within the range, oldest first.
+/// Hourly statistics of one experiment whose hour starts within the range, oldest first
+/// (summed over the writers' shards, as `load_period_stats` does).
 pub fn period_stats_in(
     conn: &mut PgConnection,
     experiment_id: i64,
     range: TimeRange,
 ) -> Result<Vec<PeriodStats>, StoreError> {
-    let mut query = period_stats::table
-        .filter(period_stats::experiment_id.eq(experiment_id))
-        .into_boxed();
-    if let Some(from) = range.from {
-        query = query.filter(period_stats::period_start.ge(from));
-    }
-    if let Some(to) = range.to {
-        query = query.filter(period_stats::period_start.lt(to));
-    }
-    Ok(query
-        .order((period_stats::period_start, period_stats::variant_id))
-        .select(PeriodStats::as_select())
-        .load(conn)?)
+    use diesel::sql_types::{BigInt, Nullable, Timestamptz};
+    Ok(diesel::sql_query(
+        "SELECT variant_id, period_start, experiment_id, sum(users)::int8 AS users, \
+           sum(conversions)::int8 AS conversions, sum(value_sum) AS value_sum, \
+           sum(value_sum_sq) AS value_sum_sq, sum(expected_users) AS expected_users \
+         FROM period_stats WHERE experiment_id = $1 \
+           AND ($2::timestamptz IS NULL OR period_start >= $2) \
+           AND ($3::timestamptz IS NULL OR period_start < $3) \
+         GROUP BY variant_id, period_start, experiment_id ORDER BY period_start, variant_id",
+    )
+    .bind::<BigInt, _>(experiment_id)
+    .bind::<Nullable<Timestamptz>, _>(range.from)
+    .bind::<Nullable<Timestamptz>, _>(range.to)
+    .load(conn)?)
 }
