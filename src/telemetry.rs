@@ -15,8 +15,11 @@ use tracing_subscriber::EnvFilter;
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_env("POSTERIOR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours for a person at a terminal, plain text in files and log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -19,10 +19,11 @@ fn is_printable(s: &str, max: usize) -> bool {
 }
 
 macro_rules! string_newtype {
-    ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr, $rule:literal) => {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr, $rule:literal, schema($($schema:tt)*)) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
         #[serde(transparent)]
+        #[schema($($schema)*)]
         pub struct $name(String);
 
         impl $name {
@@ -67,22 +68,26 @@ macro_rules! string_newtype {
 string_newtype!(
     /// An experiment's unique slug, also its OpenFeature flag key.
     ExperimentKey, "key", |s| is_slug(s, 64),
-    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")
 );
 string_newtype!(
     /// A variant's key, unique within its experiment.
     VariantKey, "variant", |s| is_slug(s, 64),
-    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")
 );
 string_newtype!(
     /// The app's identifier of a user (opaque to us).
     UserId, "user_id", |s| is_printable(s, 256),
-    "use 1 to 256 bytes without control characters"
+    "use 1 to 256 bytes without control characters",
+    schema(pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$", example = "u-42")
 );
 string_newtype!(
     /// The name of a tracked event, matched against experiments' goals.
     EventName, "name", |s| is_printable(s, 128),
-    "use 1 to 128 bytes without control characters"
+    "use 1 to 128 bytes without control characters",
+    schema(pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,128}$", example = "purchase")
 );
 
 #[cfg(test)]
