@@ -1,7 +1,7 @@
 //! Wiring: database preparation, the actix `App` (shared by `main` and the tests), and the
 //! `Application` that runs the HTTP server beside the engine's background work.
 
-use crate::api;
+use crate::{api, dashboard};
 use crate::config::Settings;
 use crate::domain::Scope;
 use crate::engine::{Engine, EngineSettings, keys};
@@ -28,6 +28,7 @@ pub fn create_app(
     App::new()
         .app_data(web::Data::new(engine))
         .configure(api::configure)
+        .configure(dashboard::configure)
         .default_service(web::to(api::not_found))
 }
 

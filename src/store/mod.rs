@@ -163,3 +163,7 @@ pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
 }
+
+// ---- the dashboard's session secret (added with the dashboard) ----
+mod sessions;
+pub use sessions::session_secret;
