@@ -29,10 +29,14 @@ function enhanceForm(form) {
     });
   });
 
-  // Check payloads as JSON as soon as they are typed, not only on submit.
-  form.addEventListener("focusout", function (event) {
+  // Check payloads as JSON while they are typed (a pause after the last key), not only on
+  // submit. Not on blur: a message appearing then would move the button being clicked.
+  var timer = null;
+  form.addEventListener("input", function (event) {
     var field = event.target;
-    if (field.matches && field.matches('textarea[name$="-payload"]')) checkJson(field);
+    if (!field.matches || !field.matches('textarea[name$="-payload"]')) return;
+    clearTimeout(timer);
+    timer = setTimeout(function () { checkJson(field); }, 600);
   });
 }
 

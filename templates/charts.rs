@@ -93,7 +93,7 @@ fn y_axis(scale: &Scale, ticks: &[f64], label: impl Fn(f64) -> String) -> Markup
         g.axis {
             @for &t in ticks {
                 @let y = scale.y(t);
-                line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(format!("{y:.1}")) y2=(format!("{y:.1}"));
+                line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(format!("{y:.1}")) y2=(format!("{y:.1}")) {}
                 text x=(LEFT - 6.0) y=(format!("{:.1}", y + 4.0)) text-anchor="end" { (label(t)) }
             }
         }
@@ -104,10 +104,10 @@ fn x_axis_percent(scale: &Scale, ticks: &[f64], decimals: usize) -> Markup {
     let base = TOP + plot_height();
     html! {
         g.axis {
-            line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base);
+            line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base) {}
             @for &t in ticks {
                 @let x = scale.x(t);
-                line.axis-line x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(base) y2=(base + 5.0);
+                line.axis-line x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(base) y2=(base + 5.0) {}
                 text x=(format!("{x:.1}")) y=(base + 18.0) text-anchor="middle" { (format::percent(t, decimals)) }
             }
         }
@@ -122,11 +122,11 @@ fn x_axis_time(scale: &Scale, start: DateTime<Utc>, end: DateTime<Utc>) -> Marku
         .collect();
     html! {
         g.axis {
-            line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base);
+            line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base) {}
             @for (i, t) in marks.iter().enumerate() {
                 @let x = scale.x(t.timestamp() as f64);
                 @let anchor = match i { 0 => "start", 3 => "end", _ => "middle" };
-                line.axis-line x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(base) y2=(base + 5.0);
+                line.axis-line x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(base) y2=(base + 5.0) {}
                 text x=(format!("{x:.1}")) y=(base + 18.0) text-anchor=(anchor) { (format::short_utc(*t)) }
             }
             text x=(WIDTH - RIGHT) y=(base + 34.0) text-anchor="end" { "UTC" }
@@ -241,7 +241,7 @@ pub fn posterior_densities(id: &str, curves: &[DensityCurve], is_rate: bool) -> 
                 (x_axis_percent(&scale, &x_ticks, decimals))
             } @else {
                 g.axis {
-                    line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base);
+                    line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base) {}
                     @for &t in &x_ticks {
                         @let x = scale.x(t);
                         text x=(format!("{x:.1}")) y=(base + 18.0) text-anchor="middle" { (format::amount(t)) }
@@ -254,9 +254,9 @@ pub fn posterior_densities(id: &str, curves: &[DensityCurve], is_rate: bool) -> 
                 @let line = polyline(points.iter().map(|&(x, y)| (scale.x(x), scale.y(y))));
                 @let area = format!("{line} L{:.1},{base:.1} L{:.1},{base:.1} Z",
                     scale.x(points.last().map_or(x1, |p| p.0)), scale.x(points.first().map_or(x0, |p| p.0)));
-                path d=(area) fill=(colour(i)) fill-opacity="0.10" stroke="none";
+                path d=(area) fill=(colour(i)) fill-opacity="0.10" stroke="none" {}
                 path d=(line) fill="none" stroke=(colour(i)) stroke-width="2"
-                    stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))];
+                    stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))] {}
             }
         }))
     }
@@ -369,21 +369,24 @@ pub fn allocation_over_time(id: &str, labels: &[&str], columns: &[Column]) -> Ma
     }
 }
 
-/// The cumulative conversion rate (or value per user) of each variant over time.
-/// `columns` hold, per period, cumulative rates; `weight` their users so far.
+/// The cumulative conversion rate (or value per user) of each variant over time: per variant,
+/// `(end of hour, value over all its users so far)`.
 pub fn cumulative_over_time(
     id: &str,
     labels: &[&str],
+    first_period: Option<DateTime<Utc>>,
     lines: &[Vec<(DateTime<Utc>, f64)>],
     is_rate: bool,
 ) -> Markup {
     let all = lines.iter().flatten();
-    let (Some(start), Some(end)) = (
+    let (Some(first_point), Some(end)) = (
         all.clone().map(|p| p.0).min(),
         all.clone().map(|p| p.0).max(),
     ) else {
         return html! {};
     };
+    // Points stand at the end of their hour; the axis starts where the first hour did.
+    let start = first_period.unwrap_or(first_point).min(first_point);
     let end = end.max(start + chrono::Duration::hours(1));
     let lo = all.clone().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let hi = all.clone().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
@@ -414,11 +417,11 @@ pub fn cumulative_over_time(
             @for (i, points) in lines.iter().enumerate() {
                 @let projected: Vec<(f64, f64)> = points.iter().map(|(t, v)| (scale.x(t.timestamp() as f64), scale.y(*v))).collect();
                 path d=(polyline(projected.iter().copied())) fill="none" stroke=(colour(i)) stroke-width="2"
-                    stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))];
+                    stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))] {}
                 // With few points a line is hard to see: mark them.
                 @if projected.len() <= 3 {
                     @for (x, y) in &projected {
-                        circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3.5" fill=(colour(i));
+                        circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3.5" fill=(colour(i)) {}
                     }
                 }
             }
@@ -442,9 +445,9 @@ pub fn lift_bar(low: f64, mean: f64, high: f64, extent: f64, label: &str) -> Mar
     };
     html! {
         svg.lift-bar class=(tone) width=(W) height=(H) viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(label) {
-            line.zero x1=(W / 2.0) x2=(W / 2.0) y1="1" y2=(H - 1.0);
-            rect.interval x=(format!("{:.1}", x(low))) y="7" width=(format!("{:.1}", (x(high) - x(low)).max(1.5))) height="8" rx="2";
-            circle.mean cx=(format!("{:.1}", x(mean))) cy=(H / 2.0) r="3.5";
+            line.zero x1=(W / 2.0) x2=(W / 2.0) y1="1" y2=(H - 1.0) {}
+            rect.interval x=(format!("{:.1}", x(low))) y="7" width=(format!("{:.1}", (x(high) - x(low)).max(1.5))) height="8" rx="2" {}
+            circle.mean cx=(format!("{:.1}", x(mean))) cy=(H / 2.0) r="3.5" {}
         }
     }
 }

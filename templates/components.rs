@@ -85,7 +85,7 @@ pub fn swatch(i: usize) -> Markup {
     html! {
         svg.swatch width="22" height="10" viewBox="0 0 22 10" aria-hidden="true" focusable="false" {
             line x1="1" y1="5" x2="21" y2="5" stroke=(colour(i)) stroke-width="3"
-                stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))];
+                stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))] {}
         }
     }
 }

@@ -273,7 +273,7 @@ fn results_table(view: &ExperimentView) -> Markup {
                 thead {
                     tr {
                         th scope="col" { "Variant" }
-                        th scope="col" class="num" { "Share of new users" }
+                        th scope="col" class="num" { "Traffic share" }
                         th scope="col" class="num" { "Users" }
                         th scope="col" class="num" { "Conversions" }
                         th scope="col" class="num" { "Conversion rate" br; span.muted { "95% interval" } }
@@ -292,9 +292,9 @@ fn results_table(view: &ExperimentView) -> Markup {
                         tr id={ "variant-" (v.key) } .control[is_control] .winner[r.winner.as_deref() == Some(v.key.as_str())] {
                             th scope="row" {
                                 (swatch(i)) " " (v.name)
-                                @if v.name != v.key { " " code.muted { (v.key) } }
                                 @if is_control { " " span.tag { "control" } }
                                 @if r.winner.as_deref() == Some(v.key.as_str()) { " " span.tag.tag-winner { "winner" } }
+                                @if v.name != v.key { br; code.muted { (v.key) } }
                             }
                             td.num data-field="weight" { (if live { format::percent(v.weight, 1) } else { format::NONE.into() }) }
                             td.num data-field="users" { (format::thousands(v.users)) }
@@ -512,7 +512,7 @@ fn charts_section(view: &ExperimentView) -> Markup {
                 }
                 figure {
                     @if has_series {
-                        (charts::cumulative_over_time("cumulative", &label_refs, &lines, !revenue))
+                        (charts::cumulative_over_time("cumulative", &label_refs, periods.first().map(|p| p.0), &lines, !revenue))
                     } @else {
                         (charts::empty_chart("No users yet: the rate over time appears once users are enrolled."))
                     }

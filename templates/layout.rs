@@ -38,6 +38,8 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                     meta http-equiv="refresh" content=(seconds);
                 }
                 title { (page.title) " · Posterior" }
+                // No favicon to fetch (and no 404 for it in every log).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(STYLESHEET.path);
                 script src=(SCRIPT.path) defer {}
             }

@@ -6,3 +6,11 @@ CREATE TABLE dashboard_secret (
     secret      BYTEA NOT NULL CHECK (length(secret) >= 32),
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Sessions signed out before they expired. A session cookie is otherwise valid until its
+-- expiry; listing its nonce here ends it on every instance. Rows past expires_at are useless
+-- and are deleted whenever someone signs out.
+CREATE TABLE dashboard_signed_out (
+    nonce       TEXT PRIMARY KEY,
+    expires_at  TIMESTAMPTZ NOT NULL
+);

@@ -189,7 +189,7 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         ))),
         Err(EngineError::Invalid(e)) => {
             let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), e.message);
+            errors.add(form.field_of(&e), form.message_of(&e));
             render_create(&user, &form, &errors)
         }
         Err(EngineError::Conflict(_)) => {
@@ -274,7 +274,7 @@ pub async fn update(
         Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
         Err(EngineError::Invalid(e)) => {
             let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), e.message);
+            errors.add(form.field_of(&e), form.message_of(&e));
             render_edit(&user, &experiment, &form, &errors)
         }
         Err(EngineError::Conflict(m)) => {

@@ -407,7 +407,7 @@ impl ExperimentForm {
         match Targeting::parse(conditions) {
             Ok(t) => Some(t),
             Err(e) => {
-                errors.add(self.field_of(&e), e.message);
+                errors.add(self.field_of(&e), self.message_of(&e));
                 None
             }
         }
@@ -436,6 +436,39 @@ impl ExperimentForm {
             "json" => "form".into(),
             other => other.into(),
         }
+    }
+
+    /// A domain error's message in the form's terms (percentages where the form has them).
+    pub fn message_of(&self, e: &ValidationError) -> String {
+        let m = e.message.as_str();
+        if e.field == "weights" {
+            if let Some(sum) = m
+                .strip_prefix("weights must sum to 1, not ")
+                .and_then(|s| s.parse::<f64>().ok())
+            {
+                return format!("the weights must add up to 100%, not {}%", percent_text(sum));
+            }
+            if m.contains("between 0 and 1") {
+                return "each weight must be between 0% and 100%".into();
+            }
+        }
+        if e.field == "traffic" && m.contains("between 0 and 1") {
+            return "must be between 0% and 100%".into();
+        }
+        if e.field == "floor" {
+            if let Some(max) = m
+                .split(" = ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|x| x.parse::<f64>().ok())
+            {
+                return format!(
+                    "must be between 0% and {}% (100% divided by the number of variants)",
+                    percent_text(max)
+                );
+            }
+        }
+        m.to_string()
     }
 
     /// The draft to create, or every error found in the typed values. Blank rows must have

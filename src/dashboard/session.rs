@@ -1,9 +1,10 @@
 //! Dashboard sessions and CSRF tokens.
 //!
-//! A session is a signed cookie, `expires.nonce.key_hash.signature` (HMAC-SHA256), so any
-//! instance can check it without a lookup; the signing secret lives in the database so every
-//! instance shares it. The session names the hash of the admin key it was opened with, and is
-//! honoured only while that key is: revoking the key signs its sessions out.
+//! A session is a signed cookie, `expires.nonce.key_hash.signature` (HMAC-SHA256): forged or
+//! expired ones are refused without a lookup, and the signing secret lives in the database so
+//! every instance shares it. The session names the hash of the admin key it was opened with,
+//! and is honoured only while that key is (revoking the key signs its sessions out). Signing
+//! out lists the nonce in the database, which ends the session on every instance.
 //!
 //! Every form carries a CSRF token derived from the session's nonce. The sign-in form, which
 //! has no session yet, gets its own: a random nonce in a short-lived SameSite cookie, and the
@@ -174,7 +175,9 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<SignedIn>, Dash
     let Some(session) = Session::parse(cookie.value(), &signer, now()) else {
         return Ok(None);
     };
-    if engine.authorize_hash(&session.key_hash) != Some(Scope::Admin) {
+    if engine.authorize_hash(&session.key_hash) != Some(Scope::Admin)
+        || engine.session_ended(&session.nonce).await?
+    {
         return Ok(None);
     }
     let csrf = signer.sign("csrf", &session.nonce);

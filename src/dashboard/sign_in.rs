@@ -97,9 +97,16 @@ pub async fn sign_in(req: HttpRequest, engine: web::Data<Engine>, body: web::Byt
 }
 
 /// `POST /dashboard/sign-out`.
-pub async fn sign_out(req: HttpRequest, user: SignedIn, body: web::Bytes) -> PageResult {
+pub async fn sign_out(
+    req: HttpRequest,
+    user: SignedIn,
+    engine: web::Data<Engine>,
+    body: web::Bytes,
+) -> PageResult {
     let form = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
     user.check_csrf(form.get("csrf"))?;
+    let expires = chrono::DateTime::from_timestamp(user.session.expires, 0).unwrap_or_default();
+    engine.end_session(&user.session.nonce, expires).await?;
     let mut response = redirect("/dashboard/sign-in?signed_out=1");
     response
         .add_cookie(&session::closed_session(&req))

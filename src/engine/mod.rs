@@ -531,4 +531,28 @@ impl Engine {
             .run(move |conn| store::session_secret(conn, &candidate))
             .await?)
     }
+
+    /// Ends a dashboard session (signing out) on every instance.
+    pub async fn end_session(
+        &self,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let nonce = nonce.to_string();
+        Ok(self
+            .inner
+            .store
+            .run(move |conn| store::end_session(conn, &nonce, expires_at))
+            .await?)
+    }
+
+    /// Whether a dashboard session was signed out.
+    pub async fn session_ended(&self, nonce: &str) -> Result<bool, EngineError> {
+        let nonce = nonce.to_string();
+        Ok(self
+            .inner
+            .store
+            .run(move |conn| store::session_ended(conn, &nonce))
+            .await?)
+    }
 }

@@ -166,4 +166,4 @@ pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {
 
 // ---- the dashboard's session secret (added with the dashboard) ----
 mod sessions;
-pub use sessions::session_secret;
+pub use sessions::{end_session, session_ended, session_secret};
