@@ -14,7 +14,7 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 40.0;
 /// Charts over time draw at most this many columns; longer series are averaged into them.
-const MAX_COLUMNS: usize = 240;
+const MAX_COLUMNS: usize = 160;
 
 fn plot_width() -> f64 {
     WIDTH - LEFT - RIGHT
@@ -67,10 +67,20 @@ fn percent_decimals(step: f64) -> usize {
     if points >= 1.0 { 0 } else { (-points.log10().floor()) as usize }
 }
 
+/// An SVG path through points (already in pixels). Points inside a run at the same height are
+/// left out: they draw nothing new, and long flat runs (a narrow density's tails, a steady
+/// allocation) would otherwise make up most of the page.
 fn polyline(points: impl IntoIterator<Item = (f64, f64)>) -> String {
-    let mut d = String::new();
-    for (i, (x, y)) in points.into_iter().enumerate() {
-        let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" });
+    let points: Vec<(f64, f64)> = points
+        .into_iter()
+        .map(|(x, y)| ((x * 10.0).round() / 10.0, (y * 10.0).round() / 10.0))
+        .collect();
+    let mut d = String::with_capacity(points.len() * 12);
+    for (i, &(x, y)) in points.iter().enumerate() {
+        let flat = i > 0 && i + 1 < points.len() && points[i - 1].1 == y && points[i + 1].1 == y;
+        if !flat {
+            let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" });
+        }
     }
     d
 }
@@ -199,7 +209,7 @@ pub fn posterior_densities(id: &str, curves: &[DensityCurve], is_rate: bool) -> 
         x0 = x0.max(0.0);
         x1 = x1.min(1.0);
     }
-    const SAMPLES: usize = 320;
+    const SAMPLES: usize = 200;
     let mut lines: Vec<Vec<(f64, f64)>> = Vec::with_capacity(curves.len());
     let mut y_max: f64 = 0.0;
     for c in curves {
@@ -388,6 +398,22 @@ pub fn cumulative_over_time(
     // Points stand at the end of their hour; the axis starts where the first hour did.
     let start = first_period.unwrap_or(first_point).min(first_point);
     let end = end.max(start + chrono::Duration::hours(1));
+    // Months of hours are more points than pixels: keep at most MAX_COLUMNS per line.
+    let lines: Vec<Vec<(DateTime<Utc>, f64)>> = lines
+        .iter()
+        .map(|points| {
+            let step = points.len().div_ceil(MAX_COLUMNS).max(1);
+            let mut kept: Vec<_> = points.iter().step_by(step).copied().collect();
+            if let (Some(last), Some(kept_last)) = (points.last(), kept.last()) {
+                if last.0 != kept_last.0 {
+                    kept.push(*last);
+                }
+            }
+            kept
+        })
+        .collect();
+    let lines = &lines[..];
+    let all = lines.iter().flatten();
     let lo = all.clone().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let hi = all.clone().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     let pad = ((hi - lo) * 0.1).max(if is_rate { 0.001 } else { 0.01 });

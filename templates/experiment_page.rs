@@ -600,7 +600,7 @@ fn exports(e: &Experiment) -> Markup {
     html! {
         section aria-labelledby="export-heading" {
             h2 #export-heading { "Export" }
-            table.exports {
+            div.table-scroll.fit { table.exports {
                 thead { tr { th scope="col" { "Data" } th scope="col" { "CSV" } th scope="col" { "JSON lines" } } }
                 tbody {
                     @for (data, label) in [("results", "Results per variant"), ("assignments", "Assignments (one row per user)"), ("events", "Events")] {
@@ -611,7 +611,7 @@ fn exports(e: &Experiment) -> Markup {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }
