@@ -1,11 +1,11 @@
 //! Wiring: database preparation, the actix `App` (shared by `main` and the tests), and the
 //! `Application` that runs the HTTP server beside the engine's background work.
 
-use crate::{api, dashboard};
 use crate::config::Settings;
 use crate::domain::Scope;
 use crate::engine::{Engine, EngineSettings, keys};
 use crate::store::{self, StoreError};
+use crate::{api, dashboard};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};

@@ -64,7 +64,11 @@ fn ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, f64) {
 /// Decimals a percentage axis needs for ticks `step` apart.
 fn percent_decimals(step: f64) -> usize {
     let points = step * 100.0;
-    if points >= 1.0 { 0 } else { (-points.log10().floor()) as usize }
+    if points >= 1.0 {
+        0
+    } else {
+        (-points.log10().floor()) as usize
+    }
 }
 
 /// An SVG path through points (already in pixels). Points inside a run at the same height are
@@ -202,7 +206,10 @@ pub fn posterior_densities(id: &str, curves: &[DensityCurve], is_rate: bool) -> 
         return html! {};
     }
     let lo = curves.iter().map(|c| c.low).fold(f64::INFINITY, f64::min);
-    let hi = curves.iter().map(|c| c.high).fold(f64::NEG_INFINITY, f64::max);
+    let hi = curves
+        .iter()
+        .map(|c| c.high)
+        .fold(f64::NEG_INFINITY, f64::max);
     let pad = ((hi - lo) * 0.25).max(1e-6);
     let (mut x0, mut x1) = (lo - pad, hi + pad);
     if is_rate {
@@ -240,10 +247,18 @@ pub fn posterior_densities(id: &str, curves: &[DensityCurve], is_rate: bool) -> 
     let (x_ticks, step) = ticks(x0, x1, 6);
     let decimals = if is_rate { percent_decimals(step) } else { 0 };
     let base = scale.y(0.0);
-    let what = if is_rate { "conversion rate" } else { "value per user" };
+    let what = if is_rate {
+        "conversion rate"
+    } else {
+        "value per user"
+    };
     let description = format!(
         "The probability density of each variant's {what} given the data so far: {}. Where curves overlap, the data cannot yet tell those variants apart.",
-        curves.iter().map(|c| c.label).collect::<Vec<_>>().join(", ")
+        curves
+            .iter()
+            .map(|c| c.label)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     html! {
         (frame(id, &format!("Posterior distributions of the {what}"), &description, html! {
@@ -429,7 +444,11 @@ pub fn cumulative_over_time(
         y1,
     };
     let decimals = percent_decimals(step);
-    let what = if is_rate { "conversion rate" } else { "value per user" };
+    let what = if is_rate {
+        "conversion rate"
+    } else {
+        "value per user"
+    };
     let description = format!(
         "Each variant's {what} over all its users so far, from {} to {}: {}.",
         format::utc(start),
@@ -461,7 +480,9 @@ pub fn lift_bar(low: f64, mean: f64, high: f64, extent: f64, label: &str) -> Mar
     const W: f64 = 140.0;
     const H: f64 = 22.0;
     let extent = extent.max(1e-9);
-    let x = |v: f64| (W / 2.0 + v.clamp(-extent, extent) / extent * (W / 2.0 - 6.0)).clamp(1.0, W - 1.0);
+    let x = |v: f64| {
+        (W / 2.0 + v.clamp(-extent, extent) / extent * (W / 2.0 - 6.0)).clamp(1.0, W - 1.0)
+    };
     let tone = if low > 0.0 {
         "lift-up"
     } else if high < 0.0 {

@@ -38,7 +38,11 @@ impl Tone {
 
 pub fn notice(tone: Tone, content: Markup) -> Markup {
     let (symbol, word) = tone.label();
-    let role = if matches!(tone, Tone::Bad | Tone::Warning) { "alert" } else { "status" };
+    let role = if matches!(tone, Tone::Bad | Tone::Warning) {
+        "alert"
+    } else {
+        "status"
+    };
     html! {
         div class=(tone.class()) role=(role) {
             span.notice-symbol aria-hidden="true" { (symbol) }
@@ -70,7 +74,9 @@ pub const VARIANT_COLOURS: &[&str] = &[
 ];
 
 /// Line dash patterns, so lines differ by more than colour.
-pub const VARIANT_DASHES: &[&str] = &["", "7 4", "2 3", "10 3 2 3", "4 4", "1 5", "12 4", "6 2 2 2", "3 6", "9 2"];
+pub const VARIANT_DASHES: &[&str] = &[
+    "", "7 4", "2 3", "10 3 2 3", "4 4", "1 5", "12 4", "6 2 2 2", "3 6", "9 2",
+];
 
 pub fn colour(i: usize) -> &'static str {
     VARIANT_COLOURS[i % VARIANT_COLOURS.len()]

@@ -3,8 +3,8 @@
 //! one more row and everything typed kept).
 
 use super::components::{
-    Field, InputOptions, Tone, csrf_input, field_error, notice, radio_field, select_field,
-    swatch, text_field, textarea_field,
+    Field, InputOptions, Tone, csrf_input, field_error, notice, radio_field, select_field, swatch,
+    text_field, textarea_field,
 };
 use super::format;
 use super::layout::{Nav, Page, layout};
@@ -26,18 +26,41 @@ pub struct EditView<'a> {
 }
 
 const DIMENSIONS: &[(&str, &str, &str)] = &[
-    ("content", "Content", "what is shown: a text, an image, an offer"),
-    ("timing", "Timing", "when it is sent: the hour of a push, a delay"),
-    ("trigger", "Trigger", "what sets it off: the event that opens a message"),
+    (
+        "content",
+        "Content",
+        "what is shown: a text, an image, an offer",
+    ),
+    (
+        "timing",
+        "Timing",
+        "when it is sent: the hour of a push, a delay",
+    ),
+    (
+        "trigger",
+        "Trigger",
+        "what sets it off: the event that opens a message",
+    ),
 ];
 
 const KINDS: &[(&str, &str, &str)] = &[
-    ("ab", "A/B test", "fixed shares of users; the cleanest comparison"),
-    ("bandit", "Bandit", "Thompson sampling moves users to what works while it learns"),
+    (
+        "ab",
+        "A/B test",
+        "fixed shares of users; the cleanest comparison",
+    ),
+    (
+        "bandit",
+        "Bandit",
+        "Thompson sampling moves users to what works while it learns",
+    ),
 ];
 
 const METRICS: &[(&str, &str)] = &[
-    ("conversion", "Conversion: did the user send the event (once per user)"),
+    (
+        "conversion",
+        "Conversion: did the user send the event (once per user)",
+    ),
     ("revenue", "Revenue: the sum of the event's values per user"),
 ];
 
@@ -103,7 +126,12 @@ fn error_summary(errors: &FieldErrors, what: &str) -> Markup {
     }
 }
 
-fn f<'a>(errors: &'a FieldErrors, name: &'a str, label: &'a str, hint: Option<&'a str>) -> Field<'a> {
+fn f<'a>(
+    errors: &'a FieldErrors,
+    name: &'a str,
+    label: &'a str,
+    hint: Option<&'a str>,
+) -> Field<'a> {
     Field {
         name,
         label,
@@ -169,7 +197,8 @@ fn rule_row(i: usize, rule: &RuleRow, errors: &FieldErrors) -> Markup {
 
 fn variant_row(i: usize, row: &VariantRow, errors: &FieldErrors) -> Markup {
     let name = |c: &str| format!("variant-{i}-{c}");
-    let (key, label, payload, weight) = (name("key"), name("name"), name("payload"), name("weight"));
+    let (key, label, payload, weight) =
+        (name("key"), name("name"), name("payload"), name("weight"));
     html! {
         fieldset.variant-row {
             legend { (swatch(i)) " Variant " (i + 1) }

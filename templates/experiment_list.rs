@@ -30,7 +30,12 @@ pub fn running_time(e: &Experiment, now: DateTime<Utc>) -> Option<String> {
     Some(format::duration((until - started).num_seconds()))
 }
 
-fn filter_link(label: &str, status: Option<Status>, count: usize, current: Option<Status>) -> Markup {
+fn filter_link(
+    label: &str,
+    status: Option<Status>,
+    count: usize,
+    current: Option<Status>,
+) -> Markup {
     let href = match status {
         Some(s) => format!("/dashboard/experiments?status={s}"),
         None => "/dashboard/experiments".into(),

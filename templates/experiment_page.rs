@@ -480,7 +480,11 @@ fn charts_section(view: &ExperimentView) -> Markup {
             let (users, conversions, value) = sums[i];
             // The first few users make a cumulative rate jump about: start once 5% are in.
             if users > 0 && users * 20 >= finals[i] {
-                let y = if revenue { value / users as f64 } else { conversions as f64 / users as f64 };
+                let y = if revenue {
+                    value / users as f64
+                } else {
+                    conversions as f64 / users as f64
+                };
                 lines[i].push((end, y));
             }
         }
@@ -527,7 +531,10 @@ fn charts_section(view: &ExperimentView) -> Markup {
 /// A targeting rule in words: `platform is one of ios, android`.
 pub fn rule_text(c: &Condition) -> String {
     let op = op_name(c.op);
-    let words = OPS.iter().find(|(k, _)| *k == op).map_or(op.as_str(), |(_, w)| w);
+    let words = OPS
+        .iter()
+        .find(|(k, _)| *k == op)
+        .map_or(op.as_str(), |(_, w)| w);
     let value = match &c.value {
         None => String::new(),
         Some(serde_json::Value::Array(items)) => items

@@ -1,6 +1,6 @@
 //! The sign-in page: the only page an unsigned visitor sees.
 
-use super::components::{csrf_input, notice, Tone};
+use super::components::{Tone, csrf_input, notice};
 use super::layout::{Nav, Page, layout};
 use maud::{Markup, html};
 

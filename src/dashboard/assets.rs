@@ -41,7 +41,10 @@ pub static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
 /// `GET /static/{file}`: only the current hashed names exist.
 pub async fn serve(file: web::Path<String>) -> HttpResponse {
     let wanted = format!("/static/{file}");
-    match [&*STYLESHEET, &*SCRIPT].into_iter().find(|a| a.path == wanted) {
+    match [&*STYLESHEET, &*SCRIPT]
+        .into_iter()
+        .find(|a| a.path == wanted)
+    {
         Some(a) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, a.content_type))
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))

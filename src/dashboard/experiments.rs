@@ -16,7 +16,6 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::time::Instant;
 
-
 fn page_of(key: &str) -> String {
     format!("/dashboard/experiments/{}", query_encode(key))
 }
@@ -168,8 +167,12 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
     user.check_csrf(data.get("csrf"))?;
     let form = ExperimentForm::from_form(&data);
     match data.get("action") {
-        "add_variant" => return render_create(&user, &form.with_spare_rows(1, 0), &FieldErrors::default()),
-        "add_rule" => return render_create(&user, &form.with_spare_rows(0, 1), &FieldErrors::default()),
+        "add_variant" => {
+            return render_create(&user, &form.with_spare_rows(1, 0), &FieldErrors::default());
+        }
+        "add_rule" => {
+            return render_create(&user, &form.with_spare_rows(0, 1), &FieldErrors::default());
+        }
         _ => {}
     }
     let mut form = form;
@@ -194,7 +197,10 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         }
         Err(EngineError::Conflict(_)) => {
             let mut errors = FieldErrors::default();
-            errors.add("key", "an experiment with this key exists already; choose another key");
+            errors.add(
+                "key",
+                "an experiment with this key exists already; choose another key",
+            );
             render_create(&user, &form, &errors)
         }
         Err(e) => Err(e.into()),
@@ -263,9 +269,15 @@ pub async fn update(
     refuse_stopped(&experiment)?;
     let mut form = ExperimentForm::from_form(&data);
     if data.get("action") == "add_rule" {
-        return render_edit(&user, &experiment, &form.with_spare_rows(0, 1), &FieldErrors::default());
+        return render_edit(
+            &user,
+            &experiment,
+            &form.with_spare_rows(0, 1),
+            &FieldErrors::default(),
+        );
     }
-    form.rules.retain(|r| !r.attribute.trim().is_empty() || !r.value.trim().is_empty());
+    form.rules
+        .retain(|r| !r.attribute.trim().is_empty() || !r.value.trim().is_empty());
     let patch = match form.to_patch(&experiment) {
         Ok(patch) => patch,
         Err(errors) => return render_edit(&user, &experiment, &form, &errors),
@@ -360,7 +372,15 @@ pub async fn stop_confirmation(
     key: web::Path<String>,
     query: web::Query<StopQuery>,
 ) -> PageResult {
-    render_stop(&user, &engine, &key, query.winner.as_deref(), None, StatusCode::OK).await
+    render_stop(
+        &user,
+        &engine,
+        &key,
+        query.winner.as_deref(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST .../stop`: needs the confirmation box ticked; an optional winner.
@@ -387,7 +407,10 @@ pub async fn stop(
     let winner = if winner_text.is_empty() {
         None
     } else {
-        Some(VariantKey::parse(winner_text).map_err(|e| DashboardError::BadRequest(e.to_string()))?)
+        Some(
+            VariantKey::parse(winner_text)
+                .map_err(|e| DashboardError::BadRequest(e.to_string()))?,
+        )
     };
     engine.transition(&key, Transition::Stop { winner }).await?;
     Ok(redirect(&format!("{}?done=stopped", page_of(&key))))

@@ -6,11 +6,11 @@
 //! `goal_metric`, `traffic`, `floor`, `min_users_per_arm`, `variant-{i}-{key,name,payload,weight}`,
 //! `rule-{i}-{attribute,op,value}`. Group errors: `variants`, `weights`, `targeting`, `rule-{i}`.
 
+use crate::domain::{Condition, MAX_VARIANTS};
 use crate::domain::{
     Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Kind,
     Metric, Op, Targeting, ValidationError, VariantDraft, VariantKey,
 };
-use crate::domain::{Condition, MAX_VARIANTS};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -163,7 +163,9 @@ fn parse_percent(text: &str) -> Result<f64, String> {
     let t = text.trim().trim_end_matches('%').trim();
     match t.replace(',', ".").parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x / 100.0),
-        _ => Err(format!("{text:?} is not a number; type a percentage such as 50")),
+        _ => Err(format!(
+            "{text:?} is not a number; type a percentage such as 50"
+        )),
     }
 }
 
@@ -228,7 +230,9 @@ fn rule_value_text(op: Op, value: Option<&Value>) -> String {
         (_, None) => String::new(),
         // A comma inside an item would split it when read back: write such lists as JSON.
         (Op::In | Op::NotIn, Some(v @ Value::Array(items)))
-            if items.iter().any(|i| i.as_str().is_some_and(|s| s.contains(','))) =>
+            if items
+                .iter()
+                .any(|i| i.as_str().is_some_and(|s| s.contains(','))) =>
         {
             v.to_string()
         }
@@ -446,7 +450,10 @@ impl ExperimentForm {
                 .strip_prefix("weights must sum to 1, not ")
                 .and_then(|s| s.parse::<f64>().ok())
             {
-                return format!("the weights must add up to 100%, not {}%", percent_text(sum));
+                return format!(
+                    "the weights must add up to 100%, not {}%",
+                    percent_text(sum)
+                );
             }
             if m.contains("between 0 and 1") {
                 return "each weight must be between 0% and 100%".into();
@@ -514,7 +521,10 @@ impl ExperimentForm {
                 match serde_json::from_str::<Value>(&row.payload) {
                     Ok(v) => v,
                     Err(e) => {
-                        errors.add(format!("variant-{i}-payload"), format!("not valid JSON: {e}"));
+                        errors.add(
+                            format!("variant-{i}-payload"),
+                            format!("not valid JSON: {e}"),
+                        );
                         Value::Null
                     }
                 }
@@ -603,10 +613,11 @@ impl ExperimentForm {
                     }
                 }
                 // Only send weights that changed, so an untouched form never trips over rounding.
-                let changed = spec
-                    .variants
-                    .iter()
-                    .any(|v| given.get(&v.key).is_some_and(|w| (w - v.weight).abs() > 1e-9));
+                let changed = spec.variants.iter().any(|v| {
+                    given
+                        .get(&v.key)
+                        .is_some_and(|w| (w - v.weight).abs() > 1e-9)
+                });
                 if changed {
                     weights = Some(given);
                 }
@@ -746,7 +757,14 @@ mod tests {
 
     #[test]
     fn scalars_round_trip() {
-        for v in [json!("ios"), json!("42"), json!(42), json!(true), json!("a, b"), json!(" x")] {
+        for v in [
+            json!("ios"),
+            json!("42"),
+            json!(42),
+            json!(true),
+            json!("a, b"),
+            json!(" x"),
+        ] {
             assert_eq!(scalar_from_text(&scalar_to_text(&v)), v, "{v}");
         }
     }

@@ -39,11 +39,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/experiments", web::get().to(experiments::list))
                 .route("/experiments", web::post().to(experiments::create))
                 .route("/experiments/{key}", web::get().to(experiments::show))
-                .route("/experiments/{key}/edit", web::get().to(experiments::edit_form))
-                .route("/experiments/{key}/edit", web::post().to(experiments::update))
-                .route("/experiments/{key}/start", web::post().to(experiments::start))
-                .route("/experiments/{key}/pause", web::post().to(experiments::pause))
-                .route("/experiments/{key}/stop", web::get().to(experiments::stop_confirmation))
+                .route(
+                    "/experiments/{key}/edit",
+                    web::get().to(experiments::edit_form),
+                )
+                .route(
+                    "/experiments/{key}/edit",
+                    web::post().to(experiments::update),
+                )
+                .route(
+                    "/experiments/{key}/start",
+                    web::post().to(experiments::start),
+                )
+                .route(
+                    "/experiments/{key}/pause",
+                    web::post().to(experiments::pause),
+                )
+                .route(
+                    "/experiments/{key}/stop",
+                    web::get().to(experiments::stop_confirmation),
+                )
                 .route("/experiments/{key}/stop", web::post().to(experiments::stop))
                 .default_service(web::to(not_found)),
         );
@@ -199,7 +214,10 @@ mod tests {
 
     #[test]
     fn next_stays_on_the_dashboard() {
-        assert_eq!(safe_next("/dashboard/experiments/a?refresh=30"), "/dashboard/experiments/a?refresh=30");
+        assert_eq!(
+            safe_next("/dashboard/experiments/a?refresh=30"),
+            "/dashboard/experiments/a?refresh=30"
+        );
         assert_eq!(safe_next("https://evil.example/"), super::HOME);
         assert_eq!(safe_next("//evil.example/dashboard/"), super::HOME);
         assert_eq!(safe_next("/dashboard/..//evil"), super::HOME);

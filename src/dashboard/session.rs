@@ -308,7 +308,10 @@ mod tests {
         let forged = value.replacen("1000", "9999", 1);
         assert!(Session::parse(&forged, &signer, 999).is_none(), "tampered");
         let other = Signer::new(vec![8; 32]);
-        assert!(Session::parse(&value, &other, 999).is_none(), "other secret");
+        assert!(
+            Session::parse(&value, &other, 999).is_none(),
+            "other secret"
+        );
         assert!(!signer.verify("csrf", "abc", &signer.sign("sign-in", "abc")));
         assert!(!signer.verify("csrf", "abc", "zz"));
     }

@@ -47,10 +47,7 @@ pub async fn page(req: HttpRequest, query: web::Query<SignInQuery>) -> PageResul
         return Ok(redirect(HOME));
     }
     let next = safe_next(query.next.as_deref().unwrap_or(HOME));
-    let notice = query
-        .signed_out
-        .is_some()
-        .then_some("You are signed out.");
+    let notice = query.signed_out.is_some().then_some("You are signed out.");
     render(&req, StatusCode::OK, next, notice, None).await
 }
 

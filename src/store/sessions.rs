@@ -2,9 +2,9 @@
 //! and the sessions signed out before they expired.
 
 use super::StoreError;
+use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use chrono::{DateTime, Utc};
 use diesel::sql_types::{Bytea, Text, Timestamptz};
 
 #[derive(QueryableByName)]
@@ -21,8 +21,8 @@ pub fn session_secret(conn: &mut PgConnection, candidate: &[u8]) -> Result<Vec<u
     )
     .bind::<Bytea, _>(candidate)
     .execute(conn)?;
-    let row: SecretRow = diesel::sql_query("SELECT secret FROM dashboard_secret WHERE id = 1")
-        .get_result(conn)?;
+    let row: SecretRow =
+        diesel::sql_query("SELECT secret FROM dashboard_secret WHERE id = 1").get_result(conn)?;
     Ok(row.secret)
 }
 

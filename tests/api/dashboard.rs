@@ -215,7 +215,11 @@ async fn unsigned_visitors_see_only_sign_in() {
     assert_eq!(post.location(), "/dashboard/sign-in");
     let sign_in = browser.get("/dashboard/sign-in").await;
     assert_eq!(sign_in.status, StatusCode::OK);
-    assert!(sign_in.body.contains(r#"<label for="key">Admin key</label>"#));
+    assert!(
+        sign_in
+            .body
+            .contains(r#"<label for="key">Admin key</label>"#)
+    );
     assert!(!sign_in.body.contains("Sign out"));
     assert_eq!(
         sign_in.headers["cache-control"], "no-store",
@@ -309,7 +313,8 @@ async fn sign_in_brings_the_visitor_back_but_never_to_another_site() {
 #[tokio::test]
 async fn forms_without_this_sessions_csrf_token_are_refused() {
     let app = spawn_app().await;
-    app.create_experiment(experiment_body("guarded", "ab")).await;
+    app.create_experiment(experiment_body("guarded", "ab"))
+        .await;
     let mut browser = Browser::signed_in(&app).await;
     let mut other = Browser::signed_in(&app).await;
     let foreign = other.csrf().await;
@@ -416,7 +421,11 @@ async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms()
     assert_eq!(e["min_users_per_arm"], 1000);
     assert_eq!(e["variants"][0]["payload"], json!({"text": "Hello"}));
     assert_eq!(e["variants"][1]["weight"], 0.6);
-    assert_eq!(e["variants"].as_array().unwrap().len(), 2, "blank rows are ignored");
+    assert_eq!(
+        e["variants"].as_array().unwrap().len(),
+        2,
+        "blank rows are ignored"
+    );
     assert_eq!(
         e["targeting"],
         json!([{"attribute": "platform", "op": "in", "value": ["ios", "android"]},
@@ -433,12 +442,18 @@ async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms()
         .post(&format!("{path}/start"), &[("csrf", &csrf)])
         .await;
     assert_eq!(started.location(), format!("{path}?done=started"));
-    assert_eq!(experiment_json(&app, "banner").await.body["status"], "running");
+    assert_eq!(
+        experiment_json(&app, "banner").await.body["status"],
+        "running"
+    );
     let paused = browser
         .post(&format!("{path}/pause"), &[("csrf", &csrf)])
         .await;
     assert_eq!(paused.location(), format!("{path}?done=paused"));
-    assert_eq!(experiment_json(&app, "banner").await.body["status"], "paused");
+    assert_eq!(
+        experiment_json(&app, "banner").await.body["status"],
+        "paused"
+    );
 
     // Stopping is confirmed on a page of its own, and needs the box ticked.
     let confirm = browser.get(&format!("{path}/stop?winner=hi")).await;
@@ -446,11 +461,17 @@ async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms()
     assert!(confirm.body.contains("This cannot be undone"));
     assert!(confirm.body.contains(r#"value="hi" checked"#));
     let unticked = browser
-        .post(&format!("{path}/stop"), &[("csrf", &csrf), ("winner", "hi")])
+        .post(
+            &format!("{path}/stop"),
+            &[("csrf", &csrf), ("winner", "hi")],
+        )
         .await;
     assert_eq!(unticked.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(unticked.body.contains("Tick the box"));
-    assert_eq!(experiment_json(&app, "banner").await.body["status"], "paused");
+    assert_eq!(
+        experiment_json(&app, "banner").await.body["status"],
+        "paused"
+    );
     let stopped = browser
         .post(
             &format!("{path}/stop"),
@@ -459,10 +480,16 @@ async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms()
         .await;
     assert_eq!(stopped.location(), format!("{path}?done=stopped"));
     let e = experiment_json(&app, "banner").await.body;
-    assert_eq!((e["status"].as_str(), e["winner"].as_str()), (Some("stopped"), Some("hi")));
+    assert_eq!(
+        (e["status"].as_str(), e["winner"].as_str()),
+        (Some("stopped"), Some("hi"))
+    );
     let page = browser.get(path).await;
     assert!(text(&page.body).contains("Winner: hi — every user now gets it."));
-    assert!(!page.body.contains("/edit\""), "a stopped experiment offers no edit");
+    assert!(
+        !page.body.contains("/edit\""),
+        "a stopped experiment offers no edit"
+    );
     assert_eq!(
         browser.get(&format!("{path}/edit")).await.status,
         StatusCode::CONFLICT
@@ -484,20 +511,34 @@ async fn form_errors_show_next_to_their_field_and_keep_what_was_typed() {
     for i in [0, 1] {
         let error = attribute_after(&page.body, &format!(r#"id="variant-{i}-payload-error">"#));
         assert!(error.is_some(), "no error beside payload {i}");
-        assert!(page.body.contains(&format!(r##"href="#variant-{i}-payload""##)), "summary links it");
+        assert!(
+            page.body
+                .contains(&format!(r##"href="#variant-{i}-payload""##)),
+            "summary links it"
+        );
     }
     assert!(page.body.contains("not valid JSON"));
     assert!(page.body.contains(r#"aria-invalid="true""#));
-    assert!(page.body.contains(r#"value="banner""#), "typed values are kept");
+    assert!(
+        page.body.contains(r#"value="banner""#),
+        "typed values are kept"
+    );
     assert!(page.body.contains("{text: Hello}"));
-    assert_eq!(experiment_json(&app, "banner").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        experiment_json(&app, "banner").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Rules the domain checks land on their field too.
     let mut form = create_form(&csrf, "banner");
     form[17] = ("variant-1-weight", "70");
     let page = browser.post("/dashboard/experiments", &form).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(text(&page.body).contains("must add up to 100%, not 110%"), "{}", page.body);
+    assert!(
+        text(&page.body).contains("must add up to 100%, not 110%"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(r#"id="weights-error""#));
 
     let mut form = create_form(&csrf, "Not A Key");
@@ -526,13 +567,17 @@ async fn form_errors_show_next_to_their_field_and_keep_what_was_typed() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(r#"name="variant-3-key""#));
     assert!(page.body.contains(r#"value="hello""#));
-    assert_eq!(experiment_json(&app, "banner").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        experiment_json(&app, "banner").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn editing_changes_what_may_change_while_running() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("edit-me", "ab")).await;
+    app.running_experiment(experiment_body("edit-me", "ab"))
+        .await;
     let mut browser = Browser::signed_in(&app).await;
     let form = browser.get("/dashboard/experiments/edit-me/edit").await;
     assert_eq!(form.status, StatusCode::OK);
@@ -569,7 +614,10 @@ async fn editing_changes_what_may_change_while_running() {
     assert_eq!(e["traffic"], 0.5);
     assert_eq!(e["min_users_per_arm"], 200);
     assert_eq!(e["variants"][1]["weight"], 0.7);
-    assert_eq!(e["targeting"], json!([{"attribute": "country", "op": "eq", "value": "fr"}]));
+    assert_eq!(
+        e["targeting"],
+        json!([{"attribute": "country", "op": "eq", "value": "fr"}])
+    );
 }
 
 #[tokio::test]
@@ -598,19 +646,31 @@ async fn the_experiment_page_shows_what_the_results_api_says() {
             events.push(json!({"event_id": format!("e-{i}"), "user_id": user, "name": "purchase"}));
         }
     }
-    assert_eq!(app.track(Value::Array(events)).await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.track(Value::Array(events)).await.status,
+        StatusCode::ACCEPTED
+    );
 
     let results = app.results("checkout").await;
     let mut browser = Browser::signed_in(&app).await;
     let page = browser.get("/dashboard/experiments/checkout").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.headers["server-timing"].to_str().unwrap().contains("total;dur="));
+    assert!(
+        page.headers["server-timing"]
+            .to_str()
+            .unwrap()
+            .contains("total;dur=")
+    );
     for v in results["variants"].as_array().unwrap() {
         let key = v["key"].as_str().unwrap();
         let row = row(&page.body, &format!("variant-{key}"));
         let users = v["users"].as_i64().unwrap();
         assert!(users > 0);
-        assert_eq!(cell(row, "users"), format::thousands(users), "users of {key}");
+        assert_eq!(
+            cell(row, "users"),
+            format::thousands(users),
+            "users of {key}"
+        );
         assert_eq!(
             cell(row, "conversions"),
             format::thousands(v["conversions"].as_i64().unwrap()),
@@ -628,14 +688,26 @@ async fn the_experiment_page_shows_what_the_results_api_says() {
             "rate of {key}"
         );
         let best = format::probability(v["probability_best"].as_f64().unwrap());
-        assert!(cell(row, "probability_best").contains(&best), "probability best of {key}: {best}");
+        assert!(
+            cell(row, "probability_best").contains(&best),
+            "probability best of {key}: {best}"
+        );
         let chance = format::optional_probability(v["chance_to_beat_control"].as_f64());
-        assert!(cell(row, "chance_to_beat_control").contains(&chance), "chance of {key}: {chance}");
+        assert!(
+            cell(row, "chance_to_beat_control").contains(&chance),
+            "chance of {key}: {chance}"
+        );
         assert!(cell(row, "p_value").contains(&format::p_value(v["p_value"].as_f64())));
-        assert_eq!(cell(row, "weight"), format::percent(v["weight"].as_f64().unwrap(), 1));
+        assert_eq!(
+            cell(row, "weight"),
+            format::percent(v["weight"].as_f64().unwrap(), 1)
+        );
     }
     let b = row(&page.body, "variant-b");
-    assert!(cell(b, "probability_best").starts_with('✓'), "crossing the threshold is marked in words too");
+    assert!(
+        cell(b, "probability_best").starts_with('✓'),
+        "crossing the threshold is marked in words too"
+    );
     assert!(b.contains("crosses good"));
 
     // The verdict, the thresholds, the charts, the definition and the exports.
@@ -645,20 +717,36 @@ async fn the_experiment_page_shows_what_the_results_api_says() {
     assert!(all.contains("probability of being best reaches 95.0%"));
     assert!(page.body.matches(r#"role="img""#).count() >= 2, "charts");
     assert!(page.body.contains("Cumulative conversion rate over time"));
-    assert!(page.body.contains("Posterior distributions of the conversion rate"));
+    assert!(
+        page.body
+            .contains("Posterior distributions of the conversion rate")
+    );
     assert!(all.contains(r#""text": "Treat yourself""#));
-    assert!(page.body.contains(
-        r#"href="/api/v1/experiments/checkout/export?data=assignments&amp;format=csv""#
-    ));
+    assert!(
+        page.body.contains(
+            r#"href="/api/v1/experiments/checkout/export?data=assignments&amp;format=csv""#
+        )
+    );
 
     // Auto-refresh only when asked.
     assert!(!page.body.contains("http-equiv=\"refresh\""));
-    let refreshing = browser.get("/dashboard/experiments/checkout?refresh=30").await;
-    assert!(refreshing.body.contains(r#"<meta http-equiv="refresh" content="30">"#));
+    let refreshing = browser
+        .get("/dashboard/experiments/checkout?refresh=30")
+        .await;
+    assert!(
+        refreshing
+            .body
+            .contains(r#"<meta http-equiv="refresh" content="30">"#)
+    );
 
     // The list agrees on the users and names the leader.
     let list = browser.get("/dashboard/experiments").await;
-    let total: i64 = results["variants"].as_array().unwrap().iter().map(|v| v["users"].as_i64().unwrap()).sum();
+    let total: i64 = results["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["users"].as_i64().unwrap())
+        .sum();
     let listed = row(&list.body, "experiment-checkout");
     assert!(text(listed).contains(&format::thousands(total)));
     assert!(text(listed).contains("Urgent"));
@@ -667,8 +755,10 @@ async fn the_experiment_page_shows_what_the_results_api_says() {
 #[tokio::test]
 async fn the_list_filters_by_status() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("live-one", "bandit")).await;
-    app.create_experiment(experiment_body("draft-one", "ab")).await;
+    app.running_experiment(experiment_body("live-one", "bandit"))
+        .await;
+    app.create_experiment(experiment_body("draft-one", "ab"))
+        .await;
     let mut browser = Browser::signed_in(&app).await;
     let all = browser.get("/dashboard/experiments").await;
     assert!(all.body.contains(r#"id="experiment-live-one""#));
@@ -687,7 +777,12 @@ async fn unknown_experiments_and_pages_answer_404_in_html() {
     let mut browser = Browser::signed_in(&app).await;
     let page = browser.get("/dashboard/experiments/nope").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
-    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(text(&page.body).contains("There is no experiment with the key “nope”."));
 }
 
@@ -701,10 +796,16 @@ async fn stylesheet_and_script_are_served_for_a_year_under_hashed_names() {
         assert!(path.starts_with("/static/"), "{path}");
         let asset = browser.get(&path).await;
         assert_eq!(asset.status, StatusCode::OK, "{path}");
-        assert_eq!(asset.headers["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(
+            asset.headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
         assert!(!asset.body.is_empty());
     }
-    assert_eq!(browser.get("/static/style.000000000000.css").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        browser.get("/static/style.000000000000.css").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// The render-time check of issue 5: an experiment page with 10 variants and a million users
@@ -760,19 +861,17 @@ async fn render_time_with_10_variants_and_a_million_users() {
         assert_eq!(page.status, StatusCode::OK);
         assert!(text(row(&page.body, "variant-v9")).contains("100,000"));
         let timing = page.headers["server-timing"].to_str().unwrap().to_string();
-        let total: f64 = timing
-            .split("total;dur=")
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let total: f64 = timing.split("total;dur=").nth(1).unwrap().parse().unwrap();
         if i >= 5 {
             // The first requests warm connections and caches.
             totals.push(total);
             walls.push(wall);
         }
         if i == 24 {
-            println!("last Server-Timing: {timing}; page size {} bytes", page.body.len());
+            println!(
+                "last Server-Timing: {timing}; page size {} bytes",
+                page.body.len()
+            );
         }
     }
     // Where the time goes: the engine calls the page makes, each timed alone.
