@@ -419,10 +419,10 @@ pub fn cumulative_over_time(
         .map(|points| {
             let step = points.len().div_ceil(MAX_COLUMNS).max(1);
             let mut kept: Vec<_> = points.iter().step_by(step).copied().collect();
-            if let (Some(last), Some(kept_last)) = (points.last(), kept.last()) {
-                if last.0 != kept_last.0 {
-                    kept.push(*last);
-                }
+            if let (Some(last), Some(kept_last)) = (points.last(), kept.last())
+                && last.0 != kept_last.0
+            {
+                kept.push(*last);
             }
             kept
         })

@@ -283,10 +283,10 @@ impl ExperimentForm {
                 _ => {}
             }
         }
-        if let Ok(control) = form.get("control").parse::<usize>() {
-            if let Some(row) = variants.get_mut(&control) {
-                row.control = true;
-            }
+        if let Ok(control) = form.get("control").parse::<usize>()
+            && let Some(row) = variants.get_mut(&control)
+        {
+            row.control = true;
         }
         let mut rules: BTreeMap<usize, RuleRow> = BTreeMap::new();
         for (i, column, value) in form.rows("rule") {
@@ -421,10 +421,10 @@ impl ExperimentForm {
     pub fn field_of(&self, e: &ValidationError) -> String {
         let field = e.field.as_str();
         if let Some(rest) = field.strip_prefix("variants.") {
-            if let Some((key, column)) = rest.rsplit_once('.') {
-                if let Some(i) = self.variants.iter().position(|v| v.key.trim() == key) {
-                    return format!("variant-{i}-{column}");
-                }
+            if let Some((key, column)) = rest.rsplit_once('.')
+                && let Some(i) = self.variants.iter().position(|v| v.key.trim() == key)
+            {
+                return format!("variant-{i}-{column}");
             }
             return "variants".into();
         }
@@ -462,18 +462,17 @@ impl ExperimentForm {
         if e.field == "traffic" && m.contains("between 0 and 1") {
             return "must be between 0% and 100%".into();
         }
-        if e.field == "floor" {
-            if let Some(max) = m
+        if e.field == "floor"
+            && let Some(max) = m
                 .split(" = ")
                 .nth(1)
                 .and_then(|rest| rest.split_whitespace().next())
                 .and_then(|x| x.parse::<f64>().ok())
-            {
-                return format!(
-                    "must be between 0% and {}% (100% divided by the number of variants)",
-                    percent_text(max)
-                );
-            }
+        {
+            return format!(
+                "must be between 0% and {}% (100% divided by the number of variants)",
+                percent_text(max)
+            );
         }
         m.to_string()
     }
@@ -726,7 +725,7 @@ mod tests {
         pairs[16] = ("rule-0-op", "gt");
         pairs[17] = ("rule-0-value", "");
         let f = form(&pairs);
-        assert_eq!(f.to_draft().unwrap_err().get("rule-0").is_some(), true);
+        assert!(f.to_draft().unwrap_err().get("rule-0").is_some());
     }
 
     #[test]

@@ -432,7 +432,7 @@ async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms()
                {"attribute": "age", "op": "gte", "value": 18}])
     );
 
-    let page = browser.get(&created.location().to_string()).await;
+    let page = browser.get(created.location()).await;
     assert!(page.body.contains("Experiment created"));
     assert!(text(&page.body).contains("Draft: not started yet"));
     assert!(text(&page.body).contains("platform is one of ios, android"));
@@ -642,7 +642,7 @@ async fn the_experiment_page_shows_what_the_results_api_says() {
         let variant = app.variant_of(&user, "checkout", json!({})).await.unwrap();
         let n = seen.entry(variant.clone()).or_default();
         *n += 1;
-        if *n % every[variant.as_str()] == 0 {
+        if (*n).is_multiple_of(every[variant.as_str()]) {
             events.push(json!({"event_id": format!("e-{i}"), "user_id": user, "name": "purchase"}));
         }
     }
