@@ -164,7 +164,9 @@ fn warnings(e: &Experiment, r: &ExperimentResults) -> Markup {
         @if e.status == Status::Stopped {
             @match &r.winner {
                 Some(w) => (notice(Tone::Info, html! {
-                    "This experiment is stopped and its winner, " strong { (w) } ", is served to every user. "
+                    "This experiment is stopped and its winner, "
+                    strong { (r.variants.iter().find(|v| &v.key == w).map_or(w.as_str(), |v| v.name.as_str())) }
+                    ", is served to every user. "
                     "The numbers below are final."
                 })),
                 None => (notice(Tone::Info, html! { "This experiment is stopped without a winner. The numbers below are final." })),
@@ -641,7 +643,9 @@ pub fn page(view: &ExperimentView) -> Markup {
                     p.subtitle {
                         code { (e.spec.key) } " " (status_badge(e.status)) " "
                         (e.spec.dimension.as_str()) " · " (if e.spec.kind == Kind::Ab { "A/B test" } else { "bandit" })
-                        @if let Some(t) = running_time(e, view.now) { " · running for " (t) }
+                        @if let Some(t) = running_time(e, view.now) {
+                            (if e.status == Status::Stopped { " · ran for " } else { " · running for " }) (t)
+                        }
                     }
                 }
                 (actions(view))
