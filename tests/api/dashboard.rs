@@ -832,10 +832,10 @@ async fn render_time_with_10_variants_and_a_million_users() {
         "UPDATE variant_stats s SET users = 100000, conversions = 5000 + 100 * v.position,
              value_sum = 5000 + 100 * v.position, value_sum_sq = 5000 + 100 * v.position
          FROM variants v WHERE v.id = s.variant_id",
-        // 720 hours of history per variant, summing to the same totals (139 users an hour + rest).
-        "INSERT INTO period_stats (variant_id, period_start, experiment_id, users, conversions,
-                                   value_sum, value_sum_sq, expected_users)
-         SELECT v.id, date_trunc('hour', now()) - make_interval(hours => 719 - h), v.experiment_id,
+        // 720 hours of history per variant, summing to the same totals (138 users an hour, the rest in the last).
+        "INSERT INTO period_stats (variant_id, period_start, shard, experiment_id, users,
+                                   conversions, value_sum, value_sum_sq, expected_users)
+         SELECT v.id, date_trunc('hour', now()) - make_interval(hours => 719 - h), 0, v.experiment_id,
                 CASE WHEN h = 719 THEN 100000 - 138 * 719 ELSE 138 END,
                 CASE WHEN h = 719 THEN (5000 + 100 * v.position) - 7 * 719 ELSE 7 END,
                 7, 7, 138
