@@ -1,11 +1,11 @@
 //! Wiring: database preparation, the actix `App` (shared by `main` and the tests), and the
 //! `Application` that runs the HTTP server beside the engine's background work.
 
-use crate::api;
 use crate::config::Settings;
 use crate::domain::Scope;
 use crate::engine::{Engine, EngineSettings, keys};
 use crate::store::{self, StoreError};
+use crate::{api, dashboard};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
@@ -28,6 +28,7 @@ pub fn create_app(
     App::new()
         .app_data(web::Data::new(engine))
         .configure(api::configure)
+        .configure(dashboard::configure)
         .default_service(web::to(api::not_found))
         .wrap(actix_web::middleware::from_fn(api::observe::observe))
 }

@@ -509,3 +509,51 @@ fn generated_event_id() -> String {
     use rand::RngExt;
     format!("gen-{:032x}", rand::rng().random::<u128>())
 }
+
+// ---- dashboard sessions (added with the dashboard) --------------------------------------
+
+impl Engine {
+    /// The scope of a key known only by its SHA-256 (hex), as a dashboard session remembers
+    /// it: revoking the key thus ends its sessions too.
+    pub fn authorize_hash(&self, key_hash: &str) -> Option<Scope> {
+        if let Some(scope) = self.inner.static_keys.get(key_hash) {
+            return Some(*scope);
+        }
+        self.inner.snapshot.load().keys.get(key_hash).copied()
+    }
+
+    /// The secret that signs dashboard sessions, shared by every instance through the
+    /// database (created at first use).
+    pub async fn session_secret(&self) -> Result<Vec<u8>, EngineError> {
+        let candidate: [u8; 32] = rand::random();
+        Ok(self
+            .inner
+            .store
+            .run(move |conn| store::session_secret(conn, &candidate))
+            .await?)
+    }
+
+    /// Ends a dashboard session (signing out) on every instance.
+    pub async fn end_session(
+        &self,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let nonce = nonce.to_string();
+        Ok(self
+            .inner
+            .store
+            .run(move |conn| store::end_session(conn, &nonce, expires_at))
+            .await?)
+    }
+
+    /// Whether a dashboard session was signed out.
+    pub async fn session_ended(&self, nonce: &str) -> Result<bool, EngineError> {
+        let nonce = nonce.to_string();
+        Ok(self
+            .inner
+            .store
+            .run(move |conn| store::session_ended(conn, &nonce))
+            .await?)
+    }
+}

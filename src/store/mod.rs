@@ -164,3 +164,7 @@ pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
 }
+
+// ---- the dashboard's session secret (added with the dashboard) ----
+mod sessions;
+pub use sessions::{end_session, session_ended, session_secret};

@@ -7,6 +7,7 @@ mod assign;
 mod auth;
 mod bad_input;
 mod bandit;
+mod dashboard;
 mod experiments;
 mod lifecycle;
 mod track;

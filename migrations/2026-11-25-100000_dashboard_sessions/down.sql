@@ -1,0 +1,2 @@
+DROP TABLE dashboard_signed_out;
+DROP TABLE dashboard_secret;

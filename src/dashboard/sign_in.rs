@@ -1,0 +1,112 @@
+//! Signing in with an admin key, and out.
+
+use super::forms::FormData;
+use super::session::{self, SIGN_IN_COOKIE, SignedIn};
+use super::{DashboardError, HOME, PageResult, html, redirect, safe_next};
+use crate::engine::Engine;
+use crate::templates::sign_in::{SignInView, page as sign_in_page};
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct SignInQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+async fn render(
+    req: &HttpRequest,
+    status: StatusCode,
+    next: &str,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> PageResult {
+    let (cookie, csrf) = session::sign_in_token(req).await?;
+    let mut response = html(
+        status,
+        sign_in_page(&SignInView {
+            csrf: &csrf,
+            next,
+            notice,
+            error,
+        }),
+    );
+    if let Some(cookie) = cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| DashboardError::Internal(e.to_string()))?;
+    }
+    Ok(response)
+}
+
+/// `GET /dashboard/sign-in`: the form (or home, when already signed in).
+pub async fn page(req: HttpRequest, query: web::Query<SignInQuery>) -> PageResult {
+    if session::current_session(&req).await?.is_some() {
+        return Ok(redirect(HOME));
+    }
+    let next = safe_next(query.next.as_deref().unwrap_or(HOME));
+    let notice = query.signed_out.is_some().then_some("You are signed out.");
+    render(&req, StatusCode::OK, next, notice, None).await
+}
+
+/// `POST /dashboard/sign-in`: checks the form's token and the key, then opens a session.
+pub async fn sign_in(req: HttpRequest, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
+    let form = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
+    let next = safe_next(form.get("next")).to_string();
+    if !session::check_sign_in_token(&req, form.get("csrf")).await? {
+        return render(
+            &req,
+            StatusCode::FORBIDDEN,
+            &next,
+            None,
+            Some("This sign-in form has expired or was sent from another site. Please try again."),
+        )
+        .await;
+    }
+    let signer = session::signer(&req).await?;
+    match session::open_session(&req, &engine, &signer, form.get("key")) {
+        Some(cookie) => {
+            let mut response = redirect(&next);
+            let spent = Cookie::build(SIGN_IN_COOKIE, "")
+                .path("/")
+                .max_age(actix_web::cookie::time::Duration::ZERO)
+                .finish();
+            for c in [&cookie, &spent] {
+                response
+                    .add_cookie(c)
+                    .map_err(|e| DashboardError::Internal(e.to_string()))?;
+            }
+            Ok(response)
+        }
+        None => {
+            render(
+                &req,
+                StatusCode::UNAUTHORIZED,
+                &next,
+                None,
+                Some("That is not an admin key this server accepts."),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /dashboard/sign-out`.
+pub async fn sign_out(
+    req: HttpRequest,
+    user: SignedIn,
+    engine: web::Data<Engine>,
+    body: web::Bytes,
+) -> PageResult {
+    let form = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
+    user.check_csrf(form.get("csrf"))?;
+    let expires = chrono::DateTime::from_timestamp(user.session.expires, 0).unwrap_or_default();
+    engine.end_session(&user.session.nonce, expires).await?;
+    let mut response = redirect("/dashboard/sign-in?signed_out=1");
+    response
+        .add_cookie(&session::closed_session(&req))
+        .map_err(|e| DashboardError::Internal(e.to_string()))?;
+    Ok(response)
+}

@@ -1,0 +1,20 @@
+//! A page for errors: what happened, in words, and a way back.
+
+use super::layout::{Nav, Page, layout};
+use maud::{Markup, html};
+
+pub fn page(title: &str, message: &str) -> Markup {
+    layout(
+        &Page {
+            title,
+            csrf: None,
+            nav: Nav::Other,
+            refresh: None,
+        },
+        html! {
+            h1 { (title) }
+            p.lead { (message) }
+            p { a href="/dashboard/experiments" { "Back to the experiments" } }
+        },
+    )
+}

@@ -1,0 +1,363 @@
+//! The create and edit forms. Errors appear next to their field and in a summary at the top
+//! that links to each; "add a row" buttons work without JavaScript (the form comes back with
+//! one more row and everything typed kept).
+
+use super::components::{
+    Field, InputOptions, Tone, csrf_input, field_error, notice, radio_field, select_field, swatch,
+    text_field, textarea_field,
+};
+use super::format;
+use super::layout::{Nav, Page, layout};
+use crate::dashboard::forms::{ExperimentForm, FieldErrors, OPS, RuleRow, VariantRow};
+use crate::domain::{Experiment, Kind};
+use maud::{Markup, html};
+
+pub struct CreateView<'a> {
+    pub csrf: &'a str,
+    pub form: &'a ExperimentForm,
+    pub errors: &'a FieldErrors,
+}
+
+pub struct EditView<'a> {
+    pub csrf: &'a str,
+    pub experiment: &'a Experiment,
+    pub form: &'a ExperimentForm,
+    pub errors: &'a FieldErrors,
+}
+
+const DIMENSIONS: &[(&str, &str, &str)] = &[
+    (
+        "content",
+        "Content",
+        "what is shown: a text, an image, an offer",
+    ),
+    (
+        "timing",
+        "Timing",
+        "when it is sent: the hour of a push, a delay",
+    ),
+    (
+        "trigger",
+        "Trigger",
+        "what sets it off: the event that opens a message",
+    ),
+];
+
+const KINDS: &[(&str, &str, &str)] = &[
+    (
+        "ab",
+        "A/B test",
+        "fixed shares of users; the cleanest comparison",
+    ),
+    (
+        "bandit",
+        "Bandit",
+        "Thompson sampling moves users to what works while it learns",
+    ),
+];
+
+const METRICS: &[(&str, &str)] = &[
+    (
+        "conversion",
+        "Conversion: did the user send the event (once per user)",
+    ),
+    ("revenue", "Revenue: the sum of the event's values per user"),
+];
+
+/// Readable names for the error summary.
+fn field_label(field: &str) -> String {
+    let named = [
+        ("key", "Key"),
+        ("name", "Name"),
+        ("description", "Description"),
+        ("dimension", "Dimension"),
+        ("kind", "Kind"),
+        ("control", "Control"),
+        ("goal_event", "Goal event"),
+        ("goal_metric", "Goal metric"),
+        ("traffic", "Traffic"),
+        ("floor", "Floor"),
+        ("min_users_per_arm", "Minimum users per variant"),
+        ("variants", "Variants"),
+        ("weights", "Weights"),
+        ("targeting", "Targeting"),
+        ("form", "Form"),
+    ];
+    if let Some((_, label)) = named.iter().find(|(k, _)| *k == field) {
+        return label.to_string();
+    }
+    let parts: Vec<&str> = field.split('-').collect();
+    match parts.as_slice() {
+        ["variant", i, column] => format!(
+            "Variant {}: {column}",
+            i.parse::<usize>().map_or(0, |i| i + 1)
+        ),
+        ["rule", i, ..] => format!("Targeting rule {}", i.parse::<usize>().map_or(0, |i| i + 1)),
+        _ => field.to_string(),
+    }
+}
+
+/// The element an error links to: the field itself, or the group that holds it.
+fn anchor(field: &str) -> String {
+    match field {
+        "weights" | "variants" => "variants".into(),
+        "targeting" => "targeting".into(),
+        "dimension" => "dimension-content".into(),
+        "kind" => "kind-ab".into(),
+        f if f.starts_with("rule-") && f.matches('-').count() == 1 => format!("{f}-attribute"),
+        f => f.into(),
+    }
+}
+
+fn error_summary(errors: &FieldErrors, what: &str) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.error-summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
+                h2 #error-summary-title {
+                    (what) " — " (errors.len()) (if errors.len() == 1 { " thing needs" } else { " things need" }) " fixing:"
+                }
+                ul {
+                    @for (field, message) in errors.iter() {
+                        li { a href={ "#" (anchor(field)) } { (field_label(field)) ": " (message) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn f<'a>(
+    errors: &'a FieldErrors,
+    name: &'a str,
+    label: &'a str,
+    hint: Option<&'a str>,
+) -> Field<'a> {
+    Field {
+        name,
+        label,
+        hint,
+        error: errors.get(name),
+    }
+}
+
+fn percent_input() -> InputOptions<'static> {
+    InputOptions {
+        inputmode: Some("decimal"),
+        suffix: Some("%"),
+        ..InputOptions::default()
+    }
+}
+
+fn traffic_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
+    html! {
+        (text_field(&f(errors, "traffic", "Traffic",
+            Some("The share of users who match the targeting that take part. Lowering it later drops users above the new share; raising it brings them back with their old variant.")),
+            &form.traffic, percent_input()))
+        div.only-bandit {
+            (text_field(&f(errors, "floor", "Floor per variant (bandits only)",
+                Some("The least share of new users every variant keeps, so none is starved of data. Empty: 1%.")),
+                &form.floor, percent_input()))
+        }
+        (text_field(&f(errors, "min_users_per_arm", "Minimum users per variant",
+            Some("No verdict is given before every variant has this many users. Empty: 100.")),
+            &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
+    }
+}
+
+fn rule_rows(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
+    html! {
+        fieldset.group #targeting .has-error[errors.get("targeting").is_some()] {
+            legend { "Targeting" }
+            p.hint { "Who can take part, by the attributes the app sends. Every rule must hold; with no rules, everyone can. "
+                "For “is one of”, separate values with commas. Numbers and true/false are read as such; put a value in double quotes to keep it text (\"42\")." }
+            (field_error("targeting", errors.get("targeting")))
+            @for (i, rule) in form.rules.iter().enumerate() {
+                (rule_row(i, rule, errors))
+            }
+        }
+    }
+}
+
+fn rule_row(i: usize, rule: &RuleRow, errors: &FieldErrors) -> Markup {
+    let name = |c: &str| format!("rule-{i}-{c}");
+    let (attribute, op, value) = (name("attribute"), name("op"), name("value"));
+    let row_error = format!("rule-{i}");
+    html! {
+        fieldset.rule-row .has-error[errors.get(&row_error).is_some()] {
+            legend.visually-hidden { "Rule " (i + 1) }
+            (text_field(&f(errors, &attribute, "Attribute", None), &rule.attribute,
+                InputOptions { placeholder: Some("platform"), ..InputOptions::default() }))
+            (select_field(&f(errors, &op, "Comparison", None), &rule.op, OPS))
+            (text_field(&f(errors, &value, "Value", None), &rule.value,
+                InputOptions { placeholder: Some("ios, android"), ..InputOptions::default() }))
+            (field_error(&row_error, errors.get(&row_error)))
+        }
+    }
+}
+
+fn variant_row(i: usize, row: &VariantRow, errors: &FieldErrors) -> Markup {
+    let name = |c: &str| format!("variant-{i}-{c}");
+    let (key, label, payload, weight) =
+        (name("key"), name("name"), name("payload"), name("weight"));
+    html! {
+        fieldset.variant-row {
+            legend { (swatch(i)) " Variant " (i + 1) }
+            div.variant-grid {
+                (text_field(&f(errors, &key, "Key", Some("Short, lowercase: a, b, morning")), &row.key,
+                    InputOptions { autocomplete: Some("off"), ..InputOptions::default() }))
+                (text_field(&f(errors, &label, "Name (optional)", None), &row.name, InputOptions::default()))
+                div.only-ab {
+                    (text_field(&f(errors, &weight, "Weight (A/B only)", Some("Empty everywhere: equal shares")), &row.weight, percent_input()))
+                }
+            }
+            (textarea_field(&f(errors, &payload, "Payload (JSON)",
+                Some("What the app receives for this variant, e.g. {\"text\": \"Hello\"} or \"evening\". Every variant's payload must be of one JSON type.")),
+                &row.payload, 3, true))
+            div.radio {
+                input type="radio" id={ "control-" (i) } name="control" value=(i) checked[row.control];
+                label for={ "control-" (i) } { "This is the control (the baseline the others are compared with)" }
+            }
+        }
+    }
+}
+
+pub fn create_page(view: &CreateView) -> Markup {
+    let (form, errors) = (view.form, view.errors);
+    layout(
+        &Page {
+            title: "New experiment",
+            csrf: Some(view.csrf),
+            nav: Nav::New,
+            refresh: None,
+        },
+        html! {
+            h1 { "New experiment" }
+            (error_summary(errors, "The experiment was not created"))
+            form.experiment-form method="post" action="/dashboard/experiments" data-kind=(form.kind) {
+                (csrf_input(view.csrf))
+                fieldset.group {
+                    legend { "About" }
+                    (text_field(&f(errors, "key", "Key",
+                        Some("How apps and exports name it: 1 to 64 lowercase letters, digits, - _ or . (fixed once created).")),
+                        &form.key, InputOptions { required: true, placeholder: Some("push-time"), ..InputOptions::default() }))
+                    (text_field(&f(errors, "name", "Name", None), &form.name,
+                        InputOptions { required: true, placeholder: Some("Push send time"), ..InputOptions::default() }))
+                    (textarea_field(&f(errors, "description", "Description (optional)", Some("The hypothesis, for whoever reads the results later.")),
+                        &form.description, 2, false))
+                    (radio_field(&f(errors, "dimension", "What the variants vary", None), &form.dimension, DIMENSIONS))
+                }
+                fieldset.group {
+                    legend { "Goal" }
+                    (text_field(&f(errors, "goal_event", "Goal event",
+                        Some("The event name the apps track when the user does what you want.")),
+                        &form.goal_event, InputOptions { required: true, placeholder: Some("purchase"), ..InputOptions::default() }))
+                    (select_field(&f(errors, "goal_metric", "Metric", None), &form.goal_metric, METRICS))
+                }
+                fieldset.group {
+                    legend { "How users are split" }
+                    (radio_field(&f(errors, "kind", "Kind", None), &form.kind, KINDS))
+                    (traffic_fields(form, errors))
+                }
+                fieldset.group #variants .has-error[errors.get("variants").is_some() || errors.get("weights").is_some()] {
+                    legend { "Variants" }
+                    p.hint { "At least two. Empty rows are ignored." }
+                    (field_error("variants", errors.get("variants")))
+                    (field_error("weights", errors.get("weights")))
+                    (field_error("control", errors.get("control")))
+                    @for (i, row) in form.variants.iter().enumerate() {
+                        (variant_row(i, row, errors))
+                    }
+                }
+                (rule_rows(form, errors))
+                div.form-actions {
+                    // The first submit button is the one Enter presses: creating, not adding rows.
+                    button.primary type="submit" name="action" value="create" { "Create experiment" }
+                    button type="submit" name="action" value="add_variant" formnovalidate data-add-row="variant" { "Add a variant" }
+                    button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
+                    a href="/dashboard/experiments" { "Cancel" }
+                }
+            }
+        },
+    )
+}
+
+pub fn edit_page(view: &EditView) -> Markup {
+    let (e, form, errors) = (view.experiment, view.form, view.errors);
+    let spec = &e.spec;
+    let base = format!("/dashboard/experiments/{}", spec.key);
+    let title = format!("Edit {}", spec.name);
+    layout(
+        &Page {
+            title: &title,
+            csrf: Some(view.csrf),
+            nav: Nav::Experiments,
+            refresh: None,
+        },
+        html! {
+            nav.breadcrumb aria-label="Breadcrumb" {
+                a href="/dashboard/experiments" { "Experiments" } " / " a href=(base) { (spec.name) } " / "
+            }
+            h1 { "Edit " (spec.name) }
+            (error_summary(errors, "The changes were not saved"))
+            @if let Some(m) = errors.get("form") { (notice(Tone::Bad, html! { (m) })) }
+            form.experiment-form method="post" action={ (base) "/edit" } data-kind=(spec.kind.as_str()) {
+                (csrf_input(view.csrf))
+                fieldset.group {
+                    legend { "About" }
+                    (text_field(&f(errors, "name", "Name", None), &form.name, InputOptions { required: true, ..InputOptions::default() }))
+                    (textarea_field(&f(errors, "description", "Description (optional)", None), &form.description, 2, false))
+                }
+                section.fixed aria-labelledby="fixed-heading" {
+                    h2 #fixed-heading { "Fixed once created" }
+                    p.hint { "These stay as they are so that results remain comparable from the first user to the last. To change them, create a new experiment." }
+                    dl.facts {
+                        dt { "Key" } dd { code { (spec.key) } }
+                        dt { "Dimension" } dd { (spec.dimension.as_str()) }
+                        dt { "Kind" } dd { (if spec.kind == Kind::Ab { "A/B test" } else { "bandit" }) }
+                        dt { "Goal" } dd { code { (spec.goal.event) } " (" (spec.goal.metric.as_str()) ")" }
+                        dt { "Control" } dd { (spec.control) }
+                    }
+                }
+                fieldset.group #variants .has-error[errors.get("weights").is_some()] {
+                    legend { "Variants" }
+                    (field_error("weights", errors.get("weights")))
+                    @for (i, v) in spec.variants.iter().enumerate() {
+                        div.variant-row {
+                            h3 { (swatch(i)) " " (v.name) " " code.muted { (v.key) } }
+                            input type="hidden" name={ "variant-" (i) "-key" } value=(v.key);
+                            @if spec.kind == Kind::Ab {
+                                @let typed = form.variants.iter().find(|r| r.key == v.key.as_str()).map_or(String::new(), |r| r.weight.clone());
+                                @let name = format!("variant-{i}-weight");
+                                (text_field(&f(errors, &name, "Weight", None), &typed, percent_input()))
+                            }
+                            p.label-like { "Payload" }
+                            pre { code { (serde_json::to_string_pretty(&v.payload).unwrap_or_default()) } }
+                        }
+                    }
+                    @if spec.kind == Kind::Ab {
+                        p.hint { "Weights must add up to 100%. New users follow the new weights; enrolled users keep their variant." }
+                    }
+                }
+                fieldset.group {
+                    legend { "Traffic and data" }
+                    (text_field(&f(errors, "traffic", "Traffic",
+                        Some("The share of matching users that take part.")), &form.traffic, percent_input()))
+                    @if spec.kind == Kind::Bandit {
+                        (text_field(&f(errors, "floor", "Floor per variant",
+                            Some("The least share of new users every variant keeps.")), &form.floor, percent_input()))
+                    }
+                    (text_field(&f(errors, "min_users_per_arm", "Minimum users per variant",
+                        Some("No verdict before every variant has this many users.")),
+                        &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
+                }
+                (rule_rows(form, errors))
+                div.form-actions {
+                    button.primary type="submit" name="action" value="save" { "Save changes" }
+                    button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
+                    a href=(base) { "Cancel" }
+                }
+                p.hint { "Current traffic: " (format::percent(spec.traffic, 1)) ". Changes apply to new users within a second on every server." }
+            }
+        },
+    )
+}

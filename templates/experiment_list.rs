@@ -1,0 +1,145 @@
+//! The experiments list: what runs, how big it is, who leads.
+
+use super::components::status_badge;
+use super::format;
+use super::layout::{Nav, Page, layout};
+use crate::domain::{Experiment, Status};
+use crate::engine::ExperimentResults;
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+pub struct ListRow<'a> {
+    pub experiment: &'a Experiment,
+    /// `None` for drafts (nothing to show yet) or when results could not be computed.
+    pub results: Option<&'a ExperimentResults>,
+}
+
+pub struct ListView<'a> {
+    pub csrf: &'a str,
+    pub rows: &'a [ListRow<'a>],
+    pub filter: Option<Status>,
+    pub counts: &'a [(Status, usize)],
+    pub total: usize,
+    pub now: DateTime<Utc>,
+}
+
+/// How long the experiment has run (until it stopped, or until now).
+pub fn running_time(e: &Experiment, now: DateTime<Utc>) -> Option<String> {
+    let started = e.started_at?;
+    let until = e.stopped_at.unwrap_or(now);
+    Some(format::duration((until - started).num_seconds()))
+}
+
+fn filter_link(
+    label: &str,
+    status: Option<Status>,
+    count: usize,
+    current: Option<Status>,
+) -> Markup {
+    let href = match status {
+        Some(s) => format!("/dashboard/experiments?status={s}"),
+        None => "/dashboard/experiments".into(),
+    };
+    html! {
+        a href=(href) aria-current=[(status == current).then_some("page")] {
+            (label) " " span.count { "(" (count) ")" }
+        }
+    }
+}
+
+fn leader(results: &ExperimentResults) -> Markup {
+    let i = results
+        .variants
+        .iter()
+        .position(|v| v.key == results.decision.leader);
+    match i.map(|i| &results.variants[i]) {
+        Some(v) => html! {
+            (v.name) @if v.name != v.key { " " span.muted { "(" (v.key) ")" } }
+            br;
+            span.muted { (format::probability(v.probability_best)) " best" }
+        },
+        None => html! { (format::NONE) },
+    }
+}
+
+pub fn page(view: &ListView) -> Markup {
+    let title = match view.filter {
+        Some(s) => format!("Experiments: {s}"),
+        None => "Experiments".to_string(),
+    };
+    layout(
+        &Page {
+            title: &title,
+            csrf: Some(view.csrf),
+            nav: Nav::Experiments,
+            refresh: None,
+        },
+        html! {
+            div.page-head {
+                h1 { "Experiments" }
+                a.button.primary href="/dashboard/new" { "New experiment" }
+            }
+            nav.filters aria-label="Filter by status" {
+                (filter_link("All", None, view.total, view.filter))
+                @for (status, count) in view.counts {
+                    (filter_link(status.as_str(), Some(*status), *count, view.filter))
+                }
+            }
+            @if view.rows.is_empty() {
+                p.empty {
+                    @if view.total == 0 {
+                        "No experiments yet. " a href="/dashboard/new" { "Create the first one" } "."
+                    } @else {
+                        "No experiment has this status."
+                    }
+                }
+            } @else {
+                div.table-scroll {
+                    table.list {
+                        caption.visually-hidden { (title) }
+                        thead {
+                            tr {
+                                th scope="col" { "Experiment" }
+                                th scope="col" { "Dimension" }
+                                th scope="col" { "Kind" }
+                                th scope="col" { "Status" }
+                                th scope="col" class="num" { "Users" }
+                                th scope="col" { "Leading variant" }
+                                th scope="col" { "Running for" }
+                            }
+                        }
+                        tbody {
+                            @for row in view.rows {
+                                @let e = row.experiment;
+                                @let key = e.spec.key.as_str();
+                                tr id={ "experiment-" (key) } {
+                                    th scope="row" {
+                                        a href={ "/dashboard/experiments/" (key) } { (e.spec.name) }
+                                        br;
+                                        code.muted { (key) }
+                                    }
+                                    td { (e.spec.dimension.as_str()) }
+                                    td { (if e.spec.kind == crate::domain::Kind::Ab { "A/B" } else { "bandit" }) }
+                                    td { (status_badge(e.status)) }
+                                    td.num data-users=[row.results.map(|r| r.variants.iter().map(|v| v.users).sum::<i64>())] {
+                                        @match row.results {
+                                            Some(r) => (format::thousands(r.variants.iter().map(|v| v.users).sum())),
+                                            None => (format::NONE),
+                                        }
+                                    }
+                                    td {
+                                        @match row.results {
+                                            Some(r) => (leader(r)),
+                                            None => (format::NONE),
+                                        }
+                                    }
+                                    td { (running_time(e, view.now).unwrap_or_else(|| format::NONE.into())) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,13 @@
+//! The dashboard's views: maud functions that turn view data into HTML. One file per page or
+//! component; every page is wrapped by `layout::layout`. No I/O happens here.
+
+pub mod charts;
+pub mod components;
+pub mod error_page;
+pub mod experiment_form;
+pub mod experiment_list;
+pub mod experiment_page;
+pub mod format;
+pub mod layout;
+pub mod sign_in;
+pub mod stop_confirmation;
