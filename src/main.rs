@@ -75,7 +75,9 @@ fn main() -> anyhow::Result<()> {
 
 /// `posterior export`: the HTTP export's output, written to a file or stdout.
 fn export(args: ExportArgs) -> anyhow::Result<()> {
-    use posterior::engine::export::{ExportData, ExportFormat, ExportRequest, export_to, parse_time};
+    use posterior::engine::export::{
+        ExportData, ExportFormat, ExportRequest, export_to, parse_time,
+    };
     use posterior::store::export::TimeRange;
     let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
     let range = TimeRange {

@@ -73,6 +73,7 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
             payload: &a.variant().payload,
         })
         .collect();
-    metrics::counter!(crate::telemetry::ASSIGNMENTS, "via" => "api").increment(assigned.len() as u64);
+    metrics::counter!(crate::telemetry::ASSIGNMENTS, "via" => "api")
+        .increment(assigned.len() as u64);
     Ok(HttpResponse::Ok().json(AssignResponse { assignments }))
 }

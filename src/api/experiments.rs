@@ -40,7 +40,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
-pub async fn create(_: Admin, engine: web::Data<Engine>, draft: Json<ExperimentDraft>) -> ApiResult {
+pub async fn create(
+    _: Admin,
+    engine: web::Data<Engine>,
+    draft: Json<ExperimentDraft>,
+) -> ApiResult {
     let experiment = engine.create_experiment(draft.into_inner()).await?;
     Ok(HttpResponse::Created().json(experiment))
 }

@@ -79,10 +79,10 @@ pub async fn export(
         from: time(&query.from, "from")?,
         to: time(&query.to, "to")?,
     };
-    if let (Some(from), Some(to)) = (range.from, range.to) {
-        if from >= to {
-            return Err(ApiError::Invalid("from must be before to".into()));
-        }
+    if let (Some(from), Some(to)) = (range.from, range.to)
+        && from >= to
+    {
+        return Err(ApiError::Invalid("from must be before to".into()));
     }
     let data = match query.data {
         DataParam::Results => ExportData::Results,

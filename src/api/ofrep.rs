@@ -264,10 +264,11 @@ pub fn flag_value(live: &LiveExperiment, index: usize) -> Box<RawValue> {
     let raw = variant.payload.get();
     let is_integer = |text: &str| matches!(serde_json::from_str::<Value>(text), Ok(Value::Number(n)) if n.is_i64() || n.is_u64());
     let is_float = |text: &str| matches!(serde_json::from_str::<Value>(text), Ok(Value::Number(n)) if n.is_f64());
-    if is_integer(raw) && live.variants.iter().any(|v| is_float(v.payload.get())) {
-        if let Ok(float) = RawValue::from_string(format!("{raw}.0")) {
-            return float;
-        }
+    if is_integer(raw)
+        && live.variants.iter().any(|v| is_float(v.payload.get()))
+        && let Ok(float) = RawValue::from_string(format!("{raw}.0"))
+    {
+        return float;
     }
     variant.payload.clone()
 }

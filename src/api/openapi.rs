@@ -60,7 +60,9 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`Authorization: Bearer <key>`: a client or an admin key"))
+                    .description(Some(
+                        "`Authorization: Bearer <key>`: a client or an admin key",
+                    ))
                     .build(),
             ),
         );
@@ -74,7 +76,11 @@ impl Modify for Security {
 /// The document, built once.
 pub fn document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes"))
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serializes")
+    })
 }
 
 /// This document.

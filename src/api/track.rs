@@ -80,7 +80,9 @@ pub fn parse_events(events: Vec<EventIn>) -> Result<Vec<IncomingEvent>, ApiError
 pub async fn track(_: Client, engine: web::Data<Engine>, body: Json<TrackRequest>) -> ApiResult {
     let events = parse_events(body.into_inner().events)?;
     let outcome = engine.track(events).await?;
-    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "accepted").increment(outcome.accepted as u64);
-    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "duplicate").increment(outcome.duplicates as u64);
+    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "accepted")
+        .increment(outcome.accepted as u64);
+    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "duplicate")
+        .increment(outcome.duplicates as u64);
     Ok(HttpResponse::Accepted().json(outcome))
 }

@@ -65,7 +65,9 @@ impl Targeting {
             {
                 return Err(ValidationError::new(
                     field,
-                    format!("attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes and values must not contain NUL characters"),
+                    format!(
+                        "attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes and values must not contain NUL characters"
+                    ),
                 ));
             }
             if c.attribute.is_empty() || c.attribute.len() > MAX_ATTRIBUTE_NAME {

@@ -779,9 +779,14 @@ mod tests {
         };
         let rows = vec![
             row(serde_json::json!({"users": 1, "lift": null, "variant": "a", "experiment": "x"})),
-            row(serde_json::json!({"users": 2, "lift": {"mean": 0.1, "low": 0.0}, "variant": "b", "experiment": "x"})),
+            row(
+                serde_json::json!({"users": 2, "lift": {"mean": 0.1, "low": 0.0}, "variant": "b", "experiment": "x"}),
+            ),
         ];
-        assert_eq!(columns_of(&rows), ["experiment", "variant", "lift_low", "lift_mean", "users"]);
+        assert_eq!(
+            columns_of(&rows),
+            ["experiment", "variant", "lift_low", "lift_mean", "users"]
+        );
     }
 
     #[test]

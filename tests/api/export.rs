@@ -12,10 +12,18 @@ pub fn execute(db: &TestDb, sql: &str) -> usize {
     diesel::sql_query(sql).execute(&mut conn).unwrap()
 }
 
-async fn download(app: &TestApp, key: &str, query: &str, api_key: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+async fn download(
+    app: &TestApp,
+    key: &str,
+    query: &str,
+    api_key: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let response = app
         .http
-        .get(format!("{}/api/v1/experiments/{key}/export?{query}", app.address))
+        .get(format!(
+            "{}/api/v1/experiments/{key}/export?{query}",
+            app.address
+        ))
         .bearer_auth(api_key)
         .send()
         .await
@@ -34,27 +42,49 @@ fn csv_rows(text: &str) -> Vec<csv::StringRecord> {
 }
 
 fn jsonl(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test]
 async fn assignments_carry_what_off_policy_evaluation_needs() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "bandit")).await;
+    app.running_experiment(experiment_body("banner", "bandit"))
+        .await;
     let tricky = "Paris, \"Île\"\nde-France";
-    app.assign(json!({"user_id": "u-1", "attributes": {"city": tricky, "visits": 3}})).await;
-    app.assign(json!({"user_id": "u-2", "attributes": {"plan": "=cmd()"}})).await;
+    app.assign(json!({"user_id": "u-1", "attributes": {"city": tricky, "visits": 3}}))
+        .await;
+    app.assign(json!({"user_id": "u-2", "attributes": {"plan": "=cmd()"}}))
+        .await;
     app.assign(json!({"user_id": "u,3"})).await;
-    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}])).await;
+    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}]))
+        .await;
 
-    let (status, headers, text) = download(&app, "banner", "data=assignments&format=csv", ADMIN_KEY).await;
+    let (status, headers, text) =
+        download(&app, "banner", "data=assignments&format=csv", ADMIN_KEY).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
-    assert!(headers["content-disposition"].to_str().unwrap().contains("banner-assignments.csv"));
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("banner-assignments.csv")
+    );
     let rows = csv_rows(&text);
     assert_eq!(
         rows[0].iter().collect::<Vec<_>>(),
-        ["experiment", "user_id", "variant", "assigned_at", "propensity", "attributes", "converted", "converted_at", "value"]
+        [
+            "experiment",
+            "user_id",
+            "variant",
+            "assigned_at",
+            "propensity",
+            "attributes",
+            "converted",
+            "converted_at",
+            "value"
+        ]
     );
     assert_eq!(rows.len(), 4);
     let u1 = rows.iter().find(|r| &r[1] == "u-1").unwrap();
@@ -66,7 +96,8 @@ async fn assignments_carry_what_off_policy_evaluation_needs() {
     assert!(propensity > 0.0 && propensity <= 1.0);
     assert!(rows.iter().any(|r| &r[1] == "u,3"));
 
-    let (status, headers, text) = download(&app, "banner", "data=assignments&format=jsonl", ADMIN_KEY).await;
+    let (status, headers, text) =
+        download(&app, "banner", "data=assignments&format=jsonl", ADMIN_KEY).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "application/x-ndjson");
     let lines = jsonl(&text);
@@ -83,7 +114,8 @@ async fn assignments_carry_what_off_policy_evaluation_needs() {
 #[tokio::test]
 async fn events_are_the_goal_events_of_assigned_users() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     app.track(json!([{"event_id": "before", "user_id": "u-1", "name": "purchase", "timestamp": "2020-01-01T00:00:00Z"}])).await;
     app.assign(json!({"user_id": "u-1"})).await;
     app.track(json!([
@@ -95,12 +127,21 @@ async fn events_are_the_goal_events_of_assigned_users() {
     let (status, _, text) = download(&app, "banner", "data=events&format=jsonl", ADMIN_KEY).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let lines = jsonl(&text);
-    let ids: Vec<&str> = lines.iter().map(|l| l["event_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["event_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["before", "e-1"]);
     assert_eq!(lines[0]["after_assignment"], false);
     assert_eq!(lines[1]["after_assignment"], true);
     assert_eq!(lines[1]["value"], 9.5);
-    assert_eq!(lines[1]["variant"], app.variant_of("u-1", "banner", json!({})).await.unwrap().as_str());
+    assert_eq!(
+        lines[1]["variant"],
+        app.variant_of("u-1", "banner", json!({}))
+            .await
+            .unwrap()
+            .as_str()
+    );
 
     let (_, _, text) = download(&app, "banner", "data=events&from=2021-01-01", ADMIN_KEY).await;
     let rows = csv_rows(&text);
@@ -111,11 +152,13 @@ async fn events_are_the_goal_events_of_assigned_users() {
 #[tokio::test]
 async fn results_and_series() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     for i in 0..20 {
         app.assign(json!({"user_id": format!("u-{i}")})).await;
     }
-    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}])).await;
+    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}]))
+        .await;
 
     let (status, _, text) = download(&app, "banner", "data=results&format=csv", ADMIN_KEY).await;
     assert_eq!(status, StatusCode::OK, "{text}");
@@ -123,11 +166,21 @@ async fn results_and_series() {
     assert_eq!(rows.len(), 3, "{text}");
     let header: Vec<&str> = rows[0].iter().collect();
     assert_eq!(header[..2], ["experiment", "variant"]);
-    for column in ["users", "conversions", "rate_mean", "rate_low", "rate_high", "probability_best"] {
+    for column in [
+        "users",
+        "conversions",
+        "rate_mean",
+        "rate_low",
+        "rate_high",
+        "probability_best",
+    ] {
         assert!(header.contains(&column), "{column} missing from {header:?}");
     }
     let users = header.iter().position(|c| *c == "users").unwrap();
-    let total: i64 = rows[1..].iter().map(|r| r[users].parse::<i64>().unwrap()).sum();
+    let total: i64 = rows[1..]
+        .iter()
+        .map(|r| r[users].parse::<i64>().unwrap())
+        .sum();
     assert_eq!(total, 20);
 
     let (_, _, text) = download(&app, "banner", "data=results&format=jsonl", ADMIN_KEY).await;
@@ -137,9 +190,21 @@ async fn results_and_series() {
     assert_eq!(lines[0]["experiment"], "banner");
 
     // A range in the future holds nobody.
-    let (_, _, text) = download(&app, "banner", "data=results&format=jsonl&from=2100-01-01", ADMIN_KEY).await;
+    let (_, _, text) = download(
+        &app,
+        "banner",
+        "data=results&format=jsonl&from=2100-01-01",
+        ADMIN_KEY,
+    )
+    .await;
     let lines = jsonl(&text);
-    assert_eq!(lines.iter().map(|l| l["users"].as_i64().unwrap()).sum::<i64>(), 0);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["users"].as_i64().unwrap())
+            .sum::<i64>(),
+        0
+    );
 
     let (status, _, text) = download(&app, "banner", "data=series&format=jsonl", ADMIN_KEY).await;
     assert_eq!(status, StatusCode::OK, "{text}");
@@ -147,26 +212,58 @@ async fn results_and_series() {
     assert_eq!(days.len(), 2, "{text}");
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     assert_eq!(days[0]["day"], today.as_str());
-    assert_eq!(days.iter().map(|d| d["users"].as_i64().unwrap()).sum::<i64>(), 20);
-    assert_eq!(days.iter().map(|d| d["conversions"].as_i64().unwrap()).sum::<i64>(), 1);
+    assert_eq!(
+        days.iter()
+            .map(|d| d["users"].as_i64().unwrap())
+            .sum::<i64>(),
+        20
+    );
+    assert_eq!(
+        days.iter()
+            .map(|d| d["conversions"].as_i64().unwrap())
+            .sum::<i64>(),
+        1
+    );
     let weights: f64 = days.iter().map(|d| d["weight"].as_f64().unwrap()).sum();
     assert!((weights - 1.0).abs() < 1e-9);
     let (_, _, text) = download(&app, "banner", "data=series", ADMIN_KEY).await;
-    assert!(text.starts_with("experiment,day,variant,users,conversions"), "{text}");
+    assert!(
+        text.starts_with("experiment,day,variant,users,conversions"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn time_range_and_refusals() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     for i in 0..4 {
         app.assign(json!({"user_id": format!("u-{i}")})).await;
     }
-    execute(&app.db, "UPDATE assignments SET assigned_at = '2026-01-10T12:00:00Z' WHERE user_id IN ('u-0', 'u-1')");
-    let (_, _, text) = download(&app, "banner", "data=assignments&format=jsonl&from=2026-01-10&to=2026-01-11", ADMIN_KEY).await;
-    let users: Vec<String> = jsonl(&text).iter().map(|l| l["user_id"].as_str().unwrap().to_string()).collect();
+    execute(
+        &app.db,
+        "UPDATE assignments SET assigned_at = '2026-01-10T12:00:00Z' WHERE user_id IN ('u-0', 'u-1')",
+    );
+    let (_, _, text) = download(
+        &app,
+        "banner",
+        "data=assignments&format=jsonl&from=2026-01-10&to=2026-01-11",
+        ADMIN_KEY,
+    )
+    .await;
+    let users: Vec<String> = jsonl(&text)
+        .iter()
+        .map(|l| l["user_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(users, ["u-0", "u-1"]);
-    let (_, _, text) = download(&app, "banner", "data=assignments&format=jsonl&to=2026-01-10T12:00:00Z", ADMIN_KEY).await;
+    let (_, _, text) = download(
+        &app,
+        "banner",
+        "data=assignments&format=jsonl&to=2026-01-10T12:00:00Z",
+        ADMIN_KEY,
+    )
+    .await;
     assert_eq!(text, "");
 
     for (query, expected) in [
@@ -175,12 +272,18 @@ async fn time_range_and_refusals() {
         ("format=csv", StatusCode::BAD_REQUEST),
         ("data=events&format=xml", StatusCode::BAD_REQUEST),
         ("data=events&from=yesterday", StatusCode::BAD_REQUEST),
-        ("data=events&from=2026-02-01&to=2026-01-01", StatusCode::BAD_REQUEST),
+        (
+            "data=events&from=2026-02-01&to=2026-01-01",
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let (status, _, text) = download(&app, "banner", query, ADMIN_KEY).await;
         assert_eq!(status, expected, "{query}: {text}");
         if status != StatusCode::OK {
-            assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["error"]["code"], "invalid_request");
+            assert_eq!(
+                serde_json::from_str::<Value>(&text).unwrap()["error"]["code"],
+                "invalid_request"
+            );
         }
     }
     let (status, _, _) = download(&app, "nope", "data=assignments", ADMIN_KEY).await;
@@ -194,22 +297,54 @@ async fn time_range_and_refusals() {
 #[tokio::test]
 async fn the_command_line_writes_the_same_export() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     for i in 0..5 {
-        app.assign(json!({"user_id": format!("u-{i}"), "attributes": {"n": i}})).await;
+        app.assign(json!({"user_id": format!("u-{i}"), "attributes": {"n": i}}))
+            .await;
     }
     for data in ["assignments", "events", "results", "series"] {
-        let (_, _, over_http) = download(&app, "banner", &format!("data={data}&format=jsonl"), ADMIN_KEY).await;
+        let (_, _, over_http) = download(
+            &app,
+            "banner",
+            &format!("data={data}&format=jsonl"),
+            ADMIN_KEY,
+        )
+        .await;
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-            .args(["export", "banner", "--data", data, "--format", "jsonl", "--database-url", &app.db.url])
+            .args([
+                "export",
+                "banner",
+                "--data",
+                data,
+                "--format",
+                "jsonl",
+                "--database-url",
+                &app.db.url,
+            ])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let from_cli = String::from_utf8(output.stdout).unwrap();
         if data == "results" {
             // computed_at differs, and so may figures computed by sampling; counts must match.
             let keep = |text: &str| -> Vec<Value> {
-                jsonl(text).into_iter().map(|l| json!([l["variant"], l["users"], l["conversions"], l["rate_mean"], l["weight"]])).collect()
+                jsonl(text)
+                    .into_iter()
+                    .map(|l| {
+                        json!([
+                            l["variant"],
+                            l["users"],
+                            l["conversions"],
+                            l["rate_mean"],
+                            l["weight"]
+                        ])
+                    })
+                    .collect()
             };
             assert_eq!(keep(&from_cli), keep(&over_http));
         } else {
@@ -227,7 +362,14 @@ async fn the_command_line_writes_the_same_export() {
     assert_eq!(csv_rows(&std::fs::read_to_string(&out).unwrap()).len(), 6);
     let _ = std::fs::remove_file(out);
     let missing = std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-        .args(["export", "nope", "--data", "assignments", "--database-url", &app.db.url])
+        .args([
+            "export",
+            "nope",
+            "--data",
+            "assignments",
+            "--database-url",
+            &app.db.url,
+        ])
         .output()
         .unwrap();
     assert!(!missing.status.success());
@@ -237,8 +379,19 @@ async fn the_command_line_writes_the_same_export() {
 async fn exported_rows(app: &TestApp) -> u64 {
     // A fresh connection: a pooled one may be closed by the server's keep-alive timeout
     // while the big insert runs.
-    let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
-    let text = http.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let text = http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find(|l| l.starts_with("posterior_export_rows_total{data=\"assignments\"}"))
         .and_then(|l| l.rsplit(' ').next())
@@ -264,9 +417,16 @@ async fn streams_in_constant_memory_with_backpressure() {
         ),
     );
     let before = exported_rows(&app).await;
-    let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let mut response = http
-        .get(format!("{}/api/v1/experiments/big/export?data=assignments&format=csv", app.address))
+        .get(format!(
+            "{}/api/v1/experiments/big/export?data=assignments&format=csv",
+            app.address
+        ))
         .bearer_auth(ADMIN_KEY)
         .send()
         .await

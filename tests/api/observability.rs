@@ -25,7 +25,10 @@ async fn every_response_carries_a_request_id() {
     assert_eq!(kept.headers()["x-request-id"], "trace-abc.123");
     let long = "x".repeat(200);
     let replaced = get("/healthz", Some(&long)).await.unwrap();
-    assert_eq!(replaced.headers()["x-request-id"].to_str().unwrap().len(), 32);
+    assert_eq!(
+        replaced.headers()["x-request-id"].to_str().unwrap().len(),
+        32
+    );
     let replaced = get("/healthz", Some("has space")).await.unwrap();
     assert_ne!(replaced.headers()["x-request-id"], "has space");
 
@@ -48,13 +51,26 @@ fn metric(text: &str, prefix: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_in_prometheus_text() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     app.assign(json!({"user_id": "u-1"})).await;
-    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}])).await;
-    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}])).await;
-    let response = app.http.get(format!("{}/metrics", app.address)).send().await.unwrap();
+    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}]))
+        .await;
+    app.track(json!([{"event_id": "e-1", "user_id": "u-1", "name": "purchase"}]))
+        .await;
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = response.text().await.unwrap();
     for needle in [
         "http_requests_total{method=\"POST\",route=\"/api/v1/assign\",status=\"200\"}",
@@ -81,7 +97,12 @@ async fn metrics_in_prometheus_text() {
 #[tokio::test]
 async fn the_openapi_document_covers_every_route() {
     let app = spawn_app().await;
-    let response = app.http.get(format!("{}/openapi.json", app.address)).send().await.unwrap();
+    let response = app
+        .http
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -107,24 +128,34 @@ async fn the_openapi_document_covers_every_route() {
         ("/openapi.json", "get"),
     ];
     for (path, method) in expected {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} undocumented");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} undocumented"
+        );
     }
     // ...and every documented operation is really routed (the fallback answers
     // `not_found` with "no such route").
     let mut operations = 0;
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
-            let concrete = path.replace("{key}", "no-such-experiment").replace("{user_id}", "nobody");
+            let concrete = path
+                .replace("{key}", "no-such-experiment")
+                .replace("{user_id}", "nobody");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let reply = app.admin(method.clone(), &concrete, None).await;
             assert!(
-                !(reply.status == StatusCode::NOT_FOUND && reply.body["error"]["message"] == "no such route"),
+                !(reply.status == StatusCode::NOT_FOUND
+                    && reply.body["error"]["message"] == "no such route"),
                 "{method} {path} is documented but not routed"
             );
             operations += 1;
         }
     }
-    assert_eq!(operations, expected.len(), "undocumented extras or missing operations");
+    assert_eq!(
+        operations,
+        expected.len(),
+        "undocumented extras or missing operations"
+    );
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
@@ -135,15 +166,26 @@ async fn nul_characters_are_refused_up_front() {
     let app = spawn_app().await;
     let mut body = experiment_body("nul", "ab");
     body["description"] = json!("a\u{0}b");
-    assert_eq!(app.create_experiment(body).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.create_experiment(body).await.status,
+        StatusCode::BAD_REQUEST
+    );
     let mut body = experiment_body("nul", "ab");
     body["variants"][0]["payload"] = json!({"text": "a\u{0}"});
-    assert_eq!(app.create_experiment(body).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.create_experiment(body).await.status,
+        StatusCode::BAD_REQUEST
+    );
     let mut body = experiment_body("nul", "ab");
     body["targeting"] = json!([{"attribute": "p", "op": "eq", "value": "\u{0}"}]);
-    assert_eq!(app.create_experiment(body).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.create_experiment(body).await.status,
+        StatusCode::BAD_REQUEST
+    );
     app.running_experiment(experiment_body("ok", "ab")).await;
-    let reply = app.assign(json!({"user_id": "u-1", "attributes": {"city": "a\u{0}"}})).await;
+    let reply = app
+        .assign(json!({"user_id": "u-1", "attributes": {"city": "a\u{0}"}}))
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 0);
 }

@@ -57,11 +57,18 @@ async fn flag(app: &TestApp, key: &str, context: Value) -> Raw {
 #[tokio::test]
 async fn a_flag_gives_the_same_sticky_variant_as_assign() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
-    app.running_experiment(experiment_body("hero", "bandit")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
+    app.running_experiment(experiment_body("hero", "bandit"))
+        .await;
     for user in ["u-1", "u-2", "u-3", "u-4", "u-5"] {
         for experiment in ["banner", "hero"] {
-            let evaluated = flag(&app, experiment, json!({"targetingKey": user, "plan": "pro"})).await;
+            let evaluated = flag(
+                &app,
+                experiment,
+                json!({"targetingKey": user, "plan": "pro"}),
+            )
+            .await;
             assert_eq!(evaluated.status, StatusCode::OK, "{}", evaluated.text);
             assert_eq!(
                 evaluated.headers["content-type"].to_str().unwrap(),
@@ -96,7 +103,9 @@ async fn without_payloads_the_value_is_the_variant_key() {
     let mut body = experiment_body("plain", "ab");
     body["variants"] = json!([{"key": "red"}, {"key": "blue"}]);
     app.running_experiment(body).await;
-    let evaluated = flag(&app, "plain", json!({"targetingKey": "u-9"})).await.json();
+    let evaluated = flag(&app, "plain", json!({"targetingKey": "u-9"}))
+        .await
+        .json();
     assert!(evaluated["variant"] == "red" || evaluated["variant"] == "blue");
     assert_eq!(evaluated["value"], evaluated["variant"]);
 }
@@ -110,7 +119,11 @@ async fn numbers_keep_their_type() {
     floats["variants"][1]["weight"] = json!(0.0);
     app.running_experiment(floats).await;
     let evaluated = flag(&app, "price", json!({"targetingKey": "u-1"})).await;
-    assert!(evaluated.text.contains("\"value\":1.0"), "{}", evaluated.text);
+    assert!(
+        evaluated.text.contains("\"value\":1.0"),
+        "{}",
+        evaluated.text
+    );
 
     let mut big = experiment_body("big-float", "ab");
     big["variants"] = json!([{"key": "a", "payload": 1e17}, {"key": "b", "payload": 0.5}]);
@@ -119,7 +132,11 @@ async fn numbers_keep_their_type() {
     app.running_experiment(big).await;
     let evaluated = flag(&app, "big-float", json!({"targetingKey": "u-1"})).await;
     let value = evaluated.json()["value"].clone();
-    assert!(value.is_f64(), "a float flag stays a float: {}", evaluated.text);
+    assert!(
+        value.is_f64(),
+        "a float flag stays a float: {}",
+        evaluated.text
+    );
     assert_eq!(value.as_f64(), Some(1e17));
 
     let mut ints = experiment_body("count", "ab");
@@ -128,7 +145,11 @@ async fn numbers_keep_their_type() {
     ints["variants"][1]["weight"] = json!(0.0);
     app.running_experiment(ints).await;
     let evaluated = flag(&app, "count", json!({"targetingKey": "u-1"})).await;
-    assert!(evaluated.text.contains("\"value\":1,"), "{}", evaluated.text);
+    assert!(
+        evaluated.text.contains("\"value\":1,"),
+        "{}",
+        evaluated.text
+    );
 }
 
 #[tokio::test]
@@ -136,7 +157,9 @@ async fn reasons() {
     let app = spawn_app().await;
     // Draft: the flag exists but is off; the control's value, no assignment stored.
     app.create_experiment(experiment_body("draft", "ab")).await;
-    let draft = flag(&app, "draft", json!({"targetingKey": "u-1"})).await.json();
+    let draft = flag(&app, "draft", json!({"targetingKey": "u-1"}))
+        .await
+        .json();
     assert_eq!(draft["reason"], "DISABLED");
     assert_eq!(draft["variant"], "a");
     assert_eq!(draft["value"], json!({"text": "Hello"}));
@@ -146,16 +169,33 @@ async fn reasons() {
     let mut targeted = experiment_body("ios-only", "ab");
     targeted["targeting"] = json!([{"attribute": "platform", "op": "eq", "value": "ios"}]);
     app.running_experiment(targeted).await;
-    let out = flag(&app, "ios-only", json!({"targetingKey": "u-1", "platform": "web"})).await.json();
+    let out = flag(
+        &app,
+        "ios-only",
+        json!({"targetingKey": "u-1", "platform": "web"}),
+    )
+    .await
+    .json();
     assert_eq!(out["reason"], "DISABLED");
     assert_eq!(out["variant"], "a");
-    let inside = flag(&app, "ios-only", json!({"targetingKey": "u-1", "platform": "ios"})).await.json();
+    let inside = flag(
+        &app,
+        "ios-only",
+        json!({"targetingKey": "u-1", "platform": "ios"}),
+    )
+    .await
+    .json();
     assert_eq!(inside["reason"], "SPLIT");
 
     // Stopped with a winner: everyone gets it, no user needed.
-    app.running_experiment(experiment_body("won", "bandit")).await;
+    app.running_experiment(experiment_body("won", "bandit"))
+        .await;
     let stopped = app
-        .admin(Method::POST, "/api/v1/experiments/won/stop", Some(json!({"winner": "b"})))
+        .admin(
+            Method::POST,
+            "/api/v1/experiments/won/stop",
+            Some(json!({"winner": "b"})),
+        )
         .await;
     assert_eq!(stopped.status, StatusCode::OK);
     for context in [json!({"targetingKey": "u-7"}), json!({})] {
@@ -167,11 +207,17 @@ async fn reasons() {
 
     // Stopped without one: DISABLED.
     app.running_experiment(experiment_body("ended", "ab")).await;
-    app.admin(Method::POST, "/api/v1/experiments/ended/stop", None).await;
-    let ended = flag(&app, "ended", json!({"targetingKey": "u-7"})).await.json();
+    app.admin(Method::POST, "/api/v1/experiments/ended/stop", None)
+        .await;
+    let ended = flag(&app, "ended", json!({"targetingKey": "u-7"}))
+        .await
+        .json();
     assert_eq!(ended["reason"], "DISABLED");
     assert_eq!(ended["variant"], "a");
-    assert_eq!(app.count("SELECT count(*) AS n FROM assignments WHERE user_id = 'u-7'"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM assignments WHERE user_id = 'u-7'"),
+        0
+    );
 }
 
 fn assert_failure(raw: &Raw, status: StatusCode, code: &str, key: Option<&str>) {
@@ -192,17 +238,33 @@ fn assert_failure(raw: &Raw, status: StatusCode, code: &str, key: Option<&str>) 
 #[tokio::test]
 async fn errors_follow_the_protocol() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     let path = "/ofrep/v1/evaluate/flags/banner";
 
     let missing = flag(&app, "nope", json!({"targetingKey": "u-1"})).await;
-    assert_failure(&missing, StatusCode::NOT_FOUND, "FLAG_NOT_FOUND", Some("nope"));
+    assert_failure(
+        &missing,
+        StatusCode::NOT_FOUND,
+        "FLAG_NOT_FOUND",
+        Some("nope"),
+    );
     let odd = flag(&app, "Not A Key", json!({"targetingKey": "u-1"})).await;
     assert_eq!(odd.status, StatusCode::NOT_FOUND);
 
-    for body in [r#"{"context": {}}"#, "{}", "", r#"{"context": {"targetingKey": ""}}"#] {
+    for body in [
+        r#"{"context": {}}"#,
+        "{}",
+        "",
+        r#"{"context": {"targetingKey": ""}}"#,
+    ] {
         let raw = ofrep(&app, path, Some(CLIENT_KEY), body, &[]).await;
-        assert_failure(&raw, StatusCode::BAD_REQUEST, "TARGETING_KEY_MISSING", Some("banner"));
+        assert_failure(
+            &raw,
+            StatusCode::BAD_REQUEST,
+            "TARGETING_KEY_MISSING",
+            Some("banner"),
+        );
     }
     for context in [
         json!({"targetingKey": 42}),
@@ -211,7 +273,12 @@ async fn errors_follow_the_protocol() {
         json!({"targetingKey": "u\u{1}"}),
     ] {
         let raw = flag(&app, "banner", context.clone()).await;
-        assert_failure(&raw, StatusCode::BAD_REQUEST, "INVALID_CONTEXT", Some("banner"));
+        assert_failure(
+            &raw,
+            StatusCode::BAD_REQUEST,
+            "INVALID_CONTEXT",
+            Some("banner"),
+        );
     }
     for body in ["{", "[1, 2]", r#"{"context": 3}"#, "null"] {
         let raw = ofrep(&app, path, Some(CLIENT_KEY), body, &[]).await;
@@ -222,7 +289,12 @@ async fn errors_follow_the_protocol() {
 
     let body = r#"{"context": {"targetingKey": "u-1"}}"#;
     let anonymous = ofrep(&app, path, None, body, &[]).await;
-    assert_failure(&anonymous, StatusCode::UNAUTHORIZED, "GENERAL", Some("banner"));
+    assert_failure(
+        &anonymous,
+        StatusCode::UNAUTHORIZED,
+        "GENERAL",
+        Some("banner"),
+    );
     let wrong = ofrep(&app, path, Some("not-a-key"), body, &[]).await;
     assert_failure(&wrong, StatusCode::UNAUTHORIZED, "GENERAL", Some("banner"));
     let bulk_anonymous = ofrep(&app, "/ofrep/v1/evaluate/flags", None, body, &[]).await;
@@ -238,7 +310,8 @@ async fn errors_follow_the_protocol() {
 async fn bulk_evaluation_with_etag() {
     let app = spawn_app().await;
     app.running_experiment(experiment_body("zeta", "ab")).await;
-    app.running_experiment(experiment_body("alpha", "bandit")).await;
+    app.running_experiment(experiment_body("alpha", "bandit"))
+        .await;
     app.create_experiment(experiment_body("draft", "ab")).await;
     let bulk = "/ofrep/v1/evaluate/flags";
     let body = r#"{"context": {"targetingKey": "u-1", "plan": "pro"}}"#;
@@ -254,23 +327,57 @@ async fn bulk_evaluation_with_etag() {
     for f in [&flags[0], &flags[2]] {
         let key = f["key"].as_str().unwrap();
         assert_eq!(f["reason"], "SPLIT");
-        assert_eq!(f["variant"], app.variant_of("u-1", key, json!({})).await.unwrap().as_str());
+        assert_eq!(
+            f["variant"],
+            app.variant_of("u-1", key, json!({}))
+                .await
+                .unwrap()
+                .as_str()
+        );
     }
 
     // Same context, same answer: 304 with no body; the web provider echoes the ETag as is.
-    let again = ofrep(&app, bulk, Some(CLIENT_KEY), body, &[("if-none-match", &etag)]).await;
+    let again = ofrep(
+        &app,
+        bulk,
+        Some(CLIENT_KEY),
+        body,
+        &[("if-none-match", &etag)],
+    )
+    .await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert!(again.text.is_empty());
     assert_eq!(again.headers["etag"].to_str().unwrap(), etag);
     let weak = format!("W/{etag}");
     let listed = format!("\"other\", {weak}");
-    let again = ofrep(&app, bulk, Some(CLIENT_KEY), body, &[("if-none-match", &listed)]).await;
+    let again = ofrep(
+        &app,
+        bulk,
+        Some(CLIENT_KEY),
+        body,
+        &[("if-none-match", &listed)],
+    )
+    .await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
-    let stale = ofrep(&app, bulk, Some(CLIENT_KEY), body, &[("if-none-match", "\"stale\"")]).await;
+    let stale = ofrep(
+        &app,
+        bulk,
+        Some(CLIENT_KEY),
+        body,
+        &[("if-none-match", "\"stale\"")],
+    )
+    .await;
     assert_eq!(stale.status, StatusCode::OK);
 
     // The ETag follows the content: another answer, another ETag.
-    let other = ofrep(&app, bulk, Some(CLIENT_KEY), r#"{"context": {"plan": "pro"}}"#, &[("if-none-match", &etag)]).await;
+    let other = ofrep(
+        &app,
+        bulk,
+        Some(CLIENT_KEY),
+        r#"{"context": {"plan": "pro"}}"#,
+        &[("if-none-match", &etag)],
+    )
+    .await;
     assert_eq!(other.status, StatusCode::OK);
     assert_ne!(other.headers["etag"].to_str().unwrap(), etag);
 
