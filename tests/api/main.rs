@@ -10,4 +10,5 @@ mod bandit;
 mod dashboard;
 mod experiments;
 mod lifecycle;
+mod results;
 mod track;
