@@ -10,6 +10,7 @@ pub mod config;
 pub mod dashboard;
 pub mod domain;
 pub mod engine;
+pub mod simulate;
 pub mod startup;
 pub mod stats;
 pub mod store;

@@ -148,19 +148,8 @@ fn x_axis_time(scale: &Scale, start: DateTime<Utc>, end: DateTime<Utc>) -> Marku
     }
 }
 
-/// `ln Γ(x)`, for the Beta density (only drawn, so statrs' Lanczos approximation is plenty).
-fn ln_gamma(x: f64) -> f64 {
-    statrs::function::gamma::ln_gamma(x)
-}
-
-/// The log-density of Beta(a, b) at x; computed in logs so a million users don't overflow.
-pub fn beta_ln_pdf(x: f64, a: f64, b: f64) -> f64 {
-    if x <= 0.0 || x >= 1.0 {
-        return f64::NEG_INFINITY;
-    }
-    let ln_beta = ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b);
-    (a - 1.0) * x.ln() + (b - 1.0) * (1.0 - x).ln() - ln_beta
-}
+/// The log-density of Beta(a, b) at x, from the statistics module (accurate at any count).
+pub use crate::stats::special::beta_ln_pdf;
 
 /// A variant's posterior, as drawn.
 pub enum Density {

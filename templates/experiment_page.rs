@@ -48,7 +48,10 @@ fn control_of(r: &ExperimentResults) -> Option<&VariantResults> {
 }
 
 /// Expected loss in the metric's units: percentage points of rate, or value per user.
-fn loss_text(r: &ExperimentResults, loss: f64) -> String {
+fn loss_text(r: &ExperimentResults, loss: Option<f64>) -> String {
+    let Some(loss) = loss else {
+        return "—".to_string();
+    };
     if is_revenue(r) {
         format!("{} per user", format::amount(loss))
     } else {
@@ -345,7 +348,7 @@ fn results_table(view: &ExperimentView) -> Markup {
                             }
                             td.num data-field="expected_loss" {
                                 (marked(loss_text(r, v.expected_loss),
-                                    loss_limit.and_then(|limit| (v.users > 0 && v.expected_loss <= limit).then_some(true)),
+                                    loss_limit.and_then(|limit| (v.users > 0 && v.expected_loss.is_some_and(|l| l <= limit)).then_some(true)),
                                     "below the threshold", ""))
                             }
                             td.num data-field="p_value" {
@@ -380,7 +383,7 @@ fn thresholds(r: &ExperimentResults) -> Markup {
                     strong { (format::probability(t.probability_best)) }
                     " and its expected loss is below " strong { (format::percent(t.expected_loss_relative, 0)) } " of the control's "
                     (if is_revenue(r) { "value per user" } else { "rate" })
-                    @if let Some(l) = limit { " (here " (loss_text(r, l)) ")" }
+                    @if let Some(l) = limit { " (here " (loss_text(r, Some(l))) ")" }
                     ", and only once every variant has " strong { (format::thousands(t.min_users_per_arm as i64)) " users" } "." }
                 li { "Marked " span.crosses.good { "✓ in green" } " when a number crosses its threshold; chance to beat control at or below "
                     (format::probability(1.0 - t.probability_best)) " is marked " span.crosses.bad { "✕ in red" } "." }

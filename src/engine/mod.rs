@@ -14,14 +14,13 @@ mod sticky;
 pub mod writer;
 
 pub use results::ExperimentResults;
-pub use snapshot::{LiveExperiment, Policy, Snapshot};
+pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
 pub use writer::TrackOutcome;
 
 use crate::domain::{
     Attributes, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Scope,
     Status, UserId, ValidationError, VariantKey,
 };
-use crate::stats::thompson;
 use crate::store::{self, Store, StoreError, UpdateError, batch};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -499,7 +498,7 @@ fn decide(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
             floor,
             allocation,
         } => {
-            let v = thompson::sample_arm_beta(posteriors, *floor, &mut rand::rng());
+            let v = posteriors.sample(*floor, &mut rand::rng());
             (v, allocation[v])
         }
     }

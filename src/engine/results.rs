@@ -5,7 +5,10 @@
 
 use super::{Engine, EngineError};
 use crate::domain::{Experiment, Kind, Metric};
-use crate::stats::beta::{self, BetaPosterior, Interval};
+use crate::stats::Interval;
+use crate::stats::beta::{self, BetaPosterior};
+use crate::stats::gaussian::{self, MeanPosterior};
+use crate::stats::{frequentist, srm};
 use crate::store::{self, PeriodStats, VariantStats};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,7 +20,8 @@ pub struct Thresholds {
     pub interval_level: f64,
     /// A leader becomes the winner once its probability of being best reaches this...
     pub probability_best: f64,
-    /// ...and its expected loss falls below this fraction of the control's mean.
+    /// ...and its expected loss falls below this fraction of the control's mean (rate or
+    /// value per user): the "threshold of caring".
     pub expected_loss_relative: f64,
     /// Sample ratio mismatch is flagged below this p-value.
     pub srm_p_value: f64,
@@ -66,12 +70,15 @@ pub struct VariantResults {
     pub lift: Option<Interval>,
     pub chance_to_beat_control: Option<f64>,
     pub probability_best: f64,
-    /// Expected loss of shipping this variant: E[max over arms − this arm], in metric units.
-    pub expected_loss: f64,
+    /// Expected loss of shipping this variant: E[max over arms − this arm], in metric units
+    /// (`null` while an arm has too little data for the revenue model).
+    pub expected_loss: Option<f64>,
     /// Two-sided p-value against control (z-test for conversion, Welch for revenue).
     pub p_value: Option<f64>,
-    /// Bandits: the metric re-weighted period by period to undo the bias of changing weights.
+    /// Bandits: the rate re-weighted hour by hour to undo the bias of changing weights.
     pub period_weighted_mean: Option<f64>,
+    /// Bandits: the relative lift of the period-weighted rates over control.
+    pub period_weighted_lift: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +116,7 @@ pub struct SeriesPoint {
 pub const INTERVAL_LEVEL: f64 = 0.95;
 pub const PROBABILITY_BEST_THRESHOLD: f64 = 0.95;
 pub const EXPECTED_LOSS_RELATIVE_THRESHOLD: f64 = 0.01;
-pub const SRM_THRESHOLD: f64 = 0.001;
+pub const SRM_THRESHOLD: f64 = srm::SRM_P_VALUE_THRESHOLD;
 pub const P_VALUE_THRESHOLD: f64 = 0.05;
 
 impl Engine {
@@ -181,10 +188,11 @@ pub fn series(experiment: &Experiment, periods: &[PeriodStats]) -> Vec<SeriesPoi
 pub(crate) fn compute(
     experiment: &Experiment,
     stats: &[VariantStats],
-    _periods: &[PeriodStats],
+    periods: &[PeriodStats],
     weights: Vec<f64>,
 ) -> ExperimentResults {
     let spec = &experiment.spec;
+    let ids = &experiment.variant_ids;
     let zero = |id: i64| VariantStats {
         variant_id: id,
         experiment_id: experiment.id,
@@ -193,8 +201,7 @@ pub(crate) fn compute(
         value_sum: 0.0,
         value_sum_sq: 0.0,
     };
-    let stats: Vec<VariantStats> = experiment
-        .variant_ids
+    let stats: Vec<VariantStats> = ids
         .iter()
         .map(|&id| {
             stats
@@ -204,41 +211,107 @@ pub(crate) fn compute(
                 .unwrap_or_else(|| zero(id))
         })
         .collect();
-    let posteriors: Vec<BetaPosterior> = stats
-        .iter()
-        .map(|s| BetaPosterior::from_counts(s.users.max(0) as u64, s.conversions.max(0) as u64))
-        .collect();
+    let users: Vec<u64> = stats.iter().map(|s| s.users.max(0) as u64).collect();
+    let conversions: Vec<u64> = stats.iter().map(|s| s.conversions.max(0) as u64).collect();
     let control = spec.variant_index(spec.control.as_str()).unwrap_or(0);
-    let best = beta::prob_best(&posteriors);
-    let leader = (0..best.len())
-        .max_by(|&a, &b| best[a].total_cmp(&best[b]))
-        .unwrap_or(0);
-    let min_users = stats
+    let k = ids.len();
+    let rates: Vec<BetaPosterior> = (0..k)
+        .map(|i| BetaPosterior::from_counts(users[i], conversions[i]))
+        .collect();
+
+    // The goal metric's model decides every comparison.
+    let metric = match spec.goal.metric {
+        Metric::Conversion => conversion_metric(&rates, &users, &conversions, control),
+        Metric::Revenue => revenue_metric(&stats, control),
+    };
+
+    // Sample ratio mismatch against what the allocation intended, period by period.
+    let expected: Vec<f64> = ids
         .iter()
-        .map(|s| s.users.max(0) as u64)
-        .min()
-        .unwrap_or(0);
-    let needed = u64::from(spec.min_users_per_arm).saturating_sub(min_users);
+        .map(|id| {
+            periods
+                .iter()
+                .filter(|p| p.variant_id == *id)
+                .map(|p| p.expected_users)
+                .sum()
+        })
+        .collect();
+    let observed: Vec<f64> = users.iter().map(|&n| n as f64).collect();
+    let srm_p_value = (observed.iter().sum::<f64>() > 0.0 && expected.iter().sum::<f64>() > 0.0)
+        .then(|| srm::chi_square_p_value(&observed, &expected));
+
+    // Bandits: pooled means are biased when weights change (Simpson's paradox); weight hours
+    // by their share of all users instead.
+    let period_weighted = (spec.kind == Kind::Bandit && spec.goal.metric == Metric::Conversion)
+        .then(|| period_weighted_rates(ids, periods));
+    let mut notes = Vec::new();
+    if period_weighted.is_some() {
+        notes.push(
+            "Bandit weights changed over time, so pooled rates mix hours in different proportions per arm \
+             (Simpson's paradox). `period_weighted_mean` and `period_weighted_lift` are corrected: each hour \
+             weighs by its share of all users. The other figures use pooled counts."
+                .to_string(),
+        );
+    }
+    if spec.goal.metric == Metric::Revenue {
+        notes.push(
+            "Revenue: value per user modelled as Gaussian (mean, s²/n); lift by the delta method; \
+             p-value by Welch's t-test."
+                .to_string(),
+        );
+    }
+
+    // The verdict: minimum data first, then probability best and expected loss.
+    let fewest = users.iter().copied().min().unwrap_or(0);
+    let needed = u64::from(spec.min_users_per_arm).saturating_sub(fewest);
+    let leader = (0..k)
+        .max_by(|&a, &b| metric.best[a].total_cmp(&metric.best[b]))
+        .unwrap_or(control);
+    let limit = EXPECTED_LOSS_RELATIVE_THRESHOLD * metric.means[control];
+    let loss_ok = metric.loss[leader].is_some_and(|l| l <= limit);
+    let outcome = if needed > 0 {
+        Outcome::NotEnoughData
+    } else if metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok {
+        Outcome::Winner
+    } else {
+        Outcome::KeepRunning
+    };
+
     let variants = spec
         .variants
         .iter()
         .enumerate()
-        .map(|(i, v)| VariantResults {
-            key: v.key.to_string(),
-            name: v.name.clone(),
-            users: stats[i].users,
-            conversions: stats[i].conversions,
-            value_sum: stats[i].value_sum,
-            weight: weights.get(i).copied().unwrap_or(0.0),
-            rate: posteriors[i].interval(INTERVAL_LEVEL),
-            value_per_user: None,
-            lift: None,
-            chance_to_beat_control: (i != control)
-                .then(|| beta::prob_greater(&posteriors[i], &posteriors[control])),
-            probability_best: best[i],
-            expected_loss: 0.0,
-            p_value: None,
-            period_weighted_mean: None,
+        .map(|(i, v)| {
+            let weighted = period_weighted.as_ref().and_then(|w| w[i]);
+            let weighted_control = period_weighted.as_ref().and_then(|w| w[control]);
+            VariantResults {
+                key: v.key.to_string(),
+                name: v.name.clone(),
+                users: stats[i].users,
+                conversions: stats[i].conversions,
+                value_sum: stats[i].value_sum,
+                weight: weights.get(i).copied().unwrap_or(0.0),
+                rate: rates[i].interval(INTERVAL_LEVEL),
+                value_per_user: metric.value_per_user.as_ref().map(|v| v[i]),
+                lift: if i == control { None } else { metric.lift[i] },
+                chance_to_beat_control: if i == control {
+                    None
+                } else {
+                    Some(metric.chance[i])
+                },
+                probability_best: metric.best[i],
+                expected_loss: metric.loss[i],
+                p_value: if i == control {
+                    None
+                } else {
+                    metric.p_value[i]
+                },
+                period_weighted_mean: weighted,
+                period_weighted_lift: match (i == control, weighted, weighted_control) {
+                    (false, Some(v), Some(c)) if c > 0.0 => Some(v / c - 1.0),
+                    _ => None,
+                },
+            }
         })
         .collect();
     ExperimentResults {
@@ -248,14 +321,10 @@ pub(crate) fn compute(
         metric: spec.goal.metric,
         control: spec.control.to_string(),
         winner: experiment.winner.as_ref().map(|w| w.to_string()),
-        srm_p_value: None,
-        sample_ratio_mismatch: false,
+        srm_p_value,
+        sample_ratio_mismatch: srm_p_value.is_some_and(srm::is_mismatch),
         decision: Decision {
-            outcome: if needed > 0 {
-                Outcome::NotEnoughData
-            } else {
-                Outcome::KeepRunning
-            },
+            outcome,
             leader: spec.variants[leader].key.to_string(),
             users_needed_per_arm: needed,
         },
@@ -269,7 +338,111 @@ pub(crate) fn compute(
         },
         variants,
         weights,
-        notes: Vec::new(),
+        notes,
         computed_at: Utc::now(),
     }
+}
+
+/// The comparisons of one goal metric, per variant (index = variant position).
+struct MetricResults {
+    /// Posterior mean of the metric (rate, or value per user).
+    means: Vec<f64>,
+    value_per_user: Option<Vec<Interval>>,
+    lift: Vec<Option<Interval>>,
+    chance: Vec<f64>,
+    best: Vec<f64>,
+    loss: Vec<Option<f64>>,
+    p_value: Vec<Option<f64>>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn conversion_metric(
+    rates: &[BetaPosterior],
+    users: &[u64],
+    conversions: &[u64],
+    control: usize,
+) -> MetricResults {
+    let c = &rates[control];
+    MetricResults {
+        means: rates.iter().map(BetaPosterior::mean).collect(),
+        value_per_user: None,
+        lift: rates
+            .iter()
+            .map(|r| Some(beta::lift(r, c, INTERVAL_LEVEL)))
+            .collect(),
+        chance: rates.iter().map(|r| beta::prob_greater(r, c)).collect(),
+        best: beta::prob_best(rates),
+        loss: beta::expected_loss(rates).into_iter().map(finite).collect(),
+        p_value: (0..rates.len())
+            .map(|i| {
+                Some(frequentist::two_proportion_p_value(
+                    users[control],
+                    conversions[control],
+                    users[i],
+                    conversions[i],
+                ))
+            })
+            .collect(),
+    }
+}
+
+fn revenue_metric(stats: &[VariantStats], control: usize) -> MetricResults {
+    let arms: Vec<MeanPosterior> = stats
+        .iter()
+        .map(|s| MeanPosterior::from_sums(s.users.max(0) as u64, s.value_sum, s.value_sum_sq))
+        .collect();
+    let c = &arms[control];
+    MetricResults {
+        means: arms.iter().map(MeanPosterior::mean).collect(),
+        value_per_user: Some(arms.iter().map(|a| a.interval(INTERVAL_LEVEL)).collect()),
+        lift: arms
+            .iter()
+            .map(|a| gaussian::lift(a, c, INTERVAL_LEVEL))
+            .collect(),
+        chance: arms
+            .iter()
+            .map(|a| gaussian::chance_to_beat(a, c))
+            .collect(),
+        best: gaussian::prob_best(&arms),
+        loss: gaussian::expected_loss(&arms)
+            .into_iter()
+            .map(finite)
+            .collect(),
+        p_value: arms
+            .iter()
+            .map(|a| match (c.per_user_variance(), a.per_user_variance()) {
+                (Some(vc), Some(va)) => Some(frequentist::welch_p_value(
+                    c.n,
+                    c.mean(),
+                    vc,
+                    a.n,
+                    a.mean(),
+                    va,
+                )),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+/// Each arm's conversion rate with hours weighted by their share of all users.
+fn period_weighted_rates(ids: &[i64], periods: &[PeriodStats]) -> Vec<Option<f64>> {
+    let table: Vec<Vec<(u64, u64)>> = periods
+        .chunk_by(|a, b| a.period_start == b.period_start)
+        .map(|hour| {
+            ids.iter()
+                .map(|id| {
+                    hour.iter()
+                        .find(|p| p.variant_id == *id)
+                        .map_or((0, 0), |p| {
+                            (p.users.max(0) as u64, p.conversions.max(0) as u64)
+                        })
+                })
+                .collect()
+        })
+        .collect();
+    beta::period_weighted_rates(&table)
 }

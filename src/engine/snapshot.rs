@@ -5,6 +5,7 @@ use super::hashing;
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Scope, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
+use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
 use crate::store::VariantStats;
 use serde_json::value::RawValue;
@@ -26,10 +27,64 @@ pub enum Policy {
     /// Thompson sampling over the posteriors as of the last refresh. `allocation` is the exact
     /// probability that the sampler (with its floor) picks each arm: the logged propensity.
     Bandit {
-        posteriors: Vec<BetaPosterior>,
+        posteriors: Posteriors,
         floor: f64,
         allocation: Vec<f64>,
     },
+}
+
+/// The bandit's model of each arm, by goal metric.
+pub enum Posteriors {
+    /// Conversion: Beta(1 + converted users, 1 + users − converted users).
+    Conversion(Vec<BetaPosterior>),
+    /// Revenue: Gaussian model of the mean value per user.
+    Revenue(Vec<MeanPosterior>),
+}
+
+impl Posteriors {
+    fn from_stats(metric: Metric, variant_ids: &[i64], stats: &[VariantStats]) -> Self {
+        let of = |id: &i64| stats.iter().find(|s| s.variant_id == *id);
+        match metric {
+            Metric::Conversion => Posteriors::Conversion(
+                variant_ids
+                    .iter()
+                    .map(|id| {
+                        let (n, c) = of(id).map_or((0, 0), |s| {
+                            (s.users.max(0) as u64, s.conversions.max(0) as u64)
+                        });
+                        BetaPosterior::from_counts(n, c)
+                    })
+                    .collect(),
+            ),
+            Metric::Revenue => Posteriors::Revenue(
+                variant_ids
+                    .iter()
+                    .map(|id| {
+                        let (n, sum, sum_sq) = of(id).map_or((0, 0.0, 0.0), |s| {
+                            (s.users.max(0) as u64, s.value_sum, s.value_sum_sq)
+                        });
+                        MeanPosterior::from_sums(n, sum, sum_sq)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The exact probability that the sampler picks each arm.
+    fn allocation(&self, floor: f64) -> Vec<f64> {
+        match self {
+            Posteriors::Conversion(arms) => thompson::allocation(arms, floor),
+            Posteriors::Revenue(arms) => thompson::allocation_gaussian(arms, floor),
+        }
+    }
+
+    /// One Thompson-sampling decision.
+    pub fn sample(&self, floor: f64, rng: &mut (impl rand::Rng + ?Sized)) -> usize {
+        match self {
+            Posteriors::Conversion(arms) => thompson::sample_arm_beta(arms, floor, rng),
+            Posteriors::Revenue(arms) => thompson::sample_arm_gaussian(arms, floor, rng),
+        }
+    }
 }
 
 impl Policy {
@@ -88,18 +143,9 @@ impl LiveExperiment {
                 weights: spec.variants.iter().map(|v| v.weight).collect(),
             },
             Kind::Bandit => {
-                let posteriors: Vec<BetaPosterior> = experiment
-                    .variant_ids
-                    .iter()
-                    .map(|id| {
-                        let s = stats.iter().find(|s| s.variant_id == *id);
-                        let (users, conversions) = s.map_or((0, 0), |s| {
-                            (s.users.max(0) as u64, s.conversions.max(0) as u64)
-                        });
-                        BetaPosterior::from_counts(users, conversions)
-                    })
-                    .collect();
-                let allocation = thompson::allocation(&posteriors, spec.floor);
+                let posteriors =
+                    Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, &stats);
+                let allocation = posteriors.allocation(spec.floor);
                 Policy::Bandit {
                     posteriors,
                     floor: spec.floor,

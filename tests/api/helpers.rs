@@ -251,6 +251,15 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Runs statements against the test database (to set up what the API cannot).
+    pub fn execute(&self, sql: &str) {
+        use diesel::{Connection, connection::SimpleConnection};
+        let mut conn = diesel::PgConnection::establish(&self.db.url).unwrap();
+        conn.batch_execute(sql).unwrap();
+    }
+}
+
 pub fn count_in(db: &TestDb, sql: &str) -> i64 {
     use diesel::{Connection, QueryableByName, RunQueryDsl, sql_types::BigInt};
     #[derive(QueryableByName)]

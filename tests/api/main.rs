@@ -13,4 +13,5 @@ mod export;
 mod lifecycle;
 mod observability;
 mod ofrep;
+mod results;
 mod track;
