@@ -1,6 +1,12 @@
 //! The `posterior` command: parse, configure logging, call into the library.
 
 use clap::Parser;
+
+/// mimalloc: the server allocates small, short-lived buffers per request; glibc's malloc
+/// showed up at the top of the profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use posterior::config::{
     Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, ScopeArg, Settings,
     SimulateArgs, Simulation,

@@ -42,11 +42,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/openapi.json", web::get().to(openapi::openapi_json))
     .configure(ofrep::routes)
     .service(
+        // The hot routes first: actix tries routes in order, and the patterns with
+        // parameters below cost a regex match each.
         web::scope("/api/v1")
-            .configure(experiments::routes)
-            .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/assign", web::post().to(assign::assign))
             .route("/track", web::post().to(track::track))
+            .configure(experiments::routes)
+            .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/users/{user_id}", web::delete().to(users::erase)),
     );
 }

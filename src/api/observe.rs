@@ -5,9 +5,14 @@
 use crate::telemetry::{HTTP_DURATION, HTTP_REQUESTS};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
+use metrics::{Counter, Histogram};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -32,6 +37,51 @@ fn new_request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// Routes without parameters, labelled without asking the router again (`match_pattern`
+/// re-walks every route pattern, a regex match each).
+fn static_route(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/api/v1/assign" => "/api/v1/assign",
+        "/api/v1/track" => "/api/v1/track",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/ofrep/v1/evaluate/flags" => "/ofrep/v1/evaluate/flags",
+        _ => return None,
+    })
+}
+
+type MetricKey = (Method, Cow<'static, str>, u16);
+
+thread_local! {
+    /// Metric handles per label set, per worker thread (actix workers are single-threaded),
+    /// so the hot path neither formats labels nor hashes them into the registry.
+    static HANDLES: RefCell<HashMap<MetricKey, (Counter, Histogram)>> = RefCell::new(HashMap::new());
+}
+
+fn record(method: Method, route: Cow<'static, str>, status: u16, elapsed: f64) {
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let key = (method, route, status);
+        let (counter, histogram) =
+            handles
+                .entry(key)
+                .or_insert_with_key(|(method, route, status)| {
+                    let labels = [
+                        ("method", method.to_string()),
+                        ("route", route.to_string()),
+                        ("status", status.to_string()),
+                    ];
+                    (
+                        metrics::counter!(HTTP_REQUESTS, &labels),
+                        metrics::histogram!(HTTP_DURATION, &labels),
+                    )
+                });
+        counter.increment(1);
+        histogram.record(elapsed);
+    });
+}
+
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -46,29 +96,30 @@ pub async fn observe(
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
+    let known_route = static_route(req.path());
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     // (The request must not be cloned here: routing needs it unshared.)
     let result = next.call(req).instrument(span.clone()).await;
-    let (status, route) = match &result {
+    let (status, route): (_, Cow<'static, str>) = match &result {
         Ok(response) => (
             response.status(),
-            response
-                .request()
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".to_string()),
+            match known_route {
+                Some(route) => Cow::Borrowed(route),
+                None => response
+                    .request()
+                    .match_pattern()
+                    .map_or(Cow::Borrowed("unmatched"), Cow::Owned),
+            },
         ),
         // An error that escaped every handler; actix answers it after us.
-        Err(e) => (e.as_response_error().status_code(), "unmatched".to_string()),
+        Err(e) => (
+            e.as_response_error().status_code(),
+            Cow::Borrowed("unmatched"),
+        ),
     };
     let elapsed = started.elapsed();
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.as_u16().to_string()),
-    ];
-    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+    record(method, route, status.as_u16(), elapsed.as_secs_f64());
     span.in_scope(|| {
         let micros = elapsed.as_micros() as u64;
         if status.is_server_error() {

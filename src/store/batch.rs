@@ -6,6 +6,7 @@
 //! order and do not deadlock; a deadlock that still happens is retried by the caller.
 
 use super::StoreError;
+use super::prepared::Prepared;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -56,7 +57,7 @@ pub fn insert_assignments(
     }
     let mut order: Vec<&NewAssignment> = rows.iter().collect();
     order.sort_by(|a, b| (a.experiment_id, &a.user_id).cmp(&(b.experiment_id, &b.user_id)));
-    let inserted: Vec<AssignmentKeyRow> = diesel::sql_query(
+    let inserted: Vec<AssignmentKeyRow> = Prepared::new(
         "INSERT INTO assignments (experiment_id, user_id, variant_id, assigned_at, propensity, attributes) \
          SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::timestamptz[], $5::float8[], $6::jsonb[]) \
          ON CONFLICT (experiment_id, user_id) DO NOTHING \
@@ -93,7 +94,7 @@ pub fn find_assignments(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<StoredAssignmentRow> = diesel::sql_query(
+    let rows: Vec<StoredAssignmentRow> = Prepared::new(
         "SELECT a.experiment_id, a.user_id, a.variant_id FROM assignments a \
          JOIN unnest($1::int8[], $2::text[]) AS q(experiment_id, user_id) \
            ON a.experiment_id = q.experiment_id AND a.user_id = q.user_id",
@@ -132,7 +133,7 @@ pub fn insert_events(
     }
     let mut order: Vec<&NewEvent> = events.iter().collect();
     order.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-    let rows: Vec<EventIdRow> = diesel::sql_query(
+    let rows: Vec<EventIdRow> = Prepared::new(
         "INSERT INTO events (event_id, user_id, name, value, occurred_at) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[]) \
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
@@ -181,7 +182,7 @@ pub fn lock_outcomes(
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(diesel::sql_query(
+    Ok(Prepared::new(
         "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event \
          FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
          WHERE a.user_id = ANY($1) AND x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
@@ -197,7 +198,7 @@ pub fn save_outcomes(conn: &mut PgConnection, outcomes: &[&Outcome]) -> Result<(
     if outcomes.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
+    Prepared::new(
         "UPDATE assignments a SET converted_at = d.converted_at, value = d.value \
          FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::float8[]) \
            AS d(experiment_id, user_id, converted_at, value) \
@@ -282,7 +283,7 @@ pub fn apply_stat_deltas(
         return Ok(());
     }
     let rows: Vec<_> = deltas.by_period.iter().collect();
-    diesel::sql_query(
+    Prepared::new(
         "INSERT INTO period_stats (variant_id, period_start, shard, experiment_id, users, conversions, value_sum, value_sum_sq, expected_users) \
          SELECT d.variant_id, d.period_start, $9, d.experiment_id, d.users, d.conversions, d.value_sum, d.value_sum_sq, d.expected_users \
          FROM unnest($1::int8[], $2::timestamptz[], $3::int8[], $4::int8[], $5::int8[], $6::float8[], $7::float8[], $8::float8[]) \
@@ -308,7 +309,7 @@ pub fn apply_stat_deltas(
     let experiment_of: BTreeMap<i64, i64> =
         deltas.by_period.iter().map(|(k, v)| (k.0, v.0)).collect();
     let totals: Vec<(i64, StatDelta)> = deltas.totals().into_iter().collect();
-    diesel::sql_query(
+    Prepared::new(
         "INSERT INTO variant_stats (variant_id, shard, experiment_id, users, conversions, value_sum, value_sum_sq) \
          SELECT d.variant_id, $7, d.experiment_id, d.users, d.conversions, d.value_sum, d.value_sum_sq \
          FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::float8[], $6::float8[]) \

@@ -9,6 +9,7 @@ mod experiments;
 pub mod export;
 mod keys;
 mod models;
+mod prepared;
 pub mod schema;
 mod setup;
 mod stats;
