@@ -59,6 +59,7 @@ impl Job {
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
     pub database_url: String,
+    /// Threads per lane (assignments, events).
     pub threads: usize,
     /// A batch closes at this many rows (assignments + events), so one transaction stays short.
     pub max_batch_rows: usize,
@@ -75,47 +76,92 @@ pub struct WriterCounters {
     pub commit_micros: AtomicU64,
 }
 
-pub struct Writer {
+/// Threads taking jobs from one queue.
+struct Lane {
     queue: mpsc::Sender<Job>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    pub counters: Arc<WriterCounters>,
     thread_count: usize,
 }
 
-impl Writer {
-    pub fn start(settings: WriterSettings) -> Writer {
+impl Lane {
+    fn start(
+        name: &str,
+        first_shard: usize,
+        settings: &WriterSettings,
+        counters: &Arc<WriterCounters>,
+    ) -> Lane {
         let (queue, receiver) = mpsc::channel::<Job>(16_384);
         let receiver = Arc::new(Mutex::new(receiver));
-        let counters = Arc::new(WriterCounters::default());
-        let threads = (0..settings.threads.max(1))
+        let thread_count = settings.threads.max(1);
+        let threads = (0..thread_count)
             .map(|i| {
                 let receiver = receiver.clone();
                 let settings = settings.clone();
                 let counters = counters.clone();
                 std::thread::Builder::new()
-                    .name(format!("posterior-writer-{i}"))
+                    .name(format!("posterior-{name}-{i}"))
                     .spawn(move || {
                         WriterThread {
                             settings,
                             conn: None,
                             counters,
-                            shard: stat_shard(i),
+                            shard: stat_shard(first_shard + i),
                         }
                         .run(&receiver)
                     })
                     .expect("spawn writer thread")
             })
             .collect();
-        Writer {
+        Lane {
             queue,
             threads: Mutex::new(threads),
+            thread_count,
+        }
+    }
+
+    async fn stop(&self) {
+        for _ in 0..self.thread_count {
+            let _ = self.queue.send(Job::Stop).await;
+        }
+        let threads: Vec<_> =
+            std::mem::take(&mut *self.threads.lock().expect("writer threads lock"));
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Two lanes: assignments and events. Events lock the assignment rows of their users while
+/// they attribute; two event writers would keep waiting on each other's locks (and
+/// PostgreSQL re-checking rows), while an event writer and an assignment writer never touch
+/// the same rows. So each kind has its own queue and threads.
+pub struct Writer {
+    assign: Lane,
+    track: Lane,
+    pub counters: Arc<WriterCounters>,
+}
+
+impl Writer {
+    pub fn start(settings: WriterSettings) -> Writer {
+        let counters = Arc::new(WriterCounters::default());
+        let threads = settings.threads.max(1);
+        Writer {
+            assign: Lane::start("assign-writer", 0, &settings, &counters),
+            track: Lane::start("track-writer", threads, &settings, &counters),
             counters,
-            thread_count: settings.threads.max(1),
         }
     }
 
     async fn submit(&self, job: Job) -> Result<(), StoreError> {
-        self.queue
+        let lane = if matches!(job, Job::Track(_)) {
+            &self.track
+        } else {
+            &self.assign
+        };
+        lane.queue
             .send(job)
             .await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))
@@ -155,17 +201,8 @@ impl Writer {
 
     /// Lets the threads finish every job already queued, then waits for them to exit.
     pub async fn stop(&self) {
-        for _ in 0..self.thread_count {
-            let _ = self.queue.send(Job::Stop).await;
-        }
-        let threads: Vec<_> =
-            std::mem::take(&mut *self.threads.lock().expect("writer threads lock"));
-        let _ = tokio::task::spawn_blocking(move || {
-            for t in threads {
-                let _ = t.join();
-            }
-        })
-        .await;
+        self.assign.stop().await;
+        self.track.stop().await;
     }
 }
 

@@ -184,8 +184,10 @@ pub fn lock_outcomes(
     }
     Ok(Prepared::new(
         "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event \
-         FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
-         WHERE a.user_id = ANY($1) AND x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
+         FROM unnest($1::text[]) AS u(user_id) \
+         JOIN assignments a ON a.user_id = u.user_id \
+         JOIN experiments x ON x.id = a.experiment_id \
+         WHERE x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
          ORDER BY a.experiment_id, a.user_id \
          FOR UPDATE OF a",
     )

@@ -1,5 +1,5 @@
 //! Reading raw rows for exports, one page at a time by keyset (never the whole table):
-//! assignments ordered by (assigned_at, user_id), goal events by (occurred_at, id). Each
+//! assignments ordered by (assigned_at, user_id), goal events by (occurred_at, event_id). Each
 //! page is one short query, so an export holds no long transaction and no server cursor.
 
 use super::StoreError;
@@ -70,7 +70,6 @@ pub fn assignments_page(
 
 #[derive(Debug, Clone, Queryable)]
 pub struct EventRow {
-    pub id: i64,
     pub event_id: String,
     pub user_id: String,
     pub name: String,
@@ -87,7 +86,7 @@ pub fn events_page(
     experiment_id: i64,
     name: &str,
     range: TimeRange,
-    after: Option<(DateTime<Utc>, i64)>,
+    after: Option<(DateTime<Utc>, String)>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut query = events::table
@@ -107,13 +106,12 @@ pub fn events_page(
     if let Some((at, id)) = after {
         query = query
             .filter(events::occurred_at.ge(at))
-            .filter(events::occurred_at.gt(at).or(events::id.gt(id)));
+            .filter(events::occurred_at.gt(at).or(events::event_id.gt(id)));
     }
     Ok(query
-        .order((events::occurred_at, events::id))
+        .order((events::occurred_at, events::event_id))
         .limit(limit)
         .select((
-            events::id,
             events::event_id,
             events::user_id,
             events::name,

@@ -77,8 +77,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (id) {
-        id -> Int8,
+    events (event_id) {
         event_id -> Text,
         user_id -> Text,
         name -> Text,
