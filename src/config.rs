@@ -153,9 +153,9 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "POSTERIOR_WORKERS")]
     pub workers: Option<usize>,
-    /// Group-commit writer threads per lane (assignments, events), each with its own
-    /// database connection.
-    #[arg(long, env = "POSTERIOR_WRITER_THREADS", default_value_t = 1)]
+    /// Group-commit writer threads, each with its own database connection and its own
+    /// partition of the users.
+    #[arg(long, env = "POSTERIOR_WRITER_THREADS", default_value_t = 2)]
     pub writer_threads: usize,
     /// Rows (assignments + events) after which a group-commit batch closes.
     #[arg(long, env = "POSTERIOR_MAX_BATCH_ROWS", default_value_t = 5000)]
@@ -194,7 +194,7 @@ impl Settings {
             admin_key: None,
             client_key: None,
             workers: None,
-            writer_threads: 1,
+            writer_threads: 2,
             max_batch_rows: 5000,
             pool_size: 8,
             refresh_interval: Duration::from_millis(1000),

@@ -91,18 +91,22 @@ WITH (fillfactor = 80);
 CREATE INDEX assignments_user ON assignments (user_id);
 CREATE INDEX assignments_experiment_time ON assignments (experiment_id, assigned_at);
 
+-- Events are keyed by (user, event id): a retry of a user's event is a duplicate, while two
+-- users' apps may pick the same ids ("e-1") without losing each other's events. That one
+-- index also serves erasure (a user's events) and exports (events of an experiment's
+-- users); a BRIN index on arrival time, nearly free to maintain, serves retention.
 -- Identifiers compare byte-wise (COLLATE "C"): they are opaque ids, not words, and the
 -- locale-aware comparison cost the index inserts a third of their time.
 CREATE TABLE events (
-    event_id        TEXT COLLATE "C" PRIMARY KEY,
     user_id         TEXT COLLATE "C" NOT NULL,
+    event_id        TEXT COLLATE "C" NOT NULL,
     name            TEXT COLLATE "C" NOT NULL,
     value           DOUBLE PRECISION,
     occurred_at     TIMESTAMPTZ NOT NULL,
-    received_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+    received_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, event_id)
 );
-CREATE INDEX events_user ON events (user_id);
-CREATE INDEX events_name_time ON events (name, occurred_at, event_id);
+CREATE INDEX events_received ON events USING brin (received_at);
 
 CREATE TABLE api_keys (
     id              BIGSERIAL PRIMARY KEY,

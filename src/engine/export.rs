@@ -315,7 +315,7 @@ pub fn run_export(
             let mut encoder = Encoder::new(request.format, columns.map(String::from).to_vec());
             let experiment_key = Value::String(experiment.spec.key.to_string());
             let goal = experiment.spec.goal.event.to_string();
-            let mut after: Option<(DateTime<Utc>, String)> = None;
+            let mut after: Option<(String, String)> = None;
             loop {
                 let page = rows::events_page(
                     conn,
@@ -352,7 +352,7 @@ pub fn run_export(
                 }
                 written += page.len() as u64;
                 counter.increment(page.len() as u64);
-                let last = page.last().map(|r| (r.occurred_at, r.event_id.clone()));
+                let last = page.last().map(|r| (r.user_id.clone(), r.event_id.clone()));
                 let done = (page.len() as i64) < CHUNK_ROWS;
                 if !sink.send(encoder.take()) || done {
                     break;

@@ -59,7 +59,7 @@ impl Job {
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
     pub database_url: String,
-    /// Threads per lane (assignments, events).
+    /// Writer threads (partitions of the users).
     pub threads: usize,
     /// A batch closes at this many rows (assignments + events), so one transaction stays short.
     pub max_batch_rows: usize,
@@ -76,110 +76,97 @@ pub struct WriterCounters {
     pub commit_micros: AtomicU64,
 }
 
-/// Threads taking jobs from one queue.
-struct Lane {
+/// One writer thread and its queue.
+struct Partition {
     queue: mpsc::Sender<Job>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    thread_count: usize,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl Lane {
-    fn start(
-        name: &str,
-        first_shard: usize,
-        settings: &WriterSettings,
-        counters: &Arc<WriterCounters>,
-    ) -> Lane {
+impl Partition {
+    fn start(index: usize, settings: &WriterSettings, counters: &Arc<WriterCounters>) -> Partition {
         let (queue, receiver) = mpsc::channel::<Job>(16_384);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let thread_count = settings.threads.max(1);
-        let threads = (0..thread_count)
-            .map(|i| {
-                let receiver = receiver.clone();
-                let settings = settings.clone();
-                let counters = counters.clone();
-                std::thread::Builder::new()
-                    .name(format!("posterior-{name}-{i}"))
-                    .spawn(move || {
-                        WriterThread {
-                            settings,
-                            conn: None,
-                            counters,
-                            shard: stat_shard(first_shard + i),
-                        }
-                        .run(&receiver)
-                    })
-                    .expect("spawn writer thread")
+        let settings = settings.clone();
+        let counters = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("posterior-writer-{index}"))
+            .spawn(move || {
+                WriterThread {
+                    settings,
+                    conn: None,
+                    counters,
+                    shard: stat_shard(index),
+                }
+                .run(receiver)
             })
-            .collect();
-        Lane {
+            .expect("spawn writer thread");
+        Partition {
             queue,
-            threads: Mutex::new(threads),
-            thread_count,
+            thread: Mutex::new(Some(thread)),
         }
-    }
-
-    async fn stop(&self) {
-        for _ in 0..self.thread_count {
-            let _ = self.queue.send(Job::Stop).await;
-        }
-        let threads: Vec<_> =
-            std::mem::take(&mut *self.threads.lock().expect("writer threads lock"));
-        let _ = tokio::task::spawn_blocking(move || {
-            for t in threads {
-                let _ = t.join();
-            }
-        })
-        .await;
     }
 }
 
-/// Two lanes: assignments and events. Events lock the assignment rows of their users while
-/// they attribute; two event writers would keep waiting on each other's locks (and
-/// PostgreSQL re-checking rows), while an event writer and an assignment writer never touch
-/// the same rows. So each kind has its own queue and threads.
+/// Writer threads, each owning the users whose id hashes to its partition.
+///
+/// A user's assignments and events always go to the same thread, so concurrent transactions
+/// of this instance never touch the same rows: no waiting on each other's row locks, and
+/// every thread can keep one core of PostgreSQL busy. (Instances still share rows; the
+/// locks keep them exact.) An event batch is split by partition and answered once every
+/// part is committed.
 pub struct Writer {
-    assign: Lane,
-    track: Lane,
+    partitions: Vec<Partition>,
     pub counters: Arc<WriterCounters>,
 }
 
 impl Writer {
     pub fn start(settings: WriterSettings) -> Writer {
         let counters = Arc::new(WriterCounters::default());
-        let threads = settings.threads.max(1);
+        let partitions = (0..settings.threads.max(1))
+            .map(|i| Partition::start(i, &settings, &counters))
+            .collect();
         Writer {
-            assign: Lane::start("assign-writer", 0, &settings, &counters),
-            track: Lane::start("track-writer", threads, &settings, &counters),
+            partitions,
             counters,
         }
     }
 
-    async fn submit(&self, job: Job) -> Result<(), StoreError> {
-        let lane = if matches!(job, Job::Track(_)) {
-            &self.track
-        } else {
-            &self.assign
-        };
-        lane.queue
+    fn partition_of(&self, user_id: &str) -> usize {
+        (xxhash_rust::xxh3::xxh3_64(user_id.as_bytes()) % self.partitions.len() as u64) as usize
+    }
+
+    async fn submit(&self, partition: usize, job: Job) -> Result<(), StoreError> {
+        self.partitions[partition]
+            .queue
             .send(job)
             .await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))
     }
 
     /// Stores the new assignments that don't exist yet and reads the variant of each pair.
+    /// Every pair must be of the same user.
     pub async fn assign(
         &self,
         inserts: Vec<PendingAssignment>,
         lookups: Vec<(i64, String)>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
+        let Some(user) = inserts
+            .first()
+            .map(|p| p.row.user_id.as_str())
+            .or(lookups.first().map(|l| l.1.as_str()))
+        else {
+            return Ok(Vec::new());
+        };
+        let partition = self.partition_of(user);
         let (reply, answer) = oneshot::channel();
         let queued = Instant::now();
-        self.submit(Job::Assign(AssignJob {
-            inserts,
-            lookups,
-            reply,
-        }))
+        self.submit(
+            partition,
+            Job::Assign(AssignJob {
+                inserts,
+                lookups,
+                reply,
+            }),
+        )
         .await?;
         let answer = answer
             .await
@@ -189,20 +176,48 @@ impl Writer {
     }
 
     pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
-        let (reply, answer) = oneshot::channel();
         let queued = Instant::now();
-        self.submit(Job::Track(TrackJob { events, reply })).await?;
-        let answer = answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?;
+        let mut parts: Vec<Vec<NewEvent>> =
+            (0..self.partitions.len()).map(|_| Vec::new()).collect();
+        for event in events {
+            let p = self.partition_of(&event.user_id);
+            parts[p].push(event);
+        }
+        let mut answers = Vec::new();
+        for (partition, events) in parts.into_iter().enumerate().filter(|(_, e)| !e.is_empty()) {
+            let (reply, answer) = oneshot::channel();
+            self.submit(partition, Job::Track(TrackJob { events, reply }))
+                .await?;
+            answers.push(answer);
+        }
+        let mut total = TrackOutcome::default();
+        for answer in answers {
+            let part = answer.await.map_err(|_| {
+                StoreError::Unavailable("the writer stopped before answering".into())
+            })??;
+            total.accepted += part.accepted;
+            total.duplicates += part.duplicates;
+        }
         crate::telemetry::record_commit_wait(queued.elapsed());
-        answer
+        Ok(total)
     }
 
     /// Lets the threads finish every job already queued, then waits for them to exit.
     pub async fn stop(&self) {
-        self.assign.stop().await;
-        self.track.stop().await;
+        for p in &self.partitions {
+            let _ = p.queue.send(Job::Stop).await;
+        }
+        let threads: Vec<_> = self
+            .partitions
+            .iter()
+            .filter_map(|p| p.thread.lock().expect("writer thread lock").take())
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
     }
 }
 
@@ -223,34 +238,30 @@ fn stat_shard(index: usize) -> i16 {
 }
 
 impl WriterThread {
-    fn run(mut self, receiver: &Mutex<mpsc::Receiver<Job>>) {
+    fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
         loop {
-            let (jobs, stop) = {
-                let mut rx = receiver.lock().expect("writer queue lock");
-                let Some(first) = rx.blocking_recv() else {
-                    return;
-                };
-                if matches!(first, Job::Stop) {
-                    return;
-                }
-                let mut rows = first.rows();
-                let mut jobs = vec![first];
-                let mut stop = false;
-                while rows < self.settings.max_batch_rows {
-                    match rx.try_recv() {
-                        Ok(Job::Stop) => {
-                            stop = true;
-                            break;
-                        }
-                        Ok(job) => {
-                            rows += job.rows();
-                            jobs.push(job);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                (jobs, stop)
+            let Some(first) = receiver.blocking_recv() else {
+                return;
             };
+            if matches!(first, Job::Stop) {
+                return;
+            }
+            let mut rows = first.rows();
+            let mut jobs = vec![first];
+            let mut stop = false;
+            while rows < self.settings.max_batch_rows {
+                match receiver.try_recv() {
+                    Ok(Job::Stop) => {
+                        stop = true;
+                        break;
+                    }
+                    Ok(job) => {
+                        rows += job.rows();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
             self.process(jobs);
             if stop {
                 return;
@@ -444,19 +455,21 @@ fn commit_batch(
         assign_answers.push(answer);
     }
 
-    // Events: insert the new ids; the first occurrence of an id in this batch is the one stored.
+    // Events: insert the ones new for their user; the first occurrence of a (user, id) pair
+    // in this batch is the one stored.
     let events: Vec<NewEvent> = tracks
         .iter()
         .flat_map(|t| t.events.iter().cloned())
         .collect();
     let stored = batch::insert_events(tx, &events)?;
-    let mut claimed: HashSet<&str> = HashSet::new();
+    let mut claimed: HashSet<(&str, &str)> = HashSet::new();
     let mut new_events: Vec<&NewEvent> = Vec::new();
     let mut track_answers = Vec::with_capacity(tracks.len());
     for job in tracks {
         let mut outcome = TrackOutcome::default();
         for e in &job.events {
-            if stored.contains(&e.event_id) && claimed.insert(e.event_id.as_str()) {
+            let key = (e.user_id.as_str(), e.event_id.as_str());
+            if claimed.insert(key) && stored.contains(&(e.user_id.clone(), e.event_id.clone())) {
                 outcome.accepted += 1;
                 new_events.push(e);
             } else {

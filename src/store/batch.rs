@@ -118,38 +118,41 @@ pub struct NewEvent {
 }
 
 #[derive(QueryableByName)]
-struct EventIdRow {
+struct EventKeyRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
     #[diesel(sql_type = Text)]
     event_id: String,
 }
 
-/// Inserts events whose id is new; returns the ids inserted (the others are duplicates).
+/// Inserts events new for their user; returns the (user, event id) pairs inserted (the
+/// others are duplicates).
 pub fn insert_events(
     conn: &mut PgConnection,
     events: &[NewEvent],
-) -> Result<HashSet<String>, StoreError> {
+) -> Result<HashSet<(String, String)>, StoreError> {
     if events.is_empty() {
         return Ok(HashSet::new());
     }
     let mut order: Vec<&NewEvent> = events.iter().collect();
-    order.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-    let rows: Vec<EventIdRow> = Prepared::new(
-        "INSERT INTO events (event_id, user_id, name, value, occurred_at) \
+    order.sort_by(|a, b| (&a.user_id, &a.event_id).cmp(&(&b.user_id, &b.event_id)));
+    let rows: Vec<EventKeyRow> = Prepared::new(
+        "INSERT INTO events (user_id, event_id, name, value, occurred_at) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[]) \
-         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+         ON CONFLICT (user_id, event_id) DO NOTHING RETURNING user_id, event_id",
     )
+    .bind::<Array<Text>, _>(order.iter().map(|e| e.user_id.as_str()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(
         order
             .iter()
             .map(|e| e.event_id.as_str())
             .collect::<Vec<_>>(),
     )
-    .bind::<Array<Text>, _>(order.iter().map(|e| e.user_id.as_str()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(order.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Double>>, _>(order.iter().map(|e| e.value).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(order.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
     .load(conn)?;
-    Ok(rows.into_iter().map(|r| r.event_id).collect())
+    Ok(rows.into_iter().map(|r| (r.user_id, r.event_id)).collect())
 }
 
 /// A user's assignment in an experiment whose goal may match an incoming event, with the
@@ -184,10 +187,8 @@ pub fn lock_outcomes(
     }
     Ok(Prepared::new(
         "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event \
-         FROM unnest($1::text[]) AS u(user_id) \
-         JOIN assignments a ON a.user_id = u.user_id \
-         JOIN experiments x ON x.id = a.experiment_id \
-         WHERE x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
+         FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
+         WHERE a.user_id = ANY($1) AND x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
          ORDER BY a.experiment_id, a.user_id \
          FOR UPDATE OF a",
     )

@@ -86,7 +86,7 @@ pub fn events_page(
     experiment_id: i64,
     name: &str,
     range: TimeRange,
-    after: Option<(DateTime<Utc>, String)>,
+    after: Option<(String, String)>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut query = events::table
@@ -103,13 +103,14 @@ pub fn events_page(
     if let Some(to) = range.to {
         query = query.filter(events::occurred_at.lt(to));
     }
-    if let Some((at, id)) = after {
+    if let Some((user, id)) = after {
+        // Keyset pagination on the events key (user, event id).
         query = query
-            .filter(events::occurred_at.ge(at))
-            .filter(events::occurred_at.gt(at).or(events::event_id.gt(id)));
+            .filter(events::user_id.ge(user.clone()))
+            .filter(events::user_id.gt(user).or(events::event_id.gt(id)));
     }
     Ok(query
-        .order((events::occurred_at, events::event_id))
+        .order((events::user_id, events::event_id))
         .limit(limit)
         .select((
             events::event_id,

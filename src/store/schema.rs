@@ -77,9 +77,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (event_id) {
-        event_id -> Text,
+    events (user_id, event_id) {
         user_id -> Text,
+        event_id -> Text,
         name -> Text,
         value -> Nullable<Float8>,
         occurred_at -> Timestamptz,
