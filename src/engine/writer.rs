@@ -8,7 +8,7 @@
 use super::attribution;
 use crate::store::{self, Connection, StoreError, batch};
 use batch::{NewAssignment, NewEvent, StatDeltas};
-use std::collections::{HashMap, HashSet};
+use foldhash::HashMap as FoldHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -400,76 +400,65 @@ fn commit_batch(
 
     // Assignments: insert the new ones, then read back every pair that was not inserted
     // (someone else assigned it first, or it is a lookup).
-    let rows: Vec<NewAssignment> = assigns
+    let rows: Vec<&NewAssignment> = assigns
         .iter()
-        .flat_map(|a| a.inserts.iter().map(|p| p.row.clone()))
+        .flat_map(|a| a.inserts.iter().map(|p| &p.row))
         .collect();
-    let inserted = batch::insert_assignments(tx, &rows)?;
-    let mut wanted: Vec<(i64, String)> = Vec::new();
-    for job in assigns {
-        for p in &job.inserts {
-            if !inserted.contains(&(p.row.experiment_id, p.row.user_id.clone())) {
-                wanted.push((p.row.experiment_id, p.row.user_id.clone()));
-            }
+    let pending: Vec<&PendingAssignment> = assigns.iter().flat_map(|a| &a.inserts).collect();
+    let stored = batch::insert_assignments(tx, &rows)?;
+    // What this batch stored, by pair: a pair sitting in two jobs answers both with the
+    // first job's row, which is the one stored.
+    let mut stored_here: FoldHashMap<(i64, &str), i64> = FoldHashMap::default();
+    for (p, _) in pending.iter().zip(&stored).filter(|(_, s)| **s) {
+        let r = &p.row;
+        stored_here.insert((r.experiment_id, r.user_id.as_str()), r.variant_id);
+        deltas.add(r.experiment_id, r.variant_id, r.assigned_at, |d| {
+            d.users += 1
+        });
+        for &(variant_id, probability) in p.allocation.iter() {
+            deltas.add(r.experiment_id, variant_id, r.assigned_at, |d| {
+                d.expected_users += probability
+            });
         }
-        wanted.extend(job.lookups.iter().cloned());
     }
-    let found: HashMap<(i64, String), i64> = batch::find_assignments(tx, &wanted)?
+    let mut wanted: Vec<(i64, String)> = rows
+        .iter()
+        .filter(|r| !stored_here.contains_key(&(r.experiment_id, r.user_id.as_str())))
+        .map(|r| (r.experiment_id, r.user_id.clone()))
+        .collect();
+    wanted.extend(assigns.iter().flat_map(|a| a.lookups.iter().cloned()));
+    let found: FoldHashMap<(i64, String), i64> = batch::find_assignments(tx, &wanted)?
         .into_iter()
         .map(|(e, u, v)| ((e, u), v))
         .collect();
-    // The same pair may sit in two jobs of this batch; the first one (in job order, as the
-    // insert saw them) is the row stored, and every job must answer with it.
-    let mut first_choice: HashMap<(i64, String), i64> = HashMap::new();
-    for p in assigns.iter().flat_map(|a| &a.inserts) {
-        first_choice
-            .entry((p.row.experiment_id, p.row.user_id.clone()))
-            .or_insert(p.row.variant_id);
-    }
-    let mut counted: HashSet<(i64, String)> = HashSet::new();
-    let mut assign_answers = Vec::with_capacity(assigns.len());
-    for job in assigns {
-        let mut answer = Vec::with_capacity(job.inserts.len() + job.lookups.len());
-        for p in &job.inserts {
-            let key = (p.row.experiment_id, p.row.user_id.clone());
-            if inserted.contains(&key) {
-                if counted.insert(key.clone()) {
-                    let r = &p.row;
-                    deltas.add(r.experiment_id, r.variant_id, r.assigned_at, |d| {
-                        d.users += 1
-                    });
-                    for &(variant_id, probability) in p.allocation.iter() {
-                        deltas.add(r.experiment_id, variant_id, r.assigned_at, |d| {
-                            d.expected_users += probability
-                        });
-                    }
-                }
-                answer.push(first_choice.get(&key).copied());
-            } else {
-                answer.push(found.get(&key).copied());
-            }
-        }
-        for key in &job.lookups {
-            answer.push(found.get(key).copied());
-        }
-        assign_answers.push(answer);
-    }
-
-    // Events: insert the ones new for their user; the first occurrence of a (user, id) pair
-    // in this batch is the one stored.
-    let events: Vec<NewEvent> = tracks
+    let stored_variant = |experiment_id: i64, user_id: &str| {
+        stored_here
+            .get(&(experiment_id, user_id))
+            .copied()
+            .or_else(|| found.get(&(experiment_id, user_id.to_string())).copied())
+    };
+    let assign_answers: Vec<Vec<Option<i64>>> = assigns
         .iter()
-        .flat_map(|t| t.events.iter().cloned())
+        .map(|job| {
+            job.inserts
+                .iter()
+                .map(|p| stored_variant(p.row.experiment_id, &p.row.user_id))
+                .chain(job.lookups.iter().map(|(e, u)| stored_variant(*e, u)))
+                .collect()
+        })
         .collect();
+
+    // Events: insert the ones new for their user (of a (user, id) pair twice in this batch,
+    // the first is the one stored).
+    let events: Vec<&NewEvent> = tracks.iter().flat_map(|t| &t.events).collect();
     let stored = batch::insert_events(tx, &events)?;
-    let mut claimed: HashSet<(&str, &str)> = HashSet::new();
     let mut new_events: Vec<&NewEvent> = Vec::new();
     let mut track_answers = Vec::with_capacity(tracks.len());
+    let mut stored_flags = stored.iter();
     for job in tracks {
         let mut outcome = TrackOutcome::default();
         for e in &job.events {
-            let key = (e.user_id.as_str(), e.event_id.as_str());
-            if claimed.insert(key) && stored.contains(&(e.user_id.clone(), e.event_id.clone())) {
+            if *stored_flags.next().expect("one flag per event") {
                 outcome.accepted += 1;
                 new_events.push(e);
             } else {

@@ -11,8 +11,9 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, SmallInt, Text, Timestamptz};
+use foldhash::HashMap as FoldHashMap;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Runs `f` in one transaction: the unit of group commit.
 pub fn transaction<T>(
@@ -45,17 +46,25 @@ struct AssignmentKeyRow {
     user_id: String,
 }
 
-/// Inserts the assignments that do not exist yet; returns the (experiment, user) pairs inserted.
-/// A pair that already exists (another request, instance or earlier life of the server got
-/// there first) is left as it is.
+/// Inserts the assignments that do not exist yet. Returns, for each row, whether it is the
+/// one stored: a pair that already exists (another request, instance or earlier life of the
+/// server got there first) is left as it is, and of a pair present twice in `rows` only the
+/// first occurrence can be stored.
 pub fn insert_assignments(
     conn: &mut PgConnection,
-    rows: &[NewAssignment],
-) -> Result<HashSet<(i64, String)>, StoreError> {
+    rows: &[&NewAssignment],
+) -> Result<Vec<bool>, StoreError> {
+    let mut stored = vec![false; rows.len()];
     if rows.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(stored);
     }
-    let mut order: Vec<&NewAssignment> = rows.iter().collect();
+    let mut first: FoldHashMap<(i64, &str), usize> = FoldHashMap::default();
+    for (i, r) in rows.iter().enumerate() {
+        first
+            .entry((r.experiment_id, r.user_id.as_str()))
+            .or_insert(i);
+    }
+    let mut order: Vec<&NewAssignment> = rows.to_vec();
     order.sort_by(|a, b| (a.experiment_id, &a.user_id).cmp(&(b.experiment_id, &b.user_id)));
     let inserted: Vec<AssignmentKeyRow> = Prepared::new(
         "INSERT INTO assignments (experiment_id, user_id, variant_id, assigned_at, propensity, attributes) \
@@ -70,10 +79,12 @@ pub fn insert_assignments(
     .bind::<Array<Double>, _>(order.iter().map(|r| r.propensity).collect::<Vec<_>>())
     .bind::<Array<Jsonb>, _>(order.iter().map(|r| &r.attributes).collect::<Vec<_>>())
     .load(conn)?;
-    Ok(inserted
-        .into_iter()
-        .map(|r| (r.experiment_id, r.user_id))
-        .collect())
+    for row in &inserted {
+        if let Some(&i) = first.get(&(row.experiment_id, row.user_id.as_str())) {
+            stored[i] = true;
+        }
+    }
+    Ok(stored)
 }
 
 #[derive(QueryableByName)]
@@ -125,16 +136,23 @@ struct EventKeyRow {
     event_id: String,
 }
 
-/// Inserts events new for their user; returns the (user, event id) pairs inserted (the
-/// others are duplicates).
+/// Inserts the events new for their user. Returns, for each event, whether it is the one
+/// stored (a duplicate of an earlier event, or of an earlier one in `events`, is not).
 pub fn insert_events(
     conn: &mut PgConnection,
-    events: &[NewEvent],
-) -> Result<HashSet<(String, String)>, StoreError> {
+    events: &[&NewEvent],
+) -> Result<Vec<bool>, StoreError> {
+    let mut stored = vec![false; events.len()];
     if events.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(stored);
     }
-    let mut order: Vec<&NewEvent> = events.iter().collect();
+    let mut first: FoldHashMap<(&str, &str), usize> = FoldHashMap::default();
+    for (i, e) in events.iter().enumerate() {
+        first
+            .entry((e.user_id.as_str(), e.event_id.as_str()))
+            .or_insert(i);
+    }
+    let mut order: Vec<&NewEvent> = events.to_vec();
     order.sort_by(|a, b| (&a.user_id, &a.event_id).cmp(&(&b.user_id, &b.event_id)));
     let rows: Vec<EventKeyRow> = Prepared::new(
         "INSERT INTO events (user_id, event_id, name, value, occurred_at) \
@@ -152,7 +170,12 @@ pub fn insert_events(
     .bind::<Array<Nullable<Double>>, _>(order.iter().map(|e| e.value).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(order.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
     .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.user_id, r.event_id)).collect())
+    for row in &rows {
+        if let Some(&i) = first.get(&(row.user_id.as_str(), row.event_id.as_str())) {
+            stored[i] = true;
+        }
+    }
+    Ok(stored)
 }
 
 /// A user's assignment in an experiment whose goal may match an incoming event, with the

@@ -205,9 +205,14 @@ async fn event_ids_are_unique_per_user_not_across_users() {
     app.variant_of("u2", "ids", json!({})).await.unwrap();
     // Two apps that number their events "e-1", "e-2", ... must not lose each other's events.
     let reply = app
-        .track(json!([{"event_id": "e-1", "user_id": "u1", "name": "purchase"},
-                      {"event_id": "e-1", "user_id": "u2", "name": "purchase"}]))
+        .track(
+            json!([{"event_id": "e-1", "user_id": "u1", "name": "purchase"},
+                      {"event_id": "e-1", "user_id": "u2", "name": "purchase"}]),
+        )
         .await;
     assert_eq!(reply.body, json!({"accepted": 2, "duplicates": 0}));
-    assert_eq!(app.count("SELECT sum(conversions)::int8 AS n FROM variant_stats"), 2);
+    assert_eq!(
+        app.count("SELECT sum(conversions)::int8 AS n FROM variant_stats"),
+        2
+    );
 }
