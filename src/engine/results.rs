@@ -366,16 +366,33 @@ fn conversion_metric(
     control: usize,
 ) -> MetricResults {
     let c = &rates[control];
+    // Two cores' worth of quadrature: the lifts on a second thread, the rest on this one
+    // (a page with ten variants would otherwise take twice as long).
+    let (lift, (best, loss, chance)) = std::thread::scope(|scope| {
+        let lifts = scope.spawn(|| {
+            rates
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i != control).then(|| beta::lift(r, c, INTERVAL_LEVEL)))
+                .collect::<Vec<_>>()
+        });
+        let rest = (
+            beta::prob_best(rates),
+            beta::expected_loss(rates),
+            rates
+                .iter()
+                .map(|r| beta::prob_greater(r, c))
+                .collect::<Vec<_>>(),
+        );
+        (lifts.join().expect("lift thread"), rest)
+    });
     MetricResults {
         means: rates.iter().map(BetaPosterior::mean).collect(),
         value_per_user: None,
-        lift: rates
-            .iter()
-            .map(|r| Some(beta::lift(r, c, INTERVAL_LEVEL)))
-            .collect(),
-        chance: rates.iter().map(|r| beta::prob_greater(r, c)).collect(),
-        best: beta::prob_best(rates),
-        loss: beta::expected_loss(rates).into_iter().map(finite).collect(),
+        lift,
+        chance,
+        best,
+        loss: loss.into_iter().map(finite).collect(),
         p_value: (0..rates.len())
             .map(|i| {
                 Some(frequentist::two_proportion_p_value(
