@@ -96,11 +96,8 @@ pub async fn show(
     query: web::Query<ShowQuery>,
 ) -> PageResult {
     let started = Instant::now();
-    let (experiment, results, series) = tokio::try_join!(
-        engine.experiment(&key),
-        engine.results(&key),
-        engine.series(&key)
-    )?;
+    let overview = engine.overview(&key).await?;
+    let (experiment, results, series) = (overview.experiment, overview.results, overview.series);
     let fetched = started.elapsed();
     let refresh = query
         .refresh

@@ -13,7 +13,7 @@ mod snapshot;
 mod sticky;
 pub mod writer;
 
-pub use results::ExperimentResults;
+pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
 pub use writer::TrackOutcome;
 
@@ -106,6 +106,7 @@ struct Inner {
     writer: Writer,
     static_keys: HashMap<String, Scope>,
     refresh_lock: tokio::sync::Mutex<()>,
+    results_cache: results::ResultsCache,
     settings: EngineSettings,
 }
 
@@ -136,6 +137,7 @@ impl Engine {
                 writer,
                 static_keys,
                 refresh_lock: tokio::sync::Mutex::new(()),
+                results_cache: results::ResultsCache::default(),
                 settings,
             }),
         };
@@ -145,6 +147,10 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub(crate) fn results_cache(&self) -> &results::ResultsCache {
+        &self.inner.results_cache
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

@@ -12,6 +12,8 @@ use crate::stats::{frequentist, srm};
 use crate::store::{self, PeriodStats, VariantStats};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The rules a verdict is judged by, returned with the results so readers know them.
 #[derive(Debug, Clone, Serialize)]
@@ -101,7 +103,7 @@ pub struct ExperimentResults {
     pub computed_at: DateTime<Utc>,
 }
 
-/// One point of the hourly series behind the charts and the export.
+/// One point of the series behind the charts: hours for the last two days, UTC days before.
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesPoint {
     pub period_start: DateTime<Utc>,
@@ -119,38 +121,117 @@ pub const EXPECTED_LOSS_RELATIVE_THRESHOLD: f64 = 0.01;
 pub const SRM_THRESHOLD: f64 = srm::SRM_P_VALUE_THRESHOLD;
 pub const P_VALUE_THRESHOLD: f64 = 0.05;
 
+/// Results and hourly series of one experiment, from one read of its aggregates.
+#[derive(Clone)]
+pub struct Overview {
+    pub experiment: Experiment,
+    pub results: Arc<ExperimentResults>,
+    pub series: Arc<Vec<SeriesPoint>>,
+}
+
+/// Computed overviews, kept until the experiment or its statistics change: the exact
+/// summaries cost tens of milliseconds for many arms, and a dashboard asks often.
+#[derive(Default)]
+pub struct ResultsCache {
+    entries: Mutex<HashMap<i64, CachedOverview>>,
+}
+
+struct CachedOverview {
+    /// What the overview was computed from: if these are unchanged, so is everything else
+    /// (every new user, conversion or erasure changes the per-variant totals).
+    version: i64,
+    stats: Vec<VariantStats>,
+    weights: Vec<f64>,
+    results: Arc<ExperimentResults>,
+    series: Arc<Vec<SeriesPoint>>,
+}
+
 impl Engine {
     pub async fn results(&self, key: &str) -> Result<ExperimentResults, EngineError> {
-        let experiment = self.experiment(key).await?;
-        let id = experiment.id;
-        let (stats, periods) = self
+        Ok((*self.overview(key).await?.results).clone())
+    }
+
+    /// The hourly series of an experiment, oldest first.
+    pub async fn series(&self, key: &str) -> Result<Vec<SeriesPoint>, EngineError> {
+        Ok((*self.overview(key).await?.series).clone())
+    }
+
+    pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
+        let k = key.to_string();
+        let (experiment, stats) = self
             .store()
             .run(move |conn| {
-                Ok((
-                    store::load_variant_stats(conn, Some(&[id]))?,
-                    store::load_period_stats(conn, id)?,
-                ))
+                let experiment = store::get_experiment(conn, &k)?;
+                let stats = store::load_variant_stats(conn, Some(&[experiment.id]))?;
+                Ok((experiment, stats))
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                store::StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
+                other => other.into(),
+            })?;
         let weights = self
             .snapshot()
             .get(key)
             .map(|live| live.policy.allocation().to_vec())
             .unwrap_or_else(|| experiment.spec.variants.iter().map(|v| v.weight).collect());
-        tokio::task::spawn_blocking(move || compute(&experiment, &stats, &periods, weights))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))
-    }
-
-    /// The hourly series of an experiment, oldest first.
-    pub async fn series(&self, key: &str) -> Result<Vec<SeriesPoint>, EngineError> {
-        let experiment = self.experiment(key).await?;
+        if let Some(hit) = self.results_cache().lookup(&experiment, &stats, &weights) {
+            return Ok(Overview {
+                experiment,
+                results: hit.0,
+                series: hit.1,
+            });
+        }
         let id = experiment.id;
         let periods = self
             .store()
             .run(move |conn| store::load_period_stats(conn, id))
             .await?;
-        Ok(series(&experiment, &periods))
+        let cached_stats = stats.clone();
+        let cached_weights = weights.clone();
+        let (experiment, results, series) = tokio::task::spawn_blocking(move || {
+            let results = compute(&experiment, &stats, &periods, weights);
+            let series = series(&experiment, &periods);
+            (experiment, Arc::new(results), Arc::new(series))
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.results_cache().store(
+            experiment.id,
+            CachedOverview {
+                version: experiment.version,
+                stats: cached_stats,
+                weights: cached_weights,
+                results: results.clone(),
+                series: series.clone(),
+            },
+        );
+        Ok(Overview {
+            experiment,
+            results,
+            series,
+        })
+    }
+}
+
+impl ResultsCache {
+    fn lookup(
+        &self,
+        experiment: &Experiment,
+        stats: &[VariantStats],
+        weights: &[f64],
+    ) -> Option<(Arc<ExperimentResults>, Arc<Vec<SeriesPoint>>)> {
+        let entries = self.entries.lock().expect("results cache lock");
+        let hit = entries.get(&experiment.id)?;
+        (hit.version == experiment.version && hit.stats == stats && hit.weights == weights)
+            .then(|| (hit.results.clone(), hit.series.clone()))
+    }
+
+    fn store(&self, experiment_id: i64, entry: CachedOverview) {
+        self.entries
+            .lock()
+            .expect("results cache lock")
+            .insert(experiment_id, entry);
     }
 }
 
@@ -248,8 +329,9 @@ pub(crate) fn compute(
     if period_weighted.is_some() {
         notes.push(
             "Bandit weights changed over time, so pooled rates mix hours in different proportions per arm \
-             (Simpson's paradox). `period_weighted_mean` and `period_weighted_lift` are corrected: each hour \
-             weighs by its share of all users. The other figures use pooled counts."
+             (Simpson's paradox). `period_weighted_mean` and `period_weighted_lift` are corrected: each period \
+             (an hour over the last two days, a UTC day before) weighs by its share of all users. The other \
+             figures use pooled counts."
                 .to_string(),
         );
     }
@@ -368,24 +450,30 @@ fn conversion_metric(
     let c = &rates[control];
     // Two cores' worth of quadrature: the lifts on a second thread, the rest on this one
     // (a page with ten variants would otherwise take twice as long).
-    let (lift, (best, loss, chance)) = std::thread::scope(|scope| {
-        let lifts = scope.spawn(|| {
-            rates
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i != control).then(|| beta::lift(r, c, INTERVAL_LEVEL)))
+    // Two cores' worth of quadrature: half the lifts on a second thread, the other half
+    // with everything else on this one (a page of ten variants would take twice as long).
+    let lift_of = |i: usize| (i != control).then(|| beta::lift(&rates[i], c, INTERVAL_LEVEL));
+    let k = rates.len();
+    let (mut lift, (best, loss, chance)) = std::thread::scope(|scope| {
+        let evens = scope.spawn(|| {
+            (0..k)
+                .step_by(2)
+                .map(|i| (i, lift_of(i)))
                 .collect::<Vec<_>>()
         });
-        let rest = (
-            beta::prob_best(rates),
-            beta::expected_loss(rates),
-            rates
-                .iter()
-                .map(|r| beta::prob_greater(r, c))
-                .collect::<Vec<_>>(),
-        );
-        (lifts.join().expect("lift thread"), rest)
+        let odds: Vec<_> = (1..k).step_by(2).map(|i| (i, lift_of(i))).collect();
+        let (best, loss) = beta::prob_best_and_expected_loss(rates);
+        let chance = rates
+            .iter()
+            .map(|r| beta::prob_greater(r, c))
+            .collect::<Vec<_>>();
+        let mut lifts = vec![None; k];
+        for (i, l) in evens.join().expect("lift thread").into_iter().chain(odds) {
+            lifts[i] = l;
+        }
+        (lifts, (best, loss, chance))
     });
+    lift.truncate(k);
     MetricResults {
         means: rates.iter().map(BetaPosterior::mean).collect(),
         value_per_user: None,

@@ -265,6 +265,46 @@ pub fn prob_best(arms: &[BetaPosterior]) -> Vec<f64> {
     normalise(result.values)
 }
 
+/// [`prob_best`] and [`expected_loss`] together, from one quadrature over shared nodes: the
+/// CDFs at each node (the costly part) serve both, so the pair costs little more than one.
+pub fn prob_best_and_expected_loss(arms: &[BetaPosterior]) -> (Vec<f64>, Vec<f64>) {
+    let k = arms.len();
+    if k < 2 {
+        return (vec![1.0; k], vec![0.0; k]);
+    }
+    let grid = ArmGrid::new(arms);
+    let mut cdfs = vec![0.0; k];
+    let result = integrate_vec(
+        |x, out: &mut [f64]| {
+            for (j, c) in cdfs.iter_mut().enumerate() {
+                *c = grid.cdf(j, x);
+            }
+            let (best, loss) = out.split_at_mut(k);
+            grid.products_of_others(&cdfs, best);
+            for j in 0..k {
+                let others = best[j];
+                loss[j] = cdfs[j] * (1.0 - others);
+                best[j] = if others != 0.0 {
+                    others * grid.pdf(j, x)
+                } else {
+                    0.0
+                };
+            }
+        },
+        2 * k,
+        &grid.points,
+        PROB_TOL,
+        MAX_INTERVALS,
+    );
+    let mut values = result.values;
+    let loss = values
+        .split_off(k)
+        .into_iter()
+        .map(|v| v.max(0.0))
+        .collect();
+    (normalise(values), loss)
+}
+
 fn normalise(mut values: Vec<f64>) -> Vec<f64> {
     for v in values.iter_mut() {
         *v = v.max(0.0);

@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::batch::{StatDeltas, apply_stat_deltas};
+use super::prepared::Prepared;
 use super::schema::{assignments, events};
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -65,19 +66,29 @@ pub fn load_variant_stats(
     Ok(rows)
 }
 
-/// Hourly statistics of one experiment, oldest first.
+/// How many of the most recent hours stay hourly in [`load_period_stats`]; older ones are
+/// merged into UTC days.
+pub const HOURLY_WINDOW_HOURS: i32 = 48;
+
+/// Statistics of one experiment by period, oldest first: hours for the last
+/// [`HOURLY_WINDOW_HOURS`] hours (when bandit weights move fastest and charts zoom in),
+/// UTC days before. A month-long experiment then reads ~80 periods per variant, not 720.
 pub fn load_period_stats(
     conn: &mut PgConnection,
     experiment_id: i64,
 ) -> Result<Vec<PeriodStats>, StoreError> {
-    Ok(diesel::sql_query(
-        "SELECT variant_id, period_start, experiment_id, sum(users)::int8 AS users, \
+    Ok(Prepared::new(
+        "SELECT variant_id, \
+           CASE WHEN period_start >= date_trunc('hour', now()) - make_interval(hours => $2 - 1) \
+                THEN period_start ELSE date_trunc('day', period_start, 'UTC') END AS period_start, \
+           experiment_id, sum(users)::int8 AS users, \
            sum(conversions)::int8 AS conversions, sum(value_sum) AS value_sum, \
            sum(value_sum_sq) AS value_sum_sq, sum(expected_users) AS expected_users \
          FROM period_stats WHERE experiment_id = $1 \
-         GROUP BY variant_id, period_start, experiment_id ORDER BY period_start, variant_id",
+         GROUP BY 1, 2, 3 ORDER BY 2, 1",
     )
     .bind::<BigInt, _>(experiment_id)
+    .bind::<diesel::sql_types::Integer, _>(HOURLY_WINDOW_HOURS)
     .load(conn)?)
 }
 

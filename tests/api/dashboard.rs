@@ -852,24 +852,37 @@ async fn render_time_with_10_variants_and_a_million_users() {
     app.engine.refresh().await.unwrap();
 
     let mut browser = Browser::signed_in(&app).await;
-    let mut totals = Vec::new();
-    let mut walls = Vec::new();
-    for i in 0..25 {
+    // Cold views follow a new assignment (the statistics changed, so the engine recomputes
+    // every summary); warm views repeat the last one (served from the results cache).
+    let (mut cold, mut warm, mut walls) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..30 {
+        let is_cold = i % 2 == 0;
+        if is_cold {
+            assert!(
+                app.variant_of(&format!("visitor-{i}"), "big", json!({}))
+                    .await
+                    .is_some()
+            );
+        }
         let started = std::time::Instant::now();
         let page = browser.get("/dashboard/experiments/big").await;
         let wall = started.elapsed().as_secs_f64() * 1000.0;
         assert_eq!(page.status, StatusCode::OK);
-        assert!(text(row(&page.body, "variant-v9")).contains("100,000"));
+        assert!(text(row(&page.body, "variant-v9")).contains("100,"));
         let timing = page.headers["server-timing"].to_str().unwrap().to_string();
         let total: f64 = timing.split("total;dur=").nth(1).unwrap().parse().unwrap();
-        if i >= 5 {
-            // The first requests warm connections and caches.
-            totals.push(total);
-            walls.push(wall);
+        if i >= 4 {
+            // The first requests warm connections.
+            if is_cold {
+                cold.push(total);
+                walls.push(wall);
+            } else {
+                warm.push(total);
+            }
         }
-        if i == 24 {
+        if i == 28 {
             println!(
-                "last Server-Timing: {timing}; page size {} bytes",
+                "last cold Server-Timing: {timing}; page size {} bytes",
                 page.body.len()
             );
         }
@@ -897,17 +910,22 @@ async fn render_time_with_10_variants_and_a_million_users() {
         median_of(series_ms),
         median_of(experiment_ms)
     );
-    totals.sort_by(f64::total_cmp);
-    walls.sort_by(f64::total_cmp);
-    let median = totals[totals.len() / 2];
+    let (cold_max, warm_max) = (
+        cold.iter().copied().fold(0.0, f64::max),
+        warm.iter().copied().fold(0.0, f64::max),
+    );
+    let (cold_runs, warm_runs) = (cold.len(), warm.len());
+    let median = median_of(cold);
     println!(
-        "experiment page, 10 variants, 1,000,000 users: server median {median:.1} ms, max {:.1} ms; \
-         client-side median {:.1} ms ({} runs)",
-        totals[totals.len() - 1],
-        walls[walls.len() / 2],
-        totals.len()
+        "experiment page, 10 variants, 1,000,000 users: cold (recomputed) median {median:.1} ms, max {cold_max:.1} ms \
+         ({cold_runs} runs; client-side median {:.1} ms); warm (cached) median {:.1} ms, max {warm_max:.1} ms ({warm_runs} runs)",
+        median_of(walls),
+        median_of(warm),
     );
     if !cfg!(debug_assertions) {
-        assert!(median < 50.0, "median render {median:.1} ms is over 50 ms");
+        assert!(
+            median < 50.0,
+            "median cold render {median:.1} ms is over 50 ms"
+        );
     }
 }

@@ -232,6 +232,17 @@ fn prob_best_and_expected_loss_match_quadrature_references() {
             let (abs, _) = loss.add(*got, want, "expected_loss");
             assert!(abs < 1e-10, "expected_loss {arms:?}: {abs:e}");
         }
+        // The results API computes both in one quadrature: same references, same bounds.
+        let (pb2, el2) = beta::prob_best_and_expected_loss(&arms);
+        for (got, want) in pb2.iter().zip(nums(&set["prob_best"])) {
+            assert!((got - want).abs() < 1e-12, "combined prob_best {arms:?}");
+        }
+        for (got, want) in el2.iter().zip(nums(&set["expected_loss"])) {
+            assert!(
+                (got - want).abs() < 1e-10,
+                "combined expected_loss {arms:?}"
+            );
+        }
     }
     best.report();
     loss.report();
