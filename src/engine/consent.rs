@@ -32,7 +32,9 @@ fn gives_consent(value: &Value) -> bool {
         Value::Number(n) => n.as_f64() == Some(1.0),
         Value::String(s) => {
             let s = s.trim();
-            ["true", "1", "yes"].iter().any(|t| s.eq_ignore_ascii_case(t))
+            ["true", "1", "yes"]
+                .iter()
+                .any(|t| s.eq_ignore_ascii_case(t))
         }
         _ => false,
     }
@@ -53,11 +55,30 @@ mod tests {
             attribute: "consent".into(),
             required: false,
         };
-        for yes in [json!(true), json!(1), json!("true"), json!("YES"), json!("1")] {
-            assert!(rule.allows(&attributes(json!({ "consent": yes.clone() }))), "{yes}");
+        for yes in [
+            json!(true),
+            json!(1),
+            json!("true"),
+            json!("YES"),
+            json!("1"),
+        ] {
+            assert!(
+                rule.allows(&attributes(json!({ "consent": yes.clone() }))),
+                "{yes}"
+            );
         }
-        for no in [json!(false), json!(0), json!("false"), json!("no"), json!("pending"), json!(2)] {
-            assert!(!rule.allows(&attributes(json!({ "consent": no.clone() }))), "{no}");
+        for no in [
+            json!(false),
+            json!(0),
+            json!("false"),
+            json!("no"),
+            json!("pending"),
+            json!(2),
+        ] {
+            assert!(
+                !rule.allows(&attributes(json!({ "consent": no.clone() }))),
+                "{no}"
+            );
         }
         assert!(rule.allows(&attributes(json!({"platform": "ios"}))));
         let required = Consent {

@@ -14,9 +14,9 @@ mod snapshot;
 mod sticky;
 pub mod writer;
 
+pub use consent::Consent;
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
-pub use consent::Consent;
 pub use writer::TrackOutcome;
 
 use crate::domain::{
@@ -217,8 +217,7 @@ impl Engine {
                 let experiments = store::list_experiments(conn)?;
                 let stats = store::load_variant_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
-                let erasures =
-                    store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
+                let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
                 Ok((experiments, stats, keys, erasures))
             })
             .await?;

@@ -325,9 +325,9 @@ impl WriterThread {
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let result = self.connection().and_then(|conn| {
-                store::delete_user(conn, &job.user_id, job.user_key, shard)
-            });
+            let result = self
+                .connection()
+                .and_then(|conn| store::delete_user(conn, &job.user_id, job.user_key, shard));
             match result {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     std::thread::sleep(Duration::from_millis(5 * attempt));

@@ -227,7 +227,10 @@ impl ServerProcess {
             if up {
                 return server;
             }
-            assert!(Instant::now() < deadline, "the server did not come up in 90 s");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not come up in 90 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

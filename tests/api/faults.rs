@@ -73,7 +73,11 @@ async fn drive_until_gone(
         match post(&http, &address, "/api/v1/assign", CLIENT_KEY, &assign).await {
             Ok((StatusCode::OK, _, body)) => {
                 let variant = variant_in(&body, experiment).expect("an assignment");
-                acked.assignments.lock().unwrap().push((user.clone(), variant));
+                acked
+                    .assignments
+                    .lock()
+                    .unwrap()
+                    .push((user.clone(), variant));
             }
             Ok(_) => {}
             Err(_) => return,
@@ -124,8 +128,18 @@ async fn admin_post(server: &ServerProcess, path: &str, body: Value) {
 }
 
 async fn start_experiment(server: &ServerProcess, key: &str) {
-    admin_post(server, "/api/v1/experiments", experiment_body(key, "bandit")).await;
-    admin_post(server, &format!("/api/v1/experiments/{key}/start"), json!({})).await;
+    admin_post(
+        server,
+        "/api/v1/experiments",
+        experiment_body(key, "bandit"),
+    )
+    .await;
+    admin_post(
+        server,
+        &format!("/api/v1/experiments/{key}/start"),
+        json!({}),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -149,9 +163,11 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
         })
         .collect();
     // Mid-load: once a few hundred writes are acknowledged, with requests in flight.
-    wait_until("acknowledged writes under load", Duration::from_secs(60), || {
-        acked.assignments.lock().unwrap().len() >= 150
-    })
+    wait_until(
+        "acknowledged writes under load",
+        Duration::from_secs(60),
+        || acked.assignments.lock().unwrap().len() >= 150,
+    )
     .await;
     server.kill();
     for t in tasks {
@@ -170,7 +186,14 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
         let server = &server;
         let answers = futures_util::future::join_all(chunk.iter().map(|(user, _)| async move {
             let body = json!({"user_id": user, "experiments": ["crash"]});
-            post(&server.http, &server.address, "/api/v1/assign", CLIENT_KEY, &body).await
+            post(
+                &server.http,
+                &server.address,
+                "/api/v1/assign",
+                CLIENT_KEY,
+                &body,
+            )
+            .await
         }))
         .await;
         for ((user, variant), answer) in chunk.iter().zip(answers) {
@@ -198,7 +221,8 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
     let mut settings = test_settings(&db);
     settings.database_url = proxy.url_for(&db);
     let app = spawn_with(settings, db.clone()).await;
-    app.running_experiment(experiment_body("outage", "ab")).await;
+    app.running_experiment(experiment_body("outage", "ab"))
+        .await;
     let mut known = HashMap::new();
     for i in 0..30 {
         let user = format!("known-{i}");
@@ -266,16 +290,26 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
             break;
         }
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-        assert!(cut_at.elapsed() < Duration::from_secs(10), "writes still succeed");
+        assert!(
+            cut_at.elapsed() < Duration::from_secs(10),
+            "writes still succeed"
+        );
     }
     let track = app
         .track(json!([{"event_id": "during", "user_id": "known-0", "name": "purchase"}]))
         .await;
-    assert_eq!(track.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", track.body);
+    assert_eq!(
+        track.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        track.body
+    );
     assert!(track.headers.contains_key("retry-after"));
     assert_eq!(track.error_code(), "unavailable");
     // Not ready, says readiness.
-    let ready = app.request(reqwest::Method::GET, "/readyz", None, None).await;
+    let ready = app
+        .request(reqwest::Method::GET, "/readyz", None, None)
+        .await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     // Returning users still get their variants, from memory.
     for (user, variant) in &known {
@@ -294,12 +328,19 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
     let opened = Instant::now();
     let mut i = 0;
     loop {
-        let reply = app.assign(json!({"user_id": format!("after-{i}"), "experiments": ["outage"]})).await;
+        let reply = app
+            .assign(json!({"user_id": format!("after-{i}"), "experiments": ["outage"]}))
+            .await;
         i += 1;
         if reply.status == StatusCode::OK {
             break;
         }
-        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            reply.body
+        );
         assert!(
             opened.elapsed() < Duration::from_secs(5),
             "writes still fail {:?} after the database came back",
@@ -308,13 +349,19 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let recovered = opened.elapsed();
-    assert!(recovered < Duration::from_secs(5), "recovered after {recovered:?}");
+    assert!(
+        recovered < Duration::from_secs(5),
+        "recovered after {recovered:?}"
+    );
     let track = app
         .track(json!([{"event_id": "after", "user_id": "known-0", "name": "purchase"}]))
         .await;
     assert_eq!(track.status, StatusCode::ACCEPTED);
     eventually(|| async {
-        app.request(reqwest::Method::GET, "/readyz", None, None).await.status == StatusCode::OK
+        app.request(reqwest::Method::GET, "/readyz", None, None)
+            .await
+            .status
+            == StatusCode::OK
     })
     .await;
     // The load keeps going a little on the recovered server, then stops.
@@ -336,8 +383,12 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
     assert!(refused > 0, "the load never saw the outage");
     for a in answers.iter() {
         assert!(
-            [StatusCode::OK, StatusCode::ACCEPTED, StatusCode::SERVICE_UNAVAILABLE]
-                .contains(&a.status),
+            [
+                StatusCode::OK,
+                StatusCode::ACCEPTED,
+                StatusCode::SERVICE_UNAVAILABLE
+            ]
+            .contains(&a.status),
             "unexpected {}",
             a.status
         );
@@ -345,7 +396,11 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
             assert!(a.retry_after, "503 without Retry-After");
             assert_eq!(a.code.as_deref(), Some("unavailable"));
         }
-        assert!(a.took < Duration::from_secs(10), "a request hung for {:?}", a.took);
+        assert!(
+            a.took < Duration::from_secs(10),
+            "a request hung for {:?}",
+            a.took
+        );
     }
     assert_nothing_acknowledged_is_lost(&db, &acked);
     assert_eq!(aggregate_mismatches(&db), Vec::<String>::new());
@@ -354,7 +409,8 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_same_new_users_at_once_count_exactly() {
     let one = spawn_app().await;
-    one.running_experiment(experiment_body("twin", "bandit")).await;
+    one.running_experiment(experiment_body("twin", "bandit"))
+        .await;
     let two = spawn_app_on(one.db.clone()).await;
     eventually(|| async { two.engine.snapshot().get("twin").is_some() }).await;
 
@@ -384,7 +440,10 @@ async fn two_instances_same_new_users_at_once_count_exactly() {
             );
         }
     }
-    assert_eq!(one.count("SELECT count(*) AS n FROM assignments"), USERS as i64);
+    assert_eq!(
+        one.count("SELECT count(*) AS n FROM assignments"),
+        USERS as i64
+    );
     assert_eq!(
         one.count("SELECT count(DISTINCT user_id) AS n FROM assignments"),
         USERS as i64
@@ -468,9 +527,11 @@ async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
             })
         })
         .collect();
-    wait_until("writes reaching the stalled database", Duration::from_secs(30), || {
-        proxy.held_bytes() > 0
-    })
+    wait_until(
+        "writes reaching the stalled database",
+        Duration::from_secs(30),
+        || proxy.held_bytes() > 0,
+    )
     .await;
     // The requests were all sent together; give the last of them a moment to be read.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -485,7 +546,10 @@ async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
         if refused {
             break;
         }
-        assert!(Instant::now() < deadline, "still accepting 10 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still accepting 10 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(

@@ -66,11 +66,14 @@ fn rebuilt_totals(app: &TestApp, key: &str) -> Vec<(String, i64, i64)> {
 #[tokio::test]
 async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
     let app = spawn_app().await;
-    app.running_experiment(experiment_body("convert", "ab")).await;
+    app.running_experiment(experiment_body("convert", "ab"))
+        .await;
     app.running_experiment(revenue_body("revenue")).await;
     for i in 0..24 {
         let user = format!("u{i}");
-        let reply = app.assign(json!({"user_id": user, "attributes": {"plan": "pro"}})).await;
+        let reply = app
+            .assign(json!({"user_id": user, "attributes": {"plan": "pro"}}))
+            .await;
         assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 2);
         if i % 3 != 0 {
             let events: Vec<Value> = (0..i % 4 + 1)
@@ -101,7 +104,10 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
         before.iter().map(|v| v.1).sum::<i64>() - 4,
         after.iter().map(|v| v.1).sum::<i64>()
     );
-    assert_eq!(results_totals(&app, "revenue").await, rebuilt_totals(&app, "revenue"));
+    assert_eq!(
+        results_totals(&app, "revenue").await,
+        rebuilt_totals(&app, "revenue")
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 40);
 
     // The user is forgotten in memory too: coming back is a fresh assignment, stored.
@@ -109,7 +115,9 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
     assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 2);
     assert_eq!(rows_of(&app, "u1"), (2, 0));
     assert_eq!(
-        app.count("SELECT count(*) AS n FROM assignments WHERE user_id = 'u1' AND attributes = '{}'"),
+        app.count(
+            "SELECT count(*) AS n FROM assignments WHERE user_id = 'u1' AND attributes = '{}'"
+        ),
         2
     );
     assert_eq!(aggregate_mismatches(&app.db), Vec::<String>::new());
@@ -126,7 +134,12 @@ async fn erasing_an_unknown_user_is_ok_with_zero_counts() {
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 1);
     // A client key may not erase.
     let reply = app
-        .request(Method::DELETE, "/api/v1/users/someone", Some(CLIENT_KEY), None)
+        .request(
+            Method::DELETE,
+            "/api/v1/users/someone",
+            Some(CLIENT_KEY),
+            None,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 1);
@@ -135,7 +148,8 @@ async fn erasing_an_unknown_user_is_ok_with_zero_counts() {
 #[tokio::test]
 async fn another_instance_forgets_an_erased_user_within_a_refresh() {
     let one = spawn_app().await;
-    one.running_experiment(experiment_body("shared", "ab")).await;
+    one.running_experiment(experiment_body("shared", "ab"))
+        .await;
     let two = spawn_app_on(one.db.clone()).await;
     eventually(|| async { two.engine.snapshot().get("shared").is_some() }).await;
     // Known (cached) on instance two.
@@ -210,7 +224,8 @@ async fn ofrep(app: &TestApp, path: &str, context: Value) -> Reply {
 #[tokio::test]
 async fn users_without_consent_get_nothing_and_leave_nothing() {
     let app = spawn_with_consent(false).await;
-    app.running_experiment(experiment_body("banner", "ab")).await;
+    app.running_experiment(experiment_body("banner", "ab"))
+        .await;
     for (i, refusal) in [json!(false), json!("false"), json!(0), json!("no")]
         .into_iter()
         .enumerate()
@@ -258,7 +273,11 @@ async fn users_without_consent_get_nothing_and_leave_nothing() {
         .await;
     assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 1);
     // A missing attribute is consent unless the operator requires it.
-    assert!(app.variant_of("silent", "banner", json!({})).await.is_some());
+    assert!(
+        app.variant_of("silent", "banner", json!({}))
+            .await
+            .is_some()
+    );
     let one = ofrep(
         &app,
         "/ofrep/v1/evaluate/flags/banner",
@@ -274,7 +293,10 @@ async fn users_without_consent_get_nothing_and_leave_nothing() {
             {"event_id": "c2", "user_id": "never-assigned", "name": "purchase"}
         ]))
         .await;
-    assert_eq!(tracked.body, json!({"accepted": 1, "duplicates": 0, "ignored": 1}));
+    assert_eq!(
+        tracked.body,
+        json!({"accepted": 1, "duplicates": 0, "ignored": 1})
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM events"), 1);
     assert_eq!(
         app.count("SELECT coalesce(sum(conversions), 0)::int8 AS n FROM variant_stats"),
@@ -290,10 +312,19 @@ async fn users_without_consent_get_nothing_and_leave_nothing() {
 #[tokio::test]
 async fn required_consent_treats_a_missing_attribute_as_no() {
     let app = spawn_with_consent(true).await;
-    app.running_experiment(experiment_body("strict", "ab")).await;
-    assert_eq!(app.variant_of("quiet", "strict", json!({"platform": "ios"})).await, None);
+    app.running_experiment(experiment_body("strict", "ab"))
+        .await;
+    assert_eq!(
+        app.variant_of("quiet", "strict", json!({"platform": "ios"}))
+            .await,
+        None
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 0);
-    assert!(app.variant_of("agreed", "strict", json!({"consent": true})).await.is_some());
+    assert!(
+        app.variant_of("agreed", "strict", json!({"consent": true}))
+            .await
+            .is_some()
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 1);
 }
 
@@ -301,7 +332,11 @@ async fn required_consent_treats_a_missing_attribute_as_no() {
 async fn without_a_consent_setting_nothing_changes() {
     let app = spawn_app().await;
     app.running_experiment(experiment_body("open", "ab")).await;
-    assert!(app.variant_of("x", "open", json!({"consent": false})).await.is_some());
+    assert!(
+        app.variant_of("x", "open", json!({"consent": false}))
+            .await
+            .is_some()
+    );
     let tracked = app
         .track(json!([{"event_id": "e", "user_id": "unassigned", "name": "purchase"}]))
         .await;
@@ -342,7 +377,10 @@ async fn retention_deletes_old_raw_events_in_the_background_and_keeps_statistics
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while app.count("SELECT count(*) AS n FROM events WHERE user_id LIKE 'old-%'") > 0 {
-        assert!(std::time::Instant::now() < deadline, "old events not deleted in 30 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "old events not deleted in 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.count("SELECT count(*) AS n FROM events"), 11);
