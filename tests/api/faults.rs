@@ -552,6 +552,9 @@ async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The database stays stalled for a while: the server must keep waiting for its
+    // in-flight requests, not give up on them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "exited before finishing its in-flight requests"
