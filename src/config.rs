@@ -181,6 +181,10 @@ pub struct ServeArgs {
     /// Unset: keep raw events forever.
     #[arg(long, env = "POSTERIOR_EVENT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub event_retention_days: Option<u32>,
+    /// How long (ms) a write (new assignment, events, erasure) waits for its commit before
+    /// answering 503 with Retry-After: a database that stops answering costs seconds, not a hang.
+    #[arg(long, env = "POSTERIOR_WRITE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub write_timeout_ms: u64,
     /// How often (seconds) the retention task runs.
     #[arg(long, env = "POSTERIOR_RETENTION_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub retention_interval_secs: u64,
@@ -201,6 +205,7 @@ pub struct Settings {
     pub consent: Option<crate::engine::Consent>,
     pub event_retention: Option<chrono::TimeDelta>,
     pub retention_interval: Duration,
+    pub write_timeout: Duration,
 }
 
 impl Settings {
@@ -219,6 +224,7 @@ impl Settings {
             consent: None,
             event_retention: None,
             retention_interval: Duration::from_secs(3600),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -246,6 +252,7 @@ impl From<ServeArgs> for Settings {
                 .event_retention_days
                 .map(|d| chrono::TimeDelta::days(i64::from(d))),
             retention_interval: Duration::from_secs(a.retention_interval_secs),
+            write_timeout: Duration::from_millis(a.write_timeout_ms),
         }
     }
 }

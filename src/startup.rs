@@ -109,6 +109,7 @@ impl Application {
             consent: settings.consent.clone(),
             event_retention: settings.event_retention,
             retention_interval: settings.retention_interval,
+            write_timeout: settings.write_timeout,
         })
         .await?;
 

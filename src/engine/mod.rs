@@ -78,6 +78,8 @@ pub struct EngineSettings {
     pub event_retention: Option<chrono::TimeDelta>,
     /// How often the retention task runs.
     pub retention_interval: Duration,
+    /// How long a write waits for its commit before answering 503.
+    pub write_timeout: Duration,
 }
 
 /// Erasures are re-read for this long after they happened, so that one committed after a
@@ -153,6 +155,7 @@ impl Engine {
             threads: settings.writer_threads,
             max_batch_rows: settings.max_batch_rows,
             drop_unassigned_events: settings.consent.is_some(),
+            reply_timeout: settings.write_timeout,
         });
         let static_keys = settings
             .static_keys

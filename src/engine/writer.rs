@@ -82,6 +82,8 @@ pub struct WriterSettings {
     /// Store events only of users who have at least one assignment (data minimization, on
     /// when the operator names a consent attribute: users without consent have none).
     pub drop_unassigned_events: bool,
+    /// How long a request waits for its commit before it answers 503.
+    pub reply_timeout: Duration,
 }
 
 /// Counters for metrics and tests.
@@ -91,6 +93,8 @@ pub struct WriterCounters {
     pub jobs: AtomicU64,
     pub rows: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// Requests that gave up waiting for their commit (`reply_timeout`).
+    pub timeouts: AtomicU64,
     /// Time from taking a batch to committing it, summed, in microseconds.
     pub commit_micros: AtomicU64,
 }
@@ -136,6 +140,7 @@ impl Partition {
 pub struct Writer {
     partitions: Vec<Partition>,
     pub counters: Arc<WriterCounters>,
+    reply_timeout: Duration,
 }
 
 impl Writer {
@@ -147,6 +152,7 @@ impl Writer {
         Writer {
             partitions,
             counters,
+            reply_timeout: settings.reply_timeout,
         }
     }
 
@@ -162,9 +168,48 @@ impl Writer {
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))
     }
 
+    /// Waits for `work` at most `reply_timeout`: a database that stopped answering costs the
+    /// request a 503 after that long, not a hang. The job itself stays queued and may still be
+    /// committed later (it was not acknowledged, and a retry finds it: assignments and events
+    /// are stored once).
+    async fn within<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.reply_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(StoreError::Unavailable(format!(
+                    "the database did not commit within {} ms",
+                    self.reply_timeout.as_millis()
+                )))
+            }
+        }
+    }
+
     /// Stores the new assignments that don't exist yet and reads the variant of each pair.
     /// Every pair must be of the same user.
     pub async fn assign(
+        &self,
+        inserts: Vec<PendingAssignment>,
+        lookups: Vec<(i64, String)>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        self.within(self.assign_untimed(inserts, lookups)).await
+    }
+
+    /// Stores events once per (user, event id) and attributes the new ones.
+    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+        self.within(self.track_untimed(events)).await
+    }
+
+    /// Erases a user in the user's own partition, so the writes of that user queued before
+    /// it on this instance are committed first and erased with the rest.
+    pub async fn erase(&self, user_id: &str, user_key: u128) -> Result<store::Erased, StoreError> {
+        self.within(self.erase_untimed(user_id, user_key)).await
+    }
+
+    async fn assign_untimed(
         &self,
         inserts: Vec<PendingAssignment>,
         lookups: Vec<(i64, String)>,
@@ -195,7 +240,7 @@ impl Writer {
         answer
     }
 
-    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+    async fn track_untimed(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
         let queued = Instant::now();
         let mut parts: Vec<Vec<NewEvent>> =
             (0..self.partitions.len()).map(|_| Vec::new()).collect();
@@ -223,9 +268,11 @@ impl Writer {
         Ok(total)
     }
 
-    /// Erases a user in the user's own partition, so the writes of that user queued before
-    /// it on this instance are committed first and erased with the rest.
-    pub async fn erase(&self, user_id: &str, user_key: u128) -> Result<store::Erased, StoreError> {
+    async fn erase_untimed(
+        &self,
+        user_id: &str,
+        user_key: u128,
+    ) -> Result<store::Erased, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.submit(
             self.partition_of(user_id),

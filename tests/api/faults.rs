@@ -578,3 +578,101 @@ async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
     assert_nothing_acknowledged_is_lost(&db, &acked);
     assert_eq!(aggregate_mismatches(&db), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_that_hangs_costs_writes_a_503_after_the_write_timeout_not_a_hang() {
+    let proxy = PgProxy::start();
+    let db = TestDb::create();
+    let mut settings = test_settings(&db);
+    settings.database_url = proxy.url_for(&db);
+    settings.write_timeout = Duration::from_millis(1500);
+    let app = spawn_with(settings, db.clone()).await;
+    app.running_experiment(experiment_body("frozen", "ab"))
+        .await;
+    let mut known = HashMap::new();
+    for i in 0..10 {
+        let user = format!("known-{i}");
+        known.insert(
+            user.clone(),
+            app.variant_of(&user, "frozen", json!({})).await.unwrap(),
+        );
+    }
+
+    // The database stops answering: connections stay open, nothing comes back.
+    proxy.hold();
+    let new_user = json!({"user_id": "frozen-new", "experiments": ["frozen"]});
+    let event = json!([{"event_id": "held-1", "user_id": "known-0", "name": "purchase"}]);
+    let started = Instant::now();
+    let (assigned, tracked) = tokio::join!(app.assign(new_user.clone()), app.track(event.clone()));
+    let took = started.elapsed();
+    for reply in [&assigned, &tracked] {
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            reply.body
+        );
+        assert!(reply.headers.contains_key("retry-after"));
+        assert_eq!(reply.error_code(), "unavailable");
+    }
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(6),
+        "answered after {took:?}, the write timeout is 1.5 s"
+    );
+    // Returning users are answered from memory meanwhile, and readiness says no in bounded time.
+    for (user, variant) in &known {
+        assert_eq!(
+            app.variant_of(user, "frozen", json!({})).await.as_ref(),
+            Some(variant)
+        );
+    }
+    let started = Instant::now();
+    let ready = app
+        .request(reqwest::Method::GET, "/readyz", None, None)
+        .await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_secs(8));
+
+    proxy.open();
+    let opened = Instant::now();
+    let mut i = 0;
+    loop {
+        let reply = app
+            .assign(json!({"user_id": format!("thawed-{i}"), "experiments": ["frozen"]}))
+            .await;
+        i += 1;
+        if reply.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            reply.body
+        );
+        assert!(
+            opened.elapsed() < Duration::from_secs(5),
+            "no recovery within 5 s"
+        );
+    }
+    assert!(opened.elapsed() < Duration::from_secs(5));
+    // The writes that timed out were not acknowledged; retrying them is safe: one assignment,
+    // one stored event, whether or not the first attempt reached the database in the end.
+    let again = app.assign(new_user).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let again = app.track(event).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        again.body["accepted"].as_i64().unwrap() + again.body["duplicates"].as_i64().unwrap(),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM assignments WHERE user_id = 'frozen-new'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM events WHERE event_id = 'held-1'"),
+        1
+    );
+    assert_eq!(aggregate_mismatches(&db), Vec::<String>::new());
+}
