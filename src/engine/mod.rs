@@ -353,11 +353,11 @@ impl Engine {
                 .collect::<Result<_, _>>()?,
             None => snapshot.experiments.iter().collect(),
         };
-        if let Some(consent) = &self.inner.settings.consent {
-            if !consent.allows(attributes) {
-                // No assignment, nothing stored, nothing cached.
-                return Ok(Vec::new());
-            }
+        if let Some(consent) = &self.inner.settings.consent
+            && !consent.allows(attributes)
+        {
+            // No assignment, nothing stored, nothing cached.
+            return Ok(Vec::new());
         }
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
