@@ -59,6 +59,16 @@ thread_local! {
     static HANDLES: RefCell<HashMap<MetricKey, (Counter, Histogram)>> = RefCell::new(HashMap::new());
 }
 
+/// The path as logs show it: without the user id of an erasure (privacy: the logs carry
+/// no user ids, and an erased user's id must not stay behind in them).
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/api/v1/users/") {
+        "/api/v1/users/{user_id}"
+    } else {
+        path
+    }
+}
+
 fn record(method: Method, route: Cow<'static, str>, status: u16, elapsed: f64) {
     HANDLES.with(|handles| {
         let mut handles = handles.borrow_mut();
@@ -97,8 +107,7 @@ pub async fn observe(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let known_route = static_route(req.path());
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %logged_path(req.path()));
     // (The request must not be cloned here: routing needs it unshared.)
     let result = next.call(req).instrument(span.clone()).await;
     let (status, route): (_, Cow<'static, str>) = match &result {
@@ -138,6 +147,12 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_no_user_ids() {
+        assert_eq!(logged_path("/api/v1/users/u-42"), "/api/v1/users/{user_id}");
+        assert_eq!(logged_path("/api/v1/assign"), "/api/v1/assign");
+    }
 
     #[test]
     fn request_ids() {
