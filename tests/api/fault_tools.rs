@@ -183,7 +183,8 @@ impl ServerProcess {
         std::fs::create_dir_all(&log_dir).unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(true)
             .open(log_dir.join(format!("{name}.log")))
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_posterior"))
