@@ -99,6 +99,9 @@ pub struct Erased {
     pub events: usize,
 }
 
+/// How long an erasure waits for the event transactions in flight.
+const ERASURE_LOCK_TIMEOUT_MS: u32 = 3000;
+
 /// Erases a user's assignments and events and takes their share out of the statistics, in
 /// one transaction, so the aggregates stay equal to what the remaining rows say. The erasure
 /// is logged by `user_key` (the hash the sticky caches use, never the id) so that every
@@ -111,6 +114,27 @@ pub fn delete_user(
     shard: i16,
 ) -> Result<Erased, StoreError> {
     conn.transaction(|conn| {
+        // First wait for every event transaction in flight (of any instance) to end, and hold
+        // new ones back until this erasure commits: an event the database took in before the
+        // erasure cannot slip past it. Event intake pauses for the erasure's few milliseconds;
+        // if a transaction holds the table longer, the erasure gives up (503, retry) rather
+        // than stall intake behind it.
+        diesel::sql_query(format!(
+            "SET LOCAL lock_timeout = '{ERASURE_LOCK_TIMEOUT_MS}ms'"
+        ))
+        .execute(conn)?;
+        diesel::sql_query("LOCK TABLE events IN SHARE MODE")
+            .execute(conn)
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(_, ref info)
+                    if info.message().contains("lock timeout") =>
+                {
+                    StoreError::Unavailable(
+                        "event writes in flight did not finish in time; retry the erasure".into(),
+                    )
+                }
+                other => other.into(),
+            })?;
         let removed: Vec<(i64, i64, DateTime<Utc>, Option<DateTime<Utc>>, f64)> =
             diesel::delete(assignments::table.filter(assignments::user_id.eq(user_id)))
                 .returning((

@@ -201,6 +201,89 @@ async fn erasure_racing_the_users_writes_keeps_aggregates_consistent() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_in_flight_when_the_user_is_erased_does_not_survive_it() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    app.running_experiment(experiment_body("late", "ab")).await;
+    app.variant_of("late-user", "late", json!({}))
+        .await
+        .unwrap();
+    // Another instance's group commit, caught mid-transaction: the user's event is inserted
+    // but not committed yet.
+    let mut other = diesel::PgConnection::establish(&app.db.url).unwrap();
+    other
+        .batch_execute(
+            "BEGIN; INSERT INTO events (user_id, event_id, name, occurred_at) \
+             VALUES ('late-user', 'in-flight', 'purchase', now())",
+        )
+        .unwrap();
+    let (http, address) = (app.http.clone(), app.address.clone());
+    let erasing = tokio::spawn(async move {
+        http.delete(format!("{address}/api/v1/users/late-user"))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    // The erasure waits for that transaction...
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.count(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    ) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the erasure did not wait"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!erasing.is_finished());
+    // ...and once it commits, erases its event too.
+    other.batch_execute("COMMIT").unwrap();
+    let erased = erasing.await.unwrap();
+    assert_eq!(erased["erased"], json!({"assignments": 1, "events": 1}));
+    assert_eq!(rows_of(&app, "late-user"), (0, 0));
+}
+
+#[tokio::test]
+async fn an_erasure_stuck_behind_a_long_event_transaction_answers_503_and_changes_nothing() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    app.running_experiment(experiment_body("stuck", "ab")).await;
+    app.variant_of("stuck-user", "stuck", json!({}))
+        .await
+        .unwrap();
+    let mut other = diesel::PgConnection::establish(&app.db.url).unwrap();
+    other
+        .batch_execute(
+            "BEGIN; INSERT INTO events (user_id, event_id, name, occurred_at) \
+             VALUES ('someone-else', 'slow', 'purchase', now())",
+        )
+        .unwrap();
+    let reply = erase(&app, "stuck-user").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.body
+    );
+    assert!(reply.headers.contains_key("retry-after"));
+    assert_eq!(reply.error_code(), "unavailable");
+    assert_eq!(rows_of(&app, "stuck-user").0, 1);
+    other.batch_execute("COMMIT").unwrap();
+    let reply = erase(&app, "stuck-user").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(rows_of(&app, "stuck-user").0, 0);
+    assert_eq!(aggregate_mismatches(&app.db), Vec::<String>::new());
+}
+
 async fn spawn_with_consent(required: bool) -> TestApp {
     let db = TestDb::create();
     let mut settings = test_settings(&db);
