@@ -477,6 +477,29 @@ impl Default for ContextualScenario {
     }
 }
 
+impl ContextualScenario {
+    /// Many small segments that mostly agree: 24 segments with Zipf shares (∝ 1/k), where
+    /// every segment prefers `b` (5%, 8%, 5%) except segments 1 and 4, which prefer `a`
+    /// (10%, 6%, 4%), and segment 2, which prefers `c` (4%, 6%, 10%) (counting from 0). The small segments
+    /// have too few users to learn alone for a long time: the pooled prior is for them.
+    pub fn many_small() -> Self {
+        let k = 24;
+        let total: f64 = (1..=k).map(|i| 1.0 / i as f64).sum();
+        ContextualScenario {
+            shares: (1..=k).map(|i| 1.0 / i as f64 / total).collect(),
+            rates: (0..k)
+                .map(|s| match s {
+                    1 | 4 => vec![0.10, 0.06, 0.04],
+                    2 => vec![0.04, 0.06, 0.10],
+                    _ => vec![0.05, 0.08, 0.05],
+                })
+                .collect(),
+            batch: 100,
+            floor: 0.01,
+        }
+    }
+}
+
 /// A policy of the contextual comparison.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ContextualPolicy {
