@@ -125,12 +125,19 @@ impl Engine {
         // The current policy per context, as the snapshot holds it.
         let snapshot = self.snapshot();
         let live = snapshot.get(key).cloned();
+        // A stopped experiment's winner goes to everyone.
+        let winner = experiment
+            .winner
+            .as_ref()
+            .and_then(|w| experiment.spec.variant_index(w.as_str()));
+        let k = experiment.spec.variants.len();
         let current: HashMap<String, Vec<f64>> = cells
             .iter()
             .map(|c| {
-                let weights = match &live {
-                    Some(l) => contextual::current_allocation(l, &c.context_key).to_vec(),
-                    None => experiment.spec.variants.iter().map(|v| v.weight).collect(),
+                let weights = match (&live, winner) {
+                    (_, Some(w)) => (0..k).map(|v| if v == w { 1.0 } else { 0.0 }).collect(),
+                    (Some(l), None) => contextual::current_allocation(l, &c.context_key).to_vec(),
+                    (None, None) => experiment.spec.variants.iter().map(|v| v.weight).collect(),
                 };
                 (c.context_key.clone(), weights)
             })
@@ -238,6 +245,7 @@ pub fn evaluate(
         logged,
     );
     let current_description = match spec.kind {
+        _ if experiment.winner.is_some() => "the declared winner for everyone".to_string(),
         Kind::Ab => "the current fixed weights".to_string(),
         Kind::Bandit if !spec.context.is_empty() => {
             "the bandit's current allocation in each context".to_string()
