@@ -132,22 +132,36 @@ async fn a_simulated_bandit_log_recovers_the_true_rates() {
     let covers = |interval: &Value, t: f64| {
         interval["low"].as_f64().unwrap() <= t && t <= interval["high"].as_f64().unwrap()
     };
-    let mut covered = (0, 0);
+    // Within 3.29 standard errors (a 99.9% interval, from the 95% one returned).
+    let near = |interval: &Value, t: f64| {
+        let (low, high) = (
+            interval["low"].as_f64().unwrap(),
+            interval["high"].as_f64().unwrap(),
+        );
+        let se = (high - low) / (2.0 * 1.959_963_984_540_054);
+        (0.5 * (low + high) - t).abs() <= 3.29 * se
+    };
+    // Assignments come from the server's Thompson sampling (not seeded), so coverage is
+    // checked as calibrated intervals behave: most 95% intervals cover the truth (this
+    // fails with probability ~0.7%), and every estimate is within its 99.9% band.
+    let mut covered = 0;
     for v in ["a", "b", "c"] {
         let p = policy(&report, "fixed", Some(v));
-        covered.0 += usize::from(covers(&p["ips"], truth(v)));
-        covered.1 += usize::from(covers(&p["snips"], truth(v)));
-        // Every estimate is at least near the truth.
-        let snips = p["snips"]["mean"].as_f64().unwrap();
-        assert!(
-            (snips - truth(v)).abs() < 0.06,
-            "{v}: {snips} vs {}: {report}",
-            truth(v)
-        );
+        covered += usize::from(covers(&p["snips"], truth(v)));
+        for estimator in ["ips", "snips"] {
+            assert!(
+                near(&p[estimator], truth(v)),
+                "{v} {estimator} vs {}: {report}",
+                truth(v)
+            );
+        }
     }
-    assert!(covered.0 >= 2 && covered.1 >= 2, "{covered:?}: {report}");
+    assert!(
+        covered >= 2,
+        "{covered} of 3 intervals cover the truth: {report}"
+    );
     let winners = policy(&report, "per_segment_winners", None);
-    assert!(covers(&winners["snips"], 0.25), "{report}");
+    assert!(near(&winners["snips"], 0.25), "{report}");
     for v in ["a", "b", "c"] {
         let fixed = policy(&report, "fixed", Some(v))["snips"]["mean"]
             .as_f64()
