@@ -267,6 +267,25 @@ async fn segment_statistics_follow_the_rows_through_erasure_and_exports() {
         .clone();
     assert_eq!(ios["users"], 19);
 
+    // Off-policy evaluation of a revenue goal: the logged value per user, exactly.
+    let value_sum: f64 = results["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value_sum"].as_f64().unwrap())
+        .sum();
+    let ope = app
+        .admin(Method::GET, "/api/v1/experiments/rev/ope", None)
+        .await
+        .body;
+    assert_eq!(ope["rows"], 39, "{ope}");
+    assert_eq!(ope["metric"], "revenue");
+    let logged = ope["logged_value"].as_f64().unwrap();
+    assert!(
+        (logged - value_sum / 39.0).abs() < 1e-12,
+        "{logged} vs {value_sum}/39"
+    );
+
     // Exports: assignments carry the context; results have rows per segment and variant.
     let export = |query: &'static str| {
         let app = &app;
@@ -333,4 +352,55 @@ async fn contexts_beyond_the_cap_share_one_bucket() {
         app.count("SELECT count(*) AS n FROM assignments WHERE user_id = 'late' AND context_key = '[\"c3\"]'"),
         1
     );
+}
+
+#[tokio::test]
+async fn a_revenue_bandit_assigns_from_its_segments_posteriors() {
+    let app = spawn_app().await;
+    app.running_experiment(json!({
+        "key": "basket", "name": "Basket", "dimension": "content", "kind": "bandit",
+        "variants": [{"key": "a"}, {"key": "b"}],
+        "goal": {"event": "buy", "metric": "revenue"}, "floor": 0.05, "context": ["platform"]
+    }))
+    .await;
+    let mut uniform = uniform_source(0x1234_5678_9ABC_DEF1);
+    for wave in 0..6 {
+        let mut events = Vec::new();
+        for i in 0..40 {
+            let user = format!("w{wave}-{i}");
+            let platform = if i % 2 == 0 { "web" } else { "ios" };
+            let variant = app
+                .variant_of(&user, "basket", json!({"platform": platform}))
+                .await
+                .unwrap();
+            // web spends more with a, ios with b.
+            let good = (platform == "web") == (variant == "a");
+            let value = if good { 20.0 } else { 5.0 } + 10.0 * uniform();
+            events.push(json!({"user_id": user, "name": "buy", "value": value}));
+        }
+        let reply = app.track(Value::Array(events)).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+        app.engine.refresh().await.unwrap();
+    }
+    let results = app.results("basket").await;
+    let segments = results["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 2, "{results}");
+    for s in segments {
+        let best = if s["context"]["platform"] == "web" {
+            "a"
+        } else {
+            "b"
+        };
+        assert_eq!(s["best_variant"], best, "{s}");
+        assert!(s["variants"][0]["value_per_user"]["mean"].as_f64().unwrap() > 0.0);
+    }
+    assert!(
+        results["personalization"]["gain"]["mean"].as_f64().unwrap() > 0.0,
+        "{results}"
+    );
+    // Propensities of the late waves come from each segment's own allocation.
+    let late_confident = app.count(
+        "SELECT count(*) AS n FROM assignments WHERE user_id LIKE 'w5-%' AND propensity > 0.8",
+    );
+    assert!(late_confident > 20, "{late_confident} of 40");
 }
