@@ -40,8 +40,11 @@ pub const NONE_VALUE: &str = "(none)";
 /// Every value of the overflow bucket.
 pub const OTHER_VALUE: &str = "(other)";
 /// Posterior draws behind the personalization estimate (fixed seed: the same statistics
-/// always give the same numbers).
+/// always give the same numbers)...
 pub const PERSONALIZATION_DRAWS: usize = 2000;
+/// ...fewer when there are many segments and variants, so one estimate costs at most this
+/// many posterior samples (never fewer than 200 draws).
+const PERSONALIZATION_SAMPLES: usize = 400_000;
 const PERSONALIZATION_SEED: u64 = 0x5EED_C0DE;
 const INTERVAL_LEVEL: f64 = super::results::INTERVAL_LEVEL;
 
@@ -428,7 +431,7 @@ pub fn fill_segments(
          posterior of the variant, worth min(users, {PRIOR_STRENGTH}) users, so small segments borrow \
          strength from everyone. The best variant of a segment is its most probably best one. \
          `personalization` compares giving every segment its best variant with giving everyone the \
-         single best one, over {PERSONALIZATION_DRAWS} posterior draws with a fixed seed.",
+         single best one, over up to {PERSONALIZATION_DRAWS} posterior draws with a fixed seed.",
         experiment.spec.context.join(", ")
     ));
 }
@@ -473,9 +476,11 @@ fn personalization(
         .map(|s| s.0.users as f64 / total as f64)
         .collect();
     let best: Vec<usize> = segments.iter().map(|s| s.2).collect();
+    let cells = segments.len() * experiment.variant_ids.len();
+    let count = (PERSONALIZATION_SAMPLES / cells.max(1)).clamp(200, PERSONALIZATION_DRAWS);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(PERSONALIZATION_SEED);
-    let mut draws = Vec::with_capacity(PERSONALIZATION_DRAWS);
-    for _ in 0..PERSONALIZATION_DRAWS {
+    let mut draws = Vec::with_capacity(count);
+    for _ in 0..count {
         let draw: Option<Vec<Vec<f64>>> = segments
             .iter()
             .map(|(_, posteriors, _)| match posteriors {
@@ -509,7 +514,7 @@ fn personalization(
             low: p.gain.1,
             high: p.gain.2,
         },
-        draws: PERSONALIZATION_DRAWS,
+        draws: count,
         prior_strength: PRIOR_STRENGTH,
     })
 }
