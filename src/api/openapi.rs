@@ -248,8 +248,17 @@ pub struct PolicyEstimateDoc {
     pub variant: Option<String>,
     pub description: String,
     /// Inverse propensity scoring.
-    pub ips: IntervalDoc,
-    /// Self-normalized IPS.
-    pub snips: Option<IntervalDoc>,
+    pub ips: EstimateDoc,
+    /// Self-normalized IPS (`null` when the policy never picks a logged variant).
+    pub snips: Option<EstimateDoc>,
     pub effective_sample_size: f64,
+}
+
+/// An estimate and its 95% interval; the ends are `null` while the interval is undefined
+/// (fewer than two logged users).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EstimateDoc {
+    pub mean: f64,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
 }
