@@ -404,3 +404,58 @@ async fn a_revenue_bandit_assigns_from_its_segments_posteriors() {
     );
     assert!(late_confident > 20, "{late_confident} of 40");
 }
+
+#[tokio::test]
+async fn two_instances_keep_segment_statistics_exact() {
+    let first = spawn_app().await;
+    let second = spawn_app_on(first.db.clone()).await;
+    first
+        .running_experiment(contextual_body("shared", "bandit", json!(["platform"])))
+        .await;
+    second.engine.refresh().await.unwrap();
+    let mut events = Vec::new();
+    let assigns = (0..80).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let platform = ["ios", "android", "web"][i % 3];
+        async move {
+            app.variant_of(&format!("u-{i}"), "shared", json!({"platform": platform}))
+                .await
+                .unwrap()
+        }
+    });
+    futures_util::future::join_all(assigns).await;
+    for i in (0..80).step_by(3) {
+        events.push(
+            json!({"event_id": format!("e-{i}"), "user_id": format!("u-{i}"), "name": "purchase"}),
+        );
+    }
+    // The same events through both instances: stored and counted once.
+    let (a, b) = tokio::join!(
+        first.track(Value::Array(events.clone())),
+        second.track(Value::Array(events))
+    );
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    assert_eq!(b.status, StatusCode::ACCEPTED);
+    context_stats_match_rows(&first);
+    // A user asking the other instance keeps their variant.
+    let v = first
+        .variant_of("u-1", "shared", json!({"platform": "android"}))
+        .await;
+    assert_eq!(
+        v,
+        second
+            .variant_of("u-1", "shared", json!({"platform": "android"}))
+            .await
+    );
+    let results = second.results("shared").await;
+    let segments = results["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 3);
+    let users: i64 = segments.iter().map(|s| s["users"].as_i64().unwrap()).sum();
+    let conversions: i64 = segments
+        .iter()
+        .flat_map(|s| s["variants"].as_array().unwrap().iter())
+        .map(|v| v["conversions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(users, 80);
+    assert_eq!(conversions, 27);
+}
