@@ -94,8 +94,18 @@ pub fn estimate(cells: &[(Cell, f64)], z: f64) -> Option<Estimate> {
     // SNIPS: w_i = π / p_i.
     let sum_w: f64 = cells.iter().map(|(c, pi)| pi * c.sum_w).sum();
     let sum_w2: f64 = cells.iter().map(|(c, pi)| pi * pi * c.sum_w2).sum();
+    // Rows the target policy could have produced: with fewer than two, SNIPS has no
+    // variance estimate (its interval is unbounded, not a point).
+    let supported: f64 = cells
+        .iter()
+        .filter(|(_, pi)| *pi > 0.0)
+        .map(|(c, _)| c.n)
+        .sum();
     let snips = (sum_w > 0.0).then(|| {
         let s = sum_t / sum_w;
+        if supported < 2.0 {
+            return normal(s, f64::INFINITY, z);
+        }
         // Σ w²(r − s)² = Σ π² (Σr²/p² − 2s Σr/p² + s² Σ1/p²)
         let spread: f64 = cells
             .iter()
@@ -209,5 +219,18 @@ mod tests {
         let e = estimate(&[(Cell::of(&[(0.5, 1.0)]), 0.0)], 1.96).unwrap();
         assert!(e.snips.is_none());
         assert_eq!(e.ips.mean, 0.0);
+        // One supported row: an estimate without a finite interval.
+        let one = estimate(
+            &[
+                (Cell::of(&[(0.5, 1.0)]), 1.0),
+                (Cell::of(&[(0.5, 0.0)]), 0.0),
+            ],
+            1.96,
+        )
+        .unwrap();
+        let s = one.snips.unwrap();
+        assert_eq!(s.mean, 1.0);
+        assert!(s.low.is_infinite() && s.high.is_infinite());
+        assert!(one.ips.low.is_finite());
     }
 }
