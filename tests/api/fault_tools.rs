@@ -320,7 +320,8 @@ pub fn stored_events(db: &TestDb) -> std::collections::HashSet<(String, String)>
 }
 
 /// Whether the statistics equal a rebuild from the raw assignment rows (users, conversions,
-/// value sums and sums of squares per variant, in both the totals and the hourly table).
+/// value sums and sums of squares per variant, in the totals, the hourly table and the
+/// per-context table of contextual experiments).
 /// Returns the variants that disagree, as text, for the assertion message.
 pub fn aggregate_mismatches(db: &TestDb) -> Vec<String> {
     use diesel::{Connection, QueryableByName, RunQueryDsl, sql_types::Text};
@@ -330,19 +331,27 @@ pub fn aggregate_mismatches(db: &TestDb) -> Vec<String> {
         mismatch: String,
     }
     let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
-    let rebuilt = "SELECT variant_id, count(*)::int8 AS users, count(converted_at)::int8 AS conversions, \
-                   coalesce(sum(value), 0) AS value_sum, coalesce(sum(value * value), 0) AS value_sum_sq \
-                   FROM assignments GROUP BY variant_id";
     let mut out = Vec::new();
-    for table in ["variant_stats", "period_stats"] {
+    // (table, key, which assignments it sums)
+    for (table, key, rows) in [
+        ("variant_stats", "variant_id::text", "TRUE"),
+        ("period_stats", "variant_id::text", "TRUE"),
+        (
+            "context_stats",
+            "variant_id || '/' || context_key",
+            "context_key IS NOT NULL",
+        ),
+    ] {
         let sql = format!(
-            "WITH r AS ({rebuilt}), \
-                  s AS (SELECT variant_id, sum(users)::int8 AS users, sum(conversions)::int8 AS conversions, \
-                        sum(value_sum) AS value_sum, sum(value_sum_sq) AS value_sum_sq FROM {table} GROUP BY variant_id) \
-             SELECT '{table} variant ' || coalesce(r.variant_id, s.variant_id) || ': rows say ' || \
+            "WITH r AS (SELECT {key} AS k, count(*)::int8 AS users, count(converted_at)::int8 AS conversions, \
+                        coalesce(sum(value), 0) AS value_sum, coalesce(sum(value * value), 0) AS value_sum_sq \
+                        FROM assignments WHERE {rows} GROUP BY 1), \
+                  s AS (SELECT {key} AS k, sum(users)::int8 AS users, sum(conversions)::int8 AS conversions, \
+                        sum(value_sum) AS value_sum, sum(value_sum_sq) AS value_sum_sq FROM {table} GROUP BY 1) \
+             SELECT '{table} ' || coalesce(r.k, s.k) || ': rows say ' || \
                     coalesce(r.users, 0) || '/' || coalesce(r.conversions, 0) || '/' || coalesce(r.value_sum, 0) || '/' || coalesce(r.value_sum_sq, 0) || \
                     ', statistics say ' || coalesce(s.users, 0) || '/' || coalesce(s.conversions, 0) || '/' || coalesce(s.value_sum, 0) || '/' || coalesce(s.value_sum_sq, 0) AS mismatch \
-             FROM r FULL JOIN s ON r.variant_id = s.variant_id \
+             FROM r FULL JOIN s ON r.k = s.k \
              WHERE coalesce(r.users, 0) <> coalesce(s.users, 0) \
                 OR coalesce(r.conversions, 0) <> coalesce(s.conversions, 0) \
                 OR abs(coalesce(r.value_sum, 0) - coalesce(s.value_sum, 0)) > 1e-6 \

@@ -69,12 +69,17 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
     app.running_experiment(experiment_body("convert", "ab"))
         .await;
     app.running_experiment(revenue_body("revenue")).await;
+    // A contextual bandit too: its per-segment statistics must follow the erasure as well.
+    let mut segmented = experiment_body("segments", "bandit");
+    segmented["context"] = json!(["plan"]);
+    app.running_experiment(segmented).await;
     for i in 0..24 {
         let user = format!("u{i}");
+        let plan = if i % 2 == 0 { "pro" } else { "free" };
         let reply = app
-            .assign(json!({"user_id": user, "attributes": {"plan": "pro"}}))
+            .assign(json!({"user_id": user, "attributes": {"plan": plan}}))
             .await;
-        assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 2);
+        assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 3);
         if i % 3 != 0 {
             let events: Vec<Value> = (0..i % 4 + 1)
                 .map(|k| json!({"event_id": format!("{user}-{k}"), "user_id": user, "name": "purchase", "value": 1.5 + k as f64 + i as f64}))
@@ -87,7 +92,7 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
 
     for user in ["u1", "u2", "u4", "u5"] {
         let (assignments, events) = rows_of(&app, user);
-        assert!(assignments == 2 && events > 0);
+        assert!(assignments == 3 && events > 0);
         let reply = erase(&app, user).await;
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
         assert_eq!(reply.body["user_id"], user);
@@ -95,8 +100,8 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
         assert_eq!(reply.body["erased"]["events"], events);
         assert_eq!(rows_of(&app, user), (0, 0));
     }
-    // The statistics (users, conversions, revenue sums and sums of squares, totals and per
-    // hour) equal a rebuild from the rows that remain, and so do the results.
+    // The statistics (users, conversions, revenue sums and sums of squares, totals, per hour
+    // and per segment) equal a rebuild from the rows that remain, and so do the results.
     assert_eq!(aggregate_mismatches(&app.db), Vec::<String>::new());
     let after = results_totals(&app, "convert").await;
     assert_eq!(after, rebuilt_totals(&app, "convert"));
@@ -108,17 +113,18 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
         results_totals(&app, "revenue").await,
         rebuilt_totals(&app, "revenue")
     );
-    assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 40);
+    assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 60);
+    assert!(app.count("SELECT count(*) AS n FROM context_stats") > 0);
 
     // The user is forgotten in memory too: coming back is a fresh assignment, stored.
     let reply = app.assign(json!({"user_id": "u1"})).await;
-    assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 2);
-    assert_eq!(rows_of(&app, "u1"), (2, 0));
+    assert_eq!(reply.body["assignments"].as_array().unwrap().len(), 3);
+    assert_eq!(rows_of(&app, "u1"), (3, 0));
     assert_eq!(
         app.count(
             "SELECT count(*) AS n FROM assignments WHERE user_id = 'u1' AND attributes = '{}'"
         ),
-        2
+        3
     );
     assert_eq!(aggregate_mismatches(&app.db), Vec::<String>::new());
 }
