@@ -8,6 +8,8 @@ use maud::{DOCTYPE, Markup, html};
 pub enum Nav {
     Experiments,
     New,
+    Keys,
+    Audit,
     Other,
 }
 
@@ -51,6 +53,8 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                         nav aria-label="Main" {
                             (nav_link("/dashboard/experiments", "Experiments", page.nav == Nav::Experiments))
                             (nav_link("/dashboard/new", "New experiment", page.nav == Nav::New))
+                            (nav_link("/dashboard/keys", "API keys", page.nav == Nav::Keys))
+                            (nav_link("/dashboard/audit", "Audit log", page.nav == Nav::Audit))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);

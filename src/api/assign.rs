@@ -45,12 +45,16 @@ pub struct AssignResponse<'a> {
         (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignRequest>) -> ApiResult {
     let request = body.into_inner();
+    let limits = engine.limits();
+    limits.check_user_id("user_id", request.user_id.as_str())?;
+    limits.check_attributes(&request.attributes)?;
     if let Some(keys) = &request.experiments {
         if keys.len() > MAX_EXPERIMENTS_PER_REQUEST {
             return Err(super::ApiError::Invalid(format!(

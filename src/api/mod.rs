@@ -1,6 +1,7 @@
 //! The JSON API (`/api/v1`) and the operational endpoints: parse, authorize, call the engine.
 
 mod assign;
+pub mod audit;
 pub mod auth;
 mod error;
 mod experiments;
@@ -20,9 +21,6 @@ use actix_web::{HttpResponse, web};
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
 
-/// Largest accepted JSON body: 1,000 events of generous size fit.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
 /// Registers every API route; extractor errors become `ApiError`s with our JSON shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Install the metrics recorder before anything records.
@@ -35,7 +33,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|err, _| ApiError::Invalid(err.to_string()).into()),
     )
-    .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(metrics::metrics))
@@ -49,7 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/track", web::post().to(track::track))
             .configure(experiments::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
-            .route("/users/{user_id}", web::delete().to(users::erase)),
+            .route("/users/{user_id}", web::delete().to(users::erase))
+            .route("/audit", web::get().to(audit::audit)),
     );
 }
 

@@ -125,6 +125,8 @@ pub struct BulkEvaluation {
 struct Failure {
     status: StatusCode,
     body: EvaluationFailure,
+    /// Seconds, for 429 (OFREP: "Rate limit reached", with Retry-After).
+    retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -136,6 +138,7 @@ impl Failure {
                 error_code: code,
                 error_details: details.into(),
             },
+            retry_after: None,
         }
     }
 
@@ -180,6 +183,9 @@ impl Failure {
             }
             _ => {}
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         response.json(self.body)
     }
 }
@@ -208,7 +214,7 @@ struct Subject {
     attributes: Attributes,
 }
 
-fn parse_request(body: &[u8]) -> Result<Subject, Failure> {
+fn parse_request(body: &[u8], limits: &crate::config::Limits) -> Result<Subject, Failure> {
     let request: EvaluationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         EvaluationRequest::default()
     } else {
@@ -234,6 +240,14 @@ fn parse_request(body: &[u8]) -> Result<Subject, Failure> {
     };
     let attributes = Attributes::parse(context)
         .map_err(|e| Failure::invalid_context(format!("context {}: {}", e.field, e.message)))?;
+    if let Some(user) = &user {
+        limits
+            .check_user_id("targetingKey", user.as_str())
+            .map_err(|e| Failure::invalid_context(e.to_string()))?;
+    }
+    limits
+        .check_attributes(&attributes)
+        .map_err(|e| Failure::invalid_context(format!("context {e}")))?;
     Ok(Subject { user, attributes })
 }
 
@@ -243,6 +257,15 @@ fn authorize(req: &HttpRequest) -> Result<(), Failure> {
         .map_err(|e| match e {
             ApiError::Unauthorized(m) => Failure::new(StatusCode::UNAUTHORIZED, "GENERAL", m),
             ApiError::Forbidden(m) => Failure::new(StatusCode::FORBIDDEN, "GENERAL", m),
+            ApiError::RateLimited(wait) => {
+                let mut failure = Failure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "GENERAL",
+                    ApiError::RateLimited(wait).to_string(),
+                );
+                failure.retry_after = Some(super::error::retry_after_seconds(wait));
+                failure
+            }
             other => other.into(),
         })
 }
@@ -325,9 +348,10 @@ fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Fai
         (status = 404, description = "FLAG_NOT_FOUND", body = EvaluationFailure),
         (status = 413, description = "The body is too large", body = EvaluationFailure),
         (status = 500, description = "GENERAL", body = EvaluationFailure),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = EvaluationFailure),
         (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn evaluate_flag(
     req: HttpRequest,
@@ -349,7 +373,7 @@ async fn evaluate_one(
     body: &[u8],
 ) -> Result<EvaluationSuccess, Failure> {
     authorize(req)?;
-    let subject = parse_request(body)?;
+    let subject = parse_request(body, engine.limits())?;
     let snapshot = engine.snapshot();
     let experiment_key = ExperimentKey::parse(key).map_err(|_| Failure::flag_not_found(key))?;
     let live = snapshot
@@ -388,9 +412,10 @@ async fn evaluate_one(
         (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
         (status = 413, description = "The body is too large", body = EvaluationFailure),
         (status = 500, description = "GENERAL", body = EvaluationFailure),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = EvaluationFailure),
         (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn evaluate_flags(
     req: HttpRequest,
@@ -434,7 +459,7 @@ async fn evaluate_all(
     body: &[u8],
 ) -> Result<BulkEvaluation, Failure> {
     authorize(req)?;
-    let subject = parse_request(body)?;
+    let subject = parse_request(body, engine.limits())?;
     let snapshot: Arc<Snapshot> = engine.snapshot();
     let mut assigned: HashMap<String, (Arc<LiveExperiment>, usize)> = HashMap::new();
     if let Some(user) = &subject.user {

@@ -5,7 +5,7 @@
 //! outcome, erasure) are described here by documentation-only mirrors; every documented
 //! object allows additional properties, so fields added later keep responses conforming.
 
-use super::{assign, experiments, export, health, metrics, ofrep, track, users};
+use super::{assign, audit, experiments, export, health, metrics, ofrep, track, users};
 use actix_web::HttpResponse;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         assign::assign,
         track::track,
         users::erase,
+        audit::audit,
         ofrep::evaluate_flag,
         ofrep::evaluate_flags,
         health::healthz,
@@ -45,6 +46,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "apps", description = "Assignment and event intake (client key)"),
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol 0.3.0 (client key)"),
         (name = "users", description = "Privacy: erase a user (admin key)"),
+        (name = "audit", description = "The audit log of admin actions (admin key)"),
         (name = "operations", description = "Health, metrics and this document (no key)"),
     )
 )]

@@ -182,7 +182,7 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         Ok(draft) => draft,
         Err(errors) => return render_create(&user, &form, &errors),
     };
-    match engine.create_experiment(draft).await {
+    match engine.create_experiment(&user.actor(), draft).await {
         Ok(created) => Ok(redirect(&format!(
             "{}?done=created",
             page_of(created.spec.key.as_str())
@@ -279,7 +279,7 @@ pub async fn update(
         Ok(patch) => patch,
         Err(errors) => return render_edit(&user, &experiment, &form, &errors),
     };
-    match engine.update_experiment(&key, patch).await {
+    match engine.update_experiment(&user.actor(), &key, patch).await {
         Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
         Err(EngineError::Invalid(e)) => {
             let mut errors = FieldErrors::default();
@@ -305,7 +305,7 @@ async fn transition(
 ) -> PageResult {
     let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
     user.check_csrf(data.get("csrf"))?;
-    engine.transition(&key, transition).await?;
+    engine.transition(&user.actor(), &key, transition).await?;
     Ok(redirect(&format!("{}?done={done}", page_of(&key))))
 }
 
@@ -409,6 +409,8 @@ pub async fn stop(
                 .map_err(|e| DashboardError::BadRequest(e.to_string()))?,
         )
     };
-    engine.transition(&key, Transition::Stop { winner }).await?;
+    engine
+        .transition(&user.actor(), &key, Transition::Stop { winner })
+        .await?;
     Ok(redirect(&format!("{}?done=stopped", page_of(&key))))
 }

@@ -5,8 +5,10 @@
 //! stylesheet and a small script that only enhances.
 
 pub mod assets;
+mod audit;
 mod experiments;
 pub mod forms;
+mod keys;
 pub mod session;
 mod sign_in;
 
@@ -60,6 +62,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(experiments::stop_confirmation),
                 )
                 .route("/experiments/{key}/stop", web::post().to(experiments::stop))
+                .route("/keys", web::get().to(keys::list))
+                .route("/keys", web::post().to(keys::create))
+                .route(
+                    "/keys/{id}/revoke",
+                    web::get().to(keys::revoke_confirmation),
+                )
+                .route("/keys/{id}/revoke", web::post().to(keys::revoke))
+                .route("/audit", web::get().to(audit::page))
+                .route("/audit/export", web::get().to(audit::export))
                 .default_service(web::to(not_found)),
         );
 }

@@ -7,7 +7,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 pub const MAX_VARIANTS: usize = 50;
-const MAX_NAME: usize = 200;
+/// Longest experiment or variant name, in bytes.
+pub const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 5000;
 const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.

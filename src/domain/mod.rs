@@ -34,12 +34,14 @@ mod names;
 mod targeting;
 
 pub use experiment::{
-    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
+    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind, MAX_NAME,
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
-pub use keys::Scope;
-pub use names::{EventName, ExperimentKey, UserId, VariantKey};
-pub use targeting::{Attributes, Condition, Op, Targeting};
+pub use keys::{MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit};
+pub use names::{EventName, ExperimentKey, MAX_USER_ID, UserId, VariantKey};
+pub use targeting::{
+    Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES, Op, Targeting,
+};
 
 /// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
 /// boundary (a 400) instead of failing in the database (a 500).

@@ -5,6 +5,7 @@
 //! Returning users are answered from memory; anything new is made durable before answering.
 
 mod attribution;
+pub mod audit;
 pub mod export;
 pub mod hashing;
 pub mod keys;
@@ -13,6 +14,7 @@ mod snapshot;
 mod sticky;
 pub mod writer;
 
+pub use audit::Actor;
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
 pub use writer::TrackOutcome;
@@ -21,7 +23,7 @@ use crate::domain::{
     Attributes, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Scope,
     Status, UserId, ValidationError, VariantKey,
 };
-use crate::store::{self, Store, StoreError, UpdateError, batch};
+use crate::store::{self, NewAuditEntry, Store, StoreError, UpdateError, batch};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -69,6 +71,10 @@ pub struct EngineSettings {
     pub refresh_interval: Duration,
     /// Keys given in the environment (accepted in addition to the stored ones).
     pub static_keys: Vec<(String, Scope)>,
+    /// Requests per second for keys without a limit of their own; `None`: unlimited.
+    pub default_rate_limit: Option<f64>,
+    /// Input limits the API enforces.
+    pub limits: crate::config::Limits,
 }
 
 /// One answer of `assign`: the experiment (with its payloads) and the variant's index.
@@ -104,7 +110,7 @@ struct Inner {
     store: Store,
     snapshot: ArcSwap<Snapshot>,
     writer: Writer,
-    static_keys: HashMap<String, Scope>,
+    keys: keys::KeyRing,
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
     settings: EngineSettings,
@@ -125,17 +131,13 @@ impl Engine {
             threads: settings.writer_threads,
             max_batch_rows: settings.max_batch_rows,
         });
-        let static_keys = settings
-            .static_keys
-            .iter()
-            .map(|(k, s)| (keys::hash_key(k), *s))
-            .collect();
+        let keys = keys::KeyRing::new(&settings.static_keys, settings.default_rate_limit);
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
                 writer,
-                static_keys,
+                keys,
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
                 settings,
@@ -161,13 +163,19 @@ impl Engine {
         &self.inner.writer.counters
     }
 
-    /// The scope of a presented key, if the server accepts it.
+    /// The scope of a presented key, if the server accepts it (without counting the request
+    /// against the key's rate limit: for signing in).
     pub fn authorize(&self, presented: &str) -> Option<Scope> {
-        let hash = keys::hash_key(presented);
-        if let Some(scope) = self.inner.static_keys.get(&hash) {
-            return Some(*scope);
-        }
-        self.inner.snapshot.load().keys.get(&hash).copied()
+        self.inner.keys.scope(presented)
+    }
+
+    /// Which key this is, and whether it is within its rate limit (every API request).
+    pub fn check_key(&self, presented: &str) -> keys::KeyCheck {
+        self.inner.keys.check(presented)
+    }
+
+    pub fn limits(&self) -> &crate::config::Limits {
+        &self.inner.settings.limits
     }
 
     /// Reloads experiments, statistics and keys from the database and swaps the snapshot.
@@ -187,15 +195,11 @@ impl Engine {
         for s in stats {
             by_experiment.entry(s.experiment_id).or_default().push(s);
         }
-        let keys = keys
-            .into_iter()
-            .filter(|k| k.revoked_at.is_none())
-            .map(|k| (k.key_hash, k.scope))
-            .collect();
+        self.inner.keys.replace(keys);
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
-            Snapshot::rebuild(&previous, experiments, by_experiment, keys)
+            Snapshot::rebuild(&previous, experiments, by_experiment)
         })
         .await
         .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
@@ -350,13 +354,27 @@ impl Engine {
 
     pub async fn create_experiment(
         &self,
+        actor: &Actor,
         draft: ExperimentDraft,
     ) -> Result<Experiment, EngineError> {
         let spec = draft.validate()?;
+        let actor = actor.to_string();
         let created = self
             .inner
             .store
-            .run(move |conn| store::insert_experiment(conn, &spec))
+            .run(move |conn| {
+                store::audited(conn, |conn| {
+                    let created = store::insert_experiment(conn, &spec)?;
+                    let entry = NewAuditEntry {
+                        actor,
+                        action: "experiment.create".into(),
+                        target: created.spec.key.to_string(),
+                        before: None,
+                        after: Some(audit::json(&created)),
+                    };
+                    Ok::<_, StoreError>((created, entry))
+                })
+            })
             .await?;
         self.refresh().await?;
         Ok(created)
@@ -380,10 +398,11 @@ impl Engine {
 
     pub async fn update_experiment(
         &self,
+        actor: &Actor,
         key: &str,
         patch: ExperimentPatch,
     ) -> Result<Experiment, EngineError> {
-        self.change(key, move |current| {
+        self.change(actor, "experiment.patch", key, move |current| {
             if current.status == Status::Stopped {
                 return Err(EngineError::Conflict(
                     "a stopped experiment cannot be edited".into(),
@@ -398,10 +417,16 @@ impl Engine {
 
     pub async fn transition(
         &self,
+        actor: &Actor,
         key: &str,
         transition: Transition,
     ) -> Result<Experiment, EngineError> {
-        self.change(key, move |current| {
+        let action = match transition {
+            Transition::Start => "experiment.start",
+            Transition::Pause => "experiment.pause",
+            Transition::Stop { .. } => "experiment.stop",
+        };
+        self.change(actor, action, key, move |current| {
             let mut next = current.clone();
             let now = Utc::now();
             let refuse = |what: &str| {
@@ -444,19 +469,41 @@ impl Engine {
         .await
     }
 
+    /// Changes an experiment under its row lock and records the change (before and after) in
+    /// the audit log, in the same transaction.
     async fn change(
         &self,
+        actor: &Actor,
+        action: &'static str,
         key: &str,
         f: impl FnOnce(&Experiment) -> Result<Experiment, EngineError> + Send + 'static,
     ) -> Result<Experiment, EngineError> {
         let k = key.to_string();
+        let actor = actor.to_string();
         let result = self
             .inner
             .store
-            .run(move |conn| match store::update_experiment(conn, &k, f) {
-                Ok(e) => Ok(Ok(e)),
-                Err(UpdateError::Rejected(e)) => Ok(Err(e)),
-                Err(UpdateError::Store(e)) => Err(e),
+            .run(move |conn| {
+                let outcome = store::audited(conn, |conn| {
+                    let mut before = None;
+                    let next = store::update_experiment(conn, &k, |current| {
+                        before = Some(audit::json(current));
+                        f(current)
+                    })?;
+                    let entry = NewAuditEntry {
+                        actor,
+                        action: action.into(),
+                        target: k.clone(),
+                        before,
+                        after: Some(audit::json(&next)),
+                    };
+                    Ok::<_, UpdateError<EngineError>>((next, entry))
+                });
+                match outcome {
+                    Ok(e) => Ok(Ok(e)),
+                    Err(UpdateError::Rejected(e)) => Ok(Err(e)),
+                    Err(UpdateError::Store(e)) => Err(e),
+                }
             })
             .await
             .map_err(|e| match e {
@@ -521,10 +568,16 @@ impl Engine {
     /// The scope of a key known only by its SHA-256 (hex), as a dashboard session remembers
     /// it: revoking the key thus ends its sessions too.
     pub fn authorize_hash(&self, key_hash: &str) -> Option<Scope> {
-        if let Some(scope) = self.inner.static_keys.get(key_hash) {
-            return Some(*scope);
-        }
-        self.inner.snapshot.load().keys.get(key_hash).copied()
+        self.inner.keys.by_hash(key_hash).map(|(_, scope)| scope)
+    }
+
+    /// The key (id and scope) a dashboard session was opened with, while it is accepted.
+    pub fn key_of_hash(&self, key_hash: &str) -> Option<(keys::KeyId, Scope)> {
+        self.inner.keys.by_hash(key_hash)
+    }
+
+    pub(crate) fn key_ring(&self) -> &keys::KeyRing {
+        &self.inner.keys
     }
 
     /// The secret that signs dashboard sessions, shared by every instance through the

@@ -1,9 +1,9 @@
 //! The compiled, immutable state the hot path reads: experiments ready to evaluate with no
-//! I/O, and the API keys. A background loop rebuilds it from the database every second.
+//! I/O (the API keys live in `keys::KeyRing`). A background loop rebuilds it from the database every second.
 
 use super::hashing;
 use super::sticky::StickyCache;
-use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Scope, Status, Targeting};
+use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
@@ -190,8 +190,6 @@ impl LiveExperiment {
 pub struct Snapshot {
     pub experiments: Vec<Arc<LiveExperiment>>,
     pub by_key: HashMap<String, usize>,
-    /// SHA-256 (hex) of every active key in the database.
-    pub keys: HashMap<String, Scope>,
     pub built_at: Instant,
 }
 
@@ -200,7 +198,6 @@ impl Snapshot {
         Self {
             experiments: Vec::new(),
             by_key: HashMap::new(),
-            keys: HashMap::new(),
             built_at: Instant::now(),
         }
     }
@@ -215,7 +212,6 @@ impl Snapshot {
         previous: &Snapshot,
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
-        keys: HashMap<String, Scope>,
     ) -> Snapshot {
         let mut live = Vec::with_capacity(experiments.len());
         let mut by_key = HashMap::with_capacity(experiments.len());
@@ -249,7 +245,6 @@ impl Snapshot {
         Snapshot {
             experiments: live,
             by_key,
-            keys,
             built_at: Instant::now(),
         }
     }

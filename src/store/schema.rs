@@ -95,6 +95,19 @@ diesel::table! {
         label -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        rate_limit -> Nullable<Float8>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
     }
 }
 
@@ -109,4 +122,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     events,
     api_keys,
+    audit_log,
 );

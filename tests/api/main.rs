@@ -14,4 +14,5 @@ mod lifecycle;
 mod observability;
 mod ofrep;
 mod results;
+mod security;
 mod track;

@@ -1,0 +1,2 @@
+DROP TABLE audit_log;
+ALTER TABLE api_keys DROP COLUMN rate_limit;

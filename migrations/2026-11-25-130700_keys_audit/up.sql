@@ -1,0 +1,19 @@
+-- Per-key rate limits: requests per second; NULL = no limit of the key's own (the server's
+-- default, if any, applies).
+ALTER TABLE api_keys
+    ADD COLUMN rate_limit DOUBLE PRECISION CHECK (rate_limit IS NULL OR rate_limit > 0);
+
+-- Who changed what, when, with the state before and after. Rows are only ever appended.
+-- actor: "key:<id> (<name>)", "env:admin", "dashboard:<key id>" or "cli"; action: e.g.
+-- experiment.create, experiment.patch, experiment.start, key.revoke, user.erase;
+-- target: what was acted on (an experiment key, a key id, a user id).
+CREATE TABLE audit_log (
+    id      BIGSERIAL PRIMARY KEY,
+    at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    target  TEXT NOT NULL,
+    before  JSONB,
+    after   JSONB
+);
+CREATE INDEX audit_log_at ON audit_log (at, id);
