@@ -120,6 +120,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/assign", "post"),
         ("/api/v1/track", "post"),
         ("/api/v1/users/{user_id}", "delete"),
+        ("/api/v1/audit", "get"),
         ("/ofrep/v1/evaluate/flags/{key}", "post"),
         ("/ofrep/v1/evaluate/flags", "post"),
         ("/healthz", "get"),
