@@ -6,6 +6,8 @@ pub mod auth;
 mod error;
 mod experiments;
 mod export;
+#[cfg(test)]
+mod fuzz;
 mod health;
 mod json;
 mod metrics;

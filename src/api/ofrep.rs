@@ -497,3 +497,34 @@ async fn evaluate_all(
         .collect();
     Ok(BulkEvaluation { flags })
 }
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::parse_request;
+    use crate::config::Limits;
+    use crate::fuzzing::{json_value, request_like};
+    use proptest::prelude::*;
+
+    fn check(bytes: &[u8]) {
+        if let Ok(subject) = parse_request(bytes, &Limits::DEFAULT) {
+            assert!(subject.attributes.as_map().len() <= Limits::DEFAULT.max_attributes);
+            assert!(!subject.attributes.as_map().contains_key("targetingKey"));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn evaluation_requests_parse_or_fail_cleanly(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            value in json_value(),
+            shaped in request_like(),
+        ) {
+            check(&bytes);
+            check(&serde_json::to_vec(&value).unwrap());
+            check(&serde_json::to_vec(&serde_json::json!({"context": value})).unwrap());
+            check(&serde_json::to_vec(&serde_json::json!({"context": shaped})).unwrap());
+        }
+    }
+}

@@ -29,6 +29,8 @@ macro_rules! str_enum {
 }
 
 mod experiment;
+#[cfg(test)]
+mod fuzz;
 mod keys;
 mod names;
 mod targeting;
