@@ -149,6 +149,9 @@ impl Application {
         let server = server.run();
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // Keys reload on a cadence of their own (at most 500 ms), so a revocation takes
+        // effect everywhere within a second even when a full refresh is slow.
+        tokio::spawn(engine.clone().run_key_refresh_loop(shutdown_rx.clone()));
         let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx));
         tracing::info!(address = %settings.bind, port, "posterior is listening");
         Ok(Application {

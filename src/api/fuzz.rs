@@ -152,12 +152,12 @@ fn check_track(bytes: &[u8]) {
 }
 
 fn check_experiment(bytes: &[u8]) {
-    if let Ok(draft) = parse::<ExperimentDraft>(bytes) {
-        if let Ok(spec) = draft.validate() {
-            assert!(spec.variants.len() >= 2);
-            let total: f64 = spec.variants.iter().map(|v| v.weight).sum();
-            assert!((total - 1.0).abs() < 1e-6, "weights sum to {total}");
-        }
+    if let Ok(draft) = parse::<ExperimentDraft>(bytes)
+        && let Ok(spec) = draft.validate()
+    {
+        assert!(spec.variants.len() >= 2);
+        let total: f64 = spec.variants.iter().map(|v| v.weight).sum();
+        assert!((total - 1.0).abs() < 1e-6, "weights sum to {total}");
     }
     if let Ok(patch) = parse::<ExperimentPatch>(bytes) {
         let base: ExperimentDraft = serde_json::from_value(serde_json::json!({

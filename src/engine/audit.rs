@@ -117,6 +117,32 @@ pub fn revoke_key_in(
 }
 
 impl Engine {
+    /// Reloads the stored keys (a revoked key is refused from then on).
+    pub async fn refresh_keys(&self) -> Result<(), EngineError> {
+        let ticket = self.key_ring().ticket();
+        let keys = self.store().run(store::list_keys).await?;
+        self.key_ring().replace(ticket, keys);
+        Ok(())
+    }
+
+    /// Reloads the keys every half refresh interval (at most every 500 ms) until `shutdown`.
+    pub async fn run_key_refresh_loop(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let every =
+            (self.inner.settings.refresh_interval / 2).min(std::time::Duration::from_millis(500));
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if let Err(e) = self.refresh_keys().await {
+                        tracing::debug!(error = %e, "key refresh failed; keeping the previous keys");
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
     /// Requests per second for keys without a limit of their own.
     pub fn default_rate_limit(&self) -> Option<f64> {
         self.inner.settings.default_rate_limit

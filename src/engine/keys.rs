@@ -179,6 +179,11 @@ pub struct KeyRing {
     stored: ArcSwap<KeyMap>,
     default_rate: Option<f64>,
     epoch: Instant,
+    /// Tickets order the reads of the key table: a reload applies only if no reload that
+    /// started reading later has been applied already (two loops reload keys; a slow stale
+    /// read must not bring back a key revoked in between).
+    next_ticket: AtomicU64,
+    applied: std::sync::Mutex<u64>,
 }
 
 impl KeyRing {
@@ -203,7 +208,14 @@ impl KeyRing {
             stored: ArcSwap::from_pointee(KeyMap::new()),
             default_rate,
             epoch,
+            next_ticket: AtomicU64::new(1),
+            applied: std::sync::Mutex::new(0),
         }
+    }
+
+    /// Take one before reading the key table; hand it to `replace`.
+    pub fn ticket(&self) -> u64 {
+        self.next_ticket.fetch_add(1, Ordering::Relaxed)
     }
 
     fn find<T>(&self, digest: &KeyDigest, f: impl FnOnce(&KeyEntry) -> T) -> Option<T> {
@@ -262,7 +274,13 @@ impl KeyRing {
 
     /// Replaces the stored keys with the database's active ones. An unchanged key keeps its
     /// entry, and with it its rate limiter's state.
-    pub fn replace(&self, records: Vec<ApiKeyRecord>) {
+    pub fn replace(&self, ticket: u64, records: Vec<ApiKeyRecord>) {
+        // Only reloads take this lock (a few times a second), never requests.
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        if ticket < *applied {
+            return;
+        }
+        *applied = ticket;
         let previous = self.stored.load_full();
         let mut next = KeyMap::with_capacity(records.len());
         for record in records.into_iter().filter(|r| r.revoked_at.is_none()) {
@@ -371,16 +389,22 @@ mod tests {
             rate_limit: rate,
         };
         let ring = KeyRing::new(&[("env-admin".into(), Scope::Admin)], None);
-        ring.replace(vec![
-            record(1, "k1", Some(1.0), false),
-            record(2, "k2", None, false),
-        ]);
+        ring.replace(
+            ring.ticket(),
+            vec![
+                record(1, "k1", Some(1.0), false),
+                record(2, "k2", None, false),
+            ],
+        );
         assert!(matches!(ring.check("k1"), KeyCheck::Accepted { .. }));
         assert!(matches!(ring.check("k1"), KeyCheck::Limited { .. }));
-        ring.replace(vec![
-            record(1, "k1", Some(1.0), false),
-            record(2, "k2", None, false),
-        ]);
+        ring.replace(
+            ring.ticket(),
+            vec![
+                record(1, "k1", Some(1.0), false),
+                record(2, "k2", None, false),
+            ],
+        );
         assert!(
             matches!(ring.check("k1"), KeyCheck::Limited { .. }),
             "a refresh must not refill the bucket"
@@ -395,7 +419,7 @@ mod tests {
                 scope: Scope::Admin
             }
         );
-        ring.replace(vec![record(2, "k2", None, true)]);
+        ring.replace(ring.ticket(), vec![record(2, "k2", None, true)]);
         assert_eq!(ring.check("k2"), KeyCheck::Unknown);
         assert_eq!(ring.check("nope"), KeyCheck::Unknown);
         assert_eq!(

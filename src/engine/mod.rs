@@ -181,6 +181,7 @@ impl Engine {
     /// Reloads experiments, statistics and keys from the database and swaps the snapshot.
     pub async fn refresh(&self) -> Result<(), EngineError> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
+        let key_ticket = self.inner.keys.ticket();
         let (experiments, stats, keys) = self
             .inner
             .store
@@ -195,7 +196,7 @@ impl Engine {
         for s in stats {
             by_experiment.entry(s.experiment_id).or_default().push(s);
         }
-        self.inner.keys.replace(keys);
+        self.inner.keys.replace(key_ticket, keys);
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
