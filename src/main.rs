@@ -66,18 +66,21 @@ fn main() -> anyhow::Result<()> {
             }
             KeysCommand::List { db } => {
                 let mut conn = store::connect(&db.database_url)?;
-                println!("id\tscope\thash\tcreated\tstate\trate_limit\tname");
+                println!("id\tscope\thash\tcreated\tlast_used\tstate\trate_limit\tname");
                 for k in store::list_keys(&mut conn)? {
                     let state = k.revoked_at.map_or("active".to_string(), |t| {
                         format!("revoked {}", t.format("%Y-%m-%d %H:%M:%S"))
                     });
                     let rate = k.rate_limit.map_or("-".to_string(), |r| format!("{r}/s"));
                     println!(
-                        "{}\t{}\t{}…\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}…\t{}\t{}\t{}\t{}\t{}",
                         k.id,
                         k.scope,
                         k.hash_prefix(),
                         k.created_at.format("%Y-%m-%d %H:%M:%S"),
+                        k.last_used_at.map_or("never".to_string(), |t| t
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()),
                         state,
                         rate,
                         k.label

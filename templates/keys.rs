@@ -69,6 +69,7 @@ pub fn page(view: &KeysView) -> Markup {
                             th scope="col" { "Hash" }
                             th scope="col" { "Rate limit" }
                             th scope="col" { "Created" }
+                            th scope="col" { "Last used" }
                             th scope="col" { "State" }
                         }
                     }
@@ -81,6 +82,12 @@ pub fn page(view: &KeysView) -> Markup {
                                 td { code.muted { (k.hash_prefix()) "…" } }
                                 td { (rate(k, view.default_rate)) }
                                 td { (format::utc(k.created_at)) }
+                                td data-field="last-used" {
+                                    @match k.last_used_at {
+                                        Some(t) => (format::utc(t)),
+                                        None => span.muted { "never" },
+                                    }
+                                }
                                 td {
                                     @match k.revoked_at {
                                         Some(t) => { "revoked " (format::utc(t)) }

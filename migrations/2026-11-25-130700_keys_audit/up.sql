@@ -1,7 +1,9 @@
 -- Per-key rate limits: requests per second; NULL = no limit of the key's own (the server's
--- default, if any, applies).
+-- default, if any, applies). last_used_at: to the minute, written by the instances off the
+-- request path.
 ALTER TABLE api_keys
-    ADD COLUMN rate_limit DOUBLE PRECISION CHECK (rate_limit IS NULL OR rate_limit > 0);
+    ADD COLUMN rate_limit DOUBLE PRECISION CHECK (rate_limit IS NULL OR rate_limit > 0),
+    ADD COLUMN last_used_at TIMESTAMPTZ;
 
 -- Who changed what, when, with the state before and after. Rows are only ever appended.
 -- actor: "key:<id> (<name>)", "env:admin", "dashboard:<key id>" or "cli"; action: e.g.

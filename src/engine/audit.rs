@@ -119,9 +119,20 @@ pub fn revoke_key_in(
 impl Engine {
     /// Reloads the stored keys (a revoked key is refused from then on).
     pub async fn refresh_keys(&self) -> Result<(), EngineError> {
-        let ticket = self.key_ring().ticket();
-        let keys = self.store().run(store::list_keys).await?;
-        self.key_ring().replace(ticket, keys);
+        let ring = self.key_ring();
+        ring.tick();
+        let uses = ring.take_uses();
+        let ticket = ring.ticket();
+        let keys = self
+            .store()
+            .run(move |conn| {
+                if !uses.is_empty() {
+                    store::touch_keys(conn, &uses)?;
+                }
+                store::list_keys(conn)
+            })
+            .await?;
+        ring.replace(ticket, keys);
         Ok(())
     }
 

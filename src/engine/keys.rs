@@ -126,6 +126,12 @@ impl RateLimiter {
 
 // ---- the key ring ---------------------------------------------------------------------------
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Which key a request carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyId {
@@ -143,6 +149,10 @@ pub struct KeyEntry {
     digest: KeyDigest,
     /// `None`: no limit, and no check at all.
     limiter: Option<RateLimiter>,
+    /// Unix seconds of the last use seen by this instance (0: none), and of the last one
+    /// written to the database.
+    last_used: AtomicU64,
+    flushed: AtomicU64,
 }
 
 impl KeyEntry {
@@ -170,7 +180,11 @@ pub enum KeyCheck {
     Unknown,
 }
 
-type KeyMap = HashMap<KeyDigest, Arc<KeyEntry>>;
+/// Digests are SHA-256 outputs, which nobody can steer: a fast hasher is safe here.
+type KeyMap = HashMap<KeyDigest, Arc<KeyEntry>, foldhash::fast::RandomState>;
+
+/// Uses are recorded to this resolution, to keep database writes rare.
+const LAST_USED_RESOLUTION_SECONDS: u64 = 60;
 
 /// The keys this instance accepts: the environment's (fixed) and the database's (replaced
 /// on every refresh, so a revocation takes effect within one refresh interval everywhere).
@@ -184,12 +198,15 @@ pub struct KeyRing {
     /// read must not bring back a key revoked in between).
     next_ticket: AtomicU64,
     applied: std::sync::Mutex<u64>,
+    /// A coarse clock (unix seconds), advanced by the key reload loop, so that recording a
+    /// use costs requests no clock read.
+    clock: AtomicU64,
 }
 
 impl KeyRing {
     pub fn new(env_keys: &[(String, Scope)], default_rate: Option<f64>) -> Self {
         let epoch = Instant::now();
-        let env = env_keys
+        let env: KeyMap = env_keys
             .iter()
             .map(|(key, scope)| {
                 let digest = digest(key);
@@ -199,18 +216,45 @@ impl KeyRing {
                     name: format!("POSTERIOR_{}_KEY", scope.as_str().to_uppercase()),
                     digest,
                     limiter: default_rate.map(|r| RateLimiter::new(r, epoch)),
+                    last_used: AtomicU64::new(0),
+                    flushed: AtomicU64::new(0),
                 };
                 (digest, Arc::new(entry))
             })
             .collect();
         KeyRing {
             env,
-            stored: ArcSwap::from_pointee(KeyMap::new()),
+            stored: ArcSwap::from_pointee(KeyMap::default()),
             default_rate,
             epoch,
             next_ticket: AtomicU64::new(1),
             applied: std::sync::Mutex::new(0),
+            clock: AtomicU64::new(unix_now()),
         }
+    }
+
+    /// Advances the coarse clock (called by the reload loop).
+    pub fn tick(&self) {
+        self.clock.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// Stored keys used since their last recorded use by more than the resolution:
+    /// `(id, unix seconds)`, marked as recorded.
+    pub fn take_uses(&self) -> Vec<(i64, i64)> {
+        let stored = self.stored.load();
+        let mut used = Vec::new();
+        for entry in stored.values() {
+            let KeyId::Stored(id) = entry.id else {
+                continue;
+            };
+            let last = entry.last_used.load(Ordering::Relaxed);
+            let flushed = entry.flushed.load(Ordering::Relaxed);
+            if last > 0 && (flushed == 0 || last >= flushed + LAST_USED_RESOLUTION_SECONDS) {
+                entry.flushed.store(last, Ordering::Relaxed);
+                used.push((id, last as i64));
+            }
+        }
+        used
     }
 
     /// Take one before reading the key table; hand it to `replace`.
@@ -229,18 +273,25 @@ impl KeyRing {
 
     /// The hot path: which key this is, and whether it is within its rate limit.
     pub fn check(&self, presented: &str) -> KeyCheck {
-        self.find(&digest(presented), |entry| match &entry.limiter {
-            None => KeyCheck::Accepted {
-                id: entry.id,
-                scope: entry.scope,
-            },
-            Some(limiter) => match limiter.check() {
-                Ok(()) => KeyCheck::Accepted {
+        self.find(&digest(presented), |entry| {
+            // A relaxed read of two words; a write at most once a second per key.
+            let now = self.clock.load(Ordering::Relaxed);
+            if entry.last_used.load(Ordering::Relaxed) != now {
+                entry.last_used.store(now, Ordering::Relaxed);
+            }
+            match &entry.limiter {
+                None => KeyCheck::Accepted {
                     id: entry.id,
                     scope: entry.scope,
                 },
-                Err(retry_after) => KeyCheck::Limited { retry_after },
-            },
+                Some(limiter) => match limiter.check() {
+                    Ok(()) => KeyCheck::Accepted {
+                        id: entry.id,
+                        scope: entry.scope,
+                    },
+                    Err(retry_after) => KeyCheck::Limited { retry_after },
+                },
+            }
         })
         .unwrap_or(KeyCheck::Unknown)
     }
@@ -282,7 +333,7 @@ impl KeyRing {
         }
         *applied = ticket;
         let previous = self.stored.load_full();
-        let mut next = KeyMap::with_capacity(records.len());
+        let mut next = KeyMap::with_capacity_and_hasher(records.len(), Default::default());
         for record in records.into_iter().filter(|r| r.revoked_at.is_none()) {
             let Some(digest) = unhex(&record.key_hash) else {
                 tracing::warn!(
@@ -309,6 +360,13 @@ impl KeyRing {
                     limiter: rate
                         .filter(|r| r.is_finite() && *r > 0.0)
                         .map(|r| RateLimiter::new(r, self.epoch)),
+                    // What the database knows already need not be written again.
+                    last_used: AtomicU64::new(0),
+                    flushed: AtomicU64::new(
+                        record
+                            .last_used_at
+                            .map_or(0, |t| t.timestamp().max(0) as u64),
+                    ),
                 }),
             };
             next.insert(digest, entry);
@@ -387,6 +445,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             revoked_at: revoked.then(chrono::Utc::now),
             rate_limit: rate,
+            last_used_at: None,
         };
         let ring = KeyRing::new(&[("env-admin".into(), Scope::Admin)], None);
         ring.replace(

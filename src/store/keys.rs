@@ -17,6 +17,7 @@ struct ApiKeyRow {
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
     rate_limit: Option<f64>,
+    last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A stored key. Serialized (for the audit log and listings) without its hash.
@@ -33,6 +34,9 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Requests per second this key may make; `None`: the server's default (if any).
     pub rate_limit: Option<f64>,
+    /// When the key was last used (to the minute); `None`: never.
+    #[serde(skip)]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl ApiKeyRecord {
@@ -52,6 +56,7 @@ fn to_record(r: ApiKeyRow) -> Option<ApiKeyRecord> {
         created_at: r.created_at,
         revoked_at: r.revoked_at,
         rate_limit: r.rate_limit,
+        last_used_at: r.last_used_at,
     })
 }
 
@@ -121,6 +126,21 @@ pub fn revoke_key(
         ..after.clone()
     };
     Ok(Some((before, after)))
+}
+
+/// Records when keys were last used: `(id, unix seconds)`; never moves a time backwards.
+pub fn touch_keys(conn: &mut PgConnection, used: &[(i64, i64)]) -> Result<(), StoreError> {
+    use diesel::sql_types::{BigInt, Double};
+    for &(id, at) in used {
+        diesel::sql_query(
+            "UPDATE api_keys SET last_used_at = to_timestamp($2) \
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < to_timestamp($2))",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Double, _>(at as f64)
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn count_active_keys(conn: &mut PgConnection, scope: Scope) -> Result<i64, StoreError> {

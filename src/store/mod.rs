@@ -158,7 +158,7 @@ impl Store {
 
 pub use audit::{AuditRecord, NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
-pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key};
+pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
 pub use stats::{delete_user, load_period_stats, load_variant_stats};
 
 /// `SELECT 1`: is the database reachable?

@@ -96,6 +96,7 @@ diesel::table! {
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
         rate_limit -> Nullable<Float8>,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 

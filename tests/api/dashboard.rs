@@ -943,7 +943,9 @@ async fn a_bandit_without_data_yet_has_a_page_in_draft_and_running() {
     ]);
     assert_eq!(app.create_experiment(body).await.status, 201);
     let mut browser = Browser::signed_in(&app).await;
-    let page = browser.get("/dashboard/experiments/fresh?done=created").await;
+    let page = browser
+        .get("/dashboard/experiments/fresh?done=created")
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(text(&page.body).contains("Experiment created"));
     let started = app

@@ -420,8 +420,24 @@ async fn keys_are_created_shown_once_listed_without_secrets_and_revoked_from_the
         .await;
     assert_eq!(ok.status, StatusCode::OK, "usable at once");
 
+    // Its use is recorded (off the request path, within a reload interval).
+    eventually(|| async {
+        app.count(&format!(
+            "SELECT count(*) AS n FROM api_keys WHERE id = {id} AND last_used_at > now() - interval '1 minute'"
+        )) == 1
+    })
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM api_keys WHERE last_used_at IS NOT NULL"),
+        1,
+        "only the key that was used"
+    );
+
     let listed = admin.get("/dashboard/keys").await;
     assert!(listed.body.contains("ios app"));
+    let row_start = listed.body.find(&format!("id=\"key-{id}\"")).unwrap();
+    let row = &listed.body[row_start..row_start + listed.body[row_start..].find("</tr>").unwrap()];
+    assert!(!row.contains("never"), "last use shown: {row}");
     assert!(
         !listed.body.contains(&secret),
         "the secret is shown only once"
