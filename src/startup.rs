@@ -100,6 +100,7 @@ pub struct Application {
     server: Server,
     engine: Engine,
     refresh: JoinHandle<()>,
+    retention: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -135,6 +136,10 @@ impl Application {
             static_keys,
             default_rate_limit: settings.rate_limit,
             limits: settings.limits,
+            consent: settings.consent.clone(),
+            event_retention: settings.event_retention,
+            retention_interval: settings.retention_interval,
+            write_timeout: settings.write_timeout,
         })
         .await?;
 
@@ -152,13 +157,15 @@ impl Application {
         // Keys reload on a cadence of their own (at most 500 ms), so a revocation takes
         // effect everywhere within a second even when a full refresh is slow.
         tokio::spawn(engine.clone().run_key_refresh_loop(shutdown_rx.clone()));
-        let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx));
+        let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx.clone()));
+        let retention = tokio::spawn(engine.clone().run_retention_loop(shutdown_rx));
         tracing::info!(address = %settings.bind, port, "posterior is listening");
         Ok(Application {
             port,
             server,
             engine,
             refresh,
+            retention,
             shutdown,
         })
     }
@@ -176,12 +183,18 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (by `handle().stop()` or SIGINT/SIGTERM), then stops the background
-    /// loop and lets the writer commit everything queued before returning.
+    /// Serves until stopped (by `handle().stop()` or a signal), then stops the background
+    /// loops and lets the writer commit everything queued before returning.
+    ///
+    /// SIGTERM (and `handle().stop(true)`) is graceful: the listener closes, requests in
+    /// flight finish (their writes are committed before they are answered), then the writer
+    /// threads commit whatever is still queued and exit. SIGINT and SIGQUIT stop at once,
+    /// but the writer still commits what was queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let _ = self.shutdown.send(true);
         let _ = self.refresh.await;
+        let _ = self.retention.await;
         self.engine.shutdown().await;
         tracing::info!("posterior stopped");
         served

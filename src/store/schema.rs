@@ -112,6 +112,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    erasures (id) {
+        id -> Int8,
+        user_key -> Bytea,
+        erased_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(variants -> experiments (experiment_id));
 diesel::joinable!(assignments -> experiments (experiment_id));
 
@@ -124,4 +132,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     api_keys,
     audit_log,
+    erasures,
 );

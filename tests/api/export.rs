@@ -450,5 +450,10 @@ async fn streams_in_constant_memory_with_backpressure() {
         bytes += chunk.len();
     }
     assert_eq!(lines, ROWS + 1, "{bytes} bytes");
-    assert_eq!(exported_rows(&app).await - before, ROWS as u64);
+    // The counter is process-wide: other export tests running at the same time add theirs.
+    let read = exported_rows(&app).await - before;
+    assert!(
+        read >= ROWS as u64,
+        "the server counted {read} of {ROWS} rows"
+    );
 }
