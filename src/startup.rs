@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::domain::Scope;
-use crate::engine::{Actor, Engine, EngineError, EngineSettings, audit, keys};
+use crate::engine::{Actor, Engine, EngineError, EngineSettings, audit};
 use crate::store::{self, StoreError};
 use crate::{api, dashboard};
 use actix_web::body::MessageBody;
@@ -74,17 +74,17 @@ pub fn revoke_key(
 
 /// On a first start without keys in the environment, creates one key per scope and prints
 /// it once: after that only its hash exists.
-fn bootstrap_keys(settings: &Settings) -> Result<(), StoreError> {
+fn bootstrap_keys(settings: &Settings) -> Result<(), EngineError> {
     let mut conn = store::connect(&settings.database_url)?;
     for (scope, from_env) in [
         (Scope::Admin, &settings.admin_key),
         (Scope::Client, &settings.client_key),
     ] {
         if from_env.is_none() && store::count_active_keys(&mut conn, scope)? == 0 {
-            let key = keys::generate_key(scope);
-            store::insert_key(
+            // Recorded in the audit log like any other key.
+            let (key, _) = audit::create_key_in(
                 &mut conn,
-                &keys::hash_key(&key),
+                &Actor::new("server"),
                 scope,
                 "created at first start",
                 None,
@@ -111,12 +111,12 @@ impl Application {
         crate::domain::validate_rate_limit(settings.rate_limit)
             .map_err(|e| anyhow::anyhow!("POSTERIOR_RATE_LIMIT: {}", e.message))?;
         let prepared = settings.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let applied = migrate(&prepared.database_url)?;
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }
-            bootstrap_keys(&prepared)
+            Ok(bootstrap_keys(&prepared)?)
         })
         .await??;
 

@@ -1152,3 +1152,20 @@ async fn dashboard_actions_are_audited_as_the_sessions_key_and_the_log_pages() {
         "no older page after the last"
     );
 }
+
+#[tokio::test]
+async fn keys_created_at_first_start_are_audited_and_never_logged_in_full() {
+    let db = TestDb::create();
+    let mut settings = test_settings(&db);
+    settings.client_key = None;
+    let app = spawn_with(settings, db).await;
+    let log = audit_lines(&app, "").await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["action"], "key.create");
+    assert_eq!(log[0]["actor"], "server");
+    assert_eq!(log[0]["after"]["scope"], "client");
+    let text = log[0].to_string();
+    assert!(!text.contains("pst_"), "no secret in the log: {text}");
+    let hash = app.count("SELECT count(*) AS n FROM audit_log WHERE after::text LIKE '%key_hash%'");
+    assert_eq!(hash, 0, "no hash in the log");
+}
