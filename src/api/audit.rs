@@ -1,6 +1,6 @@
 //! `GET /api/v1/audit?format=csv|jsonl&from=&to=`: the audit log of admin actions, streamed.
 
-use super::auth::Admin;
+use super::auth::AdminOrSession;
 use super::export::FormatParam;
 use super::{ApiError, ApiResult};
 use crate::engine::Engine;
@@ -84,7 +84,7 @@ pub fn download(mut pages: ExportStream, format: ExportFormat, filename: &str) -
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn audit(
-    _: Admin,
+    _: AdminOrSession,
     engine: web::Data<Engine>,
     query: web::Query<AuditQuery>,
 ) -> ApiResult {

@@ -8,6 +8,7 @@ use crate::engine::keys::{KeyCheck, KeyId};
 use crate::engine::{Actor, Engine};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
+use futures_util::future::LocalBoxFuture;
 use std::future::{Ready, ready};
 
 /// The key presented with a request, if any.
@@ -72,5 +73,29 @@ impl FromRequest for Client {
     type Future = Ready<Result<Self, ApiError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authorize(req, Scope::Client).map(|_| Client))
+    }
+}
+
+/// An admin key, or a signed-in admin dashboard session: for the downloads the dashboard
+/// links to (a browser sends its session cookie, not a key). The cookie is `SameSite=Strict`
+/// and these routes only read, so this opens no cross-site request forgery.
+pub struct AdminOrSession;
+
+impl FromRequest for AdminOrSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if presented_key(&req).is_none()
+                && req
+                    .cookie(crate::dashboard::session::SESSION_COOKIE)
+                    .is_some()
+                && crate::dashboard::has_admin_session(&req).await
+            {
+                return Ok(AdminOrSession);
+            }
+            authorize(&req, Scope::Admin).map(|_| AdminOrSession)
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /api/v1/experiments/{key}/export?data=results|assignments|events|series&format=csv|jsonl&from=&to=`:
 //! a streamed download (see `engine::export` for what each data set holds).
 
-use super::auth::Admin;
+use super::auth::AdminOrSession;
 use super::{ApiError, ApiResult};
 use crate::engine::Engine;
 use crate::engine::export::{ExportData, ExportFormat, ExportRequest, parse_time};
@@ -64,7 +64,7 @@ pub struct ExportQuery {
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn export(
-    _: Admin,
+    _: AdminOrSession,
     engine: web::Data<Engine>,
     key: web::Path<String>,
     query: web::Query<ExportQuery>,

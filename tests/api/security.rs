@@ -1110,6 +1110,39 @@ async fn admin_actions_through_the_api_are_audited_with_actor_before_and_after()
             .body
             .starts_with("id,at,actor,action,target,before,after")
     );
+    // The API's downloads, linked from the dashboard, accept the session (and only a valid one).
+    for path in [
+        "/api/v1/audit?format=csv",
+        "/api/v1/experiments/audited/export?data=results&format=csv",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let mut stranger = Browser::new(&app);
+        stranger
+            .cookies
+            .insert("posterior_session".into(), "1.2.3.4".into());
+        assert_eq!(
+            stranger.get(path).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+    let client_session = app
+        .http
+        .get(format!("{}/api/v1/audit", app.address))
+        .bearer_auth(CLIENT_KEY)
+        .header(
+            "cookie",
+            format!("posterior_session={}", browser.cookies["posterior_session"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        client_session.status(),
+        StatusCode::FORBIDDEN,
+        "a presented key decides"
+    );
 }
 
 #[tokio::test]
