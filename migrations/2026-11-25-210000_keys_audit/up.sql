@@ -19,3 +19,13 @@ CREATE TABLE audit_log (
     after   JSONB
 );
 CREATE INDEX audit_log_at ON audit_log (at, id);
+
+-- Append-only: changing or deleting an entry is refused (by anyone short of dropping the
+-- trigger, which itself shows in the database's own logs).
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();

@@ -1201,4 +1201,18 @@ async fn keys_created_at_first_start_are_audited_and_never_logged_in_full() {
     assert!(!text.contains("pst_"), "no secret in the log: {text}");
     let hash = app.count("SELECT count(*) AS n FROM audit_log WHERE after::text LIKE '%key_hash%'");
     assert_eq!(hash, 0, "no hash in the log");
+    // Entries cannot be changed or deleted.
+    use diesel::{Connection, RunQueryDsl};
+    let mut conn = diesel::PgConnection::establish(&app.db.url).unwrap();
+    for sql in [
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+    ] {
+        let refused = diesel::sql_query(sql).execute(&mut conn).unwrap_err();
+        assert!(refused.to_string().contains("append-only"), "{refused}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE actor = 'server'"),
+        1
+    );
 }
