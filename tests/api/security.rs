@@ -57,7 +57,12 @@ async fn operations(app: &TestApp) -> Vec<(Method, String, Needs)> {
             } else if roles.contains(&"client") {
                 Needs::Client
             } else {
-                panic!("{name} {path} has a security requirement without a scope: {op}");
+                panic!(
+                    "{name} {path} must declare its scope in its #[utoipa::path]: \
+                     security((\"bearer\" = [\"admin\"]), (\"api_key\" = [\"admin\"])) \
+                     (or \"client\"); it has {}",
+                    op["security"]
+                );
             };
             found.push((method, path.clone(), needs));
         }
