@@ -22,6 +22,8 @@ pub struct ExperimentView<'a> {
     /// What the last action did (`created`, `saved`, `started`, `paused`, `stopped`).
     pub done: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// Off-policy estimates, when computed (they scan raw rows).
+    pub ope: Option<&'a crate::engine::ope::OpeReport>,
 }
 
 fn path(e: &Experiment) -> String {
@@ -578,6 +580,7 @@ fn definition(e: &Experiment) -> Markup {
                     }
                 }
                 dt { "Traffic" } dd { (format::percent(spec.traffic, 1)) " of matching users are enrolled" }
+                @if !spec.context.is_empty() { dt { "Context" } dd { code { (spec.context.join(", ")) } } }
                 dt { "Minimum data" } dd { (format::thousands(spec.min_users_per_arm as i64)) " users per variant before a verdict" }
                 dt { "Created" } dd { (format::utc(e.created_at)) }
                 @if let Some(t) = e.started_at { dt { "Started" } dd { (format::utc(t)) } }
@@ -664,7 +667,9 @@ pub fn page(view: &ExperimentView) -> Markup {
             (thresholds(r))
             (refresh_control(view))
             p.muted { "Computed " (format::utc(r.computed_at)) "." }
+            (super::contextual::segments_section(e, r))
             (charts_section(view))
+            (super::contextual::ope_section(e, &path(e), view.ope))
             (definition(e))
             (exports(e))
         },

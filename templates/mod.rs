@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod charts;
 pub mod components;
+pub mod contextual;
 pub mod error_page;
 pub mod experiment_form;
 pub mod experiment_list;

@@ -16,6 +16,8 @@ const WEIGHT_TOLERANCE: f64 = 1e-6;
 pub const DEFAULT_FLOOR: f64 = 0.01;
 pub const DEFAULT_MIN_USERS_PER_ARM: u32 = 100;
 const MAX_MIN_USERS_PER_ARM: u32 = 100_000_000;
+/// Contextual experiments: at most this many context attributes.
+pub const MAX_CONTEXT_ATTRIBUTES: usize = 3;
 
 str_enum!(
     /// What the variants vary: the content shown, when it is sent, or what triggers it.
@@ -81,6 +83,11 @@ pub struct ExperimentDraft {
     pub floor: Option<f64>,
     #[serde(default)]
     pub min_users_per_arm: Option<u32>,
+    /// Context attributes (0 to 3 names, e.g. `["platform", "returning"]`): a bandit keeps
+    /// posteriors per combination of their values and assigns each user from their own
+    /// segment's; every experiment reports results per segment. Fixed once created.
+    #[serde(default)]
+    pub context: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -109,6 +116,8 @@ pub struct ExperimentSpec {
     pub floor: f64,
     /// The minimum-data rule: no winner is called before every arm has this many users.
     pub min_users_per_arm: u32,
+    /// Context attributes: segments of the contextual bandit and of per-segment results.
+    pub context: Vec<String>,
 }
 
 /// An experiment as stored, with its lifecycle.
@@ -196,6 +205,40 @@ fn check_min_users(n: u32) -> Result<(), ValidationError> {
             "min_users_per_arm",
             format!("at most {MAX_MIN_USERS_PER_ARM}"),
         ));
+    }
+    Ok(())
+}
+
+fn check_context(names: &[String]) -> Result<(), ValidationError> {
+    if names.len() > MAX_CONTEXT_ATTRIBUTES {
+        return Err(ValidationError::new(
+            "context",
+            format!(
+                "at most {MAX_CONTEXT_ATTRIBUTES} context attributes, not {}",
+                names.len()
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for name in names {
+        if name.is_empty()
+            || name.len() > super::targeting::MAX_ATTRIBUTE_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(ValidationError::new(
+                "context",
+                format!(
+                    "context attribute names must be 1 to {} bytes of text",
+                    super::targeting::MAX_ATTRIBUTE_NAME
+                ),
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(ValidationError::new(
+                "context",
+                format!("context attribute {name:?} is named twice"),
+            ));
+        }
     }
     Ok(())
 }
@@ -317,6 +360,7 @@ impl ExperimentDraft {
         check_floor(floor, n)?;
         let min_users_per_arm = self.min_users_per_arm.unwrap_or(DEFAULT_MIN_USERS_PER_ARM);
         check_min_users(min_users_per_arm)?;
+        check_context(&self.context)?;
 
         let variants = self
             .variants
@@ -342,6 +386,7 @@ impl ExperimentDraft {
             traffic,
             floor,
             min_users_per_arm,
+            context: self.context,
         })
     }
 }

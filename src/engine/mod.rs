@@ -7,9 +7,11 @@
 mod attribution;
 pub mod audit;
 mod consent;
+pub mod contextual;
 pub mod export;
 pub mod hashing;
 pub mod keys;
+pub mod ope;
 pub mod results;
 mod snapshot;
 mod sticky;
@@ -141,6 +143,7 @@ struct Inner {
     keys: keys::KeyRing,
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
+    ope_cache: ope::OpeCache,
     settings: EngineSettings,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
@@ -172,6 +175,7 @@ impl Engine {
                 keys,
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
+                ope_cache: ope::OpeCache::default(),
                 settings,
                 erasure_watermark: AtomicI64::new(0),
             }),
@@ -192,6 +196,10 @@ impl Engine {
 
     pub(crate) fn results_cache(&self) -> &results::ResultsCache {
         &self.inner.results_cache
+    }
+
+    pub(crate) fn ope_cache(&self) -> &ope::OpeCache {
+        &self.inner.ope_cache
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -222,26 +230,39 @@ impl Engine {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
         let key_ticket = self.inner.keys.ticket();
         let watermark = self.inner.erasure_watermark.load(Ordering::Relaxed);
-        let (experiments, stats, keys, erasures) = self
+        let (experiments, stats, context_stats, keys, erasures) = self
             .inner
             .store
             .run(move |conn| {
                 let experiments = store::list_experiments(conn)?;
                 let stats = store::load_variant_stats(conn, None)?;
+                let context_stats = store::load_context_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
                 let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
-                Ok((experiments, stats, keys, erasures))
+                Ok((experiments, stats, context_stats, keys, erasures))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
         for s in stats {
             by_experiment.entry(s.experiment_id).or_default().push(s);
         }
+        let mut contexts_by_experiment: HashMap<i64, Vec<store::ContextStats>> = HashMap::new();
+        for s in context_stats {
+            contexts_by_experiment
+                .entry(s.experiment_id)
+                .or_default()
+                .push(s);
+        }
         self.inner.keys.replace(key_ticket, keys);
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
-            Snapshot::rebuild(&previous, experiments, by_experiment)
+            Snapshot::rebuild(
+                &previous,
+                experiments,
+                by_experiment,
+                contexts_by_experiment,
+            )
         })
         .await
         .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
@@ -399,11 +420,12 @@ impl Engine {
                 Some(Known::NotEnrolled) => {}
                 None if experiment.status == Status::Paused => lookups.push(slot),
                 None => {
-                    let (variant, propensity) = decide(experiment, user_id);
+                    let decision = decide(experiment, user_id, attributes);
+                    let (variant, propensity) = (decision.variant, decision.propensity);
                     let allocation = experiment
                         .variants
                         .iter()
-                        .zip(experiment.policy.allocation())
+                        .zip(decision.allocation)
                         .map(|(v, &p)| (v.id, p))
                         .collect();
                     inserts.push((
@@ -416,6 +438,7 @@ impl Engine {
                                 assigned_at: now,
                                 propensity,
                                 attributes: Value::Object(attributes.as_map().clone()),
+                                context_key: decision.context_key,
                             },
                             allocation,
                         },
@@ -646,8 +669,47 @@ impl Engine {
     }
 }
 
+/// A new user's variant under the experiment's policy.
+struct Decision<'a> {
+    variant: usize,
+    /// The probability the policy gave that variant (logged for off-policy evaluation).
+    propensity: f64,
+    /// The probability of every variant (for the expected counts of the SRM check).
+    allocation: &'a [f64],
+    /// Contextual experiments: the user's context.
+    context_key: Option<String>,
+}
+
+/// A new user's variant: from their context's segment policy for a contextual bandit,
+/// otherwise from the experiment's policy.
+fn decide<'a>(
+    experiment: &'a LiveExperiment,
+    user_id: &str,
+    attributes: &Attributes,
+) -> Decision<'a> {
+    let context_key = experiment.context.as_ref().map(|c| c.key_of(attributes));
+    if let Some((variant, propensity, allocation)) = context_key
+        .as_deref()
+        .and_then(|key| contextual::decide_in_segment(experiment, key))
+    {
+        return Decision {
+            variant,
+            propensity,
+            allocation,
+            context_key,
+        };
+    }
+    let (variant, propensity) = decide_pooled(experiment, user_id);
+    Decision {
+        variant,
+        propensity,
+        allocation: experiment.policy.allocation(),
+        context_key,
+    }
+}
+
 /// A new user's variant under the experiment's policy, and its probability (the propensity).
-fn decide(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
+fn decide_pooled(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
     match &experiment.policy {
         Policy::Ab { weights } => {
             let v = hashing::pick(

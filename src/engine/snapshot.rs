@@ -1,13 +1,14 @@
 //! The compiled, immutable state the hot path reads: experiments ready to evaluate with no
 //! I/O (the API keys live in `keys::KeyRing`). A background loop rebuilds it from the database every second.
 
+use super::contextual::LiveContext;
 use super::hashing;
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
-use crate::store::VariantStats;
+use crate::store::{ContextStats, VariantStats};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -117,6 +118,8 @@ pub struct LiveExperiment {
     pub variant_seed: u64,
     pub sticky: Arc<StickyCache>,
     pub definition: Arc<Experiment>,
+    /// Contextual experiments: the context attributes and the per-segment policies.
+    pub context: Option<LiveContext>,
 }
 
 impl LiveExperiment {
@@ -174,6 +177,7 @@ impl LiveExperiment {
             stats,
             sticky,
             definition: Arc::new(experiment),
+            context: None,
         }
     }
 
@@ -212,16 +216,23 @@ impl Snapshot {
         previous: &Snapshot,
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
+        mut context_stats: HashMap<i64, Vec<ContextStats>>,
     ) -> Snapshot {
         let mut live = Vec::with_capacity(experiments.len());
         let mut by_key = HashMap::with_capacity(experiments.len());
         for experiment in experiments {
             let stats = stats.remove(&experiment.id).unwrap_or_default();
+            let segment_stats = context_stats.remove(&experiment.id).unwrap_or_default();
             let old = previous.get(experiment.spec.key.as_str());
             let compiled = match old {
                 Some(old)
                     if old.version == experiment.version
-                        && (old.kind == Kind::Ab || old.stats == stats) =>
+                        && (old.kind == Kind::Ab
+                            || (old.stats == stats
+                                && old
+                                    .context
+                                    .as_ref()
+                                    .is_none_or(|c| c.stats == segment_stats))) =>
                 {
                     old.clone()
                 }
@@ -236,7 +247,14 @@ impl Snapshot {
                         }
                         None => Arc::new(StickyCache::default()),
                     };
-                    Arc::new(LiveExperiment::compile(experiment, stats, sticky))
+                    let registry = old
+                        .and_then(|o| o.context.as_ref())
+                        .map_or_else(Arc::default, |c| c.registry.clone());
+                    let context =
+                        LiveContext::compile(&experiment, &stats, segment_stats, registry);
+                    let mut compiled = LiveExperiment::compile(experiment, stats, sticky);
+                    compiled.context = context;
+                    Arc::new(compiled)
                 }
             };
             by_key.insert(compiled.key.to_string(), live.len());

@@ -59,6 +59,7 @@ fn to_domain(
             traffic: row.traffic,
             floor: row.floor,
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
+            context: row.context,
         },
         variant_ids,
         status: Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
@@ -109,6 +110,7 @@ pub fn insert_experiment(
                 traffic: spec.traffic,
                 floor: spec.floor,
                 min_users_per_arm: spec.min_users_per_arm as i32,
+                context: &spec.context,
             })
             .returning(ExperimentRow::as_returning())
             .get_result(conn)

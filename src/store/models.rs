@@ -28,6 +28,7 @@ pub struct ExperimentRow {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
+    pub context: Vec<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -45,6 +46,7 @@ pub struct NewExperimentRow<'a> {
     pub traffic: f64,
     pub floor: f64,
     pub min_users_per_arm: i32,
+    pub context: &'a [String],
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
