@@ -81,6 +81,7 @@ fn field_label(field: &str) -> String {
         ("variants", "Variants"),
         ("weights", "Weights"),
         ("targeting", "Targeting"),
+        ("targeting_json", "Targeting groups and segments (JSON)"),
         ("form", "Form"),
     ];
     if let Some((_, label)) = named.iter().find(|(k, _)| *k == field) {
@@ -174,6 +175,9 @@ fn rule_rows(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
             @for (i, rule) in form.rules.iter().enumerate() {
                 (rule_row(i, rule, errors))
             }
+            (textarea_field(&f(errors, "targeting_json", "More rules as JSON (optional)",
+                Some("Groups and segments, added to the rules above: a list such as [{\"segment\": \"returning-buyers\"}, {\"any\": [{\"attribute\": \"platform\", \"op\": \"eq\", \"value\": \"ios\"}, {\"attribute\": \"visits\", \"op\": \"gt\", \"value\": 3}]}]. Segments are defined on the Segments page.")),
+                &form.targeting_json, 3, true))
         }
     }
 }

@@ -104,6 +104,7 @@ pub async fn show(
         .as_deref()
         .and_then(|r| r.parse::<u32>().ok())
         .filter(|r| REFRESH_CHOICES.contains(r));
+    let segment_names = engine.snapshot().segments.names().clone();
     let markup = experiment_page::page(&ExperimentView {
         csrf: &user.csrf,
         experiment: &experiment,
@@ -112,6 +113,7 @@ pub async fn show(
         refresh,
         done: query.done.as_deref(),
         now: Utc::now(),
+        segment_names: &segment_names,
     });
     let mut response = html(StatusCode::OK, markup);
     let total = started.elapsed();

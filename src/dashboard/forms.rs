@@ -6,7 +6,7 @@
 //! `goal_metric`, `traffic`, `floor`, `min_users_per_arm`, `variant-{i}-{key,name,payload,weight}`,
 //! `rule-{i}-{attribute,op,value}`. Group errors: `variants`, `weights`, `targeting`, `rule-{i}`.
 
-use crate::domain::{Condition, MAX_VARIANTS};
+use crate::domain::{Condition, MAX_VARIANTS, Rule};
 use crate::domain::{
     Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Kind,
     Metric, Op, Targeting, ValidationError, VariantDraft, VariantKey,
@@ -121,6 +121,8 @@ pub struct ExperimentForm {
     pub min_users_per_arm: String,
     pub variants: Vec<VariantRow>,
     pub rules: Vec<RuleRow>,
+    /// More targeting rules as JSON (groups, segment references), added to the rows'.
+    pub targeting_json: String,
 }
 
 impl Default for ExperimentForm {
@@ -148,6 +150,7 @@ impl Default for ExperimentForm {
                 op: "eq".into(),
                 ..RuleRow::default()
             }],
+            targeting_json: String::new(),
         }
     }
 }
@@ -311,6 +314,7 @@ impl ExperimentForm {
             min_users_per_arm: form.get("min_users_per_arm").into(),
             variants: variants.into_values().collect(),
             rules: rules.into_values().collect(),
+            targeting_json: form.get("targeting_json").into(),
         }
     }
 
@@ -345,14 +349,30 @@ impl ExperimentForm {
                 .collect(),
             rules: spec
                 .targeting
-                .conditions()
+                .rules()
                 .iter()
-                .map(|c| RuleRow {
-                    attribute: c.attribute.clone(),
-                    op: op_name(c.op),
-                    value: rule_value_text(c.op, c.value.as_ref()),
+                .filter_map(|r| match r {
+                    Rule::Condition(c) => Some(RuleRow {
+                        attribute: c.attribute.clone(),
+                        op: op_name(c.op),
+                        value: rule_value_text(c.op, c.value.as_ref()),
+                    }),
+                    _ => None,
                 })
                 .collect(),
+            targeting_json: {
+                let others: Vec<&Rule> = spec
+                    .targeting
+                    .rules()
+                    .iter()
+                    .filter(|r| !matches!(r, Rule::Condition(_)))
+                    .collect();
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::to_string_pretty(&others).unwrap_or_default()
+                }
+            },
         }
     }
 
@@ -405,10 +425,21 @@ impl ExperimentForm {
                 Err(message) => errors.add(format!("rule-{i}-value"), message),
             }
         }
+        let mut rules: Vec<Value> = conditions
+            .iter()
+            .map(|c| serde_json::to_value(c).expect("a condition serializes"))
+            .collect();
+        if !self.targeting_json.trim().is_empty() {
+            match serde_json::from_str::<Value>(&self.targeting_json) {
+                Ok(Value::Array(items)) => rules.extend(items),
+                Ok(other) => rules.push(other),
+                Err(e) => errors.add("targeting_json", format!("not valid JSON: {e}")),
+            }
+        }
         if !errors.is_empty() {
             return None;
         }
-        match Targeting::parse(conditions) {
+        match Targeting::from_json(&Value::Array(rules)) {
             Ok(t) => Some(t),
             Err(e) => {
                 errors.add(self.field_of(&e), self.message_of(&e));
@@ -428,12 +459,15 @@ impl ExperimentForm {
             }
             return "variants".into();
         }
-        if let Some(i) = field
-            .strip_prefix("targeting[")
-            .and_then(|r| r.strip_suffix(']'))
-            .and_then(|i| i.parse::<usize>().ok())
-        {
-            return format!("rule-{i}");
+        if let Some(rest) = field.strip_prefix("targeting[") {
+            // Rows come first, then the rules typed as JSON.
+            return match rest
+                .strip_suffix(']')
+                .and_then(|i| i.parse::<usize>().ok())
+            {
+                Some(i) if i < self.rules.len() => format!("rule-{i}"),
+                _ => "targeting_json".into(),
+            };
         }
         match field {
             "variant" => "variants".into(),
@@ -577,6 +611,8 @@ impl ExperimentForm {
             traffic,
             floor,
             min_users_per_arm,
+            rules: Vec::new(),
+            layer: None,
         })
     }
 
@@ -634,6 +670,8 @@ impl ExperimentForm {
             weights,
             floor,
             min_users_per_arm,
+            rules: None,
+            layer: None,
         })
     }
 
@@ -651,6 +689,186 @@ impl ExperimentForm {
         parse_count(&self.min_users_per_arm)
             .map_err(|m| errors.add("min_users_per_arm", m))
             .ok()
+    }
+}
+
+/// The segment form: key, name, description, a top-level group (`all` or `any`) over rows of
+/// conditions (`cond-{i}-{attribute,op,value}`), plus nested groups as JSON (`rule_json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentForm {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// `all` or `any`.
+    pub group: String,
+    pub conditions: Vec<RuleRow>,
+    pub rule_json: String,
+}
+
+impl Default for SegmentForm {
+    fn default() -> Self {
+        SegmentForm {
+            key: String::new(),
+            name: String::new(),
+            description: String::new(),
+            group: "all".into(),
+            conditions: vec![
+                RuleRow {
+                    op: "eq".into(),
+                    ..RuleRow::default()
+                };
+                2
+            ],
+            rule_json: String::new(),
+        }
+    }
+}
+
+impl SegmentForm {
+    pub fn from_form(form: &FormData) -> SegmentForm {
+        let mut rows: BTreeMap<usize, RuleRow> = BTreeMap::new();
+        for (i, column, value) in form.rows("cond") {
+            let row = rows.entry(i).or_default();
+            match column {
+                "attribute" => row.attribute = value.into(),
+                "op" => row.op = value.into(),
+                "value" => row.value = value.into(),
+                _ => {}
+            }
+        }
+        SegmentForm {
+            key: form.get("key").into(),
+            name: form.get("name").into(),
+            description: form.get("description").into(),
+            group: form.get("group").into(),
+            conditions: rows.into_values().collect(),
+            rule_json: form.get("rule_json").into(),
+        }
+    }
+
+    pub fn from_segment(segment: &crate::domain::Segment) -> SegmentForm {
+        let spec = &segment.spec;
+        let (group, children): (&str, Vec<&Rule>) = match &spec.rule {
+            Rule::All(rules) => ("all", rules.iter().collect()),
+            Rule::Any(rules) => ("any", rules.iter().collect()),
+            other => ("all", vec![other]),
+        };
+        let conditions = children
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Condition(c) => Some(RuleRow {
+                    attribute: c.attribute.clone(),
+                    op: op_name(c.op),
+                    value: rule_value_text(c.op, c.value.as_ref()),
+                }),
+                _ => None,
+            })
+            .collect();
+        let nested: Vec<&&Rule> = children
+            .iter()
+            .filter(|r| !matches!(r, Rule::Condition(_)))
+            .collect();
+        SegmentForm {
+            key: spec.key.to_string(),
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            group: group.into(),
+            conditions,
+            rule_json: if nested.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string_pretty(&nested).unwrap_or_default()
+            },
+        }
+    }
+
+    /// Drops blank rows, then pads with `spare` blank ones.
+    pub fn with_spare_rows(mut self, spare: usize) -> Self {
+        self.conditions.retain(|r| !r.is_blank());
+        for _ in 0..spare {
+            self.conditions.push(RuleRow {
+                op: "eq".into(),
+                ..RuleRow::default()
+            });
+        }
+        self
+    }
+
+    /// The draft to submit (blank rows must have been removed), or the errors by field.
+    pub fn to_draft(&self, creating: bool) -> Result<crate::domain::SegmentDraft, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let key = if creating {
+            crate::domain::SegmentKey::parse(self.key.trim())
+                .map_err(|e| errors.add("key", e.message))
+                .ok()
+        } else {
+            None
+        };
+        let group = match self.group.trim() {
+            g @ ("all" | "any") => g,
+            _ => {
+                errors.add("group", "choose all or any");
+                "all"
+            }
+        };
+        let mut children: Vec<Value> = Vec::new();
+        for (i, row) in self.conditions.iter().enumerate() {
+            let Some(op) = parse_op(row.op.trim()) else {
+                errors.add(format!("cond-{i}-op"), "choose a comparison");
+                continue;
+            };
+            match rule_value(op, &row.value) {
+                Ok(value) => children.push(
+                    serde_json::to_value(Condition {
+                        attribute: row.attribute.trim().to_string(),
+                        op,
+                        value,
+                    })
+                    .expect("a condition serializes"),
+                ),
+                Err(message) => errors.add(format!("cond-{i}-value"), message),
+            }
+        }
+        if !self.rule_json.trim().is_empty() {
+            match serde_json::from_str::<Value>(&self.rule_json) {
+                Ok(Value::Array(items)) => children.extend(items),
+                Ok(other) => children.push(other),
+                Err(e) => errors.add("rule_json", format!("not valid JSON: {e}")),
+            }
+        }
+        if children.is_empty() && errors.is_empty() {
+            errors.add("conditions", "give at least one condition (or a rule as JSON)");
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(crate::domain::SegmentDraft {
+            key,
+            name: self.name.trim().to_string(),
+            description: self.description.trim().to_string(),
+            rule: serde_json::json!({ group: children }),
+        })
+    }
+
+    /// The form field a domain error belongs to.
+    pub fn field_of(&self, e: &ValidationError) -> String {
+        let field = e.field.as_str();
+        if let Some(rest) = field.strip_prefix("rule.") {
+            // `rule.all[3]...`: rows come first, then the rules typed as JSON.
+            let index = rest
+                .split_once('[')
+                .and_then(|(_, r)| r.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok());
+            let whole_row = rest.ends_with(']') && rest.matches('[').count() == 1;
+            return match index {
+                Some(i) if i < self.conditions.len() && whole_row => format!("cond-{i}"),
+                _ => "rule_json".into(),
+            };
+        }
+        match field {
+            "rule" => "conditions".into(),
+            other => other.into(),
+        }
     }
 }
 

@@ -31,6 +31,7 @@ macro_rules! str_enum {
 mod experiment;
 mod keys;
 mod names;
+mod segment;
 mod targeting;
 
 pub use experiment::{
@@ -38,8 +39,11 @@ pub use experiment::{
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
 pub use keys::Scope;
-pub use names::{EventName, ExperimentKey, UserId, VariantKey};
-pub use targeting::{Attributes, Condition, Op, Targeting};
+pub use names::{EventName, ExperimentKey, LayerKey, SegmentKey, UserId, VariantKey};
+pub use segment::{
+    Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,
+};
+pub use targeting::{Attributes, Condition, MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting};
 
 /// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
 /// boundary (a 400) instead of failing in the database (a 500).

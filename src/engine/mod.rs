@@ -8,11 +8,14 @@ mod attribution;
 pub mod export;
 pub mod hashing;
 pub mod keys;
+mod personal;
 pub mod results;
+pub mod rules;
 mod snapshot;
 mod sticky;
 pub mod writer;
 
+pub use personal::{HoldoutGroup, HoldoutResults};
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
 pub use writer::TrackOutcome;
@@ -38,6 +41,8 @@ pub enum EngineError {
     Invalid(#[from] ValidationError),
     #[error("no experiment has the key {0:?}")]
     UnknownExperiment(String),
+    #[error("no segment has the key {0:?}")]
+    UnknownSegment(String),
     #[error("experiment {experiment:?} has no variant {variant:?}")]
     UnknownVariant { experiment: String, variant: String },
     #[error("{0}")]
@@ -53,6 +58,8 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::Unavailable(m) => EngineError::Unavailable(m),
             StoreError::AlreadyExists(m) => EngineError::Conflict(m),
+            StoreError::Invalid(v) => EngineError::Invalid(v),
+            StoreError::Conflict(m) => EngineError::Conflict(m),
             StoreError::NotFound => EngineError::Internal("a row vanished".into()),
             StoreError::Query(e) => EngineError::Internal(e.to_string()),
         }
@@ -75,6 +82,32 @@ pub struct EngineSettings {
 pub struct Assigned {
     pub experiment: Arc<LiveExperiment>,
     pub variant: usize,
+    /// The segment of the pinned rule that decided, when a rule did (the user is then not
+    /// part of the experiment); `None` for an experimental assignment or a winner.
+    pub rule: Option<Arc<str>>,
+}
+
+/// What `assign` answers: the user's assignments, and whether the user is held out (then
+/// there are none). Reads as the slice of assignments.
+#[derive(Default)]
+pub struct Assignments {
+    pub items: Vec<Assigned>,
+    pub holdout: bool,
+}
+
+impl std::ops::Deref for Assignments {
+    type Target = [Assigned];
+    fn deref(&self) -> &[Assigned] {
+        &self.items
+    }
+}
+
+impl IntoIterator for Assignments {
+    type Item = Assigned;
+    type IntoIter = std::vec::IntoIter<Assigned>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
 }
 
 impl Assigned {
@@ -108,6 +141,8 @@ struct Inner {
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
     settings: EngineSettings,
+    /// Held-out users this instance has recorded (so each is written once).
+    holdout_known: sticky::StickyCache,
 }
 
 #[derive(Clone)]
@@ -139,6 +174,7 @@ impl Engine {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
                 settings,
+                holdout_known: sticky::StickyCache::default(),
             }),
         };
         engine.refresh().await?;
@@ -173,14 +209,16 @@ impl Engine {
     /// Reloads experiments, statistics and keys from the database and swaps the snapshot.
     pub async fn refresh(&self) -> Result<(), EngineError> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
-        let (experiments, stats, keys) = self
+        let (experiments, stats, keys, segments, holdout) = self
             .inner
             .store
             .run(|conn| {
                 let experiments = store::list_experiments(conn)?;
                 let stats = store::load_variant_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
-                Ok((experiments, stats, keys))
+                let segments = store::list_segments(conn)?;
+                let holdout = store::get_holdout(conn)?;
+                Ok((experiments, stats, keys, segments, holdout))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
@@ -195,7 +233,15 @@ impl Engine {
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
-            Snapshot::rebuild(&previous, experiments, by_experiment, keys)
+            let segments = rules::Segments::new(segments);
+            Snapshot::rebuild(
+                &previous,
+                experiments,
+                by_experiment,
+                keys,
+                segments,
+                holdout,
+            )
         })
         .await
         .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
@@ -227,12 +273,17 @@ impl Engine {
     // ---- the hot path -------------------------------------------------------------------
 
     /// The variants of `user` in the experiments asked for (every live one when `None`).
+    ///
+    /// Order of decisions: the holdout (a held-out user gets nothing at all, and is recorded
+    /// once); per experiment its status, its targeting, its pinned rules (the first matching
+    /// rule decides, unless the user already has an experimental assignment, which stays:
+    /// sticky wins), its layer range and traffic, and finally the sticky or new assignment.
     pub async fn assign(
         &self,
         user: &UserId,
         attributes: &Attributes,
         only: Option<&[ExperimentKey]>,
-    ) -> Result<Vec<Assigned>, EngineError> {
+    ) -> Result<Assignments, EngineError> {
         let snapshot = self.inner.snapshot.load_full();
         let candidates: Vec<&Arc<LiveExperiment>> = match only {
             Some(keys) => keys
@@ -247,7 +298,25 @@ impl Engine {
         };
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
+        if rules::in_holdout(snapshot.holdout, user_id) {
+            if self.inner.holdout_known.get(user_key).is_none() {
+                self.inner
+                    .writer
+                    .hold_out(user_id.to_string(), Utc::now())
+                    .await?;
+                self.inner
+                    .holdout_known
+                    .insert(user_key, Known::Variant(0));
+            }
+            return Ok(Assignments {
+                items: Vec::new(),
+                holdout: true,
+            });
+        }
         let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
+        // The pinned rule of each slot whose user matched one (answered by it unless a
+        // stored assignment turns up).
+        let mut pins: Vec<Option<&rules::Pinned>> = Vec::with_capacity(candidates.len());
         // Cache misses, resolved together in one trip to the writer.
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
         let mut lookups: Vec<usize> = Vec::new();
@@ -258,10 +327,12 @@ impl Engine {
                 Some(Assigned {
                     experiment: Arc::clone(experiment),
                     variant,
+                    rule: None,
                 })
             };
             let slot = answers.len();
             answers.push(None);
+            pins.push(None);
             match experiment.status {
                 Status::Draft => continue,
                 Status::Stopped => {
@@ -272,14 +343,31 @@ impl Engine {
                 }
                 Status::Running | Status::Paused => {}
             }
-            if !experiment.targeting.matches(attributes) || !experiment.enrolls(user_id) {
+            if !experiment.personal.targeting.matches(attributes) {
+                continue;
+            }
+            let enrolled = experiment.personal.in_layer(user_id) && experiment.enrolls(user_id);
+            if let Some(pin) = experiment.personal.pinned(attributes) {
+                match (enrolled, experiment.sticky.get(user_key)) {
+                    (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
+                    (true, None) => {
+                        pins[slot] = Some(pin);
+                        lookups.push(slot);
+                    }
+                    _ => answers[slot] = pinned_answer(experiment, pin),
+                }
+                continue;
+            }
+            if !enrolled {
                 continue;
             }
             match experiment.sticky.get(user_key) {
                 Some(Known::Variant(v)) => answers[slot] = answer(v),
-                Some(Known::NotEnrolled) => {}
+                Some(Known::NotEnrolled) if experiment.status == Status::Paused => {}
                 None if experiment.status == Status::Paused => lookups.push(slot),
-                None => {
+                // Not known, or known to have had no stored assignment when looked up: a new
+                // decision (the insert keeps any assignment stored meanwhile).
+                Some(Known::NotEnrolled) | None => {
                     let (variant, propensity) = decide(experiment, user_id);
                     let allocation = experiment
                         .variants
@@ -321,13 +409,22 @@ impl Engine {
                         answers[slot] = Some(Assigned {
                             experiment: Arc::clone(experiment),
                             variant: v,
+                            rule: None,
                         });
                     }
-                    None => experiment.sticky.insert(user_key, Known::NotEnrolled),
+                    None => {
+                        experiment.sticky.insert(user_key, Known::NotEnrolled);
+                        if let Some(pin) = pins[slot] {
+                            answers[slot] = pinned_answer(experiment, pin);
+                        }
+                    }
                 }
             }
         }
-        Ok(answers.into_iter().flatten().collect())
+        Ok(Assignments {
+            items: answers.into_iter().flatten().collect(),
+            holdout: false,
+        })
     }
 
     /// Stores events once per id and attributes them; answers after the commit.
@@ -481,12 +578,22 @@ impl Engine {
         for experiment in &self.inner.snapshot.load().experiments {
             experiment.sticky.remove(key);
         }
+        self.inner.holdout_known.remove(key);
         Ok(erased)
     }
 
     pub async fn ping(&self) -> Result<(), EngineError> {
         Ok(self.inner.store.run(store::ping).await?)
     }
+}
+
+/// The answer a pinned rule gives: its variant, not stored, not part of the experiment.
+fn pinned_answer(experiment: &Arc<LiveExperiment>, pin: &rules::Pinned) -> Option<Assigned> {
+    Some(Assigned {
+        experiment: Arc::clone(experiment),
+        variant: pin.variant,
+        rule: Some(pin.segment.clone()),
+    })
 }
 
 /// A new user's variant under the experiment's policy, and its probability (the propensity).

@@ -2,6 +2,7 @@
 //! I/O, and the API keys. A background loop rebuilds it from the database every second.
 
 use super::hashing;
+use super::rules::{Personalization, Segments};
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Scope, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
@@ -117,6 +118,8 @@ pub struct LiveExperiment {
     pub variant_seed: u64,
     pub sticky: Arc<StickyCache>,
     pub definition: Arc<Experiment>,
+    /// Targeting (segments resolved), pinned rules and layer range, compiled.
+    pub personal: Personalization,
 }
 
 impl LiveExperiment {
@@ -124,8 +127,10 @@ impl LiveExperiment {
         experiment: Experiment,
         stats: Vec<VariantStats>,
         sticky: Arc<StickyCache>,
+        segments: &Segments,
     ) -> Self {
         let spec = &experiment.spec;
+        let personal = Personalization::compile(spec, segments);
         let position = |key: &str| spec.variant_index(key);
         let variants = spec
             .variants
@@ -174,6 +179,7 @@ impl LiveExperiment {
             stats,
             sticky,
             definition: Arc::new(experiment),
+            personal,
         }
     }
 
@@ -193,6 +199,10 @@ pub struct Snapshot {
     /// SHA-256 (hex) of every active key in the database.
     pub keys: HashMap<String, Scope>,
     pub built_at: Instant,
+    /// Named segments (their rules are compiled into the experiments that use them).
+    pub segments: Arc<Segments>,
+    /// The share of users held out of every experiment.
+    pub holdout: f64,
 }
 
 impl Snapshot {
@@ -202,6 +212,8 @@ impl Snapshot {
             by_key: HashMap::new(),
             keys: HashMap::new(),
             built_at: Instant::now(),
+            segments: Arc::new(Segments::default()),
+            holdout: 0.0,
         }
     }
 
@@ -216,7 +228,10 @@ impl Snapshot {
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
         keys: HashMap<String, Scope>,
+        segments: Segments,
+        holdout: f64,
     ) -> Snapshot {
+        let segments_changed = segments.fingerprint != previous.segments.fingerprint;
         let mut live = Vec::with_capacity(experiments.len());
         let mut by_key = HashMap::with_capacity(experiments.len());
         for experiment in experiments {
@@ -225,6 +240,7 @@ impl Snapshot {
             let compiled = match old {
                 Some(old)
                     if old.version == experiment.version
+                        && !segments_changed
                         && (old.kind == Kind::Ab || old.stats == stats) =>
                 {
                     old.clone()
@@ -240,7 +256,9 @@ impl Snapshot {
                         }
                         None => Arc::new(StickyCache::default()),
                     };
-                    Arc::new(LiveExperiment::compile(experiment, stats, sticky))
+                    Arc::new(LiveExperiment::compile(
+                        experiment, stats, sticky, &segments,
+                    ))
                 }
             };
             by_key.insert(compiled.key.to_string(), live.len());
@@ -251,6 +269,8 @@ impl Snapshot {
             by_key,
             keys,
             built_at: Instant::now(),
+            segments: Arc::new(segments),
+            holdout,
         }
     }
 }

@@ -11,6 +11,7 @@ mod keys;
 mod models;
 mod prepared;
 pub mod schema;
+mod segments;
 mod setup;
 mod stats;
 
@@ -35,6 +36,12 @@ pub enum StoreError {
     NotFound,
     #[error("already exists: {0}")]
     AlreadyExists(String),
+    /// The change refers to something that does not exist (an unknown segment).
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::ValidationError),
+    /// The change conflicts with what is stored (overlapping layers, a segment in use).
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Query(diesel::result::Error),
 }
@@ -158,6 +165,10 @@ impl Store {
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
 pub use keys::{count_active_keys, insert_key, list_keys, revoke_key};
 pub use stats::{delete_user, load_period_stats, load_variant_stats};
+pub use segments::{
+    HoldoutCounts, delete_segment, get_holdout, get_segment, holdout_counts, insert_segment,
+    list_segments, set_holdout, update_segment,
+};
 
 /// `SELECT 1`: is the database reachable?
 pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {

@@ -28,6 +28,8 @@ pub struct ExperimentRow {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
+    pub rules: Value,
+    pub layer: Option<Value>,
 }
 
 #[derive(Debug, Insertable)]
@@ -45,6 +47,8 @@ pub struct NewExperimentRow<'a> {
     pub traffic: f64,
     pub floor: f64,
     pub min_users_per_arm: i32,
+    pub rules: Value,
+    pub layer: Option<Value>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

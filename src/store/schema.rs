@@ -22,6 +22,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         stopped_at -> Nullable<Timestamptz>,
+        rules -> Jsonb,
+        layer -> Nullable<Jsonb>,
     }
 }
 
@@ -98,6 +100,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    segments (id) {
+        id -> Int8,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        rule -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    holdout (id) {
+        id -> Int2,
+        fraction -> Float8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    holdout_users (user_id) {
+        user_id -> Text,
+        held_out_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(variants -> experiments (experiment_id));
 diesel::joinable!(assignments -> experiments (experiment_id));
 
@@ -109,4 +138,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     events,
     api_keys,
+    segments,
+    holdout,
+    holdout_users,
 );

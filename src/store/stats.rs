@@ -128,6 +128,11 @@ pub fn delete_user(conn: &mut PgConnection, user_id: &str) -> Result<Erased, Sto
         apply_stat_deltas(conn, &deltas, 0)?;
         let events =
             diesel::delete(events::table.filter(events::user_id.eq(user_id))).execute(conn)?;
+        diesel::delete(
+            super::schema::holdout_users::table
+                .filter(super::schema::holdout_users::user_id.eq(user_id)),
+        )
+        .execute(conn)?;
         Ok(Erased {
             assignments: removed.len(),
             events,
