@@ -8,10 +8,10 @@ use super::format;
 use super::layout::{Nav, Page, layout};
 use crate::dashboard::forms::{OPS, op_name};
 use crate::domain::{Condition, Experiment, Kind, Metric, Rule, Status};
-use std::collections::HashMap;
 use crate::engine::results::{ExperimentResults, Outcome, SeriesPoint, VariantResults};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use std::collections::HashMap;
 
 pub struct ExperimentView<'a> {
     pub csrf: &'a str,

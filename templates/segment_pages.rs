@@ -35,7 +35,12 @@ const GROUPS: &[(&str, &str)] = &[
     ("any", "at least one condition holds (OR)"),
 ];
 
-fn f<'a>(errors: &'a FieldErrors, name: &'a str, label: &'a str, hint: Option<&'a str>) -> Field<'a> {
+fn f<'a>(
+    errors: &'a FieldErrors,
+    name: &'a str,
+    label: &'a str,
+    hint: Option<&'a str>,
+) -> Field<'a> {
     Field {
         name,
         label,

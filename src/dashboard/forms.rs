@@ -461,10 +461,7 @@ impl ExperimentForm {
         }
         if let Some(rest) = field.strip_prefix("targeting[") {
             // Rows come first, then the rules typed as JSON.
-            return match rest
-                .strip_suffix(']')
-                .and_then(|i| i.parse::<usize>().ok())
-            {
+            return match rest.strip_suffix(']').and_then(|i| i.parse::<usize>().ok()) {
                 Some(i) if i < self.rules.len() => format!("rule-{i}"),
                 _ => "targeting_json".into(),
             };
@@ -837,7 +834,10 @@ impl SegmentForm {
             }
         }
         if children.is_empty() && errors.is_empty() {
-            errors.add("conditions", "give at least one condition (or a rule as JSON)");
+            errors.add(
+                "conditions",
+                "give at least one condition (or a rule as JSON)",
+            );
         }
         if !errors.is_empty() {
             return Err(errors);

@@ -89,7 +89,12 @@ fn render_form(
 
 /// `GET /dashboard/segments/new`.
 pub async fn new_form(user: SignedIn) -> PageResult {
-    render_form(&user, None, &SegmentForm::default(), &FieldErrors::default())
+    render_form(
+        &user,
+        None,
+        &SegmentForm::default(),
+        &FieldErrors::default(),
+    )
 }
 
 /// `POST /dashboard/segments`: create (or add a condition row).
@@ -98,7 +103,12 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
     user.check_csrf(data.get("csrf"))?;
     let form = SegmentForm::from_form(&data);
     if data.get("action") == "add_condition" {
-        return render_form(&user, None, &form.with_spare_rows(1), &FieldErrors::default());
+        return render_form(
+            &user,
+            None,
+            &form.with_spare_rows(1),
+            &FieldErrors::default(),
+        );
     }
     let form = form.with_spare_rows(0);
     let draft = match form.to_draft(true) {
@@ -114,7 +124,10 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         }
         Err(EngineError::Conflict(_)) => {
             let mut errors = FieldErrors::default();
-            errors.add("key", "a segment with this key exists already; choose another key");
+            errors.add(
+                "key",
+                "a segment with this key exists already; choose another key",
+            );
             render_form(&user, None, &form, &errors)
         }
         Err(e) => Err(e.into()),

@@ -73,7 +73,11 @@ impl SegmentDraft {
             (Some(k), Some(p)) if &k != p => {
                 return Err(ValidationError::new(
                     "key",
-                    format!("the body names {:?} but the path {:?}; a key cannot change", k.as_str(), p.as_str()),
+                    format!(
+                        "the body names {:?} but the path {:?}; a key cannot change",
+                        k.as_str(),
+                        p.as_str()
+                    ),
                 ));
             }
             (_, Some(p)) => p.clone(),
@@ -200,7 +204,9 @@ mod tests {
     use serde_json::json;
 
     fn draft(v: Value) -> Result<SegmentSpec, ValidationError> {
-        serde_json::from_value::<SegmentDraft>(v).unwrap().validate(None)
+        serde_json::from_value::<SegmentDraft>(v)
+            .unwrap()
+            .validate(None)
     }
 
     #[test]
@@ -216,9 +222,17 @@ mod tests {
         assert!(matches!(list.rule, Rule::All(_)));
         assert!(draft(json!({"key": "n", "name": "N", "rule": {"segment": "other"}})).is_err());
         assert!(draft(json!({"key": "n", "name": "N", "rule": {"all": []}})).is_err());
-        assert!(draft(json!({"key": "n", "name": " ", "rule": {"attribute": "a", "op": "exists"}})).is_err());
+        assert!(
+            draft(json!({"key": "n", "name": " ", "rule": {"attribute": "a", "op": "exists"}}))
+                .is_err()
+        );
         let deep = json!({"all": [{"any": [{"all": [{"any": [{"all": [{"attribute": "a", "op": "exists"}]}]}]}]}]});
-        assert!(draft(json!({"key": "d", "name": "D", "rule": deep})).unwrap_err().message.contains("levels"));
+        assert!(
+            draft(json!({"key": "d", "name": "D", "rule": deep}))
+                .unwrap_err()
+                .message
+                .contains("levels")
+        );
     }
 
     #[test]

@@ -178,10 +178,20 @@ fn parse_rule(
         }
     };
     if let Some(items) = group("all")? {
-        return Ok(Rule::All(parse_list(items, &format!("{field}.all"), depth + 1, budget)?));
+        return Ok(Rule::All(parse_list(
+            items,
+            &format!("{field}.all"),
+            depth + 1,
+            budget,
+        )?));
     }
     if let Some(items) = group("any")? {
-        return Ok(Rule::Any(parse_list(items, &format!("{field}.any"), depth + 1, budget)?));
+        return Ok(Rule::Any(parse_list(
+            items,
+            &format!("{field}.any"),
+            depth + 1,
+            budget,
+        )?));
     }
     if let Some(key) = map.get("segment") {
         if map.len() != 1 {
@@ -193,7 +203,9 @@ fn parse_rule(
         budget.take(field)?;
         let key = key
             .as_str()
-            .ok_or_else(|| ValidationError::new(format!("{field}.segment"), "must be a segment key"))
+            .ok_or_else(|| {
+                ValidationError::new(format!("{field}.segment"), "must be a segment key")
+            })
             .and_then(|k| {
                 SegmentKey::parse(k)
                     .map_err(|e| ValidationError::new(format!("{field}.segment"), e.message))
@@ -234,7 +246,9 @@ impl Rule {
             Rule::Condition(c) => c.matches(attributes),
             Rule::All(rules) => rules.iter().all(|r| r.matches(attributes, segment)),
             Rule::Any(rules) => rules.iter().any(|r| r.matches(attributes, segment)),
-            Rule::Segment(key) => segment(key.as_str()).is_some_and(|r| r.matches(attributes, segment)),
+            Rule::Segment(key) => {
+                segment(key.as_str()).is_some_and(|r| r.matches(attributes, segment))
+            }
         }
     }
 

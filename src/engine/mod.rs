@@ -304,9 +304,7 @@ impl Engine {
                     .writer
                     .hold_out(user_id.to_string(), Utc::now())
                     .await?;
-                self.inner
-                    .holdout_known
-                    .insert(user_key, Known::Variant(0));
+                self.inner.holdout_known.insert(user_key, Known::Variant(0));
             }
             return Ok(Assignments {
                 items: Vec::new(),

@@ -36,8 +36,7 @@ pub struct HoldoutResults {
 }
 
 fn group(c: HoldoutCounts) -> (HoldoutGroup, BetaPosterior) {
-    let posterior =
-        BetaPosterior::from_counts(c.users.max(0) as u64, c.converted.max(0) as u64);
+    let posterior = BetaPosterior::from_counts(c.users.max(0) as u64, c.converted.max(0) as u64);
     (
         HoldoutGroup {
             users: c.users,

@@ -40,7 +40,9 @@ impl Matcher {
         match rule {
             Rule::Condition(c) => Matcher::Condition(c.clone()),
             Rule::All(rules) => Self::all_of(rules, segments),
-            Rule::Any(rules) => Self::group(false, rules.iter().map(|r| Self::compile(r, segments))),
+            Rule::Any(rules) => {
+                Self::group(false, rules.iter().map(|r| Self::compile(r, segments)))
+            }
             // Segments cannot reference segments (refused when saved), so this ends.
             Rule::Segment(key) => match segments.get(key.as_str()) {
                 Some(rule) => Self::compile(rule, segments),
@@ -314,11 +316,13 @@ mod tests {
     #[test]
     fn groups_fold() {
         let segments = Segments::default();
-        let c = |v: i64| Rule::Condition(Condition {
-            attribute: "visits".into(),
-            op: Op::Eq,
-            value: Some(json!(v)),
-        });
+        let c = |v: i64| {
+            Rule::Condition(Condition {
+                attribute: "visits".into(),
+                op: Op::Eq,
+                value: Some(json!(v)),
+            })
+        };
         let nested = Rule::All(vec![c(1), Rule::All(vec![c(2), c(3)])]);
         assert!(matches!(Matcher::compile(&nested, &segments), Matcher::All(p) if p.len() == 3));
         let missing = Rule::Any(vec![Rule::Segment(SegmentKey::parse("gone").unwrap())]);

@@ -164,11 +164,11 @@ impl Store {
 
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
 pub use keys::{count_active_keys, insert_key, list_keys, revoke_key};
-pub use stats::{delete_user, load_period_stats, load_variant_stats};
 pub use segments::{
     HoldoutCounts, delete_segment, get_holdout, get_segment, holdout_counts, insert_segment,
     list_segments, set_holdout, update_segment,
 };
+pub use stats::{delete_user, load_period_stats, load_variant_stats};
 
 /// `SELECT 1`: is the database reachable?
 pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {

@@ -4,8 +4,8 @@
 use super::StoreError;
 use super::schema::{experiments, holdout, segments};
 use crate::domain::{
-    ExperimentSpec, Layer, PinnedRule, Rule, Segment, SegmentKey, SegmentSpec, Status,
-    Targeting, ValidationError,
+    ExperimentSpec, Layer, PinnedRule, Rule, Segment, SegmentKey, SegmentSpec, Status, Targeting,
+    ValidationError,
 };
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -33,7 +33,8 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 fn to_domain(row: SegmentRow) -> Result<Segment, StoreError> {
     Ok(Segment {
         spec: SegmentSpec {
-            key: SegmentKey::parse(row.key.clone()).map_err(|_| corrupt("segment key", &row.key))?,
+            key: SegmentKey::parse(row.key.clone())
+                .map_err(|_| corrupt("segment key", &row.key))?,
             name: row.name,
             description: row.description,
             rule: Rule::from_json(&row.rule, "rule")
@@ -155,7 +156,12 @@ pub(super) fn check_references(
         .for_key_share()
         .load(conn)?;
     if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|f| f == *w)) {
-        let field = if spec.targeting.segment_refs().iter().any(|r| r.as_str() == *missing) {
+        let field = if spec
+            .targeting
+            .segment_refs()
+            .iter()
+            .any(|r| r.as_str() == *missing)
+        {
             "targeting"
         } else {
             "rules"
@@ -186,9 +192,11 @@ pub(super) fn check_layer(
     let Some(layer) = &spec.layer else {
         return Ok(());
     };
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('posterior-layer/' || $1, 0))")
-        .bind::<Text, _>(layer.key.as_str())
-        .execute(conn)?;
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('posterior-layer/' || $1, 0))",
+    )
+    .bind::<Text, _>(layer.key.as_str())
+    .execute(conn)?;
     let others: Vec<LayerRow> = diesel::sql_query(
         "SELECT key, layer FROM experiments \
          WHERE status <> 'stopped' AND layer IS NOT NULL AND layer->>'key' = $1 AND id <> $2 \

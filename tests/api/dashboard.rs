@@ -939,7 +939,10 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
     let new = browser.get("/dashboard/segments/new").await;
     assert_eq!(new.status, StatusCode::OK);
     assert!(new.body.contains(r#"name="cond-0-attribute""#));
-    assert!(new.body.contains(r#"href="/dashboard/segments" aria-current="page""#));
+    assert!(
+        new.body
+            .contains(r#"href="/dashboard/segments" aria-current="page""#)
+    );
     let csrf = new.csrf();
 
     // Errors come back next to their field, with what was typed, and nothing is created.
@@ -961,8 +964,17 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
             ],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-    assert!(refused.body.contains(r#"id="rule_json-error""#), "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="rule_json-error""#),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains("platform"));
     assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
     let refused = browser
@@ -980,7 +992,11 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains(r#"id="cond-0-error""#), "{}", refused.body);
+    assert!(
+        refused.body.contains(r#"id="cond-0-error""#),
+        "{}",
+        refused.body
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
 
     let created = browser
@@ -1006,7 +1022,9 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     assert_eq!(created.location(), "/dashboard/segments?done=created");
-    let stored = app.admin(Method::GET, "/api/v1/segments/first-ios", None).await;
+    let stored = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(
         stored.body["rule"],
         json!({"any": [{"attribute": "visits", "op": "eq", "value": 1},
@@ -1017,7 +1035,11 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
     // The edit form reads it back: the group, the row, the nested group as JSON.
     let edit = browser.get("/dashboard/segments/first-ios").await;
     assert_eq!(edit.status, StatusCode::OK);
-    assert!(edit.body.contains(r#"<option value="any" selected>"#), "{}", edit.body);
+    assert!(
+        edit.body.contains(r#"<option value="any" selected>"#),
+        "{}",
+        edit.body
+    );
     assert!(edit.body.contains(r#"value="visits""#));
     assert!(edit.body.contains("trial"));
 
@@ -1026,9 +1048,16 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
     body["targeting"] = json!([{"segment": "first-ios"}]);
     app.running_experiment(body).await;
     let page = browser.get("/dashboard/experiments/welcome").await;
-    assert!(text(&page.body).contains("in the segment “First-time iOS users”"), "{}", page.body);
+    assert!(
+        text(&page.body).contains("in the segment “First-time iOS users”"),
+        "{}",
+        page.body
+    );
     let list = browser.get("/dashboard/segments").await;
-    assert!(list.body.contains(r#"href="/dashboard/experiments/welcome""#));
+    assert!(
+        list.body
+            .contains(r#"href="/dashboard/experiments/welcome""#)
+    );
     let csrf = list.csrf();
     let delete = browser
         .post("/dashboard/segments/first-ios/delete", &[("csrf", &csrf)])
@@ -1051,17 +1080,26 @@ async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let stored = app.admin(Method::GET, "/api/v1/segments/first-ios", None).await;
+    let stored = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(stored.body["name"], "Newcomers");
     assert_eq!(
         stored.body["rule"],
         json!({"all": [{"attribute": "visits", "op": "lte", "value": 2}]})
     );
-    assert!(app.variant_of("u-2", "welcome", json!({"visits": 2})).await.is_some());
+    assert!(
+        app.variant_of("u-2", "welcome", json!({"visits": 2}))
+            .await
+            .is_some()
+    );
 
     // No CSRF token, no change.
     let forged = browser
-        .post("/dashboard/segments/first-ios", &[("name", "Forged"), ("group", "all")])
+        .post(
+            "/dashboard/segments/first-ios",
+            &[("name", "Forged"), ("group", "all")],
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
@@ -1074,7 +1112,10 @@ async fn the_holdout_is_set_in_percent_on_the_segments_page() {
     assert!(page.body.contains(r#"name="fraction""#));
     let csrf = page.csrf();
     let saved = browser
-        .post("/dashboard/holdout", &[("csrf", &csrf), ("fraction", "5 %")])
+        .post(
+            "/dashboard/holdout",
+            &[("csrf", &csrf), ("fraction", "5 %")],
+        )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     assert_eq!(

@@ -7,8 +7,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 async fn set_holdout(app: &TestApp, fraction: serde_json::Value) -> Reply {
-    app.admin(Method::PUT, "/api/v1/holdout", Some(json!({"fraction": fraction})))
-        .await
+    app.admin(
+        Method::PUT,
+        "/api/v1/holdout",
+        Some(json!({"fraction": fraction})),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -17,7 +21,8 @@ async fn held_out_users_get_nothing_and_are_recorded_once() {
     let initial = app.admin(Method::GET, "/api/v1/holdout", None).await;
     assert_eq!(initial.body, json!({"fraction": 0.0}));
     app.running_experiment(experiment_body("one", "ab")).await;
-    app.running_experiment(experiment_body("two", "bandit")).await;
+    app.running_experiment(experiment_body("two", "bandit"))
+        .await;
     let set = set_holdout(&app, json!(0.2)).await;
     assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
     assert_eq!(
@@ -42,7 +47,10 @@ async fn held_out_users_get_nothing_and_are_recorded_once() {
     }
     // Binomial(2000, 0.2): mean 400, sd ≈ 17.9; allow 4 sd.
     assert!((held.len() as f64 - 400.0).abs() < 72.0, "{}", held.len());
-    assert_eq!(app.count("SELECT count(*) AS n FROM holdout_users"), held.len() as i64);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM holdout_users"),
+        held.len() as i64
+    );
     assert_eq!(
         app.count("SELECT count(*) AS n FROM assignments a JOIN holdout_users h USING (user_id)"),
         0
@@ -69,7 +77,10 @@ async fn held_out_users_get_nothing_and_are_recorded_once() {
         assert_eq!(flag["metadata"]["holdout"], true);
         assert_eq!(flag["metadata"]["assigned"], false);
     }
-    assert_eq!(app.count("SELECT count(*) AS n FROM holdout_users"), held.len() as i64);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM holdout_users"),
+        held.len() as i64
+    );
 
     // Setting the holdout to 0 brings everyone back.
     assert_eq!(set_holdout(&app, json!(0)).await.status, StatusCode::OK);
@@ -83,22 +94,38 @@ async fn a_bad_fraction_is_refused_and_changes_nothing() {
     assert_eq!(set_holdout(&app, json!(0.05)).await.status, StatusCode::OK);
     for bad in [json!(0.6), json!(-0.1), json!("0.1"), json!(null)] {
         let reply = set_holdout(&app, bad.clone()).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {:?}",
+            reply.body
+        );
         assert_eq!(reply.error_code(), "invalid_request");
     }
     let extra = app
-        .admin(Method::PUT, "/api/v1/holdout", Some(json!({"fraction": 0.1, "seed": 3})))
+        .admin(
+            Method::PUT,
+            "/api/v1/holdout",
+            Some(json!({"fraction": 0.1, "seed": 3})),
+        )
         .await;
     assert_eq!(extra.status, StatusCode::BAD_REQUEST);
     let client = app
-        .request(Method::PUT, "/api/v1/holdout", Some(CLIENT_KEY), Some(json!({"fraction": 0.1})))
+        .request(
+            Method::PUT,
+            "/api/v1/holdout",
+            Some(CLIENT_KEY),
+            Some(json!({"fraction": 0.1})),
+        )
         .await;
     assert_eq!(client.status, StatusCode::FORBIDDEN);
     assert_eq!(
         app.admin(Method::GET, "/api/v1/holdout", None).await.body,
         json!({"fraction": 0.05})
     );
-    let no_event = app.admin(Method::GET, "/api/v1/holdout/results", None).await;
+    let no_event = app
+        .admin(Method::GET, "/api/v1/holdout/results", None)
+        .await;
     assert_eq!(no_event.status, StatusCode::BAD_REQUEST);
 }
 
@@ -151,10 +178,19 @@ async fn results_compare_exposed_with_held_out_users() {
     // Beta(1 + c, 1 + n − c) means.
     let mean = |c: i64, n: usize| (1.0 + c as f64) / (2.0 + n as f64);
     let close = |a: &serde_json::Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-12;
-    assert!(close(&r["holdout"]["rate"]["mean"], mean(held_buyers, held.len())));
-    assert!(close(&r["exposed"]["rate"]["mean"], mean(exposed_buyers, exposed.len())));
+    assert!(close(
+        &r["holdout"]["rate"]["mean"],
+        mean(held_buyers, held.len())
+    ));
+    assert!(close(
+        &r["exposed"]["rate"]["mean"],
+        mean(exposed_buyers, exposed.len())
+    ));
     let lift = &r["lift"];
-    let (m_x, m_h) = (mean(exposed_buyers, exposed.len()), mean(held_buyers, held.len()));
+    let (m_x, m_h) = (
+        mean(exposed_buyers, exposed.len()),
+        mean(held_buyers, held.len()),
+    );
     assert!(close(&lift["mean"], (m_x - m_h) / m_h), "{lift}");
     assert!(lift["low"].as_f64().unwrap() < lift["high"].as_f64().unwrap());
     let chance = r["chance_to_beat_holdout"].as_f64().unwrap();

@@ -15,7 +15,10 @@ fn in_layer(key: &str, from: f64, to: f64) -> Value {
 async fn experiments_in_one_layer_never_share_a_user() {
     let app = spawn_app().await;
     let started = app.running_experiment(in_layer("left", 0.0, 0.5)).await;
-    assert_eq!(started["layer"], json!({"key": "home-screen", "from": 0.0, "to": 0.5}));
+    assert_eq!(
+        started["layer"],
+        json!({"key": "home-screen", "from": 0.0, "to": 0.5})
+    );
     app.running_experiment(in_layer("right", 0.5, 1.0)).await;
     // An experiment outside the layer overlaps both.
     app.running_experiment(experiment_body("everywhere", "ab"))
@@ -33,7 +36,10 @@ async fn experiments_in_one_layer_never_share_a_user() {
             .collect();
         assert!(keys.contains(&"everywhere"), "{keys:?}");
         let (l, r) = (keys.contains(&"left"), keys.contains(&"right"));
-        assert!(l != r, "user-{i} got {keys:?}: exactly one of the layer's experiments");
+        assert!(
+            l != r,
+            "user-{i} got {keys:?}: exactly one of the layer's experiments"
+        );
         left += usize::from(l);
         right += usize::from(r);
     }
@@ -57,9 +63,17 @@ async fn overlapping_ranges_are_refused() {
     let app = spawn_app().await;
     app.running_experiment(in_layer("first", 0.0, 0.5)).await;
     let overlapping = app.create_experiment(in_layer("second", 0.4, 0.8)).await;
-    assert_eq!(overlapping.status, StatusCode::CONFLICT, "{:?}", overlapping.body);
+    assert_eq!(
+        overlapping.status,
+        StatusCode::CONFLICT,
+        "{:?}",
+        overlapping.body
+    );
     let message = overlapping.body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("first") && message.contains("overlaps"), "{message}");
+    assert!(
+        message.contains("first") && message.contains("overlaps"),
+        "{message}"
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 1);
 
     // A draft takes its range too, and a patch into another's range is refused.
@@ -75,13 +89,18 @@ async fn overlapping_ranges_are_refused() {
         )
         .await;
     assert_eq!(patch.status, StatusCode::CONFLICT);
-    let kept = app.admin(Method::GET, "/api/v1/experiments/second", None).await;
+    let kept = app
+        .admin(Method::GET, "/api/v1/experiments/second", None)
+        .await;
     assert_eq!(kept.body["layer"]["from"], 0.5);
 
     // Another layer is independent; a stopped experiment frees its range.
     let mut other = in_layer("elsewhere", 0.0, 1.0);
     other["layer"]["key"] = json!("checkout");
-    assert_eq!(app.create_experiment(other).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.create_experiment(other).await.status,
+        StatusCode::CREATED
+    );
     let stop = app
         .admin(Method::POST, "/api/v1/experiments/first/stop", None)
         .await;
@@ -91,12 +110,18 @@ async fn overlapping_ranges_are_refused() {
 
     // Taking an experiment out of its layer frees the range as well.
     let out = app
-        .admin(Method::PATCH, "/api/v1/experiments/second", Some(json!({"layer": null})))
+        .admin(
+            Method::PATCH,
+            "/api/v1/experiments/second",
+            Some(json!({"layer": null})),
+        )
         .await;
     assert_eq!(out.status, StatusCode::OK, "{:?}", out.body);
     assert!(out.body["layer"].is_null());
     assert_eq!(
-        app.create_experiment(in_layer("fifth", 0.5, 1.0)).await.status,
+        app.create_experiment(in_layer("fifth", 0.5, 1.0))
+            .await
+            .status,
         StatusCode::CREATED
     );
 }
@@ -116,7 +141,12 @@ async fn malformed_layers_are_refused() {
         let mut body = experiment_body("bad-layer", "ab");
         body["layer"] = layer.clone();
         let reply = app.create_experiment(body).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{layer}: {:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{layer}: {:?}",
+            reply.body
+        );
     }
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
 }

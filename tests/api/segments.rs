@@ -13,7 +13,8 @@ fn first_ios() -> Value {
 }
 
 async fn create_segment(app: &TestApp, body: Value) -> Reply {
-    app.admin(Method::POST, "/api/v1/segments", Some(body)).await
+    app.admin(Method::POST, "/api/v1/segments", Some(body))
+        .await
 }
 
 #[tokio::test]
@@ -29,7 +30,9 @@ async fn segments_are_created_read_replaced_and_deleted() {
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.error_code(), "conflict");
 
-    let one = app.admin(Method::GET, "/api/v1/segments/first-ios", None).await;
+    let one = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.body["name"], "First-time iOS users");
 
@@ -52,14 +55,22 @@ async fn segments_are_created_read_replaced_and_deleted() {
     assert_eq!(list.body["segments"].as_array().unwrap().len(), 1);
 
     let missing = app
-        .admin(Method::PUT, "/api/v1/segments/nope", Some(first_ios_without_key()))
+        .admin(
+            Method::PUT,
+            "/api/v1/segments/nope",
+            Some(first_ios_without_key()),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.error_code(), "unknown_segment");
 
-    let deleted = app.admin(Method::DELETE, "/api/v1/segments/first-ios", None).await;
+    let deleted = app
+        .admin(Method::DELETE, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let gone = app.admin(Method::GET, "/api/v1/segments/first-ios", None).await;
+    let gone = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
 
@@ -87,13 +98,24 @@ async fn malformed_segments_are_refused_and_nothing_is_written() {
         (json!({"all": []}), "at least one"),
         (json!({"segment": "other"}), "another segment"),
         (json!({"attribute": "x", "op": "like", "value": 1}), "like"),
-        (json!({"all": [condition.clone()], "any": [condition.clone()]}), "one field"),
-        (json!({"attribute": "x", "op": "in", "value": "ios"}), "array"),
+        (
+            json!({"all": [condition.clone()], "any": [condition.clone()]}),
+            "one field",
+        ),
+        (
+            json!({"attribute": "x", "op": "in", "value": "ios"}),
+            "array",
+        ),
         (json!("visits > 1"), "a rule is"),
     ];
     for (rule, needle) in bad_rules {
         let reply = create_segment(&app, json!({"key": "s", "name": "S", "rule": rule})).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{rule}: {:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{rule}: {:?}",
+            reply.body
+        );
         assert_eq!(reply.error_code(), "invalid_request");
         let message = reply.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{rule}: {message}");
@@ -105,12 +127,20 @@ async fn malformed_segments_are_refused_and_nothing_is_written() {
         json!({"key": "s", "name": "S", "rule": condition, "extra": 1}),
     ] {
         let reply = create_segment(&app, body.clone()).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {:?}",
+            reply.body
+        );
     }
     assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
 
     // A replacement that is refused leaves the segment as it was.
-    assert_eq!(create_segment(&app, first_ios()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, first_ios()).await.status,
+        StatusCode::CREATED
+    );
     let refused = app
         .admin(
             Method::PUT,
@@ -119,14 +149,19 @@ async fn malformed_segments_are_refused_and_nothing_is_written() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    let kept = app.admin(Method::GET, "/api/v1/segments/first-ios", None).await;
+    let kept = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(kept.body["rule"], first_ios()["rule"]);
 }
 
 #[tokio::test]
 async fn and_or_groups_and_segments_decide_who_is_targeted() {
     let app = spawn_app().await;
-    assert_eq!(create_segment(&app, first_ios()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, first_ios()).await.status,
+        StatusCode::CREATED
+    );
     let mut body = experiment_body("welcome", "ab");
     // First-time iOS users, or anyone on the pro plan; never users from "fr".
     body["targeting"] = json!([
@@ -134,13 +169,19 @@ async fn and_or_groups_and_segments_decide_who_is_targeted() {
         {"attribute": "country", "op": "neq", "value": "fr"}
     ]);
     let started = app.running_experiment(body).await;
-    assert_eq!(started["targeting"][0]["any"][0], json!({"segment": "first-ios"}));
+    assert_eq!(
+        started["targeting"][0]["any"][0],
+        json!({"segment": "first-ios"})
+    );
     let cases = [
         (json!({"visits": 1, "platform": "ios"}), true),
         (json!({"visits": 2, "platform": "ios"}), false),
         (json!({"visits": 1, "platform": "android"}), false),
         (json!({"visits": 7, "plan": "pro"}), true),
-        (json!({"visits": 1, "platform": "ios", "country": "fr"}), false),
+        (
+            json!({"visits": 1, "platform": "ios", "country": "fr"}),
+            false,
+        ),
         (json!({"plan": "pro", "country": "de"}), true),
         (json!({}), false),
     ];
@@ -158,7 +199,10 @@ async fn and_or_groups_and_segments_decide_who_is_targeted() {
 async fn a_segment_edit_reaches_every_instance() {
     let app = spawn_app().await;
     let other = spawn_app_on(app.db.clone()).await;
-    assert_eq!(create_segment(&app, first_ios()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, first_ios()).await.status,
+        StatusCode::CREATED
+    );
     let mut body = experiment_body("edit", "ab");
     body["targeting"] = json!({"segment": "first-ios"});
     app.running_experiment(body).await;
@@ -172,7 +216,12 @@ async fn a_segment_edit_reaches_every_instance() {
             == StatusCode::OK
     })
     .await;
-    assert!(other.variant_of("u-a0", "edit", android.clone()).await.is_none());
+    assert!(
+        other
+            .variant_of("u-a0", "edit", android.clone())
+            .await
+            .is_none()
+    );
     let replaced = app
         .admin(
             Method::PUT,
@@ -182,7 +231,11 @@ async fn a_segment_edit_reaches_every_instance() {
         .await;
     assert_eq!(replaced.status, StatusCode::OK);
     // This instance at once, the other within its refresh interval.
-    assert!(app.variant_of("u-a1", "edit", android.clone()).await.is_some());
+    assert!(
+        app.variant_of("u-a1", "edit", android.clone())
+            .await
+            .is_some()
+    );
     let mut n = 2;
     eventually(|| {
         n += 1;
@@ -200,14 +253,30 @@ async fn experiments_must_reference_known_segments_and_keep_them_alive() {
     let mut body = experiment_body("refs", "ab");
     body["targeting"] = json!([{"segment": "first-ios"}]);
     let unknown = app.create_experiment(body.clone()).await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{:?}", unknown.body);
-    assert!(unknown.body["error"]["message"].as_str().unwrap().contains("first-ios"));
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        unknown.body
+    );
+    assert!(
+        unknown.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("first-ios")
+    );
     let mut pinned = experiment_body("refs", "ab");
     pinned["rules"] = json!([{"segment": "first-ios", "variant": "b"}]);
-    assert_eq!(app.create_experiment(pinned).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.create_experiment(pinned).await.status,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
 
-    assert_eq!(create_segment(&app, first_ios()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, first_ios()).await.status,
+        StatusCode::CREATED
+    );
     app.running_experiment(body).await;
     let patched = app
         .admin(
@@ -217,19 +286,30 @@ async fn experiments_must_reference_known_segments_and_keep_them_alive() {
         )
         .await;
     assert_eq!(patched.status, StatusCode::BAD_REQUEST);
-    let kept = app.admin(Method::GET, "/api/v1/experiments/refs", None).await;
+    let kept = app
+        .admin(Method::GET, "/api/v1/experiments/refs", None)
+        .await;
     assert_eq!(kept.body["targeting"], json!([{"segment": "first-ios"}]));
 
-    let refused = app.admin(Method::DELETE, "/api/v1/segments/first-ios", None).await;
+    let refused = app
+        .admin(Method::DELETE, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(refused.body["error"]["message"].as_str().unwrap().contains("refs"));
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refs")
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 1);
 
     let stopped = app
         .admin(Method::POST, "/api/v1/experiments/refs/stop", None)
         .await;
     assert_eq!(stopped.status, StatusCode::OK);
-    let deleted = app.admin(Method::DELETE, "/api/v1/segments/first-ios", None).await;
+    let deleted = app
+        .admin(Method::DELETE, "/api/v1/segments/first-ios", None)
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
 }
 
@@ -241,14 +321,20 @@ fn returning() -> Value {
 #[tokio::test]
 async fn a_pinned_rule_decides_and_keeps_users_out_of_the_statistics() {
     let app = spawn_app().await;
-    assert_eq!(create_segment(&app, returning()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, returning()).await.status,
+        StatusCode::CREATED
+    );
     let mut body = experiment_body("banner", "ab");
     body["variants"] = json!([{"key": "a", "payload": {"text": "Hello"}},
                               {"key": "b", "payload": {"text": "Hi there"}},
                               {"key": "loyalty", "payload": {"text": "Thanks for coming back"}}]);
     body["rules"] = json!([{"segment": "returning-buyers", "variant": "loyalty"}]);
     let started = app.running_experiment(body).await;
-    assert_eq!(started["rules"], json!([{"segment": "returning-buyers", "variant": "loyalty"}]));
+    assert_eq!(
+        started["rules"],
+        json!([{"segment": "returning-buyers", "variant": "loyalty"}])
+    );
 
     for i in 0..20 {
         let reply = app
@@ -267,7 +353,10 @@ async fn a_pinned_rule_decides_and_keeps_users_out_of_the_statistics() {
     assert!(a.get("rule").is_none(), "{a}");
     // Pinned users are neither stored nor counted.
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 1);
-    assert_eq!(app.count("SELECT sum(users)::int8 AS n FROM variant_stats"), 1);
+    assert_eq!(
+        app.count("SELECT sum(users)::int8 AS n FROM variant_stats"),
+        1
+    );
 
     // OFREP says a rule matched, and which.
     let raw = ofrep(
@@ -287,7 +376,10 @@ async fn a_pinned_rule_decides_and_keeps_users_out_of_the_statistics() {
 #[tokio::test]
 async fn sticky_wins_over_a_rule_matched_later() {
     let app = spawn_app().await;
-    assert_eq!(create_segment(&app, returning()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, returning()).await.status,
+        StatusCode::CREATED
+    );
     let mut body = experiment_body("sticky-rule", "ab");
     body["rules"] = json!([{"segment": "returning-buyers", "variant": "a"}]);
     app.running_experiment(body).await;
@@ -295,7 +387,12 @@ async fn sticky_wins_over_a_rule_matched_later() {
     let mut b_users = Vec::new();
     for i in 0..40 {
         let user = format!("u-{i}");
-        if app.variant_of(&user, "sticky-rule", json!({"orders": 0})).await.as_deref() == Some("b") {
+        if app
+            .variant_of(&user, "sticky-rule", json!({"orders": 0}))
+            .await
+            .as_deref()
+            == Some("b")
+        {
             b_users.push(user);
         }
     }
@@ -323,12 +420,20 @@ async fn sticky_wins_over_a_rule_matched_later() {
 #[tokio::test]
 async fn pinned_rules_are_validated_and_editable_while_running() {
     let app = spawn_app().await;
-    assert_eq!(create_segment(&app, returning()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        create_segment(&app, returning()).await.status,
+        StatusCode::CREATED
+    );
     let mut body = experiment_body("editable", "ab");
     body["rules"] = json!([{"segment": "returning-buyers", "variant": "zzz"}]);
     let refused = app.create_experiment(body.clone()).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.body["error"]["message"].as_str().unwrap().contains("zzz"));
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("zzz")
+    );
     body["rules"] = json!([]);
     app.running_experiment(body).await;
     assert!(
@@ -344,9 +449,18 @@ async fn pinned_rules_are_validated_and_editable_while_running() {
                          {"segment": "returning-buyers", "variant": "b"}]}),
     ] {
         let reply = app
-            .admin(Method::PATCH, "/api/v1/experiments/editable", Some(bad.clone()))
+            .admin(
+                Method::PATCH,
+                "/api/v1/experiments/editable",
+                Some(bad.clone()),
+            )
             .await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {:?}",
+            reply.body
+        );
     }
     let ok = app
         .admin(
