@@ -185,9 +185,10 @@ pub fn layer_seed(layer_key: &str) -> u64 {
     hashing::seed(&format!("layer:{layer_key}"), "layer")
 }
 
-/// The holdout's seed: one server-wide hash of the user.
+/// The holdout's seed: one server-wide hash of the user (computed once: `assign` asks for it).
 pub fn holdout_seed() -> u64 {
-    hashing::seed("posterior:holdout", "holdout")
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| hashing::seed("posterior:holdout", "holdout"))
 }
 
 /// Whether the user is in the holdout of this `fraction`.
