@@ -549,5 +549,5 @@ fn period_weighted_rates(ids: &[i64], periods: &[PeriodStats]) -> Vec<Option<f64
                 .collect()
         })
         .collect();
-    beta::period_weighted_rates(&table)
+    beta::period_weighted_rates(ids.len(), &table)
 }

@@ -580,10 +580,10 @@ pub(crate) fn brent<F: FnMut(f64) -> f64>(
 ///   rate_k = Σ_p w_p · c_{p,k}/n_{p,k},  w_p = N_p / Σ_q N_q,  N_p = Σ_k n_{p,k}.
 /// Periods in which arm k had no users carry no information on it: they are left out of
 /// its sum and its remaining weights are renormalised to sum to 1 (so its rate is over the
-/// periods where it was shown). An arm with no users at all gets `None`. Rows shorter than
-/// the longest row count the missing arms as (0, 0).
-pub fn period_weighted_rates(periods: &[Vec<(u64, u64)>]) -> Vec<Option<f64>> {
-    let arms = periods.iter().map(|p| p.len()).max().unwrap_or(0);
+/// periods where it was shown). An arm with no users at all gets `None`. The answer has one
+/// entry per arm (`arms`), whatever the rows hold: rows shorter than that count the missing
+/// arms as (0, 0), so an experiment with no data yet gets `arms` times `None`.
+pub fn period_weighted_rates(arms: usize, periods: &[Vec<(u64, u64)>]) -> Vec<Option<f64>> {
     let period_users: Vec<f64> = periods
         .iter()
         .map(|p| p.iter().map(|&(n, _)| n as f64).sum())

@@ -930,6 +930,33 @@ async fn render_time_with_10_variants_and_a_million_users() {
     }
 }
 
+#[tokio::test]
+async fn a_bandit_without_data_yet_has_a_page_in_draft_and_running() {
+    // Regression: a bandit with no period statistics yet made the results panic (the
+    // period-weighted rates came back empty), so its page answered nothing.
+    let app = spawn_app().await;
+    let mut body = experiment_body("fresh", "bandit");
+    body["variants"] = json!([
+        {"key": "a", "payload": {"n": 1}},
+        {"key": "b", "payload": {"n": 2}},
+        {"key": "c", "payload": {"n": 3}}
+    ]);
+    assert_eq!(app.create_experiment(body).await.status, 201);
+    let mut browser = Browser::signed_in(&app).await;
+    let page = browser.get("/dashboard/experiments/fresh?done=created").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(text(&page.body).contains("Experiment created"));
+    let started = app
+        .admin(Method::POST, "/api/v1/experiments/fresh/start", None)
+        .await;
+    assert_eq!(started.status, 200);
+    let page = browser.get("/dashboard/experiments/fresh").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let r = app.results("fresh").await;
+    assert_eq!(r["variants"].as_array().unwrap().len(), 3);
+    assert!(r["variants"][0]["period_weighted_mean"].is_null());
+}
+
 // ---- segments and the holdout -------------------------------------------------------------
 
 #[tokio::test]

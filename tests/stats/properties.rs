@@ -219,12 +219,12 @@ fn period_weighting_undoes_simpsons_paradox() {
     let pooled_a = 92.0 / 1000.0;
     let pooled_b = 38.0 / 1000.0;
     assert!(pooled_a > pooled_b);
-    let rates = beta::period_weighted_rates(&periods);
+    let rates = beta::period_weighted_rates(2, &periods);
     // each period holds half of all users: A = (0.10 + 0.02)/2, B = (0.11 + 0.03)/2
     assert!((rates[0].unwrap() - 0.06).abs() < 1e-15);
     assert!((rates[1].unwrap() - 0.07).abs() < 1e-15);
     // an arm absent from a period is averaged over the periods where it had users
-    let rates = beta::period_weighted_rates(&[
+    let rates = beta::period_weighted_rates(2, &[
         vec![(100, 10), (0, 0)],
         vec![(300, 30), (100, 20)],
         vec![(0, 0)],
@@ -232,9 +232,11 @@ fn period_weighting_undoes_simpsons_paradox() {
     assert!((rates[0].unwrap() - 0.1).abs() < 1e-15);
     assert!((rates[1].unwrap() - 0.2).abs() < 1e-15);
     assert_eq!(
-        beta::period_weighted_rates(&[vec![(10, 1), (0, 0)]])[1],
+        beta::period_weighted_rates(2, &[vec![(10, 1), (0, 0)]])[1],
         None
     );
+    // no data yet (a bandit just created): one `None` per arm, not an empty list
+    assert_eq!(beta::period_weighted_rates(3, &[]), vec![None, None, None]);
 }
 
 #[test]
