@@ -450,5 +450,11 @@ async fn streams_in_constant_memory_with_backpressure() {
         bytes += chunk.len();
     }
     assert_eq!(lines, ROWS + 1, "{bytes} bytes");
-    assert_eq!(exported_rows(&app).await - before, ROWS as u64);
+    // The metrics recorder is process-wide: other tests' exports, running at the same time in
+    // this test binary, add their rows to the counter too (a few, never 150,000).
+    let read = exported_rows(&app).await - before;
+    assert!(
+        (ROWS as u64..ROWS as u64 + 1000).contains(&read),
+        "{read} rows counted"
+    );
 }
