@@ -123,6 +123,24 @@ pub struct ExperimentForm {
     pub rules: Vec<RuleRow>,
     /// More targeting rules as JSON (groups, segment references), added to the rows'.
     pub targeting_json: String,
+    /// Pinned rules: segment key → variant key (`pin-{i}-{segment,variant}`).
+    pub pins: Vec<PinRow>,
+    /// The layer's key (empty: no layer) and its range in percent.
+    pub layer_key: String,
+    pub layer_from: String,
+    pub layer_to: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PinRow {
+    pub segment: String,
+    pub variant: String,
+}
+
+impl PinRow {
+    fn is_blank(&self) -> bool {
+        self.segment.trim().is_empty() && self.variant.trim().is_empty()
+    }
 }
 
 impl Default for ExperimentForm {
@@ -151,6 +169,10 @@ impl Default for ExperimentForm {
                 ..RuleRow::default()
             }],
             targeting_json: String::new(),
+            pins: Vec::new(),
+            layer_key: String::new(),
+            layer_from: String::new(),
+            layer_to: String::new(),
         }
     }
 }
@@ -315,6 +337,21 @@ impl ExperimentForm {
             variants: variants.into_values().collect(),
             rules: rules.into_values().collect(),
             targeting_json: form.get("targeting_json").into(),
+            pins: {
+                let mut pins: BTreeMap<usize, PinRow> = BTreeMap::new();
+                for (i, column, value) in form.rows("pin") {
+                    let row = pins.entry(i).or_default();
+                    match column {
+                        "segment" => row.segment = value.into(),
+                        "variant" => row.variant = value.into(),
+                        _ => {}
+                    }
+                }
+                pins.into_values().collect()
+            },
+            layer_key: form.get("layer_key").into(),
+            layer_from: form.get("layer_from").into(),
+            layer_to: form.get("layer_to").into(),
         }
     }
 
@@ -373,6 +410,26 @@ impl ExperimentForm {
                     serde_json::to_string_pretty(&others).unwrap_or_default()
                 }
             },
+            pins: spec
+                .rules
+                .iter()
+                .map(|r| PinRow {
+                    segment: r.segment.to_string(),
+                    variant: r.variant.to_string(),
+                })
+                .collect(),
+            layer_key: spec
+                .layer
+                .as_ref()
+                .map_or(String::new(), |l| l.key.to_string()),
+            layer_from: spec
+                .layer
+                .as_ref()
+                .map_or(String::new(), |l| percent_text(l.from)),
+            layer_to: spec
+                .layer
+                .as_ref()
+                .map_or(String::new(), |l| percent_text(l.to)),
         }
     }
 
@@ -380,6 +437,54 @@ impl ExperimentForm {
     pub fn compact(&mut self) {
         self.variants.retain(|v| !v.is_blank());
         self.rules.retain(|r| !r.is_blank());
+        self.pins.retain(|p| !p.is_blank());
+    }
+
+    /// The pinned rule rows as rules (rows must be compacted), errors by row.
+    fn pinned_rules(&self, errors: &mut FieldErrors) -> Vec<crate::domain::PinnedRule> {
+        let mut rules = Vec::with_capacity(self.pins.len());
+        for (i, pin) in self.pins.iter().enumerate() {
+            let segment = crate::domain::SegmentKey::parse(pin.segment.trim())
+                .map_err(|_| errors.add(format!("pin-{i}-segment"), "choose a segment"))
+                .ok();
+            let variant = VariantKey::parse(pin.variant.trim())
+                .map_err(|_| errors.add(format!("pin-{i}-variant"), "choose a variant"))
+                .ok();
+            if let (Some(segment), Some(variant)) = (segment, variant) {
+                rules.push(crate::domain::PinnedRule { segment, variant });
+            }
+        }
+        rules
+    }
+
+    /// The layer fields as a layer (`None` when no key is typed).
+    fn layer(&self, errors: &mut FieldErrors) -> Option<crate::domain::Layer> {
+        if self.layer_key.trim().is_empty() {
+            return None;
+        }
+        let key = crate::domain::LayerKey::parse(self.layer_key.trim())
+            .map_err(|e| errors.add("layer_key", e.message))
+            .ok();
+        let bound = |text: &str, field: &str, errors: &mut FieldErrors| {
+            if text.trim().is_empty() {
+                errors.add(field, "type a percentage of the layer, e.g. 50");
+                return None;
+            }
+            parse_percent(text).map_err(|m| errors.add(field, m)).ok()
+        };
+        let from = bound(&self.layer_from, "layer_from", errors);
+        let to = bound(&self.layer_to, "layer_to", errors);
+        Some(crate::domain::Layer {
+            key: key?,
+            from: from?,
+            to: to?,
+        })
+    }
+
+    /// One more blank pinned-rule row.
+    pub fn with_spare_pin(mut self) -> Self {
+        self.pins.push(PinRow::default());
+        self
     }
 
     /// Pads with blank rows so a person can add a variant or a rule without JavaScript.
@@ -466,9 +571,16 @@ impl ExperimentForm {
                 _ => "targeting_json".into(),
             };
         }
+        if let Some(rest) = field.strip_prefix("rules[") {
+            if let Some((i, column)) = rest.split_once("].") {
+                return format!("pin-{i}-{column}");
+            }
+        }
         match field {
             "variant" => "variants".into(),
             "json" => "form".into(),
+            "rules" => "pins".into(),
+            "layer" | "layer.key" => "layer".into(),
             other => other.into(),
         }
     }
@@ -588,6 +700,8 @@ impl ExperimentForm {
             _ => None,
         };
         let min_users_per_arm = self.optional_count(&mut errors);
+        let rules = self.pinned_rules(&mut errors);
+        let layer = self.layer(&mut errors);
 
         if !errors.is_empty() {
             return Err(errors);
@@ -608,8 +722,8 @@ impl ExperimentForm {
             traffic,
             floor,
             min_users_per_arm,
-            rules: Vec::new(),
-            layer: None,
+            rules,
+            layer,
         })
     }
 
@@ -621,6 +735,8 @@ impl ExperimentForm {
         let targeting = self.targeting(&mut errors);
         let traffic = self.optional_percent("traffic", &self.traffic, &mut errors);
         let min_users_per_arm = self.optional_count(&mut errors);
+        let rules = self.pinned_rules(&mut errors);
+        let layer = self.layer(&mut errors);
         let mut weights = None;
         let mut floor = None;
         match spec.kind {
@@ -667,8 +783,8 @@ impl ExperimentForm {
             weights,
             floor,
             min_users_per_arm,
-            rules: None,
-            layer: None,
+            rules: Some(rules),
+            layer: Some(layer),
         })
     }
 

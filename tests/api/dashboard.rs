@@ -943,7 +943,9 @@ async fn a_bandit_without_data_yet_has_a_page_in_draft_and_running() {
     ]);
     assert_eq!(app.create_experiment(body).await.status, 201);
     let mut browser = Browser::signed_in(&app).await;
-    let page = browser.get("/dashboard/experiments/fresh?done=created").await;
+    let page = browser
+        .get("/dashboard/experiments/fresh?done=created")
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(text(&page.body).contains("Experiment created"));
     let started = app
@@ -1161,4 +1163,163 @@ async fn the_holdout_is_set_in_percent_on_the_segments_page() {
         app.admin(Method::GET, "/api/v1/holdout", None).await.body,
         json!({"fraction": 0.05})
     );
+}
+
+/// The fields of a valid create form, with a layer range.
+fn create_form_in_layer<'a>(
+    csrf: &'a str,
+    key: &'a str,
+    from: &'a str,
+    to: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("action", "create"),
+        ("key", key),
+        ("name", "Home banner"),
+        ("dimension", "content"),
+        ("kind", "ab"),
+        ("goal_event", "purchase"),
+        ("goal_metric", "conversion"),
+        ("traffic", "100"),
+        ("variant-0-key", "a"),
+        ("variant-0-payload", "\"Welcome\""),
+        ("variant-1-key", "b"),
+        ("variant-1-payload", "\"Hello again\""),
+        ("control", "0"),
+        ("layer_key", "home-screen"),
+        ("layer_from", from),
+        ("layer_to", to),
+    ]
+}
+
+#[tokio::test]
+async fn layers_and_pinned_rules_are_edited_in_the_experiment_forms() {
+    let app = spawn_app().await;
+    let segment = app
+        .admin(
+            Method::POST,
+            "/api/v1/segments",
+            Some(
+                json!({"key": "returning-buyers", "name": "Returning buyers",
+                        "rule": {"attribute": "orders", "op": "gte", "value": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(segment.status, StatusCode::CREATED);
+    let mut browser = Browser::signed_in(&app).await;
+    let csrf = browser.csrf().await;
+    let new = browser.get("/dashboard/new").await;
+    assert!(new.body.contains(r#"name="layer_key""#));
+    let created = browser
+        .post(
+            "/dashboard/experiments",
+            &create_form_in_layer(&csrf, "left", "0", "50"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let stored = experiment_json(&app, "left").await;
+    assert_eq!(
+        stored.body["layer"],
+        json!({"key": "home-screen", "from": 0.0, "to": 0.5})
+    );
+
+    // An overlapping range comes back with the error at the layer, and nothing is created.
+    let overlapping = browser
+        .post(
+            "/dashboard/experiments",
+            &create_form_in_layer(&csrf, "right", "40", "100"),
+        )
+        .await;
+    assert_eq!(overlapping.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        overlapping.body.contains(r#"id="layer-error""#),
+        "{}",
+        overlapping.body
+    );
+    assert!(text(&overlapping.body).contains("overlaps"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 1);
+
+    // The edit form offers the segments and the variants for pinned rules.
+    let edit = browser.get("/dashboard/experiments/left/edit").await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(
+        edit.body.contains(r#"value="50""#),
+        "the layer's range is shown"
+    );
+    let with_row = browser
+        .post(
+            "/dashboard/experiments/left/edit",
+            &[
+                ("csrf", &csrf),
+                ("action", "add_pin"),
+                ("name", "Home banner"),
+            ],
+        )
+        .await;
+    assert_eq!(with_row.status, StatusCode::OK);
+    assert!(with_row.body.contains(r#"name="pin-0-segment""#));
+    assert!(
+        with_row
+            .body
+            .contains(r#"<option value="returning-buyers">Returning buyers</option>"#),
+        "{}",
+        with_row.body
+    );
+
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("action", "save"),
+        ("name", "Home banner"),
+        ("traffic", "100"),
+        ("variant-0-key", "a"),
+        ("variant-0-weight", "50"),
+        ("variant-1-key", "b"),
+        ("variant-1-weight", "50"),
+        ("layer_key", "home-screen"),
+        ("layer_from", "0"),
+        ("layer_to", "50"),
+        ("pin-0-segment", "returning-buyers"),
+    ];
+    let mut unknown = base.to_vec();
+    unknown.push(("pin-0-variant", "zzz"));
+    let refused = browser
+        .post("/dashboard/experiments/left/edit", &unknown)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="pin-0-variant-error""#),
+        "{}",
+        refused.body
+    );
+    assert_eq!(experiment_json(&app, "left").await.body["rules"], json!([]));
+
+    let mut good = base.to_vec();
+    good.push(("pin-0-variant", "b"));
+    let saved = browser
+        .post("/dashboard/experiments/left/edit", &good)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        experiment_json(&app, "left").await.body["rules"],
+        json!([{"segment": "returning-buyers", "variant": "b"}])
+    );
+    let page = browser.get("/dashboard/experiments/left").await;
+    assert!(
+        text(&page.body).contains("users in “Returning buyers” returning-buyers always get b"),
+        "{}",
+        text(&page.body)
+    );
+
+    // Emptying the layer key takes the experiment out of the layer.
+    let mut out = good.clone();
+    out.retain(|(k, _)| *k != "layer_key");
+    let saved = browser.post("/dashboard/experiments/left/edit", &out).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert!(experiment_json(&app, "left").await.body["layer"].is_null());
 }

@@ -224,11 +224,14 @@ fn period_weighting_undoes_simpsons_paradox() {
     assert!((rates[0].unwrap() - 0.06).abs() < 1e-15);
     assert!((rates[1].unwrap() - 0.07).abs() < 1e-15);
     // an arm absent from a period is averaged over the periods where it had users
-    let rates = beta::period_weighted_rates(2, &[
-        vec![(100, 10), (0, 0)],
-        vec![(300, 30), (100, 20)],
-        vec![(0, 0)],
-    ]);
+    let rates = beta::period_weighted_rates(
+        2,
+        &[
+            vec![(100, 10), (0, 0)],
+            vec![(300, 30), (100, 20)],
+            vec![(0, 0)],
+        ],
+    );
     assert!((rates[0].unwrap() - 0.1).abs() < 1e-15);
     assert!((rates[1].unwrap() - 0.2).abs() < 1e-15);
     assert_eq!(
