@@ -169,6 +169,25 @@ pub struct ServeArgs {
     /// Log format: human-readable text or JSON lines.
     #[arg(long, env = "POSTERIOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The user attribute that carries consent (e.g. `consent`). When set, a user whose
+    /// value is not true/1/"true"/"1"/"yes" gets no assignment and nothing of theirs is
+    /// stored, and events of users without any assignment are not stored. Unset: no check.
+    #[arg(long, env = "POSTERIOR_CONSENT_ATTRIBUTE")]
+    pub consent_attribute: Option<String>,
+    /// With a consent attribute: a user whose attributes lack it counts as not consenting.
+    #[arg(long, env = "POSTERIOR_CONSENT_REQUIRED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub consent_required: bool,
+    /// Delete raw events that arrived more than this many days ago (statistics are kept).
+    /// Unset: keep raw events forever.
+    #[arg(long, env = "POSTERIOR_EVENT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_retention_days: Option<u32>,
+    /// How long (ms) a write (new assignment, events, erasure) waits for its commit before
+    /// answering 503 with Retry-After: a database that stops answering costs seconds, not a hang.
+    #[arg(long, env = "POSTERIOR_WRITE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub write_timeout_ms: u64,
+    /// How often (seconds) the retention task runs.
+    #[arg(long, env = "POSTERIOR_RETENTION_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_interval_secs: u64,
 }
 
 /// Everything the server needs to start; tests build it directly.
@@ -183,6 +202,10 @@ pub struct Settings {
     pub max_batch_rows: usize,
     pub pool_size: u32,
     pub refresh_interval: Duration,
+    pub consent: Option<crate::engine::Consent>,
+    pub event_retention: Option<chrono::TimeDelta>,
+    pub retention_interval: Duration,
+    pub write_timeout: Duration,
 }
 
 impl Settings {
@@ -198,6 +221,10 @@ impl Settings {
             max_batch_rows: 5000,
             pool_size: 8,
             refresh_interval: Duration::from_millis(1000),
+            consent: None,
+            event_retention: None,
+            retention_interval: Duration::from_secs(3600),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -214,6 +241,18 @@ impl From<ServeArgs> for Settings {
             max_batch_rows: a.max_batch_rows,
             pool_size: a.pool_size,
             refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
+            consent: a
+                .consent_attribute
+                .filter(|c| !c.is_empty())
+                .map(|attribute| crate::engine::Consent {
+                    attribute,
+                    required: a.consent_required,
+                }),
+            event_retention: a
+                .event_retention_days
+                .map(|d| chrono::TimeDelta::days(i64::from(d))),
+            retention_interval: Duration::from_secs(a.retention_interval_secs),
+            write_timeout: Duration::from_millis(a.write_timeout_ms),
         }
     }
 }

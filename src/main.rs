@@ -35,6 +35,9 @@ fn main() -> anyhow::Result<()> {
                 app.run_until_stopped().await?;
                 anyhow::Ok(())
             })?;
+            // Everything acknowledged is committed by now; a database call still waiting on
+            // an unreachable server must not keep the process from exiting.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
         }
         Command::Migrate(db) => {
             telemetry::init(Default::default());

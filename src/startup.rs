@@ -75,6 +75,7 @@ pub struct Application {
     server: Server,
     engine: Engine,
     refresh: JoinHandle<()>,
+    retention: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -105,6 +106,10 @@ impl Application {
             max_batch_rows: settings.max_batch_rows,
             refresh_interval: settings.refresh_interval,
             static_keys,
+            consent: settings.consent.clone(),
+            event_retention: settings.event_retention,
+            retention_interval: settings.retention_interval,
+            write_timeout: settings.write_timeout,
         })
         .await?;
 
@@ -119,13 +124,15 @@ impl Application {
         let server = server.run();
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx));
+        let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx.clone()));
+        let retention = tokio::spawn(engine.clone().run_retention_loop(shutdown_rx));
         tracing::info!(address = %settings.bind, port, "posterior is listening");
         Ok(Application {
             port,
             server,
             engine,
             refresh,
+            retention,
             shutdown,
         })
     }
@@ -143,12 +150,18 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (by `handle().stop()` or SIGINT/SIGTERM), then stops the background
-    /// loop and lets the writer commit everything queued before returning.
+    /// Serves until stopped (by `handle().stop()` or a signal), then stops the background
+    /// loops and lets the writer commit everything queued before returning.
+    ///
+    /// SIGTERM (and `handle().stop(true)`) is graceful: the listener closes, requests in
+    /// flight finish (their writes are committed before they are answered), then the writer
+    /// threads commit whatever is still queued and exit. SIGINT and SIGQUIT stop at once,
+    /// but the writer still commits what was queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let _ = self.shutdown.send(true);
         let _ = self.refresh.await;
+        let _ = self.retention.await;
         self.engine.shutdown().await;
         tracing::info!("posterior stopped");
         served

@@ -156,6 +156,10 @@ fn describe() {
         "posterior_writer_failed_batches_total",
         "Group-commit transactions that failed"
     );
+    describe_counter!(
+        "posterior_writer_timeouts_total",
+        "Writes answered 503 because their commit took longer than the write timeout"
+    );
 }
 
 // ---- hooks for the engine (cheap: a no-op until the recorder is installed) -----------------

@@ -11,6 +11,9 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// How long readiness waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Ready: the database answers too.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
@@ -18,7 +21,15 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "The database is unreachable", body = super::openapi::Health)
     ))]
 pub async fn readyz(engine: web::Data<Engine>) -> HttpResponse {
-    match engine.ping().await {
+    // A database that hangs is not ready either: answer within a bounded time.
+    let pinged = tokio::time::timeout(READY_TIMEOUT, engine.ping())
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::engine::EngineError::Unavailable(
+                "the database did not answer in time".into(),
+            ))
+        });
+    match pinged {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
         Err(e) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))

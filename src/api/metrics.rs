@@ -38,6 +38,7 @@ pub async fn metrics(engine: web::Data<Engine>) -> HttpResponse {
             "posterior_writer_failed_batches_total",
             &writer.failed_batches,
         ),
+        ("posterior_writer_timeouts_total", &writer.timeouts),
     ] {
         metrics::counter!(name).absolute(value.load(Ordering::Relaxed));
     }

@@ -129,6 +129,10 @@ pub struct TrackAccepted {
     pub accepted: u64,
     /// Events whose `event_id` was already stored (counted once).
     pub duplicates: u64,
+    /// Events not stored because their user has no assignment; present (and non-zero) only
+    /// when the server checks consent (`POSTERIOR_CONSENT_ATTRIBUTE`).
+    #[schema(nullable = false)]
+    pub ignored: Option<u64>,
 }
 
 /// `DELETE /api/v1/users/{user_id}`'s answer.
@@ -138,6 +142,7 @@ pub struct ErasedDoc {
     pub erased: ErasedCounts,
 }
 
+/// What was erased; both zero for a user the server never stored (still a 200).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErasedCounts {
     pub assignments: u64,

@@ -84,5 +84,9 @@ pub async fn track(_: Client, engine: web::Data<Engine>, body: Json<TrackRequest
         .increment(outcome.accepted as u64);
     metrics::counter!(crate::telemetry::EVENTS, "outcome" => "duplicate")
         .increment(outcome.duplicates as u64);
+    if outcome.ignored > 0 {
+        metrics::counter!(crate::telemetry::EVENTS, "outcome" => "ignored")
+            .increment(outcome.ignored as u64);
+    }
     Ok(HttpResponse::Accepted().json(outcome))
 }

@@ -5,6 +5,7 @@
 //! Returning users are answered from memory; anything new is made durable before answering.
 
 mod attribution;
+mod consent;
 pub mod export;
 pub mod hashing;
 pub mod keys;
@@ -15,6 +16,7 @@ mod snapshot;
 mod sticky;
 pub mod writer;
 
+pub use consent::Consent;
 pub use personal::{HoldoutGroup, HoldoutResults};
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
@@ -30,6 +32,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use sticky::Known;
 use writer::{PendingAssignment, Writer, WriterSettings};
@@ -76,6 +79,31 @@ pub struct EngineSettings {
     pub refresh_interval: Duration,
     /// Keys given in the environment (accepted in addition to the stored ones).
     pub static_keys: Vec<(String, Scope)>,
+    /// When set, users without consent get no assignment and nothing of theirs is stored.
+    pub consent: Option<Consent>,
+    /// Raw events older than this (by arrival) are deleted; `None` keeps them forever.
+    pub event_retention: Option<chrono::TimeDelta>,
+    /// How often the retention task runs.
+    pub retention_interval: Duration,
+    /// How long a write waits for its commit before answering 503.
+    pub write_timeout: Duration,
+}
+
+/// Erasures are re-read for this long after they happened, so that one committed after a
+/// later-numbered one is not missed by the refresh that already moved past its id.
+const ERASURE_REREAD: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// The erasure log is kept this long (every live instance has read it within a refresh).
+const ERASURE_LOG_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// Raw events deleted per statement by the retention task.
+const PURGE_BATCH: i64 = 10_000;
+
+/// What one run of the retention task deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub events: u64,
+    pub erasures: u64,
 }
 
 /// One answer of `assign`: the experiment (with its payloads) and the variant's index.
@@ -143,6 +171,8 @@ struct Inner {
     settings: EngineSettings,
     /// Held-out users this instance has recorded (so each is written once).
     holdout_known: sticky::StickyCache,
+    /// The latest erasure this instance applied to its sticky caches.
+    erasure_watermark: AtomicI64,
 }
 
 #[derive(Clone)]
@@ -159,6 +189,8 @@ impl Engine {
             database_url: settings.database_url.clone(),
             threads: settings.writer_threads,
             max_batch_rows: settings.max_batch_rows,
+            drop_unassigned_events: settings.consent.is_some(),
+            reply_timeout: settings.write_timeout,
         });
         let static_keys = settings
             .static_keys
@@ -175,8 +207,15 @@ impl Engine {
                 results_cache: results::ResultsCache::default(),
                 settings,
                 holdout_known: sticky::StickyCache::default(),
+                erasure_watermark: AtomicI64::new(0),
             }),
         };
+        // The caches start empty: only erasures from now on matter.
+        let latest = engine.inner.store.run(store::latest_erasure).await?;
+        engine
+            .inner
+            .erasure_watermark
+            .store(latest, Ordering::Relaxed);
         engine.refresh().await?;
         Ok(engine)
     }
@@ -209,16 +248,18 @@ impl Engine {
     /// Reloads experiments, statistics and keys from the database and swaps the snapshot.
     pub async fn refresh(&self) -> Result<(), EngineError> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
-        let (experiments, stats, keys, segments, holdout) = self
+        let watermark = self.inner.erasure_watermark.load(Ordering::Relaxed);
+        let (experiments, stats, keys, erasures, segments, holdout) = self
             .inner
             .store
-            .run(|conn| {
+            .run(move |conn| {
                 let experiments = store::list_experiments(conn)?;
                 let stats = store::load_variant_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
+                let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
                 let segments = store::list_segments(conn)?;
                 let holdout = store::get_holdout(conn)?;
-                Ok((experiments, stats, keys, segments, holdout))
+                Ok((experiments, stats, keys, erasures, segments, holdout))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
@@ -246,7 +287,24 @@ impl Engine {
         .await
         .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
         self.inner.snapshot.store(Arc::new(next));
+        // Users erased anywhere (this instance included, which also covers an assignment
+        // cached by a request that raced the erasure) leave the sticky caches.
+        for &(_, user_key) in &erasures {
+            self.forget_user(user_key);
+        }
+        if let Some(&(latest, _)) = erasures.iter().max_by_key(|e| e.0) {
+            self.inner
+                .erasure_watermark
+                .fetch_max(latest, Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    fn forget_user(&self, user_key: u128) {
+        for experiment in &self.inner.snapshot.load().experiments {
+            experiment.sticky.remove(user_key);
+        }
+        self.inner.holdout_known.remove(user_key);
     }
 
     /// Refreshes every `refresh_interval` until `shutdown` fires.
@@ -256,13 +314,64 @@ impl Engine {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {
-                    if let Err(e) = self.refresh().await {
-                        tracing::warn!(error = %e, "refresh failed; serving the previous snapshot");
+                    // A refresh waiting on an unreachable database must not hold up shutdown.
+                    tokio::select! {
+                        refreshed = self.refresh() => if let Err(e) = refreshed {
+                            tracing::warn!(error = %e, "refresh failed; serving the previous snapshot");
+                        },
+                        _ = shutdown.changed() => break,
                     }
                 }
                 _ = shutdown.changed() => break,
             }
         }
+    }
+
+    /// Runs the retention task every `retention_interval` until `shutdown` fires.
+    pub async fn run_retention_loop(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        // The first run comes soon after start (so that frequent restarts cannot keep it from
+        // ever running), not at once (start-up has enough to do).
+        let every = self.inner.settings.retention_interval;
+        let first = tokio::time::Instant::now() + every.min(Duration::from_secs(60));
+        let mut ticker = tokio::time::interval_at(first, every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    tokio::select! {
+                        purged = self.purge_expired() => match purged {
+                            Ok(p) if p.events > 0 || p.erasures > 0 => tracing::info!(
+                                events = p.events, erasures = p.erasures, "retention: deleted expired rows"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "retention run failed; will retry"),
+                        },
+                        _ = shutdown.changed() => break,
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    /// One run of the retention task: deletes raw events that arrived longer ago than the
+    /// retention (when one is set), in batches, leaving the statistics as they are; and the
+    /// erasure log's old rows.
+    pub async fn purge_expired(&self) -> Result<Purged, EngineError> {
+        let retention = self.inner.settings.event_retention;
+        Ok(self
+            .inner
+            .store
+            .run(move |conn| {
+                let now = Utc::now();
+                let events = match retention {
+                    Some(r) => store::purge_events(conn, now - r, PURGE_BATCH)?,
+                    None => 0,
+                };
+                let erasures = store::purge_erasures(conn, now - ERASURE_LOG_KEPT)?;
+                Ok(Purged { events, erasures })
+            })
+            .await?)
     }
 
     /// Finishes the queued writes and stops the writer threads.
@@ -296,6 +405,12 @@ impl Engine {
                 .collect::<Result<_, _>>()?,
             None => snapshot.experiments.iter().collect(),
         };
+        if let Some(consent) = &self.inner.settings.consent {
+            if !consent.allows(attributes) {
+                // No assignment, nothing stored, nothing cached (nor held out).
+                return Ok(Assignments::default());
+            }
+        }
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
         if rules::in_holdout(snapshot.holdout, user_id) {
@@ -564,19 +679,13 @@ impl Engine {
 
     // ---- users --------------------------------------------------------------------------
 
-    /// Erases a user's assignments and events (and forgets them in this instance's cache).
+    /// Erases a user's assignments and events and forgets them in this instance's caches
+    /// (other instances forget them at their next refresh, from the erasure log). Runs in
+    /// the user's writer partition, after the user's writes queued before it.
     pub async fn erase_user(&self, user: &UserId) -> Result<store::Erased, EngineError> {
-        let id = user.to_string();
-        let erased = self
-            .inner
-            .store
-            .run(move |conn| store::delete_user(conn, &id))
-            .await?;
         let key = hashing::user_key(user.as_str());
-        for experiment in &self.inner.snapshot.load().experiments {
-            experiment.sticky.remove(key);
-        }
-        self.inner.holdout_known.remove(key);
+        let erased = self.inner.writer.erase(user.as_str(), key).await?;
+        self.forget_user(key);
         Ok(erased)
     }
 

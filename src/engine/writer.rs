@@ -35,6 +35,14 @@ pub struct AssignJob {
 pub struct TrackOutcome {
     pub accepted: usize,
     pub duplicates: usize,
+    /// Events not stored because their user has no assignment (only with a consent
+    /// attribute configured: see `WriterSettings::drop_unassigned_events`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ignored: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub struct TrackJob {
@@ -42,9 +50,17 @@ pub struct TrackJob {
     reply: oneshot::Sender<Result<TrackOutcome, StoreError>>,
 }
 
+/// Erasing one user: runs alone, after everything queued before it in the user's partition.
+pub struct EraseJob {
+    user_id: String,
+    user_key: u128,
+    reply: oneshot::Sender<Result<store::Erased, StoreError>>,
+}
+
 enum Job {
     Assign(AssignJob),
     Track(TrackJob),
+    Erase(EraseJob),
     Stop,
 }
 
@@ -53,7 +69,7 @@ impl Job {
         match self {
             Job::Assign(a) => a.inserts.len() + a.lookups.len() + usize::from(a.holdout.is_some()),
             Job::Track(t) => t.events.len(),
-            Job::Stop => 0,
+            Job::Erase(_) | Job::Stop => 0,
         }
     }
 }
@@ -65,6 +81,11 @@ pub struct WriterSettings {
     pub threads: usize,
     /// A batch closes at this many rows (assignments + events), so one transaction stays short.
     pub max_batch_rows: usize,
+    /// Store events only of users who have at least one assignment (data minimization, on
+    /// when the operator names a consent attribute: users without consent have none).
+    pub drop_unassigned_events: bool,
+    /// How long a request waits for its commit before it answers 503.
+    pub reply_timeout: Duration,
 }
 
 /// Counters for metrics and tests.
@@ -74,6 +95,8 @@ pub struct WriterCounters {
     pub jobs: AtomicU64,
     pub rows: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// Requests that gave up waiting for their commit (`reply_timeout`).
+    pub timeouts: AtomicU64,
     /// Time from taking a batch to committing it, summed, in microseconds.
     pub commit_micros: AtomicU64,
 }
@@ -95,6 +118,7 @@ impl Partition {
                 WriterThread {
                     settings,
                     conn: None,
+                    carry: None,
                     counters,
                     shard: stat_shard(index),
                 }
@@ -118,6 +142,7 @@ impl Partition {
 pub struct Writer {
     partitions: Vec<Partition>,
     pub counters: Arc<WriterCounters>,
+    reply_timeout: Duration,
 }
 
 impl Writer {
@@ -129,6 +154,7 @@ impl Writer {
         Writer {
             partitions,
             counters,
+            reply_timeout: settings.reply_timeout,
         }
     }
 
@@ -144,9 +170,48 @@ impl Writer {
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))
     }
 
+    /// Waits for `work` at most `reply_timeout`: a database that stopped answering costs the
+    /// request a 503 after that long, not a hang. The job itself stays queued and may still be
+    /// committed later (it was not acknowledged, and a retry finds it: assignments and events
+    /// are stored once).
+    async fn within<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.reply_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(StoreError::Unavailable(format!(
+                    "the database did not commit within {} ms",
+                    self.reply_timeout.as_millis()
+                )))
+            }
+        }
+    }
+
     /// Stores the new assignments that don't exist yet and reads the variant of each pair.
     /// Every pair must be of the same user.
     pub async fn assign(
+        &self,
+        inserts: Vec<PendingAssignment>,
+        lookups: Vec<(i64, String)>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        self.within(self.assign_untimed(inserts, lookups)).await
+    }
+
+    /// Stores events once per (user, event id) and attributes the new ones.
+    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+        self.within(self.track_untimed(events)).await
+    }
+
+    /// Erases a user in the user's own partition, so the writes of that user queued before
+    /// it on this instance are committed first and erased with the rest.
+    pub async fn erase(&self, user_id: &str, user_key: u128) -> Result<store::Erased, StoreError> {
+        self.within(self.erase_untimed(user_id, user_key)).await
+    }
+
+    async fn assign_untimed(
         &self,
         inserts: Vec<PendingAssignment>,
         lookups: Vec<(i64, String)>,
@@ -184,6 +249,14 @@ impl Writer {
         user_id: String,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
+        self.within(self.hold_out_untimed(user_id, at)).await
+    }
+
+    async fn hold_out_untimed(
+        &self,
+        user_id: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         let partition = self.partition_of(&user_id);
         let (reply, answer) = oneshot::channel();
         self.submit(
@@ -202,7 +275,7 @@ impl Writer {
             .map(|_| ())
     }
 
-    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+    async fn track_untimed(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
         let queued = Instant::now();
         let mut parts: Vec<Vec<NewEvent>> =
             (0..self.partitions.len()).map(|_| Vec::new()).collect();
@@ -224,9 +297,30 @@ impl Writer {
             })??;
             total.accepted += part.accepted;
             total.duplicates += part.duplicates;
+            total.ignored += part.ignored;
         }
         crate::telemetry::record_commit_wait(queued.elapsed());
         Ok(total)
+    }
+
+    async fn erase_untimed(
+        &self,
+        user_id: &str,
+        user_key: u128,
+    ) -> Result<store::Erased, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(
+            self.partition_of(user_id),
+            Job::Erase(EraseJob {
+                user_id: user_id.to_string(),
+                user_key,
+                reply,
+            }),
+        )
+        .await?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
     }
 
     /// Lets the threads finish every job already queued, then waits for them to exit.
@@ -251,6 +345,8 @@ impl Writer {
 struct WriterThread {
     settings: WriterSettings,
     conn: Option<Connection>,
+    /// A job taken from the queue that must start the next batch (an erasure).
+    carry: Option<Job>,
     counters: Arc<WriterCounters>,
     /// The statistics rows this thread adds to, so writers never wait on each other's locks.
     shard: i16,
@@ -267,12 +363,17 @@ fn stat_shard(index: usize) -> i16 {
 impl WriterThread {
     fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
         loop {
-            let Some(first) = receiver.blocking_recv() else {
+            let Some(first) = self.carry.take().or_else(|| receiver.blocking_recv()) else {
                 return;
             };
-            if matches!(first, Job::Stop) {
-                return;
-            }
+            let first = match first {
+                Job::Stop => return,
+                Job::Erase(job) => {
+                    self.erase(job);
+                    continue;
+                }
+                job => job,
+            };
             let mut rows = first.rows();
             let mut jobs = vec![first];
             let mut stop = false;
@@ -280,6 +381,11 @@ impl WriterThread {
                 match receiver.try_recv() {
                     Ok(Job::Stop) => {
                         stop = true;
+                        break;
+                    }
+                    Ok(erase @ Job::Erase(_)) => {
+                        // Erasures run alone, after the batch before them.
+                        self.carry = Some(erase);
                         break;
                     }
                     Ok(job) => {
@@ -294,6 +400,40 @@ impl WriterThread {
                 return;
             }
         }
+    }
+
+    fn erase(&mut self, job: EraseJob) {
+        let shard = self.shard;
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            let result = self
+                .connection()
+                .and_then(|conn| store::delete_user(conn, &job.user_id, job.user_key, shard));
+            match result {
+                Err(e) if e.is_retryable() && attempt < 5 => {
+                    std::thread::sleep(Duration::from_millis(5 * attempt));
+                }
+                Err(e) => break Err(self.after_failure(e)),
+                ok => break ok,
+            }
+        };
+        let _ = job.reply.send(outcome);
+    }
+
+    /// After a failed transaction: when the connection is gone, drop it (the next batch
+    /// connects anew) and call the failure what it is, the database being unavailable, so
+    /// the requests get a 503 with Retry-After and not a 500.
+    fn after_failure(&mut self, e: StoreError) -> StoreError {
+        if matches!(e, StoreError::Unavailable(_)) {
+            self.conn = None;
+            return e;
+        }
+        if !self.connection_alive() {
+            self.conn = None;
+            return StoreError::Unavailable(format!("connection lost: {e}"));
+        }
+        e
     }
 
     fn connection(&mut self) -> Result<&mut Connection, StoreError> {
@@ -388,24 +528,22 @@ impl WriterThread {
     ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
         let mut attempt = 0;
         let shard = self.shard;
+        let drop_unassigned = self.settings.drop_unassigned_events;
         loop {
             attempt += 1;
             let result = self.connection().and_then(|conn| {
-                batch::transaction(conn, |tx| commit_batch(tx, assigns, tracks, shard))
+                batch::transaction(conn, |tx| {
+                    commit_batch(tx, assigns, tracks, shard, drop_unassigned)
+                })
             });
             match result {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     tracing::debug!(error = %e, attempt, "retrying batch");
                     std::thread::sleep(Duration::from_millis(5 * attempt));
                 }
-                Err(e) => {
-                    // Connection trouble: open a fresh connection next time. A failed query on a
-                    // healthy connection leaves it usable, but reopening is cheap and safe.
-                    if matches!(e, StoreError::Unavailable(_)) || !self.connection_alive() {
-                        self.conn = None;
-                    }
-                    return Err(e);
-                }
+                // Connection trouble: open a fresh connection next time. A failed query on a
+                // healthy connection leaves it usable.
+                Err(e) => return Err(self.after_failure(e)),
                 ok => return ok,
             }
         }
@@ -422,6 +560,7 @@ fn commit_batch(
     assigns: &[AssignJob],
     tracks: &[TrackJob],
     shard: i16,
+    drop_unassigned: bool,
 ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
     let mut deltas = StatDeltas::default();
 
@@ -483,7 +622,29 @@ fn commit_batch(
 
     // Events: insert the ones new for their user (of a (user, id) pair twice in this batch,
     // the first is the one stored).
-    let events: Vec<&NewEvent> = tracks.iter().flat_map(|t| &t.events).collect();
+    // With data minimization on, only events of users who have an assignment (this batch's
+    // included, as they were inserted above) are stored.
+    let assigned_users: Option<foldhash::HashSet<String>> = if drop_unassigned {
+        let mut users: Vec<&str> = tracks
+            .iter()
+            .flat_map(|t| t.events.iter().map(|e| e.user_id.as_str()))
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        Some(batch::users_with_assignments(tx, &users)?)
+    } else {
+        None
+    };
+    let kept = |e: &NewEvent| {
+        assigned_users
+            .as_ref()
+            .is_none_or(|users| users.contains(e.user_id.as_str()))
+    };
+    let events: Vec<&NewEvent> = tracks
+        .iter()
+        .flat_map(|t| &t.events)
+        .filter(|e| kept(e))
+        .collect();
     let stored = batch::insert_events(tx, &events)?;
     let mut new_events: Vec<&NewEvent> = Vec::new();
     let mut track_answers = Vec::with_capacity(tracks.len());
@@ -491,7 +652,9 @@ fn commit_batch(
     for job in tracks {
         let mut outcome = TrackOutcome::default();
         for e in &job.events {
-            if *stored_flags.next().expect("one flag per event") {
+            if !kept(e) {
+                outcome.ignored += 1;
+            } else if *stored_flags.next().expect("one flag per event") {
                 outcome.accepted += 1;
                 new_events.push(e);
             } else {

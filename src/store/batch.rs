@@ -198,6 +198,29 @@ pub fn insert_events(
     Ok(stored)
 }
 
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+}
+
+/// Which of these users have at least one assignment (in any experiment).
+pub fn users_with_assignments(
+    conn: &mut PgConnection,
+    user_ids: &[&str],
+) -> Result<foldhash::HashSet<String>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<UserRow> = Prepared::new(
+        "SELECT q.user_id FROM unnest($1::text[]) AS q(user_id) \
+         WHERE EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = q.user_id)",
+    )
+    .bind::<Array<Text>, _>(user_ids)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.user_id).collect())
+}
+
 /// A user's assignment in an experiment whose goal may match an incoming event, with the
 /// outcome so far. Locked for the rest of the transaction.
 #[derive(Debug, Clone, QueryableByName)]

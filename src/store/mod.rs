@@ -90,6 +90,14 @@ fn is_connection_failure(message: &str) -> bool {
         "no connection",
         "could not connect",
         "the database system is",
+        "could not receive data",
+        "could not send data",
+        "connection reset",
+        "broken pipe",
+        "connection timed out",
+        "timeout expired",
+        "ssl syscall",
+        "eof detected",
     ]
     .iter()
     .any(|needle| m.contains(needle))
@@ -116,13 +124,17 @@ pub struct Store {
 
 impl Store {
     pub fn new(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let manager = ConnectionManager::<PgConnection>::new(url);
+        let manager = ConnectionManager::<PgConnection>::new(setup::with_connect_timeout(url));
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
             // Fail fast when the database is down, so callers can answer 503 quickly.
             .connection_timeout(Duration::from_secs(2))
-            .test_on_check_out(false)
+            // A connection the database dropped (restart, failover, network cut) looks fine
+            // until used: test each one on check-out so a dead one is replaced, not handed out
+            // again and again. This pool serves admin requests and refreshes, never the hot
+            // path, so the extra round trip costs nothing that matters.
+            .test_on_check_out(true)
             .build_unchecked(manager);
         Ok(Self {
             pool,
@@ -168,7 +180,10 @@ pub use segments::{
     HoldoutCounts, delete_segment, get_holdout, get_segment, holdout_counts, insert_segment,
     list_segments, set_holdout, update_segment,
 };
-pub use stats::{delete_user, load_period_stats, load_variant_stats};
+pub use stats::{
+    delete_user, erasures_since, latest_erasure, load_period_stats, load_variant_stats,
+    purge_erasures, purge_events,
+};
 
 /// `SELECT 1`: is the database reachable?
 pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {

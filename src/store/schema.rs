@@ -127,6 +127,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    erasures (id) {
+        id -> Int8,
+        user_key -> Bytea,
+        erased_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(variants -> experiments (experiment_id));
 diesel::joinable!(assignments -> experiments (experiment_id));
 
@@ -141,4 +149,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     segments,
     holdout,
     holdout_users,
+    erasures,
 );

@@ -8,7 +8,22 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub fn connect(url: &str) -> Result<PgConnection, StoreError> {
-    Ok(PgConnection::establish(url)?)
+    Ok(PgConnection::establish(&with_connect_timeout(url))?)
+}
+
+/// How long opening a connection may take before it counts as a failure (libpq's
+/// `connect_timeout`), unless the URL sets its own: a database that does not answer then
+/// costs a request a 503 after a few seconds, never a hang.
+pub const CONNECT_TIMEOUT_SECS: u32 = 3;
+
+/// The URL with `connect_timeout` added when it has none (URL form only; libpq's
+/// `key=value` form is left as it is).
+pub fn with_connect_timeout(url: &str) -> String {
+    if !url.contains("://") || url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={CONNECT_TIMEOUT_SECS}")
 }
 
 /// Splits `postgres://host/dbname?opts` into (url of the `postgres` maintenance database, dbname).
@@ -74,6 +89,23 @@ pub fn run_migrations(conn: &mut PgConnection) -> Result<Vec<String>, StoreError
 #[cfg(test)]
 mod tests {
     use super::maintenance_url;
+
+    #[test]
+    fn adds_a_connect_timeout_once() {
+        use super::with_connect_timeout;
+        assert_eq!(
+            with_connect_timeout("postgres://h/db"),
+            "postgres://h/db?connect_timeout=3"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?sslmode=disable"),
+            "postgres://h/db?sslmode=disable&connect_timeout=3"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=9"),
+            "postgres://h/db?connect_timeout=9"
+        );
+    }
 
     #[test]
     fn finds_the_database_name() {

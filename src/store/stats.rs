@@ -3,7 +3,7 @@
 use super::StoreError;
 use super::batch::{StatDeltas, apply_stat_deltas};
 use super::prepared::Prepared;
-use super::schema::{assignments, events};
+use super::schema::{assignments, erasures, events};
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -100,8 +100,16 @@ pub struct Erased {
 }
 
 /// Erases a user's assignments and events and takes their share out of the statistics, in
-/// one transaction, so the aggregates stay equal to what the remaining rows say.
-pub fn delete_user(conn: &mut PgConnection, user_id: &str) -> Result<Erased, StoreError> {
+/// one transaction, so the aggregates stay equal to what the remaining rows say. The erasure
+/// is logged by `user_key` (the hash the sticky caches use, never the id) so that every
+/// instance forgets the user at its next refresh. `shard` is the statistics shard the caller
+/// adds to (a writer's own, so it never waits on another writer's row locks).
+pub fn delete_user(
+    conn: &mut PgConnection,
+    user_id: &str,
+    user_key: u128,
+    shard: i16,
+) -> Result<Erased, StoreError> {
     conn.transaction(|conn| {
         let removed: Vec<(i64, i64, DateTime<Utc>, Option<DateTime<Utc>>, f64)> =
             diesel::delete(assignments::table.filter(assignments::user_id.eq(user_id)))
@@ -124,8 +132,7 @@ pub fn delete_user(conn: &mut PgConnection, user_id: &str) -> Result<Erased, Sto
                 // sample-ratio check compares against what the policy intended at the time.
             });
         }
-        // Shard 0: a rare admin action may wait briefly on a writer using the same shard.
-        apply_stat_deltas(conn, &deltas, 0)?;
+        apply_stat_deltas(conn, &deltas, shard)?;
         let events =
             diesel::delete(events::table.filter(events::user_id.eq(user_id))).execute(conn)?;
         diesel::delete(
@@ -133,9 +140,70 @@ pub fn delete_user(conn: &mut PgConnection, user_id: &str) -> Result<Erased, Sto
                 .filter(super::schema::holdout_users::user_id.eq(user_id)),
         )
         .execute(conn)?;
+        diesel::insert_into(erasures::table)
+            .values(erasures::user_key.eq(user_key.to_be_bytes().to_vec()))
+            .execute(conn)?;
         Ok(Erased {
             assignments: removed.len(),
             events,
         })
     })
+}
+
+/// The erasures logged after `after_id` or at `since` or later, oldest first: (id, user key).
+pub fn erasures_since(
+    conn: &mut PgConnection,
+    after_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, u128)>, StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = erasures::table
+        .filter(erasures::id.gt(after_id).or(erasures::erased_at.ge(since)))
+        .order(erasures::id)
+        .select((erasures::id, erasures::user_key))
+        .limit(100_000)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, key)| Some((id, u128::from_be_bytes(key.try_into().ok()?))))
+        .collect())
+}
+
+/// The id of the latest logged erasure (0 when there is none).
+pub fn latest_erasure(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(erasures::table
+        .select(diesel::dsl::max(erasures::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+/// Deletes raw events that arrived before `before`, `batch` rows per statement (each its own
+/// short transaction, so the hot inserts never wait long). The statistics stay as they are.
+/// Returns how many were deleted.
+pub fn purge_events(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    loop {
+        let deleted = diesel::sql_query(
+            "DELETE FROM events WHERE ctid = ANY(ARRAY( \
+               SELECT ctid FROM events WHERE received_at < $1 LIMIT $2))",
+        )
+        .bind::<Timestamptz, _>(before)
+        .bind::<BigInt, _>(batch)
+        .execute(conn)?;
+        total += deleted as u64;
+        if (deleted as i64) < batch {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes the erasure log's rows older than `before` (every instance has long read them).
+pub fn purge_erasures(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(
+        diesel::delete(erasures::table.filter(erasures::erased_at.lt(before))).execute(conn)?
+            as u64,
+    )
 }

