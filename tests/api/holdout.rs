@@ -203,3 +203,61 @@ async fn results_compare_exposed_with_held_out_users() {
     assert_eq!(other_event.body["holdout"]["conversions"], 0);
     assert_eq!(other_event.body["exposed"]["conversions"], exposed_buyers);
 }
+
+#[tokio::test]
+async fn held_out_users_get_no_pinned_rule_or_winner_and_can_be_erased() {
+    let app = spawn_app().await;
+    let segment = app
+        .admin(
+            Method::POST,
+            "/api/v1/segments",
+            Some(json!({"key": "everyone", "name": "Everyone",
+                        "rule": {"attribute": "plan", "op": "exists"}})),
+        )
+        .await;
+    assert_eq!(segment.status, StatusCode::CREATED);
+    let mut pinned = experiment_body("pinned", "ab");
+    pinned["rules"] = json!([{"segment": "everyone", "variant": "b"}]);
+    app.running_experiment(pinned).await;
+    app.running_experiment(experiment_body("done", "ab")).await;
+    let stop = app
+        .admin(
+            Method::POST,
+            "/api/v1/experiments/done/stop",
+            Some(json!({"winner": "b"})),
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::OK);
+    assert_eq!(set_holdout(&app, json!(0.5)).await.status, StatusCode::OK);
+    let mut held = None;
+    for i in 0..100 {
+        let user = format!("user-{i}");
+        let reply = app
+            .assign(json!({"user_id": user, "attributes": {"plan": "pro"}}))
+            .await;
+        let assignments = reply.body["assignments"].as_array().unwrap();
+        if reply.body["holdout"] == true {
+            assert!(assignments.is_empty());
+            held.get_or_insert(user);
+        } else {
+            // Everyone else gets the pinned variant and the winner.
+            assert_eq!(assignments.len(), 2, "{:?}", reply.body);
+        }
+    }
+    let held = held.expect("half of 100 users are held out");
+    let count = |user: &str| {
+        app.count(&format!(
+            "SELECT count(*) AS n FROM holdout_users WHERE user_id = '{user}'"
+        ))
+    };
+    assert_eq!(count(&held), 1);
+    let erased = app
+        .admin(Method::DELETE, &format!("/api/v1/users/{held}"), None)
+        .await;
+    assert_eq!(erased.status, StatusCode::OK, "{:?}", erased.body);
+    assert_eq!(count(&held), 0);
+    // Asking again records the user again (the cache forgot them too).
+    let again = app.assign(json!({"user_id": held})).await;
+    assert_eq!(again.body["holdout"], true);
+    assert_eq!(count(&held), 1);
+}
