@@ -427,12 +427,10 @@ impl Engine {
             });
         }
         let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
-        // The pinned rule of each slot whose user matched one (answered by it unless a
-        // stored assignment turns up).
-        let mut pins: Vec<Option<&rules::Pinned>> = Vec::with_capacity(candidates.len());
-        // Cache misses, resolved together in one trip to the writer.
+        // Cache misses, resolved together in one trip to the writer. A lookup may carry the
+        // pinned rule that answers when no stored assignment turns up.
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
-        let mut lookups: Vec<usize> = Vec::new();
+        let mut lookups: Vec<(usize, Option<&rules::Pinned>)> = Vec::new();
         let now = Utc::now();
 
         for experiment in &candidates {
@@ -445,7 +443,6 @@ impl Engine {
             };
             let slot = answers.len();
             answers.push(None);
-            pins.push(None);
             match experiment.status {
                 Status::Draft => continue,
                 Status::Stopped => {
@@ -463,10 +460,7 @@ impl Engine {
             if let Some(pin) = experiment.personal.pinned(attributes) {
                 match (enrolled, experiment.sticky.get(user_key)) {
                     (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
-                    (true, None) => {
-                        pins[slot] = Some(pin);
-                        lookups.push(slot);
-                    }
+                    (true, None) => lookups.push((slot, Some(pin))),
                     _ => answers[slot] = pinned_answer(experiment, pin),
                 }
                 continue;
@@ -477,7 +471,7 @@ impl Engine {
             match experiment.sticky.get(user_key) {
                 Some(Known::Variant(v)) => answers[slot] = answer(v),
                 Some(Known::NotEnrolled) if experiment.status == Status::Paused => {}
-                None if experiment.status == Status::Paused => lookups.push(slot),
+                None if experiment.status == Status::Paused => lookups.push((slot, None)),
                 // Not known, or known to have had no stored assignment when looked up: a new
                 // decision (the insert keeps any assignment stored meanwhile).
                 Some(Known::NotEnrolled) | None => {
@@ -511,10 +505,14 @@ impl Engine {
                 inserts.into_iter().unzip();
             let lookup_pairs = lookups
                 .iter()
-                .map(|&slot| (candidates[slot].id, user_id.to_string()))
+                .map(|&(slot, _)| (candidates[slot].id, user_id.to_string()))
                 .collect();
             let stored = self.inner.writer.assign(pending, lookup_pairs).await?;
-            for (slot, variant_id) in slots.into_iter().chain(lookups.iter().copied()).zip(stored) {
+            let slots = slots
+                .into_iter()
+                .map(|slot| (slot, None))
+                .chain(lookups.iter().copied());
+            for ((slot, pin), variant_id) in slots.zip(stored) {
                 let experiment = candidates[slot];
                 match variant_id.and_then(|id| experiment.variant_index(id)) {
                     Some(v) => {
@@ -527,7 +525,7 @@ impl Engine {
                     }
                     None => {
                         experiment.sticky.insert(user_key, Known::NotEnrolled);
-                        if let Some(pin) = pins[slot] {
+                        if let Some(pin) = pin {
                             answers[slot] = pinned_answer(experiment, pin);
                         }
                     }
