@@ -571,10 +571,11 @@ impl ExperimentForm {
                 _ => "targeting_json".into(),
             };
         }
-        if let Some(rest) = field.strip_prefix("rules[") {
-            if let Some((i, column)) = rest.split_once("].") {
-                return format!("pin-{i}-{column}");
-            }
+        if let Some((i, column)) = field
+            .strip_prefix("rules[")
+            .and_then(|rest| rest.split_once("]."))
+        {
+            return format!("pin-{i}-{column}");
         }
         match field {
             "variant" => "variants".into(),
