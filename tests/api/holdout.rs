@@ -76,6 +76,22 @@ async fn held_out_users_get_nothing_and_are_recorded_once() {
         assert_eq!(flag["reason"], "DISABLED", "{flag}");
         assert_eq!(flag["metadata"]["holdout"], true);
         assert_eq!(flag["metadata"]["assigned"], false);
+        let bulk = ofrep(
+            &other,
+            "/ofrep/v1/evaluate/flags",
+            Some(CLIENT_KEY),
+            &json!({"context": {"targetingKey": user}}).to_string(),
+            &[],
+        )
+        .await
+        .json();
+        let flags = bulk["flags"].as_array().unwrap();
+        assert_eq!(flags.len(), 2, "{bulk}");
+        assert!(
+            flags
+                .iter()
+                .all(|f| f["reason"] == "DISABLED" && f["metadata"]["holdout"] == true)
+        );
     }
     assert_eq!(
         app.count("SELECT count(*) AS n FROM holdout_users"),

@@ -371,6 +371,18 @@ async fn a_pinned_rule_decides_and_keeps_users_out_of_the_statistics() {
     assert_eq!(flag["reason"], "TARGETING_MATCH", "{flag}");
     assert_eq!(flag["variant"], "loyalty");
     assert_eq!(flag["metadata"]["rule"], "returning-buyers");
+    let bulk = ofrep(
+        &app,
+        "/ofrep/v1/evaluate/flags",
+        Some(CLIENT_KEY),
+        &json!({"context": {"targetingKey": "buyer-2", "orders": 2}}).to_string(),
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(bulk["flags"][0]["reason"], "TARGETING_MATCH", "{bulk}");
+    assert_eq!(bulk["flags"][0]["metadata"]["rule"], "returning-buyers");
+    assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 1);
 }
 
 #[tokio::test]
