@@ -100,7 +100,7 @@ pub struct SimulateArgs {
     /// Small runs (seconds) instead of the full-size ones (tens of minutes on 2 cores).
     #[arg(long)]
     pub quick: bool,
-    /// Which table; all three by default.
+    /// Which table; all of them by default.
     #[arg(long, value_enum)]
     pub only: Option<Simulation>,
     #[arg(long, default_value_t = 20110101)]
@@ -115,6 +115,8 @@ pub enum Simulation {
     LaiRobbins,
     /// Chapelle & Li (2011), Table 1: delayed feedback, arms replaced over time.
     ChapelleLi,
+    /// Contextual bandit (per-segment posteriors, pooled prior) against pooled Thompson.
+    Contextual,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -80,6 +80,7 @@ fn field_label(field: &str) -> String {
         ("traffic", "Traffic"),
         ("floor", "Floor"),
         ("min_users_per_arm", "Minimum users per variant"),
+        ("context", "Context attributes"),
         ("variants", "Variants"),
         ("weights", "Weights"),
         ("targeting", "Targeting"),
@@ -318,6 +319,9 @@ pub fn create_page(view: &CreateView) -> Markup {
                     legend { "How users are split" }
                     (radio_field(&f(errors, "kind", "Kind", None), &form.kind, KINDS))
                     (traffic_fields(form, errors))
+                    (text_field(&f(errors, "context", "Context attributes (optional)",
+                        Some("Up to 3 user attributes, separated by commas (for example: platform, returning). A bandit then learns the best variant for each combination of their values; results show every segment. Fixed once created.")),
+                        &form.context, InputOptions::default()))
                 }
                 fieldset.group #variants .has-error[errors.get("variants").is_some() || errors.get("weights").is_some()] {
                     legend { "Variants" }

@@ -25,6 +25,8 @@ pub struct ExperimentView<'a> {
     pub now: DateTime<Utc>,
     /// Segment names by key, to show the segments targeting and pinned rules use.
     pub segment_names: &'a HashMap<String, String>,
+    /// Off-policy estimates, when computed (they scan raw rows).
+    pub ope: Option<&'a crate::engine::ope::OpeReport>,
 }
 
 fn path(e: &Experiment) -> String {
@@ -613,6 +615,7 @@ fn definition(e: &Experiment, names: &HashMap<String, String>) -> Markup {
                     dt { "Layer" } dd { code { (l.key) } ": users hashed into [" (l.from) ", " (l.to) ") of the layer; other experiments of the layer never share them" }
                 }
                 dt { "Traffic" } dd { (format::percent(spec.traffic, 1)) " of matching users are enrolled" }
+                @if !spec.context.is_empty() { dt { "Context" } dd { code { (spec.context.join(", ")) } } }
                 dt { "Minimum data" } dd { (format::thousands(spec.min_users_per_arm as i64)) " users per variant before a verdict" }
                 dt { "Created" } dd { (format::utc(e.created_at)) }
                 @if let Some(t) = e.started_at { dt { "Started" } dd { (format::utc(t)) } }
@@ -699,7 +702,9 @@ pub fn page(view: &ExperimentView) -> Markup {
             (thresholds(r))
             (refresh_control(view))
             p.muted { "Computed " (format::utc(r.computed_at)) "." }
+            (super::contextual::segments_section(e, r))
             (charts_section(view))
+            (super::contextual::ope_section(e, &path(e), view.ope))
             (definition(e, view.segment_names))
             (exports(e))
         },

@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod components;
+pub mod contextual;
 pub mod error_page;
 pub mod experiment_form;
 pub mod experiment_list;

@@ -23,7 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/experiments/{key}/start", web::post().to(start))
     .route("/experiments/{key}/pause", web::post().to(pause))
     .route("/experiments/{key}/stop", web::post().to(stop))
-    .route("/experiments/{key}/results", web::get().to(results));
+    .route("/experiments/{key}/results", web::get().to(results))
+    .route("/experiments/{key}/ope", web::get().to(ope));
 }
 
 /// Creates an experiment (status `draft`).
@@ -194,4 +195,21 @@ pub async fn stop(
 )]
 pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.results(&key).await?))
+}
+
+/// Off-policy evaluation: what other policies would have earned on the logged users
+/// (inverse propensity scoring and its self-normalized form, with 95% intervals). Scans the
+/// experiment's raw assignments; answers are cached for a few seconds.
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+    responses(
+        (status = 200, description = "Estimates per policy", body = super::openapi::OpeDoc),
+        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn ope(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(&*engine.ope(&key).await?))
 }

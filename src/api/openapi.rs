@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         personal::get_holdout,
         personal::set_holdout,
         personal::holdout_results,
+        experiments::ope,
         export::export,
         assign::assign,
         track::track,
@@ -192,6 +193,83 @@ pub struct ResultsDoc {
     pub variants: Vec<VariantResultsDoc>,
     /// Current allocation, in variant order.
     pub weights: Vec<f64>,
+    /// Experiments with `context` attributes: results per segment, largest first (empty
+    /// otherwise).
+    pub segments: Vec<SegmentDoc>,
+    /// Experiments with `context` attributes: per-segment winners against the single best
+    /// variant (`null` otherwise, or before any user).
+    pub personalization: Option<PersonalizationDoc>,
+}
+
+/// One segment (a combination of the context attributes' values).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentDoc {
+    /// The context attributes and their values, e.g. `{"platform": "ios"}`.
+    #[schema(value_type = Object)]
+    pub context: serde_json::Value,
+    /// The stored context key (a JSON array of the values).
+    pub key: String,
+    pub users: i64,
+    pub best_variant: String,
+    pub probability_best: f64,
+    pub variants: Vec<SegmentVariantDoc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentVariantDoc {
+    pub key: String,
+    pub users: i64,
+    pub conversions: i64,
+    /// The segment's posterior, with a prior centred on the pooled rate.
+    pub rate: IntervalDoc,
+    pub probability_best: f64,
+}
+
+/// Giving every segment its best variant against the single best variant for everyone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalizationDoc {
+    pub per_segment_rate: f64,
+    pub best_single_rate: f64,
+    pub best_single_variant: String,
+    /// per_segment_rate − best_single_rate with its 95% credible interval.
+    pub gain: IntervalDoc,
+}
+
+/// `GET /api/v1/experiments/{key}/ope`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpeDoc {
+    pub experiment: String,
+    /// `conversion` or `revenue`.
+    pub metric: String,
+    /// Logged assignments used.
+    pub rows: i64,
+    pub interval_level: f64,
+    pub logged_value: Option<f64>,
+    pub policies: Vec<PolicyEstimateDoc>,
+}
+
+/// The estimated value per user of one policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyEstimateDoc {
+    /// `logging`, `current`, `fixed` or `per_segment_winners`.
+    pub policy: String,
+    /// The variant, for `fixed`.
+    pub variant: Option<String>,
+    pub description: String,
+    /// Inverse propensity scoring.
+    pub ips: EstimateDoc,
+    /// Self-normalized IPS (`null` when the policy never picks a logged variant).
+    pub snips: Option<EstimateDoc>,
+    pub effective_sample_size: f64,
+}
+
+/// An estimate and its 95% interval; the ends are `null` while the interval is undefined
+/// (fewer than two logged users).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EstimateDoc {
+    pub mean: f64,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

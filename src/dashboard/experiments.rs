@@ -85,6 +85,8 @@ pub async fn list(
 pub struct ShowQuery {
     refresh: Option<String>,
     done: Option<String>,
+    /// `?ope=1`: compute the off-policy estimates (they scan the raw assignments).
+    ope: Option<String>,
 }
 
 /// `GET /dashboard/experiments/{key}[?refresh=30]`: results, charts and definition.
@@ -98,6 +100,11 @@ pub async fn show(
     let started = Instant::now();
     let overview = engine.overview(&key).await?;
     let (experiment, results, series) = (overview.experiment, overview.results, overview.series);
+    let ope = if query.ope.is_some() {
+        Some(engine.ope(&key).await?)
+    } else {
+        engine.cached_ope(experiment.id)
+    };
     let fetched = started.elapsed();
     let refresh = query
         .refresh
@@ -114,6 +121,7 @@ pub async fn show(
         done: query.done.as_deref(),
         now: Utc::now(),
         segment_names: &segment_names,
+        ope: ope.as_deref(),
     });
     let mut response = html(StatusCode::OK, markup);
     let total = started.elapsed();

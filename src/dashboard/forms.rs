@@ -119,6 +119,8 @@ pub struct ExperimentForm {
     /// Bandits: percent per arm.
     pub floor: String,
     pub min_users_per_arm: String,
+    /// Context attributes, separated by commas (fixed once created).
+    pub context: String,
     pub variants: Vec<VariantRow>,
     pub rules: Vec<RuleRow>,
     /// More targeting rules as JSON (groups, segment references), added to the rows'.
@@ -157,6 +159,7 @@ impl Default for ExperimentForm {
             traffic: "100".into(),
             floor: String::new(),
             min_users_per_arm: String::new(),
+            context: String::new(),
             variants: vec![
                 VariantRow {
                     control: true,
@@ -334,6 +337,7 @@ impl ExperimentForm {
             traffic: form.get("traffic").into(),
             floor: form.get("floor").into(),
             min_users_per_arm: form.get("min_users_per_arm").into(),
+            context: form.get("context").into(),
             variants: variants.into_values().collect(),
             rules: rules.into_values().collect(),
             targeting_json: form.get("targeting_json").into(),
@@ -373,6 +377,7 @@ impl ExperimentForm {
                 String::new()
             },
             min_users_per_arm: spec.min_users_per_arm.to_string(),
+            context: spec.context.join(", "),
             variants: spec
                 .variants
                 .iter()
@@ -725,6 +730,13 @@ impl ExperimentForm {
             min_users_per_arm,
             rules,
             layer,
+            context: self
+                .context
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
         })
     }
 

@@ -16,6 +16,8 @@ const WEIGHT_TOLERANCE: f64 = 1e-6;
 pub const DEFAULT_FLOOR: f64 = 0.01;
 pub const DEFAULT_MIN_USERS_PER_ARM: u32 = 100;
 const MAX_MIN_USERS_PER_ARM: u32 = 100_000_000;
+/// Contextual experiments: at most this many context attributes.
+pub const MAX_CONTEXT_ATTRIBUTES: usize = 3;
 
 str_enum!(
     /// What the variants vary: the content shown, when it is sent, or what triggers it.
@@ -88,6 +90,11 @@ pub struct ExperimentDraft {
     /// A mutual-exclusion layer range (optional).
     #[serde(default)]
     pub layer: Option<Layer>,
+    /// Context attributes (0 to 3 names, e.g. `["platform", "returning"]`): a bandit keeps
+    /// posteriors per combination of their values and assigns each user from their own
+    /// segment's; every experiment reports results per segment. Fixed once created.
+    #[serde(default)]
+    pub context: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -120,6 +127,8 @@ pub struct ExperimentSpec {
     pub rules: Vec<PinnedRule>,
     /// The mutual-exclusion layer range, if any.
     pub layer: Option<Layer>,
+    /// Context attributes: segments of the contextual bandit and of per-segment results.
+    pub context: Vec<String>,
 }
 
 /// An experiment as stored, with its lifecycle.
@@ -213,6 +222,40 @@ fn check_min_users(n: u32) -> Result<(), ValidationError> {
             "min_users_per_arm",
             format!("at most {MAX_MIN_USERS_PER_ARM}"),
         ));
+    }
+    Ok(())
+}
+
+fn check_context(names: &[String]) -> Result<(), ValidationError> {
+    if names.len() > MAX_CONTEXT_ATTRIBUTES {
+        return Err(ValidationError::new(
+            "context",
+            format!(
+                "at most {MAX_CONTEXT_ATTRIBUTES} context attributes, not {}",
+                names.len()
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for name in names {
+        if name.is_empty()
+            || name.len() > super::targeting::MAX_ATTRIBUTE_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(ValidationError::new(
+                "context",
+                format!(
+                    "context attribute names must be 1 to {} bytes of text",
+                    super::targeting::MAX_ATTRIBUTE_NAME
+                ),
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(ValidationError::new(
+                "context",
+                format!("context attribute {name:?} is named twice"),
+            ));
+        }
     }
     Ok(())
 }
@@ -338,6 +381,7 @@ impl ExperimentDraft {
         if let Some(layer) = &self.layer {
             layer.check()?;
         }
+        check_context(&self.context)?;
 
         let variants = self
             .variants
@@ -365,6 +409,7 @@ impl ExperimentDraft {
             min_users_per_arm,
             rules: self.rules,
             layer: self.layer,
+            context: self.context,
         })
     }
 }

@@ -40,11 +40,15 @@ pub fn attribute(
         let before = o.value;
         let after = before + added;
         o.value = after;
-        deltas.add(o.experiment_id, o.variant_id, o.assigned_at, |d| {
+        let change = |d: &mut crate::store::batch::StatDelta| {
             d.conversions += i64::from(first_conversion);
             d.value_sum += added;
             d.value_sum_sq += after * after - before * before;
-        });
+        };
+        deltas.add(o.experiment_id, o.variant_id, o.assigned_at, change);
+        if let Some(context) = &o.context_key {
+            deltas.add_context(o.experiment_id, o.variant_id, context, change);
+        }
         changed[i] = true;
     }
     changed
@@ -73,6 +77,7 @@ mod tests {
             converted_at: None,
             value: 0.0,
             goal_event: goal.into(),
+            context_key: None,
         }
     }
 
@@ -102,6 +107,21 @@ mod tests {
         assert_eq!(t.value_sum_sq, 12.5 * 12.5);
         assert_eq!(outcomes[0].converted_at, Some(at(5)));
         assert_eq!(outcomes[0].value, 12.5);
+        assert!(deltas.context_totals().is_empty());
+    }
+
+    #[test]
+    fn a_contextual_user_counts_in_their_segment_too() {
+        let mut outcomes = vec![outcome(1, "u", "buy", 0)];
+        outcomes[0].context_key = Some("[\"ios\"]".into());
+        let events = [event("u", "buy", 5, Some(4.0))];
+        let refs: Vec<&NewEvent> = events.iter().collect();
+        let mut deltas = StatDeltas::default();
+        attribute(&mut outcomes, &refs, &mut deltas);
+        let (experiment, d) = deltas.context_totals()[&(10, "[\"ios\"]".to_string())];
+        assert_eq!(experiment, 1);
+        assert_eq!((d.conversions, d.value_sum, d.value_sum_sq), (1, 4.0, 16.0));
+        assert_eq!(deltas.totals()[&10].conversions, 1);
     }
 
     #[test]

@@ -246,7 +246,7 @@ pub fn run_export(
     let mut written = 0u64;
     match request.data {
         ExportData::Assignments => {
-            let columns = [
+            let mut columns = [
                 "experiment",
                 "user_id",
                 "variant",
@@ -256,8 +256,16 @@ pub fn run_export(
                 "converted",
                 "converted_at",
                 "value",
-            ];
-            let mut encoder = Encoder::new(request.format, columns.map(String::from).to_vec());
+            ]
+            .map(String::from)
+            .to_vec();
+            // Contextual experiments: the user's context, as an object of the context
+            // attributes' values at assignment.
+            let context_names = &experiment.spec.context;
+            if !context_names.is_empty() {
+                columns.push("context".into());
+            }
+            let mut encoder = Encoder::new(request.format, columns);
             let experiment_key = Value::String(experiment.spec.key.to_string());
             let mut after: Option<(DateTime<Utc>, String)> = None;
             loop {
@@ -276,7 +284,11 @@ pub fn run_export(
                     let converted = Value::Bool(r.converted_at.is_some());
                     let converted_at = r.converted_at.map_or(Value::Null, time);
                     let value = number(r.value);
+                    let context = r.context_key.as_deref().map_or(Value::Null, |k| {
+                        Value::Object(super::contextual::context_object(context_names, k))
+                    });
                     encoder.write(&[
+                        ("context", &context),
                         ("experiment", &experiment_key),
                         ("user_id", &user),
                         ("variant", &variant),
@@ -415,7 +427,13 @@ fn results_rows(
         (cohort_stats(experiment, &periods), periods)
     };
     let weights = weights.unwrap_or_else(|| current_weights(experiment, &stats));
-    let computed = results::compute(experiment, &stats, &periods, weights);
+    let mut computed = results::compute(experiment, &stats, &periods, weights);
+    // Segments come from all-time statistics: only without a range.
+    if range == TimeRange::default() && !experiment.spec.context.is_empty() {
+        let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
+        super::contextual::fill_segments(&mut computed, experiment, &stats, &context_stats);
+    }
+    let segments = std::mem::take(&mut computed.segments);
     let value =
         serde_json::to_value(&computed).map_err(|e| EngineError::Internal(e.to_string()))?;
     let mut shared: Vec<(String, Value)> = Vec::new();
@@ -424,8 +442,9 @@ fn results_rows(
         for (name, v) in top {
             match (name.as_str(), v) {
                 ("variants", Value::Array(list)) => variants = list,
-                // Per-variant already (`weight`), or prose.
-                ("weights" | "notes", _) => {}
+                // Per-variant already (`weight`), prose, or rows of their own (segments).
+                ("weights" | "notes" | "segments", _) => {}
+                ("personalization", Value::Null) => {}
                 (_, v) => flatten(&name, v, &mut shared),
             }
         }
@@ -450,6 +469,34 @@ fn results_rows(
             }
         }
         flat_rows.push(row);
+    }
+    // One row per segment and variant: `segment` names the context (the overall rows
+    // leave it empty).
+    let experiment_key = Value::String(experiment.spec.key.to_string());
+    for segment in segments {
+        let context = Value::String(Value::Object(segment.context.clone()).to_string());
+        for v in segment.variants {
+            let mut row = vec![
+                ("experiment".to_string(), experiment_key.clone()),
+                ("segment".to_string(), context.clone()),
+                ("segment_users".to_string(), Value::from(segment.users)),
+                (
+                    "segment_best".to_string(),
+                    Value::Bool(v.key == segment.best_variant),
+                ),
+            ];
+            if let Ok(Value::Object(fields)) = serde_json::to_value(&v) {
+                for (name, value) in fields {
+                    let name = if name == "key" {
+                        "variant".to_string()
+                    } else {
+                        name
+                    };
+                    flatten(&name, value, &mut row);
+                }
+            }
+            flat_rows.push(row);
+        }
     }
     let columns = columns_of(&flat_rows);
     Ok(Table {

@@ -6,10 +6,12 @@
 
 mod attribution;
 mod consent;
+pub mod contextual;
 pub mod export;
 pub mod hashing;
 pub mod keys;
 mod personal;
+pub mod ope;
 pub mod results;
 pub mod rules;
 mod snapshot;
@@ -168,6 +170,7 @@ struct Inner {
     static_keys: HashMap<String, Scope>,
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
+    ope_cache: ope::OpeCache,
     settings: EngineSettings,
     /// Held-out users this instance has recorded (so each is written once).
     holdout_known: sticky::StickyCache,
@@ -205,6 +208,7 @@ impl Engine {
                 static_keys,
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
+                ope_cache: ope::OpeCache::default(),
                 settings,
                 holdout_known: sticky::StickyCache::default(),
                 erasure_watermark: AtomicI64::new(0),
@@ -228,6 +232,10 @@ impl Engine {
         &self.inner.results_cache
     }
 
+    pub(crate) fn ope_cache(&self) -> &ope::OpeCache {
+        &self.inner.ope_cache
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.snapshot.load_full()
     }
@@ -249,22 +257,30 @@ impl Engine {
     pub async fn refresh(&self) -> Result<(), EngineError> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
         let watermark = self.inner.erasure_watermark.load(Ordering::Relaxed);
-        let (experiments, stats, keys, erasures, segments, holdout) = self
+        let (experiments, stats, context_stats, keys, erasures, segments, holdout) = self
             .inner
             .store
             .run(move |conn| {
                 let experiments = store::list_experiments(conn)?;
                 let stats = store::load_variant_stats(conn, None)?;
+                let context_stats = store::load_context_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
                 let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
                 let segments = store::list_segments(conn)?;
                 let holdout = store::get_holdout(conn)?;
-                Ok((experiments, stats, keys, erasures, segments, holdout))
+                Ok((experiments, stats, context_stats, keys, erasures, segments, holdout))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
         for s in stats {
             by_experiment.entry(s.experiment_id).or_default().push(s);
+        }
+        let mut contexts_by_experiment: HashMap<i64, Vec<store::ContextStats>> = HashMap::new();
+        for s in context_stats {
+            contexts_by_experiment
+                .entry(s.experiment_id)
+                .or_default()
+                .push(s);
         }
         let keys = keys
             .into_iter()
@@ -279,6 +295,7 @@ impl Engine {
                 &previous,
                 experiments,
                 by_experiment,
+                contexts_by_experiment,
                 keys,
                 segments,
                 holdout,
@@ -475,11 +492,12 @@ impl Engine {
                 // Not known, or known to have had no stored assignment when looked up: a new
                 // decision (the insert keeps any assignment stored meanwhile).
                 Some(Known::NotEnrolled) | None => {
-                    let (variant, propensity) = decide(experiment, user_id);
+                    let decision = decide(experiment, user_id, attributes);
+                    let (variant, propensity) = (decision.variant, decision.propensity);
                     let allocation = experiment
                         .variants
                         .iter()
-                        .zip(experiment.policy.allocation())
+                        .zip(decision.allocation)
                         .map(|(v, &p)| (v.id, p))
                         .collect();
                     inserts.push((
@@ -492,6 +510,7 @@ impl Engine {
                                 assigned_at: now,
                                 propensity,
                                 attributes: Value::Object(attributes.as_map().clone()),
+                                context_key: decision.context_key,
                             },
                             allocation,
                         },
@@ -701,8 +720,47 @@ fn pinned_answer(experiment: &Arc<LiveExperiment>, pin: &rules::Pinned) -> Optio
     })
 }
 
+/// A new user's variant under the experiment's policy.
+struct Decision<'a> {
+    variant: usize,
+    /// The probability the policy gave that variant (logged for off-policy evaluation).
+    propensity: f64,
+    /// The probability of every variant (for the expected counts of the SRM check).
+    allocation: &'a [f64],
+    /// Contextual experiments: the user's context.
+    context_key: Option<String>,
+}
+
+/// A new user's variant: from their context's segment policy for a contextual bandit,
+/// otherwise from the experiment's policy.
+fn decide<'a>(
+    experiment: &'a LiveExperiment,
+    user_id: &str,
+    attributes: &Attributes,
+) -> Decision<'a> {
+    let context_key = experiment.context.as_ref().map(|c| c.key_of(attributes));
+    if let Some((variant, propensity, allocation)) = context_key
+        .as_deref()
+        .and_then(|key| contextual::decide_in_segment(experiment, key))
+    {
+        return Decision {
+            variant,
+            propensity,
+            allocation,
+            context_key,
+        };
+    }
+    let (variant, propensity) = decide_pooled(experiment, user_id);
+    Decision {
+        variant,
+        propensity,
+        allocation: experiment.policy.allocation(),
+        context_key,
+    }
+}
+
 /// A new user's variant under the experiment's policy, and its probability (the propensity).
-fn decide(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
+fn decide_pooled(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
     match &experiment.policy {
         Policy::Ab { weights } => {
             let v = hashing::pick(

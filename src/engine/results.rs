@@ -3,7 +3,7 @@
 //! Everything here is read from aggregates (`variant_stats`, `period_stats`), never from a
 //! scan of raw rows, so a results page costs the same at a thousand users as at ten million.
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, contextual};
 use crate::domain::{Experiment, Kind, Metric};
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
@@ -101,6 +101,10 @@ pub struct ExperimentResults {
     /// What was corrected and how, in plain words.
     pub notes: Vec<String>,
     pub computed_at: DateTime<Utc>,
+    /// Contextual experiments: results per segment, largest first (empty otherwise).
+    pub segments: Vec<contextual::SegmentResults>,
+    /// Contextual experiments: per-segment winners against the single best variant.
+    pub personalization: Option<contextual::PersonalizationResults>,
 }
 
 /// One point of the series behind the charts: hours for the last two days, UTC days before.
@@ -183,14 +187,26 @@ impl Engine {
             });
         }
         let id = experiment.id;
-        let periods = self
+        let contextual = !experiment.spec.context.is_empty();
+        let (periods, context_stats) = self
             .store()
-            .run(move |conn| store::load_period_stats(conn, id))
+            .run(move |conn| {
+                let periods = store::load_period_stats(conn, id)?;
+                // Per-segment statistics change with the totals, so the cache check above
+                // covers them too.
+                let context_stats = if contextual {
+                    store::load_context_stats(conn, Some(&[id]))?
+                } else {
+                    Vec::new()
+                };
+                Ok((periods, context_stats))
+            })
             .await?;
         let cached_stats = stats.clone();
         let cached_weights = weights.clone();
         let (experiment, results, series) = tokio::task::spawn_blocking(move || {
-            let results = compute(&experiment, &stats, &periods, weights);
+            let mut results = compute(&experiment, &stats, &periods, weights);
+            contextual::fill_segments(&mut results, &experiment, &stats, &context_stats);
             let series = series(&experiment, &periods);
             (experiment, Arc::new(results), Arc::new(series))
         })
@@ -422,6 +438,8 @@ pub(crate) fn compute(
         weights,
         notes,
         computed_at: Utc::now(),
+        segments: Vec::new(),
+        personalization: None,
     }
 }
 

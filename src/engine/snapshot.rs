@@ -1,6 +1,7 @@
 //! The compiled, immutable state the hot path reads: experiments ready to evaluate with no
 //! I/O, and the API keys. A background loop rebuilds it from the database every second.
 
+use super::contextual::LiveContext;
 use super::hashing;
 use super::rules::{Personalization, Segments};
 use super::sticky::StickyCache;
@@ -8,7 +9,7 @@ use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Scope, Status, Targ
 use crate::stats::beta::BetaPosterior;
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
-use crate::store::VariantStats;
+use crate::store::{ContextStats, VariantStats};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -120,6 +121,8 @@ pub struct LiveExperiment {
     pub definition: Arc<Experiment>,
     /// Targeting (segments resolved), pinned rules and layer range, compiled.
     pub personal: Personalization,
+    /// Contextual experiments: the context attributes and the per-segment policies.
+    pub context: Option<LiveContext>,
 }
 
 impl LiveExperiment {
@@ -180,6 +183,7 @@ impl LiveExperiment {
             sticky,
             definition: Arc::new(experiment),
             personal,
+            context: None,
         }
     }
 
@@ -227,6 +231,7 @@ impl Snapshot {
         previous: &Snapshot,
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
+        mut context_stats: HashMap<i64, Vec<ContextStats>>,
         keys: HashMap<String, Scope>,
         segments: Segments,
         holdout: f64,
@@ -236,12 +241,18 @@ impl Snapshot {
         let mut by_key = HashMap::with_capacity(experiments.len());
         for experiment in experiments {
             let stats = stats.remove(&experiment.id).unwrap_or_default();
+            let segment_stats = context_stats.remove(&experiment.id).unwrap_or_default();
             let old = previous.get(experiment.spec.key.as_str());
             let compiled = match old {
                 Some(old)
                     if old.version == experiment.version
                         && !segments_changed
-                        && (old.kind == Kind::Ab || old.stats == stats) =>
+                        && (old.kind == Kind::Ab
+                            || (old.stats == stats
+                                && old
+                                    .context
+                                    .as_ref()
+                                    .is_none_or(|c| c.stats == segment_stats))) =>
                 {
                     old.clone()
                 }
@@ -256,9 +267,14 @@ impl Snapshot {
                         }
                         None => Arc::new(StickyCache::default()),
                     };
-                    Arc::new(LiveExperiment::compile(
-                        experiment, stats, sticky, &segments,
-                    ))
+                    let registry = old
+                        .and_then(|o| o.context.as_ref())
+                        .map_or_else(Arc::default, |c| c.registry.clone());
+                    let context =
+                        LiveContext::compile(&experiment, &stats, segment_stats, registry);
+                    let mut compiled = LiveExperiment::compile(experiment, stats, sticky, &segments);
+                    compiled.context = context;
+                    Arc::new(compiled)
                 }
             };
             by_key.insert(compiled.key.to_string(), live.len());

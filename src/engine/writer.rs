@@ -587,6 +587,9 @@ fn commit_batch(
         deltas.add(r.experiment_id, r.variant_id, r.assigned_at, |d| {
             d.users += 1
         });
+        if let Some(context) = &r.context_key {
+            deltas.add_context(r.experiment_id, r.variant_id, context, |d| d.users += 1);
+        }
         for &(variant_id, probability) in p.allocation.iter() {
             deltas.add(r.experiment_id, variant_id, r.assigned_at, |d| {
                 d.expected_users += probability

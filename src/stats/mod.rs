@@ -13,12 +13,17 @@
 //! - [`srm`]: sample-ratio-mismatch χ² test (threshold 0.001) and bandit expected counts.
 //! - [`thompson`]: Thompson sampling decisions with an exploration floor and the exact
 //!   allocation probabilities (the propensities to log).
+//! - [`contextual`]: per-segment posteriors with a prior centred on the pooled one, and the
+//!   expected value of personalization.
+//! - [`ope`]: off-policy evaluation (IPS and self-normalized IPS with intervals).
 //!
 //! Accuracy is checked against 50-digit mpmath values in `tests/stats_reference.rs`.
 
 pub mod beta;
+pub mod contextual;
 pub mod frequentist;
 pub mod gaussian;
+pub mod ope;
 pub mod quadrature;
 pub mod special;
 pub mod srm;

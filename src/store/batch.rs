@@ -36,6 +36,8 @@ pub struct NewAssignment {
     pub assigned_at: DateTime<Utc>,
     pub propensity: f64,
     pub attributes: Value,
+    /// Contextual experiments: the user's context (see `engine::contextual`).
+    pub context_key: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -67,8 +69,8 @@ pub fn insert_assignments(
     let mut order: Vec<&NewAssignment> = rows.to_vec();
     order.sort_by(|a, b| (a.experiment_id, &a.user_id).cmp(&(b.experiment_id, &b.user_id)));
     let inserted: Vec<AssignmentKeyRow> = Prepared::new(
-        "INSERT INTO assignments (experiment_id, user_id, variant_id, assigned_at, propensity, attributes) \
-         SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::timestamptz[], $5::float8[], $6::jsonb[]) \
+        "INSERT INTO assignments (experiment_id, user_id, variant_id, assigned_at, propensity, attributes, context_key) \
+         SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::timestamptz[], $5::float8[], $6::jsonb[], $7::text[]) \
          ON CONFLICT (experiment_id, user_id) DO NOTHING \
          RETURNING experiment_id, user_id",
     )
@@ -78,6 +80,12 @@ pub fn insert_assignments(
     .bind::<Array<Timestamptz>, _>(order.iter().map(|r| r.assigned_at).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(order.iter().map(|r| r.propensity).collect::<Vec<_>>())
     .bind::<Array<Jsonb>, _>(order.iter().map(|r| &r.attributes).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        order
+            .iter()
+            .map(|r| r.context_key.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .load(conn)?;
     for row in &inserted {
         if let Some(&i) = first.get(&(row.experiment_id, row.user_id.as_str())) {
@@ -239,6 +247,8 @@ pub struct Outcome {
     pub value: f64,
     #[diesel(sql_type = Text)]
     pub goal_event: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub context_key: Option<String>,
 }
 
 /// Assignments of these users in live (running or paused) experiments whose goal is one of
@@ -252,7 +262,7 @@ pub fn lock_outcomes(
         return Ok(Vec::new());
     }
     Ok(Prepared::new(
-        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event \
+        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event, a.context_key \
          FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
          WHERE a.user_id = ANY($1) AND x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
          ORDER BY a.experiment_id, a.user_id \
@@ -303,6 +313,8 @@ pub struct StatDelta {
 pub struct StatDeltas {
     /// (variant, period) → (experiment, change)
     by_period: BTreeMap<(i64, DateTime<Utc>), (i64, StatDelta)>,
+    /// (variant, context) → (experiment, change): contextual experiments only.
+    by_context: BTreeMap<(i64, String), (i64, StatDelta)>,
 }
 
 impl StatDeltas {
@@ -320,8 +332,34 @@ impl StatDeltas {
         f(&mut entry.1);
     }
 
+    /// Adds to the statistics of one variant in one context (besides [`StatDeltas::add`]).
+    pub fn add_context(
+        &mut self,
+        experiment_id: i64,
+        variant_id: i64,
+        context_key: &str,
+        f: impl FnOnce(&mut StatDelta),
+    ) {
+        let entry = match self
+            .by_context
+            .get_mut(&(variant_id, context_key.to_string()))
+        {
+            Some(entry) => entry,
+            None => self
+                .by_context
+                .entry((variant_id, context_key.to_string()))
+                .or_insert((experiment_id, StatDelta::default())),
+        };
+        f(&mut entry.1);
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.by_period.is_empty()
+        self.by_period.is_empty() && self.by_context.is_empty()
+    }
+
+    /// The change per (variant, context).
+    pub fn context_totals(&self) -> &BTreeMap<(i64, String), (i64, StatDelta)> {
+        &self.by_context
     }
 
     /// The change per variant over all periods.
@@ -395,6 +433,40 @@ pub fn apply_stat_deltas(
     .bind::<Array<BigInt>, _>(totals.iter().map(|t| t.1.conversions).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(totals.iter().map(|t| t.1.value_sum).collect::<Vec<_>>())
     .bind::<Array<Double>, _>(totals.iter().map(|t| t.1.value_sum_sq).collect::<Vec<_>>())
+    .bind::<SmallInt, _>(shard)
+    .execute(conn)?;
+    apply_context_deltas(conn, deltas, shard)
+}
+
+/// Adds the per-context deltas to the `shard` rows of `context_stats` (nothing to do, and no
+/// statement, for experiments without a context).
+fn apply_context_deltas(
+    conn: &mut PgConnection,
+    deltas: &StatDeltas,
+    shard: i16,
+) -> Result<(), StoreError> {
+    if deltas.by_context.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = deltas.by_context.iter().collect();
+    Prepared::new(
+        "INSERT INTO context_stats (variant_id, context_key, shard, experiment_id, users, conversions, value_sum, value_sum_sq) \
+         SELECT d.variant_id, d.context_key, $8, d.experiment_id, d.users, d.conversions, d.value_sum, d.value_sum_sq \
+         FROM unnest($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::float8[], $7::float8[]) \
+           AS d(variant_id, context_key, experiment_id, users, conversions, value_sum, value_sum_sq) \
+         ON CONFLICT (variant_id, context_key, shard) DO UPDATE SET \
+           users = context_stats.users + EXCLUDED.users, \
+           conversions = context_stats.conversions + EXCLUDED.conversions, \
+           value_sum = context_stats.value_sum + EXCLUDED.value_sum, \
+           value_sum_sq = context_stats.value_sum_sq + EXCLUDED.value_sum_sq",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(_, v)| v.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(_, v)| v.1.users).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|(_, v)| v.1.conversions).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.value_sum).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(rows.iter().map(|(_, v)| v.1.value_sum_sq).collect::<Vec<_>>())
     .bind::<SmallInt, _>(shard)
     .execute(conn)?;
     Ok(())

@@ -68,6 +68,7 @@ fn to_domain(
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
             rules,
             layer,
+            context: row.context,
         },
         variant_ids,
         status: Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
@@ -125,6 +126,7 @@ pub fn insert_experiment(
                     .layer
                     .as_ref()
                     .map(|l| serde_json::to_value(l).expect("a layer serializes")),
+                context: &spec.context,
             })
             .returning(ExperimentRow::as_returning())
             .get_result(conn)

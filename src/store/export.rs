@@ -26,6 +26,7 @@ pub struct AssignmentRow {
     pub attributes: Value,
     pub converted_at: Option<DateTime<Utc>>,
     pub value: f64,
+    pub context_key: Option<String>,
 }
 
 /// Up to `limit` assignments of an experiment after the keyset position `after`.
@@ -64,6 +65,7 @@ pub fn assignments_page(
             assignments::attributes,
             assignments::converted_at,
             assignments::value,
+            assignments::context_key,
         ))
         .load(conn)?)
 }

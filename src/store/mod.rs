@@ -18,7 +18,7 @@ mod stats;
 pub use experiments::UpdateError;
 pub use keys::{ApiKeyRecord, Scope};
 pub use setup::{connect, ensure_database, run_migrations};
-pub use stats::{Erased, PeriodStats, VariantStats};
+pub use stats::{ContextStats, Erased, OpeCell, PeriodStats, VariantStats};
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
@@ -181,8 +181,8 @@ pub use segments::{
     list_segments, set_holdout, update_segment,
 };
 pub use stats::{
-    delete_user, erasures_since, latest_erasure, load_period_stats, load_variant_stats,
-    purge_erasures, purge_events,
+    delete_user, erasures_since, latest_erasure, load_context_stats, load_period_stats,
+    load_variant_stats, ope_cells, purge_erasures, purge_events,
 };
 
 /// `SELECT 1`: is the database reachable?

@@ -30,6 +30,7 @@ pub struct ExperimentRow {
     pub stopped_at: Option<DateTime<Utc>>,
     pub rules: Value,
     pub layer: Option<Value>,
+    pub context: Vec<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -49,6 +50,7 @@ pub struct NewExperimentRow<'a> {
     pub min_users_per_arm: i32,
     pub rules: Value,
     pub layer: Option<Value>,
+    pub context: &'a [String],
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

@@ -24,6 +24,7 @@ diesel::table! {
         stopped_at -> Nullable<Timestamptz>,
         rules -> Jsonb,
         layer -> Nullable<Jsonb>,
+        context -> Array<Text>,
     }
 }
 
@@ -75,6 +76,20 @@ diesel::table! {
         attributes -> Jsonb,
         converted_at -> Nullable<Timestamptz>,
         value -> Float8,
+        context_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    context_stats (variant_id, context_key, shard) {
+        variant_id -> Int8,
+        context_key -> Text,
+        shard -> Int2,
+        experiment_id -> Int8,
+        users -> Int8,
+        conversions -> Int8,
+        value_sum -> Float8,
+        value_sum_sq -> Float8,
     }
 }
 
@@ -144,6 +159,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     variant_stats,
     period_stats,
     assignments,
+    context_stats,
     events,
     api_keys,
     segments,

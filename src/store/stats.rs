@@ -111,7 +111,15 @@ pub fn delete_user(
     shard: i16,
 ) -> Result<Erased, StoreError> {
     conn.transaction(|conn| {
-        let removed: Vec<(i64, i64, DateTime<Utc>, Option<DateTime<Utc>>, f64)> =
+        type Removed = (
+            i64,
+            i64,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            f64,
+            Option<String>,
+        );
+        let removed: Vec<Removed> =
             diesel::delete(assignments::table.filter(assignments::user_id.eq(user_id)))
                 .returning((
                     assignments::experiment_id,
@@ -119,18 +127,24 @@ pub fn delete_user(
                     assignments::assigned_at,
                     assignments::converted_at,
                     assignments::value,
+                    assignments::context_key,
                 ))
                 .get_results(conn)?;
         let mut deltas = StatDeltas::default();
-        for &(experiment_id, variant_id, assigned_at, converted_at, value) in &removed {
-            deltas.add(experiment_id, variant_id, assigned_at, |d| {
+        for (experiment_id, variant_id, assigned_at, converted_at, value, context) in &removed {
+            let (value, converted) = (*value, converted_at.is_some());
+            let change = |d: &mut super::batch::StatDelta| {
                 d.users -= 1;
-                d.conversions -= i64::from(converted_at.is_some());
+                d.conversions -= i64::from(converted);
                 d.value_sum -= value;
                 d.value_sum_sq -= value * value;
                 // The expected share stays: the user was assigned under that allocation, and the
                 // sample-ratio check compares against what the policy intended at the time.
-            });
+            };
+            deltas.add(*experiment_id, *variant_id, *assigned_at, change);
+            if let Some(context) = context {
+                deltas.add_context(*experiment_id, *variant_id, context, change);
+            }
         }
         apply_stat_deltas(conn, &deltas, shard)?;
         let events =
@@ -148,6 +162,94 @@ pub fn delete_user(
             events,
         })
     })
+}
+
+/// Totals of one variant in one context (summed over the writers' shards).
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct ContextStats {
+    #[diesel(sql_type = BigInt)]
+    pub variant_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub context_key: String,
+    #[diesel(sql_type = BigInt)]
+    pub experiment_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub users: i64,
+    #[diesel(sql_type = BigInt)]
+    pub conversions: i64,
+    #[diesel(sql_type = Double)]
+    pub value_sum: f64,
+    #[diesel(sql_type = Double)]
+    pub value_sum_sq: f64,
+}
+
+/// Totals per (variant, context) for the given experiments (all when `None`), ordered by
+/// experiment, context and variant.
+pub fn load_context_stats(
+    conn: &mut PgConnection,
+    experiment_ids: Option<&[i64]>,
+) -> Result<Vec<ContextStats>, StoreError> {
+    const SUMS: &str = "SELECT variant_id, context_key, experiment_id, sum(users)::int8 AS users, \
+        sum(conversions)::int8 AS conversions, sum(value_sum) AS value_sum, sum(value_sum_sq) AS value_sum_sq \
+        FROM context_stats";
+    const GROUP: &str = "GROUP BY experiment_id, context_key, variant_id ORDER BY experiment_id, context_key, variant_id";
+    Ok(match experiment_ids {
+        Some(ids) => diesel::sql_query(format!("{SUMS} WHERE experiment_id = ANY($1) {GROUP}"))
+            .bind::<Array<BigInt>, _>(ids)
+            .load(conn)?,
+        None => diesel::sql_query(format!("{SUMS} {GROUP}")).load(conn)?,
+    })
+}
+
+/// Aggregates of the logged assignments of one (context, variant) cell for off-policy
+/// evaluation (see `stats::ope::Cell`): r is the user's outcome after assignment (1 if
+/// converted else 0, or the value for a revenue goal) and p the logged propensity.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct OpeCell {
+    /// Empty for experiments without a context.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub context_key: String,
+    #[diesel(sql_type = BigInt)]
+    pub variant_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = Double)]
+    pub sum_r: f64,
+    #[diesel(sql_type = Double)]
+    pub sum_r2: f64,
+    #[diesel(sql_type = Double)]
+    pub sum_w: f64,
+    #[diesel(sql_type = Double)]
+    pub sum_rw: f64,
+    #[diesel(sql_type = Double)]
+    pub sum_w2: f64,
+    #[diesel(sql_type = Double)]
+    pub sum_rw2: f64,
+    #[diesel(sql_type = Double)]
+    pub sum_r2w2: f64,
+}
+
+/// One scan of an experiment's assignments, aggregated per (context, variant). Rows with a
+/// non-positive propensity (never logged by the server) are left out.
+pub fn ope_cells(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    revenue: bool,
+) -> Result<Vec<OpeCell>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT context_key, variant_id, count(*)::int8 AS n, \
+           coalesce(sum(r), 0) AS sum_r, coalesce(sum(r * r), 0) AS sum_r2, \
+           coalesce(sum(1 / p), 0) AS sum_w, coalesce(sum(r / p), 0) AS sum_rw, \
+           coalesce(sum(1 / (p * p)), 0) AS sum_w2, coalesce(sum(r / (p * p)), 0) AS sum_rw2, \
+           coalesce(sum(r * r / (p * p)), 0) AS sum_r2w2 \
+         FROM (SELECT coalesce(context_key, '') AS context_key, variant_id, propensity AS p, \
+                 CASE WHEN $2 THEN value ELSE (converted_at IS NOT NULL)::int::float8 END AS r \
+               FROM assignments WHERE experiment_id = $1 AND propensity > 0) AS logged \
+         GROUP BY context_key, variant_id ORDER BY context_key, variant_id",
+    )
+    .bind::<BigInt, _>(experiment_id)
+    .bind::<diesel::sql_types::Bool, _>(revenue)
+    .load(conn)?)
 }
 
 /// The erasures logged after `after_id` or at `since` or later, oldest first: (id, user key).

@@ -931,6 +931,77 @@ async fn render_time_with_10_variants_and_a_million_users() {
 }
 
 #[tokio::test]
+async fn a_contextual_experiment_shows_its_segments_and_off_policy_estimates() {
+    let app = spawn_app().await;
+    let mut browser = Browser::signed_in(&app).await;
+    let csrf = browser.csrf().await;
+    let mut form = create_form(&csrf, "ctx");
+    form.retain(|(k, _)| !k.starts_with("rule-"));
+    for (k, v) in form.iter_mut() {
+        if *k == "traffic" {
+            *v = "100";
+        }
+    }
+    form.push(("context", "platform, returning"));
+    let created = browser.post("/dashboard/experiments", &form).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let e = experiment_json(&app, "ctx").await.body;
+    assert_eq!(e["context"], json!(["platform", "returning"]));
+    // A fifth attribute is refused next to its field, and nothing is created.
+    let mut bad = create_form(&csrf, "ctx2");
+    bad.push(("context", "a, b, c, d"));
+    let page = browser.post("/dashboard/experiments", &bad).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(&page.body).contains("at most 3 context attributes"),
+        "{}",
+        text(&page.body)
+    );
+    assert_eq!(
+        experiment_json(&app, "ctx2").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    app.admin(Method::POST, "/api/v1/experiments/ctx/start", None)
+        .await;
+    let mut events = Vec::new();
+    for i in 0..60 {
+        let user = format!("u-{i}");
+        let platform = if i % 3 == 0 { "android" } else { "ios" };
+        let attributes = json!({"platform": platform, "returning": i % 2 == 0, "age": 30});
+        app.variant_of(&user, "ctx", attributes).await.unwrap();
+        if i % 4 == 0 {
+            events.push(json!({"user_id": user, "name": "purchase"}));
+        }
+    }
+    app.track(serde_json::Value::Array(events)).await;
+
+    let path = "/dashboard/experiments/ctx";
+    let page = browser.get(path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = text(&page.body);
+    assert!(body.contains("Segments"), "{body}");
+    assert!(body.contains("platform = ios, returning = true"), "{body}");
+    assert!(
+        body.contains("Giving every segment its own best variant"),
+        "{body}"
+    );
+    assert!(body.contains("Compute them"), "{body}");
+    assert!(!body.contains("for everyone Self-normalized"));
+    let page = browser.get(&format!("{path}?ope=1")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = text(&page.body);
+    assert!(body.contains("From 60 logged users"), "{body}");
+    assert!(body.contains("hello for everyone"), "{body}");
+    assert!(
+        body.contains("every segment gets its most probably best variant"),
+        "{body}"
+    );
+    // ...and keeps them for the next view.
+    assert!(text(&browser.get(path).await.body).contains("From 60 logged users"));
+}
+
+#[tokio::test]
 async fn a_bandit_without_data_yet_has_a_page_in_draft_and_running() {
     // Regression: a bandit with no period statistics yet made the results panic (the
     // period-weighted rates came back empty), so its page answered nothing.

@@ -116,6 +116,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/experiments/{key}/pause", "post"),
         ("/api/v1/experiments/{key}/stop", "post"),
         ("/api/v1/experiments/{key}/results", "get"),
+        ("/api/v1/experiments/{key}/ope", "get"),
         ("/api/v1/experiments/{key}/export", "get"),
         ("/api/v1/assign", "post"),
         ("/api/v1/track", "post"),

@@ -1,0 +1,313 @@
+//! Off-policy evaluation of an experiment's log: what other policies would have earned.
+//!
+//! One aggregation over the experiment's raw assignments (`store::ope_cells`: per context
+//! and variant, sums of the outcome and of the inverse propensities) gives the IPS and
+//! self-normalized IPS estimates (`stats::ope`) of:
+//!
+//! - `logging`: the policy that assigned the users (its estimate is the logged mean);
+//! - `current`: the policy as it stands now (A/B weights, or the bandit's current
+//!   allocation in each context);
+//! - `fixed`: each variant for everyone;
+//! - `per_segment_winners` (contextual experiments): every segment its most probably best
+//!   variant.
+//!
+//! It scans raw rows, so it stays off the results path: answers are cached per experiment
+//! and reused while the statistics are unchanged or for [`MAX_AGE`].
+
+use super::{Engine, EngineError, contextual};
+use crate::domain::{Experiment, Kind, Metric};
+use crate::stats::Interval;
+use crate::stats::ope::{self, Cell};
+use crate::stats::special::norm_quantile;
+use crate::store::{self, OpeCell, VariantStats};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A cached estimate is reused this long even when new users arrived meanwhile.
+pub const MAX_AGE: Duration = Duration::from_secs(10);
+pub const LEVEL: f64 = 0.95;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyEstimate {
+    /// `logging`, `current`, `fixed` or `per_segment_winners`.
+    pub policy: String,
+    /// The variant, for `fixed`.
+    pub variant: Option<String>,
+    /// What the policy does, in words.
+    pub description: String,
+    /// Inverse propensity scoring: mean and 95% normal interval.
+    pub ips: Interval,
+    /// Self-normalized IPS: mean and 95% delta-method interval (`null` when the policy
+    /// never chooses a logged action).
+    pub snips: Option<Interval>,
+    /// Kish's effective sample size of the importance weights.
+    pub effective_sample_size: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpeReport {
+    pub experiment: String,
+    pub metric: Metric,
+    /// Logged assignments used.
+    pub rows: i64,
+    pub interval_level: f64,
+    /// The logged mean outcome (conversion rate, or value per user).
+    pub logged_value: Option<f64>,
+    pub policies: Vec<PolicyEstimate>,
+    pub notes: Vec<String>,
+    pub computed_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct OpeCache {
+    entries: Mutex<HashMap<i64, Cached>>,
+}
+
+struct Cached {
+    at: Instant,
+    version: i64,
+    stats: Vec<VariantStats>,
+    report: Arc<OpeReport>,
+}
+
+impl OpeCache {
+    fn lookup(&self, experiment: &Experiment, stats: &[VariantStats]) -> Option<Arc<OpeReport>> {
+        let entries = self.entries.lock().expect("ope cache lock");
+        let hit = entries.get(&experiment.id)?;
+        (hit.version == experiment.version && (hit.stats == stats || hit.at.elapsed() < MAX_AGE))
+            .then(|| hit.report.clone())
+    }
+
+    /// The last report of an experiment, however old.
+    fn last(&self, experiment_id: i64) -> Option<Arc<OpeReport>> {
+        let entries = self.entries.lock().expect("ope cache lock");
+        entries.get(&experiment_id).map(|c| c.report.clone())
+    }
+}
+
+impl Engine {
+    /// The off-policy estimates of an experiment (cached; see the module documentation).
+    pub async fn ope(&self, key: &str) -> Result<Arc<OpeReport>, EngineError> {
+        let k = key.to_string();
+        let (experiment, stats) = self
+            .store()
+            .run(move |conn| {
+                let experiment = store::get_experiment(conn, &k)?;
+                let stats = store::load_variant_stats(conn, Some(&[experiment.id]))?;
+                Ok((experiment, stats))
+            })
+            .await
+            .map_err(|e| match e {
+                store::StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
+                other => other.into(),
+            })?;
+        if let Some(hit) = self.ope_cache().lookup(&experiment, &stats) {
+            return Ok(hit);
+        }
+        let id = experiment.id;
+        let revenue = experiment.spec.goal.metric == Metric::Revenue;
+        let contextual = !experiment.spec.context.is_empty();
+        let (cells, context_stats) = self
+            .store()
+            .run(move |conn| {
+                let cells = store::ope_cells(conn, id, revenue)?;
+                let context_stats = if contextual {
+                    store::load_context_stats(conn, Some(&[id]))?
+                } else {
+                    Vec::new()
+                };
+                Ok((cells, context_stats))
+            })
+            .await?;
+        // The current policy per context, as the snapshot holds it.
+        let snapshot = self.snapshot();
+        let live = snapshot.get(key).cloned();
+        // A stopped experiment's winner goes to everyone.
+        let winner = experiment
+            .winner
+            .as_ref()
+            .and_then(|w| experiment.spec.variant_index(w.as_str()));
+        let k = experiment.spec.variants.len();
+        let current: HashMap<String, Vec<f64>> = cells
+            .iter()
+            .map(|c| {
+                let weights = match (&live, winner) {
+                    (_, Some(w)) => (0..k).map(|v| if v == w { 1.0 } else { 0.0 }).collect(),
+                    (Some(l), None) => contextual::current_allocation(l, &c.context_key).to_vec(),
+                    (None, None) => experiment.spec.variants.iter().map(|v| v.weight).collect(),
+                };
+                (c.context_key.clone(), weights)
+            })
+            .collect();
+        let cached_stats = stats.clone();
+        let (experiment, report) = tokio::task::spawn_blocking(move || {
+            let (segments, _) = contextual::segments(&experiment, &stats, &context_stats);
+            let winners: HashMap<String, usize> = segments
+                .iter()
+                .filter_map(|s| {
+                    let v = experiment.spec.variant_index(&s.best_variant)?;
+                    Some((s.key.clone(), v))
+                })
+                .collect();
+            let report = evaluate(
+                &experiment,
+                &cells,
+                &current,
+                contextual.then_some(&winners),
+            );
+            (experiment, Arc::new(report))
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.ope_cache()
+            .entries
+            .lock()
+            .expect("ope cache lock")
+            .insert(
+                experiment.id,
+                Cached {
+                    at: Instant::now(),
+                    version: experiment.version,
+                    stats: cached_stats,
+                    report: report.clone(),
+                },
+            );
+        Ok(report)
+    }
+
+    /// The last computed estimates of an experiment, if any (no database work).
+    pub fn cached_ope(&self, experiment_id: i64) -> Option<Arc<OpeReport>> {
+        self.ope_cache().last(experiment_id)
+    }
+}
+
+/// The estimates of every policy from the per-cell aggregates.
+///
+/// `current` maps each logged context to the current policy's probabilities (variant
+/// order); `winners`, for contextual experiments, each segment's best variant.
+pub fn evaluate(
+    experiment: &Experiment,
+    cells: &[OpeCell],
+    current: &HashMap<String, Vec<f64>>,
+    winners: Option<&HashMap<String, usize>>,
+) -> OpeReport {
+    let spec = &experiment.spec;
+    let z = norm_quantile(0.5 + 0.5 * LEVEL);
+    let position = |variant_id: i64| {
+        experiment
+            .variant_ids
+            .iter()
+            .position(|&id| id == variant_id)
+    };
+    let as_cell = |c: &OpeCell| Cell {
+        n: c.n as f64,
+        sum_r: c.sum_r,
+        sum_r2: c.sum_r2,
+        sum_w: c.sum_w,
+        sum_rw: c.sum_rw,
+        sum_w2: c.sum_w2,
+        sum_rw2: c.sum_rw2,
+        sum_r2w2: c.sum_r2w2,
+    };
+    // π(variant | context) of a target policy, for every cell.
+    let with_policy = |pi: &dyn Fn(&str, usize) -> f64| -> Vec<(Cell, f64)> {
+        cells
+            .iter()
+            .map(|c| {
+                let p = position(c.variant_id).map_or(0.0, |v| pi(&c.context_key, v));
+                (as_cell(c), p)
+            })
+            .collect()
+    };
+    let all: Vec<Cell> = cells.iter().map(as_cell).collect();
+    let mut policies = Vec::new();
+    let mut push =
+        |policy: &str, variant: Option<String>, description: String, e: Option<ope::Estimate>| {
+            if let Some(e) = e {
+                policies.push(PolicyEstimate {
+                    policy: policy.to_string(),
+                    variant,
+                    description,
+                    ips: e.ips,
+                    snips: e.snips,
+                    effective_sample_size: e.effective_sample_size,
+                });
+            }
+        };
+    let logged = ope::on_policy(&all, z);
+    push(
+        "logging",
+        None,
+        "the policy that assigned the logged users (its estimate is their mean outcome)".into(),
+        logged,
+    );
+    let current_description = match spec.kind {
+        _ if experiment.winner.is_some() => "the declared winner for everyone".to_string(),
+        Kind::Ab => "the current fixed weights".to_string(),
+        Kind::Bandit if !spec.context.is_empty() => {
+            "the bandit's current allocation in each context".to_string()
+        }
+        Kind::Bandit => "the bandit's current allocation".to_string(),
+    };
+    push(
+        "current",
+        None,
+        current_description,
+        ope::estimate(
+            &with_policy(&|context, v| {
+                current
+                    .get(context)
+                    .and_then(|w| w.get(v))
+                    .copied()
+                    .unwrap_or(0.0)
+            }),
+            z,
+        ),
+    );
+    for (i, variant) in spec.variants.iter().enumerate() {
+        push(
+            "fixed",
+            Some(variant.key.to_string()),
+            format!("{} for everyone", variant.key),
+            ope::estimate(&with_policy(&|_, v| if v == i { 1.0 } else { 0.0 }), z),
+        );
+    }
+    if let Some(winners) = winners {
+        push(
+            "per_segment_winners",
+            None,
+            "every segment gets its most probably best variant".into(),
+            ope::estimate(
+                &with_policy(&|context, v| {
+                    if winners.get(context) == Some(&v) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }),
+                z,
+            ),
+        );
+    }
+    let rows: i64 = cells.iter().map(|c| c.n).sum();
+    OpeReport {
+        experiment: spec.key.to_string(),
+        metric: spec.goal.metric,
+        rows,
+        interval_level: LEVEL,
+        logged_value: logged.map(|e| e.ips.mean),
+        policies,
+        notes: vec![
+            "IPS = (1/n) Σ r·π(a|x)/p with a normal interval from the variance of its terms; SNIPS = \
+             Σ w·r / Σ w (w = π(a|x)/p) with a delta-method interval. r is a user's outcome after \
+             assignment (converted or not, or their value), p the propensity logged at assignment. \
+             Estimates of policies far from the logging policy rest on few effective users: see \
+             effective_sample_size."
+                .to_string(),
+        ],
+        computed_at: Utc::now(),
+    }
+}
