@@ -10,8 +10,8 @@ pub mod contextual;
 pub mod export;
 pub mod hashing;
 pub mod keys;
-mod personal;
 pub mod ope;
+mod personal;
 pub mod results;
 pub mod rules;
 mod snapshot;
@@ -268,7 +268,15 @@ impl Engine {
                 let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
                 let segments = store::list_segments(conn)?;
                 let holdout = store::get_holdout(conn)?;
-                Ok((experiments, stats, context_stats, keys, erasures, segments, holdout))
+                Ok((
+                    experiments,
+                    stats,
+                    context_stats,
+                    keys,
+                    erasures,
+                    segments,
+                    holdout,
+                ))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();

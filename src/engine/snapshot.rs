@@ -272,7 +272,8 @@ impl Snapshot {
                         .map_or_else(Arc::default, |c| c.registry.clone());
                     let context =
                         LiveContext::compile(&experiment, &stats, segment_stats, registry);
-                    let mut compiled = LiveExperiment::compile(experiment, stats, sticky, &segments);
+                    let mut compiled =
+                        LiveExperiment::compile(experiment, stats, sticky, &segments);
                     compiled.context = context;
                     Arc::new(compiled)
                 }
