@@ -179,6 +179,10 @@ pub async fn set_holdout(
 #[serde(deny_unknown_fields)]
 pub struct HoldoutQuery {
     /// The goal event to compare.
+    #[param(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,128}$",
+        example = "purchase"
+    )]
     pub event: String,
 }
 

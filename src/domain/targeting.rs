@@ -575,6 +575,34 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_bounded_exactly() {
+        let c = json!({"attribute": "visits", "op": "gt", "value": 1});
+        // The top-level list is level 1: three nested groups make 4 levels, a fourth makes 5.
+        let four = json!([{"all": [{"any": [{"all": [c.clone()]}]}]}]);
+        assert!(Targeting::from_json(&four).is_ok());
+        let five = json!([{"all": [{"any": [{"all": [{"any": [c.clone()]}]}]}]}]);
+        let e = Targeting::from_json(&five).unwrap_err();
+        assert!(e.message.contains("4 levels"), "{e}");
+        let at_most: Vec<Value> = (0..MAX_CONDITIONS).map(|_| c.clone()).collect();
+        assert!(Targeting::from_json(&json!([{"any": at_most.clone()}])).is_ok());
+        let mut too_many = at_most;
+        too_many.push(json!({"segment": "s"}));
+        let e =
+            Targeting::from_json(&json!([{"all": [c.clone()]}, {"any": too_many}])).unwrap_err();
+        assert!(e.message.contains("at most 64"), "{e}");
+        // A single rule object is a list of one; the plain list of conditions still reads.
+        let one = Targeting::from_json(&json!({"segment": "s"})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            json!([{"segment": "s"}])
+        );
+        let plain = json!([c.clone(), {"attribute": "platform", "op": "eq", "value": "ios"}]);
+        let t = Targeting::from_json(&plain).unwrap();
+        assert_eq!(t.flat_conditions().map(|c| c.len()), Some(2));
+        assert_eq!(serde_json::to_value(&t).unwrap(), plain);
+    }
+
+    #[test]
     fn refuses_nested_attributes() {
         let map = json!({"a": {"b": 1}}).as_object().unwrap().clone();
         assert!(Attributes::parse(map).is_err());
