@@ -6,9 +6,11 @@ use super::components::{
     Field, InputOptions, Tone, csrf_input, field_error, notice, select_field, text_field,
     textarea_field,
 };
+use super::format;
 use super::layout::{Nav, Page, layout};
 use crate::dashboard::forms::{FieldErrors, OPS, RuleRow, SegmentForm};
 use crate::domain::{Rule, Segment};
+use crate::engine::{HoldoutGroup, HoldoutResults};
 use maud::{Markup, html};
 
 pub struct SegmentListView<'a> {
@@ -20,6 +22,9 @@ pub struct SegmentListView<'a> {
     pub holdout: &'a str,
     pub holdout_error: Option<&'a str>,
     pub done: Option<&'a str>,
+    /// The goal event typed for the holdout comparison, and its results (or why not).
+    pub event: &'a str,
+    pub results: Option<Result<&'a HoldoutResults, &'a str>>,
 }
 
 pub struct SegmentFormView<'a> {
@@ -116,9 +121,56 @@ pub fn list_page(view: &SegmentListView) -> Markup {
                         view.holdout, InputOptions { inputmode: Some("decimal"), suffix: Some("%"), ..InputOptions::default() }))
                     div.form-actions { button.primary type="submit" { "Save holdout" } }
                 }
+                h3 #holdout-results { "Held out against exposed" }
+                form method="get" action="/dashboard/segments#holdout-results" {
+                    (text_field(&Field { name: "event", label: "Goal event", hint: Some("Users who sent it after they were held out, or after their first experimental assignment."),
+                        error: match view.results { Some(Err(e)) => Some(e), _ => None } },
+                        view.event, InputOptions { placeholder: Some("purchase"), ..InputOptions::default() }))
+                    div.form-actions { button type="submit" { "Compare" } }
+                }
+                @if let Some(Ok(r)) = view.results { (holdout_table(r)) }
             }
         },
     )
+}
+
+fn group_row(label: &str, g: &HoldoutGroup) -> Markup {
+    html! {
+        tr {
+            th scope="row" { (label) }
+            td.num { (format::thousands(g.users)) }
+            td.num { (format::thousands(g.conversions)) }
+            td.num { (format::percent(g.rate.mean, 2)) " " span.muted { "(" (format::percent(g.rate.low, 2)) " to " (format::percent(g.rate.high, 2)) ")" } }
+        }
+    }
+}
+
+fn holdout_table(r: &HoldoutResults) -> Markup {
+    html! {
+        div.table-scroll {
+            table.list #holdout-table {
+                caption { "Conversion to " code { (r.event) } ", rate with its 95% credible interval" }
+                thead { tr {
+                    th scope="col" { "Group" }
+                    th scope="col" class="num" { "Users" }
+                    th scope="col" class="num" { "Converted" }
+                    th scope="col" class="num" { "Rate" }
+                } }
+                tbody {
+                    (group_row("Held out", &r.holdout))
+                    (group_row("Exposed", &r.exposed))
+                }
+            }
+        }
+        @match (r.lift, r.chance_to_beat_holdout) {
+            (Some(lift), Some(chance)) => {
+                p { "Exposed users convert " strong { (format::signed_percent(lift.mean)) } " relative to held-out users (95%: "
+                    (format::signed_percent(lift.low)) " to " (format::signed_percent(lift.high)) "); chance that personalization beats the holdout: "
+                    strong { (format::probability(chance)) } "." }
+            }
+            _ => { p.muted { "Both groups need users before they can be compared." } }
+        }
+    }
 }
 
 fn condition_row(i: usize, row: &RuleRow, errors: &FieldErrors) -> Markup {

@@ -12,6 +12,8 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     done: Option<String>,
+    /// A goal event: compare held-out with exposed users on it.
+    event: Option<String>,
 }
 
 async fn render_list(
@@ -20,7 +22,17 @@ async fn render_list(
     holdout_text: Option<&str>,
     holdout_error: Option<&str>,
     done: Option<&str>,
+    event: Option<&str>,
 ) -> PageResult {
+    let event = event.map(str::trim).filter(|e| !e.is_empty());
+    let results = match event {
+        Some(e) => Some(match engine.holdout_results(e).await {
+            Ok(r) => Ok(r),
+            Err(EngineError::Invalid(v)) => Err(v.message),
+            Err(other) => return Err(other.into()),
+        }),
+        None => None,
+    };
     let (segments, experiments, holdout) = tokio::try_join!(
         engine.list_segments(),
         engine.list_experiments(),
@@ -52,6 +64,8 @@ async fn render_list(
             holdout: &typed,
             holdout_error,
             done,
+            event: event.unwrap_or(""),
+            results: results.as_ref().map(|r| r.as_ref().map_err(String::as_str)),
         }),
     ))
 }
@@ -62,7 +76,15 @@ pub async fn list(
     engine: web::Data<Engine>,
     query: web::Query<ListQuery>,
 ) -> PageResult {
-    render_list(&user, &engine, None, None, query.done.as_deref()).await
+    render_list(
+        &user,
+        &engine,
+        None,
+        None,
+        query.done.as_deref(),
+        query.event.as_deref(),
+    )
+    .await
 }
 
 fn render_form(
@@ -220,6 +242,7 @@ pub async fn set_holdout(
             Some(typed),
             Some("type a percentage such as 5"),
             None,
+            None,
         )
         .await;
     };
@@ -231,6 +254,7 @@ pub async fn set_holdout(
                 &engine,
                 Some(typed),
                 Some("must be between 0% and 50%"),
+                None,
                 None,
             )
             .await

@@ -1234,6 +1234,42 @@ async fn the_holdout_is_set_in_percent_on_the_segments_page() {
         app.admin(Method::GET, "/api/v1/holdout", None).await.body,
         json!({"fraction": 0.05})
     );
+
+    // The page compares held-out with exposed users on a goal event, as the API does.
+    app.running_experiment(experiment_body("shop", "ab")).await;
+    let saved = browser
+        .post("/dashboard/holdout", &[("csrf", &csrf), ("fraction", "50")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let user = format!("user-{i}");
+        app.assign(json!({"user_id": user})).await;
+        if i % 2 == 0 {
+            events.push(json!({"user_id": user, "name": "purchase"}));
+        }
+    }
+    assert_eq!(app.track(json!(events)).await.status, StatusCode::ACCEPTED);
+    let api = app
+        .admin(Method::GET, "/api/v1/holdout/results?event=purchase", None)
+        .await
+        .body;
+    let page = browser.get("/dashboard/segments?event=purchase").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let table = text(&page.body[page.body.find("holdout-table").expect("a results table")..]);
+    let held = format!(
+        // (cells run together in the text: "Held out" 24 13 → "Held out2413")
+        "Held out{}{}",
+        api["holdout"]["users"], api["holdout"]["conversions"]
+    );
+    let exposed = format!(
+        "Exposed{}{}",
+        api["exposed"]["users"], api["exposed"]["conversions"]
+    );
+    assert!(table.contains(&held) && table.contains(&exposed), "{table}");
+    assert!(text(&page.body).contains("chance that personalization beats the holdout"));
+    let bad = browser.get("/dashboard/segments?event=%01").await;
+    assert!(bad.body.contains(r#"id="event-error""#));
 }
 
 /// The fields of a valid create form, with a layer range.
