@@ -409,7 +409,7 @@ impl Engine {
     /// The variants of `user` in the experiments asked for (every live one when `None`).
     ///
     /// Order of decisions: the holdout (a held-out user gets nothing at all, and is recorded
-    /// once); per experiment its status, its targeting, its pinned rules (the first matching
+    /// once if an experiment would have taken them); per experiment its status, its targeting, its pinned rules (the first matching
     /// rule decides, unless the user already has an experimental assignment, which stays:
     /// sticky wins), its layer range and traffic, and finally the sticky or new assignment.
     pub async fn assign(
@@ -439,7 +439,17 @@ impl Engine {
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
         if rules::in_holdout(snapshot.holdout, user_id) {
-            if self.inner.holdout_known.get(user_key).is_none() {
+            // Recorded only when an experiment would have taken the user (running, targeted,
+            // not pinned, in its layer and traffic): the users it is compared with are those
+            // who got an experimental assignment, so both groups are alike but for the holdout.
+            let eligible = candidates.iter().any(|e| {
+                e.status == Status::Running
+                    && e.personal.targeting.matches(attributes)
+                    && e.personal.pinned(attributes).is_none()
+                    && e.personal.in_layer(user_id)
+                    && e.enrolls(user_id)
+            });
+            if eligible && self.inner.holdout_known.get(user_key).is_none() {
                 self.inner
                     .writer
                     .hold_out(user_id.to_string(), Utc::now())

@@ -235,6 +235,7 @@ async fn held_out_users_get_no_pinned_rule_or_winner_and_can_be_erased() {
     let mut pinned = experiment_body("pinned", "ab");
     pinned["rules"] = json!([{"segment": "everyone", "variant": "b"}]);
     app.running_experiment(pinned).await;
+    app.running_experiment(experiment_body("open", "ab")).await;
     app.running_experiment(experiment_body("done", "ab")).await;
     let stop = app
         .admin(
@@ -256,8 +257,8 @@ async fn held_out_users_get_no_pinned_rule_or_winner_and_can_be_erased() {
             assert!(assignments.is_empty());
             held.get_or_insert(user);
         } else {
-            // Everyone else gets the pinned variant and the winner.
-            assert_eq!(assignments.len(), 2, "{:?}", reply.body);
+            // Everyone else gets the pinned variant, an assignment and the winner.
+            assert_eq!(assignments.len(), 3, "{:?}", reply.body);
         }
     }
     let held = held.expect("half of 100 users are held out");
@@ -276,4 +277,31 @@ async fn held_out_users_get_no_pinned_rule_or_winner_and_can_be_erased() {
     let again = app.assign(json!({"user_id": held})).await;
     assert_eq!(again.body["holdout"], true);
     assert_eq!(count(&held), 1);
+}
+
+#[tokio::test]
+async fn only_users_an_experiment_would_have_taken_are_recorded() {
+    let app = spawn_app().await;
+    let mut body = experiment_body("ios-only", "ab");
+    body["targeting"] = json!([{"attribute": "platform", "op": "eq", "value": "ios"}]);
+    app.running_experiment(body).await;
+    assert_eq!(set_holdout(&app, json!(0.5)).await.status, StatusCode::OK);
+    let (mut ios, mut web) = (0, 0);
+    for i in 0..200 {
+        let platform = if i % 2 == 0 { "ios" } else { "web" };
+        let reply = app
+            .assign(json!({"user_id": format!("user-{i}"), "attributes": {"platform": platform}}))
+            .await;
+        if reply.body["holdout"] == true {
+            assert!(reply.body["assignments"].as_array().unwrap().is_empty());
+            if platform == "ios" {
+                ios += 1;
+            } else {
+                web += 1;
+            }
+        }
+    }
+    assert!(ios > 0 && web > 0, "{ios} {web}");
+    // Held-out web users would have got nothing anyway: they are not part of the comparison.
+    assert_eq!(app.count("SELECT count(*) AS n FROM holdout_users"), ios);
 }
