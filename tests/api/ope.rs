@@ -132,18 +132,20 @@ async fn a_simulated_bandit_log_recovers_the_true_rates() {
     let covers = |interval: &Value, t: f64| {
         interval["low"].as_f64().unwrap() <= t && t <= interval["high"].as_f64().unwrap()
     };
-    // Within 3.29 standard errors (a 99.9% interval, from the 95% one returned).
+    // Within 4.42 standard errors (a 99.999% band, from the 95% interval returned).
     let near = |interval: &Value, t: f64| {
         let (low, high) = (
             interval["low"].as_f64().unwrap(),
             interval["high"].as_f64().unwrap(),
         );
         let se = (high - low) / (2.0 * 1.959_963_984_540_054);
-        (0.5 * (low + high) - t).abs() <= 3.29 * se
+        (0.5 * (low + high) - t).abs() <= 4.42 * se
     };
-    // Assignments come from the server's Thompson sampling (not seeded), so coverage is
-    // checked as calibrated intervals behave: most 95% intervals cover the truth (this
-    // fails with probability ~0.7%), and every estimate is within its 99.9% band.
+    // Assignments come from the server's Thompson sampling (not seeded, and concurrent), so
+    // the checks are the ones calibrated intervals pass all but ~1e-4 of the time: at least
+    // one of the three 95% intervals covers the truth (fails with probability 0.05³), and
+    // every estimate lies within its 99.999% band (7 checks × 1e-5). A CI test must not fail
+    // by chance; the exact checks are the uniform-logging test above and src/stats/ope.rs.
     let mut covered = 0;
     for v in ["a", "b", "c"] {
         let p = policy(&report, "fixed", Some(v));
@@ -157,7 +159,7 @@ async fn a_simulated_bandit_log_recovers_the_true_rates() {
         }
     }
     assert!(
-        covered >= 2,
+        covered >= 1,
         "{covered} of 3 intervals cover the truth: {report}"
     );
     let winners = policy(&report, "per_segment_winners", None);
