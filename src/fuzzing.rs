@@ -37,6 +37,12 @@ pub const FIELDS: &[&str] = &[
     "context",
     "targetingKey",
     "platform",
+    "segment",
+    "all",
+    "any",
+    "rule",
+    "fraction",
+    "layer",
     "",
     "__proto__",
 ];

@@ -10,6 +10,7 @@ pub enum Nav {
     New,
     Keys,
     Audit,
+    Segments,
     Other,
 }
 
@@ -55,6 +56,7 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                             (nav_link("/dashboard/new", "New experiment", page.nav == Nav::New))
                             (nav_link("/dashboard/keys", "API keys", page.nav == Nav::Keys))
                             (nav_link("/dashboard/audit", "Audit log", page.nav == Nav::Audit))
+                            (nav_link("/dashboard/segments", "Segments", page.nav == Nav::Segments))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);

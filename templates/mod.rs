@@ -12,5 +12,6 @@ pub mod experiment_page;
 pub mod format;
 pub mod keys;
 pub mod layout;
+pub mod segment_pages;
 pub mod sign_in;
 pub mod stop_confirmation;

@@ -28,11 +28,20 @@ pub struct AssignmentOut<'a> {
     variant: &'a str,
     #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
+    /// The segment of the pinned rule that decided; absent when the experiment itself did
+    /// (a pinned user is not part of the experiment's statistics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "returning-buyers")]
+    rule: Option<&'a str>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AssignResponse<'a> {
     assignments: Vec<AssignmentOut<'a>>,
+    /// True when the user is in the server-wide holdout: no experiment at all (and
+    /// `assignments` is empty).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    holdout: bool,
 }
 
 /// The variants of a user in every live experiment asked for (all when omitted) whose
@@ -75,9 +84,13 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
             experiment: a.experiment.key.as_str(),
             variant: &a.variant().key,
             payload: &a.variant().payload,
+            rule: a.rule.as_deref(),
         })
         .collect();
     metrics::counter!(crate::telemetry::ASSIGNMENTS, "via" => "api")
         .increment(assigned.len() as u64);
-    Ok(HttpResponse::Ok().json(AssignResponse { assignments }))
+    Ok(HttpResponse::Ok().json(AssignResponse {
+        assignments,
+        holdout: assigned.holdout,
+    }))
 }

@@ -111,6 +111,10 @@ impl From<EngineError> for ApiError {
                 code: "unknown_experiment",
                 message: format!("no experiment has the key {key:?}"),
             },
+            EngineError::UnknownSegment(key) => ApiError::NotFound {
+                code: "unknown_segment",
+                message: format!("no segment has the key {key:?}"),
+            },
             e @ EngineError::UnknownVariant { .. } => ApiError::Invalid(e.to_string()),
             EngineError::Conflict(m) => ApiError::Conflict(m),
             EngineError::Unavailable(m) => {

@@ -169,6 +169,14 @@ fn check_experiment(bytes: &[u8]) {
         let _ = spec.patched(patch);
     }
     let _ = parse::<StopBody>(bytes);
+    if let Ok(segment) = parse::<crate::domain::SegmentDraft>(bytes) {
+        let path = crate::domain::SegmentKey::parse("s0").unwrap();
+        let _ = segment.clone().validate(None);
+        let _ = segment.validate(Some(&path));
+    }
+    if let Ok(holdout) = parse::<super::personal::HoldoutBody>(bytes) {
+        let _ = crate::domain::check_holdout(holdout.fraction);
+    }
 }
 
 fn all(bytes: &[u8]) {

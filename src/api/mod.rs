@@ -14,6 +14,7 @@ mod metrics;
 pub mod observe;
 pub mod ofrep;
 pub mod openapi;
+mod personal;
 mod track;
 mod users;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/assign", web::post().to(assign::assign))
             .route("/track", web::post().to(track::track))
             .configure(experiments::routes)
+            .configure(personal::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/users/{user_id}", web::delete().to(users::erase))
             .route("/audit", web::get().to(audit::audit)),

@@ -4,7 +4,8 @@
 //! - `variant` is the variant key; `value` is the variant's payload when the experiment has
 //!   payloads (all of one JSON type, checked at creation) and the variant key otherwise.
 //! - `reason`: `SPLIT` for an A/B or bandit assignment, `TARGETING_MATCH` for the declared
-//!   winner of a stopped experiment, `DISABLED` when the experiment gives the user no
+//!   winner of a stopped experiment or a pinned rule (`metadata.rule` names its segment),
+//!   `DISABLED` (with `metadata.holdout: true` for a user in the holdout) when the experiment gives the user no
 //!   assignment (draft, stopped without winner, targeting or traffic left the user out, paused
 //!   and the user was never enrolled). A `DISABLED` answer still carries a value, the
 //!   control's (payload or key), so an app that uses the value directly shows what users
@@ -20,7 +21,7 @@
 use super::ApiError;
 use super::auth;
 use crate::domain::{Attributes, ExperimentKey, Scope, Status, UserId};
-use crate::engine::{Engine, LiveExperiment, Snapshot};
+use crate::engine::{Assigned, Engine, LiveExperiment, Snapshot};
 use crate::telemetry::{ASSIGNMENTS, OFREP_EVALUATIONS};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -81,6 +82,12 @@ pub struct FlagMetadata {
     pub status: &'static str,
     /// Whether the user has an assignment (false exactly when the reason is `DISABLED`).
     pub assigned: bool,
+    /// The segment of the pinned rule that decided (reason `TARGETING_MATCH`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// True when the user is in the server-wide holdout (reason `DISABLED`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub holdout: bool,
 }
 
 /// A successful evaluation.
@@ -313,17 +320,30 @@ fn success(live: &LiveExperiment, index: usize, reason: Reason) -> EvaluationSuc
             dimension: spec.dimension.as_str(),
             status: live.status.as_str(),
             assigned: reason != Reason::Disabled,
+            rule: None,
+            holdout: false,
         },
     }
 }
 
-/// The reason for an assignment the engine gave.
-fn reason_of(live: &LiveExperiment) -> Reason {
-    if live.status == Status::Stopped {
+/// The answer for an assignment the engine gave: a winner or a pinned rule is a targeting
+/// match (with the rule in the metadata), anything else a split.
+fn assigned_success(a: &Assigned) -> EvaluationSuccess {
+    let reason = if a.experiment.status == Status::Stopped || a.rule.is_some() {
         Reason::TargetingMatch
     } else {
         Reason::Split
-    }
+    };
+    let mut answer = success(&a.experiment, a.variant, reason);
+    answer.metadata.rule = a.rule.as_deref().map(str::to_string);
+    answer
+}
+
+/// The answer for a held-out user: disabled, with the control's value.
+fn held_out(live: &LiveExperiment) -> EvaluationSuccess {
+    let mut answer = success(live, live.control, Reason::Disabled);
+    answer.metadata.holdout = true;
+    answer
 }
 
 /// Evaluates one flag for a subject without a user id: only experiments that need no user
@@ -391,7 +411,8 @@ async fn evaluate_one(
         .await
         .map_err(|e| Failure::from(ApiError::from(e)))?;
     Ok(match assigned.first() {
-        Some(a) => success(&a.experiment, a.variant, reason_of(&a.experiment)),
+        Some(a) => assigned_success(a),
+        None if assigned.holdout => held_out(live),
         None => success(live, live.control, Reason::Disabled),
     })
 }
@@ -461,17 +482,16 @@ async fn evaluate_all(
     authorize(req)?;
     let subject = parse_request(body, engine.limits())?;
     let snapshot: Arc<Snapshot> = engine.snapshot();
-    let mut assigned: HashMap<String, (Arc<LiveExperiment>, usize)> = HashMap::new();
+    let mut assigned: HashMap<String, Assigned> = HashMap::new();
+    let mut holdout = false;
     if let Some(user) = &subject.user {
-        for a in engine
+        let answer = engine
             .assign(user, &subject.attributes, None)
             .await
-            .map_err(|e| Failure::from(ApiError::from(e)))?
-        {
-            assigned.insert(
-                a.experiment.key.to_string(),
-                (a.experiment.clone(), a.variant),
-            );
+            .map_err(|e| Failure::from(ApiError::from(e)))?;
+        holdout = answer.holdout;
+        for a in answer {
+            assigned.insert(a.experiment.key.to_string(), a);
         }
     }
     let mut experiments: Vec<&Arc<LiveExperiment>> = snapshot.experiments.iter().collect();
@@ -479,8 +499,11 @@ async fn evaluate_all(
     let flags = experiments
         .into_iter()
         .map(|live| {
-            if let Some((experiment, variant)) = assigned.get(live.key.as_str()) {
-                return BulkEntry::Success(success(experiment, *variant, reason_of(experiment)));
+            if let Some(a) = assigned.get(live.key.as_str()) {
+                return BulkEntry::Success(assigned_success(a));
+            }
+            if holdout {
+                return BulkEntry::Success(held_out(live));
             }
             if subject.user.is_some() {
                 return BulkEntry::Success(success(live, live.control, Reason::Disabled));

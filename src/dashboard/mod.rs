@@ -9,6 +9,7 @@ mod audit;
 mod experiments;
 pub mod forms;
 mod keys;
+mod segments;
 pub mod session;
 mod sign_in;
 
@@ -71,6 +72,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/keys/{id}/revoke", web::post().to(keys::revoke))
                 .route("/audit", web::get().to(audit::page))
                 .route("/audit/export", web::get().to(audit::export))
+                .route("/segments", web::get().to(segments::list))
+                .route("/segments", web::post().to(segments::create))
+                .route("/segments/new", web::get().to(segments::new_form))
+                .route("/segments/{key}", web::get().to(segments::edit_form))
+                .route("/segments/{key}", web::post().to(segments::update))
+                .route("/segments/{key}/delete", web::post().to(segments::delete))
+                .route("/holdout", web::post().to(segments::set_holdout))
                 .default_service(web::to(not_found)),
         );
 }
@@ -108,6 +116,9 @@ impl From<EngineError> for DashboardError {
         match e {
             EngineError::UnknownExperiment(key) => {
                 DashboardError::NotFound(format!("There is no experiment with the key “{key}”."))
+            }
+            EngineError::UnknownSegment(key) => {
+                DashboardError::NotFound(format!("There is no segment with the key “{key}”."))
             }
             EngineError::Invalid(v) => DashboardError::BadRequest(v.to_string()),
             e @ EngineError::UnknownVariant { .. } => DashboardError::BadRequest(e.to_string()),

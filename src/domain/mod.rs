@@ -33,6 +33,7 @@ mod experiment;
 mod fuzz;
 mod keys;
 mod names;
+mod segment;
 mod targeting;
 
 pub use experiment::{
@@ -40,9 +41,13 @@ pub use experiment::{
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
 pub use keys::{MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit};
-pub use names::{EventName, ExperimentKey, MAX_USER_ID, UserId, VariantKey};
+pub use names::{EventName, ExperimentKey, LayerKey, MAX_USER_ID, SegmentKey, UserId, VariantKey};
+pub use segment::{
+    Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,
+};
 pub use targeting::{
-    Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES, Op, Targeting,
+    Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
+    MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
 };
 
 /// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the

@@ -92,6 +92,18 @@ string_newtype!(
     "use 1 to 128 bytes without control characters",
     schema(pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,128}$", example = "purchase")
 );
+string_newtype!(
+    /// A segment's unique slug, by which experiments reference it.
+    SegmentKey, "segment", |s| is_slug(s, 64),
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "returning-buyers")
+);
+string_newtype!(
+    /// A mutual-exclusion layer's slug: experiments in one layer never share a user.
+    LayerKey, "layer.key", |s| is_slug(s, 64),
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "home-screen")
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,13 +12,16 @@ pub mod export;
 pub mod hashing;
 pub mod keys;
 pub mod ope;
+mod personal;
 pub mod results;
+pub mod rules;
 mod snapshot;
 mod sticky;
 pub mod writer;
 
 pub use audit::Actor;
 pub use consent::Consent;
+pub use personal::{HoldoutGroup, HoldoutResults};
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
 pub use writer::TrackOutcome;
@@ -45,6 +48,8 @@ pub enum EngineError {
     Invalid(#[from] ValidationError),
     #[error("no experiment has the key {0:?}")]
     UnknownExperiment(String),
+    #[error("no segment has the key {0:?}")]
+    UnknownSegment(String),
     #[error("experiment {experiment:?} has no variant {variant:?}")]
     UnknownVariant { experiment: String, variant: String },
     #[error("{0}")]
@@ -60,6 +65,8 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::Unavailable(m) => EngineError::Unavailable(m),
             StoreError::AlreadyExists(m) => EngineError::Conflict(m),
+            StoreError::Invalid(v) => EngineError::Invalid(v),
+            StoreError::Conflict(m) => EngineError::Conflict(m),
             StoreError::NotFound => EngineError::Internal("a row vanished".into()),
             StoreError::Query(e) => EngineError::Internal(e.to_string()),
         }
@@ -111,6 +118,32 @@ pub struct Purged {
 pub struct Assigned {
     pub experiment: Arc<LiveExperiment>,
     pub variant: usize,
+    /// The segment of the pinned rule that decided, when a rule did (the user is then not
+    /// part of the experiment); `None` for an experimental assignment or a winner.
+    pub rule: Option<Arc<str>>,
+}
+
+/// What `assign` answers: the user's assignments, and whether the user is held out (then
+/// there are none). Reads as the slice of assignments.
+#[derive(Default)]
+pub struct Assignments {
+    pub items: Vec<Assigned>,
+    pub holdout: bool,
+}
+
+impl std::ops::Deref for Assignments {
+    type Target = [Assigned];
+    fn deref(&self) -> &[Assigned] {
+        &self.items
+    }
+}
+
+impl IntoIterator for Assignments {
+    type Item = Assigned;
+    type IntoIter = std::vec::IntoIter<Assigned>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
 }
 
 impl Assigned {
@@ -145,6 +178,8 @@ struct Inner {
     results_cache: results::ResultsCache,
     ope_cache: ope::OpeCache,
     settings: EngineSettings,
+    /// Held-out users this instance has recorded (so each is written once).
+    holdout_known: sticky::StickyCache,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
 }
@@ -177,6 +212,7 @@ impl Engine {
                 results_cache: results::ResultsCache::default(),
                 ope_cache: ope::OpeCache::default(),
                 settings,
+                holdout_known: sticky::StickyCache::default(),
                 erasure_watermark: AtomicI64::new(0),
             }),
         };
@@ -230,7 +266,7 @@ impl Engine {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
         let key_ticket = self.inner.keys.ticket();
         let watermark = self.inner.erasure_watermark.load(Ordering::Relaxed);
-        let (experiments, stats, context_stats, keys, erasures) = self
+        let (experiments, stats, context_stats, keys, erasures, segments, holdout) = self
             .inner
             .store
             .run(move |conn| {
@@ -239,7 +275,17 @@ impl Engine {
                 let context_stats = store::load_context_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
                 let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
-                Ok((experiments, stats, context_stats, keys, erasures))
+                let segments = store::list_segments(conn)?;
+                let holdout = store::get_holdout(conn)?;
+                Ok((
+                    experiments,
+                    stats,
+                    context_stats,
+                    keys,
+                    erasures,
+                    segments,
+                    holdout,
+                ))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
@@ -257,11 +303,14 @@ impl Engine {
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
+            let segments = rules::Segments::new(segments);
             Snapshot::rebuild(
                 &previous,
                 experiments,
                 by_experiment,
                 contexts_by_experiment,
+                segments,
+                holdout,
             )
         })
         .await
@@ -284,6 +333,7 @@ impl Engine {
         for experiment in &self.inner.snapshot.load().experiments {
             experiment.sticky.remove(user_key);
         }
+        self.inner.holdout_known.remove(user_key);
     }
 
     /// Refreshes every `refresh_interval` until `shutdown` fires.
@@ -361,12 +411,17 @@ impl Engine {
     // ---- the hot path -------------------------------------------------------------------
 
     /// The variants of `user` in the experiments asked for (every live one when `None`).
+    ///
+    /// Order of decisions: the holdout (a held-out user gets nothing at all, and is recorded
+    /// once if an experiment would have taken them); per experiment its status, its targeting, its pinned rules (the first matching
+    /// rule decides, unless the user already has an experimental assignment, which stays:
+    /// sticky wins), its layer range and traffic, and finally the sticky or new assignment.
     pub async fn assign(
         &self,
         user: &UserId,
         attributes: &Attributes,
         only: Option<&[ExperimentKey]>,
-    ) -> Result<Vec<Assigned>, EngineError> {
+    ) -> Result<Assignments, EngineError> {
         let snapshot = self.inner.snapshot.load_full();
         let candidates: Vec<&Arc<LiveExperiment>> = match only {
             Some(keys) => keys
@@ -381,16 +436,40 @@ impl Engine {
         };
         if let Some(consent) = &self.inner.settings.consent {
             if !consent.allows(attributes) {
-                // No assignment, nothing stored, nothing cached.
-                return Ok(Vec::new());
+                // No assignment, nothing stored, nothing cached (nor held out).
+                return Ok(Assignments::default());
             }
         }
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
+        if rules::in_holdout(snapshot.holdout, user_id) {
+            // Recorded only when an experiment would have taken the user (running, targeted,
+            // not pinned, in its layer and traffic): the users it is compared with are those
+            // who got an experimental assignment, so both groups are alike but for the holdout.
+            let eligible = candidates.iter().any(|e| {
+                e.status == Status::Running
+                    && e.personal.targeting.matches(attributes)
+                    && e.personal.pinned(attributes).is_none()
+                    && e.personal.in_layer(user_id)
+                    && e.enrolls(user_id)
+            });
+            if eligible && self.inner.holdout_known.get(user_key).is_none() {
+                self.inner
+                    .writer
+                    .hold_out(user_id.to_string(), Utc::now())
+                    .await?;
+                self.inner.holdout_known.insert(user_key, Known::Variant(0));
+            }
+            return Ok(Assignments {
+                items: Vec::new(),
+                holdout: true,
+            });
+        }
         let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
-        // Cache misses, resolved together in one trip to the writer.
+        // Cache misses, resolved together in one trip to the writer. A lookup may carry the
+        // pinned rule that answers when no stored assignment turns up.
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
-        let mut lookups: Vec<usize> = Vec::new();
+        let mut lookups: Vec<(usize, Option<&rules::Pinned>)> = Vec::new();
         let now = Utc::now();
 
         for experiment in &candidates {
@@ -398,6 +477,7 @@ impl Engine {
                 Some(Assigned {
                     experiment: Arc::clone(experiment),
                     variant,
+                    rule: None,
                 })
             };
             let slot = answers.len();
@@ -412,14 +492,28 @@ impl Engine {
                 }
                 Status::Running | Status::Paused => {}
             }
-            if !experiment.targeting.matches(attributes) || !experiment.enrolls(user_id) {
+            if !experiment.personal.targeting.matches(attributes) {
+                continue;
+            }
+            let enrolled = experiment.personal.in_layer(user_id) && experiment.enrolls(user_id);
+            if let Some(pin) = experiment.personal.pinned(attributes) {
+                match (enrolled, experiment.sticky.get(user_key)) {
+                    (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
+                    (true, None) => lookups.push((slot, Some(pin))),
+                    _ => answers[slot] = pinned_answer(experiment, pin),
+                }
+                continue;
+            }
+            if !enrolled {
                 continue;
             }
             match experiment.sticky.get(user_key) {
                 Some(Known::Variant(v)) => answers[slot] = answer(v),
-                Some(Known::NotEnrolled) => {}
-                None if experiment.status == Status::Paused => lookups.push(slot),
-                None => {
+                Some(Known::NotEnrolled) if experiment.status == Status::Paused => {}
+                None if experiment.status == Status::Paused => lookups.push((slot, None)),
+                // Not known, or known to have had no stored assignment when looked up: a new
+                // decision (the insert keeps any assignment stored meanwhile).
+                Some(Known::NotEnrolled) | None => {
                     let decision = decide(experiment, user_id, attributes);
                     let (variant, propensity) = (decision.variant, decision.propensity);
                     let allocation = experiment
@@ -452,10 +546,14 @@ impl Engine {
                 inserts.into_iter().unzip();
             let lookup_pairs = lookups
                 .iter()
-                .map(|&slot| (candidates[slot].id, user_id.to_string()))
+                .map(|&(slot, _)| (candidates[slot].id, user_id.to_string()))
                 .collect();
             let stored = self.inner.writer.assign(pending, lookup_pairs).await?;
-            for (slot, variant_id) in slots.into_iter().chain(lookups.iter().copied()).zip(stored) {
+            let slots = slots
+                .into_iter()
+                .map(|slot| (slot, None))
+                .chain(lookups.iter().copied());
+            for ((slot, pin), variant_id) in slots.zip(stored) {
                 let experiment = candidates[slot];
                 match variant_id.and_then(|id| experiment.variant_index(id)) {
                     Some(v) => {
@@ -463,13 +561,22 @@ impl Engine {
                         answers[slot] = Some(Assigned {
                             experiment: Arc::clone(experiment),
                             variant: v,
+                            rule: None,
                         });
                     }
-                    None => experiment.sticky.insert(user_key, Known::NotEnrolled),
+                    None => {
+                        experiment.sticky.insert(user_key, Known::NotEnrolled);
+                        if let Some(pin) = pin {
+                            answers[slot] = pinned_answer(experiment, pin);
+                        }
+                    }
                 }
             }
         }
-        Ok(answers.into_iter().flatten().collect())
+        Ok(Assignments {
+            items: answers.into_iter().flatten().collect(),
+            holdout: false,
+        })
     }
 
     /// Stores events once per id and attributes them; answers after the commit.
@@ -667,6 +774,15 @@ impl Engine {
     pub async fn ping(&self) -> Result<(), EngineError> {
         Ok(self.inner.store.run(store::ping).await?)
     }
+}
+
+/// The answer a pinned rule gives: its variant, not stored, not part of the experiment.
+fn pinned_answer(experiment: &Arc<LiveExperiment>, pin: &rules::Pinned) -> Option<Assigned> {
+    Some(Assigned {
+        experiment: Arc::clone(experiment),
+        variant: pin.variant,
+        rule: Some(pin.segment.clone()),
+    })
 }
 
 /// A new user's variant under the experiment's policy.

@@ -3,6 +3,7 @@
 
 use super::contextual::LiveContext;
 use super::hashing;
+use super::rules::{Personalization, Segments};
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
@@ -118,6 +119,8 @@ pub struct LiveExperiment {
     pub variant_seed: u64,
     pub sticky: Arc<StickyCache>,
     pub definition: Arc<Experiment>,
+    /// Targeting (segments resolved), pinned rules and layer range, compiled.
+    pub personal: Personalization,
     /// Contextual experiments: the context attributes and the per-segment policies.
     pub context: Option<LiveContext>,
 }
@@ -127,8 +130,10 @@ impl LiveExperiment {
         experiment: Experiment,
         stats: Vec<VariantStats>,
         sticky: Arc<StickyCache>,
+        segments: &Segments,
     ) -> Self {
         let spec = &experiment.spec;
+        let personal = Personalization::compile(spec, segments);
         let position = |key: &str| spec.variant_index(key);
         let variants = spec
             .variants
@@ -177,6 +182,7 @@ impl LiveExperiment {
             stats,
             sticky,
             definition: Arc::new(experiment),
+            personal,
             context: None,
         }
     }
@@ -195,6 +201,10 @@ pub struct Snapshot {
     pub experiments: Vec<Arc<LiveExperiment>>,
     pub by_key: HashMap<String, usize>,
     pub built_at: Instant,
+    /// Named segments (their rules are compiled into the experiments that use them).
+    pub segments: Arc<Segments>,
+    /// The share of users held out of every experiment.
+    pub holdout: f64,
 }
 
 impl Snapshot {
@@ -203,6 +213,8 @@ impl Snapshot {
             experiments: Vec::new(),
             by_key: HashMap::new(),
             built_at: Instant::now(),
+            segments: Arc::new(Segments::default()),
+            holdout: 0.0,
         }
     }
 
@@ -217,7 +229,10 @@ impl Snapshot {
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
         mut context_stats: HashMap<i64, Vec<ContextStats>>,
+        segments: Segments,
+        holdout: f64,
     ) -> Snapshot {
+        let segments_changed = segments.fingerprint != previous.segments.fingerprint;
         let mut live = Vec::with_capacity(experiments.len());
         let mut by_key = HashMap::with_capacity(experiments.len());
         for experiment in experiments {
@@ -227,6 +242,7 @@ impl Snapshot {
             let compiled = match old {
                 Some(old)
                     if old.version == experiment.version
+                        && !segments_changed
                         && (old.kind == Kind::Ab
                             || (old.stats == stats
                                 && old
@@ -252,7 +268,8 @@ impl Snapshot {
                         .map_or_else(Arc::default, |c| c.registry.clone());
                     let context =
                         LiveContext::compile(&experiment, &stats, segment_stats, registry);
-                    let mut compiled = LiveExperiment::compile(experiment, stats, sticky);
+                    let mut compiled =
+                        LiveExperiment::compile(experiment, stats, sticky, &segments);
                     compiled.context = context;
                     Arc::new(compiled)
                 }
@@ -264,6 +281,8 @@ impl Snapshot {
             experiments: live,
             by_key,
             built_at: Instant::now(),
+            segments: Arc::new(segments),
+            holdout,
         }
     }
 }

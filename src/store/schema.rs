@@ -22,6 +22,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         stopped_at -> Nullable<Timestamptz>,
+        rules -> Jsonb,
+        layer -> Nullable<Jsonb>,
         context -> Array<Text>,
     }
 }
@@ -128,6 +130,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    segments (id) {
+        id -> Int8,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        rule -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    holdout (id) {
+        id -> Int2,
+        fraction -> Float8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    holdout_users (user_id) {
+        user_id -> Text,
+        held_out_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     erasures (id) {
         id -> Int8,
         user_key -> Bytea,
@@ -148,5 +177,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     api_keys,
     audit_log,
+    segments,
+    holdout,
+    holdout_users,
     erasures,
 );

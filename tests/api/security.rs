@@ -1221,3 +1221,65 @@ async fn keys_created_at_first_start_are_audited_and_never_logged_in_full() {
         1
     );
 }
+
+#[tokio::test]
+async fn segment_and_holdout_changes_are_audited() {
+    let app = spawn_app().await;
+    let rule = json!({"attribute": "platform", "op": "eq", "value": "ios"});
+    let created = app
+        .admin(
+            Method::POST,
+            "/api/v1/segments",
+            Some(json!({"key": "ios", "name": "iOS", "rule": rule})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let replaced = app
+        .admin(
+            Method::PUT,
+            "/api/v1/segments/ios",
+            Some(json!({"name": "iOS users", "rule": rule})),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
+    let held = app
+        .admin(
+            Method::PUT,
+            "/api/v1/holdout",
+            Some(json!({"fraction": 0.05})),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{:?}", held.body);
+    let refused = app
+        .admin(
+            Method::PUT,
+            "/api/v1/holdout",
+            Some(json!({"fraction": 0.9})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let deleted = app
+        .admin(Method::DELETE, "/api/v1/segments/ios", None)
+        .await;
+    assert!(deleted.status.is_success(), "{:?}", deleted.body);
+
+    let log = audit_lines(&app, "").await;
+    let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "segment.create",
+            "segment.replace",
+            "holdout.set",
+            "segment.delete"
+        ]
+    );
+    assert!(log.iter().all(|e| e["actor"] == "env:admin"));
+    assert_eq!(log[0]["target"], "ios");
+    assert_eq!(log[1]["before"]["name"], "iOS");
+    assert_eq!(log[1]["after"]["name"], "iOS users");
+    assert_eq!(log[2]["before"]["fraction"], 0.0);
+    assert_eq!(log[2]["after"]["fraction"], 0.05);
+    assert_eq!(log[3]["before"]["name"], "iOS users");
+    assert_eq!(log[3]["after"], Value::Null);
+}
