@@ -1,5 +1,6 @@
 //! Settings from command-line flags and the environment (flags win).
 
+use crate::domain::{Attributes, ValidationError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Export the audit log of admin actions (oldest first), straight from the database.
+    Audit(AuditArgs),
     /// Export an experiment's results, assignments, events or daily series, straight from
     /// the database, streamed page by page (the same output as the HTTP export).
     Export(ExportArgs),
@@ -71,18 +74,40 @@ pub struct ExportArgs {
     pub db: DatabaseArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+    pub format: ExportFormatArg,
+    /// Start of the range (inclusive): RFC 3339 time or YYYY-MM-DD (midnight UTC).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the range (exclusive), same forms as --from.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Create a key and print it (it is shown only this once).
     Create {
         #[arg(long, value_enum)]
         scope: ScopeArg,
-        #[arg(long, default_value = "")]
-        label: String,
+        /// A name saying who or what uses the key.
+        #[arg(long, alias = "label", default_value = "")]
+        name: String,
+        /// Requests per second this key may make (default: the server's POSTERIOR_RATE_LIMIT,
+        /// or unlimited).
+        #[arg(long)]
+        rate_limit: Option<f64>,
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// List keys (ids, scopes, labels; never the keys themselves).
+    /// List keys (ids, scopes, names, a hash prefix; never the keys themselves).
     List {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -190,6 +215,166 @@ pub struct ServeArgs {
     /// How often (seconds) the retention task runs.
     #[arg(long, env = "POSTERIOR_RETENTION_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub retention_interval_secs: u64,
+    /// Requests per second allowed to each key that has no limit of its own (unset: unlimited).
+    #[arg(long, env = "POSTERIOR_RATE_LIMIT")]
+    pub rate_limit: Option<f64>,
+    /// Largest request body, in bytes (larger: 413).
+    #[arg(long, env = "POSTERIOR_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Most events in one track request.
+    #[arg(long, env = "POSTERIOR_MAX_EVENTS_PER_REQUEST", default_value_t = Limits::DEFAULT.max_events_per_request)]
+    pub max_events_per_request: usize,
+    /// Most attributes per user in one request (at most 50).
+    #[arg(long, env = "POSTERIOR_MAX_ATTRIBUTES", default_value_t = Limits::DEFAULT.max_attributes)]
+    pub max_attributes: usize,
+    /// Longest attribute name, in bytes (at most 64).
+    #[arg(long, env = "POSTERIOR_MAX_ATTRIBUTE_NAME_BYTES", default_value_t = Limits::DEFAULT.max_attribute_name_bytes)]
+    pub max_attribute_name_bytes: usize,
+    /// Longest string attribute value, in bytes (at most 256).
+    #[arg(long, env = "POSTERIOR_MAX_ATTRIBUTE_VALUE_BYTES", default_value_t = Limits::DEFAULT.max_attribute_value_bytes)]
+    pub max_attribute_value_bytes: usize,
+    /// Longest user id, in bytes (at most 256).
+    #[arg(long, env = "POSTERIOR_MAX_USER_ID_BYTES", default_value_t = Limits::DEFAULT.max_user_id_bytes)]
+    pub max_user_id_bytes: usize,
+    /// Longest experiment or variant name, in bytes (at most 200).
+    #[arg(long, env = "POSTERIOR_MAX_NAME_BYTES", default_value_t = Limits::DEFAULT.max_name_bytes)]
+    pub max_name_bytes: usize,
+}
+
+/// Input limits. Those on user ids, attributes and names may only be lowered below the
+/// domain's ceilings (what the storage and the targeting evaluator are built for); the body
+/// size and the events per request may be set freely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_events_per_request: usize,
+    pub max_attributes: usize,
+    pub max_attribute_name_bytes: usize,
+    pub max_attribute_value_bytes: usize,
+    pub max_user_id_bytes: usize,
+    pub max_name_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        max_body_bytes: 1024 * 1024,
+        max_events_per_request: 1000,
+        max_attributes: crate::domain::MAX_ATTRIBUTES,
+        max_attribute_name_bytes: crate::domain::MAX_ATTRIBUTE_NAME,
+        max_attribute_value_bytes: crate::domain::MAX_ATTRIBUTE_STRING,
+        max_user_id_bytes: crate::domain::MAX_USER_ID,
+        max_name_bytes: crate::domain::MAX_NAME,
+    };
+
+    /// Refuses limits of zero and limits above the domain's ceilings.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::domain::*;
+        let checks = [
+            ("max_body_bytes", self.max_body_bytes, usize::MAX),
+            (
+                "max_events_per_request",
+                self.max_events_per_request,
+                usize::MAX,
+            ),
+            ("max_attributes", self.max_attributes, MAX_ATTRIBUTES),
+            (
+                "max_attribute_name_bytes",
+                self.max_attribute_name_bytes,
+                MAX_ATTRIBUTE_NAME,
+            ),
+            (
+                "max_attribute_value_bytes",
+                self.max_attribute_value_bytes,
+                MAX_ATTRIBUTE_STRING,
+            ),
+            ("max_user_id_bytes", self.max_user_id_bytes, MAX_USER_ID),
+            ("max_name_bytes", self.max_name_bytes, MAX_NAME),
+        ];
+        for (name, value, ceiling) in checks {
+            if value == 0 || value > ceiling {
+                return Err(format!(
+                    "{name} must be between 1 and {ceiling}, not {value}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Limits {
+    pub fn check_user_id(&self, field: &str, user: &str) -> Result<(), ValidationError> {
+        if user.len() > self.max_user_id_bytes {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "{} bytes; user ids are at most {} bytes",
+                    user.len(),
+                    self.max_user_id_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn check_attributes(&self, attributes: &Attributes) -> Result<(), ValidationError> {
+        let map = attributes.as_map();
+        if map.len() > self.max_attributes {
+            return Err(ValidationError::new(
+                "attributes",
+                format!(
+                    "{} attributes; at most {} per user",
+                    map.len(),
+                    self.max_attributes
+                ),
+            ));
+        }
+        for (name, value) in map {
+            if name.len() > self.max_attribute_name_bytes {
+                return Err(ValidationError::new(
+                    "attributes",
+                    format!(
+                        "attribute names are at most {} bytes; {:?}… is {}",
+                        self.max_attribute_name_bytes,
+                        name.chars().take(16).collect::<String>(),
+                        name.len()
+                    ),
+                ));
+            }
+            if let Some(text) = value.as_str()
+                && text.len() > self.max_attribute_value_bytes
+            {
+                return Err(ValidationError::new(
+                    format!("attributes.{name}"),
+                    format!(
+                        "{} bytes; string values are at most {} bytes",
+                        text.len(),
+                        self.max_attribute_value_bytes
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn check_name(&self, field: &str, name: &str) -> Result<(), ValidationError> {
+        if name.len() > self.max_name_bytes {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "{} bytes; names are at most {} bytes",
+                    name.len(),
+                    self.max_name_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
 }
 
 /// Everything the server needs to start; tests build it directly.
@@ -204,6 +389,9 @@ pub struct Settings {
     pub max_batch_rows: usize,
     pub pool_size: u32,
     pub refresh_interval: Duration,
+    /// Requests per second for keys without a limit of their own; `None`: unlimited.
+    pub rate_limit: Option<f64>,
+    pub limits: Limits,
     pub consent: Option<crate::engine::Consent>,
     pub event_retention: Option<chrono::TimeDelta>,
     pub retention_interval: Duration,
@@ -223,6 +411,8 @@ impl Settings {
             max_batch_rows: 5000,
             pool_size: 8,
             refresh_interval: Duration::from_millis(1000),
+            rate_limit: None,
+            limits: Limits::DEFAULT,
             consent: None,
             event_retention: None,
             retention_interval: Duration::from_secs(3600),
@@ -243,6 +433,16 @@ impl From<ServeArgs> for Settings {
             max_batch_rows: a.max_batch_rows,
             pool_size: a.pool_size,
             refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
+            rate_limit: a.rate_limit,
+            limits: Limits {
+                max_body_bytes: a.max_body_bytes,
+                max_events_per_request: a.max_events_per_request,
+                max_attributes: a.max_attributes,
+                max_attribute_name_bytes: a.max_attribute_name_bytes,
+                max_attribute_value_bytes: a.max_attribute_value_bytes,
+                max_user_id_bytes: a.max_user_id_bytes,
+                max_name_bytes: a.max_name_bytes,
+            },
             consent: a
                 .consent_attribute
                 .filter(|c| !c.is_empty())

@@ -10,6 +10,8 @@ pub mod config;
 pub mod dashboard;
 pub mod domain;
 pub mod engine;
+#[cfg(test)]
+mod fuzzing;
 pub mod simulate;
 pub mod startup;
 pub mod stats;

@@ -8,10 +8,11 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use posterior::config::{
-    Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, ScopeArg, Settings,
-    SimulateArgs, Simulation,
+    AuditArgs, Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, ScopeArg,
+    Settings, SimulateArgs, Simulation,
 };
 use posterior::domain::Scope;
+use posterior::engine::Actor;
 use posterior::{Application, startup, store, telemetry};
 
 fn scope(arg: ScopeArg) -> Scope {
@@ -48,34 +49,56 @@ fn main() -> anyhow::Result<()> {
         Command::Keys { action } => match action {
             KeysCommand::Create {
                 scope: s,
-                label,
+                name,
+                rate_limit,
                 db,
             } => {
                 startup::migrate(&db.database_url)?;
-                let key = startup::create_key(&db.database_url, scope(s), &label)?;
+                let (key, record) = startup::create_key_with(
+                    &db.database_url,
+                    &Actor::cli(),
+                    scope(s),
+                    &name,
+                    rate_limit,
+                )?;
+                eprintln!(
+                    "Created {} key {} (shown only this once; store it safely):",
+                    record.scope, record.id
+                );
                 println!("{key}");
             }
             KeysCommand::List { db } => {
                 let mut conn = store::connect(&db.database_url)?;
+                println!("id\tscope\thash\tcreated\tlast_used\tstate\trate_limit\tname");
                 for k in store::list_keys(&mut conn)? {
-                    let state = k
-                        .revoked_at
-                        .map_or("active".to_string(), |t| format!("revoked {t}"));
+                    let state = k.revoked_at.map_or("active".to_string(), |t| {
+                        format!("revoked {}", t.format("%Y-%m-%d %H:%M:%S"))
+                    });
+                    let rate = k.rate_limit.map_or("-".to_string(), |r| format!("{r}/s"));
                     println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        k.id, k.scope, k.created_at, state, k.label
+                        "{}\t{}\t{}…\t{}\t{}\t{}\t{}\t{}",
+                        k.id,
+                        k.scope,
+                        k.hash_prefix(),
+                        k.created_at.format("%Y-%m-%d %H:%M:%S"),
+                        k.last_used_at.map_or("never".to_string(), |t| t
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()),
+                        state,
+                        rate,
+                        k.label
                     );
                 }
             }
             KeysCommand::Revoke { id, db } => {
-                let mut conn = store::connect(&db.database_url)?;
-                if store::revoke_key(&mut conn, id)? {
-                    println!("revoked key {id}");
-                } else {
-                    anyhow::bail!("no active key with id {id}");
-                }
+                startup::revoke_key(&db.database_url, &Actor::cli(), id)?;
+                println!("revoked key {id}");
             }
         },
+        Command::Audit(args) => {
+            telemetry::init(Default::default());
+            audit(args)?;
+        }
         Command::Export(args) => {
             telemetry::init(Default::default());
             export(args)?;
@@ -122,6 +145,36 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         }
     };
     tracing::info!(rows, "export written");
+    Ok(())
+}
+
+/// `posterior audit`: the audit log, written to a file or stdout.
+fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    use posterior::engine::audit::export_audit_to;
+    use posterior::engine::export::{ExportFormat, parse_time};
+    use posterior::store::export::TimeRange;
+    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+    let range = TimeRange {
+        from: time(&args.from).map_err(anyhow::Error::msg)?,
+        to: time(&args.to).map_err(anyhow::Error::msg)?,
+    };
+    let format = match args.format {
+        ExportFormatArg::Csv => ExportFormat::Csv,
+        ExportFormatArg::Jsonl => ExportFormat::Jsonl,
+    };
+    let url = &args.db.database_url;
+    let rows = match &args.output {
+        Some(path) => {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+            export_audit_to(url, format, range, &mut out)?
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            export_audit_to(url, format, range, &mut out)?
+        }
+    };
+    tracing::info!(rows, "audit log written");
     Ok(())
 }
 

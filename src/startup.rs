@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::domain::Scope;
-use crate::engine::{Engine, EngineSettings, keys};
+use crate::engine::{Actor, Engine, EngineError, EngineSettings, audit};
 use crate::store::{self, StoreError};
 use crate::{api, dashboard};
 use actix_web::body::MessageBody;
@@ -25,7 +25,10 @@ pub fn create_app(
         InitError = (),
     >,
 > {
+    // The body limit is configured (`Limits`); every extractor of bodies (JSON, forms) uses it.
+    let payload = web::PayloadConfig::default().limit(engine.limits().max_body_bytes);
     App::new()
+        .app_data(payload)
         .app_data(web::Data::new(engine))
         .configure(api::configure)
         .configure(dashboard::configure)
@@ -41,28 +44,50 @@ pub fn migrate(database_url: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// Creates a key, stores its hash, and returns the key itself (to be shown once).
-pub fn create_key(database_url: &str, scope: Scope, label: &str) -> Result<String, StoreError> {
+pub fn create_key(database_url: &str, scope: Scope, label: &str) -> Result<String, EngineError> {
+    create_key_with(database_url, &Actor::cli(), scope, label, None).map(|(key, _)| key)
+}
+
+/// Creates a key with a name and an optional rate limit, recorded in the audit log as done by
+/// `actor`; returns the key (to be shown once) and its record.
+pub fn create_key_with(
+    database_url: &str,
+    actor: &Actor,
+    scope: Scope,
+    name: &str,
+    rate_limit: Option<f64>,
+) -> Result<(String, store::ApiKeyRecord), EngineError> {
     let mut conn = store::connect(database_url)?;
-    let key = keys::generate_key(scope);
-    store::insert_key(&mut conn, &keys::hash_key(&key), scope, label)?;
-    Ok(key)
+    audit::create_key_in(&mut conn, actor, scope, name, rate_limit)
+}
+
+/// Revokes a key, recorded in the audit log as done by `actor`. Running servers refuse it
+/// within their refresh interval.
+pub fn revoke_key(
+    database_url: &str,
+    actor: &Actor,
+    id: i64,
+) -> Result<store::ApiKeyRecord, EngineError> {
+    let mut conn = store::connect(database_url)?;
+    audit::revoke_key_in(&mut conn, actor, id)
 }
 
 /// On a first start without keys in the environment, creates one key per scope and prints
 /// it once: after that only its hash exists.
-fn bootstrap_keys(settings: &Settings) -> Result<(), StoreError> {
+fn bootstrap_keys(settings: &Settings) -> Result<(), EngineError> {
     let mut conn = store::connect(&settings.database_url)?;
     for (scope, from_env) in [
         (Scope::Admin, &settings.admin_key),
         (Scope::Client, &settings.client_key),
     ] {
         if from_env.is_none() && store::count_active_keys(&mut conn, scope)? == 0 {
-            let key = keys::generate_key(scope);
-            store::insert_key(
+            // Recorded in the audit log like any other key.
+            let (key, _) = audit::create_key_in(
                 &mut conn,
-                &keys::hash_key(&key),
+                &Actor::new("server"),
                 scope,
                 "created at first start",
+                None,
             )?;
             println!("Created a {scope} key (shown only this once; store it safely): {key}");
         }
@@ -82,13 +107,16 @@ pub struct Application {
 impl Application {
     /// Prepares the database, starts the engine and binds the listener (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.limits.validate().map_err(anyhow::Error::msg)?;
+        crate::domain::validate_rate_limit(settings.rate_limit)
+            .map_err(|e| anyhow::anyhow!("POSTERIOR_RATE_LIMIT: {}", e.message))?;
         let prepared = settings.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let applied = migrate(&prepared.database_url)?;
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }
-            bootstrap_keys(&prepared)
+            Ok(bootstrap_keys(&prepared)?)
         })
         .await??;
 
@@ -106,6 +134,8 @@ impl Application {
             max_batch_rows: settings.max_batch_rows,
             refresh_interval: settings.refresh_interval,
             static_keys,
+            default_rate_limit: settings.rate_limit,
+            limits: settings.limits,
             consent: settings.consent.clone(),
             event_retention: settings.event_retention,
             retention_interval: settings.retention_interval,
@@ -124,6 +154,9 @@ impl Application {
         let server = server.run();
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // Keys reload on a cadence of their own (at most 500 ms), so a revocation takes
+        // effect everywhere within a second even when a full refresh is slow.
+        tokio::spawn(engine.clone().run_key_refresh_loop(shutdown_rx.clone()));
         let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx.clone()));
         let retention = tokio::spawn(engine.clone().run_retention_loop(shutdown_rx));
         tracing::info!(address = %settings.bind, port, "posterior is listening");

@@ -23,6 +23,8 @@ pub struct EditView<'a> {
     pub experiment: &'a Experiment,
     pub form: &'a ExperimentForm,
     pub errors: &'a FieldErrors,
+    /// Every segment as (key, name), for the pinned rules.
+    pub segments: &'a [(String, String)],
 }
 
 const DIMENSIONS: &[(&str, &str, &str)] = &[
@@ -82,6 +84,12 @@ fn field_label(field: &str) -> String {
         ("variants", "Variants"),
         ("weights", "Weights"),
         ("targeting", "Targeting"),
+        ("targeting_json", "Targeting groups and segments (JSON)"),
+        ("pins", "Pinned rules"),
+        ("layer", "Layer"),
+        ("layer_key", "Layer key"),
+        ("layer_from", "Layer range from"),
+        ("layer_to", "Layer range to"),
         ("form", "Form"),
     ];
     if let Some((_, label)) = named.iter().find(|(k, _)| *k == field) {
@@ -94,6 +102,7 @@ fn field_label(field: &str) -> String {
             i.parse::<usize>().map_or(0, |i| i + 1)
         ),
         ["rule", i, ..] => format!("Targeting rule {}", i.parse::<usize>().map_or(0, |i| i + 1)),
+        ["pin", i, ..] => format!("Pinned rule {}", i.parse::<usize>().map_or(0, |i| i + 1)),
         _ => field.to_string(),
     }
 }
@@ -103,6 +112,8 @@ fn anchor(field: &str) -> String {
     match field {
         "weights" | "variants" => "variants".into(),
         "targeting" => "targeting".into(),
+        "pins" => "pins".into(),
+        "layer" => "layer".into(),
         "dimension" => "dimension-content".into(),
         "kind" => "kind-ab".into(),
         f if f.starts_with("rule-") && f.matches('-').count() == 1 => format!("{f}-attribute"),
@@ -175,6 +186,9 @@ fn rule_rows(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
             @for (i, rule) in form.rules.iter().enumerate() {
                 (rule_row(i, rule, errors))
             }
+            (textarea_field(&f(errors, "targeting_json", "More rules as JSON (optional)",
+                Some("Groups and segments, added to the rules above: a list such as [{\"segment\": \"returning-buyers\"}, {\"any\": [{\"attribute\": \"platform\", \"op\": \"eq\", \"value\": \"ios\"}, {\"attribute\": \"visits\", \"op\": \"gt\", \"value\": 3}]}]. Segments are defined on the Segments page.")),
+                &form.targeting_json, 3, true))
         }
     }
 }
@@ -192,6 +206,53 @@ fn rule_row(i: usize, rule: &RuleRow, errors: &FieldErrors) -> Markup {
             (text_field(&f(errors, &value, "Value", None), &rule.value,
                 InputOptions { placeholder: Some("ios, android"), ..InputOptions::default() }))
             (field_error(&row_error, errors.get(&row_error)))
+        }
+    }
+}
+
+fn layer_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
+    html! {
+        fieldset.group #layer .has-error[errors.get("layer").is_some()] {
+            legend { "Layer (optional)" }
+            p.hint { "Experiments of one layer never share a user: each user falls at one place of the layer, and takes part only in the experiment whose range holds it. Ranges of a layer must not overlap. Leave the key empty for no layer." }
+            (field_error("layer", errors.get("layer")))
+            (text_field(&f(errors, "layer_key", "Layer key", None), &form.layer_key,
+                InputOptions { placeholder: Some("home-screen"), ..InputOptions::default() }))
+            (text_field(&f(errors, "layer_from", "From", None), &form.layer_from, percent_input()))
+            (text_field(&f(errors, "layer_to", "To", None), &form.layer_to, percent_input()))
+        }
+    }
+}
+
+fn pin_rows(view: &EditView) -> Markup {
+    let (form, errors) = (view.form, view.errors);
+    let mut segments: Vec<(&str, &str)> = vec![("", "— choose a segment —")];
+    segments.extend(view.segments.iter().map(|(k, n)| (k.as_str(), n.as_str())));
+    let mut variants: Vec<(&str, &str)> = vec![("", "— choose a variant —")];
+    variants.extend(
+        view.experiment
+            .spec
+            .variants
+            .iter()
+            .map(|v| (v.key.as_str(), v.name.as_str())),
+    );
+    html! {
+        fieldset.group #pins .has-error[errors.get("pins").is_some()] {
+            legend { "Pinned rules" }
+            p.hint { "Checked in order before the experiment: users of the first matching segment always get its variant and are not part of the results. Users who already have a variant keep it. Empty rows are ignored." }
+            (field_error("pins", errors.get("pins")))
+            @if view.segments.is_empty() {
+                p.muted { "No segments yet: " a href="/dashboard/segments/new" { "create one" } " first." }
+            }
+            @for (i, pin) in form.pins.iter().enumerate() {
+                @let segment = format!("pin-{i}-segment");
+                @let variant = format!("pin-{i}-variant");
+                fieldset.rule-row {
+                    legend.visually-hidden { "Pinned rule " (i + 1) }
+                    (select_field(&f(errors, &segment, "Users in the segment", None), &pin.segment, &segments))
+                    (select_field(&f(errors, &variant, "always get", None), &pin.variant, &variants))
+                }
+            }
         }
     }
 }
@@ -273,6 +334,7 @@ pub fn create_page(view: &CreateView) -> Markup {
                     }
                 }
                 (rule_rows(form, errors))
+                (layer_fields(form, errors))
                 div.form-actions {
                     // The first submit button is the one Enter presses: creating, not adding rows.
                     button.primary type="submit" name="action" value="create" { "Create experiment" }
@@ -355,9 +417,12 @@ pub fn edit_page(view: &EditView) -> Markup {
                         &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
                 }
                 (rule_rows(form, errors))
+                (pin_rows(view))
+                (layer_fields(form, errors))
                 div.form-actions {
                     button.primary type="submit" name="action" value="save" { "Save changes" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
+                    button type="submit" name="action" value="add_pin" formnovalidate { "Add a pinned rule" }
                     a href=(base) { "Cancel" }
                 }
                 p.hint { "Current traffic: " (format::percent(spec.traffic, 1)) ". Changes apply to new users within a second on every server." }

@@ -7,10 +7,11 @@ use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, layout};
 use crate::dashboard::forms::{OPS, op_name};
-use crate::domain::{Condition, Experiment, Kind, Metric, Status};
+use crate::domain::{Condition, Experiment, Kind, Metric, Rule, Status};
 use crate::engine::results::{ExperimentResults, Outcome, SeriesPoint, VariantResults};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use std::collections::HashMap;
 
 pub struct ExperimentView<'a> {
     pub csrf: &'a str,
@@ -22,6 +23,8 @@ pub struct ExperimentView<'a> {
     /// What the last action did (`created`, `saved`, `started`, `paused`, `stopped`).
     pub done: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// Segment names by key, to show the segments targeting and pinned rules use.
+    pub segment_names: &'a HashMap<String, String>,
     /// Off-policy estimates, when computed (they scan raw rows).
     pub ope: Option<&'a crate::engine::ope::OpeReport>,
 }
@@ -561,7 +564,30 @@ pub fn rule_text(c: &Condition) -> String {
     }
 }
 
-fn definition(e: &Experiment) -> Markup {
+/// A segment as “Name” (key), or its key when it is gone.
+fn segment_label(key: &str, names: &HashMap<String, String>) -> Markup {
+    html! {
+        @if let Some(name) = names.get(key) {
+            a href={ "/dashboard/segments/" (key) } { "“" (name) "”" } " " code.muted { (key) }
+        } @else {
+            code { (key) } " (no such segment)"
+        }
+    }
+}
+
+/// A targeting rule in words, groups as nested lists.
+fn rule_words(rule: &Rule, names: &HashMap<String, String>) -> Markup {
+    html! {
+        @match rule {
+            Rule::Condition(c) => { (rule_text(c)) }
+            Rule::Segment(key) => { "in the segment " (segment_label(key.as_str(), names)) }
+            Rule::All(rules) => { "all of:" ul.plain { @for r in rules { li { (rule_words(r, names)) } } } }
+            Rule::Any(rules) => { "any of:" ul.plain { @for r in rules { li { (rule_words(r, names)) } } } }
+        }
+    }
+}
+
+fn definition(e: &Experiment, names: &HashMap<String, String>) -> Markup {
     let spec = &e.spec;
     html! {
         section aria-labelledby="definition-heading" {
@@ -576,8 +602,17 @@ fn definition(e: &Experiment) -> Markup {
                 }
                 dt { "Targeting" } dd {
                     @if spec.targeting.is_empty() { "everyone" } @else {
-                        ul.plain { @for c in spec.targeting.conditions() { li { (rule_text(c)) } } }
+                        ul.plain { @for r in spec.targeting.rules() { li { (rule_words(r, names)) } } }
                     }
+                }
+                @if !spec.rules.is_empty() {
+                    dt { "Pinned rules" } dd {
+                        p.hint { "Checked in order before the experiment; the users they pin are not part of its results." }
+                        ol { @for r in &spec.rules { li { "users in " (segment_label(r.segment.as_str(), names)) " always get " code { (r.variant) } } } }
+                    }
+                }
+                @if let Some(l) = &spec.layer {
+                    dt { "Layer" } dd { code { (l.key) } ": users hashed into [" (l.from) ", " (l.to) ") of the layer; other experiments of the layer never share them" }
                 }
                 dt { "Traffic" } dd { (format::percent(spec.traffic, 1)) " of matching users are enrolled" }
                 @if !spec.context.is_empty() { dt { "Context" } dd { code { (spec.context.join(", ")) } } }
@@ -670,7 +705,7 @@ pub fn page(view: &ExperimentView) -> Markup {
             (super::contextual::segments_section(e, r))
             (charts_section(view))
             (super::contextual::ope_section(e, &path(e), view.ope))
-            (definition(e))
+            (definition(e, view.segment_names))
             (exports(e))
         },
     )

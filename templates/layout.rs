@@ -8,6 +8,9 @@ use maud::{DOCTYPE, Markup, html};
 pub enum Nav {
     Experiments,
     New,
+    Keys,
+    Audit,
+    Segments,
     Other,
 }
 
@@ -51,6 +54,9 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                         nav aria-label="Main" {
                             (nav_link("/dashboard/experiments", "Experiments", page.nav == Nav::Experiments))
                             (nav_link("/dashboard/new", "New experiment", page.nav == Nav::New))
+                            (nav_link("/dashboard/keys", "API keys", page.nav == Nav::Keys))
+                            (nav_link("/dashboard/audit", "Audit log", page.nav == Nav::Audit))
+                            (nav_link("/dashboard/segments", "Segments", page.nav == Nav::Segments))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);

@@ -28,11 +28,20 @@ pub struct AssignmentOut<'a> {
     variant: &'a str,
     #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
+    /// The segment of the pinned rule that decided; absent when the experiment itself did
+    /// (a pinned user is not part of the experiment's statistics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "returning-buyers")]
+    rule: Option<&'a str>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AssignResponse<'a> {
     assignments: Vec<AssignmentOut<'a>>,
+    /// True when the user is in the server-wide holdout: no experiment at all (and
+    /// `assignments` is empty).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    holdout: bool,
 }
 
 /// The variants of a user in every live experiment asked for (all when omitted) whose
@@ -45,12 +54,16 @@ pub struct AssignResponse<'a> {
         (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignRequest>) -> ApiResult {
     let request = body.into_inner();
+    let limits = engine.limits();
+    limits.check_user_id("user_id", request.user_id.as_str())?;
+    limits.check_attributes(&request.attributes)?;
     if let Some(keys) = &request.experiments {
         if keys.len() > MAX_EXPERIMENTS_PER_REQUEST {
             return Err(super::ApiError::Invalid(format!(
@@ -71,9 +84,13 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
             experiment: a.experiment.key.as_str(),
             variant: &a.variant().key,
             payload: &a.variant().payload,
+            rule: a.rule.as_deref(),
         })
         .collect();
     metrics::counter!(crate::telemetry::ASSIGNMENTS, "via" => "api")
         .increment(assigned.len() as u64);
-    Ok(HttpResponse::Ok().json(AssignResponse { assignments }))
+    Ok(HttpResponse::Ok().json(AssignResponse {
+        assignments,
+        holdout: assigned.holdout,
+    }))
 }

@@ -1,11 +1,14 @@
 //! Authorization: `Authorization: Bearer <key>` (or `X-API-Key: <key>`), checked against the
 //! engine's keys. Handlers take `Admin` or `Client` as an argument to require that scope.
+//! Every request with a known key counts against that key's rate limit (if it has one).
 
 use super::ApiError;
 use crate::domain::Scope;
-use crate::engine::Engine;
+use crate::engine::keys::{KeyCheck, KeyId};
+use crate::engine::{Actor, Engine};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
+use futures_util::future::LocalBoxFuture;
 use std::future::{Ready, ready};
 
 /// The key presented with a request, if any.
@@ -24,26 +27,31 @@ pub fn presented_key(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-pub fn authorize(req: &HttpRequest, needed: Scope) -> Result<Scope, ApiError> {
+/// The key of a request if it is known, within its rate limit and allows `needed`.
+pub fn authorize(req: &HttpRequest, needed: Scope) -> Result<KeyId, ApiError> {
     let engine = req
         .app_data::<web::Data<Engine>>()
         .ok_or_else(|| ApiError::Internal("engine missing from app data".into()))?;
     let key = presented_key(req).ok_or_else(|| {
         ApiError::Unauthorized("send an API key: Authorization: Bearer <key>".into())
     })?;
-    let scope = engine
-        .authorize(key)
-        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".into()))?;
+    let (id, scope) = match engine.check_key(key) {
+        KeyCheck::Accepted { id, scope } => (id, scope),
+        KeyCheck::Limited { retry_after } => return Err(ApiError::RateLimited(retry_after)),
+        KeyCheck::Unknown => {
+            return Err(ApiError::Unauthorized("unknown or revoked API key".into()));
+        }
+    };
     if !scope.allows(needed) {
         return Err(ApiError::Forbidden(format!(
             "this route needs an {needed} key; this is a {scope} key"
         )));
     }
-    Ok(scope)
+    Ok(id)
 }
 
-/// Proof that the request carries an admin key.
-pub struct Admin;
+/// Proof that the request carries an admin key; who holds it, for the audit log.
+pub struct Admin(pub Actor);
 /// Proof that the request carries a client (or admin) key.
 pub struct Client;
 
@@ -51,7 +59,12 @@ impl FromRequest for Admin {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authorize(req, Scope::Admin).map(|_| Admin))
+        ready(authorize(req, Scope::Admin).and_then(|id| {
+            let engine = req
+                .app_data::<web::Data<Engine>>()
+                .ok_or_else(|| ApiError::Internal("engine missing from app data".into()))?;
+            Ok(Admin(engine.actor_of(id)))
+        }))
     }
 }
 
@@ -60,5 +73,29 @@ impl FromRequest for Client {
     type Future = Ready<Result<Self, ApiError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authorize(req, Scope::Client).map(|_| Client))
+    }
+}
+
+/// An admin key, or a signed-in admin dashboard session: for the downloads the dashboard
+/// links to (a browser sends its session cookie, not a key). The cookie is `SameSite=Strict`
+/// and these routes only read, so this opens no cross-site request forgery.
+pub struct AdminOrSession;
+
+impl FromRequest for AdminOrSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if presented_key(&req).is_none()
+                && req
+                    .cookie(crate::dashboard::session::SESSION_COOKIE)
+                    .is_some()
+                && crate::dashboard::has_admin_session(&req).await
+            {
+                return Ok(AdminOrSession);
+            }
+            authorize(&req, Scope::Admin).map(|_| AdminOrSession)
+        })
     }
 }

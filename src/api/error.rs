@@ -18,6 +18,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The key is over its rate limit; retry after this long.
+    #[error("this key is over its rate limit; retry in {} s", retry_after_seconds(.0))]
+    RateLimited(std::time::Duration),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{0}")]
@@ -39,6 +42,7 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid_request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::NotFound { code, .. } => code,
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -55,6 +59,7 @@ impl ResponseError for ApiError {
             ApiError::MalformedJson(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,10 +82,24 @@ impl ResponseError for ApiError {
         if let ApiError::Unavailable(_) = self {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
+        if let ApiError::RateLimited(wait) = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds(wait).to_string()));
+        }
         if let ApiError::Unauthorized(_) = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(json!({"error": {"code": self.code(), "message": message}}))
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up (at least 1: "now" would invite a retry storm).
+pub fn retry_after_seconds(wait: impl std::borrow::Borrow<std::time::Duration>) -> u64 {
+    wait.borrow().as_secs_f64().ceil().max(1.0) as u64
+}
+
+impl From<crate::domain::ValidationError> for ApiError {
+    fn from(e: crate::domain::ValidationError) -> Self {
+        ApiError::Invalid(e.to_string())
     }
 }
 
@@ -91,6 +110,10 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownExperiment(key) => ApiError::NotFound {
                 code: "unknown_experiment",
                 message: format!("no experiment has the key {key:?}"),
+            },
+            EngineError::UnknownSegment(key) => ApiError::NotFound {
+                code: "unknown_segment",
+                message: format!("no segment has the key {key:?}"),
             },
             e @ EngineError::UnknownVariant { .. } => ApiError::Invalid(e.to_string()),
             EngineError::Conflict(m) => ApiError::Conflict(m),

@@ -37,16 +37,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn create(
-    _: Admin,
+    Admin(actor): Admin,
     engine: web::Data<Engine>,
     draft: Json<ExperimentDraft>,
 ) -> ApiResult {
-    let experiment = engine.create_experiment(draft.into_inner()).await?;
+    let draft = draft.into_inner();
+    let limits = engine.limits();
+    limits.check_name("name", &draft.name)?;
+    for v in &draft.variants {
+        if let Some(name) = &v.name {
+            limits.check_name(&format!("variants.{}.name", v.key), name)?;
+        }
+    }
+    let experiment = engine.create_experiment(&actor, draft).await?;
     Ok(HttpResponse::Created().json(experiment))
 }
 
@@ -56,9 +65,10 @@ pub async fn create(
         (status = 200, description = "Every experiment", body = super::openapi::ExperimentList),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn list(_: Admin, engine: web::Data<Engine>) -> ApiResult {
     let experiments = engine.list_experiments().await?;
@@ -72,9 +82,10 @@ pub async fn list(_: Admin, engine: web::Data<Engine>) -> ApiResult {
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.experiment(&key).await?))
@@ -91,17 +102,22 @@ pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) ->
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn update(
-    _: Admin,
+    Admin(actor): Admin,
     engine: web::Data<Engine>,
     key: web::Path<String>,
     patch: Json<ExperimentPatch>,
 ) -> ApiResult {
-    Ok(HttpResponse::Ok().json(engine.update_experiment(&key, patch.into_inner()).await?))
+    let patch = patch.into_inner();
+    if let Some(name) = &patch.name {
+        engine.limits().check_name("name", name)?;
+    }
+    Ok(HttpResponse::Ok().json(engine.update_experiment(&actor, &key, patch).await?))
 }
 
 /// Starts (or resumes) an experiment.
@@ -112,12 +128,17 @@ pub async fn update(
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
-pub async fn start(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(engine.transition(&key, Transition::Start).await?))
+pub async fn start(
+    Admin(actor): Admin,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+) -> ApiResult {
+    Ok(HttpResponse::Ok().json(engine.transition(&actor, &key, Transition::Start).await?))
 }
 
 /// Pauses an experiment: enrolled users keep their variant, nobody new is enrolled.
@@ -128,12 +149,17 @@ pub async fn start(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) 
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
-pub async fn pause(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(engine.transition(&key, Transition::Pause).await?))
+pub async fn pause(
+    Admin(actor): Admin,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+) -> ApiResult {
+    Ok(HttpResponse::Ok().json(engine.transition(&actor, &key, Transition::Pause).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -155,12 +181,13 @@ pub struct StopBody {
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn stop(
-    _: Admin,
+    Admin(actor): Admin,
     engine: web::Data<Engine>,
     key: web::Path<String>,
     body: web::Bytes,
@@ -173,6 +200,7 @@ pub async fn stop(
     Ok(HttpResponse::Ok().json(
         engine
             .transition(
+                &actor,
                 &key,
                 Transition::Stop {
                     winner: body.winner,
@@ -189,9 +217,10 @@ pub async fn stop(
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(engine.results(&key).await?))
@@ -206,9 +235,10 @@ pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn ope(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
     Ok(HttpResponse::Ok().json(&*engine.ope(&key).await?))

@@ -1,7 +1,7 @@
 //! `GET /api/v1/experiments/{key}/export?data=results|assignments|events|series&format=csv|jsonl&from=&to=`:
 //! a streamed download (see `engine::export` for what each data set holds).
 
-use super::auth::Admin;
+use super::auth::AdminOrSession;
 use super::{ApiError, ApiResult};
 use crate::engine::Engine;
 use crate::engine::export::{ExportData, ExportFormat, ExportRequest, parse_time};
@@ -58,12 +58,13 @@ pub struct ExportQuery {
         (status = 401, description = "No or unknown key", body = super::openapi::ErrorBody),
         (status = 403, description = "Not an admin key", body = super::openapi::ErrorBody),
         (status = 404, description = "Unknown experiment", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "Database unavailable or too many exports running", body = super::openapi::ErrorBody),
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn export(
-    _: Admin,
+    _: AdminOrSession,
     engine: web::Data<Engine>,
     key: web::Path<String>,
     query: web::Query<ExportQuery>,

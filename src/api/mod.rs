@@ -1,16 +1,20 @@
 //! The JSON API (`/api/v1`) and the operational endpoints: parse, authorize, call the engine.
 
 mod assign;
+pub mod audit;
 pub mod auth;
 mod error;
 mod experiments;
 mod export;
+#[cfg(test)]
+mod fuzz;
 mod health;
 mod json;
 mod metrics;
 pub mod observe;
 pub mod ofrep;
 pub mod openapi;
+mod personal;
 mod track;
 mod users;
 
@@ -19,9 +23,6 @@ pub use error::ApiError;
 use actix_web::{HttpResponse, web};
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
-
-/// Largest accepted JSON body: 1,000 events of generous size fit.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Registers every API route; extractor errors become `ApiError`s with our JSON shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,7 +36,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|err, _| ApiError::Invalid(err.to_string()).into()),
     )
-    .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(metrics::metrics))
@@ -48,8 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/assign", web::post().to(assign::assign))
             .route("/track", web::post().to(track::track))
             .configure(experiments::routes)
+            .configure(personal::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
-            .route("/users/{user_id}", web::delete().to(users::erase)),
+            .route("/users/{user_id}", web::delete().to(users::erase))
+            .route("/audit", web::get().to(audit::audit)),
     );
 }
 

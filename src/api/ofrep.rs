@@ -4,7 +4,8 @@
 //! - `variant` is the variant key; `value` is the variant's payload when the experiment has
 //!   payloads (all of one JSON type, checked at creation) and the variant key otherwise.
 //! - `reason`: `SPLIT` for an A/B or bandit assignment, `TARGETING_MATCH` for the declared
-//!   winner of a stopped experiment, `DISABLED` when the experiment gives the user no
+//!   winner of a stopped experiment or a pinned rule (`metadata.rule` names its segment),
+//!   `DISABLED` (with `metadata.holdout: true` for a user in the holdout) when the experiment gives the user no
 //!   assignment (draft, stopped without winner, targeting or traffic left the user out, paused
 //!   and the user was never enrolled). A `DISABLED` answer still carries a value, the
 //!   control's (payload or key), so an app that uses the value directly shows what users
@@ -20,7 +21,7 @@
 use super::ApiError;
 use super::auth;
 use crate::domain::{Attributes, ExperimentKey, Scope, Status, UserId};
-use crate::engine::{Engine, LiveExperiment, Snapshot};
+use crate::engine::{Assigned, Engine, LiveExperiment, Snapshot};
 use crate::telemetry::{ASSIGNMENTS, OFREP_EVALUATIONS};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -81,6 +82,12 @@ pub struct FlagMetadata {
     pub status: &'static str,
     /// Whether the user has an assignment (false exactly when the reason is `DISABLED`).
     pub assigned: bool,
+    /// The segment of the pinned rule that decided (reason `TARGETING_MATCH`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// True when the user is in the server-wide holdout (reason `DISABLED`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub holdout: bool,
 }
 
 /// A successful evaluation.
@@ -125,6 +132,8 @@ pub struct BulkEvaluation {
 struct Failure {
     status: StatusCode,
     body: EvaluationFailure,
+    /// Seconds, for 429 (OFREP: "Rate limit reached", with Retry-After).
+    retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -136,6 +145,7 @@ impl Failure {
                 error_code: code,
                 error_details: details.into(),
             },
+            retry_after: None,
         }
     }
 
@@ -180,6 +190,9 @@ impl Failure {
             }
             _ => {}
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         response.json(self.body)
     }
 }
@@ -208,7 +221,7 @@ struct Subject {
     attributes: Attributes,
 }
 
-fn parse_request(body: &[u8]) -> Result<Subject, Failure> {
+fn parse_request(body: &[u8], limits: &crate::config::Limits) -> Result<Subject, Failure> {
     let request: EvaluationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         EvaluationRequest::default()
     } else {
@@ -234,6 +247,14 @@ fn parse_request(body: &[u8]) -> Result<Subject, Failure> {
     };
     let attributes = Attributes::parse(context)
         .map_err(|e| Failure::invalid_context(format!("context {}: {}", e.field, e.message)))?;
+    if let Some(user) = &user {
+        limits
+            .check_user_id("targetingKey", user.as_str())
+            .map_err(|e| Failure::invalid_context(e.to_string()))?;
+    }
+    limits
+        .check_attributes(&attributes)
+        .map_err(|e| Failure::invalid_context(format!("context {e}")))?;
     Ok(Subject { user, attributes })
 }
 
@@ -243,6 +264,15 @@ fn authorize(req: &HttpRequest) -> Result<(), Failure> {
         .map_err(|e| match e {
             ApiError::Unauthorized(m) => Failure::new(StatusCode::UNAUTHORIZED, "GENERAL", m),
             ApiError::Forbidden(m) => Failure::new(StatusCode::FORBIDDEN, "GENERAL", m),
+            ApiError::RateLimited(wait) => {
+                let mut failure = Failure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "GENERAL",
+                    ApiError::RateLimited(wait).to_string(),
+                );
+                failure.retry_after = Some(super::error::retry_after_seconds(wait));
+                failure
+            }
             other => other.into(),
         })
 }
@@ -290,17 +320,30 @@ fn success(live: &LiveExperiment, index: usize, reason: Reason) -> EvaluationSuc
             dimension: spec.dimension.as_str(),
             status: live.status.as_str(),
             assigned: reason != Reason::Disabled,
+            rule: None,
+            holdout: false,
         },
     }
 }
 
-/// The reason for an assignment the engine gave.
-fn reason_of(live: &LiveExperiment) -> Reason {
-    if live.status == Status::Stopped {
+/// The answer for an assignment the engine gave: a winner or a pinned rule is a targeting
+/// match (with the rule in the metadata), anything else a split.
+fn assigned_success(a: &Assigned) -> EvaluationSuccess {
+    let reason = if a.experiment.status == Status::Stopped || a.rule.is_some() {
         Reason::TargetingMatch
     } else {
         Reason::Split
-    }
+    };
+    let mut answer = success(&a.experiment, a.variant, reason);
+    answer.metadata.rule = a.rule.as_deref().map(str::to_string);
+    answer
+}
+
+/// The answer for a held-out user: disabled, with the control's value.
+fn held_out(live: &LiveExperiment) -> EvaluationSuccess {
+    let mut answer = success(live, live.control, Reason::Disabled);
+    answer.metadata.holdout = true;
+    answer
 }
 
 /// Evaluates one flag for a subject without a user id: only experiments that need no user
@@ -325,9 +368,10 @@ fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Fai
         (status = 404, description = "FLAG_NOT_FOUND", body = EvaluationFailure),
         (status = 413, description = "The body is too large", body = EvaluationFailure),
         (status = 500, description = "GENERAL", body = EvaluationFailure),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = EvaluationFailure),
         (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn evaluate_flag(
     req: HttpRequest,
@@ -349,7 +393,7 @@ async fn evaluate_one(
     body: &[u8],
 ) -> Result<EvaluationSuccess, Failure> {
     authorize(req)?;
-    let subject = parse_request(body)?;
+    let subject = parse_request(body, engine.limits())?;
     let snapshot = engine.snapshot();
     let experiment_key = ExperimentKey::parse(key).map_err(|_| Failure::flag_not_found(key))?;
     let live = snapshot
@@ -367,7 +411,8 @@ async fn evaluate_one(
         .await
         .map_err(|e| Failure::from(ApiError::from(e)))?;
     Ok(match assigned.first() {
-        Some(a) => success(&a.experiment, a.variant, reason_of(&a.experiment)),
+        Some(a) => assigned_success(a),
+        None if assigned.holdout => held_out(live),
         None => success(live, live.control, Reason::Disabled),
     })
 }
@@ -388,9 +433,10 @@ async fn evaluate_one(
         (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
         (status = 413, description = "The body is too large", body = EvaluationFailure),
         (status = 500, description = "GENERAL", body = EvaluationFailure),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = EvaluationFailure),
         (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn evaluate_flags(
     req: HttpRequest,
@@ -434,19 +480,18 @@ async fn evaluate_all(
     body: &[u8],
 ) -> Result<BulkEvaluation, Failure> {
     authorize(req)?;
-    let subject = parse_request(body)?;
+    let subject = parse_request(body, engine.limits())?;
     let snapshot: Arc<Snapshot> = engine.snapshot();
-    let mut assigned: HashMap<String, (Arc<LiveExperiment>, usize)> = HashMap::new();
+    let mut assigned: HashMap<String, Assigned> = HashMap::new();
+    let mut holdout = false;
     if let Some(user) = &subject.user {
-        for a in engine
+        let answer = engine
             .assign(user, &subject.attributes, None)
             .await
-            .map_err(|e| Failure::from(ApiError::from(e)))?
-        {
-            assigned.insert(
-                a.experiment.key.to_string(),
-                (a.experiment.clone(), a.variant),
-            );
+            .map_err(|e| Failure::from(ApiError::from(e)))?;
+        holdout = answer.holdout;
+        for a in answer {
+            assigned.insert(a.experiment.key.to_string(), a);
         }
     }
     let mut experiments: Vec<&Arc<LiveExperiment>> = snapshot.experiments.iter().collect();
@@ -454,8 +499,11 @@ async fn evaluate_all(
     let flags = experiments
         .into_iter()
         .map(|live| {
-            if let Some((experiment, variant)) = assigned.get(live.key.as_str()) {
-                return BulkEntry::Success(success(experiment, *variant, reason_of(experiment)));
+            if let Some(a) = assigned.get(live.key.as_str()) {
+                return BulkEntry::Success(assigned_success(a));
+            }
+            if holdout {
+                return BulkEntry::Success(held_out(live));
             }
             if subject.user.is_some() {
                 return BulkEntry::Success(success(live, live.control, Reason::Disabled));
@@ -471,4 +519,35 @@ async fn evaluate_all(
         })
         .collect();
     Ok(BulkEvaluation { flags })
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::parse_request;
+    use crate::config::Limits;
+    use crate::fuzzing::{json_value, request_like};
+    use proptest::prelude::*;
+
+    fn check(bytes: &[u8]) {
+        if let Ok(subject) = parse_request(bytes, &Limits::DEFAULT) {
+            assert!(subject.attributes.as_map().len() <= Limits::DEFAULT.max_attributes);
+            assert!(!subject.attributes.as_map().contains_key("targetingKey"));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn evaluation_requests_parse_or_fail_cleanly(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            value in json_value(),
+            shaped in request_like(),
+        ) {
+            check(&bytes);
+            check(&serde_json::to_vec(&value).unwrap());
+            check(&serde_json::to_vec(&serde_json::json!({"context": value})).unwrap());
+            check(&serde_json::to_vec(&serde_json::json!({"context": shaped})).unwrap());
+        }
+    }
 }

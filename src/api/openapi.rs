@@ -5,7 +5,7 @@
 //! outcome, erasure) are described here by documentation-only mirrors; every documented
 //! object allows additional properties, so fields added later keep responses conforming.
 
-use super::{assign, experiments, export, health, metrics, ofrep, track, users};
+use super::{assign, audit, experiments, export, health, metrics, ofrep, personal, track, users};
 use actix_web::HttpResponse;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -28,11 +28,20 @@ use utoipa::{Modify, OpenApi, ToSchema};
         experiments::pause,
         experiments::stop,
         experiments::results,
+        personal::create_segment,
+        personal::list_segments,
+        personal::get_segment,
+        personal::replace_segment,
+        personal::delete_segment,
+        personal::get_holdout,
+        personal::set_holdout,
+        personal::holdout_results,
         experiments::ope,
         export::export,
         assign::assign,
         track::track,
         users::erase,
+        audit::audit,
         ofrep::evaluate_flag,
         ofrep::evaluate_flags,
         health::healthz,
@@ -43,9 +52,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
     modifiers(&Security),
     tags(
         (name = "experiments", description = "Define, run and read experiments (admin key)"),
+        (name = "personalization", description = "Segments, pinned rules' segments and the holdout (admin key)"),
         (name = "apps", description = "Assignment and event intake (client key)"),
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol 0.3.0 (client key)"),
         (name = "users", description = "Privacy: erase a user (admin key)"),
+        (name = "audit", description = "The audit log of admin actions (admin key)"),
         (name = "operations", description = "Health, metrics and this document (no key)"),
     )
 )]
@@ -261,4 +272,40 @@ pub struct EstimateDoc {
     pub mean: f64,
     pub low: Option<f64>,
     pub high: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentList {
+    pub segments: Vec<crate::domain::Segment>,
+}
+
+/// `GET` and `PUT /api/v1/holdout`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldoutDoc {
+    /// The share of users (0 to 0.5) who get no experiment at all.
+    pub fraction: f64,
+}
+
+/// One group of the holdout comparison.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldoutGroupDoc {
+    pub users: i64,
+    /// Users who sent the event after they were held out (or first assigned).
+    pub conversions: i64,
+    /// Beta(1 + conversions, 1 + users − conversions): mean and 95% credible interval.
+    pub rate: IntervalDoc,
+}
+
+/// `GET /api/v1/holdout/results?event=...`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldoutResultsDoc {
+    pub event: String,
+    pub fraction: f64,
+    pub holdout: HoldoutGroupDoc,
+    /// Users with at least one experimental assignment who are not held out.
+    pub exposed: HoldoutGroupDoc,
+    /// Relative lift of exposed over held out (null until both groups have users).
+    pub lift: Option<IntervalDoc>,
+    /// P(exposed rate > held-out rate) (null until both groups have users).
+    pub chance_to_beat_holdout: Option<f64>,
 }

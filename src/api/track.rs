@@ -9,7 +9,6 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
 const MAX_EVENT_ID: usize = 128;
 /// Client clocks drift; an event further in the future than this is a bug, not drift.
 const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::hours(24);
@@ -33,13 +32,17 @@ pub struct TrackRequest {
     pub events: Vec<EventIn>,
 }
 
-pub fn parse_events(events: Vec<EventIn>) -> Result<Vec<IncomingEvent>, ApiError> {
+pub fn parse_events(
+    events: Vec<EventIn>,
+    limits: &crate::config::Limits,
+) -> Result<Vec<IncomingEvent>, ApiError> {
+    let max_events = limits.max_events_per_request;
     if events.is_empty() {
         return Err(ApiError::Invalid("send at least one event".into()));
     }
-    if events.len() > MAX_EVENTS_PER_REQUEST {
+    if events.len() > max_events {
         return Err(ApiError::Invalid(format!(
-            "{} events in one request; the limit is {MAX_EVENTS_PER_REQUEST}",
+            "{} events in one request; the limit is {max_events}",
             events.len()
         )));
     }
@@ -55,6 +58,7 @@ pub fn parse_events(events: Vec<EventIn>) -> Result<Vec<IncomingEvent>, ApiError
                     )));
                 }
             }
+            limits.check_user_id(&format!("events[{i}].user_id"), e.user_id.as_str())?;
             if let Some(t) = e.timestamp {
                 if t > latest {
                     return Err(ApiError::Invalid(format!("events[{i}].timestamp {t} is in the future")));
@@ -73,12 +77,13 @@ pub fn parse_events(events: Vec<EventIn>) -> Result<Vec<IncomingEvent>, ApiError
         (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
 pub async fn track(_: Client, engine: web::Data<Engine>, body: Json<TrackRequest>) -> ApiResult {
-    let events = parse_events(body.into_inner().events)?;
+    let events = parse_events(body.into_inner().events, engine.limits())?;
     let outcome = engine.track(events).await?;
     metrics::counter!(crate::telemetry::EVENTS, "outcome" => "accepted")
         .increment(outcome.accepted as u64);

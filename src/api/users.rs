@@ -15,12 +15,22 @@ use serde_json::json;
         (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
-    security(("bearer" = []), ("api_key" = []))
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
-pub async fn erase(_: Admin, engine: web::Data<Engine>, user_id: web::Path<String>) -> ApiResult {
+pub async fn erase(
+    Admin(actor): Admin,
+    engine: web::Data<Engine>,
+    user_id: web::Path<String>,
+) -> ApiResult {
     let user = UserId::parse(user_id.into_inner()).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let erased = engine.erase_user(&user).await?;
+    // Audit (security): recorded once the erasure is committed.
+    let after = crate::engine::audit::json(&erased);
+    engine
+        .record(&actor, "user.erase", user.as_str(), None, Some(after))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"user_id": user, "erased": erased})))
 }

@@ -111,6 +111,7 @@ pub async fn show(
         .as_deref()
         .and_then(|r| r.parse::<u32>().ok())
         .filter(|r| REFRESH_CHOICES.contains(r));
+    let segment_names = engine.snapshot().segments.names().clone();
     let markup = experiment_page::page(&ExperimentView {
         csrf: &user.csrf,
         experiment: &experiment,
@@ -119,6 +120,7 @@ pub async fn show(
         refresh,
         done: query.done.as_deref(),
         now: Utc::now(),
+        segment_names: &segment_names,
         ope: ope.as_deref(),
     });
     let mut response = html(StatusCode::OK, markup);
@@ -190,7 +192,7 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         Ok(draft) => draft,
         Err(errors) => return render_create(&user, &form, &errors),
     };
-    match engine.create_experiment(draft).await {
+    match engine.create_experiment(&user.actor(), draft).await {
         Ok(created) => Ok(redirect(&format!(
             "{}?done=created",
             page_of(created.spec.key.as_str())
@@ -198,6 +200,11 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         Err(EngineError::Invalid(e)) => {
             let mut errors = FieldErrors::default();
             errors.add(form.field_of(&e), form.message_of(&e));
+            render_create(&user, &form, &errors)
+        }
+        Err(EngineError::Conflict(m)) if m.starts_with("layer") => {
+            let mut errors = FieldErrors::default();
+            errors.add("layer", m);
             render_create(&user, &form, &errors)
         }
         Err(EngineError::Conflict(_)) => {
@@ -214,10 +221,19 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
 
 fn render_edit(
     user: &SignedIn,
+    engine: &Engine,
     experiment: &Experiment,
     form: &ExperimentForm,
     errors: &FieldErrors,
 ) -> PageResult {
+    let mut segments: Vec<(String, String)> = engine
+        .snapshot()
+        .segments
+        .names()
+        .iter()
+        .map(|(k, n)| (k.clone(), n.clone()))
+        .collect();
+    segments.sort();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -230,6 +246,7 @@ fn render_edit(
             experiment,
             form,
             errors,
+            segments: &segments,
         }),
     ))
 }
@@ -255,6 +272,7 @@ pub async fn edit_form(
     let spare_rule = usize::from(form.rules.is_empty());
     render_edit(
         &user,
+        &engine,
         &experiment,
         &form.with_spare_rows(0, spare_rule),
         &FieldErrors::default(),
@@ -276,28 +294,47 @@ pub async fn update(
     if data.get("action") == "add_rule" {
         return render_edit(
             &user,
+            &engine,
             &experiment,
             &form.with_spare_rows(0, 1),
             &FieldErrors::default(),
         );
     }
+    if data.get("action") == "add_pin" {
+        return render_edit(
+            &user,
+            &engine,
+            &experiment,
+            &form.with_spare_pin(),
+            &FieldErrors::default(),
+        );
+    }
+    form.pins
+        .retain(|p| !p.segment.trim().is_empty() || !p.variant.trim().is_empty());
     form.rules
         .retain(|r| !r.attribute.trim().is_empty() || !r.value.trim().is_empty());
     let patch = match form.to_patch(&experiment) {
         Ok(patch) => patch,
-        Err(errors) => return render_edit(&user, &experiment, &form, &errors),
+        Err(errors) => return render_edit(&user, &engine, &experiment, &form, &errors),
     };
-    match engine.update_experiment(&key, patch).await {
+    match engine.update_experiment(&user.actor(), &key, patch).await {
         Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
         Err(EngineError::Invalid(e)) => {
             let mut errors = FieldErrors::default();
             errors.add(form.field_of(&e), form.message_of(&e));
-            render_edit(&user, &experiment, &form, &errors)
+            render_edit(&user, &engine, &experiment, &form, &errors)
         }
         Err(EngineError::Conflict(m)) => {
             let mut errors = FieldErrors::default();
-            errors.add("form", m);
-            render_edit(&user, &experiment, &form, &errors)
+            errors.add(
+                if m.starts_with("layer") {
+                    "layer"
+                } else {
+                    "form"
+                },
+                m,
+            );
+            render_edit(&user, &engine, &experiment, &form, &errors)
         }
         Err(e) => Err(e.into()),
     }
@@ -313,7 +350,7 @@ async fn transition(
 ) -> PageResult {
     let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
     user.check_csrf(data.get("csrf"))?;
-    engine.transition(&key, transition).await?;
+    engine.transition(&user.actor(), &key, transition).await?;
     Ok(redirect(&format!("{}?done={done}", page_of(&key))))
 }
 
@@ -417,6 +454,8 @@ pub async fn stop(
                 .map_err(|e| DashboardError::BadRequest(e.to_string()))?,
         )
     };
-    engine.transition(&key, Transition::Stop { winner }).await?;
+    engine
+        .transition(&user.actor(), &key, Transition::Stop { winner })
+        .await?;
     Ok(redirect(&format!("{}?done=stopped", page_of(&key))))
 }

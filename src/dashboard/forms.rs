@@ -6,7 +6,7 @@
 //! `goal_metric`, `traffic`, `floor`, `min_users_per_arm`, `variant-{i}-{key,name,payload,weight}`,
 //! `rule-{i}-{attribute,op,value}`. Group errors: `variants`, `weights`, `targeting`, `rule-{i}`.
 
-use crate::domain::{Condition, MAX_VARIANTS};
+use crate::domain::{Condition, MAX_VARIANTS, Rule};
 use crate::domain::{
     Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Kind,
     Metric, Op, Targeting, ValidationError, VariantDraft, VariantKey,
@@ -123,6 +123,26 @@ pub struct ExperimentForm {
     pub context: String,
     pub variants: Vec<VariantRow>,
     pub rules: Vec<RuleRow>,
+    /// More targeting rules as JSON (groups, segment references), added to the rows'.
+    pub targeting_json: String,
+    /// Pinned rules: segment key → variant key (`pin-{i}-{segment,variant}`).
+    pub pins: Vec<PinRow>,
+    /// The layer's key (empty: no layer) and its range in percent.
+    pub layer_key: String,
+    pub layer_from: String,
+    pub layer_to: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PinRow {
+    pub segment: String,
+    pub variant: String,
+}
+
+impl PinRow {
+    fn is_blank(&self) -> bool {
+        self.segment.trim().is_empty() && self.variant.trim().is_empty()
+    }
 }
 
 impl Default for ExperimentForm {
@@ -151,6 +171,11 @@ impl Default for ExperimentForm {
                 op: "eq".into(),
                 ..RuleRow::default()
             }],
+            targeting_json: String::new(),
+            pins: Vec::new(),
+            layer_key: String::new(),
+            layer_from: String::new(),
+            layer_to: String::new(),
         }
     }
 }
@@ -315,6 +340,22 @@ impl ExperimentForm {
             context: form.get("context").into(),
             variants: variants.into_values().collect(),
             rules: rules.into_values().collect(),
+            targeting_json: form.get("targeting_json").into(),
+            pins: {
+                let mut pins: BTreeMap<usize, PinRow> = BTreeMap::new();
+                for (i, column, value) in form.rows("pin") {
+                    let row = pins.entry(i).or_default();
+                    match column {
+                        "segment" => row.segment = value.into(),
+                        "variant" => row.variant = value.into(),
+                        _ => {}
+                    }
+                }
+                pins.into_values().collect()
+            },
+            layer_key: form.get("layer_key").into(),
+            layer_from: form.get("layer_from").into(),
+            layer_to: form.get("layer_to").into(),
         }
     }
 
@@ -350,14 +391,50 @@ impl ExperimentForm {
                 .collect(),
             rules: spec
                 .targeting
-                .conditions()
+                .rules()
                 .iter()
-                .map(|c| RuleRow {
-                    attribute: c.attribute.clone(),
-                    op: op_name(c.op),
-                    value: rule_value_text(c.op, c.value.as_ref()),
+                .filter_map(|r| match r {
+                    Rule::Condition(c) => Some(RuleRow {
+                        attribute: c.attribute.clone(),
+                        op: op_name(c.op),
+                        value: rule_value_text(c.op, c.value.as_ref()),
+                    }),
+                    _ => None,
                 })
                 .collect(),
+            targeting_json: {
+                let others: Vec<&Rule> = spec
+                    .targeting
+                    .rules()
+                    .iter()
+                    .filter(|r| !matches!(r, Rule::Condition(_)))
+                    .collect();
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::to_string_pretty(&others).unwrap_or_default()
+                }
+            },
+            pins: spec
+                .rules
+                .iter()
+                .map(|r| PinRow {
+                    segment: r.segment.to_string(),
+                    variant: r.variant.to_string(),
+                })
+                .collect(),
+            layer_key: spec
+                .layer
+                .as_ref()
+                .map_or(String::new(), |l| l.key.to_string()),
+            layer_from: spec
+                .layer
+                .as_ref()
+                .map_or(String::new(), |l| percent_text(l.from)),
+            layer_to: spec
+                .layer
+                .as_ref()
+                .map_or(String::new(), |l| percent_text(l.to)),
         }
     }
 
@@ -365,6 +442,54 @@ impl ExperimentForm {
     pub fn compact(&mut self) {
         self.variants.retain(|v| !v.is_blank());
         self.rules.retain(|r| !r.is_blank());
+        self.pins.retain(|p| !p.is_blank());
+    }
+
+    /// The pinned rule rows as rules (rows must be compacted), errors by row.
+    fn pinned_rules(&self, errors: &mut FieldErrors) -> Vec<crate::domain::PinnedRule> {
+        let mut rules = Vec::with_capacity(self.pins.len());
+        for (i, pin) in self.pins.iter().enumerate() {
+            let segment = crate::domain::SegmentKey::parse(pin.segment.trim())
+                .map_err(|_| errors.add(format!("pin-{i}-segment"), "choose a segment"))
+                .ok();
+            let variant = VariantKey::parse(pin.variant.trim())
+                .map_err(|_| errors.add(format!("pin-{i}-variant"), "choose a variant"))
+                .ok();
+            if let (Some(segment), Some(variant)) = (segment, variant) {
+                rules.push(crate::domain::PinnedRule { segment, variant });
+            }
+        }
+        rules
+    }
+
+    /// The layer fields as a layer (`None` when no key is typed).
+    fn layer(&self, errors: &mut FieldErrors) -> Option<crate::domain::Layer> {
+        if self.layer_key.trim().is_empty() {
+            return None;
+        }
+        let key = crate::domain::LayerKey::parse(self.layer_key.trim())
+            .map_err(|e| errors.add("layer_key", e.message))
+            .ok();
+        let bound = |text: &str, field: &str, errors: &mut FieldErrors| {
+            if text.trim().is_empty() {
+                errors.add(field, "type a percentage of the layer, e.g. 50");
+                return None;
+            }
+            parse_percent(text).map_err(|m| errors.add(field, m)).ok()
+        };
+        let from = bound(&self.layer_from, "layer_from", errors);
+        let to = bound(&self.layer_to, "layer_to", errors);
+        Some(crate::domain::Layer {
+            key: key?,
+            from: from?,
+            to: to?,
+        })
+    }
+
+    /// One more blank pinned-rule row.
+    pub fn with_spare_pin(mut self) -> Self {
+        self.pins.push(PinRow::default());
+        self
     }
 
     /// Pads with blank rows so a person can add a variant or a rule without JavaScript.
@@ -410,10 +535,21 @@ impl ExperimentForm {
                 Err(message) => errors.add(format!("rule-{i}-value"), message),
             }
         }
+        let mut rules: Vec<Value> = conditions
+            .iter()
+            .map(|c| serde_json::to_value(c).expect("a condition serializes"))
+            .collect();
+        if !self.targeting_json.trim().is_empty() {
+            match serde_json::from_str::<Value>(&self.targeting_json) {
+                Ok(Value::Array(items)) => rules.extend(items),
+                Ok(other) => rules.push(other),
+                Err(e) => errors.add("targeting_json", format!("not valid JSON: {e}")),
+            }
+        }
         if !errors.is_empty() {
             return None;
         }
-        match Targeting::parse(conditions) {
+        match Targeting::from_json(&Value::Array(rules)) {
             Ok(t) => Some(t),
             Err(e) => {
                 errors.add(self.field_of(&e), self.message_of(&e));
@@ -433,16 +569,24 @@ impl ExperimentForm {
             }
             return "variants".into();
         }
-        if let Some(i) = field
-            .strip_prefix("targeting[")
-            .and_then(|r| r.strip_suffix(']'))
-            .and_then(|i| i.parse::<usize>().ok())
+        if let Some(rest) = field.strip_prefix("targeting[") {
+            // Rows come first, then the rules typed as JSON.
+            return match rest.strip_suffix(']').and_then(|i| i.parse::<usize>().ok()) {
+                Some(i) if i < self.rules.len() => format!("rule-{i}"),
+                _ => "targeting_json".into(),
+            };
+        }
+        if let Some((i, column)) = field
+            .strip_prefix("rules[")
+            .and_then(|rest| rest.split_once("]."))
         {
-            return format!("rule-{i}");
+            return format!("pin-{i}-{column}");
         }
         match field {
             "variant" => "variants".into(),
             "json" => "form".into(),
+            "rules" => "pins".into(),
+            "layer" | "layer.key" => "layer".into(),
             other => other.into(),
         }
     }
@@ -562,6 +706,8 @@ impl ExperimentForm {
             _ => None,
         };
         let min_users_per_arm = self.optional_count(&mut errors);
+        let rules = self.pinned_rules(&mut errors);
+        let layer = self.layer(&mut errors);
 
         if !errors.is_empty() {
             return Err(errors);
@@ -582,6 +728,8 @@ impl ExperimentForm {
             traffic,
             floor,
             min_users_per_arm,
+            rules,
+            layer,
             context: self
                 .context
                 .split(',')
@@ -600,6 +748,8 @@ impl ExperimentForm {
         let targeting = self.targeting(&mut errors);
         let traffic = self.optional_percent("traffic", &self.traffic, &mut errors);
         let min_users_per_arm = self.optional_count(&mut errors);
+        let rules = self.pinned_rules(&mut errors);
+        let layer = self.layer(&mut errors);
         let mut weights = None;
         let mut floor = None;
         match spec.kind {
@@ -646,6 +796,8 @@ impl ExperimentForm {
             weights,
             floor,
             min_users_per_arm,
+            rules: Some(rules),
+            layer: Some(layer),
         })
     }
 
@@ -663,6 +815,189 @@ impl ExperimentForm {
         parse_count(&self.min_users_per_arm)
             .map_err(|m| errors.add("min_users_per_arm", m))
             .ok()
+    }
+}
+
+/// The segment form: key, name, description, a top-level group (`all` or `any`) over rows of
+/// conditions (`cond-{i}-{attribute,op,value}`), plus nested groups as JSON (`rule_json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentForm {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// `all` or `any`.
+    pub group: String,
+    pub conditions: Vec<RuleRow>,
+    pub rule_json: String,
+}
+
+impl Default for SegmentForm {
+    fn default() -> Self {
+        SegmentForm {
+            key: String::new(),
+            name: String::new(),
+            description: String::new(),
+            group: "all".into(),
+            conditions: vec![
+                RuleRow {
+                    op: "eq".into(),
+                    ..RuleRow::default()
+                };
+                2
+            ],
+            rule_json: String::new(),
+        }
+    }
+}
+
+impl SegmentForm {
+    pub fn from_form(form: &FormData) -> SegmentForm {
+        let mut rows: BTreeMap<usize, RuleRow> = BTreeMap::new();
+        for (i, column, value) in form.rows("cond") {
+            let row = rows.entry(i).or_default();
+            match column {
+                "attribute" => row.attribute = value.into(),
+                "op" => row.op = value.into(),
+                "value" => row.value = value.into(),
+                _ => {}
+            }
+        }
+        SegmentForm {
+            key: form.get("key").into(),
+            name: form.get("name").into(),
+            description: form.get("description").into(),
+            group: form.get("group").into(),
+            conditions: rows.into_values().collect(),
+            rule_json: form.get("rule_json").into(),
+        }
+    }
+
+    pub fn from_segment(segment: &crate::domain::Segment) -> SegmentForm {
+        let spec = &segment.spec;
+        let (group, children): (&str, Vec<&Rule>) = match &spec.rule {
+            Rule::All(rules) => ("all", rules.iter().collect()),
+            Rule::Any(rules) => ("any", rules.iter().collect()),
+            other => ("all", vec![other]),
+        };
+        let conditions = children
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Condition(c) => Some(RuleRow {
+                    attribute: c.attribute.clone(),
+                    op: op_name(c.op),
+                    value: rule_value_text(c.op, c.value.as_ref()),
+                }),
+                _ => None,
+            })
+            .collect();
+        let nested: Vec<&&Rule> = children
+            .iter()
+            .filter(|r| !matches!(r, Rule::Condition(_)))
+            .collect();
+        SegmentForm {
+            key: spec.key.to_string(),
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            group: group.into(),
+            conditions,
+            rule_json: if nested.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string_pretty(&nested).unwrap_or_default()
+            },
+        }
+    }
+
+    /// Drops blank rows, then pads with `spare` blank ones.
+    pub fn with_spare_rows(mut self, spare: usize) -> Self {
+        self.conditions.retain(|r| !r.is_blank());
+        for _ in 0..spare {
+            self.conditions.push(RuleRow {
+                op: "eq".into(),
+                ..RuleRow::default()
+            });
+        }
+        self
+    }
+
+    /// The draft to submit (blank rows must have been removed), or the errors by field.
+    pub fn to_draft(&self, creating: bool) -> Result<crate::domain::SegmentDraft, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let key = if creating {
+            crate::domain::SegmentKey::parse(self.key.trim())
+                .map_err(|e| errors.add("key", e.message))
+                .ok()
+        } else {
+            None
+        };
+        let group = match self.group.trim() {
+            g @ ("all" | "any") => g,
+            _ => {
+                errors.add("group", "choose all or any");
+                "all"
+            }
+        };
+        let mut children: Vec<Value> = Vec::new();
+        for (i, row) in self.conditions.iter().enumerate() {
+            let Some(op) = parse_op(row.op.trim()) else {
+                errors.add(format!("cond-{i}-op"), "choose a comparison");
+                continue;
+            };
+            match rule_value(op, &row.value) {
+                Ok(value) => children.push(
+                    serde_json::to_value(Condition {
+                        attribute: row.attribute.trim().to_string(),
+                        op,
+                        value,
+                    })
+                    .expect("a condition serializes"),
+                ),
+                Err(message) => errors.add(format!("cond-{i}-value"), message),
+            }
+        }
+        if !self.rule_json.trim().is_empty() {
+            match serde_json::from_str::<Value>(&self.rule_json) {
+                Ok(Value::Array(items)) => children.extend(items),
+                Ok(other) => children.push(other),
+                Err(e) => errors.add("rule_json", format!("not valid JSON: {e}")),
+            }
+        }
+        if children.is_empty() && errors.is_empty() {
+            errors.add(
+                "conditions",
+                "give at least one condition (or a rule as JSON)",
+            );
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(crate::domain::SegmentDraft {
+            key,
+            name: self.name.trim().to_string(),
+            description: self.description.trim().to_string(),
+            rule: serde_json::json!({ group: children }),
+        })
+    }
+
+    /// The form field a domain error belongs to.
+    pub fn field_of(&self, e: &ValidationError) -> String {
+        let field = e.field.as_str();
+        if let Some(rest) = field.strip_prefix("rule.") {
+            // `rule.all[3]...`: rows come first, then the rules typed as JSON.
+            let index = rest
+                .split_once('[')
+                .and_then(|(_, r)| r.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok());
+            let whole_row = rest.ends_with(']') && rest.matches('[').count() == 1;
+            return match index {
+                Some(i) if i < self.conditions.len() && whole_row => format!("cond-{i}"),
+                _ => "rule_json".into(),
+            };
+        }
+        match field {
+            "rule" => "conditions".into(),
+            other => other.into(),
+        }
     }
 }
 

@@ -5,8 +5,11 @@
 //! stylesheet and a small script that only enhances.
 
 pub mod assets;
+mod audit;
 mod experiments;
 pub mod forms;
+mod keys;
+mod segments;
 pub mod session;
 mod sign_in;
 
@@ -60,6 +63,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(experiments::stop_confirmation),
                 )
                 .route("/experiments/{key}/stop", web::post().to(experiments::stop))
+                .route("/keys", web::get().to(keys::list))
+                .route("/keys", web::post().to(keys::create))
+                .route(
+                    "/keys/{id}/revoke",
+                    web::get().to(keys::revoke_confirmation),
+                )
+                .route("/keys/{id}/revoke", web::post().to(keys::revoke))
+                .route("/audit", web::get().to(audit::page))
+                .route("/audit/export", web::get().to(audit::export))
+                .route("/segments", web::get().to(segments::list))
+                .route("/segments", web::post().to(segments::create))
+                .route("/segments/new", web::get().to(segments::new_form))
+                .route("/segments/{key}", web::get().to(segments::edit_form))
+                .route("/segments/{key}", web::post().to(segments::update))
+                .route("/segments/{key}/delete", web::post().to(segments::delete))
+                .route("/holdout", web::post().to(segments::set_holdout))
                 .default_service(web::to(not_found)),
         );
 }
@@ -97,6 +116,9 @@ impl From<EngineError> for DashboardError {
         match e {
             EngineError::UnknownExperiment(key) => {
                 DashboardError::NotFound(format!("There is no experiment with the key “{key}”."))
+            }
+            EngineError::UnknownSegment(key) => {
+                DashboardError::NotFound(format!("There is no segment with the key “{key}”."))
             }
             EngineError::Invalid(v) => DashboardError::BadRequest(v.to_string()),
             e @ EngineError::UnknownVariant { .. } => DashboardError::BadRequest(e.to_string()),

@@ -12,7 +12,8 @@
 
 use super::DashboardError;
 use crate::domain::Scope;
-use crate::engine::{Engine, EngineError, keys};
+use crate::engine::keys::KeyId;
+use crate::engine::{Actor, Engine, EngineError, keys};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -132,10 +133,17 @@ impl Session {
 pub struct SignedIn {
     pub session: Session,
     pub csrf: String,
+    /// The admin key the session was opened with.
+    pub key: KeyId,
     signer: Signer,
 }
 
 impl SignedIn {
+    /// Who acts, for the audit log: `dashboard:<key id>`.
+    pub fn actor(&self) -> Actor {
+        Actor::dashboard(self.key)
+    }
+
     /// Refuses a form whose token is not this session's.
     pub fn check_csrf(&self, token: &str) -> Result<(), DashboardError> {
         if self.signer.verify("csrf", &self.session.nonce, token) {
@@ -175,15 +183,19 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<SignedIn>, Dash
     let Some(session) = Session::parse(cookie.value(), &signer, now()) else {
         return Ok(None);
     };
-    if engine.authorize_hash(&session.key_hash) != Some(Scope::Admin)
-        || engine.session_ended(&session.nonce).await?
-    {
+    // The key must still be an accepted admin key: revoking it ends its sessions (on every
+    // instance within a refresh interval).
+    let Some((key, Scope::Admin)) = engine.key_of_hash(&session.key_hash) else {
+        return Ok(None);
+    };
+    if engine.session_ended(&session.nonce).await? {
         return Ok(None);
     }
     let csrf = signer.sign("csrf", &session.nonce);
     Ok(Some(SignedIn {
         session,
         csrf,
+        key,
         signer,
     }))
 }

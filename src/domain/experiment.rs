@@ -1,13 +1,15 @@
 //! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
 
-use super::{EventName, ExperimentKey, Targeting, ValidationError, VariantKey};
+use super::segment::{Layer, PinnedRule, check_pinned_rules, double_option};
+use super::{EventName, ExperimentKey, SegmentKey, Targeting, ValidationError, VariantKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 pub const MAX_VARIANTS: usize = 50;
-const MAX_NAME: usize = 200;
+/// Longest experiment or variant name, in bytes.
+pub const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 5000;
 const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.
@@ -82,6 +84,13 @@ pub struct ExperimentDraft {
     pub floor: Option<f64>,
     #[serde(default)]
     pub min_users_per_arm: Option<u32>,
+    /// Pinned rules, checked in order before the experiment: the first whose segment the user
+    /// matches decides the variant, and the user is not part of the experiment.
+    #[serde(default)]
+    pub rules: Vec<PinnedRule>,
+    /// A mutual-exclusion layer range (optional).
+    #[serde(default)]
+    pub layer: Option<Layer>,
     /// Context attributes (0 to 3 names, e.g. `["platform", "returning"]`): a bandit keeps
     /// posteriors per combination of their values and assigns each user from their own
     /// segment's; every experiment reports results per segment. Fixed once created.
@@ -115,6 +124,10 @@ pub struct ExperimentSpec {
     pub floor: f64,
     /// The minimum-data rule: no winner is called before every arm has this many users.
     pub min_users_per_arm: u32,
+    /// Pinned rules: segment → variant, checked in order before the experiment.
+    pub rules: Vec<PinnedRule>,
+    /// The mutual-exclusion layer range, if any.
+    pub layer: Option<Layer>,
     /// Context attributes: segments of the contextual bandit and of per-segment results.
     pub context: Vec<String>,
 }
@@ -152,6 +165,12 @@ pub struct ExperimentPatch {
     /// `bandit` only.
     pub floor: Option<f64>,
     pub min_users_per_arm: Option<u32>,
+    /// Replaces the pinned rules (`[]` removes them).
+    pub rules: Option<Vec<PinnedRule>>,
+    /// Moves the experiment in a layer; `null` takes it out.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Layer>)]
+    pub layer: Option<Option<Layer>>,
 }
 
 fn check_name(name: &str) -> Result<(), ValidationError> {
@@ -359,6 +378,10 @@ impl ExperimentDraft {
         check_floor(floor, n)?;
         let min_users_per_arm = self.min_users_per_arm.unwrap_or(DEFAULT_MIN_USERS_PER_ARM);
         check_min_users(min_users_per_arm)?;
+        check_pinned_rules(&self.rules, |k| seen.contains(k))?;
+        if let Some(layer) = &self.layer {
+            layer.check()?;
+        }
         check_context(&self.context)?;
 
         let variants = self
@@ -385,6 +408,8 @@ impl ExperimentDraft {
             traffic,
             floor,
             min_users_per_arm,
+            rules: self.rules,
+            layer: self.layer,
             context: self.context,
         })
     }
@@ -406,6 +431,13 @@ pub fn json_type(v: &Value) -> &'static str {
 impl ExperimentSpec {
     pub fn variant_index(&self, key: &str) -> Option<usize> {
         self.variants.iter().position(|v| v.key.as_str() == key)
+    }
+
+    /// Every segment the targeting and the pinned rules reference (may repeat).
+    pub fn segment_refs(&self) -> Vec<&SegmentKey> {
+        let mut refs = self.targeting.segment_refs();
+        refs.extend(self.rules.iter().map(|r| &r.segment));
+        refs
     }
 
     /// Applies a patch, returning the changed spec, or why it cannot apply.
@@ -467,6 +499,16 @@ impl ExperimentSpec {
         if let Some(n) = patch.min_users_per_arm {
             check_min_users(n)?;
             spec.min_users_per_arm = n;
+        }
+        if let Some(rules) = patch.rules {
+            check_pinned_rules(&rules, |k| spec.variant_index(k).is_some())?;
+            spec.rules = rules;
+        }
+        if let Some(layer) = patch.layer {
+            if let Some(l) = &layer {
+                l.check()?;
+            }
+            spec.layer = layer;
         }
         Ok(spec)
     }

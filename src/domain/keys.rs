@@ -8,3 +8,36 @@ impl Scope {
         self == Scope::Admin || needed == Scope::Client
     }
 }
+
+/// Longest name (label) of an API key.
+pub const MAX_KEY_NAME: usize = 100;
+/// Highest per-key rate limit, in requests per second.
+pub const MAX_RATE_LIMIT: f64 = 1_000_000.0;
+
+/// A key's name: up to 100 bytes of text without control characters (may be empty).
+pub fn validate_key_name(name: &str) -> Result<(), super::ValidationError> {
+    if name.len() > MAX_KEY_NAME || name.chars().any(char::is_control) {
+        return Err(super::ValidationError::new(
+            "name",
+            format!(
+                "a key's name is at most {MAX_KEY_NAME} bytes of text without control characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A rate limit: a positive number of requests per second, at most a million.
+pub fn validate_rate_limit(rate: Option<f64>) -> Result<(), super::ValidationError> {
+    match rate {
+        Some(r) if !(r.is_finite() && r > 0.0 && r <= MAX_RATE_LIMIT) => {
+            Err(super::ValidationError::new(
+                "rate_limit",
+                format!(
+                    "a rate limit is a number of requests per second above 0 and at most {MAX_RATE_LIMIT}"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}

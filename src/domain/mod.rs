@@ -29,17 +29,26 @@ macro_rules! str_enum {
 }
 
 mod experiment;
+#[cfg(test)]
+mod fuzz;
 mod keys;
 mod names;
+mod segment;
 mod targeting;
 
 pub use experiment::{
-    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
+    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind, MAX_NAME,
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
-pub use keys::Scope;
-pub use names::{EventName, ExperimentKey, UserId, VariantKey};
-pub use targeting::{Attributes, Condition, Op, Targeting};
+pub use keys::{MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit};
+pub use names::{EventName, ExperimentKey, LayerKey, MAX_USER_ID, SegmentKey, UserId, VariantKey};
+pub use segment::{
+    Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,
+};
+pub use targeting::{
+    Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
+    MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
+};
 
 /// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
 /// boundary (a 400) instead of failing in the database (a 500).

@@ -77,9 +77,12 @@ string_newtype!(
     "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
     schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")
 );
+/// Longest user id, in bytes.
+pub const MAX_USER_ID: usize = 256;
+
 string_newtype!(
     /// The app's identifier of a user (opaque to us).
-    UserId, "user_id", |s| is_printable(s, 256),
+    UserId, "user_id", |s| is_printable(s, MAX_USER_ID),
     "use 1 to 256 bytes without control characters",
     schema(pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$", example = "u-42")
 );
@@ -88,6 +91,18 @@ string_newtype!(
     EventName, "name", |s| is_printable(s, 128),
     "use 1 to 128 bytes without control characters",
     schema(pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,128}$", example = "purchase")
+);
+string_newtype!(
+    /// A segment's unique slug, by which experiments reference it.
+    SegmentKey, "segment", |s| is_slug(s, 64),
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "returning-buyers")
+);
+string_newtype!(
+    /// A mutual-exclusion layer's slug: experiments in one layer never share a user.
+    LayerKey, "layer.key", |s| is_slug(s, 64),
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "home-screen")
 );
 
 #[cfg(test)]

@@ -1,11 +1,20 @@
-//! Targeting: conditions on user attributes, all of which must hold.
+//! Targeting: rules on user attributes.
+//!
+//! A rule is a condition `{attribute, op, value}`, a group `{"all": [rules]}` (every one
+//! holds) or `{"any": [rules]}` (at least one holds), or a reference to a named segment
+//! `{"segment": "key"}`. An experiment's targeting is a list of rules that must all hold
+//! (the plain list of conditions of earlier versions is such a list); a single rule object is
+//! accepted too and means a list of one.
 
-use super::ValidationError;
+use super::{SegmentKey, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
-pub const MAX_CONDITIONS: usize = 50;
+/// Most conditions and segment references in one targeting or segment rule, all levels counted.
+pub const MAX_CONDITIONS: usize = 64;
+/// Deepest nesting of groups (the top-level list counts as the first level).
+pub const MAX_DEPTH: usize = 4;
 pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_ATTRIBUTE_NAME: usize = 64;
 pub const MAX_ATTRIBUTE_STRING: usize = 256;
@@ -33,10 +42,21 @@ pub struct Condition {
     pub value: Option<Value>,
 }
 
-/// A validated list of conditions; an empty list matches everyone.
+/// One targeting rule: a condition, an AND or OR group, or a segment reference.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    Condition(Condition),
+    All(Vec<Rule>),
+    Any(Vec<Rule>),
+    Segment(SegmentKey),
+}
+
+/// A validated list of rules that must all hold; an empty list matches everyone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
-pub struct Targeting(Vec<Condition>);
+#[schema(value_type = Vec<Object>, example = json!([{"attribute": "platform", "op": "eq", "value": "ios"},
+    {"any": [{"attribute": "visits", "op": "eq", "value": 1}, {"segment": "returning-buyers"}]}]))]
+pub struct Targeting(Vec<Rule>);
 
 /// A user's attributes as the app sent them: a flat object of scalars, validated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -48,76 +68,300 @@ fn is_scalar(v: &Value) -> bool {
     matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
 
-impl Targeting {
-    pub fn parse(conditions: Vec<Condition>) -> Result<Self, ValidationError> {
-        if conditions.len() > MAX_CONDITIONS {
+fn check_condition(c: &Condition, field: &str) -> Result<(), ValidationError> {
+    if c.attribute.is_empty()
+        || c.attribute.len() > MAX_ATTRIBUTE_NAME
+        || c.attribute.contains('\0')
+        || c.value.as_ref().is_some_and(super::has_nul)
+    {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes and values must not contain NUL characters"
+            ),
+        ));
+    }
+    let ok = match (c.op, &c.value) {
+        (Op::Eq | Op::Neq, Some(v)) => is_scalar(v),
+        (Op::In | Op::NotIn, Some(Value::Array(items))) => {
+            !items.is_empty() && items.len() <= 1000 && items.iter().all(is_scalar)
+        }
+        (Op::Lt | Op::Lte | Op::Gt | Op::Gte, Some(v)) => v.is_number() || v.is_string(),
+        (Op::Exists, None | Some(Value::Bool(_))) => true,
+        _ => false,
+    };
+    if !ok {
+        let expected = match c.op {
+            Op::Eq | Op::Neq => "a string, number or boolean value",
+            Op::In | Op::NotIn => "a non-empty array of strings, numbers or booleans",
+            Op::Lt | Op::Lte | Op::Gt | Op::Gte => "a number or string value",
+            Op::Exists => "no value, or true/false",
+        };
+        return Err(ValidationError::new(
+            field,
+            format!("{:?} needs {expected}", c.op).to_lowercase(),
+        ));
+    }
+    Ok(())
+}
+
+const RULE_SHAPES: &str = "a rule is a condition {\"attribute\", \"op\", \"value\"}, {\"all\": [rules]}, {\"any\": [rules]} or {\"segment\": \"key\"}";
+
+/// Counts leaves while parsing, to bound the whole tree.
+struct Budget {
+    leaves: usize,
+}
+
+impl Budget {
+    fn take(&mut self, field: &str) -> Result<(), ValidationError> {
+        self.leaves += 1;
+        if self.leaves > MAX_CONDITIONS {
             return Err(ValidationError::new(
-                "targeting",
-                format!("at most {MAX_CONDITIONS} conditions"),
+                field,
+                format!("at most {MAX_CONDITIONS} conditions and segment references in all"),
             ));
         }
-        for (i, c) in conditions.iter().enumerate() {
-            let field = format!("targeting[{i}]");
-            if c.attribute.is_empty()
-                || c.attribute.len() > MAX_ATTRIBUTE_NAME
-                || c.attribute.contains('\0')
-                || c.value.as_ref().is_some_and(super::has_nul)
-            {
-                return Err(ValidationError::new(
-                    field,
-                    format!(
-                        "attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes and values must not contain NUL characters"
-                    ),
-                ));
-            }
-            if c.attribute.is_empty() || c.attribute.len() > MAX_ATTRIBUTE_NAME {
-                return Err(ValidationError::new(
-                    field,
-                    format!("attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes"),
-                ));
-            }
-            let ok = match (c.op, &c.value) {
-                (Op::Eq | Op::Neq, Some(v)) => is_scalar(v),
-                (Op::In | Op::NotIn, Some(Value::Array(items))) => {
-                    !items.is_empty() && items.len() <= 1000 && items.iter().all(is_scalar)
-                }
-                (Op::Lt | Op::Lte | Op::Gt | Op::Gte, Some(v)) => v.is_number() || v.is_string(),
-                (Op::Exists, None | Some(Value::Bool(_))) => true,
-                _ => false,
-            };
-            if !ok {
-                let expected = match c.op {
-                    Op::Eq | Op::Neq => "a string, number or boolean value",
-                    Op::In | Op::NotIn => "a non-empty array of strings, numbers or booleans",
-                    Op::Lt | Op::Lte | Op::Gt | Op::Gte => "a number or string value",
-                    Op::Exists => "no value, or true/false",
-                };
-                return Err(ValidationError::new(
-                    field,
-                    format!("{:?} needs {expected}", c.op).to_lowercase(),
-                ));
-            }
+        Ok(())
+    }
+}
+
+fn parse_list(
+    items: &[Value],
+    field: &str,
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Vec<Rule>, ValidationError> {
+    if depth > MAX_DEPTH {
+        return Err(ValidationError::new(
+            field,
+            format!("groups nest at most {MAX_DEPTH} levels deep"),
+        ));
+    }
+    if items.len() > MAX_CONDITIONS {
+        return Err(ValidationError::new(
+            field,
+            format!("at most {MAX_CONDITIONS} rules in one group"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse_rule(item, &format!("{field}[{i}]"), depth, budget))
+        .collect()
+}
+
+fn parse_rule(
+    value: &Value,
+    field: &str,
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Rule, ValidationError> {
+    let Value::Object(map) = value else {
+        return Err(ValidationError::new(field, RULE_SHAPES));
+    };
+    let group = |name: &str| -> Result<Option<&Vec<Value>>, ValidationError> {
+        match map.get(name) {
+            None => Ok(None),
+            Some(_) if map.len() != 1 => Err(ValidationError::new(
+                field,
+                format!("a group has the one field {name:?}; {RULE_SHAPES}"),
+            )),
+            Some(Value::Array(items)) if items.is_empty() => Err(ValidationError::new(
+                format!("{field}.{name}"),
+                "a group needs at least one rule",
+            )),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(_) => Err(ValidationError::new(
+                format!("{field}.{name}"),
+                "must be a list of rules",
+            )),
         }
-        Ok(Self(conditions))
+    };
+    if let Some(items) = group("all")? {
+        return Ok(Rule::All(parse_list(
+            items,
+            &format!("{field}.all"),
+            depth + 1,
+            budget,
+        )?));
+    }
+    if let Some(items) = group("any")? {
+        return Ok(Rule::Any(parse_list(
+            items,
+            &format!("{field}.any"),
+            depth + 1,
+            budget,
+        )?));
+    }
+    if let Some(key) = map.get("segment") {
+        if map.len() != 1 {
+            return Err(ValidationError::new(
+                field,
+                format!("a segment reference has the one field \"segment\"; {RULE_SHAPES}"),
+            ));
+        }
+        budget.take(field)?;
+        let key = key
+            .as_str()
+            .ok_or_else(|| {
+                ValidationError::new(format!("{field}.segment"), "must be a segment key")
+            })
+            .and_then(|k| {
+                SegmentKey::parse(k)
+                    .map_err(|e| ValidationError::new(format!("{field}.segment"), e.message))
+            })?;
+        return Ok(Rule::Segment(key));
+    }
+    let condition: Condition = serde_json::from_value(value.clone())
+        .map_err(|e| ValidationError::new(field, format!("{e}; {RULE_SHAPES}")))?;
+    check_condition(&condition, field)?;
+    budget.take(field)?;
+    Ok(Rule::Condition(condition))
+}
+
+impl Rule {
+    /// Parses and validates one rule from JSON; `field` names it in errors. A list is read as
+    /// an `all` group.
+    pub fn from_json(value: &Value, field: &str) -> Result<Rule, ValidationError> {
+        let mut budget = Budget { leaves: 0 };
+        match value {
+            Value::Array(items) if items.is_empty() => Err(ValidationError::new(
+                field,
+                "a rule needs at least one condition",
+            )),
+            Value::Array(items) => Ok(Rule::All(parse_list(items, field, 1, &mut budget)?)),
+            other => parse_rule(other, field, 1, &mut budget),
+        }
     }
 
-    pub fn conditions(&self) -> &[Condition] {
+    /// The naive reading of a rule: a recursive walk, segments looked up by `segment`
+    /// (an unknown segment matches nobody). The engine compiles rules instead; this is the
+    /// reference it is tested against.
+    pub fn matches<'a>(
+        &'a self,
+        attributes: &Attributes,
+        segment: &dyn Fn(&str) -> Option<&'a Rule>,
+    ) -> bool {
+        match self {
+            Rule::Condition(c) => c.matches(attributes),
+            Rule::All(rules) => rules.iter().all(|r| r.matches(attributes, segment)),
+            Rule::Any(rules) => rules.iter().any(|r| r.matches(attributes, segment)),
+            Rule::Segment(key) => {
+                segment(key.as_str()).is_some_and(|r| r.matches(attributes, segment))
+            }
+        }
+    }
+
+    /// Every segment this rule references, in order of appearance.
+    pub fn segment_refs<'a>(&'a self, out: &mut Vec<&'a SegmentKey>) {
+        match self {
+            Rule::Condition(_) => {}
+            Rule::All(rules) | Rule::Any(rules) => {
+                rules.iter().for_each(|r| r.segment_refs(out));
+            }
+            Rule::Segment(key) => out.push(key),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a rule serializes")
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Rule::Condition(c) => c.serialize(s),
+            Rule::All(rules) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("all", rules)?;
+                map.end()
+            }
+            Rule::Any(rules) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("any", rules)?;
+                map.end()
+            }
+            Rule::Segment(key) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("segment", key)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        Rule::from_json(&raw, "rule").map_err(serde::de::Error::custom)
+    }
+}
+
+impl Targeting {
+    /// A plain list of conditions that must all hold.
+    pub fn parse(conditions: Vec<Condition>) -> Result<Self, ValidationError> {
+        let value = serde_json::to_value(&conditions).expect("conditions serialize");
+        Self::from_json(&value)
+    }
+
+    /// Targeting from JSON: a list of rules, or one rule.
+    pub fn from_json(value: &Value) -> Result<Self, ValidationError> {
+        let mut budget = Budget { leaves: 0 };
+        let rules = match value {
+            Value::Array(items) => parse_list(items, "targeting", 1, &mut budget)?,
+            Value::Null => Vec::new(),
+            other => vec![parse_rule(other, "targeting", 1, &mut budget)?],
+        };
+        Ok(Self(rules))
+    }
+
+    /// Targeting made of already-valid rules (the dashboard's form); checks the bounds.
+    pub fn from_rules(rules: Vec<Rule>) -> Result<Self, ValidationError> {
+        Self::from_json(&serde_json::to_value(&rules).expect("rules serialize"))
+    }
+
+    pub fn rules(&self) -> &[Rule] {
         &self.0
+    }
+
+    /// The conditions, when targeting is a plain list of them (no groups, no segments).
+    pub fn flat_conditions(&self) -> Option<Vec<&Condition>> {
+        self.0
+            .iter()
+            .map(|r| match r {
+                Rule::Condition(c) => Some(c),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, attributes: &Attributes) -> bool {
-        self.0.iter().all(|c| c.matches(attributes))
+    /// Every segment referenced.
+    pub fn segment_refs(&self) -> Vec<&SegmentKey> {
+        let mut out = Vec::new();
+        self.0.iter().for_each(|r| r.segment_refs(&mut out));
+        out
+    }
+
+    /// The naive reading (see `Rule::matches`).
+    pub fn matches<'a>(
+        &'a self,
+        attributes: &Attributes,
+        segment: &dyn Fn(&str) -> Option<&'a Rule>,
+    ) -> bool {
+        self.0.iter().all(|r| r.matches(attributes, segment))
     }
 }
 
 impl<'de> Deserialize<'de> for Targeting {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Vec::<Condition>::deserialize(d)?;
-        Self::parse(raw).map_err(serde::de::Error::custom)
+        let raw = Value::deserialize(d)?;
+        Self::from_json(&raw).map_err(serde::de::Error::custom)
     }
 }
 
@@ -304,7 +548,11 @@ mod tests {
             (json!([]), true),
         ];
         for (rules, expected) in cases {
-            assert_eq!(cond(rules.clone()).matches(&user), expected, "{rules}");
+            assert_eq!(
+                cond(rules.clone()).matches(&user, &|_| None),
+                expected,
+                "{rules}"
+            );
         }
     }
 
@@ -324,6 +572,34 @@ mod tests {
             serde_json::from_value::<Vec<Condition>>(json!([{"attribute": "x", "op": "like"}]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn groups_are_bounded_exactly() {
+        let c = json!({"attribute": "visits", "op": "gt", "value": 1});
+        // The top-level list is level 1: three nested groups make 4 levels, a fourth makes 5.
+        let four = json!([{"all": [{"any": [{"all": [c.clone()]}]}]}]);
+        assert!(Targeting::from_json(&four).is_ok());
+        let five = json!([{"all": [{"any": [{"all": [{"any": [c.clone()]}]}]}]}]);
+        let e = Targeting::from_json(&five).unwrap_err();
+        assert!(e.message.contains("4 levels"), "{e}");
+        let at_most: Vec<Value> = (0..MAX_CONDITIONS).map(|_| c.clone()).collect();
+        assert!(Targeting::from_json(&json!([{"any": at_most.clone()}])).is_ok());
+        let mut too_many = at_most;
+        too_many.push(json!({"segment": "s"}));
+        let e =
+            Targeting::from_json(&json!([{"all": [c.clone()]}, {"any": too_many}])).unwrap_err();
+        assert!(e.message.contains("at most 64"), "{e}");
+        // A single rule object is a list of one; the plain list of conditions still reads.
+        let one = Targeting::from_json(&json!({"segment": "s"})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            json!([{"segment": "s"}])
+        );
+        let plain = json!([c.clone(), {"attribute": "platform", "op": "eq", "value": "ios"}]);
+        let t = Targeting::from_json(&plain).unwrap();
+        assert_eq!(t.flat_conditions().map(|c| c.len()), Some(2));
+        assert_eq!(serde_json::to_value(&t).unwrap(), plain);
     }
 
     #[test]

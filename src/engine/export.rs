@@ -39,9 +39,9 @@ pub const CHUNK_ROWS: i64 = 10_000;
 pub const CHANNEL_PAGES: usize = 4;
 /// Exports running at once in one process (each holds one database connection of its own).
 pub const MAX_CONCURRENT_EXPORTS: usize = 4;
-const WAIT_FOR_SLOT: Duration = Duration::from_secs(10);
+pub(super) const WAIT_FOR_SLOT: Duration = Duration::from_secs(10);
 
-static SLOTS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_EXPORTS);
+pub(super) static SLOTS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_EXPORTS);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportData {
@@ -111,7 +111,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 /// One output row: named cells, in column order.
 type Row = Vec<(&'static str, Value)>;
 
-fn time(t: DateTime<Utc>) -> Value {
+pub(super) fn time(t: DateTime<Utc>) -> Value {
     Value::String(t.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
@@ -120,7 +120,7 @@ fn number(x: f64) -> Value {
 }
 
 /// Writes rows as CSV (header first) or JSON lines, one page at a time.
-struct Encoder {
+pub(super) struct Encoder {
     format: ExportFormat,
     csv: Option<csv::Writer<Vec<u8>>>,
     columns: Vec<String>,
@@ -128,7 +128,7 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn new(format: ExportFormat, columns: Vec<String>) -> Self {
+    pub(super) fn new(format: ExportFormat, columns: Vec<String>) -> Self {
         let csv = (format == ExportFormat::Csv).then(|| {
             let mut w = csv_writer();
             w.write_record(&columns).expect("writing to memory");
@@ -143,7 +143,7 @@ impl Encoder {
     }
 
     /// Cells in column order (missing ones empty or null).
-    fn write(&mut self, cells: &[(&str, &Value)]) {
+    pub(super) fn write(&mut self, cells: &[(&str, &Value)]) {
         match self.format {
             ExportFormat::Csv => {
                 let w = self.csv.as_mut().expect("csv writer");
@@ -175,7 +175,7 @@ impl Encoder {
     }
 
     /// The bytes encoded since the last take.
-    fn take(&mut self) -> Vec<u8> {
+    pub(super) fn take(&mut self) -> Vec<u8> {
         if let Some(w) = self.csv.replace(csv_writer()) {
             return w.into_inner().expect("writing to memory");
         }

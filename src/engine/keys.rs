@@ -1,16 +1,59 @@
-//! API keys: generated with a scope prefix, known to the server only by their SHA-256.
+//! API keys: generated with a scope prefix, known to the server only by their SHA-256; the
+//! key ring that answers "which key is this?" on every request; per-key rate limits.
 
 use crate::domain::Scope;
+use crate::store::ApiKeyRecord;
+use arc_swap::ArcSwap;
 use rand::RngExt;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub type KeyDigest = [u8; 32];
+
+pub fn digest(key: &str) -> KeyDigest {
+    Sha256::digest(key.as_bytes()).into()
+}
 
 pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
+    hex(&digest(key))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
     }
-    hex
+    out
+}
+
+fn unhex(text: &str) -> Option<KeyDigest> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let nibble = |c: u8| (c as char).to_digit(16);
+        out[i] = (nibble(pair[0])? * 16 + nibble(pair[1])?) as u8;
+    }
+    Some(out)
+}
+
+/// Compares two digests in time independent of where they differ.
+///
+/// Keys are found by their SHA-256 in a hash map, whose lookup compares digests with an
+/// early exit. That leaks at most how many leading bytes of the *digest* of a guess match a
+/// stored digest, which does not help forge a key (it would need SHA-256 preimages). The
+/// final equality check is still done in constant time, so no code path ever compares
+/// secret-derived bytes with an early exit, whatever the lookup structure becomes later.
+pub fn digests_equal(a: &KeyDigest, b: &KeyDigest) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 /// A new random key, e.g. `pst_admin_` followed by 32 base-62 characters (190 bits).
@@ -21,6 +64,315 @@ pub fn generate_key(scope: Scope) -> String {
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
     format!("pst_{}_{secret}", scope.as_str())
+}
+
+// ---- rate limits ----------------------------------------------------------------------------
+
+/// A token bucket as a generic cell rate algorithm (GCRA): one atomic word, the theoretical
+/// arrival time of the next request, advanced by compare-and-swap. No lock, no allocation;
+/// a check is a clock read and one CAS (tens of nanoseconds). The bucket holds one second
+/// of requests (at least one), so a key may burst up to its rate and then keeps to it.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    /// Nanoseconds between requests at the sustained rate.
+    interval: u64,
+    /// How far ahead of now the theoretical arrival time may run: the burst allowance.
+    tolerance: u64,
+    /// Theoretical arrival time, in nanoseconds since `epoch`.
+    tat: AtomicU64,
+    epoch: Instant,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: f64, epoch: Instant) -> Self {
+        let interval = (1e9 / per_second).max(1.0) as u64;
+        let burst = per_second.floor().max(1.0) as u64;
+        RateLimiter {
+            per_second,
+            interval,
+            tolerance: interval.saturating_mul(burst - 1),
+            tat: AtomicU64::new(0),
+            epoch,
+        }
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.per_second
+    }
+
+    /// Takes a token, or says how long until one is available.
+    pub fn check(&self) -> Result<(), Duration> {
+        self.check_at(self.epoch.elapsed().as_nanos() as u64)
+    }
+
+    fn check_at(&self, now: u64) -> Result<(), Duration> {
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            if tat > now + self.tolerance {
+                return Err(Duration::from_nanos(tat - now - self.tolerance));
+            }
+            let next = tat.max(now) + self.interval;
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(current) => tat = current,
+            }
+        }
+    }
+}
+
+// ---- the key ring ---------------------------------------------------------------------------
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Which key a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyId {
+    /// `POSTERIOR_ADMIN_KEY` / `POSTERIOR_CLIENT_KEY`.
+    Env(Scope),
+    Stored(i64),
+}
+
+/// A key the server accepts.
+#[derive(Debug)]
+pub struct KeyEntry {
+    pub id: KeyId,
+    pub scope: Scope,
+    pub name: String,
+    digest: KeyDigest,
+    /// `None`: no limit, and no check at all.
+    limiter: Option<RateLimiter>,
+    /// Unix seconds of the last use seen by this instance (0: none), and of the last one
+    /// written to the database.
+    last_used: AtomicU64,
+    flushed: AtomicU64,
+}
+
+impl KeyEntry {
+    /// How the audit log names whoever used this key.
+    pub fn actor(&self) -> String {
+        match self.id {
+            KeyId::Env(scope) => format!("env:{scope}"),
+            KeyId::Stored(id) if self.name.is_empty() => format!("key:{id}"),
+            KeyId::Stored(id) => format!("key:{id} ({})", self.name),
+        }
+    }
+}
+
+/// What the ring says about a presented key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    Accepted {
+        id: KeyId,
+        scope: Scope,
+    },
+    /// A known key over its rate limit: retry after this long.
+    Limited {
+        retry_after: Duration,
+    },
+    Unknown,
+}
+
+/// Digests are SHA-256 outputs, which nobody can steer: a fast hasher is safe here.
+type KeyMap = HashMap<KeyDigest, Arc<KeyEntry>, foldhash::fast::RandomState>;
+
+/// Uses are recorded to this resolution, to keep database writes rare.
+const LAST_USED_RESOLUTION_SECONDS: u64 = 60;
+
+/// The keys this instance accepts: the environment's (fixed) and the database's (replaced
+/// on every refresh, so a revocation takes effect within one refresh interval everywhere).
+pub struct KeyRing {
+    env: KeyMap,
+    stored: ArcSwap<KeyMap>,
+    default_rate: Option<f64>,
+    epoch: Instant,
+    /// Tickets order the reads of the key table: a reload applies only if no reload that
+    /// started reading later has been applied already (two loops reload keys; a slow stale
+    /// read must not bring back a key revoked in between).
+    next_ticket: AtomicU64,
+    applied: std::sync::Mutex<u64>,
+    /// A coarse clock (unix seconds), advanced by the key reload loop, so that recording a
+    /// use costs requests no clock read.
+    clock: AtomicU64,
+}
+
+impl KeyRing {
+    pub fn new(env_keys: &[(String, Scope)], default_rate: Option<f64>) -> Self {
+        let epoch = Instant::now();
+        let env: KeyMap = env_keys
+            .iter()
+            .map(|(key, scope)| {
+                let digest = digest(key);
+                let entry = KeyEntry {
+                    id: KeyId::Env(*scope),
+                    scope: *scope,
+                    name: format!("POSTERIOR_{}_KEY", scope.as_str().to_uppercase()),
+                    digest,
+                    limiter: default_rate.map(|r| RateLimiter::new(r, epoch)),
+                    last_used: AtomicU64::new(0),
+                    flushed: AtomicU64::new(0),
+                };
+                (digest, Arc::new(entry))
+            })
+            .collect();
+        KeyRing {
+            env,
+            stored: ArcSwap::from_pointee(KeyMap::default()),
+            default_rate,
+            epoch,
+            next_ticket: AtomicU64::new(1),
+            applied: std::sync::Mutex::new(0),
+            clock: AtomicU64::new(unix_now()),
+        }
+    }
+
+    /// Advances the coarse clock (called by the reload loop).
+    pub fn tick(&self) {
+        self.clock.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// Stored keys used since their last recorded use by more than the resolution:
+    /// `(id, unix seconds)`, marked as recorded.
+    pub fn take_uses(&self) -> Vec<(i64, i64)> {
+        let stored = self.stored.load();
+        let mut used = Vec::new();
+        for entry in stored.values() {
+            let KeyId::Stored(id) = entry.id else {
+                continue;
+            };
+            let last = entry.last_used.load(Ordering::Relaxed);
+            let flushed = entry.flushed.load(Ordering::Relaxed);
+            if last > 0 && (flushed == 0 || last >= flushed + LAST_USED_RESOLUTION_SECONDS) {
+                entry.flushed.store(last, Ordering::Relaxed);
+                used.push((id, last as i64));
+            }
+        }
+        used
+    }
+
+    /// Take one before reading the key table; hand it to `replace`.
+    pub fn ticket(&self) -> u64 {
+        self.next_ticket.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn find<T>(&self, digest: &KeyDigest, f: impl FnOnce(&KeyEntry) -> T) -> Option<T> {
+        if let Some(entry) = self.env.get(digest) {
+            return digests_equal(&entry.digest, digest).then(|| f(entry));
+        }
+        let stored = self.stored.load();
+        let entry = stored.get(digest)?;
+        digests_equal(&entry.digest, digest).then(|| f(entry))
+    }
+
+    /// The hot path: which key this is, and whether it is within its rate limit.
+    pub fn check(&self, presented: &str) -> KeyCheck {
+        self.find(&digest(presented), |entry| {
+            // A relaxed read of two words; a write at most once a second per key.
+            let now = self.clock.load(Ordering::Relaxed);
+            if entry.last_used.load(Ordering::Relaxed) != now {
+                entry.last_used.store(now, Ordering::Relaxed);
+            }
+            match &entry.limiter {
+                None => KeyCheck::Accepted {
+                    id: entry.id,
+                    scope: entry.scope,
+                },
+                Some(limiter) => match limiter.check() {
+                    Ok(()) => KeyCheck::Accepted {
+                        id: entry.id,
+                        scope: entry.scope,
+                    },
+                    Err(retry_after) => KeyCheck::Limited { retry_after },
+                },
+            }
+        })
+        .unwrap_or(KeyCheck::Unknown)
+    }
+
+    /// The scope of a presented key (no rate limit: for signing in to the dashboard).
+    pub fn scope(&self, presented: &str) -> Option<Scope> {
+        self.find(&digest(presented), |e| e.scope)
+    }
+
+    /// The id and scope of a key known by its SHA-256 in hex (a dashboard session's key).
+    pub fn by_hash(&self, key_hash: &str) -> Option<(KeyId, Scope)> {
+        self.find(&unhex(key_hash)?, |e| (e.id, e.scope))
+    }
+
+    /// How the audit log names the holder of a key.
+    pub fn actor(&self, id: KeyId) -> String {
+        let name = match id {
+            KeyId::Env(_) => None,
+            KeyId::Stored(n) => self
+                .stored
+                .load()
+                .values()
+                .find(|e| e.id == KeyId::Stored(n))
+                .map(|e| e.actor()),
+        };
+        name.unwrap_or_else(|| match id {
+            KeyId::Env(scope) => format!("env:{scope}"),
+            KeyId::Stored(n) => format!("key:{n}"),
+        })
+    }
+
+    /// Replaces the stored keys with the database's active ones. An unchanged key keeps its
+    /// entry, and with it its rate limiter's state.
+    pub fn replace(&self, ticket: u64, records: Vec<ApiKeyRecord>) {
+        // Only reloads take this lock (a few times a second), never requests.
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        if ticket < *applied {
+            return;
+        }
+        *applied = ticket;
+        let previous = self.stored.load_full();
+        let mut next = KeyMap::with_capacity_and_hasher(records.len(), Default::default());
+        for record in records.into_iter().filter(|r| r.revoked_at.is_none()) {
+            let Some(digest) = unhex(&record.key_hash) else {
+                tracing::warn!(
+                    key = record.id,
+                    "stored key hash is not SHA-256 hex; ignored"
+                );
+                continue;
+            };
+            let rate = record.rate_limit.or(self.default_rate);
+            let entry = match previous.get(&digest) {
+                Some(old)
+                    if old.id == KeyId::Stored(record.id)
+                        && old.scope == record.scope
+                        && old.name == record.label
+                        && old.limiter.as_ref().map(RateLimiter::per_second) == rate =>
+                {
+                    Arc::clone(old)
+                }
+                _ => Arc::new(KeyEntry {
+                    id: KeyId::Stored(record.id),
+                    scope: record.scope,
+                    name: record.label,
+                    digest,
+                    limiter: rate
+                        .filter(|r| r.is_finite() && *r > 0.0)
+                        .map(|r| RateLimiter::new(r, self.epoch)),
+                    // What the database knows already need not be written again.
+                    last_used: AtomicU64::new(0),
+                    flushed: AtomicU64::new(
+                        record
+                            .last_used_at
+                            .map_or(0, |t| t.timestamp().max(0) as u64),
+                    ),
+                }),
+            };
+            next.insert(digest, entry);
+        }
+        self.stored.store(Arc::new(next));
+    }
 }
 
 #[cfg(test)]
@@ -34,6 +386,8 @@ mod tests {
             hash_key("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        assert_eq!(unhex(&hash_key("abc")), Some(digest("abc")));
+        assert_eq!(unhex("zz"), None);
     }
 
     #[test]
@@ -41,5 +395,95 @@ mod tests {
         let a = generate_key(Scope::Admin);
         assert!(a.starts_with("pst_admin_") && a.len() == 42);
         assert_ne!(a, generate_key(Scope::Admin));
+    }
+
+    #[test]
+    fn digests_compare() {
+        let a = digest("a");
+        let mut b = a;
+        assert!(digests_equal(&a, &b));
+        b[31] ^= 1;
+        assert!(!digests_equal(&a, &b));
+    }
+
+    #[test]
+    fn the_bucket_allows_a_burst_of_one_second_then_the_rate() {
+        let limiter = RateLimiter::new(5.0, Instant::now());
+        let second = 1_000_000_000;
+        let t0 = 10 * second;
+        for _ in 0..5 {
+            assert!(limiter.check_at(t0).is_ok());
+        }
+        let wait = limiter.check_at(t0).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(200));
+        // One token comes back every 200 ms.
+        assert!(limiter.check_at(t0 + second / 5).is_ok());
+        assert!(limiter.check_at(t0 + second / 5).is_err());
+        // After a quiet second, a full burst again (and no more).
+        let t1 = t0 + 3 * second;
+        for _ in 0..5 {
+            assert!(limiter.check_at(t1).is_ok());
+        }
+        assert!(limiter.check_at(t1).is_err());
+    }
+
+    #[test]
+    fn fractional_rates_allow_one_request_per_interval() {
+        let limiter = RateLimiter::new(0.5, Instant::now());
+        let t0 = 100_000_000_000;
+        assert!(limiter.check_at(t0).is_ok());
+        assert_eq!(limiter.check_at(t0).unwrap_err(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_ring_keeps_limiters_across_refreshes_and_forgets_revoked_keys() {
+        let record = |id, key: &str, rate, revoked: bool| ApiKeyRecord {
+            id,
+            key_hash: hash_key(key),
+            scope: Scope::Client,
+            label: "app".into(),
+            created_at: chrono::Utc::now(),
+            revoked_at: revoked.then(chrono::Utc::now),
+            rate_limit: rate,
+            last_used_at: None,
+        };
+        let ring = KeyRing::new(&[("env-admin".into(), Scope::Admin)], None);
+        ring.replace(
+            ring.ticket(),
+            vec![
+                record(1, "k1", Some(1.0), false),
+                record(2, "k2", None, false),
+            ],
+        );
+        assert!(matches!(ring.check("k1"), KeyCheck::Accepted { .. }));
+        assert!(matches!(ring.check("k1"), KeyCheck::Limited { .. }));
+        ring.replace(
+            ring.ticket(),
+            vec![
+                record(1, "k1", Some(1.0), false),
+                record(2, "k2", None, false),
+            ],
+        );
+        assert!(
+            matches!(ring.check("k1"), KeyCheck::Limited { .. }),
+            "a refresh must not refill the bucket"
+        );
+        for _ in 0..100 {
+            assert!(matches!(ring.check("k2"), KeyCheck::Accepted { .. }));
+        }
+        assert_eq!(
+            ring.check("env-admin"),
+            KeyCheck::Accepted {
+                id: KeyId::Env(Scope::Admin),
+                scope: Scope::Admin
+            }
+        );
+        ring.replace(ring.ticket(), vec![record(2, "k2", None, true)]);
+        assert_eq!(ring.check("k2"), KeyCheck::Unknown);
+        assert_eq!(ring.check("nope"), KeyCheck::Unknown);
+        assert_eq!(
+            ring.by_hash(&hash_key("env-admin")).map(|k| k.1),
+            Some(Scope::Admin)
+        );
     }
 }

@@ -5,18 +5,23 @@
 //! Returning users are answered from memory; anything new is made durable before answering.
 
 mod attribution;
+pub mod audit;
 mod consent;
 pub mod contextual;
 pub mod export;
 pub mod hashing;
 pub mod keys;
 pub mod ope;
+mod personal;
 pub mod results;
+pub mod rules;
 mod snapshot;
 mod sticky;
 pub mod writer;
 
+pub use audit::Actor;
 pub use consent::Consent;
+pub use personal::{HoldoutGroup, HoldoutResults};
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
 pub use writer::TrackOutcome;
@@ -25,7 +30,7 @@ use crate::domain::{
     Attributes, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Scope,
     Status, UserId, ValidationError, VariantKey,
 };
-use crate::store::{self, Store, StoreError, UpdateError, batch};
+use crate::store::{self, NewAuditEntry, Store, StoreError, UpdateError, batch};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -43,6 +48,8 @@ pub enum EngineError {
     Invalid(#[from] ValidationError),
     #[error("no experiment has the key {0:?}")]
     UnknownExperiment(String),
+    #[error("no segment has the key {0:?}")]
+    UnknownSegment(String),
     #[error("experiment {experiment:?} has no variant {variant:?}")]
     UnknownVariant { experiment: String, variant: String },
     #[error("{0}")]
@@ -58,6 +65,8 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::Unavailable(m) => EngineError::Unavailable(m),
             StoreError::AlreadyExists(m) => EngineError::Conflict(m),
+            StoreError::Invalid(v) => EngineError::Invalid(v),
+            StoreError::Conflict(m) => EngineError::Conflict(m),
             StoreError::NotFound => EngineError::Internal("a row vanished".into()),
             StoreError::Query(e) => EngineError::Internal(e.to_string()),
         }
@@ -74,6 +83,10 @@ pub struct EngineSettings {
     pub refresh_interval: Duration,
     /// Keys given in the environment (accepted in addition to the stored ones).
     pub static_keys: Vec<(String, Scope)>,
+    /// Requests per second for keys without a limit of their own; `None`: unlimited.
+    pub default_rate_limit: Option<f64>,
+    /// Input limits the API enforces.
+    pub limits: crate::config::Limits,
     /// When set, users without consent get no assignment and nothing of theirs is stored.
     pub consent: Option<Consent>,
     /// Raw events older than this (by arrival) are deleted; `None` keeps them forever.
@@ -105,6 +118,32 @@ pub struct Purged {
 pub struct Assigned {
     pub experiment: Arc<LiveExperiment>,
     pub variant: usize,
+    /// The segment of the pinned rule that decided, when a rule did (the user is then not
+    /// part of the experiment); `None` for an experimental assignment or a winner.
+    pub rule: Option<Arc<str>>,
+}
+
+/// What `assign` answers: the user's assignments, and whether the user is held out (then
+/// there are none). Reads as the slice of assignments.
+#[derive(Default)]
+pub struct Assignments {
+    pub items: Vec<Assigned>,
+    pub holdout: bool,
+}
+
+impl std::ops::Deref for Assignments {
+    type Target = [Assigned];
+    fn deref(&self) -> &[Assigned] {
+        &self.items
+    }
+}
+
+impl IntoIterator for Assignments {
+    type Item = Assigned;
+    type IntoIter = std::vec::IntoIter<Assigned>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
 }
 
 impl Assigned {
@@ -134,11 +173,13 @@ struct Inner {
     store: Store,
     snapshot: ArcSwap<Snapshot>,
     writer: Writer,
-    static_keys: HashMap<String, Scope>,
+    keys: keys::KeyRing,
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
     ope_cache: ope::OpeCache,
     settings: EngineSettings,
+    /// Held-out users this instance has recorded (so each is written once).
+    holdout_known: sticky::StickyCache,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
 }
@@ -160,21 +201,18 @@ impl Engine {
             drop_unassigned_events: settings.consent.is_some(),
             reply_timeout: settings.write_timeout,
         });
-        let static_keys = settings
-            .static_keys
-            .iter()
-            .map(|(k, s)| (keys::hash_key(k), *s))
-            .collect();
+        let keys = keys::KeyRing::new(&settings.static_keys, settings.default_rate_limit);
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
                 writer,
-                static_keys,
+                keys,
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
                 ope_cache: ope::OpeCache::default(),
                 settings,
+                holdout_known: sticky::StickyCache::default(),
                 erasure_watermark: AtomicI64::new(0),
             }),
         };
@@ -208,20 +246,27 @@ impl Engine {
         &self.inner.writer.counters
     }
 
-    /// The scope of a presented key, if the server accepts it.
+    /// The scope of a presented key, if the server accepts it (without counting the request
+    /// against the key's rate limit: for signing in).
     pub fn authorize(&self, presented: &str) -> Option<Scope> {
-        let hash = keys::hash_key(presented);
-        if let Some(scope) = self.inner.static_keys.get(&hash) {
-            return Some(*scope);
-        }
-        self.inner.snapshot.load().keys.get(&hash).copied()
+        self.inner.keys.scope(presented)
+    }
+
+    /// Which key this is, and whether it is within its rate limit (every API request).
+    pub fn check_key(&self, presented: &str) -> keys::KeyCheck {
+        self.inner.keys.check(presented)
+    }
+
+    pub fn limits(&self) -> &crate::config::Limits {
+        &self.inner.settings.limits
     }
 
     /// Reloads experiments, statistics and keys from the database and swaps the snapshot.
     pub async fn refresh(&self) -> Result<(), EngineError> {
         let _one_at_a_time = self.inner.refresh_lock.lock().await;
+        let key_ticket = self.inner.keys.ticket();
         let watermark = self.inner.erasure_watermark.load(Ordering::Relaxed);
-        let (experiments, stats, context_stats, keys, erasures) = self
+        let (experiments, stats, context_stats, keys, erasures, segments, holdout) = self
             .inner
             .store
             .run(move |conn| {
@@ -230,7 +275,17 @@ impl Engine {
                 let context_stats = store::load_context_stats(conn, None)?;
                 let keys = store::list_keys(conn)?;
                 let erasures = store::erasures_since(conn, watermark, Utc::now() - ERASURE_REREAD)?;
-                Ok((experiments, stats, context_stats, keys, erasures))
+                let segments = store::list_segments(conn)?;
+                let holdout = store::get_holdout(conn)?;
+                Ok((
+                    experiments,
+                    stats,
+                    context_stats,
+                    keys,
+                    erasures,
+                    segments,
+                    holdout,
+                ))
             })
             .await?;
         let mut by_experiment: HashMap<i64, Vec<store::VariantStats>> = HashMap::new();
@@ -244,20 +299,18 @@ impl Engine {
                 .or_default()
                 .push(s);
         }
-        let keys = keys
-            .into_iter()
-            .filter(|k| k.revoked_at.is_none())
-            .map(|k| (k.key_hash, k.scope))
-            .collect();
+        self.inner.keys.replace(key_ticket, keys);
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
+            let segments = rules::Segments::new(segments);
             Snapshot::rebuild(
                 &previous,
                 experiments,
                 by_experiment,
                 contexts_by_experiment,
-                keys,
+                segments,
+                holdout,
             )
         })
         .await
@@ -280,6 +333,7 @@ impl Engine {
         for experiment in &self.inner.snapshot.load().experiments {
             experiment.sticky.remove(user_key);
         }
+        self.inner.holdout_known.remove(user_key);
     }
 
     /// Refreshes every `refresh_interval` until `shutdown` fires.
@@ -357,12 +411,17 @@ impl Engine {
     // ---- the hot path -------------------------------------------------------------------
 
     /// The variants of `user` in the experiments asked for (every live one when `None`).
+    ///
+    /// Order of decisions: the holdout (a held-out user gets nothing at all, and is recorded
+    /// once if an experiment would have taken them); per experiment its status, its targeting, its pinned rules (the first matching
+    /// rule decides, unless the user already has an experimental assignment, which stays:
+    /// sticky wins), its layer range and traffic, and finally the sticky or new assignment.
     pub async fn assign(
         &self,
         user: &UserId,
         attributes: &Attributes,
         only: Option<&[ExperimentKey]>,
-    ) -> Result<Vec<Assigned>, EngineError> {
+    ) -> Result<Assignments, EngineError> {
         let snapshot = self.inner.snapshot.load_full();
         let candidates: Vec<&Arc<LiveExperiment>> = match only {
             Some(keys) => keys
@@ -378,15 +437,39 @@ impl Engine {
         if let Some(consent) = &self.inner.settings.consent
             && !consent.allows(attributes)
         {
-            // No assignment, nothing stored, nothing cached.
-            return Ok(Vec::new());
+            // No assignment, nothing stored, nothing cached (nor held out).
+            return Ok(Assignments::default());
         }
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
+        if rules::in_holdout(snapshot.holdout, user_id) {
+            // Recorded only when an experiment would have taken the user (running, targeted,
+            // not pinned, in its layer and traffic): the users it is compared with are those
+            // who got an experimental assignment, so both groups are alike but for the holdout.
+            let eligible = candidates.iter().any(|e| {
+                e.status == Status::Running
+                    && e.personal.targeting.matches(attributes)
+                    && e.personal.pinned(attributes).is_none()
+                    && e.personal.in_layer(user_id)
+                    && e.enrolls(user_id)
+            });
+            if eligible && self.inner.holdout_known.get(user_key).is_none() {
+                self.inner
+                    .writer
+                    .hold_out(user_id.to_string(), Utc::now())
+                    .await?;
+                self.inner.holdout_known.insert(user_key, Known::Variant(0));
+            }
+            return Ok(Assignments {
+                items: Vec::new(),
+                holdout: true,
+            });
+        }
         let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
-        // Cache misses, resolved together in one trip to the writer.
+        // Cache misses, resolved together in one trip to the writer. A lookup may carry the
+        // pinned rule that answers when no stored assignment turns up.
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
-        let mut lookups: Vec<usize> = Vec::new();
+        let mut lookups: Vec<(usize, Option<&rules::Pinned>)> = Vec::new();
         let now = Utc::now();
 
         for experiment in &candidates {
@@ -394,6 +477,7 @@ impl Engine {
                 Some(Assigned {
                     experiment: Arc::clone(experiment),
                     variant,
+                    rule: None,
                 })
             };
             let slot = answers.len();
@@ -408,14 +492,28 @@ impl Engine {
                 }
                 Status::Running | Status::Paused => {}
             }
-            if !experiment.targeting.matches(attributes) || !experiment.enrolls(user_id) {
+            if !experiment.personal.targeting.matches(attributes) {
+                continue;
+            }
+            let enrolled = experiment.personal.in_layer(user_id) && experiment.enrolls(user_id);
+            if let Some(pin) = experiment.personal.pinned(attributes) {
+                match (enrolled, experiment.sticky.get(user_key)) {
+                    (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
+                    (true, None) => lookups.push((slot, Some(pin))),
+                    _ => answers[slot] = pinned_answer(experiment, pin),
+                }
+                continue;
+            }
+            if !enrolled {
                 continue;
             }
             match experiment.sticky.get(user_key) {
                 Some(Known::Variant(v)) => answers[slot] = answer(v),
-                Some(Known::NotEnrolled) => {}
-                None if experiment.status == Status::Paused => lookups.push(slot),
-                None => {
+                Some(Known::NotEnrolled) if experiment.status == Status::Paused => {}
+                None if experiment.status == Status::Paused => lookups.push((slot, None)),
+                // Not known, or known to have had no stored assignment when looked up: a new
+                // decision (the insert keeps any assignment stored meanwhile).
+                Some(Known::NotEnrolled) | None => {
                     let decision = decide(experiment, user_id, attributes);
                     let (variant, propensity) = (decision.variant, decision.propensity);
                     let allocation = experiment
@@ -448,10 +546,14 @@ impl Engine {
                 inserts.into_iter().unzip();
             let lookup_pairs = lookups
                 .iter()
-                .map(|&slot| (candidates[slot].id, user_id.to_string()))
+                .map(|&(slot, _)| (candidates[slot].id, user_id.to_string()))
                 .collect();
             let stored = self.inner.writer.assign(pending, lookup_pairs).await?;
-            for (slot, variant_id) in slots.into_iter().chain(lookups.iter().copied()).zip(stored) {
+            let slots = slots
+                .into_iter()
+                .map(|slot| (slot, None))
+                .chain(lookups.iter().copied());
+            for ((slot, pin), variant_id) in slots.zip(stored) {
                 let experiment = candidates[slot];
                 match variant_id.and_then(|id| experiment.variant_index(id)) {
                     Some(v) => {
@@ -459,13 +561,22 @@ impl Engine {
                         answers[slot] = Some(Assigned {
                             experiment: Arc::clone(experiment),
                             variant: v,
+                            rule: None,
                         });
                     }
-                    None => experiment.sticky.insert(user_key, Known::NotEnrolled),
+                    None => {
+                        experiment.sticky.insert(user_key, Known::NotEnrolled);
+                        if let Some(pin) = pin {
+                            answers[slot] = pinned_answer(experiment, pin);
+                        }
+                    }
                 }
             }
         }
-        Ok(answers.into_iter().flatten().collect())
+        Ok(Assignments {
+            items: answers.into_iter().flatten().collect(),
+            holdout: false,
+        })
     }
 
     /// Stores events once per id and attributes them; answers after the commit.
@@ -488,13 +599,27 @@ impl Engine {
 
     pub async fn create_experiment(
         &self,
+        actor: &Actor,
         draft: ExperimentDraft,
     ) -> Result<Experiment, EngineError> {
         let spec = draft.validate()?;
+        let actor = actor.to_string();
         let created = self
             .inner
             .store
-            .run(move |conn| store::insert_experiment(conn, &spec))
+            .run(move |conn| {
+                store::audited(conn, |conn| {
+                    let created = store::insert_experiment(conn, &spec)?;
+                    let entry = NewAuditEntry {
+                        actor,
+                        action: "experiment.create".into(),
+                        target: created.spec.key.to_string(),
+                        before: None,
+                        after: Some(audit::json(&created)),
+                    };
+                    Ok::<_, StoreError>((created, entry))
+                })
+            })
             .await?;
         self.refresh().await?;
         Ok(created)
@@ -518,10 +643,11 @@ impl Engine {
 
     pub async fn update_experiment(
         &self,
+        actor: &Actor,
         key: &str,
         patch: ExperimentPatch,
     ) -> Result<Experiment, EngineError> {
-        self.change(key, move |current| {
+        self.change(actor, "experiment.patch", key, move |current| {
             if current.status == Status::Stopped {
                 return Err(EngineError::Conflict(
                     "a stopped experiment cannot be edited".into(),
@@ -536,10 +662,16 @@ impl Engine {
 
     pub async fn transition(
         &self,
+        actor: &Actor,
         key: &str,
         transition: Transition,
     ) -> Result<Experiment, EngineError> {
-        self.change(key, move |current| {
+        let action = match transition {
+            Transition::Start => "experiment.start",
+            Transition::Pause => "experiment.pause",
+            Transition::Stop { .. } => "experiment.stop",
+        };
+        self.change(actor, action, key, move |current| {
             let mut next = current.clone();
             let now = Utc::now();
             let refuse = |what: &str| {
@@ -582,19 +714,41 @@ impl Engine {
         .await
     }
 
+    /// Changes an experiment under its row lock and records the change (before and after) in
+    /// the audit log, in the same transaction.
     async fn change(
         &self,
+        actor: &Actor,
+        action: &'static str,
         key: &str,
         f: impl FnOnce(&Experiment) -> Result<Experiment, EngineError> + Send + 'static,
     ) -> Result<Experiment, EngineError> {
         let k = key.to_string();
+        let actor = actor.to_string();
         let result = self
             .inner
             .store
-            .run(move |conn| match store::update_experiment(conn, &k, f) {
-                Ok(e) => Ok(Ok(e)),
-                Err(UpdateError::Rejected(e)) => Ok(Err(e)),
-                Err(UpdateError::Store(e)) => Err(e),
+            .run(move |conn| {
+                let outcome = store::audited(conn, |conn| {
+                    let mut before = None;
+                    let next = store::update_experiment(conn, &k, |current| {
+                        before = Some(audit::json(current));
+                        f(current)
+                    })?;
+                    let entry = NewAuditEntry {
+                        actor,
+                        action: action.into(),
+                        target: k.clone(),
+                        before,
+                        after: Some(audit::json(&next)),
+                    };
+                    Ok::<_, UpdateError<EngineError>>((next, entry))
+                });
+                match outcome {
+                    Ok(e) => Ok(Ok(e)),
+                    Err(UpdateError::Rejected(e)) => Ok(Err(e)),
+                    Err(UpdateError::Store(e)) => Err(e),
+                }
             })
             .await
             .map_err(|e| match e {
@@ -620,6 +774,15 @@ impl Engine {
     pub async fn ping(&self) -> Result<(), EngineError> {
         Ok(self.inner.store.run(store::ping).await?)
     }
+}
+
+/// The answer a pinned rule gives: its variant, not stored, not part of the experiment.
+fn pinned_answer(experiment: &Arc<LiveExperiment>, pin: &rules::Pinned) -> Option<Assigned> {
+    Some(Assigned {
+        experiment: Arc::clone(experiment),
+        variant: pin.variant,
+        rule: Some(pin.segment.clone()),
+    })
 }
 
 /// A new user's variant under the experiment's policy.
@@ -693,10 +856,16 @@ impl Engine {
     /// The scope of a key known only by its SHA-256 (hex), as a dashboard session remembers
     /// it: revoking the key thus ends its sessions too.
     pub fn authorize_hash(&self, key_hash: &str) -> Option<Scope> {
-        if let Some(scope) = self.inner.static_keys.get(key_hash) {
-            return Some(*scope);
-        }
-        self.inner.snapshot.load().keys.get(key_hash).copied()
+        self.inner.keys.by_hash(key_hash).map(|(_, scope)| scope)
+    }
+
+    /// The key (id and scope) a dashboard session was opened with, while it is accepted.
+    pub fn key_of_hash(&self, key_hash: &str) -> Option<(keys::KeyId, Scope)> {
+        self.inner.keys.by_hash(key_hash)
+    }
+
+    pub(crate) fn key_ring(&self) -> &keys::KeyRing {
+        &self.inner.keys
     }
 
     /// The secret that signs dashboard sessions, shared by every instance through the

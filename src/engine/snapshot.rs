@@ -1,10 +1,11 @@
 //! The compiled, immutable state the hot path reads: experiments ready to evaluate with no
-//! I/O, and the API keys. A background loop rebuilds it from the database every second.
+//! I/O (the API keys live in `keys::KeyRing`). A background loop rebuilds it from the database every second.
 
 use super::contextual::LiveContext;
 use super::hashing;
+use super::rules::{Personalization, Segments};
 use super::sticky::StickyCache;
-use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Scope, Status, Targeting};
+use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
@@ -118,6 +119,8 @@ pub struct LiveExperiment {
     pub variant_seed: u64,
     pub sticky: Arc<StickyCache>,
     pub definition: Arc<Experiment>,
+    /// Targeting (segments resolved), pinned rules and layer range, compiled.
+    pub personal: Personalization,
     /// Contextual experiments: the context attributes and the per-segment policies.
     pub context: Option<LiveContext>,
 }
@@ -127,8 +130,10 @@ impl LiveExperiment {
         experiment: Experiment,
         stats: Vec<VariantStats>,
         sticky: Arc<StickyCache>,
+        segments: &Segments,
     ) -> Self {
         let spec = &experiment.spec;
+        let personal = Personalization::compile(spec, segments);
         let position = |key: &str| spec.variant_index(key);
         let variants = spec
             .variants
@@ -177,6 +182,7 @@ impl LiveExperiment {
             stats,
             sticky,
             definition: Arc::new(experiment),
+            personal,
             context: None,
         }
     }
@@ -194,9 +200,11 @@ impl LiveExperiment {
 pub struct Snapshot {
     pub experiments: Vec<Arc<LiveExperiment>>,
     pub by_key: HashMap<String, usize>,
-    /// SHA-256 (hex) of every active key in the database.
-    pub keys: HashMap<String, Scope>,
     pub built_at: Instant,
+    /// Named segments (their rules are compiled into the experiments that use them).
+    pub segments: Arc<Segments>,
+    /// The share of users held out of every experiment.
+    pub holdout: f64,
 }
 
 impl Snapshot {
@@ -204,8 +212,9 @@ impl Snapshot {
         Self {
             experiments: Vec::new(),
             by_key: HashMap::new(),
-            keys: HashMap::new(),
             built_at: Instant::now(),
+            segments: Arc::new(Segments::default()),
+            holdout: 0.0,
         }
     }
 
@@ -220,8 +229,10 @@ impl Snapshot {
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
         mut context_stats: HashMap<i64, Vec<ContextStats>>,
-        keys: HashMap<String, Scope>,
+        segments: Segments,
+        holdout: f64,
     ) -> Snapshot {
+        let segments_changed = segments.fingerprint != previous.segments.fingerprint;
         let mut live = Vec::with_capacity(experiments.len());
         let mut by_key = HashMap::with_capacity(experiments.len());
         for experiment in experiments {
@@ -231,6 +242,7 @@ impl Snapshot {
             let compiled = match old {
                 Some(old)
                     if old.version == experiment.version
+                        && !segments_changed
                         && (old.kind == Kind::Ab
                             || (old.stats == stats
                                 && old
@@ -256,7 +268,8 @@ impl Snapshot {
                         .map_or_else(Arc::default, |c| c.registry.clone());
                     let context =
                         LiveContext::compile(&experiment, &stats, segment_stats, registry);
-                    let mut compiled = LiveExperiment::compile(experiment, stats, sticky);
+                    let mut compiled =
+                        LiveExperiment::compile(experiment, stats, sticky, &segments);
                     compiled.context = context;
                     Arc::new(compiled)
                 }
@@ -267,8 +280,9 @@ impl Snapshot {
         Snapshot {
             experiments: live,
             by_key,
-            keys,
             built_at: Instant::now(),
+            segments: Arc::new(segments),
+            holdout,
         }
     }
 }

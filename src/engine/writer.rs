@@ -25,6 +25,8 @@ pub struct AssignJob {
     pub inserts: Vec<PendingAssignment>,
     /// Pairs to look up without inserting (paused experiments).
     pub lookups: Vec<(i64, String)>,
+    /// A user to record as held out (once: later records of the same user change nothing).
+    pub holdout: Option<(String, chrono::DateTime<chrono::Utc>)>,
     /// The stored variant of every insert then every lookup (`None`: not assigned).
     reply: oneshot::Sender<Result<Vec<Option<i64>>, StoreError>>,
 }
@@ -65,7 +67,7 @@ enum Job {
 impl Job {
     fn rows(&self) -> usize {
         match self {
-            Job::Assign(a) => a.inserts.len() + a.lookups.len(),
+            Job::Assign(a) => a.inserts.len() + a.lookups.len() + usize::from(a.holdout.is_some()),
             Job::Track(t) => t.events.len(),
             Job::Erase(_) | Job::Stop => 0,
         }
@@ -230,6 +232,7 @@ impl Writer {
             Job::Assign(AssignJob {
                 inserts,
                 lookups,
+                holdout: None,
                 reply,
             }),
         )
@@ -239,6 +242,38 @@ impl Writer {
             .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?;
         crate::telemetry::record_commit_wait(queued.elapsed());
         answer
+    }
+
+    /// Records a user as held out, durably, in the user's partition's next group commit.
+    pub async fn hold_out(
+        &self,
+        user_id: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.within(self.hold_out_untimed(user_id, at)).await
+    }
+
+    async fn hold_out_untimed(
+        &self,
+        user_id: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let partition = self.partition_of(&user_id);
+        let (reply, answer) = oneshot::channel();
+        self.submit(
+            partition,
+            Job::Assign(AssignJob {
+                inserts: Vec::new(),
+                lookups: Vec::new(),
+                holdout: Some((user_id, at)),
+                reply,
+            }),
+        )
+        .await?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+            .map(|_| ())
     }
 
     async fn track_untimed(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
@@ -589,6 +624,12 @@ fn commit_batch(
     drop_unassigned: bool,
 ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
     let mut deltas = StatDeltas::default();
+
+    let held_out: Vec<(&str, chrono::DateTime<chrono::Utc>)> = assigns
+        .iter()
+        .filter_map(|a| a.holdout.as_ref().map(|(u, t)| (u.as_str(), *t)))
+        .collect();
+    batch::insert_holdout_users(tx, &held_out)?;
 
     // Assignments: insert the new ones, then read back every pair that was not inserted
     // (someone else assigned it first, or it is a lookup).

@@ -127,6 +127,26 @@ pub fn find_assignments(
         .collect())
 }
 
+/// Records users as held out (the first time only). Returns how many were new.
+pub fn insert_holdout_users(
+    conn: &mut PgConnection,
+    users: &[(&str, DateTime<Utc>)],
+) -> Result<usize, StoreError> {
+    if users.is_empty() {
+        return Ok(0);
+    }
+    let mut order: Vec<&(&str, DateTime<Utc>)> = users.iter().collect();
+    order.sort_by(|a, b| a.0.cmp(b.0));
+    Ok(Prepared::new(
+        "INSERT INTO holdout_users (user_id, held_out_at) \
+         SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind::<Array<Text>, _>(order.iter().map(|u| u.0).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(order.iter().map(|u| u.1).collect::<Vec<_>>())
+    .execute(conn)?)
+}
+
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub event_id: String,

@@ -4,8 +4,8 @@ use super::StoreError;
 use super::models::{ExperimentRow, NewExperimentRow, NewVariantRow, VariantRow};
 use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
-    Dimension, EventName, Experiment, ExperimentKey, ExperimentSpec, Goal, Kind, Metric, Status,
-    Targeting, Variant, VariantKey,
+    Dimension, EventName, Experiment, ExperimentKey, ExperimentSpec, Goal, Kind, Layer, Metric,
+    PinnedRule, Status, Targeting, Variant, VariantKey,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -37,6 +37,13 @@ fn to_domain(
         .collect::<Result<Vec<_>, StoreError>>()?;
     let targeting: Targeting = serde_json::from_value(row.targeting.clone())
         .map_err(|_| corrupt("targeting", &row.targeting.to_string()))?;
+    let rules: Vec<PinnedRule> = serde_json::from_value(row.rules.clone())
+        .map_err(|_| corrupt("rules", &row.rules.to_string()))?;
+    let layer: Option<Layer> = row
+        .layer
+        .as_ref()
+        .map(|l| serde_json::from_value(l.clone()).map_err(|_| corrupt("layer", &l.to_string())))
+        .transpose()?;
     Ok(Experiment {
         id: row.id,
         spec: ExperimentSpec {
@@ -59,6 +66,8 @@ fn to_domain(
             traffic: row.traffic,
             floor: row.floor,
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
+            rules,
+            layer,
             context: row.context,
         },
         variant_ids,
@@ -95,6 +104,8 @@ pub fn insert_experiment(
     spec: &ExperimentSpec,
 ) -> Result<Experiment, StoreError> {
     conn.transaction(|conn| {
+        super::segments::check_references(conn, spec)?;
+        super::segments::check_layer(conn, spec, None)?;
         let targeting = serde_json::to_value(&spec.targeting).expect("targeting serializes");
         let row: ExperimentRow = diesel::insert_into(experiments::table)
             .values(NewExperimentRow {
@@ -110,6 +121,11 @@ pub fn insert_experiment(
                 traffic: spec.traffic,
                 floor: spec.floor,
                 min_users_per_arm: spec.min_users_per_arm as i32,
+                rules: serde_json::to_value(&spec.rules).expect("rules serialize"),
+                layer: spec
+                    .layer
+                    .as_ref()
+                    .map(|l| serde_json::to_value(l).expect("a layer serializes")),
                 context: &spec.context,
             })
             .returning(ExperimentRow::as_returning())
@@ -207,6 +223,10 @@ pub fn update_experiment<E>(
         let current = with_variants(conn, vec![row])?.remove(0);
         let next = change(&current).map_err(UpdateError::Rejected)?;
         let spec = &next.spec;
+        if next.status != Status::Stopped {
+            super::segments::check_references(conn, spec)?;
+            super::segments::check_layer(conn, spec, Some(current.id))?;
+        }
         let targeting = serde_json::to_value(&spec.targeting).expect("targeting serializes");
         let saved: ExperimentRow = diesel::update(experiments::table.find(current.id))
             .set((
@@ -216,6 +236,11 @@ pub fn update_experiment<E>(
                 experiments::floor.eq(spec.floor),
                 experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
                 experiments::targeting.eq(targeting),
+                experiments::rules.eq(serde_json::to_value(&spec.rules).expect("rules serialize")),
+                experiments::layer.eq(spec
+                    .layer
+                    .as_ref()
+                    .map(|l| serde_json::to_value(l).expect("a layer serializes"))),
                 experiments::status.eq(next.status.as_str()),
                 experiments::winner_key.eq(next.winner.as_ref().map(|w| w.as_str())),
                 experiments::started_at.eq(next.started_at),

@@ -16,17 +16,54 @@ struct ApiKeyRow {
     label: String,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    rate_limit: Option<f64>,
+    last_used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A stored key. Serialized (for the audit log and listings) without its hash.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiKeyRecord {
     pub id: i64,
     #[serde(skip)]
     pub key_hash: String,
     pub scope: Scope,
+    /// The human name of the key ("label" in the database).
+    #[serde(rename = "name")]
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Requests per second this key may make; `None`: the server's default (if any).
+    pub rate_limit: Option<f64>,
+    /// When the key was last used (to the minute); `None`: never.
+    #[serde(skip)]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRecord {
+    /// The first characters of the hash: enough to tell keys apart in a listing, useless to
+    /// an attacker.
+    pub fn hash_prefix(&self) -> &str {
+        &self.key_hash[..self.key_hash.len().min(8)]
+    }
+}
+
+fn to_record(r: ApiKeyRow) -> Option<ApiKeyRecord> {
+    Some(ApiKeyRecord {
+        id: r.id,
+        key_hash: r.key_hash,
+        scope: Scope::parse(&r.scope)?,
+        label: r.label,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+        rate_limit: r.rate_limit,
+        last_used_at: r.last_used_at,
+    })
+}
+
+fn corrupt(id: i64) -> StoreError {
+    StoreError::Query(diesel::result::Error::DeserializationError(
+        format!("stored key {id} has an unknown scope").into(),
+    ))
 }
 
 pub fn insert_key(
@@ -34,15 +71,19 @@ pub fn insert_key(
     key_hash: &str,
     scope: Scope,
     label: &str,
-) -> Result<i64, StoreError> {
-    Ok(diesel::insert_into(api_keys::table)
+    rate_limit: Option<f64>,
+) -> Result<ApiKeyRecord, StoreError> {
+    let row: ApiKeyRow = diesel::insert_into(api_keys::table)
         .values((
             api_keys::key_hash.eq(key_hash),
             api_keys::scope.eq(scope.as_str()),
             api_keys::label.eq(label),
+            api_keys::rate_limit.eq(rate_limit),
         ))
-        .returning(api_keys::id)
-        .get_result(conn)?)
+        .returning(ApiKeyRow::as_returning())
+        .get_result(conn)?;
+    let id = row.id;
+    to_record(row).ok_or_else(|| corrupt(id))
 }
 
 /// Every key, newest first; revoked ones included (they show when they were revoked).
@@ -51,31 +92,55 @@ pub fn list_keys(conn: &mut PgConnection) -> Result<Vec<ApiKeyRecord>, StoreErro
         .order(api_keys::id.desc())
         .select(ApiKeyRow::as_select())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(ApiKeyRecord {
-                id: r.id,
-                key_hash: r.key_hash,
-                scope: Scope::parse(&r.scope)?,
-                label: r.label,
-                created_at: r.created_at,
-                revoked_at: r.revoked_at,
-            })
-        })
-        .collect())
+    Ok(rows.into_iter().filter_map(to_record).collect())
 }
 
-/// Returns false when there was no such active key.
-pub fn revoke_key(conn: &mut PgConnection, id: i64) -> Result<bool, StoreError> {
-    let n = diesel::update(
+pub fn get_key(conn: &mut PgConnection, id: i64) -> Result<ApiKeyRecord, StoreError> {
+    let row: ApiKeyRow = api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)?;
+    to_record(row).ok_or_else(|| corrupt(id))
+}
+
+/// Revokes an active key: its record before and after, or `None` when there was no such
+/// active key.
+pub fn revoke_key(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<(ApiKeyRecord, ApiKeyRecord)>, StoreError> {
+    let row: Option<ApiKeyRow> = diesel::update(
         api_keys::table
             .find(id)
             .filter(api_keys::revoked_at.is_null()),
     )
     .set(api_keys::revoked_at.eq(diesel::dsl::now))
-    .execute(conn)?;
-    Ok(n == 1)
+    .returning(ApiKeyRow::as_returning())
+    .get_result(conn)
+    .optional()?;
+    let Some(after) = row.and_then(to_record) else {
+        return Ok(None);
+    };
+    let before = ApiKeyRecord {
+        revoked_at: None,
+        ..after.clone()
+    };
+    Ok(Some((before, after)))
+}
+
+/// Records when keys were last used: `(id, unix seconds)`; never moves a time backwards.
+pub fn touch_keys(conn: &mut PgConnection, used: &[(i64, i64)]) -> Result<(), StoreError> {
+    use diesel::sql_types::{BigInt, Double};
+    for &(id, at) in used {
+        diesel::sql_query(
+            "UPDATE api_keys SET last_used_at = to_timestamp($2) \
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < to_timestamp($2))",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Double, _>(at as f64)
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn count_active_keys(conn: &mut PgConnection, scope: Scope) -> Result<i64, StoreError> {

@@ -4,6 +4,7 @@
 //! `Store::run` (a `spawn_blocking` with a pooled connection); the group-commit writer
 //! threads own their connections and call the batch functions directly.
 
+pub mod audit;
 pub mod batch;
 mod experiments;
 pub mod export;
@@ -11,6 +12,7 @@ mod keys;
 mod models;
 mod prepared;
 pub mod schema;
+mod segments;
 mod setup;
 mod stats;
 
@@ -35,6 +37,12 @@ pub enum StoreError {
     NotFound,
     #[error("already exists: {0}")]
     AlreadyExists(String),
+    /// The change refers to something that does not exist (an unknown segment).
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::ValidationError),
+    /// The change conflicts with what is stored (overlapping layers, a segment in use).
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Query(diesel::result::Error),
 }
@@ -167,8 +175,13 @@ impl Store {
     }
 }
 
+pub use audit::{AuditRecord, NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
-pub use keys::{count_active_keys, insert_key, list_keys, revoke_key};
+pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
+pub use segments::{
+    HoldoutCounts, delete_segment, get_holdout, get_segment, holdout_counts, insert_segment,
+    list_segments, set_holdout, update_segment,
+};
 pub use stats::{
     delete_user, erasures_since, latest_erasure, load_context_stats, load_period_stats,
     load_variant_stats, ope_cells, purge_erasures, purge_events,

@@ -28,6 +28,8 @@ pub struct ExperimentRow {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
+    pub rules: Value,
+    pub layer: Option<Value>,
     pub context: Vec<String>,
 }
 
@@ -46,6 +48,8 @@ pub struct NewExperimentRow<'a> {
     pub traffic: f64,
     pub floor: f64,
     pub min_users_per_arm: i32,
+    pub rules: Value,
+    pub layer: Option<Value>,
     pub context: &'a [String],
 }
 

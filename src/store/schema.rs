@@ -22,6 +22,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         stopped_at -> Nullable<Timestamptz>,
+        rules -> Jsonb,
+        layer -> Nullable<Jsonb>,
         context -> Array<Text>,
     }
 }
@@ -110,6 +112,47 @@ diesel::table! {
         label -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        rate_limit -> Nullable<Float8>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    segments (id) {
+        id -> Int8,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        rule -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    holdout (id) {
+        id -> Int2,
+        fraction -> Float8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    holdout_users (user_id) {
+        user_id -> Text,
+        held_out_at -> Timestamptz,
     }
 }
 
@@ -133,5 +176,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     context_stats,
     events,
     api_keys,
+    audit_log,
+    segments,
+    holdout,
+    holdout_users,
     erasures,
 );

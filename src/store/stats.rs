@@ -173,6 +173,11 @@ pub fn delete_user(
         apply_stat_deltas(conn, &deltas, shard)?;
         let events =
             diesel::delete(events::table.filter(events::user_id.eq(user_id))).execute(conn)?;
+        diesel::delete(
+            super::schema::holdout_users::table
+                .filter(super::schema::holdout_users::user_id.eq(user_id)),
+        )
+        .execute(conn)?;
         diesel::insert_into(erasures::table)
             .values(erasures::user_key.eq(user_key.to_be_bytes().to_vec()))
             .execute(conn)?;

@@ -1029,3 +1029,404 @@ async fn a_bandit_without_data_yet_has_a_page_in_draft_and_running() {
     assert_eq!(r["variants"].as_array().unwrap().len(), 3);
     assert!(r["variants"][0]["period_weighted_mean"].is_null());
 }
+
+// ---- segments and the holdout -------------------------------------------------------------
+
+#[tokio::test]
+async fn segments_are_made_with_and_or_forms_and_shown_by_name() {
+    let app = spawn_app().await;
+    let mut browser = Browser::signed_in(&app).await;
+    let new = browser.get("/dashboard/segments/new").await;
+    assert_eq!(new.status, StatusCode::OK);
+    assert!(new.body.contains(r#"name="cond-0-attribute""#));
+    assert!(
+        new.body
+            .contains(r#"href="/dashboard/segments" aria-current="page""#)
+    );
+    let csrf = new.csrf();
+
+    // Errors come back next to their field, with what was typed, and nothing is created.
+    let refused = browser
+        .post(
+            "/dashboard/segments",
+            &[
+                ("csrf", &csrf),
+                ("key", "first-ios"),
+                ("name", "First-time iOS users"),
+                ("group", "all"),
+                ("cond-0-attribute", "visits"),
+                ("cond-0-op", "gt"),
+                ("cond-0-value", ""),
+                ("cond-1-attribute", "platform"),
+                ("cond-1-op", "eq"),
+                ("cond-1-value", "ios"),
+                ("rule_json", "[{\"any\": [}"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="rule_json-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("platform"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
+    let refused = browser
+        .post(
+            "/dashboard/segments",
+            &[
+                ("csrf", &csrf),
+                ("key", "first-ios"),
+                ("name", "First-time iOS users"),
+                ("group", "all"),
+                ("cond-0-attribute", "visits"),
+                ("cond-0-op", "gt"),
+                ("cond-0-value", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains(r#"id="cond-0-error""#),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
+
+    let created = browser
+        .post(
+            "/dashboard/segments",
+            &[
+                ("csrf", &csrf),
+                ("key", "first-ios"),
+                ("name", "First-time iOS users"),
+                ("group", "any"),
+                ("cond-0-attribute", "visits"),
+                ("cond-0-op", "eq"),
+                ("cond-0-value", "1"),
+                ("cond-1-attribute", ""),
+                ("cond-1-op", "eq"),
+                ("cond-1-value", ""),
+                (
+                    "rule_json",
+                    r#"[{"all": [{"attribute": "platform", "op": "eq", "value": "ios"}, {"attribute": "plan", "op": "in", "value": ["trial", "free"]}]}]"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(created.location(), "/dashboard/segments?done=created");
+    let stored = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
+    assert_eq!(
+        stored.body["rule"],
+        json!({"any": [{"attribute": "visits", "op": "eq", "value": 1},
+                       {"all": [{"attribute": "platform", "op": "eq", "value": "ios"},
+                                {"attribute": "plan", "op": "in", "value": ["trial", "free"]}]}]})
+    );
+
+    // The edit form reads it back: the group, the row, the nested group as JSON.
+    let edit = browser.get("/dashboard/segments/first-ios").await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(
+        edit.body.contains(r#"<option value="any" selected>"#),
+        "{}",
+        edit.body
+    );
+    assert!(edit.body.contains(r#"value="visits""#));
+    assert!(edit.body.contains("trial"));
+
+    // An experiment that uses it shows its name, and keeps it from being deleted.
+    let mut body = experiment_body("welcome", "ab");
+    body["targeting"] = json!([{"segment": "first-ios"}]);
+    app.running_experiment(body).await;
+    let page = browser.get("/dashboard/experiments/welcome").await;
+    assert!(
+        text(&page.body).contains("in the segment “First-time iOS users”"),
+        "{}",
+        page.body
+    );
+    let list = browser.get("/dashboard/segments").await;
+    assert!(
+        list.body
+            .contains(r#"href="/dashboard/experiments/welcome""#)
+    );
+    let csrf = list.csrf();
+    let delete = browser
+        .post("/dashboard/segments/first-ios/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(delete.status, StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 1);
+
+    // Saving an edit changes the rule for every experiment using it.
+    let saved = browser
+        .post(
+            "/dashboard/segments/first-ios",
+            &[
+                ("csrf", &csrf),
+                ("name", "Newcomers"),
+                ("group", "all"),
+                ("cond-0-attribute", "visits"),
+                ("cond-0-op", "lte"),
+                ("cond-0-value", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = app
+        .admin(Method::GET, "/api/v1/segments/first-ios", None)
+        .await;
+    assert_eq!(stored.body["name"], "Newcomers");
+    assert_eq!(
+        stored.body["rule"],
+        json!({"all": [{"attribute": "visits", "op": "lte", "value": 2}]})
+    );
+    assert!(
+        app.variant_of("u-2", "welcome", json!({"visits": 2}))
+            .await
+            .is_some()
+    );
+
+    // No CSRF token, no change.
+    let forged = browser
+        .post(
+            "/dashboard/segments/first-ios",
+            &[("name", "Forged"), ("group", "all")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_holdout_is_set_in_percent_on_the_segments_page() {
+    let app = spawn_app().await;
+    let mut browser = Browser::signed_in(&app).await;
+    let page = browser.get("/dashboard/segments").await;
+    assert!(page.body.contains(r#"name="fraction""#));
+    let csrf = page.csrf();
+    let saved = browser
+        .post(
+            "/dashboard/holdout",
+            &[("csrf", &csrf), ("fraction", "5 %")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.admin(Method::GET, "/api/v1/holdout", None).await.body,
+        json!({"fraction": 0.05})
+    );
+    for bad in ["80", "lots"] {
+        let refused = browser
+            .post("/dashboard/holdout", &[("csrf", &csrf), ("fraction", bad)])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(refused.body.contains(r#"id="fraction-error""#));
+        assert!(refused.body.contains(&format!(r#"value="{bad}""#)));
+    }
+    assert_eq!(
+        app.admin(Method::GET, "/api/v1/holdout", None).await.body,
+        json!({"fraction": 0.05})
+    );
+
+    // The page compares held-out with exposed users on a goal event, as the API does.
+    app.running_experiment(experiment_body("shop", "ab")).await;
+    let saved = browser
+        .post("/dashboard/holdout", &[("csrf", &csrf), ("fraction", "50")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let user = format!("user-{i}");
+        app.assign(json!({"user_id": user})).await;
+        if i % 2 == 0 {
+            events.push(json!({"user_id": user, "name": "purchase"}));
+        }
+    }
+    assert_eq!(app.track(json!(events)).await.status, StatusCode::ACCEPTED);
+    let api = app
+        .admin(Method::GET, "/api/v1/holdout/results?event=purchase", None)
+        .await
+        .body;
+    let page = browser.get("/dashboard/segments?event=purchase").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let table = text(&page.body[page.body.find("holdout-table").expect("a results table")..]);
+    let held = format!(
+        // (cells run together in the text: "Held out" 24 13 → "Held out2413")
+        "Held out{}{}",
+        api["holdout"]["users"], api["holdout"]["conversions"]
+    );
+    let exposed = format!(
+        "Exposed{}{}",
+        api["exposed"]["users"], api["exposed"]["conversions"]
+    );
+    assert!(table.contains(&held) && table.contains(&exposed), "{table}");
+    assert!(text(&page.body).contains("chance that personalization beats the holdout"));
+    let bad = browser.get("/dashboard/segments?event=%01").await;
+    assert!(bad.body.contains(r#"id="event-error""#));
+}
+
+/// The fields of a valid create form, with a layer range.
+fn create_form_in_layer<'a>(
+    csrf: &'a str,
+    key: &'a str,
+    from: &'a str,
+    to: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("action", "create"),
+        ("key", key),
+        ("name", "Home banner"),
+        ("dimension", "content"),
+        ("kind", "ab"),
+        ("goal_event", "purchase"),
+        ("goal_metric", "conversion"),
+        ("traffic", "100"),
+        ("variant-0-key", "a"),
+        ("variant-0-payload", "\"Welcome\""),
+        ("variant-1-key", "b"),
+        ("variant-1-payload", "\"Hello again\""),
+        ("control", "0"),
+        ("layer_key", "home-screen"),
+        ("layer_from", from),
+        ("layer_to", to),
+    ]
+}
+
+#[tokio::test]
+async fn layers_and_pinned_rules_are_edited_in_the_experiment_forms() {
+    let app = spawn_app().await;
+    let segment = app
+        .admin(
+            Method::POST,
+            "/api/v1/segments",
+            Some(
+                json!({"key": "returning-buyers", "name": "Returning buyers",
+                        "rule": {"attribute": "orders", "op": "gte", "value": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(segment.status, StatusCode::CREATED);
+    let mut browser = Browser::signed_in(&app).await;
+    let csrf = browser.csrf().await;
+    let new = browser.get("/dashboard/new").await;
+    assert!(new.body.contains(r#"name="layer_key""#));
+    let created = browser
+        .post(
+            "/dashboard/experiments",
+            &create_form_in_layer(&csrf, "left", "0", "50"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let stored = experiment_json(&app, "left").await;
+    assert_eq!(
+        stored.body["layer"],
+        json!({"key": "home-screen", "from": 0.0, "to": 0.5})
+    );
+
+    // An overlapping range comes back with the error at the layer, and nothing is created.
+    let overlapping = browser
+        .post(
+            "/dashboard/experiments",
+            &create_form_in_layer(&csrf, "right", "40", "100"),
+        )
+        .await;
+    assert_eq!(overlapping.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        overlapping.body.contains(r#"id="layer-error""#),
+        "{}",
+        overlapping.body
+    );
+    assert!(text(&overlapping.body).contains("overlaps"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 1);
+
+    // The edit form offers the segments and the variants for pinned rules.
+    let edit = browser.get("/dashboard/experiments/left/edit").await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(
+        edit.body.contains(r#"value="50""#),
+        "the layer's range is shown"
+    );
+    let with_row = browser
+        .post(
+            "/dashboard/experiments/left/edit",
+            &[
+                ("csrf", &csrf),
+                ("action", "add_pin"),
+                ("name", "Home banner"),
+            ],
+        )
+        .await;
+    assert_eq!(with_row.status, StatusCode::OK);
+    assert!(with_row.body.contains(r#"name="pin-0-segment""#));
+    assert!(
+        with_row
+            .body
+            .contains(r#"<option value="returning-buyers">Returning buyers</option>"#),
+        "{}",
+        with_row.body
+    );
+
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("action", "save"),
+        ("name", "Home banner"),
+        ("traffic", "100"),
+        ("variant-0-key", "a"),
+        ("variant-0-weight", "50"),
+        ("variant-1-key", "b"),
+        ("variant-1-weight", "50"),
+        ("layer_key", "home-screen"),
+        ("layer_from", "0"),
+        ("layer_to", "50"),
+        ("pin-0-segment", "returning-buyers"),
+    ];
+    let mut unknown = base.to_vec();
+    unknown.push(("pin-0-variant", "zzz"));
+    let refused = browser
+        .post("/dashboard/experiments/left/edit", &unknown)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="pin-0-variant-error""#),
+        "{}",
+        refused.body
+    );
+    assert_eq!(experiment_json(&app, "left").await.body["rules"], json!([]));
+
+    let mut good = base.to_vec();
+    good.push(("pin-0-variant", "b"));
+    let saved = browser
+        .post("/dashboard/experiments/left/edit", &good)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        experiment_json(&app, "left").await.body["rules"],
+        json!([{"segment": "returning-buyers", "variant": "b"}])
+    );
+    let page = browser.get("/dashboard/experiments/left").await;
+    assert!(
+        text(&page.body).contains("users in “Returning buyers” returning-buyers always get b"),
+        "{}",
+        text(&page.body)
+    );
+
+    // Emptying the layer key takes the experiment out of the layer.
+    let mut out = good.clone();
+    out.retain(|(k, _)| *k != "layer_key");
+    let saved = browser.post("/dashboard/experiments/left/edit", &out).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert!(experiment_json(&app, "left").await.body["layer"].is_null());
+}

@@ -1,0 +1,103 @@
+//! The audit log: one appended row per admin action, with the state before and after.
+
+use super::StoreError;
+use super::export::TimeRange;
+use super::schema::audit_log;
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use serde_json::Value;
+
+/// An action to record.
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// A recorded action.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub fn insert_audit(conn: &mut PgConnection, entry: &NewAuditEntry) -> Result<i64, StoreError> {
+    Ok(diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::actor.eq(&entry.actor),
+            audit_log::action.eq(&entry.action),
+            audit_log::target.eq(&entry.target),
+            audit_log::before.eq(&entry.before),
+            audit_log::after.eq(&entry.after),
+        ))
+        .returning(audit_log::id)
+        .get_result(conn)?)
+}
+
+/// Runs `f` and records what it returns as an audit entry, in one transaction: the change and
+/// its record are committed together or not at all. `f` returns its result and the entry.
+pub fn audited<T, E>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<(T, NewAuditEntry), E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error> + From<StoreError>,
+{
+    conn.transaction(|conn| {
+        let (result, entry) = f(conn)?;
+        insert_audit(conn, &entry)?;
+        Ok(result)
+    })
+}
+
+/// The newest entries, newest first, older than the entry `before` (a page of the dashboard).
+pub fn audit_newest(
+    conn: &mut PgConnection,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(before) = before {
+        query = query.filter(audit_log::id.lt(before));
+    }
+    Ok(query
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select(AuditRecord::as_select())
+        .load(conn)?)
+}
+
+/// Up to `limit` entries in `range`, oldest first, after the entry with id `after` (exports
+/// page by id: ids grow with time within one database).
+pub fn audit_page(
+    conn: &mut PgConnection,
+    range: TimeRange,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(from) = range.from {
+        query = query.filter(audit_log::at.ge(from));
+    }
+    if let Some(to) = range.to {
+        query = query.filter(audit_log::at.lt(to));
+    }
+    if let Some(after) = after {
+        query = query.filter(audit_log::id.gt(after));
+    }
+    Ok(query
+        .order(audit_log::id.asc())
+        .limit(limit)
+        .select(AuditRecord::as_select())
+        .load(conn)?)
+}
