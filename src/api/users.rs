@@ -27,10 +27,12 @@ pub async fn erase(
 ) -> ApiResult {
     let user = UserId::parse(user_id.into_inner()).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let erased = engine.erase_user(&user).await?;
-    // Audit (security): recorded once the erasure is committed.
+    // Audit (security): recorded once the erasure is committed. The append-only log names
+    // the user by a hash, so the erased id does not live on there (privacy).
     let after = crate::engine::audit::json(&erased);
+    let target = crate::engine::hashing::audit_user(user.as_str());
     engine
-        .record(&actor, "user.erase", user.as_str(), None, Some(after))
+        .record(&actor, "user.erase", &target, None, Some(after))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"user_id": user, "erased": erased})))
 }

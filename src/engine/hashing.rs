@@ -8,6 +8,19 @@ pub fn user_key(user_id: &str) -> u128 {
     xxh3_128(user_id.as_bytes())
 }
 
+/// How the audit log names an erased user: `user-sha256:` and the SHA-256 of the id (hex),
+/// never the id itself. The append-only log thus keeps the proof that an erasure happened
+/// without keeping whom it was about; whoever knows the id can hash it and find the entry.
+pub fn audit_user(user_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let mut out = String::from("user-sha256:");
+    for byte in Sha256::digest(user_id.as_bytes()) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
 /// A per-experiment seed for one purpose, so that enrolment and variant choice are independent.
 pub fn seed(experiment_key: &str, purpose: &str) -> u64 {
     xxh3_64(format!("{experiment_key}/{purpose}").as_bytes())

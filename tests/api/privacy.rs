@@ -130,6 +130,50 @@ async fn erasure_removes_the_user_and_keeps_aggregates_consistent() {
 }
 
 #[tokio::test]
+async fn the_audit_log_keeps_the_erasure_but_not_the_user_id() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    app.running_experiment(experiment_body("audited", "ab"))
+        .await;
+    app.variant_of("alice@example.com", "audited", json!({}))
+        .await
+        .unwrap();
+    app.track(json!([{"event_id": "e", "user_id": "alice@example.com", "name": "purchase"}]))
+        .await;
+    assert_eq!(
+        erase(&app, "alice@example.com").await.status,
+        StatusCode::OK
+    );
+    // Nowhere in the database any more: not in the rows, not in the (append-only) audit log.
+    for table in [
+        "assignments",
+        "events",
+        "audit_log",
+        "erasures",
+        "holdout_users",
+    ] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) AS n FROM {table} t WHERE t::text LIKE '%alice%'"
+            )),
+            0,
+            "{table}"
+        );
+    }
+    // The log still proves the erasure, findable by whoever knows the id.
+    let hash: String = Sha256::digest(b"alice@example.com")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'user.erase' AND target = 'user-sha256:{hash}'"
+        )),
+        1
+    );
+}
+
+#[tokio::test]
 async fn erasing_an_unknown_user_is_ok_with_zero_counts() {
     let app = spawn_app().await;
     app.running_experiment(experiment_body("some", "ab")).await;
