@@ -64,12 +64,12 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
     let limits = engine.limits();
     limits.check_user_id("user_id", request.user_id.as_str())?;
     limits.check_attributes(&request.attributes)?;
-    if let Some(keys) = &request.experiments {
-        if keys.len() > MAX_EXPERIMENTS_PER_REQUEST {
-            return Err(super::ApiError::Invalid(format!(
-                "at most {MAX_EXPERIMENTS_PER_REQUEST} experiments per request"
-            )));
-        }
+    if let Some(keys) = &request.experiments
+        && keys.len() > MAX_EXPERIMENTS_PER_REQUEST
+    {
+        return Err(super::ApiError::Invalid(format!(
+            "at most {MAX_EXPERIMENTS_PER_REQUEST} experiments per request"
+        )));
     }
     let assigned = engine
         .assign(

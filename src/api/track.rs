@@ -51,19 +51,17 @@ pub fn parse_events(
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            if let Some(id) = &e.event_id {
-                if id.is_empty() || id.len() > MAX_EVENT_ID || id.chars().any(char::is_control) {
+            if let Some(id) = &e.event_id
+                && (id.is_empty() || id.len() > MAX_EVENT_ID || id.chars().any(char::is_control)) {
                     return Err(ApiError::Invalid(format!(
                         "events[{i}].event_id must be 1 to {MAX_EVENT_ID} bytes without control characters"
                     )));
                 }
-            }
             limits.check_user_id(&format!("events[{i}].user_id"), e.user_id.as_str())?;
-            if let Some(t) = e.timestamp {
-                if t > latest {
+            if let Some(t) = e.timestamp
+                && t > latest {
                     return Err(ApiError::Invalid(format!("events[{i}].timestamp {t} is in the future")));
                 }
-            }
             Ok(IncomingEvent { event_id: e.event_id, user_id: e.user_id, name: e.name, value: e.value, timestamp: e.timestamp })
         })
         .collect()

@@ -694,13 +694,13 @@ impl Engine {
                 },
                 Transition::Stop { winner } => match current.status {
                     Status::Running | Status::Paused => {
-                        if let Some(w) = &winner {
-                            if current.spec.variant_index(w.as_str()).is_none() {
-                                return Err(EngineError::UnknownVariant {
-                                    experiment: current.spec.key.to_string(),
-                                    variant: w.to_string(),
-                                });
-                            }
+                        if let Some(w) = &winner
+                            && current.spec.variant_index(w.as_str()).is_none()
+                        {
+                            return Err(EngineError::UnknownVariant {
+                                experiment: current.spec.key.to_string(),
+                                variant: w.to_string(),
+                            });
                         }
                         next.status = Status::Stopped;
                         next.winner = winner;

@@ -586,7 +586,7 @@ impl WriterThread {
         &mut self,
         assigns: &[AssignJob],
         tracks: &[TrackJob],
-    ) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
+    ) -> Result<BatchOutcome, StoreError> {
         let mut attempt = 0;
         let shard = self.shard;
         let drop_unassigned = self.settings.drop_unassigned_events;
@@ -615,6 +615,10 @@ impl WriterThread {
     }
 }
 
+/// What one committed batch answers: per assign job, the variant id stored for each of its
+/// experiments (`None` where none is); per track job, its outcome.
+type BatchOutcome = (Vec<Vec<Option<i64>>>, Vec<TrackOutcome>);
+
 /// The body of one group-commit transaction.
 fn commit_batch(
     tx: &mut Connection,
@@ -622,7 +626,7 @@ fn commit_batch(
     tracks: &[TrackJob],
     shard: i16,
     drop_unassigned: bool,
-) -> Result<(Vec<Vec<Option<i64>>>, Vec<TrackOutcome>), StoreError> {
+) -> Result<BatchOutcome, StoreError> {
     let mut deltas = StatDeltas::default();
 
     let held_out: Vec<(&str, chrono::DateTime<chrono::Utc>)> = assigns
