@@ -4,6 +4,8 @@ use crate::domain::{Attributes, ValidationError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
+pub use crate::engine::throttle::AuthThrottleSettings;
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/posterior";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
@@ -218,6 +220,16 @@ pub struct ServeArgs {
     /// Requests per second allowed to each key that has no limit of its own (unset: unlimited).
     #[arg(long, env = "POSTERIOR_RATE_LIMIT")]
     pub rate_limit: Option<f64>,
+    /// Failed authentications (unknown or revoked keys, refused dashboard sign-ins) allowed
+    /// per client address per minute, after the burst; more get 429 (valid keys still work).
+    #[arg(long, env = "POSTERIOR_AUTH_FAILURES_PER_MINUTE", default_value_t = AuthThrottleSettings::DEFAULT.failures_per_minute)]
+    pub auth_failures_per_minute: f64,
+    /// Failed authentications an address may make at once before the per-minute rate applies.
+    #[arg(long, env = "POSTERIOR_AUTH_FAILURE_BURST", default_value_t = AuthThrottleSettings::DEFAULT.burst)]
+    pub auth_failure_burst: u32,
+    /// Most client addresses the failure throttle tracks at once (idle ones are forgotten).
+    #[arg(long, env = "POSTERIOR_AUTH_THROTTLE_MAX_ADDRESSES", default_value_t = AuthThrottleSettings::DEFAULT.max_addresses)]
+    pub auth_throttle_max_addresses: usize,
     /// Largest request body, in bytes (larger: 413).
     #[arg(long, env = "POSTERIOR_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
@@ -396,6 +408,8 @@ pub struct Settings {
     pub event_retention: Option<chrono::TimeDelta>,
     pub retention_interval: Duration,
     pub write_timeout: Duration,
+    /// The budget of failed authentications per client address.
+    pub auth_throttle: AuthThrottleSettings,
 }
 
 impl Settings {
@@ -417,6 +431,7 @@ impl Settings {
             event_retention: None,
             retention_interval: Duration::from_secs(3600),
             write_timeout: Duration::from_secs(10),
+            auth_throttle: AuthThrottleSettings::DEFAULT,
         }
     }
 }
@@ -455,6 +470,11 @@ impl From<ServeArgs> for Settings {
                 .map(|d| chrono::TimeDelta::days(i64::from(d))),
             retention_interval: Duration::from_secs(a.retention_interval_secs),
             write_timeout: Duration::from_millis(a.write_timeout_ms),
+            auth_throttle: AuthThrottleSettings {
+                failures_per_minute: a.auth_failures_per_minute,
+                burst: a.auth_failure_burst,
+                max_addresses: a.auth_throttle_max_addresses,
+            },
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct AssignResponse<'a> {
         (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))

@@ -78,7 +78,7 @@ pub fn download(mut pages: ExportStream, format: ExportFormat, filename: &str) -
         (status = 400, description = "Bad parameters", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "Database unavailable or too many exports running", body = super::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

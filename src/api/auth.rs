@@ -1,10 +1,13 @@
 //! Authorization: `Authorization: Bearer <key>` (or `X-API-Key: <key>`), checked against the
 //! engine's keys. Handlers take `Admin` or `Client` as an argument to require that scope.
-//! Every request with a known key counts against that key's rate limit (if it has one).
+//! Every request with a known key counts against that key's rate limit (if it has one);
+//! every request with an unknown or revoked key counts against its address's budget of
+//! failures (`engine::throttle`). A request without a key is not a guess and is not counted.
 
 use super::ApiError;
 use crate::domain::Scope;
 use crate::engine::keys::{KeyCheck, KeyId};
+use crate::engine::throttle::Client as Client_;
 use crate::engine::{Actor, Engine};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
@@ -39,7 +42,13 @@ pub fn authorize(req: &HttpRequest, needed: Scope) -> Result<KeyId, ApiError> {
         KeyCheck::Accepted { id, scope } => (id, scope),
         KeyCheck::Limited { retry_after } => return Err(ApiError::RateLimited(retry_after)),
         KeyCheck::Unknown => {
-            return Err(ApiError::Unauthorized("unknown or revoked API key".into()));
+            // The only path that touches the failure throttle: a guess, counted against
+            // the peer address (never X-Forwarded-For, which the client could forge).
+            let client = Client_::of(req.peer_addr().map(|a| a.ip()));
+            return Err(match engine.authentication_failed(client) {
+                Ok(()) => ApiError::Unauthorized("unknown or revoked API key".into()),
+                Err(wait) => ApiError::TooManyFailures(wait),
+            });
         }
     };
     if !scope.allows(needed) {

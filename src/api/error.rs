@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The key is over its rate limit; retry after this long.
     #[error("this key is over its rate limit; retry in {} s", retry_after_seconds(.0))]
     RateLimited(std::time::Duration),
+    /// Too many failed authentications from this client address; retry after this long.
+    #[error("too many failed authentications from this address; retry in {} s", retry_after_seconds(.0))]
+    TooManyFailures(std::time::Duration),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{0}")]
@@ -43,6 +46,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::TooManyFailures(_) => "too_many_failures",
             ApiError::NotFound { code, .. } => code,
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -59,7 +63,9 @@ impl ResponseError for ApiError {
             ApiError::MalformedJson(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyFailures(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -82,7 +88,7 @@ impl ResponseError for ApiError {
         if let ApiError::Unavailable(_) = self {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        if let ApiError::RateLimited(wait) = self {
+        if let ApiError::RateLimited(wait) | ApiError::TooManyFailures(wait) = self {
             response.insert_header((header::RETRY_AFTER, retry_after_seconds(wait).to_string()));
         }
         if let ApiError::Unauthorized(_) = self {

@@ -37,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -65,7 +65,7 @@ pub async fn create(
         (status = 200, description = "Every experiment", body = super::openapi::ExperimentList),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -82,7 +82,7 @@ pub async fn list(_: Admin, engine: web::Data<Engine>) -> ApiResult {
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -102,7 +102,7 @@ pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) ->
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -128,7 +128,7 @@ pub async fn update(
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -149,7 +149,7 @@ pub async fn start(
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -181,7 +181,7 @@ pub struct StopBody {
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -217,7 +217,7 @@ pub async fn stop(
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -235,7 +235,7 @@ pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

@@ -58,7 +58,7 @@ pub struct ExportQuery {
         (status = 401, description = "No or unknown key", body = super::openapi::ErrorBody),
         (status = 403, description = "Not an admin key", body = super::openapi::ErrorBody),
         (status = 404, description = "Unknown experiment", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "Database unavailable or too many exports running", body = super::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

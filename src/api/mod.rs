@@ -18,7 +18,7 @@ mod personal;
 mod track;
 mod users;
 
-pub use error::ApiError;
+pub use error::{ApiError, retry_after_seconds};
 
 use actix_web::{HttpResponse, web};
 

@@ -258,21 +258,22 @@ fn parse_request(body: &[u8], limits: &crate::config::Limits) -> Result<Subject,
     Ok(Subject { user, attributes })
 }
 
+/// 429 in OFREP's shape ("Rate limit reached", with Retry-After): a key over its rate limit,
+/// or an address over its budget of failed authentications.
+fn too_many(error: ApiError, wait: std::time::Duration) -> Failure {
+    let mut failure = Failure::new(StatusCode::TOO_MANY_REQUESTS, "GENERAL", error.to_string());
+    failure.retry_after = Some(super::error::retry_after_seconds(wait));
+    failure
+}
+
 fn authorize(req: &HttpRequest) -> Result<(), Failure> {
     auth::authorize(req, Scope::Client)
         .map(|_| ())
         .map_err(|e| match e {
             ApiError::Unauthorized(m) => Failure::new(StatusCode::UNAUTHORIZED, "GENERAL", m),
             ApiError::Forbidden(m) => Failure::new(StatusCode::FORBIDDEN, "GENERAL", m),
-            ApiError::RateLimited(wait) => {
-                let mut failure = Failure::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "GENERAL",
-                    ApiError::RateLimited(wait).to_string(),
-                );
-                failure.retry_after = Some(super::error::retry_after_seconds(wait));
-                failure
-            }
+            ApiError::RateLimited(wait) => too_many(ApiError::RateLimited(wait), wait),
+            ApiError::TooManyFailures(wait) => too_many(ApiError::TooManyFailures(wait), wait),
             other => other.into(),
         })
 }
@@ -368,7 +369,7 @@ fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Fai
         (status = 404, description = "FLAG_NOT_FOUND", body = EvaluationFailure),
         (status = 413, description = "The body is too large", body = EvaluationFailure),
         (status = 500, description = "GENERAL", body = EvaluationFailure),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = EvaluationFailure),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = EvaluationFailure),
         (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
@@ -433,7 +434,7 @@ async fn evaluate_one(
         (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
         (status = 413, description = "The body is too large", body = EvaluationFailure),
         (status = 500, description = "GENERAL", body = EvaluationFailure),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = EvaluationFailure),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = EvaluationFailure),
         (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))

@@ -40,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 409, description = "A segment with this key exists", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -59,7 +59,7 @@ pub async fn create_segment(
         (status = 200, description = "Every segment", body = super::openapi::SegmentList),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -76,7 +76,7 @@ pub async fn list_segments(_: Admin, engine: web::Data<Engine>) -> ApiResult {
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No segment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -97,7 +97,7 @@ pub async fn get_segment(_: Admin, engine: web::Data<Engine>, key: web::Path<Str
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No segment has this key", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -124,7 +124,7 @@ pub async fn replace_segment(
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 404, description = "No segment has this key", body = super::openapi::ErrorBody),
         (status = 409, description = "A draft, running or paused experiment uses the segment", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -153,7 +153,7 @@ pub struct HoldoutBody {
         (status = 200, description = "The holdout", body = super::openapi::HoldoutDoc),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -172,7 +172,7 @@ pub async fn get_holdout(_: Admin, engine: web::Data<Engine>) -> ApiResult {
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -208,7 +208,7 @@ pub struct HoldoutQuery {
         (status = 400, description = "No or an invalid event name", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

@@ -15,7 +15,7 @@ use serde_json::json;
         (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
         (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
         (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit; retry after Retry-After", body = super::openapi::ErrorBody),
+        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
         (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

@@ -3,10 +3,12 @@
 use super::forms::FormData;
 use super::session::{self, SIGN_IN_COOKIE, SignedIn};
 use super::{DashboardError, HOME, PageResult, html, redirect, safe_next};
+use crate::api::retry_after_seconds;
 use crate::engine::Engine;
+use crate::engine::throttle::Client;
 use crate::templates::sign_in::{SignInView, page as sign_in_page};
 use actix_web::cookie::Cookie;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
@@ -81,14 +83,49 @@ pub async fn sign_in(req: HttpRequest, engine: web::Data<Engine>, body: web::Byt
             Ok(response)
         }
         None => {
-            render(
-                &req,
-                StatusCode::UNAUTHORIZED,
-                &next,
-                None,
-                Some("That is not an admin key this server accepts."),
-            )
-            .await
+            // An unknown key is a guess: counted against the peer address, like the API's.
+            // An empty field or a known client key (merely not an admin key) is no guess:
+            // not counted.
+            let key = form.get("key").trim();
+            let not_a_guess = key.is_empty() || engine.authorize(key).is_some();
+            let client = Client::of(req.peer_addr().map(|a| a.ip()));
+            let counted = if not_a_guess {
+                Ok(())
+            } else {
+                engine.authentication_failed(client)
+            };
+            match counted {
+                Ok(()) => {
+                    render(
+                        &req,
+                        StatusCode::UNAUTHORIZED,
+                        &next,
+                        None,
+                        Some("That is not an admin key this server accepts."),
+                    )
+                    .await
+                }
+                Err(wait) => {
+                    let seconds = retry_after_seconds(wait);
+                    let message = format!(
+                        "Too many failed sign-ins from your address. Please wait {seconds} s \
+                         before trying again."
+                    );
+                    let mut response = render(
+                        &req,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &next,
+                        None,
+                        Some(&message),
+                    )
+                    .await?;
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        header::HeaderValue::from(seconds),
+                    );
+                    Ok(response)
+                }
+            }
         }
     }
 }

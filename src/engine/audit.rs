@@ -145,6 +145,7 @@ impl Engine {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {
+                    self.sweep_auth_throttle();
                     if let Err(e) = self.refresh_keys().await {
                         tracing::debug!(error = %e, "key refresh failed; keeping the previous keys");
                     }

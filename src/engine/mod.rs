@@ -17,6 +17,7 @@ pub mod results;
 pub mod rules;
 mod snapshot;
 mod sticky;
+pub mod throttle;
 pub mod writer;
 
 pub use audit::Actor;
@@ -95,6 +96,8 @@ pub struct EngineSettings {
     pub retention_interval: Duration,
     /// How long a write waits for its commit before answering 503.
     pub write_timeout: Duration,
+    /// The budget of failed authentications per client address.
+    pub auth_throttle: throttle::AuthThrottleSettings,
 }
 
 /// Erasures are re-read for this long after they happened, so that one committed after a
@@ -174,6 +177,8 @@ struct Inner {
     snapshot: ArcSwap<Snapshot>,
     writer: Writer,
     keys: keys::KeyRing,
+    /// Failed authentications per client address (touched only when a key is refused).
+    auth_throttle: throttle::AuthThrottle,
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
     ope_cache: ope::OpeCache,
@@ -208,6 +213,7 @@ impl Engine {
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
                 writer,
                 keys,
+                auth_throttle: throttle::AuthThrottle::new(settings.auth_throttle),
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
                 ope_cache: ope::OpeCache::default(),
@@ -255,6 +261,21 @@ impl Engine {
     /// Which key this is, and whether it is within its rate limit (every API request).
     pub fn check_key(&self, presented: &str) -> keys::KeyCheck {
         self.inner.keys.check(presented)
+    }
+
+    /// Counts a failed authentication (an unknown or revoked key, a refused sign-in) from
+    /// `client`: `Err(wait)` once the address is over its budget. Never called for a
+    /// request whose key is accepted.
+    pub fn authentication_failed(
+        &self,
+        client: throttle::Client,
+    ) -> Result<(), std::time::Duration> {
+        self.inner.auth_throttle.fail(client)
+    }
+
+    /// Forgets idle addresses of the failure throttle (at most once a second).
+    pub fn sweep_auth_throttle(&self) {
+        self.inner.auth_throttle.sweep();
     }
 
     pub fn limits(&self) -> &crate::config::Limits {
