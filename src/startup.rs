@@ -108,7 +108,10 @@ impl Application {
     /// Prepares the database, starts the engine and binds the listener (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.limits.validate().map_err(anyhow::Error::msg)?;
-        settings.auth_throttle.validate().map_err(anyhow::Error::msg)?;
+        settings
+            .auth_throttle
+            .validate()
+            .map_err(anyhow::Error::msg)?;
         crate::domain::validate_rate_limit(settings.rate_limit)
             .map_err(|e| anyhow::anyhow!("POSTERIOR_RATE_LIMIT: {}", e.message))?;
         let prepared = settings.clone();

@@ -119,10 +119,9 @@ pub async fn sign_in(req: HttpRequest, engine: web::Data<Engine>, body: web::Byt
                         Some(&message),
                     )
                     .await?;
-                    response.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        header::HeaderValue::from(seconds),
-                    );
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
                     Ok(response)
                 }
             }

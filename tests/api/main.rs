@@ -23,4 +23,5 @@ mod privacy;
 mod results;
 mod security;
 mod segments;
+mod throttle;
 mod track;

@@ -72,7 +72,12 @@ async fn operations(app: &TestApp) -> Vec<(Method, String, Needs)> {
 
 #[tokio::test]
 async fn every_route_answers_each_kind_of_key_as_its_scope_says() {
-    let app = spawn_app().await;
+    // The revoked key is refused on every route: a budget of failures large enough that the
+    // failure throttle (tests/api/throttle.rs) never answers 429 here.
+    let db = TestDb::create();
+    let mut settings = test_settings(&db);
+    settings.auth_throttle.burst = 10_000;
+    let app = spawn_with(settings, db).await;
     app.running_experiment(experiment_body("matrix", "ab"))
         .await;
     let (revoked, id) = stored_key(&app, Scope::Admin, "soon revoked", None);
