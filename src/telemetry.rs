@@ -40,6 +40,7 @@ pub const ASSIGNMENTS: &str = "posterior_assignments_total";
 pub const EVENTS: &str = "posterior_events_total";
 pub const OFREP_EVALUATIONS: &str = "posterior_ofrep_evaluations_total";
 pub const EXPORT_ROWS: &str = "posterior_export_rows_total";
+pub const AUTH_FAILURES: &str = "posterior_auth_failures_total";
 pub const BATCH_ROWS: &str = "posterior_writer_batch_rows";
 pub const BATCH_JOBS: &str = "posterior_writer_batch_jobs";
 pub const BATCH_COMMIT: &str = "posterior_writer_commit_seconds";
@@ -112,6 +113,11 @@ fn describe() {
         "OFREP flag evaluations, by reason or error code"
     );
     describe_counter!(EXPORT_ROWS, "Rows written by exports, by data set");
+    describe_counter!(
+        AUTH_FAILURES,
+        "Failed authentications (unknown or revoked keys, refused sign-ins), by outcome: \
+         counted (401) or throttled (429, the address is over its budget)"
+    );
     describe_histogram!(
         BATCH_ROWS,
         "Rows (assignments, lookups and events) per group-commit transaction"

@@ -7,7 +7,7 @@
 use super::ApiError;
 use crate::domain::Scope;
 use crate::engine::keys::{KeyCheck, KeyId};
-use crate::engine::throttle::Client as Client_;
+use crate::engine::throttle;
 use crate::engine::{Actor, Engine};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
@@ -44,7 +44,7 @@ pub fn authorize(req: &HttpRequest, needed: Scope) -> Result<KeyId, ApiError> {
         KeyCheck::Unknown => {
             // The only path that touches the failure throttle: a guess, counted against
             // the peer address (never X-Forwarded-For, which the client could forge).
-            let client = Client_::of(req.peer_addr().map(|a| a.ip()));
+            let client = throttle::Client::of(req.peer_addr().map(|a| a.ip()));
             return Err(match engine.authentication_failed(client) {
                 Ok(()) => ApiError::Unauthorized("unknown or revoked API key".into()),
                 Err(wait) => ApiError::TooManyFailures(wait),

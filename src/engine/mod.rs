@@ -270,7 +270,14 @@ impl Engine {
         &self,
         client: throttle::Client,
     ) -> Result<(), std::time::Duration> {
-        self.inner.auth_throttle.fail(client)
+        let outcome = self.inner.auth_throttle.fail(client);
+        let label = if outcome.is_ok() {
+            "counted"
+        } else {
+            "throttled"
+        };
+        metrics::counter!(crate::telemetry::AUTH_FAILURES, "outcome" => label).increment(1);
+        outcome
     }
 
     /// Forgets idle addresses of the failure throttle (at most once a second).

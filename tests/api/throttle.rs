@@ -133,6 +133,25 @@ async fn bad_keys_from_one_address_get_429_after_the_budget_and_valid_keys_still
     // Still throttled: the valid requests did not refill the budget.
     let again = assign_with(&app, Some("guess-8")).await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Operators see it in /metrics (the recorder is shared by the tests of this binary: at
+    // least this test's refusals).
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let throttled_count: f64 = text
+        .lines()
+        .find(|l| l.starts_with("posterior_auth_failures_total{outcome=\"throttled\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(|n| n.parse().unwrap())
+        .expect("posterior_auth_failures_total in /metrics");
+    assert!(throttled_count >= 4.0, "{throttled_count}");
 }
 
 #[tokio::test]
