@@ -121,7 +121,7 @@ impl AuthThrottle {
     fn fail_at(&self, client: Client, now: u64) -> Result<(), Duration> {
         if !self.buckets.contains_key(&client)
             && self.buckets.len() >= self.max_addresses
-            && !self.sweep_at(now, false)
+            && !self.sweep_at(now)
         {
             // Full of throttled addresses and swept less than a second ago: fail closed.
             return Err(Duration::from_nanos(self.interval));
@@ -136,21 +136,21 @@ impl AuthThrottle {
 
     /// Forgets addresses whose bucket is full again (idle ones), at most once a second.
     pub fn sweep(&self) {
-        self.sweep_at(self.now(), false);
+        self.sweep_at(self.now());
     }
 
-    fn sweep_at(&self, now: u64, force: bool) -> bool {
+    /// Forgets idle addresses unless the last sweep was less than a second ago; returns
+    /// whether it swept and made room.
+    fn sweep_at(&self, now: u64) -> bool {
         let last = self.last_sweep.load(Ordering::Relaxed);
-        if !force
-            && (now < last + SWEEP_EVERY
-                || self
-                    .last_sweep
-                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err())
+        if now < last.saturating_add(SWEEP_EVERY)
+            || self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
         {
             return false;
         }
-        self.last_sweep.store(now, Ordering::Relaxed);
         if !self.buckets.is_empty() {
             self.buckets.retain(|_, tat| *tat > now);
         }
