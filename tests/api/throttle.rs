@@ -355,3 +355,22 @@ async fn dashboard_sign_in_is_throttled_the_same_way() {
         .await;
     assert_eq!(home.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_budget_that_allows_nothing_is_refused_at_start() {
+    for (per_minute, burst, needle) in [
+        (0.0, 10, "POSTERIOR_AUTH_FAILURES_PER_MINUTE"),
+        (f64::NAN, 10, "POSTERIOR_AUTH_FAILURES_PER_MINUTE"),
+        (30.0, 0, "POSTERIOR_AUTH_FAILURE_BURST"),
+    ] {
+        let db = TestDb::create();
+        let mut settings = test_settings(&db);
+        settings.auth_throttle.failures_per_minute = per_minute;
+        settings.auth_throttle.burst = burst;
+        let error = posterior::Application::build(settings)
+            .await
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains(needle), "{error}");
+    }
+}
