@@ -1,7 +1,7 @@
 //! Segment pages (list, create, edit, delete) and the holdout setting.
 
 use super::forms::{FieldErrors, FormData, SegmentForm, percent_text};
-use super::{DashboardError, PageResult, SignedIn, html, query_encode, redirect};
+use super::{DashboardError, PageResult, SignedIn, form_html, html, query_encode, redirect};
 use crate::domain::{Segment, Status};
 use crate::engine::{Engine, EngineError};
 use crate::templates::segment_pages::{self, SegmentFormView, SegmentListView};
@@ -93,13 +93,8 @@ fn render_form(
     form: &SegmentForm,
     errors: &FieldErrors,
 ) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(html(
-        status,
+    Ok(form_html(
+        errors,
         segment_pages::form_page(&SegmentFormView {
             csrf: &user.csrf,
             segment,
@@ -137,23 +132,16 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         Ok(d) => d,
         Err(errors) => return render_form(&user, None, &form.with_spare_rows(1), &errors),
     };
-    match engine.create_segment(&user.actor(), draft).await {
-        Ok(_) => Ok(redirect("/dashboard/segments?done=created")),
-        Err(EngineError::Invalid(e)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), e.message.clone());
-            render_form(&user, None, &form, &errors)
-        }
-        Err(EngineError::Conflict(_)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "key",
-                "a segment with this key exists already; choose another key",
-            );
-            render_form(&user, None, &form, &errors)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let errors = match engine.create_segment(&user.actor(), draft).await {
+        Ok(_) => return Ok(redirect("/dashboard/segments?done=created")),
+        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), e.message),
+        Err(EngineError::Conflict(_)) => FieldErrors::one(
+            "key",
+            "a segment with this key exists already; choose another key",
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    render_form(&user, None, &form, &errors)
 }
 
 /// `GET /dashboard/segments/{key}`: the edit form.
@@ -194,8 +182,7 @@ pub async fn update(
     match engine.update_segment(&user.actor(), &key, draft).await {
         Ok(_) => Ok(redirect("/dashboard/segments?done=saved")),
         Err(EngineError::Invalid(e)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), e.message.clone());
+            let errors = FieldErrors::one(form.field_of(&e), e.message);
             render_form(&user, Some(&segment), &form, &errors)
         }
         Err(e) => Err(e.into()),
