@@ -1,7 +1,7 @@
 //! Experiment pages: the list, one experiment's results, the create and edit forms, and the
 //! lifecycle buttons.
 
-use super::forms::{ExperimentForm, FieldErrors, FormData};
+use super::forms::{ExperimentForm, FieldErrors};
 use super::{
     DashboardError, PageResult, REFRESH_CHOICES, SignedIn, form_html, html, query_encode, redirect,
 };
@@ -184,8 +184,7 @@ fn render_create(
 /// `POST /dashboard/experiments`: create, or (the "add a row" buttons) show the form again
 /// with one more row, keeping everything typed.
 pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let form = ExperimentForm::from_form(&data);
     let no_errors = FieldErrors::default();
     match data.get("action") {
@@ -283,8 +282,7 @@ pub async fn update(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let experiment = engine.experiment(&key).await?;
     refuse_stopped(&experiment)?;
     let mut form = ExperimentForm::from_form(&data);
@@ -323,8 +321,7 @@ async fn transition(
     transition: Transition,
     done: &str,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    user.form(&body)?; // only its CSRF token counts
     engine.transition(&user.actor(), &key, transition).await?;
     Ok(redirect(&format!("{}?done={done}", page_of(&key))))
 }
@@ -407,8 +404,7 @@ pub async fn stop(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let winner_text = data.get("winner").trim();
     if data.get("confirm") != "yes" {
         return render_stop(

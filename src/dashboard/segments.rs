@@ -1,7 +1,7 @@
 //! Segment pages (list, create, edit, delete) and the holdout setting.
 
-use super::forms::{FieldErrors, FormData, SegmentForm, percent_text};
-use super::{DashboardError, PageResult, SignedIn, form_html, html, query_encode, redirect};
+use super::forms::{FieldErrors, SegmentForm, percent_text};
+use super::{PageResult, SignedIn, form_html, html, query_encode, redirect};
 use crate::domain::{Segment, Status};
 use crate::engine::{Engine, EngineError};
 use crate::templates::segment_pages::{self, SegmentFormView, SegmentListView};
@@ -116,8 +116,7 @@ pub async fn new_form(user: SignedIn) -> PageResult {
 
 /// `POST /dashboard/segments`: create (or add a condition row).
 pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let form = SegmentForm::from_form(&data);
     if data.get("action") == "add_condition" {
         return render_form(
@@ -162,8 +161,7 @@ pub async fn update(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let segment = engine.segment(&key).await?;
     let form = SegmentForm::from_form(&data);
     if data.get("action") == "add_condition" {
@@ -196,8 +194,7 @@ pub async fn delete(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    user.form(&body)?; // only its CSRF token counts
     engine.delete_segment(&user.actor(), &key).await?;
     Ok(redirect(&format!(
         "/dashboard/segments?done={}",
@@ -211,8 +208,7 @@ pub async fn set_holdout(
     engine: web::Data<Engine>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let typed = data.get("fraction");
     let parsed = typed
         .trim()
