@@ -205,7 +205,8 @@ fn pin_rows(
             @for (i, pin) in form.pins.iter().enumerate() {
                 @let segment = format!("pin-{i}-segment");
                 @let variant = format!("pin-{i}-variant");
-                fieldset.rule-row {
+                // Not `rule-row`: the script's "add a targeting rule" copies the last of those.
+                fieldset.pin-row {
                     legend.visually-hidden { "Pinned rule " (i + 1) }
                     (select_field(&f(errors, &segment, "Users in the segment", None), &pin.segment, &segments))
                     @match &variant_choices {
@@ -303,7 +304,7 @@ pub fn create_page(view: &CreateView) -> Markup {
                     button.primary type="submit" name="action" value="create" { "Create experiment" }
                     button type="submit" name="action" value="add_variant" formnovalidate data-add-row="variant" { "Add a variant" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
-                    button type="submit" name="action" value="add_pin" formnovalidate { "Add a pinned rule" }
+                    button type="submit" name="action" value="add_pin" formnovalidate data-add-row="pin" { "Add a pinned rule" }
                     a href="/dashboard/experiments" { "Cancel" }
                 }
             }
@@ -387,7 +388,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                 div.form-actions {
                     button.primary type="submit" name="action" value="save" { "Save changes" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
-                    button type="submit" name="action" value="add_pin" formnovalidate { "Add a pinned rule" }
+                    button type="submit" name="action" value="add_pin" formnovalidate data-add-row="pin" { "Add a pinned rule" }
                     a href=(base) { "Cancel" }
                 }
                 p.hint { "Current traffic: " (format::percent(spec.traffic, 1)) ". Changes apply to new users within a second on every server." }
