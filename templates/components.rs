@@ -1,6 +1,7 @@
 //! Small pieces shared by the pages: form fields with their label, hint and error; notices;
 //! status badges; variant colour swatches.
 
+use crate::dashboard::forms::{FieldErrors, OPS, RuleRow};
 use crate::domain::Status;
 use maud::{Markup, html};
 
@@ -216,6 +217,71 @@ pub fn radio_field(f: &Field, value: &str, options: &[(&str, &str, &str)]) -> Ma
                 }
             }
             (error)
+        }
+    }
+}
+
+/// A field named `name`, with its error (if any) taken from `errors`.
+pub fn field<'a>(
+    errors: &'a FieldErrors,
+    name: &'a str,
+    label: &'a str,
+    hint: Option<&'a str>,
+) -> Field<'a> {
+    Field {
+        name,
+        label,
+        hint,
+        error: errors.get(name),
+    }
+}
+
+/// One condition row (`{prefix}-{i}-{attribute,op,value}`), as the experiment's targeting and
+/// the segment form show them; `legend` names the row for screen readers ("Rule 1").
+pub fn condition_row(
+    prefix: &str,
+    legend: &str,
+    i: usize,
+    row: &RuleRow,
+    errors: &FieldErrors,
+    value_placeholder: &str,
+) -> Markup {
+    let name = |c: &str| format!("{prefix}-{i}-{c}");
+    let (attribute, op, value) = (name("attribute"), name("op"), name("value"));
+    let row_error = format!("{prefix}-{i}");
+    html! {
+        fieldset.rule-row .has-error[errors.get(&row_error).is_some()] {
+            legend.visually-hidden { (legend) " " (i + 1) }
+            (text_field(&field(errors, &attribute, "Attribute", None), &row.attribute,
+                InputOptions { placeholder: Some("platform"), ..InputOptions::default() }))
+            (select_field(&field(errors, &op, "Comparison", None), &row.op, OPS))
+            (text_field(&field(errors, &value, "Value", None), &row.value,
+                InputOptions { placeholder: Some(value_placeholder), ..InputOptions::default() }))
+            (field_error(&row_error, errors.get(&row_error)))
+        }
+    }
+}
+
+/// The summary at the top of a refused form: `what` (e.g. "The segment was not saved"), then
+/// every error as a link to its field, named by `label` and reached at the id `anchor` gives.
+pub fn error_summary(
+    errors: &FieldErrors,
+    what: &str,
+    label: impl Fn(&str) -> String,
+    anchor: impl Fn(&str) -> String,
+) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.error-summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
+                h2 #error-summary-title {
+                    (what) " — " (errors.len()) (if errors.len() == 1 { " thing needs" } else { " things need" }) " fixing:"
+                }
+                ul {
+                    @for (field, message) in errors.iter() {
+                        li { a href={ "#" (anchor(field)) } { (label(field)) ": " (message) } }
+                    }
+                }
+            }
         }
     }
 }

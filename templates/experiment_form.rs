@@ -3,12 +3,12 @@
 //! one more row and everything typed kept).
 
 use super::components::{
-    Field, InputOptions, Tone, csrf_input, field_error, notice, radio_field, select_field, swatch,
-    text_field, textarea_field,
+    InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error, notice,
+    radio_field, select_field, swatch, text_field, textarea_field,
 };
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{ExperimentForm, FieldErrors, OPS, RuleRow, VariantRow};
+use crate::dashboard::forms::{ExperimentForm, FieldErrors, VariantRow};
 use crate::domain::{Experiment, Kind};
 use maud::{Markup, html};
 
@@ -16,6 +16,8 @@ pub struct CreateView<'a> {
     pub csrf: &'a str,
     pub form: &'a ExperimentForm,
     pub errors: &'a FieldErrors,
+    /// Every segment as (key, name), for the pinned rules.
+    pub segments: &'a [(String, String)],
 }
 
 pub struct EditView<'a> {
@@ -121,37 +123,6 @@ fn anchor(field: &str) -> String {
     }
 }
 
-fn error_summary(errors: &FieldErrors, what: &str) -> Markup {
-    html! {
-        @if !errors.is_empty() {
-            div.error-summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
-                h2 #error-summary-title {
-                    (what) " — " (errors.len()) (if errors.len() == 1 { " thing needs" } else { " things need" }) " fixing:"
-                }
-                ul {
-                    @for (field, message) in errors.iter() {
-                        li { a href={ "#" (anchor(field)) } { (field_label(field)) ": " (message) } }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn f<'a>(
-    errors: &'a FieldErrors,
-    name: &'a str,
-    label: &'a str,
-    hint: Option<&'a str>,
-) -> Field<'a> {
-    Field {
-        name,
-        label,
-        hint,
-        error: errors.get(name),
-    }
-}
-
 fn percent_input() -> InputOptions<'static> {
     InputOptions {
         inputmode: Some("decimal"),
@@ -184,28 +155,11 @@ fn rule_rows(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
                 "For “is one of”, separate values with commas. Numbers and true/false are read as such; put a value in double quotes to keep it text (\"42\")." }
             (field_error("targeting", errors.get("targeting")))
             @for (i, rule) in form.rules.iter().enumerate() {
-                (rule_row(i, rule, errors))
+                (condition_row("rule", "Rule", i, rule, errors, "ios, android"))
             }
             (textarea_field(&f(errors, "targeting_json", "More rules as JSON (optional)",
                 Some("Groups and segments, added to the rules above: a list such as [{\"segment\": \"returning-buyers\"}, {\"any\": [{\"attribute\": \"platform\", \"op\": \"eq\", \"value\": \"ios\"}, {\"attribute\": \"visits\", \"op\": \"gt\", \"value\": 3}]}]. Segments are defined on the Segments page.")),
                 &form.targeting_json, 3, true))
-        }
-    }
-}
-
-fn rule_row(i: usize, rule: &RuleRow, errors: &FieldErrors) -> Markup {
-    let name = |c: &str| format!("rule-{i}-{c}");
-    let (attribute, op, value) = (name("attribute"), name("op"), name("value"));
-    let row_error = format!("rule-{i}");
-    html! {
-        fieldset.rule-row .has-error[errors.get(&row_error).is_some()] {
-            legend.visually-hidden { "Rule " (i + 1) }
-            (text_field(&f(errors, &attribute, "Attribute", None), &rule.attribute,
-                InputOptions { placeholder: Some("platform"), ..InputOptions::default() }))
-            (select_field(&f(errors, &op, "Comparison", None), &rule.op, OPS))
-            (text_field(&f(errors, &value, "Value", None), &rule.value,
-                InputOptions { placeholder: Some("ios, android"), ..InputOptions::default() }))
-            (field_error(&row_error, errors.get(&row_error)))
         }
     }
 }
@@ -224,33 +178,42 @@ fn layer_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
     }
 }
 
-fn pin_rows(view: &EditView) -> Markup {
-    let (form, errors) = (view.form, view.errors);
+/// The pinned-rule rows (`pin-{i}-{segment,variant}`) of both forms. `variants` are the
+/// experiment's variants as (key, name) to choose from when editing; `None` when creating,
+/// where the variants are typed in the same form, so the variant's key is typed too.
+fn pin_rows(
+    form: &ExperimentForm,
+    errors: &FieldErrors,
+    segment_names: &[(String, String)],
+    variants: Option<&[(&str, &str)]>,
+) -> Markup {
     let mut segments: Vec<(&str, &str)> = vec![("", "— choose a segment —")];
-    segments.extend(view.segments.iter().map(|(k, n)| (k.as_str(), n.as_str())));
-    let mut variants: Vec<(&str, &str)> = vec![("", "— choose a variant —")];
-    variants.extend(
-        view.experiment
-            .spec
-            .variants
-            .iter()
-            .map(|v| (v.key.as_str(), v.name.as_str())),
-    );
+    segments.extend(segment_names.iter().map(|(k, n)| (k.as_str(), n.as_str())));
+    let variant_choices = variants.map(|variants| {
+        let mut choices: Vec<(&str, &str)> = vec![("", "— choose a variant —")];
+        choices.extend_from_slice(variants);
+        choices
+    });
     html! {
         fieldset.group #pins .has-error[errors.get("pins").is_some()] {
             legend { "Pinned rules" }
             p.hint { "Checked in order before the experiment: users of the first matching segment always get its variant and are not part of the results. Users who already have a variant keep it. Empty rows are ignored." }
             (field_error("pins", errors.get("pins")))
-            @if view.segments.is_empty() {
+            @if segment_names.is_empty() {
                 p.muted { "No segments yet: " a href="/dashboard/segments/new" { "create one" } " first." }
             }
             @for (i, pin) in form.pins.iter().enumerate() {
                 @let segment = format!("pin-{i}-segment");
                 @let variant = format!("pin-{i}-variant");
-                fieldset.rule-row {
+                // Not `rule-row`: the script's "add a targeting rule" copies the last of those.
+                fieldset.pin-row {
                     legend.visually-hidden { "Pinned rule " (i + 1) }
                     (select_field(&f(errors, &segment, "Users in the segment", None), &pin.segment, &segments))
-                    (select_field(&f(errors, &variant, "always get", None), &pin.variant, &variants))
+                    @match &variant_choices {
+                        Some(choices) => (select_field(&f(errors, &variant, "always get", None), &pin.variant, choices)),
+                        None => (text_field(&f(errors, &variant, "always get the variant", Some("Its key, as typed above")), &pin.variant,
+                            InputOptions { placeholder: Some("b"), ..InputOptions::default() })),
+                    }
                 }
             }
         }
@@ -294,7 +257,7 @@ pub fn create_page(view: &CreateView) -> Markup {
         },
         html! {
             h1 { "New experiment" }
-            (error_summary(errors, "The experiment was not created"))
+            (error_summary(errors, "The experiment was not created", field_label, anchor))
             form.experiment-form method="post" action="/dashboard/experiments" data-kind=(form.kind) {
                 (csrf_input(view.csrf))
                 fieldset.group {
@@ -334,12 +297,14 @@ pub fn create_page(view: &CreateView) -> Markup {
                     }
                 }
                 (rule_rows(form, errors))
+                (pin_rows(form, errors, view.segments, None))
                 (layer_fields(form, errors))
                 div.form-actions {
                     // The first submit button is the one Enter presses: creating, not adding rows.
                     button.primary type="submit" name="action" value="create" { "Create experiment" }
                     button type="submit" name="action" value="add_variant" formnovalidate data-add-row="variant" { "Add a variant" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
+                    button type="submit" name="action" value="add_pin" formnovalidate data-add-row="pin" { "Add a pinned rule" }
                     a href="/dashboard/experiments" { "Cancel" }
                 }
             }
@@ -364,7 +329,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                 a href="/dashboard/experiments" { "Experiments" } " / " a href=(base) { (spec.name) } " / "
             }
             h1 { "Edit " (spec.name) }
-            (error_summary(errors, "The changes were not saved"))
+            (error_summary(errors, "The changes were not saved", field_label, anchor))
             @if let Some(m) = errors.get("form") { (notice(Tone::Bad, html! { (m) })) }
             form.experiment-form method="post" action={ (base) "/edit" } data-kind=(spec.kind.as_str()) {
                 (csrf_input(view.csrf))
@@ -417,12 +382,13 @@ pub fn edit_page(view: &EditView) -> Markup {
                         &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
                 }
                 (rule_rows(form, errors))
-                (pin_rows(view))
+                @let variants: Vec<(&str, &str)> = spec.variants.iter().map(|v| (v.key.as_str(), v.name.as_str())).collect();
+                (pin_rows(form, errors, view.segments, Some(&variants)))
                 (layer_fields(form, errors))
                 div.form-actions {
                     button.primary type="submit" name="action" value="save" { "Save changes" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
-                    button type="submit" name="action" value="add_pin" formnovalidate { "Add a pinned rule" }
+                    button type="submit" name="action" value="add_pin" formnovalidate data-add-row="pin" { "Add a pinned rule" }
                     a href=(base) { "Cancel" }
                 }
                 p.hint { "Current traffic: " (format::percent(spec.traffic, 1)) ". Changes apply to new users within a second on every server." }

@@ -117,6 +117,13 @@ pub fn page(view: &ListView) -> Markup {
                                         a href={ "/dashboard/experiments/" (key) } { (e.spec.name) }
                                         br;
                                         code.muted { (key) }
+                                        // Words, not colour: what else decides who gets what.
+                                        @if !e.spec.rules.is_empty() {
+                                            " " span.tag title="Users of some segments always get a fixed variant" { "pinned" }
+                                        }
+                                        @if let Some(layer) = &e.spec.layer {
+                                            " " span.tag title="Shares its users with no other experiment of this layer" { "layer " (layer.key) }
+                                        }
                                     }
                                     td { (e.spec.dimension.as_str()) }
                                     td { (if e.spec.kind == crate::domain::Kind::Ab { "A/B" } else { "bandit" }) }

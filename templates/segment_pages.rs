@@ -3,12 +3,12 @@
 //! nested groups as JSON; "add a condition" sends the form back with one more row).
 
 use super::components::{
-    Field, InputOptions, Tone, csrf_input, field_error, notice, select_field, text_field,
-    textarea_field,
+    Field, InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error,
+    notice, select_field, text_field, textarea_field,
 };
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{FieldErrors, OPS, RuleRow, SegmentForm};
+use crate::dashboard::forms::{FieldErrors, SegmentForm};
 use crate::domain::{Rule, Segment};
 use crate::engine::{HoldoutGroup, HoldoutResults};
 use maud::{Markup, html};
@@ -39,20 +39,6 @@ const GROUPS: &[(&str, &str)] = &[
     ("all", "every condition holds (AND)"),
     ("any", "at least one condition holds (OR)"),
 ];
-
-fn f<'a>(
-    errors: &'a FieldErrors,
-    name: &'a str,
-    label: &'a str,
-    hint: Option<&'a str>,
-) -> Field<'a> {
-    Field {
-        name,
-        label,
-        hint,
-        error: errors.get(name),
-    }
-}
 
 fn count_conditions(rule: &Rule) -> usize {
     match rule {
@@ -173,23 +159,6 @@ fn holdout_table(r: &HoldoutResults) -> Markup {
     }
 }
 
-fn condition_row(i: usize, row: &RuleRow, errors: &FieldErrors) -> Markup {
-    let name = |c: &str| format!("cond-{i}-{c}");
-    let (attribute, op, value) = (name("attribute"), name("op"), name("value"));
-    let row_error = format!("cond-{i}");
-    html! {
-        fieldset.rule-row .has-error[errors.get(&row_error).is_some()] {
-            legend.visually-hidden { "Condition " (i + 1) }
-            (text_field(&f(errors, &attribute, "Attribute", None), &row.attribute,
-                InputOptions { placeholder: Some("platform"), ..InputOptions::default() }))
-            (select_field(&f(errors, &op, "Comparison", None), &row.op, OPS))
-            (text_field(&f(errors, &value, "Value", None), &row.value,
-                InputOptions { placeholder: Some("ios"), ..InputOptions::default() }))
-            (field_error(&row_error, errors.get(&row_error)))
-        }
-    }
-}
-
 pub fn form_page(view: &SegmentFormView) -> Markup {
     let (form, errors) = (view.form, view.errors);
     let title = match view.segment {
@@ -210,12 +179,7 @@ pub fn form_page(view: &SegmentFormView) -> Markup {
         html! {
             nav.breadcrumb aria-label="Breadcrumb" { a href="/dashboard/segments" { "Segments" } " / " }
             h1 { (title) }
-            @if !errors.is_empty() {
-                div.error-summary role="alert" tabindex="-1" {
-                    h2 { "The segment was not saved — " (errors.len()) (if errors.len() == 1 { " thing needs" } else { " things need" }) " fixing:" }
-                    ul { @for (field, message) in errors.iter() { li { a href={ "#" (field) } { (field) ": " (message) } } } }
-                }
-            }
+            (error_summary(errors, "The segment was not saved", str::to_string, str::to_string))
             @if let Some(m) = errors.get("form") { (notice(Tone::Bad, html! { (m) })) }
             form.segment-form method="post" action=(action) {
                 (csrf_input(view.csrf))
@@ -237,7 +201,7 @@ pub fn form_page(view: &SegmentFormView) -> Markup {
                     (field_error("conditions", errors.get("conditions")))
                     p.hint { "Empty rows are ignored. For “is one of”, separate values with commas; put a value in double quotes to keep it text (\"42\")." }
                     @for (i, row) in form.conditions.iter().enumerate() {
-                        (condition_row(i, row, errors))
+                        (condition_row("cond", "Condition", i, row, errors, "ios"))
                     }
                     (textarea_field(&f(errors, "rule_json", "Nested groups as JSON (optional)",
                         Some("More rules in the same group, e.g. [{\"any\": [{\"attribute\": \"visits\", \"op\": \"eq\", \"value\": 1}, {\"attribute\": \"plan\", \"op\": \"eq\", \"value\": \"trial\"}]}]")),

@@ -1,8 +1,10 @@
 //! Experiment pages: the list, one experiment's results, the create and edit forms, and the
 //! lifecycle buttons.
 
-use super::forms::{ExperimentForm, FieldErrors, FormData};
-use super::{DashboardError, PageResult, REFRESH_CHOICES, SignedIn, html, query_encode, redirect};
+use super::forms::{ExperimentForm, FieldErrors};
+use super::{
+    DashboardError, PageResult, REFRESH_CHOICES, SignedIn, form_html, html, query_encode, redirect,
+};
 use crate::domain::{Experiment, Status, VariantKey};
 use crate::engine::{Engine, EngineError, ExperimentResults, Transition};
 use crate::templates::experiment_form::{self, CreateView, EditView};
@@ -139,30 +141,42 @@ pub async fn show(
     Ok(response)
 }
 
-/// `GET /dashboard/new`: an empty form.
-pub async fn new_form(user: SignedIn) -> PageResult {
-    Ok(html(
-        StatusCode::OK,
-        experiment_form::create_page(&CreateView {
-            csrf: &user.csrf,
-            form: &ExperimentForm::default(),
-            errors: &FieldErrors::default(),
-        }),
-    ))
+/// Every segment as (key, name), by key, for the pinned rules (from the in-memory snapshot).
+fn segment_choices(engine: &Engine) -> Vec<(String, String)> {
+    let mut segments: Vec<(String, String)> = engine
+        .snapshot()
+        .segments
+        .names()
+        .iter()
+        .map(|(k, n)| (k.clone(), n.clone()))
+        .collect();
+    segments.sort();
+    segments
 }
 
-fn render_create(user: &SignedIn, form: &ExperimentForm, errors: &FieldErrors) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(html(
-        status,
+/// `GET /dashboard/new`: an empty form (with one blank pinned-rule row).
+pub async fn new_form(user: SignedIn, engine: web::Data<Engine>) -> PageResult {
+    render_create(
+        &user,
+        &engine,
+        &ExperimentForm::default().with_spare_pin(),
+        &FieldErrors::default(),
+    )
+}
+
+fn render_create(
+    user: &SignedIn,
+    engine: &Engine,
+    form: &ExperimentForm,
+    errors: &FieldErrors,
+) -> PageResult {
+    Ok(form_html(
+        errors,
         experiment_form::create_page(&CreateView {
             csrf: &user.csrf,
             form,
             errors,
+            segments: &segment_choices(engine),
         }),
     ))
 }
@@ -170,53 +184,48 @@ fn render_create(user: &SignedIn, form: &ExperimentForm, errors: &FieldErrors) -
 /// `POST /dashboard/experiments`: create, or (the "add a row" buttons) show the form again
 /// with one more row, keeping everything typed.
 pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let form = ExperimentForm::from_form(&data);
+    let no_errors = FieldErrors::default();
     match data.get("action") {
         "add_variant" => {
-            return render_create(&user, &form.with_spare_rows(1, 0), &FieldErrors::default());
+            return render_create(&user, &engine, &form.with_spare_rows(1, 0), &no_errors);
         }
         "add_rule" => {
-            return render_create(&user, &form.with_spare_rows(0, 1), &FieldErrors::default());
+            return render_create(&user, &engine, &form.with_spare_rows(0, 1), &no_errors);
         }
+        "add_pin" => return render_create(&user, &engine, &form.with_spare_pin(), &no_errors),
         _ => {}
     }
     let mut form = form;
     form.compact();
     let spare_rule = usize::from(form.rules.is_empty());
-    let form = form.with_spare_rows(0, spare_rule);
+    let mut form = form.with_spare_rows(0, spare_rule);
+    if form.pins.is_empty() {
+        form = form.with_spare_pin();
+    }
     let mut blank_free = form.clone();
     blank_free.compact();
     let draft = match blank_free.to_draft() {
         Ok(draft) => draft,
-        Err(errors) => return render_create(&user, &form, &errors),
+        Err(errors) => return render_create(&user, &engine, &form, &errors),
     };
-    match engine.create_experiment(&user.actor(), draft).await {
-        Ok(created) => Ok(redirect(&format!(
-            "{}?done=created",
-            page_of(created.spec.key.as_str())
-        ))),
-        Err(EngineError::Invalid(e)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), form.message_of(&e));
-            render_create(&user, &form, &errors)
+    let errors = match engine.create_experiment(&user.actor(), draft).await {
+        Ok(created) => {
+            return Ok(redirect(&format!(
+                "{}?done=created",
+                page_of(created.spec.key.as_str())
+            )));
         }
-        Err(EngineError::Conflict(m)) if m.starts_with("layer") => {
-            let mut errors = FieldErrors::default();
-            errors.add("layer", m);
-            render_create(&user, &form, &errors)
-        }
-        Err(EngineError::Conflict(_)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "key",
-                "an experiment with this key exists already; choose another key",
-            );
-            render_create(&user, &form, &errors)
-        }
-        Err(e) => Err(e.into()),
-    }
+        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), form.message_of(&e)),
+        Err(EngineError::Conflict(m)) if m.starts_with("layer") => FieldErrors::one("layer", m),
+        Err(EngineError::Conflict(_)) => FieldErrors::one(
+            "key",
+            "an experiment with this key exists already; choose another key",
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    render_create(&user, &engine, &form, &errors)
 }
 
 fn render_edit(
@@ -226,27 +235,14 @@ fn render_edit(
     form: &ExperimentForm,
     errors: &FieldErrors,
 ) -> PageResult {
-    let mut segments: Vec<(String, String)> = engine
-        .snapshot()
-        .segments
-        .names()
-        .iter()
-        .map(|(k, n)| (k.clone(), n.clone()))
-        .collect();
-    segments.sort();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(html(
-        status,
+    Ok(form_html(
+        errors,
         experiment_form::edit_page(&EditView {
             csrf: &user.csrf,
             experiment,
             form,
             errors,
-            segments: &segments,
+            segments: &segment_choices(engine),
         }),
     ))
 }
@@ -286,28 +282,18 @@ pub async fn update(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let experiment = engine.experiment(&key).await?;
     refuse_stopped(&experiment)?;
     let mut form = ExperimentForm::from_form(&data);
-    if data.get("action") == "add_rule" {
-        return render_edit(
-            &user,
-            &engine,
-            &experiment,
-            &form.with_spare_rows(0, 1),
-            &FieldErrors::default(),
-        );
-    }
-    if data.get("action") == "add_pin" {
-        return render_edit(
-            &user,
-            &engine,
-            &experiment,
-            &form.with_spare_pin(),
-            &FieldErrors::default(),
-        );
+    let with_row = match data.get("action") {
+        "add_rule" => Some(form.clone().with_spare_rows(0, 1)),
+        "add_pin" => Some(form.clone().with_spare_pin()),
+        _ => None,
+    };
+    if let Some(with_row) = with_row {
+        let no_errors = FieldErrors::default();
+        return render_edit(&user, &engine, &experiment, &with_row, &no_errors);
     }
     form.pins
         .retain(|p| !p.segment.trim().is_empty() || !p.variant.trim().is_empty());
@@ -317,27 +303,14 @@ pub async fn update(
         Ok(patch) => patch,
         Err(errors) => return render_edit(&user, &engine, &experiment, &form, &errors),
     };
-    match engine.update_experiment(&user.actor(), &key, patch).await {
-        Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
-        Err(EngineError::Invalid(e)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), form.message_of(&e));
-            render_edit(&user, &engine, &experiment, &form, &errors)
-        }
-        Err(EngineError::Conflict(m)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                if m.starts_with("layer") {
-                    "layer"
-                } else {
-                    "form"
-                },
-                m,
-            );
-            render_edit(&user, &engine, &experiment, &form, &errors)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let errors = match engine.update_experiment(&user.actor(), &key, patch).await {
+        Ok(_) => return Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
+        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), form.message_of(&e)),
+        Err(EngineError::Conflict(m)) if m.starts_with("layer") => FieldErrors::one("layer", m),
+        Err(EngineError::Conflict(m)) => FieldErrors::one("form", m),
+        Err(e) => return Err(e.into()),
+    };
+    render_edit(&user, &engine, &experiment, &form, &errors)
 }
 
 async fn transition(
@@ -348,8 +321,7 @@ async fn transition(
     transition: Transition,
     done: &str,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    user.form(&body)?; // only its CSRF token counts
     engine.transition(&user.actor(), &key, transition).await?;
     Ok(redirect(&format!("{}?done={done}", page_of(&key))))
 }
@@ -432,8 +404,7 @@ pub async fn stop(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let winner_text = data.get("winner").trim();
     if data.get("confirm") != "yes" {
         return render_stop(

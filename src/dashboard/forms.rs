@@ -48,6 +48,20 @@ impl FormData {
             (index < MAX_ROWS).then_some((index, column, v.as_str()))
         })
     }
+
+    /// The rows named `{prefix}-{index}-{column}` by index, each built by `set` from its
+    /// columns (unknown columns are for `set` to ignore).
+    fn rows_of<T: Default>(
+        &self,
+        prefix: &str,
+        set: impl Fn(&mut T, &str, &str),
+    ) -> BTreeMap<usize, T> {
+        let mut rows: BTreeMap<usize, T> = BTreeMap::new();
+        for (i, column, value) in self.rows(prefix) {
+            set(rows.entry(i).or_default(), column, value);
+        }
+        rows
+    }
 }
 
 /// Errors by field name; the first error of a field wins.
@@ -55,6 +69,12 @@ impl FormData {
 pub struct FieldErrors(BTreeMap<String, String>);
 
 impl FieldErrors {
+    /// One error, at `field`.
+    pub fn one(field: impl Into<String>, message: impl Into<String>) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        errors
+    }
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.entry(field.into()).or_insert_with(|| message.into());
     }
@@ -102,6 +122,92 @@ impl RuleRow {
     fn is_blank(&self) -> bool {
         self.attribute.trim().is_empty() && self.value.trim().is_empty()
     }
+
+    /// A blank row, its comparison preset to "is".
+    fn spare() -> RuleRow {
+        RuleRow {
+            op: "eq".into(),
+            ..RuleRow::default()
+        }
+    }
+
+    fn from_condition(c: &Condition) -> RuleRow {
+        RuleRow {
+            attribute: c.attribute.clone(),
+            op: op_name(c.op),
+            value: rule_value_text(c.op, c.value.as_ref()),
+        }
+    }
+
+    fn set(&mut self, column: &str, value: &str) {
+        match column {
+            "attribute" => self.attribute = value.into(),
+            "op" => self.op = value.into(),
+            "value" => self.value = value.into(),
+            _ => {}
+        }
+    }
+}
+
+/// The condition rows as rules (JSON values), then the rules typed as JSON in `json_field`
+/// (a list, or one rule); errors at `{prefix}-{i}-op`, `{prefix}-{i}-value` and `json_field`.
+fn rows_and_json_rules(
+    rows: &[RuleRow],
+    prefix: &str,
+    json: &str,
+    json_field: &str,
+    errors: &mut FieldErrors,
+) -> Vec<Value> {
+    let mut rules: Vec<Value> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let Some(op) = parse_op(row.op.trim()) else {
+            errors.add(format!("{prefix}-{i}-op"), "choose a comparison");
+            continue;
+        };
+        match rule_value(op, &row.value) {
+            Ok(value) => rules.push(
+                serde_json::to_value(Condition {
+                    attribute: row.attribute.trim().to_string(),
+                    op,
+                    value,
+                })
+                .expect("a condition serializes"),
+            ),
+            Err(message) => errors.add(format!("{prefix}-{i}-value"), message),
+        }
+    }
+    if !json.trim().is_empty() {
+        match serde_json::from_str::<Value>(json) {
+            Ok(Value::Array(items)) => rules.extend(items),
+            Ok(other) => rules.push(other),
+            Err(e) => errors.add(json_field, format!("not valid JSON: {e}")),
+        }
+    }
+    rules
+}
+
+/// Rules that are not plain conditions, as the pretty JSON of their list ("" when none).
+fn json_of_others<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> String {
+    let others: Vec<&Rule> = rules
+        .into_iter()
+        .filter(|r| !matches!(r, Rule::Condition(_)))
+        .collect();
+    if others.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string_pretty(&others).unwrap_or_default()
+    }
+}
+
+/// The plain conditions among `rules`, as rows.
+fn condition_rows<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> Vec<RuleRow> {
+    rules
+        .into_iter()
+        .filter_map(|r| match r {
+            Rule::Condition(c) => Some(RuleRow::from_condition(c)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The create/edit form's values, as text.
@@ -167,10 +273,7 @@ impl Default for ExperimentForm {
                 },
                 VariantRow::default(),
             ],
-            rules: vec![RuleRow {
-                op: "eq".into(),
-                ..RuleRow::default()
-            }],
+            rules: vec![RuleRow::spare()],
             targeting_json: String::new(),
             pins: Vec::new(),
             layer_key: String::new(),
@@ -300,31 +403,21 @@ pub const OPS: &[(&str, &str)] = &[
 impl ExperimentForm {
     /// Reads the form as sent (rows in index order, blank rows kept).
     pub fn from_form(form: &FormData) -> ExperimentForm {
-        let mut variants: BTreeMap<usize, VariantRow> = BTreeMap::new();
-        for (i, column, value) in form.rows("variant") {
-            let row = variants.entry(i).or_default();
-            match column {
-                "key" => row.key = value.into(),
-                "name" => row.name = value.into(),
-                "payload" => row.payload = value.into(),
-                "weight" => row.weight = value.into(),
-                _ => {}
-            }
-        }
+        let mut variants =
+            form.rows_of(
+                "variant",
+                |row: &mut VariantRow, column, value| match column {
+                    "key" => row.key = value.into(),
+                    "name" => row.name = value.into(),
+                    "payload" => row.payload = value.into(),
+                    "weight" => row.weight = value.into(),
+                    _ => {}
+                },
+            );
         if let Ok(control) = form.get("control").parse::<usize>()
             && let Some(row) = variants.get_mut(&control)
         {
             row.control = true;
-        }
-        let mut rules: BTreeMap<usize, RuleRow> = BTreeMap::new();
-        for (i, column, value) in form.rows("rule") {
-            let row = rules.entry(i).or_default();
-            match column {
-                "attribute" => row.attribute = value.into(),
-                "op" => row.op = value.into(),
-                "value" => row.value = value.into(),
-                _ => {}
-            }
         }
         ExperimentForm {
             key: form.get("key").into(),
@@ -339,20 +432,16 @@ impl ExperimentForm {
             min_users_per_arm: form.get("min_users_per_arm").into(),
             context: form.get("context").into(),
             variants: variants.into_values().collect(),
-            rules: rules.into_values().collect(),
+            rules: form.rows_of("rule", RuleRow::set).into_values().collect(),
             targeting_json: form.get("targeting_json").into(),
-            pins: {
-                let mut pins: BTreeMap<usize, PinRow> = BTreeMap::new();
-                for (i, column, value) in form.rows("pin") {
-                    let row = pins.entry(i).or_default();
-                    match column {
-                        "segment" => row.segment = value.into(),
-                        "variant" => row.variant = value.into(),
-                        _ => {}
-                    }
-                }
-                pins.into_values().collect()
-            },
+            pins: form
+                .rows_of("pin", |row: &mut PinRow, column, value| match column {
+                    "segment" => row.segment = value.into(),
+                    "variant" => row.variant = value.into(),
+                    _ => {}
+                })
+                .into_values()
+                .collect(),
             layer_key: form.get("layer_key").into(),
             layer_from: form.get("layer_from").into(),
             layer_to: form.get("layer_to").into(),
@@ -389,32 +478,8 @@ impl ExperimentForm {
                     control: v.key == spec.control,
                 })
                 .collect(),
-            rules: spec
-                .targeting
-                .rules()
-                .iter()
-                .filter_map(|r| match r {
-                    Rule::Condition(c) => Some(RuleRow {
-                        attribute: c.attribute.clone(),
-                        op: op_name(c.op),
-                        value: rule_value_text(c.op, c.value.as_ref()),
-                    }),
-                    _ => None,
-                })
-                .collect(),
-            targeting_json: {
-                let others: Vec<&Rule> = spec
-                    .targeting
-                    .rules()
-                    .iter()
-                    .filter(|r| !matches!(r, Rule::Condition(_)))
-                    .collect();
-                if others.is_empty() {
-                    String::new()
-                } else {
-                    serde_json::to_string_pretty(&others).unwrap_or_default()
-                }
-            },
+            rules: condition_rows(spec.targeting.rules()),
+            targeting_json: json_of_others(spec.targeting.rules()),
             pins: spec
                 .rules
                 .iter()
@@ -506,10 +571,7 @@ impl ExperimentForm {
             self.variants[0].control = true;
         }
         for _ in 0..rules {
-            self.rules.push(RuleRow {
-                op: "eq".into(),
-                ..RuleRow::default()
-            });
+            self.rules.push(RuleRow::spare());
         }
         self
     }
@@ -520,32 +582,13 @@ impl ExperimentForm {
 
     /// The targeting rows as conditions (rows must be compacted), errors by row.
     fn targeting(&self, errors: &mut FieldErrors) -> Option<Targeting> {
-        let mut conditions = Vec::with_capacity(self.rules.len());
-        for (i, rule) in self.rules.iter().enumerate() {
-            let Some(op) = parse_op(rule.op.trim()) else {
-                errors.add(format!("rule-{i}-op"), "choose a comparison");
-                continue;
-            };
-            match rule_value(op, &rule.value) {
-                Ok(value) => conditions.push(Condition {
-                    attribute: rule.attribute.trim().to_string(),
-                    op,
-                    value,
-                }),
-                Err(message) => errors.add(format!("rule-{i}-value"), message),
-            }
-        }
-        let mut rules: Vec<Value> = conditions
-            .iter()
-            .map(|c| serde_json::to_value(c).expect("a condition serializes"))
-            .collect();
-        if !self.targeting_json.trim().is_empty() {
-            match serde_json::from_str::<Value>(&self.targeting_json) {
-                Ok(Value::Array(items)) => rules.extend(items),
-                Ok(other) => rules.push(other),
-                Err(e) => errors.add("targeting_json", format!("not valid JSON: {e}")),
-            }
-        }
+        let rules = rows_and_json_rules(
+            &self.rules,
+            "rule",
+            &self.targeting_json,
+            "targeting_json",
+            errors,
+        );
         if !errors.is_empty() {
             return None;
         }
@@ -838,13 +881,7 @@ impl Default for SegmentForm {
             name: String::new(),
             description: String::new(),
             group: "all".into(),
-            conditions: vec![
-                RuleRow {
-                    op: "eq".into(),
-                    ..RuleRow::default()
-                };
-                2
-            ],
+            conditions: vec![RuleRow::spare(); 2],
             rule_json: String::new(),
         }
     }
@@ -852,22 +889,12 @@ impl Default for SegmentForm {
 
 impl SegmentForm {
     pub fn from_form(form: &FormData) -> SegmentForm {
-        let mut rows: BTreeMap<usize, RuleRow> = BTreeMap::new();
-        for (i, column, value) in form.rows("cond") {
-            let row = rows.entry(i).or_default();
-            match column {
-                "attribute" => row.attribute = value.into(),
-                "op" => row.op = value.into(),
-                "value" => row.value = value.into(),
-                _ => {}
-            }
-        }
         SegmentForm {
             key: form.get("key").into(),
             name: form.get("name").into(),
             description: form.get("description").into(),
             group: form.get("group").into(),
-            conditions: rows.into_values().collect(),
+            conditions: form.rows_of("cond", RuleRow::set).into_values().collect(),
             rule_json: form.get("rule_json").into(),
         }
     }
@@ -879,32 +906,13 @@ impl SegmentForm {
             Rule::Any(rules) => ("any", rules.iter().collect()),
             other => ("all", vec![other]),
         };
-        let conditions = children
-            .iter()
-            .filter_map(|r| match r {
-                Rule::Condition(c) => Some(RuleRow {
-                    attribute: c.attribute.clone(),
-                    op: op_name(c.op),
-                    value: rule_value_text(c.op, c.value.as_ref()),
-                }),
-                _ => None,
-            })
-            .collect();
-        let nested: Vec<&&Rule> = children
-            .iter()
-            .filter(|r| !matches!(r, Rule::Condition(_)))
-            .collect();
         SegmentForm {
             key: spec.key.to_string(),
             name: spec.name.clone(),
             description: spec.description.clone(),
             group: group.into(),
-            conditions,
-            rule_json: if nested.is_empty() {
-                String::new()
-            } else {
-                serde_json::to_string_pretty(&nested).unwrap_or_default()
-            },
+            conditions: condition_rows(children.iter().copied()),
+            rule_json: json_of_others(children.iter().copied()),
         }
     }
 
@@ -912,10 +920,7 @@ impl SegmentForm {
     pub fn with_spare_rows(mut self, spare: usize) -> Self {
         self.conditions.retain(|r| !r.is_blank());
         for _ in 0..spare {
-            self.conditions.push(RuleRow {
-                op: "eq".into(),
-                ..RuleRow::default()
-            });
+            self.conditions.push(RuleRow::spare());
         }
         self
     }
@@ -937,31 +942,13 @@ impl SegmentForm {
                 "all"
             }
         };
-        let mut children: Vec<Value> = Vec::new();
-        for (i, row) in self.conditions.iter().enumerate() {
-            let Some(op) = parse_op(row.op.trim()) else {
-                errors.add(format!("cond-{i}-op"), "choose a comparison");
-                continue;
-            };
-            match rule_value(op, &row.value) {
-                Ok(value) => children.push(
-                    serde_json::to_value(Condition {
-                        attribute: row.attribute.trim().to_string(),
-                        op,
-                        value,
-                    })
-                    .expect("a condition serializes"),
-                ),
-                Err(message) => errors.add(format!("cond-{i}-value"), message),
-            }
-        }
-        if !self.rule_json.trim().is_empty() {
-            match serde_json::from_str::<Value>(&self.rule_json) {
-                Ok(Value::Array(items)) => children.extend(items),
-                Ok(other) => children.push(other),
-                Err(e) => errors.add("rule_json", format!("not valid JSON: {e}")),
-            }
-        }
+        let children = rows_and_json_rules(
+            &self.conditions,
+            "cond",
+            &self.rule_json,
+            "rule_json",
+            &mut errors,
+        );
         if children.is_empty() && errors.is_empty() {
             errors.add(
                 "conditions",

@@ -1,6 +1,5 @@
 //! The API keys page: list, create (the secret is shown once), revoke (confirmed).
 
-use super::forms::FormData;
 use super::{DashboardError, PageResult, SignedIn, html, redirect};
 use crate::domain::Scope;
 use crate::engine::keys::KeyId;
@@ -61,8 +60,7 @@ pub async fn list(
 /// `POST /dashboard/keys`: creates a key and answers with the page showing its secret once
 /// (the page is `no-store`, so the secret stays out of caches and history).
 pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let form = KeyForm {
         name: data.get("name").trim().to_string(),
         scope: data.get("scope").trim().to_string(),
@@ -185,8 +183,7 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> PageResult {
     let id = id.into_inner();
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     if data.get("confirm") != "yes" {
         return render_revoke(
             &user,

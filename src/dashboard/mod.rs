@@ -199,6 +199,16 @@ pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
     page_response(status).body(markup.into_string())
 }
 
+/// A form page: 200 when it is shown to be filled in, 422 when it comes back with `errors`.
+pub fn form_html(errors: &forms::FieldErrors, markup: Markup) -> HttpResponse {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    html(status, markup)
+}
+
 /// 303 See Other: after a form, the browser GETs the target (no re-submission on reload).
 pub fn redirect(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -1,7 +1,7 @@
 //! Segment pages (list, create, edit, delete) and the holdout setting.
 
-use super::forms::{FieldErrors, FormData, SegmentForm, percent_text};
-use super::{DashboardError, PageResult, SignedIn, html, query_encode, redirect};
+use super::forms::{FieldErrors, SegmentForm, percent_text};
+use super::{PageResult, SignedIn, form_html, html, query_encode, redirect};
 use crate::domain::{Segment, Status};
 use crate::engine::{Engine, EngineError};
 use crate::templates::segment_pages::{self, SegmentFormView, SegmentListView};
@@ -93,13 +93,8 @@ fn render_form(
     form: &SegmentForm,
     errors: &FieldErrors,
 ) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(html(
-        status,
+    Ok(form_html(
+        errors,
         segment_pages::form_page(&SegmentFormView {
             csrf: &user.csrf,
             segment,
@@ -121,8 +116,7 @@ pub async fn new_form(user: SignedIn) -> PageResult {
 
 /// `POST /dashboard/segments`: create (or add a condition row).
 pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let form = SegmentForm::from_form(&data);
     if data.get("action") == "add_condition" {
         return render_form(
@@ -137,23 +131,16 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
         Ok(d) => d,
         Err(errors) => return render_form(&user, None, &form.with_spare_rows(1), &errors),
     };
-    match engine.create_segment(&user.actor(), draft).await {
-        Ok(_) => Ok(redirect("/dashboard/segments?done=created")),
-        Err(EngineError::Invalid(e)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), e.message.clone());
-            render_form(&user, None, &form, &errors)
-        }
-        Err(EngineError::Conflict(_)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "key",
-                "a segment with this key exists already; choose another key",
-            );
-            render_form(&user, None, &form, &errors)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let errors = match engine.create_segment(&user.actor(), draft).await {
+        Ok(_) => return Ok(redirect("/dashboard/segments?done=created")),
+        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), e.message),
+        Err(EngineError::Conflict(_)) => FieldErrors::one(
+            "key",
+            "a segment with this key exists already; choose another key",
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    render_form(&user, None, &form, &errors)
 }
 
 /// `GET /dashboard/segments/{key}`: the edit form.
@@ -174,8 +161,7 @@ pub async fn update(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let segment = engine.segment(&key).await?;
     let form = SegmentForm::from_form(&data);
     if data.get("action") == "add_condition" {
@@ -194,8 +180,7 @@ pub async fn update(
     match engine.update_segment(&user.actor(), &key, draft).await {
         Ok(_) => Ok(redirect("/dashboard/segments?done=saved")),
         Err(EngineError::Invalid(e)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(form.field_of(&e), e.message.clone());
+            let errors = FieldErrors::one(form.field_of(&e), e.message);
             render_form(&user, Some(&segment), &form, &errors)
         }
         Err(e) => Err(e.into()),
@@ -209,8 +194,7 @@ pub async fn delete(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    user.form(&body)?; // only its CSRF token counts
     engine.delete_segment(&user.actor(), &key).await?;
     Ok(redirect(&format!(
         "/dashboard/segments?done={}",
@@ -224,8 +208,7 @@ pub async fn set_holdout(
     engine: web::Data<Engine>,
     body: web::Bytes,
 ) -> PageResult {
-    let data = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(data.get("csrf"))?;
+    let data = user.form(&body)?;
     let typed = data.get("fraction");
     let parsed = typed
         .trim()

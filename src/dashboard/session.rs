@@ -144,6 +144,13 @@ impl SignedIn {
         Actor::dashboard(self.key)
     }
 
+    /// A submitted form, refused unless it carries this session's CSRF token.
+    pub fn form(&self, body: &[u8]) -> Result<super::forms::FormData, DashboardError> {
+        let data = super::forms::FormData::parse(body).map_err(DashboardError::BadRequest)?;
+        self.check_csrf(data.get("csrf"))?;
+        Ok(data)
+    }
+
     /// Refuses a form whose token is not this session's.
     pub fn check_csrf(&self, token: &str) -> Result<(), DashboardError> {
         if self.signer.verify("csrf", &self.session.nonce, token) {

@@ -136,8 +136,7 @@ pub async fn sign_out(
     engine: web::Data<Engine>,
     body: web::Bytes,
 ) -> PageResult {
-    let form = FormData::parse(&body).map_err(DashboardError::BadRequest)?;
-    user.check_csrf(form.get("csrf"))?;
+    user.form(&body)?; // only its CSRF token counts
     let expires = chrono::DateTime::from_timestamp(user.session.expires, 0).unwrap_or_default();
     engine.end_session(&user.session.nonce, expires).await?;
     let mut response = redirect("/dashboard/sign-in?signed_out=1");

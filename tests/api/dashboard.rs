@@ -404,12 +404,27 @@ fn create_form<'a>(csrf: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
 #[tokio::test]
 async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms() {
     let app = spawn_app().await;
+    create_returning_buyers(&app).await;
     let mut browser = Browser::signed_in(&app).await;
     let csrf = browser.csrf().await;
 
-    let created = browser
-        .post("/dashboard/experiments", &create_form(&csrf, "banner"))
-        .await;
+    // The create form has a blank pinned-rule row offering the segments.
+    let new = browser.get("/dashboard/new").await;
+    assert!(new.body.contains(r#"name="pin-0-segment""#), "{}", new.body);
+    assert!(new.body.contains(r#"name="pin-0-variant""#));
+    assert!(
+        new.body
+            .contains(r#"<option value="returning-buyers">Returning buyers</option>"#)
+    );
+
+    let mut form = create_form(&csrf, "banner");
+    form.extend([
+        ("pin-0-segment", "returning-buyers"),
+        ("pin-0-variant", "hi"),
+        ("pin-1-segment", ""),
+        ("pin-1-variant", ""),
+    ]);
+    let created = browser.post("/dashboard/experiments", &form).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     assert_eq!(
         created.location(),
@@ -430,6 +445,11 @@ async fn an_experiment_is_created_started_paused_and_stopped_through_the_forms()
         e["targeting"],
         json!([{"attribute": "platform", "op": "in", "value": ["ios", "android"]},
                {"attribute": "age", "op": "gte", "value": 18}])
+    );
+    assert_eq!(
+        e["rules"],
+        json!([{"segment": "returning-buyers", "variant": "hi"}]),
+        "the pinned rule is created, its blank row ignored"
     );
 
     let page = browser.get(created.location()).await;
@@ -1270,6 +1290,124 @@ async fn the_holdout_is_set_in_percent_on_the_segments_page() {
     assert!(text(&page.body).contains("chance that personalization beats the holdout"));
     let bad = browser.get("/dashboard/segments?event=%01").await;
     assert!(bad.body.contains(r#"id="event-error""#));
+}
+
+/// The segment `returning-buyers` ("Returning buyers": at least one order), through the API.
+async fn create_returning_buyers(app: &TestApp) {
+    let segment = app
+        .admin(
+            Method::POST,
+            "/api/v1/segments",
+            Some(
+                json!({"key": "returning-buyers", "name": "Returning buyers",
+                        "rule": {"attribute": "orders", "op": "gte", "value": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(segment.status, StatusCode::CREATED, "{:?}", segment.body);
+}
+
+#[tokio::test]
+async fn pinned_rules_of_the_create_form_are_checked_next_to_their_field() {
+    let app = spawn_app().await;
+    create_returning_buyers(&app).await;
+    let mut browser = Browser::signed_in(&app).await;
+    let csrf = browser.csrf().await;
+
+    // "Add a pinned rule" brings the form back with one more row and everything typed kept.
+    let mut typed = create_form(&csrf, "loyal");
+    typed.retain(|(k, _)| *k != "action");
+    typed.extend([
+        ("action", "add_pin"),
+        ("pin-0-segment", "returning-buyers"),
+        ("pin-0-variant", "hi"),
+    ]);
+    let more = browser.post("/dashboard/experiments", &typed).await;
+    assert_eq!(more.status, StatusCode::OK, "{}", more.body);
+    assert!(
+        more.body.contains(r#"name="pin-1-segment""#),
+        "{}",
+        more.body
+    );
+    assert!(
+        more.body
+            .contains(r#"<option value="returning-buyers" selected>Returning buyers</option>"#),
+        "{}",
+        more.body
+    );
+    assert!(more.body.contains(r#"name="pin-0-variant" value="hi""#));
+    assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
+
+    // A variant the experiment does not have: refused at the row's variant, nothing created.
+    let mut unknown_variant = create_form(&csrf, "loyal");
+    unknown_variant.extend([
+        ("pin-0-segment", "returning-buyers"),
+        ("pin-0-variant", "zzz"),
+    ]);
+    let refused = browser
+        .post("/dashboard/experiments", &unknown_variant)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="pin-0-variant-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains(r#"name="pin-0-variant" value="zzz""#));
+    assert!(text(&refused.body).contains("Pinned rule 1"));
+
+    // A row with a variant but no segment.
+    let mut no_segment = create_form(&csrf, "loyal");
+    no_segment.extend([("pin-0-segment", ""), ("pin-0-variant", "hi")]);
+    let refused = browser.post("/dashboard/experiments", &no_segment).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains(r#"id="pin-0-segment-error""#),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
+    let missing = app
+        .admin(Method::GET, "/api/v1/experiments/loyal", None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // The list marks experiments with pinned rules or a layer, in words.
+    let mut good = create_form(&csrf, "loyal");
+    good.extend([
+        ("pin-0-segment", "returning-buyers"),
+        ("pin-0-variant", "hello"),
+    ]);
+    let created = browser.post("/dashboard/experiments", &good).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let layered = browser
+        .post(
+            "/dashboard/experiments",
+            &create_form_in_layer(&csrf, "home", "0", "50"),
+        )
+        .await;
+    assert_eq!(layered.status, StatusCode::SEE_OTHER, "{}", layered.body);
+    let plain = browser
+        .post("/dashboard/experiments", &create_form(&csrf, "plain"))
+        .await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER, "{}", plain.body);
+    let list = browser.get("/dashboard/experiments").await;
+    let pinned_row = text(row(&list.body, "experiment-loyal"));
+    assert!(pinned_row.contains("pinned"), "{pinned_row}");
+    assert!(!pinned_row.contains("layer"), "{pinned_row}");
+    let layered_row = text(row(&list.body, "experiment-home"));
+    assert!(layered_row.contains("layer home-screen"), "{layered_row}");
+    assert!(!layered_row.contains("pinned"), "{layered_row}");
+    let plain_row = text(row(&list.body, "experiment-plain"));
+    assert!(
+        !plain_row.contains("pinned") && !plain_row.contains("layer"),
+        "{plain_row}"
+    );
 }
 
 /// The fields of a valid create form, with a layer range.
