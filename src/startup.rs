@@ -72,6 +72,9 @@ pub fn revoke_key(
     audit::revoke_key_in(&mut conn, actor, id)
 }
 
+/// Admin keys from the environment shorter than this get a warning at start.
+const WEAK_KEY_LENGTH: usize = 24;
+
 /// On a first start without keys in the environment, creates one key per scope and prints
 /// it once: after that only its hash exists.
 fn bootstrap_keys(settings: &Settings) -> Result<(), EngineError> {
@@ -126,6 +129,15 @@ impl Application {
 
         let mut static_keys = Vec::new();
         if let Some(k) = &settings.admin_key {
+            // The guess throttle slows guessing down but cannot make a short admin key safe
+            // (a valid key passes even when throttled); generated keys carry 256 bits.
+            if k.len() < WEAK_KEY_LENGTH {
+                tracing::warn!(
+                    length = k.len(),
+                    "POSTERIOR_ADMIN_KEY is shorter than {WEAK_KEY_LENGTH} characters: fine for a \
+                     laptop, guessable in production; use `posterior keys create --scope admin`"
+                );
+            }
             static_keys.push((k.clone(), Scope::Admin));
         }
         if let Some(k) = &settings.client_key {
