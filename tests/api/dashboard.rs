@@ -833,9 +833,10 @@ async fn stylesheet_and_script_are_served_for_a_year_under_hashed_names() {
 /// `period_stats` (30 days, hourly) directly, plus a million assignment rows to show the page
 /// never scans them, then reads the handler's own `Server-Timing` over repeated requests.
 ///
-/// `cargo test --release --test api dashboard::render_time -- --ignored --nocapture`
+/// In CI (a debug build) it checks that such a page renders, from aggregates, with the right
+/// figures; only a release build holds it to the 50 ms (see docs/dashboard.md):
+/// `cargo test --release --test api dashboard::render_time -- --nocapture`
 #[tokio::test]
-#[ignore = "a measurement: run it by name with --release (see docs/dashboard.md)"]
 async fn render_time_with_10_variants_and_a_million_users() {
     use diesel::{Connection, RunQueryDsl};
     let app = spawn_app().await;
