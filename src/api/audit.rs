@@ -1,13 +1,11 @@
 //! `GET /api/v1/audit?format=csv|jsonl&from=&to=`: the audit log of admin actions, streamed.
 
+use super::ApiResult;
 use super::auth::AdminOrSession;
-use super::export::FormatParam;
-use super::{ApiError, ApiResult};
+use super::export::{FormatParam, download, range_of};
 use crate::engine::Engine;
-use crate::engine::export::{ExportFormat, ExportStream, parse_time};
-use crate::store::export::TimeRange;
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use crate::engine::export::ExportFormat;
+use actix_web::web;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -24,47 +22,6 @@ pub struct AuditQuery {
     /// End of the range (exclusive), same forms as `from`.
     #[serde(default)]
     pub to: Option<String>,
-}
-
-/// Parses `from`/`to` into a range (shared with the dashboard's download).
-pub fn range_of(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, ApiError> {
-    let time = |t: Option<&str>, name: &str| {
-        t.filter(|t| !t.is_empty())
-            .map(parse_time)
-            .transpose()
-            .map_err(|e| ApiError::Invalid(format!("{name}: {e}")))
-    };
-    let range = TimeRange {
-        from: time(from, "from")?,
-        to: time(to, "to")?,
-    };
-    if let (Some(from), Some(to)) = (range.from, range.to)
-        && from >= to
-    {
-        return Err(ApiError::Invalid("from must be before to".into()));
-    }
-    Ok(range)
-}
-
-/// The HTTP body of an export stream, as a download named `filename`.
-pub fn download(mut pages: ExportStream, format: ExportFormat, filename: &str) -> HttpResponse {
-    let body = futures_util::stream::poll_fn(move |cx| {
-        pages.poll_recv(cx).map(|page| {
-            page.map(|result| {
-                result
-                    .map(web::Bytes::from)
-                    .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))
-            })
-        })
-    });
-    HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(body)
 }
 
 /// Streams the audit log, oldest first: `id, at, actor, action, target, before, after`
@@ -90,10 +47,7 @@ pub async fn audit(
 ) -> ApiResult {
     let query = query.into_inner();
     let range = range_of(query.from.as_deref(), query.to.as_deref())?;
-    let format = match query.format.unwrap_or_default() {
-        FormatParam::Csv => ExportFormat::Csv,
-        FormatParam::Jsonl => ExportFormat::Jsonl,
-    };
+    let format = ExportFormat::from(query.format.unwrap_or_default());
     let pages = engine.export_audit(format, range).await?;
     Ok(download(
         pages,

@@ -4,7 +4,7 @@
 use super::auth::AdminOrSession;
 use super::{ApiError, ApiResult};
 use crate::engine::Engine;
-use crate::engine::export::{ExportData, ExportFormat, ExportRequest, parse_time};
+use crate::engine::export::{ExportData, ExportFormat, ExportRequest, ExportStream, parse_time};
 use crate::store::export::TimeRange;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -70,33 +70,16 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> ApiResult {
     let query = query.into_inner();
-    let time = |t: &Option<String>, name: &str| {
-        t.as_deref()
-            .map(parse_time)
-            .transpose()
-            .map_err(|e| ApiError::Invalid(format!("{name}: {e}")))
-    };
-    let range = TimeRange {
-        from: time(&query.from, "from")?,
-        to: time(&query.to, "to")?,
-    };
-    if let (Some(from), Some(to)) = (range.from, range.to)
-        && from >= to
-    {
-        return Err(ApiError::Invalid("from must be before to".into()));
-    }
+    let range = range_of(query.from.as_deref(), query.to.as_deref())?;
     let data = match query.data {
         DataParam::Results => ExportData::Results,
         DataParam::Assignments => ExportData::Assignments,
         DataParam::Events => ExportData::Events,
         DataParam::Series => ExportData::Series,
     };
-    let format = match query.format.unwrap_or_default() {
-        FormatParam::Csv => ExportFormat::Csv,
-        FormatParam::Jsonl => ExportFormat::Jsonl,
-    };
+    let format = ExportFormat::from(query.format.unwrap_or_default());
     let key = key.into_inner();
-    let mut pages = engine
+    let pages = engine
         .export(ExportRequest {
             experiment: key.clone(),
             data,
@@ -104,6 +87,42 @@ pub async fn export(
             range,
         })
         .await?;
+    let filename = format!("{key}-{}.{}", data.as_str(), format.extension());
+    Ok(download(pages, format, &filename))
+}
+
+impl From<FormatParam> for ExportFormat {
+    fn from(format: FormatParam) -> Self {
+        match format {
+            FormatParam::Csv => ExportFormat::Csv,
+            FormatParam::Jsonl => ExportFormat::Jsonl,
+        }
+    }
+}
+
+/// Parses `from`/`to` into a range (shared by the export and audit downloads, API and dashboard); an
+/// empty value means no bound, as a form's blank field sends it.
+pub fn range_of(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, ApiError> {
+    let time = |t: Option<&str>, name: &str| {
+        t.filter(|t| !t.is_empty())
+            .map(parse_time)
+            .transpose()
+            .map_err(|e| ApiError::Invalid(format!("{name}: {e}")))
+    };
+    let range = TimeRange {
+        from: time(from, "from")?,
+        to: time(to, "to")?,
+    };
+    if let (Some(from), Some(to)) = (range.from, range.to)
+        && from >= to
+    {
+        return Err(ApiError::Invalid("from must be before to".into()));
+    }
+    Ok(range)
+}
+
+/// The HTTP body of an export stream, as a download named `filename`.
+pub fn download(mut pages: ExportStream, format: ExportFormat, filename: &str) -> HttpResponse {
     let body = futures_util::stream::poll_fn(move |cx| {
         pages.poll_recv(cx).map(|page| {
             page.map(|result| {
@@ -113,13 +132,12 @@ pub async fn export(
             })
         })
     });
-    let filename = format!("{key}-{}.{}", data.as_str(), format.extension());
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{filename}\""),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(body))
+        .streaming(body)
 }

@@ -5,7 +5,7 @@ pub mod audit;
 pub mod auth;
 mod error;
 mod experiments;
-mod export;
+pub mod export;
 #[cfg(test)]
 mod fuzz;
 mod health;

@@ -1,7 +1,7 @@
 //! The audit log page and its download.
 
 use super::{DashboardError, PageResult, SignedIn, html};
-use crate::api::audit::{download, range_of};
+use crate::api::export::{download, range_of};
 use crate::engine::Engine;
 use crate::engine::export::ExportFormat;
 use crate::templates::audit::{self, AuditView};

@@ -91,19 +91,7 @@ impl OpeCache {
 impl Engine {
     /// The off-policy estimates of an experiment (cached; see the module documentation).
     pub async fn ope(&self, key: &str) -> Result<Arc<OpeReport>, EngineError> {
-        let k = key.to_string();
-        let (experiment, stats) = self
-            .store()
-            .run(move |conn| {
-                let experiment = store::get_experiment(conn, &k)?;
-                let stats = store::load_variant_stats(conn, Some(&[experiment.id]))?;
-                Ok((experiment, stats))
-            })
-            .await
-            .map_err(|e| match e {
-                store::StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
-                other => other.into(),
-            })?;
+        let (experiment, stats) = self.experiment_and_stats(key).await?;
         if let Some(hit) = self.ope_cache().lookup(&experiment, &stats) {
             return Ok(hit);
         }

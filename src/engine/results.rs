@@ -160,10 +160,14 @@ impl Engine {
         Ok((*self.overview(key).await?.series).clone())
     }
 
-    pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
+    /// An experiment and its per-variant totals, read together: what decides whether a cached
+    /// summary (results, off-policy estimates) is still current.
+    pub(crate) async fn experiment_and_stats(
+        &self,
+        key: &str,
+    ) -> Result<(Experiment, Vec<VariantStats>), EngineError> {
         let k = key.to_string();
-        let (experiment, stats) = self
-            .store()
+        self.store()
             .run(move |conn| {
                 let experiment = store::get_experiment(conn, &k)?;
                 let stats = store::load_variant_stats(conn, Some(&[experiment.id]))?;
@@ -173,7 +177,11 @@ impl Engine {
             .map_err(|e| match e {
                 store::StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
                 other => other.into(),
-            })?;
+            })
+    }
+
+    pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
+        let (experiment, stats) = self.experiment_and_stats(key).await?;
         let weights = self
             .snapshot()
             .get(key)
