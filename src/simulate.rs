@@ -527,7 +527,7 @@ impl ContextualPolicy {
 /// One run over one user stream: expected regret against the per-segment oracle at each
 /// checkpoint. Segments are drawn by their shares; the posteriors the decisions use are
 /// rebuilt every `batch` users from the counts so far, as the server's refresh does, with
-/// the server's functions ([`crate::stats::contextual::segment_beta`],
+/// the server's functions ([`crate::stats::contextual::context_beta`],
 /// [`sample_arm_beta`]).
 pub fn contextual_run(
     scenario: &ContextualScenario,
@@ -535,7 +535,7 @@ pub fn contextual_run(
     checkpoints: &[u64],
     rng: &mut SmallRng,
 ) -> Vec<f64> {
-    use crate::stats::contextual::segment_beta;
+    use crate::stats::contextual::context_beta;
     let segments = scenario.shares.len();
     let variants = scenario.rates[0].len();
     let oracle: Vec<f64> = scenario
@@ -565,7 +565,7 @@ pub fn contextual_run(
                 .iter()
                 .map(|seg| {
                     (0..variants)
-                        .map(|v| segment_beta(pooled[v].0, pooled[v].1, seg[v].0, seg[v].1, m_max))
+                        .map(|v| context_beta(pooled[v].0, pooled[v].1, seg[v].0, seg[v].1, m_max))
                         .collect()
                 })
                 .collect(),

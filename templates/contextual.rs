@@ -1,4 +1,4 @@
-//! The experiment page's contextual parts: results per segment, the value of
+//! The experiment page's contextual parts: results per context, the value of
 //! personalization, and the off-policy estimates.
 
 use super::format;
@@ -23,7 +23,7 @@ fn gain_text(revenue: bool, x: f64) -> String {
     }
 }
 
-/// Results per segment and the personalization sentence (nothing for experiments without a
+/// Results per context and the personalization sentence (nothing for experiments without a
 /// context).
 pub fn segments_section(e: &Experiment, r: &ExperimentResults) -> Markup {
     if e.spec.context.is_empty() {
@@ -31,27 +31,27 @@ pub fn segments_section(e: &Experiment, r: &ExperimentResults) -> Markup {
     }
     let revenue = e.spec.goal.metric == Metric::Revenue;
     html! {
-        section aria-labelledby="segments-heading" {
-            h2 #segments-heading { "Segments" }
-            p.muted { "Context: " code { (e.spec.context.join(", ")) } ". Each segment's rates start from the pooled rate of the variant, so small segments borrow strength from everyone." }
+        section aria-labelledby="contexts-heading" {
+            h2 #contexts-heading { "Contexts" }
+            p.muted { "Context attributes: " code { (e.spec.context.join(", ")) } ". Each context's rates start from the pooled rate of the variant, so small contexts borrow strength from everyone." }
             @if let Some(p) = &r.personalization {
                 p #personalization {
-                    "Giving every segment its own best variant is expected to reach "
-                    strong { (value_text(revenue, p.per_segment_rate)) }
+                    "Giving every context its own best variant is expected to reach "
+                    strong { (value_text(revenue, p.per_context_rate)) }
                     " against " strong { (value_text(revenue, p.best_single_rate)) } " with "
                     strong { (p.best_single_variant) } " for everyone: a gain of "
                     strong { (gain_text(revenue, p.gain.mean)) }
                     " (95% interval " (gain_text(revenue, p.gain.low)) " to " (gain_text(revenue, p.gain.high)) ")."
                 }
             }
-            @if r.segments.is_empty() {
+            @if r.contexts.is_empty() {
                 p { "No users yet." }
             } @else {
                 div.table-scroll {
-                    table.segments {
-                        caption { "Results per segment, largest first" }
+                    table.contexts {
+                        caption { "Results per context, largest first" }
                         thead { tr {
-                            th scope="col" { "Segment" }
+                            th scope="col" { "Context" }
                             th scope="col" class="num" { "Users" }
                             th scope="col" { "Best variant" }
                             th scope="col" class="num" { "Probability best" }
@@ -60,7 +60,7 @@ pub fn segments_section(e: &Experiment, r: &ExperimentResults) -> Markup {
                             }
                         } }
                         tbody {
-                            @for s in &r.segments {
+                            @for s in &r.contexts {
                                 tr {
                                     th scope="row" {
                                         @for (i, (name, value)) in s.context.iter().enumerate() {

@@ -118,7 +118,7 @@ pub fn page(view: &ListView) -> Markup {
                                         br;
                                         code.muted { (key) }
                                         // Words, not colour: what else decides who gets what.
-                                        @if !e.spec.rules.is_empty() {
+                                        @if !e.spec.pinned_rules.is_empty() {
                                             " " span.tag title="Users of some segments always get a fixed variant" { "pinned" }
                                         }
                                         @if let Some(layer) = &e.spec.layer {

@@ -8,7 +8,7 @@ use super::format;
 use super::layout::{Nav, Page, layout};
 use crate::dashboard::forms::{OPS, op_name};
 use crate::domain::{Condition, Experiment, Kind, Metric, Rule, Status};
-use crate::engine::results::{ExperimentResults, Outcome, SeriesPoint, VariantResults};
+use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use std::collections::HashMap;
@@ -104,14 +104,14 @@ pub fn verdict(e: &Experiment, r: &ExperimentResults) -> (Tone, Markup) {
     }
     let leader = r.variants.iter().find(|v| v.key == r.decision.leader);
     match (r.decision.outcome, leader) {
-        (Outcome::NotEnoughData, _) | (_, None) => (
+        (Verdict::NotEnoughData, _) | (_, None) => (
             Tone::Info,
             html! {
                 "Not enough data yet: " strong { (format::thousands(r.decision.users_needed_per_arm as i64)) " more users per arm" }
                 " (every variant needs " (format::thousands(r.thresholds.min_users_per_arm as i64)) " before a verdict)."
             },
         ),
-        (Outcome::Winner, Some(l)) if l.key == r.control => (
+        (Verdict::Winner, Some(l)) if l.key == r.control => (
             Tone::Good,
             html! {
                 strong { (display_name(l)) } " (the control) is best with "
@@ -119,7 +119,7 @@ pub fn verdict(e: &Experiment, r: &ExperimentResults) -> (Tone, Markup) {
                 (loss_text(r, l.expected_loss)) ". None of the variants beats it."
             },
         ),
-        (Outcome::Winner, Some(l)) => (
+        (Verdict::Winner, Some(l)) => (
             Tone::Good,
             html! {
                 strong { (display_name(l)) } " beats control with "
@@ -130,7 +130,7 @@ pub fn verdict(e: &Experiment, r: &ExperimentResults) -> (Tone, Markup) {
                 }
             },
         ),
-        (Outcome::KeepRunning, Some(l)) => (
+        (Verdict::KeepRunning, Some(l)) => (
             Tone::Info,
             html! {
                 "No winner yet: " strong { (display_name(l)) } " leads with "
@@ -163,7 +163,7 @@ fn warnings(e: &Experiment, r: &ExperimentResults) -> Markup {
                  assignment or tracking; don't trust these results until it is explained."
             }))
         }
-        @if matches!(e.status, Status::Running | Status::Paused) && r.decision.outcome == Outcome::NotEnoughData {
+        @if matches!(e.status, Status::Running | Status::Paused) && r.decision.outcome == Verdict::NotEnoughData {
             (notice(Tone::Warning, html! {
                 strong { "Too little data" } ": " (format::thousands(users)) " users so far. Probabilities this early move a lot; "
                 "no verdict before every variant has " (format::thousands(r.thresholds.min_users_per_arm as i64)) " users."
@@ -605,10 +605,10 @@ fn definition(e: &Experiment, names: &HashMap<String, String>) -> Markup {
                         ul.plain { @for r in spec.targeting.rules() { li { (rule_words(r, names)) } } }
                     }
                 }
-                @if !spec.rules.is_empty() {
+                @if !spec.pinned_rules.is_empty() {
                     dt { "Pinned rules" } dd {
                         p.hint { "Checked in order before the experiment; the users they pin are not part of its results." }
-                        ol { @for r in &spec.rules { li { "users in " (segment_label(r.segment.as_str(), names)) " always get " code { (r.variant) } } } }
+                        ol { @for r in &spec.pinned_rules { li { "users in " (segment_label(r.segment.as_str(), names)) " always get " code { (r.variant) } } } }
                     }
                 }
                 @if let Some(l) = &spec.layer {

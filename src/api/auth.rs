@@ -44,8 +44,8 @@ pub fn authorize(req: &HttpRequest, needed: Scope) -> Result<KeyId, ApiError> {
         KeyCheck::Unknown => {
             // The only path that touches the failure throttle: a guess, counted against
             // the peer address (never X-Forwarded-For, which the client could forge).
-            let client = throttle::Client::of(req.peer_addr().map(|a| a.ip()));
-            return Err(match engine.authentication_failed(client) {
+            let peer = throttle::PeerAddress::of(req.peer_addr().map(|a| a.ip()));
+            return Err(match engine.authentication_failed(peer) {
                 Ok(()) => ApiError::Unauthorized("unknown or revoked API key".into()),
                 Err(wait) => ApiError::TooManyFailures(wait),
             });

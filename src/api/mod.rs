@@ -9,12 +9,13 @@ pub mod export;
 #[cfg(test)]
 mod fuzz;
 mod health;
+mod holdout;
 mod json;
 mod metrics;
 pub mod observe;
 pub mod ofrep;
 pub mod openapi;
-mod personal;
+mod segments;
 mod track;
 mod users;
 
@@ -48,7 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/assign", web::post().to(assign::assign))
             .route("/track", web::post().to(track::track))
             .configure(experiments::routes)
-            .configure(personal::routes)
+            .configure(segments::routes)
+            .configure(holdout::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/users/{user_id}", web::delete().to(users::erase))
             .route("/audit", web::get().to(audit::audit)),

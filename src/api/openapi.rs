@@ -5,7 +5,9 @@
 //! outcome, erasure) are described here by documentation-only mirrors; every documented
 //! object allows additional properties, so fields added later keep responses conforming.
 
-use super::{assign, audit, experiments, export, health, metrics, ofrep, personal, track, users};
+use super::{
+    assign, audit, experiments, export, health, holdout, metrics, ofrep, segments, track, users,
+};
 use actix_web::HttpResponse;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -28,14 +30,14 @@ use utoipa::{Modify, OpenApi, ToSchema};
         experiments::pause,
         experiments::stop,
         experiments::results,
-        personal::create_segment,
-        personal::list_segments,
-        personal::get_segment,
-        personal::replace_segment,
-        personal::delete_segment,
-        personal::get_holdout,
-        personal::set_holdout,
-        personal::holdout_results,
+        segments::create_segment,
+        segments::list_segments,
+        segments::get_segment,
+        segments::replace_segment,
+        segments::delete_segment,
+        holdout::get_holdout,
+        holdout::set_holdout,
+        holdout::holdout_results,
         experiments::ope,
         export::export,
         assign::assign,

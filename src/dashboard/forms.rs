@@ -481,7 +481,7 @@ impl ExperimentForm {
             rules: condition_rows(spec.targeting.rules()),
             targeting_json: json_of_others(spec.targeting.rules()),
             pins: spec
-                .rules
+                .pinned_rules
                 .iter()
                 .map(|r| PinRow {
                     segment: r.segment.to_string(),
@@ -771,7 +771,7 @@ impl ExperimentForm {
             traffic,
             floor,
             min_users_per_arm,
-            rules,
+            pinned_rules: rules,
             layer,
             context: self
                 .context
@@ -839,7 +839,7 @@ impl ExperimentForm {
             weights,
             floor,
             min_users_per_arm,
-            rules: Some(rules),
+            pinned_rules: Some(rules),
             layer: Some(layer),
         })
     }

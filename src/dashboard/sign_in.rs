@@ -5,7 +5,7 @@ use super::session::{self, SIGN_IN_COOKIE, SignedIn};
 use super::{DashboardError, HOME, PageResult, html, redirect, safe_next};
 use crate::api::retry_after_seconds;
 use crate::engine::Engine;
-use crate::engine::throttle::Client;
+use crate::engine::throttle::PeerAddress;
 use crate::templates::sign_in::{SignInView, page as sign_in_page};
 use actix_web::cookie::Cookie;
 use actix_web::http::{StatusCode, header};
@@ -88,11 +88,11 @@ pub async fn sign_in(req: HttpRequest, engine: web::Data<Engine>, body: web::Byt
             // not counted.
             let key = form.get("key").trim();
             let not_a_guess = key.is_empty() || engine.authorize(key).is_some();
-            let client = Client::of(req.peer_addr().map(|a| a.ip()));
+            let peer = PeerAddress::of(req.peer_addr().map(|a| a.ip()));
             let counted = if not_a_guess {
                 Ok(())
             } else {
-                engine.authentication_failed(client)
+                engine.authentication_failed(peer)
             };
             match counted {
                 Ok(()) => {

@@ -86,8 +86,8 @@ pub struct ExperimentDraft {
     pub min_users_per_arm: Option<u32>,
     /// Pinned rules, checked in order before the experiment: the first whose segment the user
     /// matches decides the variant, and the user is not part of the experiment.
-    #[serde(default)]
-    pub rules: Vec<PinnedRule>,
+    #[serde(default, rename = "rules")]
+    pub pinned_rules: Vec<PinnedRule>,
     /// A mutual-exclusion layer range (optional).
     #[serde(default)]
     pub layer: Option<Layer>,
@@ -125,7 +125,8 @@ pub struct ExperimentSpec {
     /// The minimum-data rule: no winner is called before every arm has this many users.
     pub min_users_per_arm: u32,
     /// Pinned rules: segment → variant, checked in order before the experiment.
-    pub rules: Vec<PinnedRule>,
+    #[serde(rename = "rules")]
+    pub pinned_rules: Vec<PinnedRule>,
     /// The mutual-exclusion layer range, if any.
     pub layer: Option<Layer>,
     /// Context attributes: segments of the contextual bandit and of per-segment results.
@@ -166,7 +167,8 @@ pub struct ExperimentPatch {
     pub floor: Option<f64>,
     pub min_users_per_arm: Option<u32>,
     /// Replaces the pinned rules (`[]` removes them).
-    pub rules: Option<Vec<PinnedRule>>,
+    #[serde(rename = "rules")]
+    pub pinned_rules: Option<Vec<PinnedRule>>,
     /// Moves the experiment in a layer; `null` takes it out.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Layer>)]
@@ -378,7 +380,7 @@ impl ExperimentDraft {
         check_floor(floor, n)?;
         let min_users_per_arm = self.min_users_per_arm.unwrap_or(DEFAULT_MIN_USERS_PER_ARM);
         check_min_users(min_users_per_arm)?;
-        check_pinned_rules(&self.rules, |k| seen.contains(k))?;
+        check_pinned_rules(&self.pinned_rules, |k| seen.contains(k))?;
         if let Some(layer) = &self.layer {
             layer.check()?;
         }
@@ -408,7 +410,7 @@ impl ExperimentDraft {
             traffic,
             floor,
             min_users_per_arm,
-            rules: self.rules,
+            pinned_rules: self.pinned_rules,
             layer: self.layer,
             context: self.context,
         })
@@ -436,7 +438,7 @@ impl ExperimentSpec {
     /// Every segment the targeting and the pinned rules reference (may repeat).
     pub fn segment_refs(&self) -> Vec<&SegmentKey> {
         let mut refs = self.targeting.segment_refs();
-        refs.extend(self.rules.iter().map(|r| &r.segment));
+        refs.extend(self.pinned_rules.iter().map(|r| &r.segment));
         refs
     }
 
@@ -500,9 +502,9 @@ impl ExperimentSpec {
             check_min_users(n)?;
             spec.min_users_per_arm = n;
         }
-        if let Some(rules) = patch.rules {
+        if let Some(rules) = patch.pinned_rules {
             check_pinned_rules(&rules, |k| spec.variant_index(k).is_some())?;
-            spec.rules = rules;
+            spec.pinned_rules = rules;
         }
         if let Some(layer) = patch.layer {
             if let Some(l) = &layer {

@@ -8,7 +8,7 @@ use super::{
     Attributes, Condition, EventName, ExperimentKey, Op, Rule, Segment, SegmentKey, SegmentSpec,
     Targeting, UserId, VariantKey,
 };
-use crate::engine::rules::{Matcher, Segments};
+use crate::engine::audience::{Matcher, SegmentCatalog};
 use crate::fuzzing::json_value;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -119,9 +119,9 @@ fn rule_json() -> impl Strategy<Value = Value> {
 }
 
 /// Segments `s0` and `s1` with the given rules (those that parse and reference no segment).
-fn segments(rules: &[Value]) -> Segments {
+fn segments(rules: &[Value]) -> SegmentCatalog {
     let now = chrono::Utc::now();
-    Segments::new(
+    SegmentCatalog::new(
         rules
             .iter()
             .enumerate()

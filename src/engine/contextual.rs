@@ -1,10 +1,10 @@
-//! Contextual experiments: a user's context (segment), per-segment bandit policies compiled
-//! into the snapshot, and per-segment results with the value of personalization.
+//! Contextual experiments: a user's context (the values of the experiment's context
+//! attributes), per-context bandit policies compiled into the snapshot, and per-context results with the value of personalization.
 //!
 //! - **Context key**: the values of the experiment's context attributes at assignment, as a
 //!   JSON array of strings in the experiment's order (`["ios","true"]`): strings as they are,
 //!   numbers and booleans as their JSON text, a missing attribute as `"(none)"`. Stored on the
-//!   assignment row, so per-segment statistics can be rebuilt from the raw rows.
+//!   assignment row, so per-context statistics can be rebuilt from the raw rows.
 //! - **Bounded**: each experiment keeps at most [`MAX_CONTEXTS`] distinct contexts; users of
 //!   any further context share the `(other)` bucket (every value `"(other)"`). The cap is
 //!   kept per instance by a registry carried across snapshots (like the sticky cache), seeded
@@ -14,7 +14,7 @@
 //!   on the pooled posterior (`stats::contextual`), and its allocation (probability best with
 //!   the floor) computed at refresh; the logged propensity is the chosen variant's share in
 //!   the user's context. A context first seen since the last refresh uses the pooled policy.
-//!   A/B experiments keep their fixed weights; their context only feeds per-segment results.
+//!   A/B experiments keep their fixed weights; their context only feeds per-context results.
 
 use super::snapshot::{LiveExperiment, Policy, Posteriors};
 use crate::domain::{Attributes, Experiment, Kind, Metric};
@@ -42,7 +42,7 @@ pub const OTHER_VALUE: &str = "(other)";
 /// Posterior draws behind the personalization estimate (fixed seed: the same statistics
 /// always give the same numbers)...
 pub const PERSONALIZATION_DRAWS: usize = 2000;
-/// ...fewer when there are many segments and variants, so one estimate costs at most this
+/// ...fewer when there are many contexts and variants, so one estimate costs at most this
 /// many posterior samples (never fewer than 200 draws).
 const PERSONALIZATION_SAMPLES: usize = 400_000;
 const PERSONALIZATION_SEED: u64 = 0x5EED_C0DE;
@@ -135,8 +135,8 @@ impl ContextRegistry {
     }
 }
 
-/// One segment's Thompson policy: posteriors and the exact allocation (the propensities).
-pub struct SegmentPolicy {
+/// One context's Thompson policy: posteriors and the exact allocation (the propensities).
+pub struct ContextPolicy {
     pub posteriors: Posteriors,
     pub allocation: Vec<f64>,
 }
@@ -147,8 +147,8 @@ pub struct LiveContext {
     pub other_key: String,
     pub registry: Arc<ContextRegistry>,
     /// Bandits: the policy of every context with statistics at the last refresh.
-    pub segments: HashMap<String, SegmentPolicy>,
-    /// The statistics the segments were built from (to skip needless recompiles).
+    pub policies: HashMap<String, ContextPolicy>,
+    /// The statistics the contexts were built from (to skip needless recompiles).
     pub stats: Vec<ContextStats>,
 }
 
@@ -168,15 +168,15 @@ impl LiveContext {
         for s in &stats {
             registry.learn(&s.context_key, &other_key);
         }
-        let segments = if spec.kind == Kind::Bandit {
+        let contexts = if spec.kind == Kind::Bandit {
             by_context(&stats)
                 .into_iter()
                 .map(|(key, cells)| {
-                    let posteriors = segment_posteriors(experiment, pooled, &cells);
+                    let posteriors = context_posteriors(experiment, pooled, &cells);
                     let allocation = allocation(&posteriors, spec.floor);
                     (
                         key.to_string(),
-                        SegmentPolicy {
+                        ContextPolicy {
                             posteriors,
                             allocation,
                         },
@@ -190,7 +190,7 @@ impl LiveContext {
             names: spec.context.clone(),
             other_key,
             registry,
-            segments,
+            policies: contexts,
             stats,
         })
     }
@@ -205,18 +205,18 @@ impl LiveContext {
 }
 
 /// A new user's variant, its propensity and the allocation it was drawn from, in their
-/// context's segment; `None` when the pooled policy decides (A/B, or a context first seen
+/// context; `None` when the pooled policy decides (A/B, or a context first seen
 /// since the last refresh).
-pub fn decide_in_segment<'a>(
+pub fn decide_in_context<'a>(
     experiment: &'a LiveExperiment,
     context_key: &str,
 ) -> Option<(usize, f64, &'a [f64])> {
     let Policy::Bandit { floor, .. } = &experiment.policy else {
         return None;
     };
-    let segment = experiment.context.as_ref()?.segments.get(context_key)?;
-    let v = segment.posteriors.sample(*floor, &mut rand::rng());
-    Some((v, segment.allocation[v], &segment.allocation))
+    let context = experiment.context.as_ref()?.policies.get(context_key)?;
+    let v = context.posteriors.sample(*floor, &mut rand::rng());
+    Some((v, context.allocation[v], &context.allocation))
 }
 
 /// The allocation a new user of this context gets now (the pooled one for an unknown
@@ -225,7 +225,7 @@ pub fn current_allocation<'a>(experiment: &'a LiveExperiment, context_key: &str)
     experiment
         .context
         .as_ref()
-        .and_then(|c| c.segments.get(context_key))
+        .and_then(|c| c.policies.get(context_key))
         .map_or_else(|| experiment.policy.allocation(), |s| &s.allocation[..])
 }
 
@@ -258,9 +258,9 @@ fn by_context(stats: &[ContextStats]) -> Vec<(&str, Vec<&ContextStats>)> {
     groups
 }
 
-/// One segment's posteriors per variant (in variant order), with the prior centred on the
+/// One context's posteriors per variant (in variant order), with the prior centred on the
 /// pooled posterior of each variant.
-pub fn segment_posteriors(
+pub fn context_posteriors(
     experiment: &Experiment,
     pooled: &[VariantStats],
     cells: &[&ContextStats],
@@ -275,7 +275,7 @@ pub fn segment_posteriors(
                 .map(|&id| {
                     let (pn, pc) = pooled_of(id).map_or((0, 0), |s| (n(s.users), n(s.conversions)));
                     let (sn, sc) = cell_of(id).map_or((0, 0), |s| (n(s.users), n(s.conversions)));
-                    pooling::segment_beta(pn, pc, sn, sc, PRIOR_STRENGTH)
+                    pooling::context_beta(pn, pc, sn, sc, PRIOR_STRENGTH)
                 })
                 .collect(),
         ),
@@ -287,51 +287,52 @@ pub fn segment_posteriors(
                     });
                     let (sn, sum, sum_sq) = cell_of(id)
                         .map_or((0, 0.0, 0.0), |s| (n(s.users), s.value_sum, s.value_sum_sq));
-                    pooling::segment_mean(&p, sn, sum, sum_sq, PRIOR_STRENGTH)
+                    pooling::context_mean(&p, sn, sum, sum_sq, PRIOR_STRENGTH)
                 })
                 .collect(),
         ),
     }
 }
 
-// ---- results per segment ------------------------------------------------------------------
+// ---- results per context ------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SegmentVariant {
+pub struct ContextVariant {
     pub key: String,
     pub users: i64,
     pub conversions: i64,
     pub value_sum: f64,
-    /// Conversion rate: the segment's posterior (prior centred on the pooled rate), mean and
+    /// Conversion rate: the context's posterior (prior centred on the pooled rate), mean and
     /// 95% credible interval.
     pub rate: Interval,
-    /// Revenue goal: value per user, the segment's posterior with the pooled prior.
+    /// Revenue goal: value per user, the context's posterior with the pooled prior.
     pub value_per_user: Option<Interval>,
     pub probability_best: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SegmentResults {
+pub struct ContextResults {
     /// The context attributes and their values, e.g. `{"platform": "ios"}`.
     pub context: Map<String, Value>,
     /// The stored context key.
     pub key: String,
     pub users: i64,
-    /// The variant most likely best in this segment (what per-segment assignment gives it).
+    /// The variant most likely best in this context (what per-context assignment gives it).
     pub best_variant: String,
     pub probability_best: f64,
-    pub variants: Vec<SegmentVariant>,
+    pub variants: Vec<ContextVariant>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PersonalizationResults {
-    /// Expected rate (value per user for a revenue goal) when every segment gets its own
-    /// best variant.
-    pub per_segment_rate: f64,
+pub struct PersonalizationValue {
+    /// Expected rate (value per user for a revenue goal) when every context gets its own
+    /// best variant. (Named `per_segment_rate` in the API, from before contexts had their name.)
+    #[serde(rename = "per_segment_rate")]
+    pub per_context_rate: f64,
     /// Expected rate when everyone gets the single best variant.
     pub best_single_rate: f64,
     pub best_single_variant: String,
-    /// per_segment_rate − best_single_rate, with its 95% credible interval.
+    /// per_context_rate − best_single_rate, with its 95% credible interval.
     pub gain: Interval,
     /// Monte Carlo draws behind these numbers (fixed seed).
     pub draws: usize,
@@ -339,22 +340,22 @@ pub struct PersonalizationResults {
     pub prior_strength: u64,
 }
 
-/// Results per segment (largest first) and the value of personalization; empty and `None`
+/// Results per context (largest first) and the value of personalization; empty and `None`
 /// for an experiment without a context.
-pub fn segments(
+pub fn contexts(
     experiment: &Experiment,
     pooled: &[VariantStats],
     stats: &[ContextStats],
-) -> (Vec<SegmentResults>, Option<PersonalizationResults>) {
+) -> (Vec<ContextResults>, Option<PersonalizationValue>) {
     let spec = &experiment.spec;
     if spec.context.is_empty() {
         return (Vec::new(), None);
     }
     let groups = by_context(stats);
-    let mut segments: Vec<(SegmentResults, Posteriors, usize)> = groups
+    let mut contexts: Vec<(ContextResults, Posteriors, usize)> = groups
         .iter()
         .map(|(key, cells)| {
-            let posteriors = segment_posteriors(experiment, pooled, cells);
+            let posteriors = context_posteriors(experiment, pooled, cells);
             let (best_probs, rates, values): (Vec<f64>, Vec<Interval>, Option<Vec<Interval>>) =
                 match &posteriors {
                     Posteriors::Conversion(arms) => (
@@ -363,7 +364,7 @@ pub fn segments(
                         None,
                     ),
                     Posteriors::Revenue(arms) => {
-                        let pooled_rates = segment_rates(experiment, pooled, cells);
+                        let pooled_rates = context_rates(experiment, pooled, cells);
                         (
                             gaussian::prob_best(arms),
                             pooled_rates,
@@ -374,13 +375,13 @@ pub fn segments(
             let best = (0..best_probs.len())
                 .max_by(|&a, &b| best_probs[a].total_cmp(&best_probs[b]))
                 .unwrap_or(0);
-            let variants: Vec<SegmentVariant> = experiment
+            let variants: Vec<ContextVariant> = experiment
                 .variant_ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
                     let cell = cells.iter().find(|c| c.variant_id == *id);
-                    SegmentVariant {
+                    ContextVariant {
                         key: spec.variants[i].key.to_string(),
                         users: cell.map_or(0, |c| c.users),
                         conversions: cell.map_or(0, |c| c.conversions),
@@ -393,7 +394,7 @@ pub fn segments(
                 .collect();
             let users = variants.iter().map(|v| v.users).sum();
             (
-                SegmentResults {
+                ContextResults {
                     context: context_object(&spec.context, key),
                     key: key.to_string(),
                     users,
@@ -406,17 +407,17 @@ pub fn segments(
             )
         })
         .collect();
-    segments.sort_by(|a, b| {
+    contexts.sort_by(|a, b| {
         b.0.users
             .cmp(&a.0.users)
             .then_with(|| a.0.key.cmp(&b.0.key))
     });
-    let personalization = personalization(experiment, &segments);
-    (segments.into_iter().map(|s| s.0).collect(), personalization)
+    let personalization = personalization(experiment, &contexts);
+    (contexts.into_iter().map(|s| s.0).collect(), personalization)
 }
 
-/// Adds the segments, the personalization estimate and a note on how they are computed.
-pub fn fill_segments(
+/// Adds the contexts, the personalization estimate and a note on how they are computed.
+pub fn fill_contexts(
     results: &mut super::results::ExperimentResults,
     experiment: &Experiment,
     pooled: &[VariantStats],
@@ -425,19 +426,19 @@ pub fn fill_segments(
     if experiment.spec.context.is_empty() {
         return;
     }
-    (results.segments, results.personalization) = segments(experiment, pooled, stats);
+    (results.contexts, results.personalization) = contexts(experiment, pooled, stats);
     results.notes.push(format!(
-        "Segments (context: {}): each segment's posterior starts from a prior centred on the pooled \
-         posterior of the variant, worth min(users, {PRIOR_STRENGTH}) users, so small segments borrow \
-         strength from everyone. The best variant of a segment is its most probably best one. \
-         `personalization` compares giving every segment its best variant with giving everyone the \
+        "Contexts (attributes: {}): each context's posterior starts from a prior centred on the pooled \
+         posterior of the variant, worth min(users, {PRIOR_STRENGTH}) users, so small contexts borrow \
+         strength from everyone. The best variant of a context is its most probably best one. \
+         `personalization` compares giving every context its best variant with giving everyone the \
          single best one, over up to {PERSONALIZATION_DRAWS} posterior draws with a fixed seed.",
         experiment.spec.context.join(", ")
     ));
 }
 
-/// Revenue goal: the conversion rates of a segment (users with a goal event), pooled prior.
-fn segment_rates(
+/// Revenue goal: the conversion rates of a context (users with a goal event), pooled prior.
+fn context_rates(
     experiment: &Experiment,
     pooled: &[VariantStats],
     cells: &[&ContextStats],
@@ -455,33 +456,33 @@ fn segment_rates(
                 .iter()
                 .find(|s| s.variant_id == id)
                 .map_or((0, 0), |s| (n(s.users), n(s.conversions)));
-            pooling::segment_beta(pn, pc, sn, sc, PRIOR_STRENGTH).interval(INTERVAL_LEVEL)
+            pooling::context_beta(pn, pc, sn, sc, PRIOR_STRENGTH).interval(INTERVAL_LEVEL)
         })
         .collect()
 }
 
-/// Monte Carlo over the segments' posteriors (seeded, so stable for the same statistics):
-/// the expected rate of giving every segment its best variant against the single best
-/// variant for everyone, segments weighted by their share of users.
+/// Monte Carlo over the contexts' posteriors (seeded, so stable for the same statistics):
+/// the expected rate of giving every context its best variant against the single best
+/// variant for everyone, contexts weighted by their share of users.
 fn personalization(
     experiment: &Experiment,
-    segments: &[(SegmentResults, Posteriors, usize)],
-) -> Option<PersonalizationResults> {
-    let total: i64 = segments.iter().map(|s| s.0.users).sum();
+    contexts: &[(ContextResults, Posteriors, usize)],
+) -> Option<PersonalizationValue> {
+    let total: i64 = contexts.iter().map(|s| s.0.users).sum();
     if total <= 0 {
         return None;
     }
-    let shares: Vec<f64> = segments
+    let shares: Vec<f64> = contexts
         .iter()
         .map(|s| s.0.users as f64 / total as f64)
         .collect();
-    let best: Vec<usize> = segments.iter().map(|s| s.2).collect();
-    let cells = segments.len() * experiment.variant_ids.len();
+    let best: Vec<usize> = contexts.iter().map(|s| s.2).collect();
+    let cells = contexts.len() * experiment.variant_ids.len();
     let count = (PERSONALIZATION_SAMPLES / cells.max(1)).clamp(200, PERSONALIZATION_DRAWS);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(PERSONALIZATION_SEED);
     let mut draws = Vec::with_capacity(count);
     for _ in 0..count {
-        let draw: Option<Vec<Vec<f64>>> = segments
+        let draw: Option<Vec<Vec<f64>>> = contexts
             .iter()
             .map(|(_, posteriors, _)| match posteriors {
                 Posteriors::Conversion(arms) => Some(
@@ -503,8 +504,8 @@ fn personalization(
         draws.push(draw?);
     }
     let p = pooling::personalization(&draws, &shares, &best)?;
-    Some(PersonalizationResults {
-        per_segment_rate: p.per_segment,
+    Some(PersonalizationValue {
+        per_context_rate: p.per_context,
         best_single_rate: p.best_single,
         best_single_variant: experiment.spec.variants[p.best_single_variant]
             .key

@@ -428,12 +428,12 @@ fn results_rows(
     };
     let weights = weights.unwrap_or_else(|| current_weights(experiment, &stats));
     let mut computed = results::compute(experiment, &stats, &periods, weights);
-    // Segments come from all-time statistics: only without a range.
+    // Per-context rows come from all-time statistics: only without a range.
     if range == TimeRange::default() && !experiment.spec.context.is_empty() {
         let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
-        super::contextual::fill_segments(&mut computed, experiment, &stats, &context_stats);
+        super::contextual::fill_contexts(&mut computed, experiment, &stats, &context_stats);
     }
-    let segments = std::mem::take(&mut computed.segments);
+    let contexts = std::mem::take(&mut computed.contexts);
     let value =
         serde_json::to_value(&computed).map_err(|e| EngineError::Internal(e.to_string()))?;
     let mut shared: Vec<(String, Value)> = Vec::new();
@@ -473,16 +473,19 @@ fn results_rows(
     // One row per segment and variant: `segment` names the context (the overall rows
     // leave it empty).
     let experiment_key = Value::String(experiment.spec.key.to_string());
-    for segment in segments {
-        let context = Value::String(Value::Object(segment.context.clone()).to_string());
-        for v in segment.variants {
+    for context_results in contexts {
+        let context = Value::String(Value::Object(context_results.context.clone()).to_string());
+        for v in context_results.variants {
             let mut row = vec![
                 ("experiment".to_string(), experiment_key.clone()),
                 ("segment".to_string(), context.clone()),
-                ("segment_users".to_string(), Value::from(segment.users)),
+                (
+                    "segment_users".to_string(),
+                    Value::from(context_results.users),
+                ),
                 (
                     "segment_best".to_string(),
-                    Value::Bool(v.key == segment.best_variant),
+                    Value::Bool(v.key == context_results.best_variant),
                 ),
             ];
             if let Ok(Value::Object(fields)) = serde_json::to_value(&v) {

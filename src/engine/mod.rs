@@ -5,16 +5,17 @@
 //! Returning users are answered from memory; anything new is made durable before answering.
 
 mod attribution;
+pub mod audience;
 pub mod audit;
 mod consent;
 pub mod contextual;
 pub mod export;
 pub mod hashing;
+mod holdout;
 pub mod keys;
 pub mod ope;
-mod personal;
 pub mod results;
-pub mod rules;
+mod segments;
 mod snapshot;
 mod sticky;
 pub mod throttle;
@@ -22,10 +23,10 @@ pub mod writer;
 
 pub use audit::Actor;
 pub use consent::Consent;
-pub use personal::{HoldoutGroup, HoldoutResults};
+pub use holdout::{HoldoutGroup, HoldoutResults};
 pub use results::{ExperimentResults, Overview};
 pub use snapshot::{LiveExperiment, Policy, Posteriors, Snapshot};
-pub use writer::TrackOutcome;
+pub use writer::TrackReceipt;
 
 use crate::domain::{
     Attributes, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Scope,
@@ -264,13 +265,13 @@ impl Engine {
     }
 
     /// Counts a failed authentication (an unknown or revoked key, a refused sign-in) from
-    /// `client`: `Err(wait)` once the address is over its budget. Never called for a
+    /// `peer`: `Err(wait)` once the address is over its budget. Never called for a
     /// request whose key is accepted.
     pub fn authentication_failed(
         &self,
-        client: throttle::Client,
+        peer: throttle::PeerAddress,
     ) -> Result<(), std::time::Duration> {
-        let outcome = self.inner.auth_throttle.fail(client);
+        let outcome = self.inner.auth_throttle.fail(peer);
         let label = if outcome.is_ok() {
             "counted"
         } else {
@@ -331,7 +332,7 @@ impl Engine {
         let previous = self.inner.snapshot.load_full();
         // Compiling bandit posteriors is CPU work (quadrature): keep it off the async threads.
         let next = tokio::task::spawn_blocking(move || {
-            let segments = rules::Segments::new(segments);
+            let segments = audience::SegmentCatalog::new(segments);
             Snapshot::rebuild(
                 &previous,
                 experiments,
@@ -470,15 +471,15 @@ impl Engine {
         }
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
-        if rules::in_holdout(snapshot.holdout, user_id) {
+        if holdout::in_holdout(snapshot.holdout, user_id) {
             // Recorded only when an experiment would have taken the user (running, targeted,
             // not pinned, in its layer and traffic): the users it is compared with are those
             // who got an experimental assignment, so both groups are alike but for the holdout.
             let eligible = candidates.iter().any(|e| {
                 e.status == Status::Running
-                    && e.personal.targeting.matches(attributes)
-                    && e.personal.pinned(attributes).is_none()
-                    && e.personal.in_layer(user_id)
+                    && e.audience.targeting.matches(attributes)
+                    && e.audience.pinned(attributes).is_none()
+                    && e.audience.in_layer(user_id)
                     && e.enrolls(user_id)
             });
             if eligible && self.inner.holdout_known.get(user_key).is_none() {
@@ -497,7 +498,7 @@ impl Engine {
         // Cache misses, resolved together in one trip to the writer. A lookup may carry the
         // pinned rule that answers when no stored assignment turns up.
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
-        let mut lookups: Vec<(usize, Option<&rules::Pinned>)> = Vec::new();
+        let mut lookups: Vec<(usize, Option<&audience::PinnedMatcher>)> = Vec::new();
         let now = Utc::now();
 
         for experiment in &candidates {
@@ -520,11 +521,11 @@ impl Engine {
                 }
                 Status::Running | Status::Paused => {}
             }
-            if !experiment.personal.targeting.matches(attributes) {
+            if !experiment.audience.targeting.matches(attributes) {
                 continue;
             }
-            let enrolled = experiment.personal.in_layer(user_id) && experiment.enrolls(user_id);
-            if let Some(pin) = experiment.personal.pinned(attributes) {
+            let enrolled = experiment.audience.in_layer(user_id) && experiment.enrolls(user_id);
+            if let Some(pin) = experiment.audience.pinned(attributes) {
                 match (enrolled, experiment.sticky.get(user_key)) {
                     (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
                     (true, None) => lookups.push((slot, Some(pin))),
@@ -608,7 +609,7 @@ impl Engine {
     }
 
     /// Stores events once per id and attributes them; answers after the commit.
-    pub async fn track(&self, events: Vec<IncomingEvent>) -> Result<TrackOutcome, EngineError> {
+    pub async fn track(&self, events: Vec<IncomingEvent>) -> Result<TrackReceipt, EngineError> {
         let now = Utc::now();
         let rows = events
             .into_iter()
@@ -805,7 +806,10 @@ impl Engine {
 }
 
 /// The answer a pinned rule gives: its variant, not stored, not part of the experiment.
-fn pinned_answer(experiment: &Arc<LiveExperiment>, pin: &rules::Pinned) -> Option<Assigned> {
+fn pinned_answer(
+    experiment: &Arc<LiveExperiment>,
+    pin: &audience::PinnedMatcher,
+) -> Option<Assigned> {
     Some(Assigned {
         experiment: Arc::clone(experiment),
         variant: pin.variant,
@@ -814,7 +818,7 @@ fn pinned_answer(experiment: &Arc<LiveExperiment>, pin: &rules::Pinned) -> Optio
 }
 
 /// A new user's variant under the experiment's policy.
-struct Decision<'a> {
+struct PolicyChoice<'a> {
     variant: usize,
     /// The probability the policy gave that variant (logged for off-policy evaluation).
     propensity: f64,
@@ -824,19 +828,19 @@ struct Decision<'a> {
     context_key: Option<String>,
 }
 
-/// A new user's variant: from their context's segment policy for a contextual bandit,
+/// A new user's variant: from their context's policy for a contextual bandit,
 /// otherwise from the experiment's policy.
 fn decide<'a>(
     experiment: &'a LiveExperiment,
     user_id: &str,
     attributes: &Attributes,
-) -> Decision<'a> {
+) -> PolicyChoice<'a> {
     let context_key = experiment.context.as_ref().map(|c| c.key_of(attributes));
     if let Some((variant, propensity, allocation)) = context_key
         .as_deref()
-        .and_then(|key| contextual::decide_in_segment(experiment, key))
+        .and_then(|key| contextual::decide_in_context(experiment, key))
     {
-        return Decision {
+        return PolicyChoice {
             variant,
             propensity,
             allocation,
@@ -844,7 +848,7 @@ fn decide<'a>(
         };
     }
     let (variant, propensity) = decide_pooled(experiment, user_id);
-    Decision {
+    PolicyChoice {
         variant,
         propensity,
         allocation: experiment.policy.allocation(),

@@ -8,7 +8,7 @@
 //! - `current`: the policy as it stands now (A/B weights, or the bandit's current
 //!   allocation in each context);
 //! - `fixed`: each variant for everyone;
-//! - `per_segment_winners` (contextual experiments): every segment its most probably best
+//! - `per_segment_winners` (contextual experiments): every context its most probably best
 //!   variant.
 //!
 //! It scans raw rows, so it stays off the results path: answers are cached per experiment
@@ -132,8 +132,8 @@ impl Engine {
             .collect();
         let cached_stats = stats.clone();
         let (experiment, report) = tokio::task::spawn_blocking(move || {
-            let (segments, _) = contextual::segments(&experiment, &stats, &context_stats);
-            let winners: HashMap<String, usize> = segments
+            let (contexts, _) = contextual::contexts(&experiment, &stats, &context_stats);
+            let winners: HashMap<String, usize> = contexts
                 .iter()
                 .filter_map(|s| {
                     let v = experiment.spec.variant_index(&s.best_variant)?;
@@ -175,7 +175,7 @@ impl Engine {
 /// The estimates of every policy from the per-cell aggregates.
 ///
 /// `current` maps each logged context to the current policy's probabilities (variant
-/// order); `winners`, for contextual experiments, each segment's best variant.
+/// order); `winners`, for contextual experiments, each context's best variant.
 pub fn evaluate(
     experiment: &Experiment,
     cells: &[OpeCell],
@@ -267,7 +267,7 @@ pub fn evaluate(
         push(
             "per_segment_winners",
             None,
-            "every segment gets its most probably best variant".into(),
+            "every context gets its most probably best variant".into(),
             ope::estimate(
                 &with_policy(&|context, v| {
                     if winners.get(context) == Some(&v) {

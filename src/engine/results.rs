@@ -35,7 +35,7 @@ pub struct Thresholds {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Verdict {
     /// Some arm has fewer users than the minimum-data rule asks.
     NotEnoughData,
     /// Enough data, but no arm is both likely best and cheap to ship.
@@ -46,7 +46,7 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
-    pub outcome: Outcome,
+    pub outcome: Verdict,
     /// The arm most likely to be best.
     pub leader: String,
     /// Users still missing in the arm furthest from the minimum (0 once every arm has it).
@@ -101,10 +101,12 @@ pub struct ExperimentResults {
     /// What was corrected and how, in plain words.
     pub notes: Vec<String>,
     pub computed_at: DateTime<Utc>,
-    /// Contextual experiments: results per segment, largest first (empty otherwise).
-    pub segments: Vec<contextual::SegmentResults>,
-    /// Contextual experiments: per-segment winners against the single best variant.
-    pub personalization: Option<contextual::PersonalizationResults>,
+    /// Contextual experiments: results per context, largest first (empty otherwise). Named
+    /// `segments` in the API, from before contexts had their name.
+    #[serde(rename = "segments")]
+    pub contexts: Vec<contextual::ContextResults>,
+    /// Contextual experiments: per-context winners against the single best variant.
+    pub personalization: Option<contextual::PersonalizationValue>,
 }
 
 /// One point of the series behind the charts: hours for the last two days, UTC days before.
@@ -200,7 +202,7 @@ impl Engine {
             .store()
             .run(move |conn| {
                 let periods = store::load_period_stats(conn, id)?;
-                // Per-segment statistics change with the totals, so the cache check above
+                // Per-context statistics change with the totals, so the cache check above
                 // covers them too.
                 let context_stats = if contextual {
                     store::load_context_stats(conn, Some(&[id]))?
@@ -214,7 +216,7 @@ impl Engine {
         let cached_weights = weights.clone();
         let (experiment, results, series) = tokio::task::spawn_blocking(move || {
             let mut results = compute(&experiment, &stats, &periods, weights);
-            contextual::fill_segments(&mut results, &experiment, &stats, &context_stats);
+            contextual::fill_contexts(&mut results, &experiment, &stats, &context_stats);
             let series = series(&experiment, &periods);
             (experiment, Arc::new(results), Arc::new(series))
         })
@@ -376,11 +378,11 @@ pub(crate) fn compute(
     let limit = EXPECTED_LOSS_RELATIVE_THRESHOLD * metric.means[control];
     let loss_ok = metric.loss[leader].is_some_and(|l| l <= limit);
     let outcome = if needed > 0 {
-        Outcome::NotEnoughData
+        Verdict::NotEnoughData
     } else if metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok {
-        Outcome::Winner
+        Verdict::Winner
     } else {
-        Outcome::KeepRunning
+        Verdict::KeepRunning
     };
 
     let variants = spec
@@ -446,7 +448,7 @@ pub(crate) fn compute(
         weights,
         notes,
         computed_at: Utc::now(),
-        segments: Vec::new(),
+        contexts: Vec::new(),
         personalization: None,
     }
 }

@@ -1,9 +1,9 @@
 //! The compiled, immutable state the hot path reads: experiments ready to evaluate with no
 //! I/O (the API keys live in `keys::KeyRing`). A background loop rebuilds it from the database every second.
 
+use super::audience::{Audience, SegmentCatalog};
 use super::contextual::LiveContext;
 use super::hashing;
-use super::rules::{Personalization, Segments};
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
 use crate::stats::beta::BetaPosterior;
@@ -120,7 +120,7 @@ pub struct LiveExperiment {
     pub sticky: Arc<StickyCache>,
     pub definition: Arc<Experiment>,
     /// Targeting (segments resolved), pinned rules and layer range, compiled.
-    pub personal: Personalization,
+    pub audience: Audience,
     /// Contextual experiments: the context attributes and the per-segment policies.
     pub context: Option<LiveContext>,
 }
@@ -130,10 +130,10 @@ impl LiveExperiment {
         experiment: Experiment,
         stats: Vec<VariantStats>,
         sticky: Arc<StickyCache>,
-        segments: &Segments,
+        segments: &SegmentCatalog,
     ) -> Self {
         let spec = &experiment.spec;
-        let personal = Personalization::compile(spec, segments);
+        let audience = Audience::compile(spec, segments);
         let position = |key: &str| spec.variant_index(key);
         let variants = spec
             .variants
@@ -182,7 +182,7 @@ impl LiveExperiment {
             stats,
             sticky,
             definition: Arc::new(experiment),
-            personal,
+            audience,
             context: None,
         }
     }
@@ -202,7 +202,7 @@ pub struct Snapshot {
     pub by_key: HashMap<String, usize>,
     pub built_at: Instant,
     /// Named segments (their rules are compiled into the experiments that use them).
-    pub segments: Arc<Segments>,
+    pub segments: Arc<SegmentCatalog>,
     /// The share of users held out of every experiment.
     pub holdout: f64,
 }
@@ -213,7 +213,7 @@ impl Snapshot {
             experiments: Vec::new(),
             by_key: HashMap::new(),
             built_at: Instant::now(),
-            segments: Arc::new(Segments::default()),
+            segments: Arc::new(SegmentCatalog::default()),
             holdout: 0.0,
         }
     }
@@ -229,7 +229,7 @@ impl Snapshot {
         experiments: Vec<Experiment>,
         mut stats: HashMap<i64, Vec<VariantStats>>,
         mut context_stats: HashMap<i64, Vec<ContextStats>>,
-        segments: Segments,
+        segments: SegmentCatalog,
         holdout: f64,
     ) -> Snapshot {
         let segments_changed = segments.fingerprint != previous.segments.fingerprint;

@@ -60,21 +60,21 @@ impl Default for AuthThrottleSettings {
 /// Whom failures are counted against: an IPv4 address, or an IPv6 /64 (what one subscriber
 /// usually holds, so rotating through one's own /64 does not buy more guesses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Client {
+pub enum PeerAddress {
     V4(u32),
     V6Net(u64),
     /// No peer address (not a TCP connection): all such requests share one bucket.
     Unknown,
 }
 
-impl Client {
-    pub fn of(ip: Option<IpAddr>) -> Client {
+impl PeerAddress {
+    pub fn of(ip: Option<IpAddr>) -> PeerAddress {
         match ip {
-            None => Client::Unknown,
-            Some(IpAddr::V4(v4)) => Client::V4(u32::from(v4)),
+            None => PeerAddress::Unknown,
+            Some(IpAddr::V4(v4)) => PeerAddress::V4(u32::from(v4)),
             Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-                Some(v4) => Client::V4(u32::from(v4)),
-                None => Client::V6Net((u128::from(v6) >> 64) as u64),
+                Some(v4) => PeerAddress::V4(u32::from(v4)),
+                None => PeerAddress::V6Net((u128::from(v6) >> 64) as u64),
             },
         }
     }
@@ -87,7 +87,7 @@ pub struct AuthThrottle {
     tolerance: u64,
     max_addresses: usize,
     epoch: Instant,
-    buckets: DashMap<Client, u64, foldhash::fast::RandomState>,
+    buckets: DashMap<PeerAddress, u64, foldhash::fast::RandomState>,
     /// When the last sweep ran (nanoseconds since `epoch`).
     last_sweep: AtomicU64,
 }
@@ -111,22 +111,22 @@ impl AuthThrottle {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// Counts one failed authentication from `client`: `Ok` while within its budget, or how
+    /// Counts one failed authentication from `peer`: `Ok` while within its budget, or how
     /// long until the next failure would be, once over it (a refused failure is not counted:
     /// the bucket refills at the configured rate however hard it is hammered).
-    pub fn fail(&self, client: Client) -> Result<(), Duration> {
-        self.fail_at(client, self.now())
+    pub fn fail(&self, peer: PeerAddress) -> Result<(), Duration> {
+        self.fail_at(peer, self.now())
     }
 
-    fn fail_at(&self, client: Client, now: u64) -> Result<(), Duration> {
-        if !self.buckets.contains_key(&client)
+    fn fail_at(&self, peer: PeerAddress, now: u64) -> Result<(), Duration> {
+        if !self.buckets.contains_key(&peer)
             && self.buckets.len() >= self.max_addresses
             && !self.sweep_at(now)
         {
             // Full of throttled addresses and swept less than a second ago: fail closed.
             return Err(Duration::from_nanos(self.interval));
         }
-        let mut tat = self.buckets.entry(client).or_insert(0);
+        let mut tat = self.buckets.entry(peer).or_insert(0);
         if *tat > now + self.tolerance {
             return Err(Duration::from_nanos(*tat - now - self.tolerance));
         }
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn a_burst_then_the_rate() {
         let t = throttle(30.0, 3, 10);
-        let a = Client::V4(1);
+        let a = PeerAddress::V4(1);
         for _ in 0..3 {
             assert_eq!(t.fail_at(a, 10 * S), Ok(()));
         }
@@ -190,19 +190,19 @@ mod tests {
         assert_eq!(t.fail_at(a, 12 * S), Ok(()));
         assert!(t.fail_at(a, 12 * S).is_err());
         // Another address has its own budget.
-        assert_eq!(t.fail_at(Client::V4(2), 12 * S), Ok(()));
+        assert_eq!(t.fail_at(PeerAddress::V4(2), 12 * S), Ok(()));
     }
 
     #[test]
     fn idle_addresses_are_forgotten_and_the_map_is_capped() {
         let t = throttle(60.0, 1, 2);
-        assert_eq!(t.fail_at(Client::V4(1), 5 * S), Ok(()));
-        assert_eq!(t.fail_at(Client::V4(2), 5 * S), Ok(()));
+        assert_eq!(t.fail_at(PeerAddress::V4(1), 5 * S), Ok(()));
+        assert_eq!(t.fail_at(PeerAddress::V4(2), 5 * S), Ok(()));
         // Full of throttled addresses: a third is refused (fail closed), not added.
-        assert!(t.fail_at(Client::V4(3), 5 * S).is_err());
+        assert!(t.fail_at(PeerAddress::V4(3), 5 * S).is_err());
         assert_eq!(t.tracked(), 2);
         // Once they are idle (buckets full again) a sweep forgets them.
-        assert_eq!(t.fail_at(Client::V4(3), 7 * S), Ok(()));
+        assert_eq!(t.fail_at(PeerAddress::V4(3), 7 * S), Ok(()));
         assert_eq!(t.tracked(), 1);
     }
 
@@ -211,10 +211,10 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(Client::of(Some(a)), Client::of(Some(b)));
-        assert_ne!(Client::of(Some(a)), Client::of(Some(c)));
+        assert_eq!(PeerAddress::of(Some(a)), PeerAddress::of(Some(b)));
+        assert_ne!(PeerAddress::of(Some(a)), PeerAddress::of(Some(c)));
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
         let v4: IpAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!(Client::of(Some(mapped)), Client::of(Some(v4)));
+        assert_eq!(PeerAddress::of(Some(mapped)), PeerAddress::of(Some(v4)));
     }
 }

@@ -32,7 +32,7 @@ pub struct AssignJob {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct TrackOutcome {
+pub struct TrackReceipt {
     pub accepted: usize,
     pub duplicates: usize,
     /// Events not stored because their user has no assignment (only with a consent
@@ -47,7 +47,7 @@ fn is_zero(n: &usize) -> bool {
 
 pub struct TrackJob {
     pub events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<TrackOutcome, StoreError>>,
+    reply: oneshot::Sender<Result<TrackReceipt, StoreError>>,
 }
 
 /// Erasing one user: runs alone, after everything queued before it in the user's partition.
@@ -202,7 +202,7 @@ impl Writer {
     }
 
     /// Stores events once per (user, event id) and attributes the new ones.
-    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+    pub async fn track(&self, events: Vec<NewEvent>) -> Result<TrackReceipt, StoreError> {
         self.within(self.track_untimed(events)).await
     }
 
@@ -276,7 +276,7 @@ impl Writer {
             .map(|_| ())
     }
 
-    async fn track_untimed(&self, events: Vec<NewEvent>) -> Result<TrackOutcome, StoreError> {
+    async fn track_untimed(&self, events: Vec<NewEvent>) -> Result<TrackReceipt, StoreError> {
         let queued = Instant::now();
         let mut parts: Vec<Vec<NewEvent>> =
             (0..self.partitions.len()).map(|_| Vec::new()).collect();
@@ -291,7 +291,7 @@ impl Writer {
                 .await?;
             answers.push(answer);
         }
-        let mut total = TrackOutcome::default();
+        let mut total = TrackReceipt::default();
         for answer in answers {
             let part = answer.await.map_err(|_| {
                 StoreError::Unavailable("the writer stopped before answering".into())
@@ -586,7 +586,7 @@ impl WriterThread {
         &mut self,
         assigns: &[AssignJob],
         tracks: &[TrackJob],
-    ) -> Result<BatchOutcome, StoreError> {
+    ) -> Result<BatchReplies, StoreError> {
         let mut attempt = 0;
         let shard = self.shard;
         let drop_unassigned = self.settings.drop_unassigned_events;
@@ -616,8 +616,8 @@ impl WriterThread {
 }
 
 /// What one committed batch answers: per assign job, the variant id stored for each of its
-/// experiments (`None` where none is); per track job, its outcome.
-type BatchOutcome = (Vec<Vec<Option<i64>>>, Vec<TrackOutcome>);
+/// experiments (`None` where none is); per track job, its receipt.
+type BatchReplies = (Vec<Vec<Option<i64>>>, Vec<TrackReceipt>);
 
 /// The body of one group-commit transaction.
 fn commit_batch(
@@ -626,7 +626,7 @@ fn commit_batch(
     tracks: &[TrackJob],
     shard: i16,
     drop_unassigned: bool,
-) -> Result<BatchOutcome, StoreError> {
+) -> Result<BatchReplies, StoreError> {
     let mut deltas = StatDeltas::default();
 
     let held_out: Vec<(&str, chrono::DateTime<chrono::Utc>)> = assigns
@@ -718,18 +718,18 @@ fn commit_batch(
     let mut track_answers = Vec::with_capacity(tracks.len());
     let mut stored_flags = stored.iter();
     for job in tracks {
-        let mut outcome = TrackOutcome::default();
+        let mut receipt = TrackReceipt::default();
         for e in &job.events {
             if !kept(e) {
-                outcome.ignored += 1;
+                receipt.ignored += 1;
             } else if *stored_flags.next().expect("one flag per event") {
-                outcome.accepted += 1;
+                receipt.accepted += 1;
                 new_events.push(e);
             } else {
-                outcome.duplicates += 1;
+                receipt.duplicates += 1;
             }
         }
-        track_answers.push(outcome);
+        track_answers.push(receipt);
     }
     if !new_events.is_empty() {
         let mut users: Vec<&str> = new_events.iter().map(|e| e.user_id.as_str()).collect();
@@ -738,10 +738,10 @@ fn commit_batch(
         let mut names: Vec<&str> = new_events.iter().map(|e| e.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        let mut outcomes = batch::lock_outcomes(tx, &users, &names)?;
-        let changed = attribution::attribute(&mut outcomes, &new_events, &mut deltas);
-        let changed: Vec<&batch::Outcome> = changed.iter().map(|&i| &outcomes[i]).collect();
-        batch::save_outcomes(tx, &changed)?;
+        let mut progress = batch::lock_goal_progress(tx, &users, &names)?;
+        let changed = attribution::attribute(&mut progress, &new_events, &mut deltas);
+        let changed: Vec<&batch::GoalProgress> = changed.iter().map(|&i| &progress[i]).collect();
+        batch::save_goal_progress(tx, &changed)?;
     }
 
     batch::apply_stat_deltas(tx, &deltas, shard)?;

@@ -1,20 +1,20 @@
-//! Contextual (per-segment) posteriors that borrow strength from the pooled one, and the
+//! Contextual (per-context) posteriors that borrow strength from the pooled one, and the
 //! value of personalization. Pure functions, shared by the server and the simulator.
 //!
-//! A segment's posterior of variant v starts from a prior centred on the pooled estimate of
-//! v (all segments together) with the weight of `m = min(n_pooled, m_max)` pseudo-users:
+//! A context's posterior of variant v starts from a prior centred on the pooled estimate of
+//! v (all contexts together) with the weight of `m = min(n_pooled, m_max)` pseudo-users:
 //!
 //! - conversion: Beta(1 + m·p̂ + c_s, 1 + m·(1 − p̂) + n_s − c_s), p̂ = (1 + c)/(2 + n) the
 //!   pooled posterior mean;
-//! - revenue: the segment's sums plus `m` pseudo-users with the pooled mean x̄ and per-user
+//! - revenue: the context's sums plus `m` pseudo-users with the pooled mean x̄ and per-user
 //!   variance s² (Σx += m·x̄, Σx² += m·(s² + x̄²)).
 //!
 //! This is empirical-Bayes partial pooling (Gelman et al., "Bayesian Data Analysis", 3rd ed.,
 //! ch. 5; the same idea as the hierarchical priors of Chapelle & Li 2011, §4): a new or small
-//! segment starts from what is known of everyone and is not starved by a flat prior, while a
-//! large segment's own data soon outweighs the `m` pseudo-users. The pooled estimate
-//! includes the segment's own users (counted twice, with weight at most m); with a small m
-//! that is negligible next to the data that makes a segment's estimate differ. The prior
+//! context starts from what is known of everyone and is not starved by a flat prior, while a
+//! large context's own data soon outweighs the `m` pseudo-users. The pooled estimate
+//! includes the context's own users (counted twice, with weight at most m); with a small m
+//! that is negligible next to the data that makes a context's estimate differ. The prior
 //! strength `m_max` was chosen with the simulator (docs/simulation.md, "Contextual bandit").
 
 use super::beta::BetaPosterior;
@@ -22,8 +22,8 @@ use super::gaussian::MeanPosterior;
 
 /// Default cap of the prior strength, in pseudo-users. Chosen with the simulator
 /// (docs/simulation.md, "Contextual bandit"): over m_max ∈ {0, 10, 30, 100}, 10 stays at most
-/// 4% above the regret of independent flat-prior segments at every horizon of both scenarios
-/// (stronger priors cost up to 18% there), and the prior still centres a new segment on
+/// 4% above the regret of independent flat-prior contexts at every horizon of both scenarios
+/// (stronger priors cost up to 18% there), and the prior still centres a new context on
 /// what is known of everyone.
 pub const PRIOR_STRENGTH: u64 = 10;
 
@@ -32,8 +32,8 @@ pub fn prior_weight(pooled_users: u64, m_max: u64) -> u64 {
     pooled_users.min(m_max)
 }
 
-/// The segment's Beta posterior of a conversion rate with a prior centred on the pooled rate.
-pub fn segment_beta(
+/// The context's Beta posterior of a conversion rate with a prior centred on the pooled rate.
+pub fn context_beta(
     pooled_users: u64,
     pooled_conversions: u64,
     users: u64,
@@ -50,9 +50,9 @@ pub fn segment_beta(
     )
 }
 
-/// The segment's Gaussian posterior of the mean value per user with `m` pseudo-users at the
+/// The context's Gaussian posterior of the mean value per user with `m` pseudo-users at the
 /// pooled mean and variance (no pseudo-users while the pooled variance is unknown).
-pub fn segment_mean(
+pub fn context_mean(
     pooled: &MeanPosterior,
     n: u64,
     sum: f64,
@@ -85,27 +85,27 @@ fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 
 /// The expected value of personalization, from posterior draws.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Personalization {
-    /// Expected rate (or value per user) when every segment gets its own `best[s]`.
-    pub per_segment: f64,
+pub struct PersonalizationEstimate {
+    /// Expected rate (or value per user) when every context gets its own `best[s]`.
+    pub per_context: f64,
     /// Expected rate when everyone gets `best_single`.
     pub best_single: f64,
     pub best_single_variant: usize,
-    /// per_segment − best_single: mean and the 2.5% and 97.5% quantiles over the draws.
+    /// per_context − best_single: mean and the 2.5% and 97.5% quantiles over the draws.
     pub gain: (f64, f64, f64),
 }
 
-/// Monte Carlo over joint posterior draws: `draws[d][s][v]` is draw d of segment s's metric
-/// under variant v, `shares[s]` the segment's share of users, `best[s]` the variant the
-/// segment would be given. The single best variant is the one with the highest expected
+/// Monte Carlo over joint posterior draws: `draws[d][s][v]` is draw d of context s's metric
+/// under variant v, `shares[s]` the context's share of users, `best[s]` the variant the
+/// context would be given. The single best variant is the one with the highest expected
 /// share-weighted value. Both policies are fixed before the draws, so the gain is the
-/// posterior of what deploying per-segment winners would add over the best single variant
-/// (it may be negative when segments do not really differ).
+/// posterior of what deploying per-context winners would add over the best single variant
+/// (it may be negative when contexts do not really differ).
 pub fn personalization(
     draws: &[Vec<Vec<f64>>],
     shares: &[f64],
     best: &[usize],
-) -> Option<Personalization> {
+) -> Option<PersonalizationEstimate> {
     let first = draws.first()?;
     let variants = first.first()?.len();
     if variants == 0 {
@@ -147,8 +147,8 @@ pub fn personalization(
     }
     let gain_mean = gains.iter().sum::<f64>() / d;
     gains.sort_by(f64::total_cmp);
-    Some(Personalization {
-        per_segment: per_segment_sum / d,
+    Some(PersonalizationEstimate {
+        per_context: per_segment_sum / d,
         best_single: single_means[best_single_variant],
         best_single_variant,
         gain: (
@@ -166,24 +166,24 @@ mod tests {
     #[test]
     fn a_new_segment_starts_at_the_pooled_rate() {
         // Pooled: 1000 users, 98 conversions → p̂ = 99/1002; m = 30.
-        let s = segment_beta(1000, 98, 0, 0, 30);
+        let s = context_beta(1000, 98, 0, 0, 30);
         let p = 99.0 / 1002.0;
         assert!((s.alpha - (1.0 + 30.0 * p)).abs() < 1e-12);
         assert!((s.beta - (1.0 + 30.0 * (1.0 - p))).abs() < 1e-12);
         assert!((s.mean() - (1.0 + 30.0 * p) / 32.0).abs() < 1e-12);
         // With no pooled data the prior is flat.
         assert_eq!(
-            segment_beta(0, 0, 5, 2, 30),
+            context_beta(0, 0, 5, 2, 30),
             BetaPosterior::from_counts(5, 2)
         );
         // m never exceeds the pooled users.
-        let small = segment_beta(4, 2, 0, 0, 30);
+        let small = context_beta(4, 2, 0, 0, 30);
         assert!((small.alpha + small.beta - 6.0).abs() < 1e-12);
     }
 
     #[test]
     fn a_large_segment_follows_its_own_data() {
-        let s = segment_beta(100_000, 10_000, 20_000, 6_000, 30);
+        let s = context_beta(100_000, 10_000, 20_000, 6_000, 30);
         assert!((s.mean() - 0.3).abs() < 0.001, "{}", s.mean());
     }
 
@@ -191,7 +191,7 @@ mod tests {
     fn revenue_pseudo_users() {
         // Pooled: values 1, 2, 3 → mean 2, variance 1.
         let pooled = MeanPosterior::from_sums(3, 6.0, 14.0);
-        let s = segment_mean(&pooled, 0, 0.0, 0.0, 30);
+        let s = context_mean(&pooled, 0, 0.0, 0.0, 30);
         assert_eq!(s.n, 3);
         assert!((s.mean() - 2.0).abs() < 1e-12);
         assert!((s.per_user_variance().unwrap() - 1.5).abs() < 1e-12); // 3 pseudo-users (n−1)
@@ -199,8 +199,8 @@ mod tests {
 
     #[test]
     fn personalization_by_hand() {
-        // Two segments of equal size, two variants, two draws.
-        // Segment 0 prefers variant 0, segment 1 variant 1.
+        // Two contexts of equal size, two variants, two draws.
+        // Context 0 prefers variant 0, context 1 variant 1.
         let draws = vec![
             vec![vec![0.3, 0.1], vec![0.1, 0.2]],
             vec![vec![0.5, 0.1], vec![0.1, 0.4]],
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(p.best_single_variant, 0);
         assert!((p.best_single - 0.25).abs() < 1e-12);
         // Personal: draw 0: 0.25, draw 1: 0.45 → 0.35.
-        assert!((p.per_segment - 0.35).abs() < 1e-12);
+        assert!((p.per_context - 0.35).abs() < 1e-12);
         // Gains: 0.05 and 0.15.
         assert!((p.gain.0 - 0.1).abs() < 1e-12);
         assert!((p.gain.1 - (0.05 + 0.025 * 0.1)).abs() < 1e-12);

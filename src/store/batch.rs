@@ -232,7 +232,7 @@ pub fn users_with_assignments(
 /// A user's assignment in an experiment whose goal may match an incoming event, with the
 /// outcome so far. Locked for the rest of the transaction.
 #[derive(Debug, Clone, QueryableByName)]
-pub struct Outcome {
+pub struct GoalProgress {
     #[diesel(sql_type = BigInt)]
     pub experiment_id: i64,
     #[diesel(sql_type = Text)]
@@ -253,11 +253,11 @@ pub struct Outcome {
 
 /// Assignments of these users in live (running or paused) experiments whose goal is one of
 /// these event names, locked `FOR UPDATE` so concurrent writers add up exactly.
-pub fn lock_outcomes(
+pub fn lock_goal_progress(
     conn: &mut PgConnection,
     user_ids: &[&str],
     event_names: &[&str],
-) -> Result<Vec<Outcome>, StoreError> {
+) -> Result<Vec<GoalProgress>, StoreError> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -273,8 +273,11 @@ pub fn lock_outcomes(
     .load(conn)?)
 }
 
-pub fn save_outcomes(conn: &mut PgConnection, outcomes: &[&Outcome]) -> Result<(), StoreError> {
-    if outcomes.is_empty() {
+pub fn save_goal_progress(
+    conn: &mut PgConnection,
+    progress: &[&GoalProgress],
+) -> Result<(), StoreError> {
+    if progress.is_empty() {
         return Ok(());
     }
     Prepared::new(
@@ -283,17 +286,17 @@ pub fn save_outcomes(conn: &mut PgConnection, outcomes: &[&Outcome]) -> Result<(
            AS d(experiment_id, user_id, converted_at, value) \
          WHERE a.experiment_id = d.experiment_id AND a.user_id = d.user_id",
     )
-    .bind::<Array<BigInt>, _>(outcomes.iter().map(|o| o.experiment_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(progress.iter().map(|o| o.experiment_id).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(
-        outcomes
+        progress
             .iter()
             .map(|o| o.user_id.as_str())
             .collect::<Vec<_>>(),
     )
     .bind::<Array<Nullable<Timestamptz>>, _>(
-        outcomes.iter().map(|o| o.converted_at).collect::<Vec<_>>(),
+        progress.iter().map(|o| o.converted_at).collect::<Vec<_>>(),
     )
-    .bind::<Array<Double>, _>(outcomes.iter().map(|o| o.value).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(progress.iter().map(|o| o.value).collect::<Vec<_>>())
     .execute(conn)?;
     Ok(())
 }

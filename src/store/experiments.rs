@@ -66,7 +66,7 @@ fn to_domain(
             traffic: row.traffic,
             floor: row.floor,
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
-            rules,
+            pinned_rules: rules,
             layer,
             context: row.context,
         },
@@ -121,7 +121,7 @@ pub fn insert_experiment(
                 traffic: spec.traffic,
                 floor: spec.floor,
                 min_users_per_arm: spec.min_users_per_arm as i32,
-                rules: serde_json::to_value(&spec.rules).expect("rules serialize"),
+                rules: serde_json::to_value(&spec.pinned_rules).expect("rules serialize"),
                 layer: spec
                     .layer
                     .as_ref()
@@ -236,7 +236,8 @@ pub fn update_experiment<E>(
                 experiments::floor.eq(spec.floor),
                 experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
                 experiments::targeting.eq(targeting),
-                experiments::rules.eq(serde_json::to_value(&spec.rules).expect("rules serialize")),
+                experiments::rules
+                    .eq(serde_json::to_value(&spec.pinned_rules).expect("rules serialize")),
                 experiments::layer.eq(spec
                     .layer
                     .as_ref()

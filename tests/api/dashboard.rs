@@ -952,7 +952,7 @@ async fn render_time_with_10_variants_and_a_million_users() {
 }
 
 #[tokio::test]
-async fn a_contextual_experiment_shows_its_segments_and_off_policy_estimates() {
+async fn a_contextual_experiment_shows_its_contexts_and_off_policy_estimates() {
     let app = spawn_app().await;
     let mut browser = Browser::signed_in(&app).await;
     let csrf = browser.csrf().await;
@@ -1001,10 +1001,10 @@ async fn a_contextual_experiment_shows_its_segments_and_off_policy_estimates() {
     let page = browser.get(path).await;
     assert_eq!(page.status, StatusCode::OK);
     let body = text(&page.body);
-    assert!(body.contains("Segments"), "{body}");
+    assert!(body.contains("Results per context"), "{body}");
     assert!(body.contains("platform = ios, returning = true"), "{body}");
     assert!(
-        body.contains("Giving every segment its own best variant"),
+        body.contains("Giving every context its own best variant"),
         "{body}"
     );
     assert!(body.contains("Compute them"), "{body}");
@@ -1015,7 +1015,7 @@ async fn a_contextual_experiment_shows_its_segments_and_off_policy_estimates() {
     assert!(body.contains("From 60 logged users"), "{body}");
     assert!(body.contains("hello for everyone"), "{body}");
     assert!(
-        body.contains("every segment gets its most probably best variant"),
+        body.contains("every context gets its most probably best variant"),
         "{body}"
     );
     // ...and keeps them for the next view.

@@ -1,5 +1,5 @@
-//! Personalization, compiled for the hot path: targeting trees with segment references
-//! resolved, pinned rules, layer ranges and the holdout.
+//! An experiment's audience, compiled for the hot path: its targeting tree with segment
+//! references resolved, its pinned rules and its layer range.
 //!
 //! Compilation happens when the snapshot is rebuilt (segments are inlined: a segment edit
 //! reaches every instance with the next refresh); evaluation walks a boxed tree by reference
@@ -32,11 +32,11 @@ impl Matcher {
     }
 
     /// Every rule of `rules` must hold.
-    pub fn all_of(rules: &[Rule], segments: &Segments) -> Matcher {
+    pub fn all_of(rules: &[Rule], segments: &SegmentCatalog) -> Matcher {
         Self::group(true, rules.iter().map(|r| Self::compile(r, segments)))
     }
 
-    pub fn compile(rule: &Rule, segments: &Segments) -> Matcher {
+    pub fn compile(rule: &Rule, segments: &SegmentCatalog) -> Matcher {
         match rule {
             Rule::Condition(c) => Matcher::Condition(c.clone()),
             Rule::All(rules) => Self::all_of(rules, segments),
@@ -81,16 +81,16 @@ impl Matcher {
     }
 }
 
-/// The segments as of the last refresh, by key.
+/// The named segments as of the last refresh, by key: what segment references resolve to.
 #[derive(Debug, Default)]
-pub struct Segments {
+pub struct SegmentCatalog {
     rules: HashMap<String, Rule>,
     names: HashMap<String, String>,
     /// Changes whenever any segment's rule changes (experiments then recompile).
     pub fingerprint: u64,
 }
 
-impl Segments {
+impl SegmentCatalog {
     pub fn new(segments: Vec<Segment>) -> Self {
         let mut text = String::new();
         let mut rules = HashMap::with_capacity(segments.len());
@@ -103,7 +103,7 @@ impl Segments {
             names.insert(s.spec.key.to_string(), s.spec.name);
             rules.insert(s.spec.key.into_inner(), s.spec.rule);
         }
-        Segments {
+        SegmentCatalog {
             rules,
             names,
             fingerprint: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
@@ -126,30 +126,30 @@ impl Segments {
 
 /// One pinned rule: users the segment matches get `variant`.
 #[derive(Debug)]
-pub struct Pinned {
+pub struct PinnedMatcher {
     pub segment: Arc<str>,
     pub matcher: Matcher,
     pub variant: usize,
 }
 
-/// An experiment's personalization, compiled.
+/// Who an experiment is for, compiled: its targeting, its pinned rules and its layer range.
 #[derive(Debug)]
-pub struct Personalization {
+pub struct Audience {
     pub targeting: Matcher,
-    pub pinned: Box<[Pinned]>,
+    pub pinned: Box<[PinnedMatcher]>,
     /// (seed of the layer's hash, from, to)
     pub layer: Option<(u64, f64, f64)>,
 }
 
-impl Personalization {
-    pub fn compile(spec: &ExperimentSpec, segments: &Segments) -> Self {
-        Personalization {
+impl Audience {
+    pub fn compile(spec: &ExperimentSpec, segments: &SegmentCatalog) -> Self {
+        Audience {
             targeting: Matcher::all_of(spec.targeting.rules(), segments),
             pinned: spec
-                .rules
+                .pinned_rules
                 .iter()
                 .filter_map(|r| {
-                    Some(Pinned {
+                    Some(PinnedMatcher {
                         segment: Arc::from(r.segment.as_str()),
                         matcher: Matcher::compile(&Rule::Segment(r.segment.clone()), segments),
                         variant: spec.variant_index(r.variant.as_str())?,
@@ -164,7 +164,7 @@ impl Personalization {
     }
 
     /// The first pinned rule the user matches: (segment key, variant index).
-    pub fn pinned(&self, attributes: &Attributes) -> Option<&Pinned> {
+    pub fn pinned(&self, attributes: &Attributes) -> Option<&PinnedMatcher> {
         self.pinned.iter().find(|p| p.matcher.matches(attributes))
     }
 
@@ -183,17 +183,6 @@ impl Personalization {
 /// A layer's hash seed: independent of every experiment's own hashes.
 pub fn layer_seed(layer_key: &str) -> u64 {
     hashing::seed(&format!("layer:{layer_key}"), "layer")
-}
-
-/// The holdout's seed: one server-wide hash of the user (computed once: `assign` asks for it).
-pub fn holdout_seed() -> u64 {
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *SEED.get_or_init(|| hashing::seed("posterior:holdout", "holdout"))
-}
-
-/// Whether the user is in the holdout of this `fraction`.
-pub fn in_holdout(fraction: f64, user_id: &str) -> bool {
-    fraction > 0.0 && hashing::unit_interval(holdout_seed(), user_id) < fraction
 }
 
 #[cfg(test)]
@@ -274,9 +263,9 @@ mod tests {
         })
     }
 
-    fn segments_of(rules: &[Rule]) -> Segments {
+    fn segments_of(rules: &[Rule]) -> SegmentCatalog {
         let now = chrono::Utc::now();
-        Segments::new(
+        SegmentCatalog::new(
             rules
                 .iter()
                 .enumerate()
@@ -316,7 +305,7 @@ mod tests {
 
     #[test]
     fn groups_fold() {
-        let segments = Segments::default();
+        let segments = SegmentCatalog::default();
         let c = |v: i64| {
             Rule::Condition(Condition {
                 attribute: "visits".into(),
@@ -333,6 +322,7 @@ mod tests {
 
     #[test]
     fn holdout_and_layers_hash_independently() {
+        use crate::engine::holdout::in_holdout;
         let n = 20_000;
         let held = (0..n)
             .filter(|i| in_holdout(0.1, &format!("u-{i}")))
