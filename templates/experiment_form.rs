@@ -6,9 +6,9 @@ use super::components::{
     InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error, notice,
     radio_field, select_field, swatch, text_field, textarea_field,
 };
+use super::form_values::{ExperimentForm, FieldErrors, VariantRow};
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{ExperimentForm, FieldErrors, VariantRow};
 use crate::domain::{Experiment, Kind};
 use maud::{Markup, html};
 

@@ -2,16 +2,18 @@
 //! definition (payloads, targeting, goal), the lifecycle buttons and the export links.
 
 use super::charts::{self, Column, Density, DensityCurve};
-use super::components::{Tone, csrf_input, notice, status_badge, swatch};
+use super::components::{Tone, csrf_input, notice, op_words, status_badge, swatch};
 use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{OPS, op_name};
-use crate::domain::{Condition, Experiment, Kind, Metric, Rule, Status};
+use crate::domain::{Condition, Experiment, Kind, Metric, Op, Rule, Status};
 use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use std::collections::HashMap;
+
+/// How often the page may be asked to reload itself, in seconds.
+pub const REFRESH_CHOICES: &[u32] = &[10, 30, 60, 300];
 
 pub struct ExperimentView<'a> {
     pub csrf: &'a str,
@@ -232,7 +234,7 @@ fn refresh_control(view: &ExperimentView) -> Markup {
                 }
                 None => {
                     "Reload automatically: "
-                    @for (i, s) in crate::dashboard::REFRESH_CHOICES.iter().enumerate() {
+                    @for (i, s) in REFRESH_CHOICES.iter().enumerate() {
                         @if i > 0 { " · " }
                         a href={ (base) "?refresh=" (s) } { "every " (if *s >= 60 { format!("{} min", s / 60) } else { format!("{s} s") }) }
                     }
@@ -540,11 +542,7 @@ fn charts_section(view: &ExperimentView) -> Markup {
 
 /// A targeting rule in words: `platform is one of ios, android`.
 pub fn rule_text(c: &Condition) -> String {
-    let op = op_name(c.op);
-    let words = OPS
-        .iter()
-        .find(|(k, _)| *k == op)
-        .map_or(op.as_str(), |(_, w)| w);
+    let words = op_words(c.op);
     let value = match &c.value {
         None => String::new(),
         Some(serde_json::Value::Array(items)) => items
@@ -556,10 +554,10 @@ pub fn rule_text(c: &Condition) -> String {
         Some(other) => other.to_string(),
     };
     match (c.op, &c.value) {
-        (crate::domain::Op::Exists, Some(serde_json::Value::Bool(false))) => {
+        (Op::Exists, Some(serde_json::Value::Bool(false))) => {
             format!("{} is missing", c.attribute)
         }
-        (crate::domain::Op::Exists, _) => format!("{} exists", c.attribute),
+        (Op::Exists, _) => format!("{} exists", c.attribute),
         _ => format!("{} {words} {value}", c.attribute),
     }
 }

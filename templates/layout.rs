@@ -1,6 +1,6 @@
 //! The frame of every page: head, header with navigation and sign-out, main, footer.
 
-use crate::dashboard::assets::{SCRIPT, STYLESHEET};
+use super::assets::{SCRIPT, STYLESHEET};
 use maud::{DOCTYPE, Markup, html};
 
 /// Which navigation entry the page belongs to.

@@ -6,9 +6,9 @@ use super::components::{
     Field, InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error,
     notice, select_field, text_field, textarea_field,
 };
+use super::form_values::{FieldErrors, SegmentForm};
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{FieldErrors, SegmentForm};
 use crate::domain::{Rule, Segment};
 use crate::engine::{HoldoutGroup, HoldoutResults};
 use maud::{Markup, html};

@@ -105,7 +105,7 @@ pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes)
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &form,
                 None,
-                Some(&format!("{}: {}", e.field, e.message)),
+                Some(&e.to_string()),
                 None,
             )
             .await
@@ -161,7 +161,7 @@ async fn render_revoke(
             csrf: &user.csrf,
             key: &key,
             error,
-            own_key: user.key == KeyId::Stored(id),
+            own_key: user.session.key == KeyId::Stored(id),
         }),
     ))
 }

@@ -4,32 +4,31 @@
 //! `templates`; they never touch SQL. Every page works without JavaScript; `static/` holds the
 //! stylesheet and a small script that only enhances.
 
-pub mod assets;
+mod assets;
 mod audit;
 mod experiments;
-pub mod forms;
+mod forms;
 mod keys;
 mod segments;
-pub mod session;
+mod session;
 mod sign_in;
 
-pub use session::{SignedIn, has_admin_session};
+pub use session::SignedIn;
 
+use crate::domain::ValidationError;
 use crate::engine::EngineError;
 use crate::templates;
+use crate::templates::form_values::FieldErrors;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError, web};
 use maud::Markup;
+use std::time::{Duration, Instant};
 
 /// Where the dashboard lives, and where a signed-in visitor lands.
 pub const HOME: &str = "/dashboard/experiments";
 
-/// How often an experiment page may be asked to reload itself, in seconds.
-pub const REFRESH_CHOICES: &[u32] = &[10, 30, 60, 300];
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::Data::new(session::Sessions::default()))
-        .route("/", web::get().to(go_home))
+    cfg.route("/", web::get().to(go_home))
         .route("/static/{file}", web::get().to(assets::serve))
         .service(
             web::scope("/dashboard")
@@ -200,13 +199,52 @@ pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
 }
 
 /// A form page: 200 when it is shown to be filled in, 422 when it comes back with `errors`.
-pub fn form_html(errors: &forms::FieldErrors, markup: Markup) -> HttpResponse {
+pub fn form_html(errors: &FieldErrors, markup: Markup) -> HttpResponse {
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     html(status, markup)
+}
+
+/// What a form's submission came to: done (`Ok(Ok(_))`), refused with errors to show beside
+/// the form's fields (`Ok(Err(_))`: `invalid` places the domain's refusal, `conflict` a
+/// conflict with what exists), or failed (an error page).
+pub fn refused<T>(
+    result: Result<T, EngineError>,
+    invalid: impl FnOnce(&ValidationError) -> FieldErrors,
+    conflict: impl FnOnce(String) -> FieldErrors,
+) -> Result<Result<T, FieldErrors>, DashboardError> {
+    match result {
+        Ok(done) => Ok(Ok(done)),
+        Err(EngineError::Invalid(e)) => Ok(Err(invalid(&e))),
+        Err(EngineError::Conflict(m)) => Ok(Err(conflict(m))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds `Server-Timing` to a page: how long its data (read by `fetched`) and its rendering
+/// took, from `started`.
+pub fn with_server_timing(
+    mut response: HttpResponse,
+    started: Instant,
+    fetched: Duration,
+) -> HttpResponse {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let total = started.elapsed();
+    let timing = format!(
+        "data;dur={:.2}, render;dur={:.2}, total;dur={:.2}",
+        ms(fetched),
+        ms(total.saturating_sub(fetched)),
+        ms(total)
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&timing) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("server-timing"), value);
+    }
+    response
 }
 
 /// 303 See Other: after a form, the browser GETs the target (no re-submission on reload).

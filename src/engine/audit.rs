@@ -7,7 +7,7 @@
 use super::export::{self, Encoder, ExportFormat, ExportStream, SLOTS, WAIT_FOR_SLOT};
 use super::keys::{self, KeyId};
 use super::{Engine, EngineError};
-use crate::domain::{Scope, ValidationError, validate_key_name, validate_rate_limit};
+use crate::domain::{Scope, ValidationError, Violation, validate_key_name, validate_rate_limit};
 use crate::store::export::TimeRange;
 use crate::store::{self, NewAuditEntry, StoreError};
 use diesel::pg::PgConnection;
@@ -110,7 +110,7 @@ pub fn revoke_key_in(
         Ok(record) => Ok(record),
         Err(StoreError::NotFound) => Err(EngineError::Invalid(ValidationError::new(
             "id",
-            format!("there is no active key with id {id}"),
+            Violation::UnknownKey { id },
         ))),
         Err(e) => Err(e.into()),
     }

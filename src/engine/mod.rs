@@ -16,8 +16,10 @@ pub mod keys;
 pub mod ope;
 pub mod results;
 mod segments;
+pub mod sessions;
 mod snapshot;
 mod sticky;
+pub mod summaries;
 pub mod throttle;
 pub mod writer;
 
@@ -188,6 +190,8 @@ struct Inner {
     holdout_known: sticky::StickyCache,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
+    /// Signs dashboard session cookies (loaded from the database at first use).
+    cookie_signer: tokio::sync::OnceCell<sessions::CookieSigner>,
 }
 
 #[derive(Clone)]
@@ -221,6 +225,7 @@ impl Engine {
                 settings,
                 holdout_known: sticky::StickyCache::default(),
                 erasure_watermark: AtomicI64::new(0),
+                cookie_signer: tokio::sync::OnceCell::new(),
             }),
         };
         // The caches start empty: only erasures from now on matter.
@@ -243,6 +248,10 @@ impl Engine {
 
     pub(crate) fn ope_cache(&self) -> &ope::OpeCache {
         &self.inner.ope_cache
+    }
+
+    pub(crate) fn key_ring(&self) -> &keys::KeyRing {
+        &self.inner.keys
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -880,58 +889,4 @@ fn decide_pooled(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
 fn generated_event_id() -> String {
     use rand::RngExt;
     format!("gen-{:032x}", rand::rng().random::<u128>())
-}
-
-// ---- dashboard sessions (added with the dashboard) --------------------------------------
-
-impl Engine {
-    /// The scope of a key known only by its SHA-256 (hex), as a dashboard session remembers
-    /// it: revoking the key thus ends its sessions too.
-    pub fn authorize_hash(&self, key_hash: &str) -> Option<Scope> {
-        self.inner.keys.by_hash(key_hash).map(|(_, scope)| scope)
-    }
-
-    /// The key (id and scope) a dashboard session was opened with, while it is accepted.
-    pub fn key_of_hash(&self, key_hash: &str) -> Option<(keys::KeyId, Scope)> {
-        self.inner.keys.by_hash(key_hash)
-    }
-
-    pub(crate) fn key_ring(&self) -> &keys::KeyRing {
-        &self.inner.keys
-    }
-
-    /// The secret that signs dashboard sessions, shared by every instance through the
-    /// database (created at first use).
-    pub async fn session_secret(&self) -> Result<Vec<u8>, EngineError> {
-        let candidate: [u8; 32] = rand::random();
-        Ok(self
-            .inner
-            .store
-            .run(move |conn| store::session_secret(conn, &candidate))
-            .await?)
-    }
-
-    /// Ends a dashboard session (signing out) on every instance.
-    pub async fn end_session(
-        &self,
-        nonce: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), EngineError> {
-        let nonce = nonce.to_string();
-        Ok(self
-            .inner
-            .store
-            .run(move |conn| store::end_session(conn, &nonce, expires_at))
-            .await?)
-    }
-
-    /// Whether a dashboard session was signed out.
-    pub async fn session_ended(&self, nonce: &str) -> Result<bool, EngineError> {
-        let nonce = nonce.to_string();
-        Ok(self
-            .inner
-            .store
-            .run(move |conn| store::session_ended(conn, &nonce))
-            .await?)
-    }
 }

@@ -118,6 +118,14 @@ impl AuthThrottle {
         self.fail_at(peer, self.now())
     }
 
+    /// How long until `peer` may fail again while it is over its budget, `None` while it is
+    /// within it. Counts nothing: for refusing an attempt before its key is looked at.
+    pub fn wait(&self, peer: PeerAddress) -> Option<Duration> {
+        let now = self.now();
+        let tat = *self.buckets.get(&peer)?;
+        (tat > now + self.tolerance).then(|| Duration::from_nanos(tat - now - self.tolerance))
+    }
+
     fn fail_at(&self, peer: PeerAddress, now: u64) -> Result<(), Duration> {
         if !self.buckets.contains_key(&peer)
             && self.buckets.len() >= self.max_addresses
@@ -161,6 +169,12 @@ impl AuthThrottle {
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }
+}
+
+/// A wait as `Retry-After` says it: whole seconds, rounded up, at least 1 ("now" would invite
+/// a retry storm). For every wait the engine answers (this throttle, a key's rate limit).
+pub fn retry_after_seconds(wait: impl std::borrow::Borrow<Duration>) -> u64 {
+    wait.borrow().as_secs_f64().ceil().max(1.0) as u64
 }
 
 #[cfg(test)]

@@ -17,7 +17,11 @@ async fn spawn_with_short_names() -> TestApp {
 /// 21 bytes: one more than the limit (and far below the domain's own 200).
 const TOO_LONG: &str = "A name of 21 bytes...";
 
-fn experiment_form<'a>(key: &'a str, name: &'a str, variant_name: &'a str) -> Vec<(&'a str, &'a str)> {
+fn experiment_form<'a>(
+    key: &'a str,
+    name: &'a str,
+    variant_name: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("action", "create"),
         ("key", key),
@@ -48,7 +52,12 @@ async fn experiment_forms_refuse_names_over_the_configured_limit() {
             &experiment_form("long-name", TOO_LONG, ""),
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert!(refused.has_error_at("name"), "{}", refused.body);
     assert!(refused.body.contains("20 bytes"), "{}", refused.body);
     assert!(refused.body.contains(TOO_LONG), "what was typed is kept");
@@ -60,7 +69,12 @@ async fn experiment_forms_refuse_names_over_the_configured_limit() {
             &experiment_form("long-variant", "Short", TOO_LONG),
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert!(refused.has_error_at("variant-0-name"), "{}", refused.body);
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
 
@@ -89,7 +103,12 @@ async fn experiment_forms_refuse_names_over_the_configured_limit() {
             ],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert!(refused.has_error_at("name"), "{}", refused.body);
     let stored = app
         .admin(Method::GET, "/api/v1/experiments/limit", None)
@@ -114,21 +133,43 @@ async fn segment_forms_refuse_names_over_the_configured_limit() {
     };
 
     let refused = browser
-        .submit("/dashboard/segments/new", "/dashboard/segments", &segment(TOO_LONG))
+        .submit(
+            "/dashboard/segments/new",
+            "/dashboard/segments",
+            &segment(TOO_LONG),
+        )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert!(refused.has_error_at("name"), "{}", refused.body);
     assert!(refused.body.contains("20 bytes"), "{}", refused.body);
     assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
 
     let created = browser
-        .submit("/dashboard/segments/new", "/dashboard/segments", &segment("iOS users"))
+        .submit(
+            "/dashboard/segments/new",
+            "/dashboard/segments",
+            &segment("iOS users"),
+        )
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let refused = browser
-        .submit("/dashboard/segments/ios", "/dashboard/segments/ios", &segment(TOO_LONG))
+        .submit(
+            "/dashboard/segments/ios",
+            "/dashboard/segments/ios",
+            &segment(TOO_LONG),
+        )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert!(refused.has_error_at("name"), "{}", refused.body);
     assert_eq!(
         app.count("SELECT count(*) AS n FROM segments WHERE name = 'iOS users'"),

@@ -94,6 +94,9 @@ async fn experiments_list_render_time_with_200_experiments_of_10_000_users() {
         times.len()
     );
     if !cfg!(debug_assertions) {
-        assert!(median < 100.0, "median render {median:.1} ms is over 100 ms");
+        assert!(
+            median < 100.0,
+            "median render {median:.1} ms is over 100 ms"
+        );
     }
 }

@@ -32,10 +32,26 @@ async fn a_throttled_address_cannot_sign_in_even_with_the_right_key_until_it_ref
 
     // The right key gets the same answer as a wrong one: 429, no session.
     let right = browser.sign_in_with(ADMIN_KEY).await;
-    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "{}", right.body);
-    assert!(right.body.contains("Too many failed sign-ins"), "{}", right.body);
-    assert!(right.body.contains(r#"name="key""#), "the form, to try again later");
-    let wait: u64 = right.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        right.body
+    );
+    assert!(
+        right.body.contains("Too many failed sign-ins"),
+        "{}",
+        right.body
+    );
+    assert!(
+        right.body.contains(r#"name="key""#),
+        "the form, to try again later"
+    );
+    let wait: u64 = right.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=4).contains(&wait), "Retry-After {wait}");
     assert_eq!(
         browser.get("/dashboard/experiments").await.status,
@@ -59,7 +75,12 @@ async fn a_throttled_address_cannot_sign_in_even_with_the_right_key_until_it_ref
     // Once the budget has room again, the right key signs in.
     tokio::time::sleep(Duration::from_secs(wait)).await;
     let signed_in = browser.sign_in_with(ADMIN_KEY).await;
-    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
     assert_eq!(signed_in.location(), "/dashboard/experiments");
     assert_eq!(
         browser.get("/dashboard/experiments").await.status,
