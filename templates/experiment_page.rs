@@ -301,12 +301,17 @@ fn results_table(view: &ExperimentView) -> Markup {
                 tbody {
                     @for (i, v) in r.variants.iter().enumerate() {
                         @let is_control = v.key == r.control;
-                        tr id={ "variant-" (v.key) } .control[is_control] .winner[r.winner.as_deref() == Some(v.key.as_str())] {
+                        @let is_winner = r.winner.as_deref() == Some(v.key.as_str());
+                        tr id={ "variant-" (v.key) } .control[is_control] .winner[is_winner] {
                             th scope="row" {
                                 (swatch(i)) " " (v.name)
-                                @if is_control { " " span.tag { "control" } }
-                                @if r.winner.as_deref() == Some(v.key.as_str()) { " " span.tag.tag-winner { "winner" } }
-                                @if v.name != v.key { br; code.muted { (v.key) } }
+                                // The key and the tags on a line of their own keep the column narrow.
+                                @if v.name != v.key || is_control || is_winner {
+                                    br;
+                                    @if v.name != v.key { code.muted { (v.key) } " " }
+                                    @if is_control { span.tag { "control" } " " }
+                                    @if is_winner { span.tag.tag-winner { "winner" } }
+                                }
                             }
                             td.num data-field="weight" { (if live { format::percent(v.weight, 1) } else { format::NONE.into() }) }
                             td.num data-field="users" { (format::thousands(v.users)) }
