@@ -52,10 +52,8 @@ pub struct AssignResponse<'a> {
         (status = 200, description = "The user's assignments", body = AssignResponse),
         (status = 404, description = "An experiment named in `experiments` does not exist", body = super::ErrorBody),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::ClientFailures
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

@@ -32,12 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Created", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -62,10 +59,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments",
     responses(
         (status = 200, description = "Every experiment", body = ExperimentList),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -84,11 +78,8 @@ pub struct ExperimentList {
 #[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "The experiment", body = Experiment),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -102,13 +93,10 @@ pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) ->
     responses(
         (status = 200, description = "The changed experiment", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -129,12 +117,9 @@ pub async fn update(
 #[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "The running experiment", body = Experiment),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -150,12 +135,9 @@ pub async fn start(
 #[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "The paused experiment", body = Experiment),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -181,13 +163,10 @@ pub struct StopBody {
     responses(
         (status = 200, description = "The stopped experiment", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -219,11 +198,8 @@ pub async fn stop(
 #[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "Results per variant", body = crate::engine::ExperimentResults),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -237,11 +213,8 @@ pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>
 #[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "Estimates per policy", body = crate::engine::ope::OpeReport),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

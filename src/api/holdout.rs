@@ -30,10 +30,7 @@ pub struct Holdout {
 #[utoipa::path(get, path = "/api/v1/holdout", tag = "personalization",
     responses(
         (status = 200, description = "The holdout", body = Holdout),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -49,11 +46,8 @@ pub async fn get_holdout(_: Admin, engine: web::Data<Engine>) -> ApiResult {
     responses(
         (status = 200, description = "The holdout now", body = Holdout),
         (status = 400, description = "Malformed JSON, or a fraction outside 0 to 0.5", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -86,10 +80,7 @@ pub struct HoldoutQuery {
     responses(
         (status = 200, description = "Held out against exposed", body = crate::engine::HoldoutResults),
         (status = 400, description = "No or an invalid event name", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

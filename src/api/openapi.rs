@@ -13,7 +13,7 @@ use super::{
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -109,6 +109,32 @@ pub async fn openapi_json() -> HttpResponse {
 }
 
 // ---- responses many routes share ------------------------------------------------------------
+// Each is one component of the document (`#/components/responses/...`), referenced from the
+// routes that answer it; the two sets below are what every admin or client route answers.
+
+/// What every admin route may answer besides its own responses.
+#[derive(IntoResponses)]
+pub enum AdminFailures {
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] Unauthorized),
+    #[response(status = 403)]
+    Forbidden(#[ref_response] Forbidden),
+    #[response(status = 429)]
+    RateLimited(#[ref_response] RateLimited),
+    #[response(status = 503)]
+    Unavailable(#[ref_response] Unavailable),
+}
+
+/// What every client route may answer besides its own responses.
+#[derive(IntoResponses)]
+pub enum ClientFailures {
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] Unauthorized),
+    #[response(status = 429)]
+    RateLimited(#[ref_response] RateLimited),
+    #[response(status = 503)]
+    Unavailable(#[ref_response] Unavailable),
+}
 
 #[derive(ToResponse)]
 #[response(description = "No API key, or an unknown or revoked one")]

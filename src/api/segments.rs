@@ -28,12 +28,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Created", body = Segment),
         (status = 400, description = "Malformed JSON or invalid input (rule shape, depth, size)", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 409, description = "A segment with this key exists", body = super::ErrorBody),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -49,10 +46,7 @@ pub async fn create_segment(
 #[utoipa::path(get, path = "/api/v1/segments", tag = "personalization",
     responses(
         (status = 200, description = "Every segment", body = SegmentList),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -72,11 +66,8 @@ pub struct SegmentList {
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     responses(
         (status = 200, description = "The segment", body = Segment),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No segment has this key", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -92,12 +83,9 @@ pub async fn get_segment(_: Admin, engine: web::Data<Engine>, key: web::Path<Str
     responses(
         (status = 200, description = "The changed segment", body = Segment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No segment has this key", body = super::ErrorBody),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -119,12 +107,9 @@ pub async fn replace_segment(
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
         (status = 404, description = "No segment has this key", body = super::ErrorBody),
         (status = 409, description = "A draft, running or paused experiment uses the segment", body = super::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

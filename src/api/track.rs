@@ -73,10 +73,8 @@ pub fn parse_events(
     responses(
         (status = 202, description = "Stored", body = crate::engine::TrackReceipt),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
         (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::ClientFailures
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

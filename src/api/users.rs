@@ -20,10 +20,7 @@ pub struct UserErased {
     responses(
         (status = 200, description = "What was erased", body = UserErased),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 503, response = super::openapi::Unavailable)
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
