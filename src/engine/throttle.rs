@@ -15,7 +15,9 @@
 //! addresses cannot make every failure scan the map.
 //!
 //! governor has no cap on its keyed store, so the cap is kept here: the store is shared with
-//! the throttle (`Addresses`) to ask whether an address is already tracked.
+//! the throttle (`Addresses`) to ask whether an address is already tracked. (governor's sweep
+//! forgets an address one interval after its bucket is full again, not at that instant: no
+//! answer changes, an idle entry just lives a little longer.)
 
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
