@@ -98,7 +98,7 @@ pub enum KeysCommand {
     /// Create a key and print it (it is shown only this once).
     Create {
         #[arg(long, value_enum)]
-        scope: ScopeArg,
+        scope: crate::domain::Scope,
         /// A name saying who or what uses the key.
         #[arg(long, alias = "label", default_value = "")]
         name: String,
@@ -144,12 +144,6 @@ pub enum Simulation {
     ChapelleLi,
     /// Contextual bandit (per-segment posteriors, pooled prior) against pooled Thompson.
     Contextual,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ScopeArg {
-    Client,
-    Admin,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,19 +8,11 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use posterior::config::{
-    AuditArgs, Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, ScopeArg,
-    Settings, SimulateArgs, Simulation,
+    AuditArgs, Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, Settings,
+    SimulateArgs, Simulation,
 };
-use posterior::domain::Scope;
 use posterior::engine::Actor;
 use posterior::{Application, startup, store, telemetry};
-
-fn scope(arg: ScopeArg) -> Scope {
-    match arg {
-        ScopeArg::Admin => Scope::Admin,
-        ScopeArg::Client => Scope::Client,
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -48,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => simulate(&args),
         Command::Keys { action } => match action {
             KeysCommand::Create {
-                scope: s,
+                scope,
                 name,
                 rate_limit,
                 db,
@@ -57,7 +49,7 @@ fn main() -> anyhow::Result<()> {
                 let (key, record) = startup::create_key_with(
                     &db.database_url,
                     &Actor::cli(),
-                    scope(s),
+                    scope,
                     &name,
                     rate_limit,
                 )?;
