@@ -290,18 +290,12 @@ async fn segment_statistics_follow_the_rows_through_erasure_and_exports() {
     let export = |query: &'static str| {
         let app = &app;
         async move {
-            app.http
-                .get(format!(
-                    "{}/api/v1/experiments/rev/export?{query}",
-                    app.address
-                ))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            app.get_text(
+                &format!("/api/v1/experiments/rev/export?{query}"),
+                Some(ADMIN_KEY),
+            )
+            .await
+            .body
         }
     };
     let lines: Vec<Value> = export("data=assignments&format=jsonl")
