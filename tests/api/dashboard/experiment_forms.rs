@@ -159,13 +159,12 @@ async fn form_errors_show_next_to_their_field_and_keep_what_was_typed() {
     let mut form = create_form(&csrf, "banner");
     form[17] = ("variant-1-weight", "70");
     let page = browser.post("/dashboard/experiments", &form).await;
-    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_error_at("weights");
     assert!(
         text(&page.body).contains("must add up to 100%, not 110%"),
         "{}",
         page.body
     );
-    assert!(page.body.contains(r#"id="weights-error""#));
 
     let mut form = create_form(&csrf, "Not A Key");
     form[7] = ("goal_event", "");
@@ -227,8 +226,7 @@ async fn editing_changes_what_may_change_while_running() {
     let refused = browser
         .post("/dashboard/experiments/edit-me/edit", &fields)
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains(r#"id="weights-error""#));
+    refused.assert_error_at("weights");
     assert!(refused.body.contains(r#"value="Renamed""#));
     fields[9] = ("variant-1-weight", "70");
     let saved = browser
@@ -301,17 +299,7 @@ async fn pinned_rules_of_the_create_form_are_checked_next_to_their_field() {
     let refused = browser
         .post("/dashboard/experiments", &unknown_variant)
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        refused.body
-    );
-    assert!(
-        refused.body.contains(r#"id="pin-0-variant-error""#),
-        "{}",
-        refused.body
-    );
+    refused.assert_error_at("pin-0-variant");
     assert!(refused.body.contains(r#"name="pin-0-variant" value="zzz""#));
     assert!(text(&refused.body).contains("Pinned rule 1"));
 
@@ -319,12 +307,7 @@ async fn pinned_rules_of_the_create_form_are_checked_next_to_their_field() {
     let mut no_segment = create_form(&csrf, "loyal");
     no_segment.extend([("pin-0-segment", ""), ("pin-0-variant", "hi")]);
     let refused = browser.post("/dashboard/experiments", &no_segment).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        refused.body.contains(r#"id="pin-0-segment-error""#),
-        "{}",
-        refused.body
-    );
+    refused.assert_error_at("pin-0-segment");
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
     let missing = app
         .admin(Method::GET, "/api/v1/experiments/loyal", None)
@@ -420,12 +403,7 @@ async fn layers_and_pinned_rules_are_edited_in_the_experiment_forms() {
             &create_form_in_layer(&csrf, "right", "40", "100"),
         )
         .await;
-    assert_eq!(overlapping.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        overlapping.body.contains(r#"id="layer-error""#),
-        "{}",
-        overlapping.body
-    );
+    overlapping.assert_error_at("layer");
     assert!(text(&overlapping.body).contains("overlaps"));
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 1);
 
@@ -475,17 +453,7 @@ async fn layers_and_pinned_rules_are_edited_in_the_experiment_forms() {
     let refused = browser
         .post("/dashboard/experiments/left/edit", &unknown)
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        refused.body
-    );
-    assert!(
-        refused.body.contains(r#"id="pin-0-variant-error""#),
-        "{}",
-        refused.body
-    );
+    refused.assert_error_at("pin-0-variant");
     assert_eq!(experiment_json(&app, "left").await.body["rules"], json!([]));
 
     let mut good = base.to_vec();

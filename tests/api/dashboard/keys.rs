@@ -1,8 +1,21 @@
 //! The dashboard's keys page: keys created, shown once, listed without secrets, revoked.
 
+use super::revoke_in_dashboard;
 use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+/// The status an assign with `key` gets.
+async fn assign_as(app: &TestApp, key: &str) -> StatusCode {
+    app.request(
+        Method::POST,
+        "/api/v1/assign",
+        Some(key),
+        Some(json!({"user_id": "u"})),
+    )
+    .await
+    .status
+}
 
 #[tokio::test]
 async fn keys_are_created_shown_once_listed_without_secrets_and_revoked_from_the_dashboard() {
@@ -70,15 +83,11 @@ async fn keys_are_created_shown_once_listed_without_secrets_and_revoked_from_the
          AND length(key_hash) = 64 AND rate_limit = 50 AND label = 'ios app'"
     ));
     assert_eq!(stored, 1, "stored hashed, with its name and limit");
-    let ok = app
-        .request(
-            Method::POST,
-            "/api/v1/assign",
-            Some(&secret),
-            Some(json!({"user_id": "u"})),
-        )
-        .await;
-    assert_eq!(ok.status, StatusCode::OK, "usable at once");
+    assert_eq!(
+        assign_as(&app, &secret).await,
+        StatusCode::OK,
+        "usable at once"
+    );
 
     // Its use is recorded (off the request path, within a reload interval).
     eventually(|| async {
@@ -116,32 +125,11 @@ async fn keys_are_created_shown_once_listed_without_secrets_and_revoked_from_the
         .post(&format!("/dashboard/keys/{id}/revoke"), &[("csrf", &csrf)])
         .await;
     assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let still = app
-        .request(
-            Method::POST,
-            "/api/v1/assign",
-            Some(&secret),
-            Some(json!({"user_id": "u"})),
-        )
-        .await;
-    assert_eq!(still.status, StatusCode::OK);
-    let revoked = admin
-        .post(
-            &format!("/dashboard/keys/{id}/revoke"),
-            &[("csrf", &csrf), ("confirm", "yes")],
-        )
-        .await;
+    assert_eq!(assign_as(&app, &secret).await, StatusCode::OK);
+    let revoked = revoke_in_dashboard(&admin, &csrf, id).await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
     assert_eq!(revoked.location(), "/dashboard/keys?done=revoked");
-    let refused = app
-        .request(
-            Method::POST,
-            "/api/v1/assign",
-            Some(&secret),
-            Some(json!({"user_id": "u"})),
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(assign_as(&app, &secret).await, StatusCode::UNAUTHORIZED);
 
     // Both are in the audit log, by this dashboard session's key.
     let log = app.audit_log("").await;

@@ -50,3 +50,13 @@ fn create_form<'a>(csrf: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
         ("rule-1-value", "18"),
     ]
 }
+
+/// Revokes the key `id` on the keys page, confirmed.
+async fn revoke_in_dashboard(admin: &Browser, csrf: &str, id: i64) -> Page {
+    admin
+        .post(
+            &format!("/dashboard/keys/{id}/revoke"),
+            &[("csrf", csrf), ("confirm", "yes")],
+        )
+        .await
+}

@@ -1,7 +1,7 @@
 //! Signing in and out of the dashboard: sessions, where sign-in leads, CSRF tokens, and what a
 //! visitor without a session (or whose key was revoked) gets.
 
-use super::experiment_json;
+use super::{experiment_json, revoke_in_dashboard};
 use crate::helpers::*;
 use posterior::dashboard::query_encode;
 use posterior::domain::Scope;
@@ -253,12 +253,7 @@ async fn a_dashboard_session_ends_when_its_key_is_revoked() {
 
     let mut admin = Browser::signed_in(&app).await;
     let csrf = admin.get("/dashboard/keys").await.csrf();
-    let revoked = admin
-        .post(
-            &format!("/dashboard/keys/{id}/revoke"),
-            &[("csrf", &csrf), ("confirm", "yes")],
-        )
-        .await;
+    let revoked = revoke_in_dashboard(&admin, &csrf, id).await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
 
     let after = marketer.get("/dashboard/experiments").await;

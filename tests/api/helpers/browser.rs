@@ -40,6 +40,21 @@ impl Page {
             .unwrap_or_else(|| panic!("no CSRF token on the page: {}", self.body))
     }
 
+    /// Checks that a form came back refused (422) with an error beside `field`.
+    pub fn assert_error_at(&self, field: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            self.body
+        );
+        assert!(
+            self.body.contains(&format!(r#"id="{field}-error""#)),
+            "no error beside {field}: {}",
+            self.body
+        );
+    }
+
     /// The `Set-Cookie` header of the cookie `name`, if this response sets it.
     pub fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers

@@ -5,28 +5,62 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn refused(
-    app: &TestApp,
+const ASSIGN: &str = "/api/v1/assign";
+const TRACK: &str = "/api/v1/track";
+const EXPERIMENTS: &str = "/api/v1/experiments";
+
+/// A request over a limit: refused with `status`, in a message that names the limit.
+struct Refusal {
     method: Method,
-    path: &str,
+    path: &'static str,
     body: Value,
     status: StatusCode,
-    needle: &str,
-) {
-    let reply = app
-        .request(method.clone(), path, Some(ADMIN_KEY), Some(body))
-        .await;
-    assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.body);
-    let code = reply.error_code().to_string();
-    assert!(
-        code == "invalid_request" || code == "payload_too_large" || code == "malformed_json",
-        "{code}"
-    );
-    let message = reply.body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(needle),
-        "{message:?} should mention {needle:?}"
-    );
+    needle: &'static str,
+}
+
+/// A POST refused with 400, its message mentioning `needle`.
+fn bad(path: &'static str, body: Value, needle: &'static str) -> Refusal {
+    Refusal {
+        method: Method::POST,
+        path,
+        body,
+        status: StatusCode::BAD_REQUEST,
+        needle,
+    }
+}
+
+/// An assign whose body is over the size limit.
+fn too_large(body: Value) -> Refusal {
+    Refusal {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        ..bad(ASSIGN, body, "too large")
+    }
+}
+
+impl Refusal {
+    async fn check(self, app: &TestApp) {
+        let Refusal {
+            method,
+            path,
+            body,
+            status,
+            needle,
+        } = self;
+        let reply = app
+            .request(method.clone(), path, Some(ADMIN_KEY), Some(body))
+            .await;
+        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.body);
+        let code = reply.error_code().to_string();
+        assert!(
+            code == "invalid_request" || code == "payload_too_large" || code == "malformed_json",
+            "{code}"
+        );
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(needle),
+            "{message:?} should mention {needle:?}"
+        );
+    }
 }
 
 fn events(n: usize) -> Value {
@@ -40,132 +74,77 @@ fn attributes(n: usize) -> Value {
     Value::Object((0..n).map(|i| (format!("a{i}"), json!(i))).collect())
 }
 
+/// `body` as `edit` leaves it.
+fn edited(mut body: Value, edit: impl FnOnce(&mut Value)) -> Value {
+    edit(&mut body);
+    body
+}
+
 #[tokio::test]
 async fn default_limits_answer_clear_4xx_and_change_nothing() {
     let app = spawn_app().await;
     app.running_experiment(experiment_body("limits", "ab"))
         .await;
-    let bad = StatusCode::BAD_REQUEST;
-    let assign = "/api/v1/assign";
-
-    let huge = "x".repeat(1024 * 1024 + 1);
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": {"a": huge}}),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too large",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/track",
-        events(1001),
-        bad,
-        "the limit is 1000",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": attributes(51)}),
-        bad,
-        "at most 50",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": {"k".repeat(65): 1}}),
-        bad,
-        "64 bytes",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": {"k": "v".repeat(257)}}),
-        bad,
-        "256 bytes",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u".repeat(257)}),
-        bad,
-        "user_id",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "a\u{7}b"}),
-        bad,
-        "control characters",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/track",
-        json!({"events": [{"user_id": "u".repeat(257), "name": "x"}]}),
-        bad,
-        "user_id",
-    )
-    .await;
-
-    let mut body = experiment_body("Bad Key", "ab");
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/experiments",
-        body.clone(),
-        bad,
-        "lowercase",
-    )
-    .await;
-    body["key"] = json!("ok-key");
-    body["variants"][0]["key"] = json!("A B");
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/experiments",
-        body.clone(),
-        bad,
-        "variants[0].key",
-    )
-    .await;
-    let mut body = experiment_body("named", "ab");
-    body["name"] = json!("n".repeat(201));
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/experiments",
-        body.clone(),
-        bad,
-        "200 bytes",
-    )
-    .await;
-    let mut body = experiment_body("named", "ab");
-    body["variants"][1]["name"] = json!("n".repeat(201));
-    refused(&app, Method::POST, "/api/v1/experiments", body, bad, "200").await;
-    refused(
-        &app,
-        Method::PATCH,
-        "/api/v1/experiments/limits",
-        json!({"name": "n".repeat(201)}),
-        bad,
-        "200 bytes",
-    )
-    .await;
+    let long_name = json!("n".repeat(201));
+    let refusals = [
+        too_large(json!({"user_id": "u", "attributes": {"a": "x".repeat(1024 * 1024 + 1)}})),
+        bad(TRACK, events(1001), "the limit is 1000"),
+        bad(
+            ASSIGN,
+            json!({"user_id": "u", "attributes": attributes(51)}),
+            "at most 50",
+        ),
+        bad(
+            ASSIGN,
+            json!({"user_id": "u", "attributes": {"k".repeat(65): 1}}),
+            "64 bytes",
+        ),
+        bad(
+            ASSIGN,
+            json!({"user_id": "u", "attributes": {"k": "v".repeat(257)}}),
+            "256 bytes",
+        ),
+        bad(ASSIGN, json!({"user_id": "u".repeat(257)}), "user_id"),
+        bad(ASSIGN, json!({"user_id": "a\u{7}b"}), "control characters"),
+        bad(
+            TRACK,
+            json!({"events": [{"user_id": "u".repeat(257), "name": "x"}]}),
+            "user_id",
+        ),
+        bad(EXPERIMENTS, experiment_body("Bad Key", "ab"), "lowercase"),
+        bad(
+            EXPERIMENTS,
+            edited(experiment_body("ok-key", "ab"), |b| {
+                b["variants"][0]["key"] = json!("A B")
+            }),
+            "variants[0].key",
+        ),
+        bad(
+            EXPERIMENTS,
+            edited(experiment_body("named", "ab"), |b| {
+                b["name"] = long_name.clone()
+            }),
+            "200 bytes",
+        ),
+        bad(
+            EXPERIMENTS,
+            edited(experiment_body("named", "ab"), |b| {
+                b["variants"][1]["name"] = long_name.clone()
+            }),
+            "200",
+        ),
+        Refusal {
+            method: Method::PATCH,
+            ..bad(
+                "/api/v1/experiments/limits",
+                json!({"name": long_name}),
+                "200 bytes",
+            )
+        },
+    ];
+    for refusal in refusals {
+        refusal.check(&app).await;
+    }
 
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 0);
     assert_eq!(app.count("SELECT count(*) AS n FROM events"), 0);
@@ -198,83 +177,41 @@ async fn configured_limits_are_enforced() {
     })
     .await;
     app.running_experiment(experiment_body("small", "ab")).await;
-    let bad = StatusCode::BAD_REQUEST;
-    let assign = "/api/v1/assign";
-
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": {"a": "x".repeat(5000)}}),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too large",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/track",
-        events(4),
-        bad,
-        "the limit is 3",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": attributes(3)}),
-        bad,
-        "at most 2",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": {"long-name": 1}}),
-        bad,
-        "8 bytes",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "u", "attributes": {"k": "12345678901"}}),
-        bad,
-        "10 bytes",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        assign,
-        json!({"user_id": "1234567890123"}),
-        bad,
-        "12 bytes",
-    )
-    .await;
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/track",
-        json!({"events": [{"user_id": "1234567890123", "name": "x"}]}),
-        bad,
-        "12 bytes",
-    )
-    .await;
-    let mut body = experiment_body("named", "ab");
-    body["name"] = json!("n".repeat(21));
-    refused(
-        &app,
-        Method::POST,
-        "/api/v1/experiments",
-        body,
-        bad,
-        "20 bytes",
-    )
-    .await;
+    let refusals = [
+        too_large(json!({"user_id": "u", "attributes": {"a": "x".repeat(5000)}})),
+        bad(TRACK, events(4), "the limit is 3"),
+        bad(
+            ASSIGN,
+            json!({"user_id": "u", "attributes": attributes(3)}),
+            "at most 2",
+        ),
+        bad(
+            ASSIGN,
+            json!({"user_id": "u", "attributes": {"long-name": 1}}),
+            "8 bytes",
+        ),
+        bad(
+            ASSIGN,
+            json!({"user_id": "u", "attributes": {"k": "12345678901"}}),
+            "10 bytes",
+        ),
+        bad(ASSIGN, json!({"user_id": "1234567890123"}), "12 bytes"),
+        bad(
+            TRACK,
+            json!({"events": [{"user_id": "1234567890123", "name": "x"}]}),
+            "12 bytes",
+        ),
+        bad(
+            EXPERIMENTS,
+            edited(experiment_body("named", "ab"), |b| {
+                b["name"] = json!("n".repeat(21))
+            }),
+            "20 bytes",
+        ),
+    ];
+    for refusal in refusals {
+        refusal.check(&app).await;
+    }
     let ofrep = app
         .request(
             Method::POST,
@@ -283,7 +220,7 @@ async fn configured_limits_are_enforced() {
             Some(json!({"context": {"targetingKey": "1234567890123"}})),
         )
         .await;
-    assert_eq!(ofrep.status, bad);
+    assert_eq!(ofrep.status, StatusCode::BAD_REQUEST);
     assert_eq!(ofrep.body["errorCode"], "INVALID_CONTEXT");
 
     assert_eq!(app.count("SELECT count(*) AS n FROM assignments"), 0);
