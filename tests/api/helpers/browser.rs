@@ -130,6 +130,15 @@ impl Browser {
         Page::from(request.send().await.expect("request sent")).await
     }
 
+    /// A GET that presents `key` as well as this browser's cookies.
+    pub async fn get_with_key(&self, path: &str, key: &str) -> Page {
+        let request = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(key);
+        Page::from(request.send().await.expect("request sent")).await
+    }
+
     /// Submits a form (`application/x-www-form-urlencoded`).
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         let request = self.http.post(format!("{}{path}", self.address)).form(form);

@@ -162,22 +162,9 @@ async fn admin_actions_through_the_api_are_audited_with_actor_before_and_after()
             "{path}"
         );
     }
-    let client_session = app
-        .http
-        .get(format!("{}/api/v1/audit", app.address))
-        .bearer_auth(CLIENT_KEY)
-        .header(
-            "cookie",
-            format!(
-                "posterior_session={}",
-                browser.cookie("posterior_session").unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
+    let client_session = browser.get_with_key("/api/v1/audit", CLIENT_KEY).await;
     assert_eq!(
-        client_session.status(),
+        client_session.status,
         StatusCode::FORBIDDEN,
         "a presented key decides"
     );
