@@ -26,8 +26,6 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the database if needed and run the migrations, then exit.
     Migrate(DatabaseArgs),
-    /// Measure Thompson sampling against the literature (prints Markdown tables).
-    Simulate(SimulateArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -98,7 +96,7 @@ pub enum KeysCommand {
     /// Create a key and print it (it is shown only this once).
     Create {
         #[arg(long, value_enum)]
-        scope: ScopeArg,
+        scope: crate::domain::Scope,
         /// A name saying who or what uses the key.
         #[arg(long, alias = "label", default_value = "")]
         name: String,
@@ -120,36 +118,6 @@ pub enum KeysCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct SimulateArgs {
-    /// Small runs (seconds) instead of the full-size ones (tens of minutes on 2 cores).
-    #[arg(long)]
-    pub quick: bool,
-    /// Which table; all of them by default.
-    #[arg(long, value_enum)]
-    pub only: Option<Simulation>,
-    #[arg(long, default_value_t = 20110101)]
-    pub seed: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Simulation {
-    /// Lattimore & Szepesvári, Experiment 36.1: Gaussian arms.
-    Gaussian,
-    /// Regret slope against the Lai–Robbins constant.
-    LaiRobbins,
-    /// Chapelle & Li (2011), Table 1: delayed feedback, arms replaced over time.
-    ChapelleLi,
-    /// Contextual bandit (per-segment posteriors, pooled prior) against pooled Thompson.
-    Contextual,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ScopeArg {
-    Client,
-    Admin,
 }
 
 #[derive(Debug, Clone, Args)]

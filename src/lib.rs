@@ -12,7 +12,6 @@ pub mod domain;
 pub mod engine;
 #[cfg(test)]
 mod fuzzing;
-pub mod simulate;
 pub mod startup;
 pub mod stats;
 pub mod store;

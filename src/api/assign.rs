@@ -50,12 +50,10 @@ pub struct AssignResponse<'a> {
     request_body = AssignRequest,
     responses(
         (status = 200, description = "The user's assignments", body = AssignResponse),
-        (status = 404, description = "An experiment named in `experiments` does not exist", body = super::openapi::ErrorBody),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 404, description = "An experiment named in `experiments` does not exist", body = super::ErrorBody),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::ClientFailures
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

@@ -32,11 +32,11 @@ pub struct AuditQuery {
     responses(
         (status = 200, description = "The audit log, streamed (chunked)",
          content((String = "text/csv"), (String = "application/x-ndjson"))),
-        (status = 400, description = "Bad parameters", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "Database unavailable or too many exports running", body = super::openapi::ErrorBody),
+        (status = 400, description = "Bad parameters", body = super::ErrorBody),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 503, description = "Database unavailable or too many exports running", body = super::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

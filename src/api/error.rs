@@ -5,7 +5,7 @@ use crate::engine::EngineError;
 use crate::engine::throttle::retry_after_seconds;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -95,8 +95,27 @@ impl ResponseError for ApiError {
         if let ApiError::Unauthorized(_) = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(json!({"error": {"code": self.code(), "message": message}}))
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+            },
+        })
     }
+}
+
+/// Every API error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `invalid_request`, `unknown_experiment`.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
 }
 
 impl From<crate::domain::ValidationError> for ApiError {

@@ -6,8 +6,7 @@ use super::json::Json;
 use crate::domain::{Experiment, ExperimentDraft, ExperimentPatch, VariantKey};
 use crate::engine::{Engine, Transition};
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -32,13 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     request_body = ExperimentDraft,
     responses(
         (status = 201, description = "Created", body = Experiment),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -62,28 +58,28 @@ pub async fn create(
 /// Lists every experiment.
 #[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments",
     responses(
-        (status = 200, description = "Every experiment", body = super::openapi::ExperimentList),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "Every experiment", body = ExperimentList),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn list(_: Admin, engine: web::Data<Engine>) -> ApiResult {
     let experiments = engine.list_experiments().await?;
-    Ok(HttpResponse::Ok().json(json!({ "experiments": experiments })))
+    Ok(HttpResponse::Ok().json(ExperimentList { experiments }))
+}
+
+/// `GET /api/v1/experiments`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExperimentList {
+    pub experiments: Vec<Experiment>,
 }
 
 /// One experiment.
 #[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "The experiment", body = Experiment),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -96,14 +92,11 @@ pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) ->
     request_body = ExperimentPatch,
     responses(
         (status = 200, description = "The changed experiment", body = Experiment),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -124,12 +117,9 @@ pub async fn update(
 #[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "The running experiment", body = Experiment),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -145,12 +135,9 @@ pub async fn start(
 #[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
         (status = 200, description = "The paused experiment", body = Experiment),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -175,14 +162,11 @@ pub struct StopBody {
     request_body(content = Option<StopBody>, description = "Optional: the winner"),
     responses(
         (status = 200, description = "The stopped experiment", body = Experiment),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -213,12 +197,9 @@ pub async fn stop(
 /// Statistics per variant.
 #[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
-        (status = 200, description = "Results per variant", body = super::openapi::ResultsDoc),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "Results per variant", body = crate::engine::ExperimentResults),
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -231,12 +212,9 @@ pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>
 /// experiment's raw assignments; answers are cached for a few seconds.
 #[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
     responses(
-        (status = 200, description = "Estimates per policy", body = super::openapi::OpeDoc),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "Estimates per policy", body = crate::engine::ope::OpeReport),
+        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

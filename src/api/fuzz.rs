@@ -174,7 +174,7 @@ fn check_experiment(bytes: &[u8]) {
         let _ = segment.clone().validate(None);
         let _ = segment.validate(Some(&path));
     }
-    if let Ok(holdout) = parse::<super::holdout::HoldoutBody>(bytes) {
+    if let Ok(holdout) = parse::<super::holdout::Holdout>(bytes) {
         let _ = crate::domain::check_holdout(holdout.fraction);
     }
 }

@@ -2,13 +2,40 @@
 
 use crate::engine::Engine;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+
+/// `/healthz` and `/readyz`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// Why the server is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Ready,
+    Unavailable,
+}
+
+impl Health {
+    fn is(status: HealthStatus) -> Self {
+        Health {
+            status,
+            error: None,
+        }
+    }
+}
 
 /// Alive: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "Alive", body = super::openapi::Health)))]
+    responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health::is(HealthStatus::Ok))
 }
 
 /// How long readiness waits for the database.
@@ -17,8 +44,8 @@ const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Ready: the database answers too.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = super::openapi::Health),
-        (status = 503, description = "The database is unreachable", body = super::openapi::Health)
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database is unreachable", body = Health)
     ))]
 pub async fn readyz(engine: web::Data<Engine>) -> HttpResponse {
     // A database that hangs is not ready either: answer within a bounded time.
@@ -30,9 +57,12 @@ pub async fn readyz(engine: web::Data<Engine>) -> HttpResponse {
             ))
         });
     match pinged {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(()) => HttpResponse::Ok().json(Health::is(HealthStatus::Ready)),
         Err(e) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))
-            .json(json!({"status": "unavailable", "error": e.to_string()})),
+            .json(Health {
+                status: HealthStatus::Unavailable,
+                error: Some(e.to_string()),
+            }),
     }
 }

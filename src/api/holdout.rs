@@ -6,8 +6,7 @@ use super::auth::Admin;
 use super::json::Json;
 use crate::engine::Engine;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -18,10 +17,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/holdout/results", web::get().to(holdout_results));
 }
 
-/// `PUT /api/v1/holdout`'s body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// The server-wide holdout: `PUT /api/v1/holdout`'s body, and the answer of both routes.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HoldoutBody {
+pub struct Holdout {
     /// The share of users (0 to 0.5) who get no experiment at all.
     #[schema(example = 0.05)]
     pub fraction: f64,
@@ -30,42 +29,37 @@ pub struct HoldoutBody {
 /// The server-wide holdout fraction.
 #[utoipa::path(get, path = "/api/v1/holdout", tag = "personalization",
     responses(
-        (status = 200, description = "The holdout", body = super::openapi::HoldoutDoc),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "The holdout", body = Holdout),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn get_holdout(_: Admin, engine: web::Data<Engine>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(json!({ "fraction": engine.holdout().await? })))
+    let fraction = engine.holdout().await?;
+    Ok(HttpResponse::Ok().json(Holdout { fraction }))
 }
 
 /// Sets the holdout: users whose hash falls below the fraction get no experiment at all
 /// (and are recorded, to measure the total effect of personalization).
 #[utoipa::path(put, path = "/api/v1/holdout", tag = "personalization",
-    request_body = HoldoutBody,
+    request_body = Holdout,
     responses(
-        (status = 200, description = "The holdout now", body = super::openapi::HoldoutDoc),
-        (status = 400, description = "Malformed JSON, or a fraction outside 0 to 0.5", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "The holdout now", body = Holdout),
+        (status = 400, description = "Malformed JSON, or a fraction outside 0 to 0.5", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn set_holdout(
     Admin(actor): Admin,
     engine: web::Data<Engine>,
-    body: Json<HoldoutBody>,
+    body: Json<Holdout>,
 ) -> ApiResult {
     let fraction = engine
         .set_holdout(&actor, body.into_inner().fraction)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "fraction": fraction })))
+    Ok(HttpResponse::Ok().json(Holdout { fraction }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -84,12 +78,9 @@ pub struct HoldoutQuery {
 #[utoipa::path(get, path = "/api/v1/holdout/results", tag = "personalization",
     params(HoldoutQuery),
     responses(
-        (status = 200, description = "Held out against exposed", body = super::openapi::HoldoutResultsDoc),
-        (status = 400, description = "No or an invalid event name", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "Held out against exposed", body = crate::engine::HoldoutResults),
+        (status = 400, description = "No or an invalid event name", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

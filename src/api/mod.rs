@@ -19,7 +19,7 @@ mod segments;
 mod track;
 mod users;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use actix_web::{HttpResponse, web};
 

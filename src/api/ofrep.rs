@@ -114,6 +114,31 @@ pub struct EvaluationFailure {
     pub error_details: String,
 }
 
+/// The failures both OFREP routes may answer, documented once (in OFREP's shape).
+#[derive(utoipa::IntoResponses)]
+pub enum OfrepFailures {
+    #[response(status = 401, description = "No API key, or an unknown one")]
+    Unauthorized(EvaluationFailure),
+    #[response(status = 403, description = "The key may not evaluate flags")]
+    Forbidden(EvaluationFailure),
+    #[response(status = 413, description = "The body is too large")]
+    PayloadTooLarge(EvaluationFailure),
+    #[response(
+        status = 429,
+        description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    RateLimited(EvaluationFailure),
+    #[response(status = 500, description = "GENERAL")]
+    Internal(EvaluationFailure),
+    #[response(
+        status = 503,
+        description = "GENERAL: the database is unavailable; retry after Retry-After",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    Unavailable(EvaluationFailure),
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BulkEntry {
@@ -364,13 +389,8 @@ fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Fai
     responses(
         (status = 200, description = "The flag's value for the context", body = EvaluationSuccess),
         (status = 400, description = "PARSE_ERROR, INVALID_CONTEXT or TARGETING_KEY_MISSING", body = EvaluationFailure),
-        (status = 401, description = "No API key, or an unknown one", body = EvaluationFailure),
-        (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
         (status = 404, description = "FLAG_NOT_FOUND", body = EvaluationFailure),
-        (status = 413, description = "The body is too large", body = EvaluationFailure),
-        (status = 500, description = "GENERAL", body = EvaluationFailure),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = EvaluationFailure),
-        (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
+        OfrepFailures,
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]
@@ -430,12 +450,7 @@ async fn evaluate_one(
          headers(("ETag" = String, description = "Derived from the body"))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 400, description = "PARSE_ERROR or INVALID_CONTEXT", body = EvaluationFailure),
-        (status = 401, description = "No API key, or an unknown one", body = EvaluationFailure),
-        (status = 403, description = "The key may not evaluate flags", body = EvaluationFailure),
-        (status = 413, description = "The body is too large", body = EvaluationFailure),
-        (status = 500, description = "GENERAL", body = EvaluationFailure),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = EvaluationFailure),
-        (status = 503, description = "GENERAL: the database is unavailable; retry after Retry-After", body = EvaluationFailure),
+        OfrepFailures,
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

@@ -6,7 +6,7 @@ use super::json::Json;
 use crate::domain::{Segment, SegmentDraft};
 use crate::engine::Engine;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -27,13 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     request_body = SegmentDraft,
     responses(
         (status = 201, description = "Created", body = Segment),
-        (status = 400, description = "Malformed JSON or invalid input (rule shape, depth, size)", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 409, description = "A segment with this key exists", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 400, description = "Malformed JSON or invalid input (rule shape, depth, size)", body = super::ErrorBody),
+        (status = 409, description = "A segment with this key exists", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -48,16 +45,20 @@ pub async fn create_segment(
 /// Lists every segment, by key.
 #[utoipa::path(get, path = "/api/v1/segments", tag = "personalization",
     responses(
-        (status = 200, description = "Every segment", body = super::openapi::SegmentList),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "Every segment", body = SegmentList),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
 pub async fn list_segments(_: Admin, engine: web::Data<Engine>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(json!({ "segments": engine.list_segments().await? })))
+    let segments = engine.list_segments().await?;
+    Ok(HttpResponse::Ok().json(SegmentList { segments }))
+}
+
+/// `GET /api/v1/segments`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SegmentList {
+    pub segments: Vec<Segment>,
 }
 
 /// One segment.
@@ -65,11 +66,8 @@ pub async fn list_segments(_: Admin, engine: web::Data<Engine>) -> ApiResult {
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     responses(
         (status = 200, description = "The segment", body = Segment),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No segment has this key", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 404, description = "No segment has this key", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -84,13 +82,10 @@ pub async fn get_segment(_: Admin, engine: web::Data<Engine>, key: web::Path<Str
     request_body = SegmentDraft,
     responses(
         (status = 200, description = "The changed segment", body = Segment),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No segment has this key", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 404, description = "No segment has this key", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -112,12 +107,9 @@ pub async fn replace_segment(
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 404, description = "No segment has this key", body = super::openapi::ErrorBody),
-        (status = 409, description = "A draft, running or paused experiment uses the segment", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 404, description = "No segment has this key", body = super::ErrorBody),
+        (status = 409, description = "A draft, running or paused experiment uses the segment", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

@@ -71,12 +71,10 @@ pub fn parse_events(
 #[utoipa::path(post, path = "/api/v1/track", tag = "apps",
     request_body = TrackRequest,
     responses(
-        (status = 202, description = "Stored", body = super::openapi::TrackAccepted),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 202, description = "Stored", body = crate::engine::TrackReceipt),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        super::openapi::ClientFailures
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

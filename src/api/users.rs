@@ -3,20 +3,24 @@
 use super::auth::Admin;
 use super::{ApiError, ApiResult};
 use crate::domain::UserId;
-use crate::engine::Engine;
+use crate::engine::{Engine, Erased};
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+
+/// `DELETE /api/v1/users/{user_id}`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserErased {
+    pub user_id: UserId,
+    pub erased: Erased,
+}
 
 /// Erases a user's assignments and events; aggregates stay consistent.
 #[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users",
     params(("user_id" = String, Path, description = "The app's id of the user")),
     responses(
-        (status = 200, description = "What was erased", body = super::openapi::ErasedDoc),
-        (status = 400, description = "Malformed JSON or invalid input", body = super::openapi::ErrorBody),
-        (status = 401, description = "No API key, or an unknown or revoked one", body = super::openapi::ErrorBody),
-        (status = 403, description = "The key's scope does not allow this route", body = super::openapi::ErrorBody),
-        (status = 429, description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After", body = super::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable; retry after Retry-After", body = super::openapi::ErrorBody)
+        (status = 200, description = "What was erased", body = UserErased),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -34,5 +38,8 @@ pub async fn erase(
     engine
         .record(&actor, "user.erase", &target, None, Some(after))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"user_id": user, "erased": erased})))
+    Ok(HttpResponse::Ok().json(UserErased {
+        user_id: user,
+        erased,
+    }))
 }

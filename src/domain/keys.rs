@@ -1,5 +1,7 @@
 str_enum!(
     /// What an API key may do: `client` assigns, tracks and evaluates flags; `admin` does everything.
+    /// Also the CLI's `--scope` (`posterior keys create`).
+    #[derive(clap::ValueEnum)]
     Scope { Client => "client", Admin => "admin" }
 );
 

@@ -255,9 +255,11 @@ impl fmt::Display for Violation {
             }
             NotARule { detail: Some(detail) } => write!(f, "{detail}; {RULE_SHAPES}"),
             NotARule { detail: None } => f.write_str(RULE_SHAPES),
-            ExtraFields { rule } => {
-                write!(f, "a rule with {rule:?} has no other field; {RULE_SHAPES}")
-            }
+            ExtraFields { rule: "segment" } => write!(
+                f,
+                "a segment reference has the one field \"segment\"; {RULE_SHAPES}"
+            ),
+            ExtraFields { rule } => write!(f, "a group has the one field {rule:?}; {RULE_SHAPES}"),
             EmptyGroup => f.write_str("a group needs at least one rule"),
             NotAList => f.write_str("must be a list of rules"),
             NotASegmentKey => f.write_str("must be a segment key"),

@@ -296,7 +296,7 @@ pub fn context_posteriors(
 
 // ---- results per context ------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContextVariant {
     pub key: String,
     pub users: i64,
@@ -310,9 +310,11 @@ pub struct ContextVariant {
     pub probability_best: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Results in one context (a combination of the context attributes' values).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContextResults {
     /// The context attributes and their values, e.g. `{"platform": "ios"}`.
+    #[schema(value_type = Object)]
     pub context: Map<String, Value>,
     /// The stored context key.
     pub key: String,
@@ -323,7 +325,8 @@ pub struct ContextResults {
     pub variants: Vec<ContextVariant>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Giving every context its best variant against the single best variant for everyone.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PersonalizationValue {
     /// Expected rate (value per user for a revenue goal) when every context gets its own
     /// best variant. (Named `per_segment_rate` in the API, from before contexts had their name.)

@@ -26,7 +26,7 @@ pub fn in_holdout(fraction: f64, user_id: &str) -> bool {
 }
 
 /// One group of the holdout comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HoldoutGroup {
     pub users: i64,
     /// Users who sent the goal event after they were held out (or first assigned).
@@ -37,7 +37,7 @@ pub struct HoldoutGroup {
 }
 
 /// `GET /api/v1/holdout/results`: exposed users against held-out users.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HoldoutResults {
     pub event: String,
     /// The holdout fraction now.

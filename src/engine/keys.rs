@@ -4,12 +4,18 @@
 use crate::domain::Scope;
 use crate::store::ApiKeyRecord;
 use arc_swap::ArcSwap;
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
 
 pub type KeyDigest = [u8; 32];
 
@@ -18,29 +24,12 @@ pub fn digest(key: &str) -> KeyDigest {
 }
 
 pub fn hash_key(key: &str) -> String {
-    hex(&digest(key))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
+    hex::encode(digest(key))
 }
 
 fn unhex(text: &str) -> Option<KeyDigest> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let nibble = |c: u8| (c as char).to_digit(16);
-        out[i] = (nibble(pair[0])? * 16 + nibble(pair[1])?) as u8;
-    }
+    let mut out = KeyDigest::default();
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -52,8 +41,7 @@ fn unhex(text: &str) -> Option<KeyDigest> {
 /// final equality check is still done in constant time, so no code path ever compares
 /// secret-derived bytes with an early exit, whatever the lookup structure becomes later.
 pub fn digests_equal(a: &KeyDigest, b: &KeyDigest) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    a.ct_eq(b).into()
 }
 
 /// A new random key, e.g. `pst_admin_` followed by 32 base-62 characters (190 bits).
@@ -68,32 +56,33 @@ pub fn generate_key(scope: Scope) -> String {
 
 // ---- rate limits ----------------------------------------------------------------------------
 
-/// A token bucket as a generic cell rate algorithm (GCRA): one atomic word, the theoretical
-/// arrival time of the next request, advanced by compare-and-swap. No lock, no allocation;
-/// a check is a clock read and one CAS (tens of nanoseconds). The bucket holds one second
-/// of requests (at least one), so a key may burst up to its rate and then keeps to it.
+/// A key's budget: governor's generic cell rate algorithm (GCRA), one atomic word (the
+/// theoretical arrival time of the next request) advanced by compare-and-swap. No lock, no
+/// allocation; a check is a clock read and one CAS (tens of nanoseconds). The bucket holds
+/// one second of requests (at least one), so a key may burst up to its rate and then keeps
+/// to it; fractional rates (0.5: one request every 2 s) work too.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<C: Clock = DefaultClock> {
     per_second: f64,
-    /// Nanoseconds between requests at the sustained rate.
-    interval: u64,
-    /// How far ahead of now the theoretical arrival time may run: the burst allowance.
-    tolerance: u64,
-    /// Theoretical arrival time, in nanoseconds since `epoch`.
-    tat: AtomicU64,
-    epoch: Instant,
+    gcra: governor::RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
 }
 
 impl RateLimiter {
-    pub fn new(per_second: f64, epoch: Instant) -> Self {
-        let interval = (1e9 / per_second).max(1.0) as u64;
-        let burst = per_second.floor().max(1.0) as u64;
+    pub fn new(per_second: f64) -> Self {
+        Self::with_clock(per_second, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    fn with_clock(per_second: f64, clock: C) -> Self {
+        let interval = Duration::from_nanos((1e9 / per_second).max(1.0) as u64);
+        let burst = per_second.floor().clamp(1.0, f64::from(u32::MAX)) as u32;
+        let quota = Quota::with_period(interval)
+            .expect("a period of at least 1 ns")
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
         RateLimiter {
             per_second,
-            interval,
-            tolerance: interval.saturating_mul(burst - 1),
-            tat: AtomicU64::new(0),
-            epoch,
+            gcra: governor::RateLimiter::direct_with_clock(quota, clock),
         }
     }
 
@@ -103,24 +92,9 @@ impl RateLimiter {
 
     /// Takes a token, or says how long until one is available.
     pub fn check(&self) -> Result<(), Duration> {
-        self.check_at(self.epoch.elapsed().as_nanos() as u64)
-    }
-
-    fn check_at(&self, now: u64) -> Result<(), Duration> {
-        let mut tat = self.tat.load(Ordering::Relaxed);
-        loop {
-            if tat > now + self.tolerance {
-                return Err(Duration::from_nanos(tat - now - self.tolerance));
-            }
-            let next = tat.max(now) + self.interval;
-            match self
-                .tat
-                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(current) => tat = current,
-            }
-        }
+        self.gcra
+            .check()
+            .map_err(|refused| refused.wait_time_from(self.gcra.clock().now()))
     }
 }
 
@@ -192,7 +166,6 @@ pub struct KeyRing {
     env: KeyMap,
     stored: ArcSwap<KeyMap>,
     default_rate: Option<f64>,
-    epoch: Instant,
     /// Tickets order the reads of the key table: a reload applies only if no reload that
     /// started reading later has been applied already (two loops reload keys; a slow stale
     /// read must not bring back a key revoked in between).
@@ -205,7 +178,6 @@ pub struct KeyRing {
 
 impl KeyRing {
     pub fn new(env_keys: &[(String, Scope)], default_rate: Option<f64>) -> Self {
-        let epoch = Instant::now();
         let env: KeyMap = env_keys
             .iter()
             .map(|(key, scope)| {
@@ -215,7 +187,7 @@ impl KeyRing {
                     scope: *scope,
                     name: format!("POSTERIOR_{}_KEY", scope.as_str().to_uppercase()),
                     digest,
-                    limiter: default_rate.map(|r| RateLimiter::new(r, epoch)),
+                    limiter: default_rate.map(RateLimiter::new),
                     last_used: AtomicU64::new(0),
                     flushed: AtomicU64::new(0),
                 };
@@ -226,7 +198,6 @@ impl KeyRing {
             env,
             stored: ArcSwap::from_pointee(KeyMap::default()),
             default_rate,
-            epoch,
             next_ticket: AtomicU64::new(1),
             applied: std::sync::Mutex::new(0),
             clock: AtomicU64::new(unix_now()),
@@ -359,7 +330,7 @@ impl KeyRing {
                     digest,
                     limiter: rate
                         .filter(|r| r.is_finite() && *r > 0.0)
-                        .map(|r| RateLimiter::new(r, self.epoch)),
+                        .map(RateLimiter::new),
                     // What the database knows already need not be written again.
                     last_used: AtomicU64::new(0),
                     flushed: AtomicU64::new(
@@ -408,31 +379,33 @@ mod tests {
 
     #[test]
     fn the_bucket_allows_a_burst_of_one_second_then_the_rate() {
-        let limiter = RateLimiter::new(5.0, Instant::now());
-        let second = 1_000_000_000;
-        let t0 = 10 * second;
+        let clock = governor::clock::FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(5.0, clock.clone());
+        clock.advance(Duration::from_secs(10));
         for _ in 0..5 {
-            assert!(limiter.check_at(t0).is_ok());
+            assert!(limiter.check().is_ok());
         }
-        let wait = limiter.check_at(t0).unwrap_err();
+        let wait = limiter.check().unwrap_err();
         assert_eq!(wait, Duration::from_millis(200));
         // One token comes back every 200 ms.
-        assert!(limiter.check_at(t0 + second / 5).is_ok());
-        assert!(limiter.check_at(t0 + second / 5).is_err());
+        clock.advance(Duration::from_millis(200));
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
         // After a quiet second, a full burst again (and no more).
-        let t1 = t0 + 3 * second;
+        clock.advance(Duration::from_secs(3));
         for _ in 0..5 {
-            assert!(limiter.check_at(t1).is_ok());
+            assert!(limiter.check().is_ok());
         }
-        assert!(limiter.check_at(t1).is_err());
+        assert!(limiter.check().is_err());
     }
 
     #[test]
     fn fractional_rates_allow_one_request_per_interval() {
-        let limiter = RateLimiter::new(0.5, Instant::now());
-        let t0 = 100_000_000_000;
-        assert!(limiter.check_at(t0).is_ok());
-        assert_eq!(limiter.check_at(t0).unwrap_err(), Duration::from_secs(2));
+        let clock = governor::clock::FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(0.5, clock.clone());
+        clock.advance(Duration::from_secs(100));
+        assert!(limiter.check().is_ok());
+        assert_eq!(limiter.check().unwrap_err(), Duration::from_secs(2));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod summaries;
 pub mod throttle;
 pub mod writer;
 
+/// What erasing a user removed (the API answers it).
+pub use crate::store::Erased;
 pub use audit::Actor;
 pub use consent::Consent;
 pub use holdout::{HoldoutGroup, HoldoutResults};

@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 pub const MAX_AGE: Duration = Duration::from_secs(10);
 pub const LEVEL: f64 = 0.95;
 
-#[derive(Debug, Clone, Serialize)]
+/// The estimated value per user of one policy.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyEstimate {
     /// `logging`, `current`, `fixed` or `per_segment_winners`.
     pub policy: String,
@@ -47,7 +48,8 @@ pub struct PolicyEstimate {
     pub effective_sample_size: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `GET /api/v1/experiments/{key}/ope`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OpeReport {
     pub experiment: String,
     pub metric: Metric,

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The rules a verdict is judged by, returned with the results so readers know them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Thresholds {
     /// Credible intervals cover this much posterior probability.
     pub interval_level: f64,
@@ -33,7 +33,7 @@ pub struct Thresholds {
     pub min_users_per_arm: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Some arm has fewer users than the minimum-data rule asks.
@@ -44,7 +44,7 @@ pub enum Verdict {
     Winner,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     pub outcome: Verdict,
     /// The arm most likely to be best.
@@ -53,7 +53,7 @@ pub struct Decision {
     pub users_needed_per_arm: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VariantResults {
     pub key: String,
     pub name: String,
@@ -83,7 +83,8 @@ pub struct VariantResults {
     pub period_weighted_lift: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `GET /api/v1/experiments/{key}/results`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExperimentResults {
     pub experiment: String,
     pub status: String,

@@ -31,9 +31,12 @@ pub struct AssignJob {
     reply: oneshot::Sender<Result<Vec<Option<i64>>, StoreError>>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+/// `POST /api/v1/track`'s answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TrackReceipt {
+    /// Events stored now.
     pub accepted: usize,
+    /// Events whose `event_id` was already stored (counted once).
     pub duplicates: usize,
     /// Events not stored because their user has no assignment (only with a consent
     /// attribute configured: see `WriterSettings::drop_unassigned_events`).

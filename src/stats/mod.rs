@@ -30,10 +30,13 @@ pub mod srm;
 pub mod thompson;
 
 /// A point estimate with an interval around it (credible or confidence, as documented by
-/// the function returning it).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+/// the function returning it). An unbounded end (an estimate from a single observation) is
+/// infinite, which JSON writes as `null`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Interval {
     pub mean: f64,
+    #[schema(nullable)]
     pub low: f64,
+    #[schema(nullable)]
     pub high: f64,
 }

@@ -92,8 +92,8 @@ pub fn load_period_stats(
     .load(conn)?)
 }
 
-/// What erasing a user removed.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+/// What erasing a user removed; both zero for a user the server never stored.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Erased {
     pub assignments: usize,
     pub events: usize,

@@ -99,10 +99,10 @@ async fn x_api_key_header_is_accepted() {
 
 #[tokio::test]
 async fn keys_created_at_first_start_work_and_are_stored_hashed() {
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.admin_key = None;
-    let app = spawn_with(settings, db).await;
+    let app = spawn_app_with(|settings| {
+        settings.admin_key = None;
+    })
+    .await;
     assert_eq!(
         app.count("SELECT count(*) AS n FROM api_keys WHERE scope = 'admin'"),
         1

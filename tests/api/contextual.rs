@@ -14,6 +14,33 @@ pub fn uniform_source(mut state: u64) -> impl FnMut() -> f64 {
     }
 }
 
+/// Wave `wave` of `count` new users, alternately on iOS and Android, assigned in `experiment`
+/// at once: (user, platform, variant).
+pub async fn platform_wave(
+    app: &TestApp,
+    experiment: &str,
+    wave: usize,
+    count: usize,
+) -> Vec<(String, &'static str, String)> {
+    let users: Vec<(String, &str)> = (0..count)
+        .map(|i| {
+            let platform = if i % 2 == 0 { "ios" } else { "android" };
+            (format!("w{wave}-u{i}"), platform)
+        })
+        .collect();
+    let variants = futures_util::future::join_all(
+        users
+            .iter()
+            .map(|(u, p)| app.variant_of(u, experiment, json!({"platform": p}))),
+    )
+    .await;
+    users
+        .into_iter()
+        .zip(variants)
+        .map(|((user, platform), variant)| (user, platform, variant.unwrap()))
+        .collect()
+}
+
 fn contextual_body(key: &str, kind: &str, context: Value) -> Value {
     let mut body = experiment_body(key, kind);
     body["context"] = context;
@@ -90,28 +117,15 @@ async fn each_segment_learns_its_own_best_variant() {
     let mut uniform = uniform_source(0x2545F4914F6CDD1D);
     let mut late = [(0, 0), (0, 0)]; // (own best, total) for ios, android
     for wave in 0..14 {
-        let users: Vec<(String, &str)> = (0..100)
-            .map(|i| {
-                let platform = if i % 2 == 0 { "ios" } else { "android" };
-                (format!("w{wave}-u{i}"), platform)
-            })
-            .collect();
-        let variants = futures_util::future::join_all(
-            users
-                .iter()
-                .map(|(u, p)| app.variant_of(u, "ctx", json!({"platform": p}))),
-        )
-        .await;
         let mut events = Vec::new();
-        for ((user, platform), variant) in users.iter().zip(&variants) {
-            let variant = variant.as_deref().unwrap();
+        for (user, platform, variant) in platform_wave(&app, "ctx", wave, 100).await {
             if wave >= 10 {
-                let slot = usize::from(*platform == "android");
-                let best = if *platform == "ios" { "b" } else { "a" };
+                let slot = usize::from(platform == "android");
+                let best = if platform == "ios" { "b" } else { "a" };
                 late[slot].1 += 1;
                 late[slot].0 += usize::from(variant == best);
             }
-            if uniform() < true_rate(platform, variant) {
+            if uniform() < true_rate(platform, &variant) {
                 events.push(json!({"user_id": user, "name": "click"}));
             }
         }
@@ -290,18 +304,12 @@ async fn segment_statistics_follow_the_rows_through_erasure_and_exports() {
     let export = |query: &'static str| {
         let app = &app;
         async move {
-            app.http
-                .get(format!(
-                    "{}/api/v1/experiments/rev/export?{query}",
-                    app.address
-                ))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            app.get_text(
+                &format!("/api/v1/experiments/rev/export?{query}"),
+                Some(ADMIN_KEY),
+            )
+            .await
+            .body
         }
     };
     let lines: Vec<Value> = export("data=assignments&format=jsonl")

@@ -6,31 +6,19 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-pub fn execute(db: &TestDb, sql: &str) -> usize {
-    use diesel::{Connection, RunQueryDsl};
-    let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
-    diesel::sql_query(sql).execute(&mut conn).unwrap()
-}
-
 async fn download(
     app: &TestApp,
     key: &str,
     query: &str,
     api_key: &str,
 ) -> (StatusCode, reqwest::header::HeaderMap, String) {
-    let response = app
-        .http
-        .get(format!(
-            "{}/api/v1/experiments/{key}/export?{query}",
-            app.address
-        ))
-        .bearer_auth(api_key)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.unwrap())
+    let page = app
+        .get_text(
+            &format!("/api/v1/experiments/{key}/export?{query}"),
+            Some(api_key),
+        )
+        .await;
+    (page.status, page.headers, page.body)
 }
 
 fn csv_rows(text: &str) -> Vec<csv::StringRecord> {
@@ -39,12 +27,6 @@ fn csv_rows(text: &str) -> Vec<csv::StringRecord> {
     let mut rows = vec![header];
     rows.extend(reader.records().map(Result::unwrap));
     rows
-}
-
-fn jsonl(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -241,8 +223,7 @@ async fn time_range_and_refusals() {
     for i in 0..4 {
         app.assign(json!({"user_id": format!("u-{i}")})).await;
     }
-    execute(
-        &app.db,
+    app.execute(
         "UPDATE assignments SET assigned_at = '2026-01-10T12:00:00Z' WHERE user_id IN ('u-0', 'u-1')",
     );
     let (_, _, text) = download(
@@ -377,25 +358,9 @@ async fn the_command_line_writes_the_same_export() {
 
 /// Reads the export counter from /metrics (process-wide; other tests export far fewer rows).
 async fn exported_rows(app: &TestApp) -> u64 {
-    // A fresh connection: a pooled one may be closed by the server's keep-alive timeout
-    // while the big insert runs.
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let text = http
-        .get(format!("{}/metrics", app.address))
-        .send()
+    app.metric("posterior_export_rows_total{data=\"assignments\"}")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with("posterior_export_rows_total{data=\"assignments\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .map_or(0, |n| n.parse().unwrap())
+        .map_or(0, |n| n as u64)
 }
 
 /// The export is read page by page and held back by a slow reader: while the client reads
@@ -405,8 +370,7 @@ async fn streams_in_constant_memory_with_backpressure() {
     const ROWS: usize = 300_000;
     let app = spawn_app().await;
     app.running_experiment(experiment_body("big", "ab")).await;
-    execute(
-        &app.db,
+    app.execute(
         &format!(
             "INSERT INTO assignments (experiment_id, user_id, variant_id, assigned_at, propensity, attributes)
              SELECT e.id, 'user-' || g, v.id, now() - g * interval '1 second', 0.5,

@@ -3,7 +3,7 @@
 //! tests share), and the real `posterior` binary run as a child process (so a test can
 //! SIGKILL or SIGTERM it).
 
-use crate::helpers::{ADMIN_KEY, CLIENT_KEY, TestDb};
+use crate::helpers::{ADMIN_KEY, CLIENT_KEY, TestDb, http_client};
 use reqwest::StatusCode;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -86,9 +86,9 @@ impl PgProxy {
         PgProxy { port, state }
     }
 
-    /// The URL of `db` through this proxy.
-    pub fn url_for(&self, db: &TestDb) -> String {
-        let (scheme, rest) = db.url.split_once("://").unwrap();
+    /// The database URL `url`, through this proxy.
+    pub fn url_for(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap();
         let (authority, path) = rest.split_once('/').unwrap();
         let user = authority
             .rsplit_once('@')
@@ -202,16 +202,11 @@ impl ServerProcess {
             .stderr(log)
             .spawn()
             .expect("the posterior binary starts");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
         let mut server = ServerProcess {
             child,
             port,
             address: format!("http://127.0.0.1:{port}"),
-            http,
+            http: http_client(),
         };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -281,7 +276,7 @@ impl Drop for ServerProcess {
 
 /// (user, variant key) of every assignment stored in `db`.
 pub fn stored_assignments(db: &TestDb) -> std::collections::HashMap<String, String> {
-    use diesel::{Connection, QueryableByName, RunQueryDsl, sql_types::Text};
+    use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
@@ -289,7 +284,7 @@ pub fn stored_assignments(db: &TestDb) -> std::collections::HashMap<String, Stri
         #[diesel(sql_type = Text)]
         variant: String,
     }
-    let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+    let mut conn = db.connect();
     diesel::sql_query(
         "SELECT a.user_id, v.key AS variant FROM assignments a JOIN variants v ON v.id = a.variant_id",
     )
@@ -302,7 +297,7 @@ pub fn stored_assignments(db: &TestDb) -> std::collections::HashMap<String, Stri
 
 /// (user, event id) of every event stored in `db`.
 pub fn stored_events(db: &TestDb) -> std::collections::HashSet<(String, String)> {
-    use diesel::{Connection, QueryableByName, RunQueryDsl, sql_types::Text};
+    use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
@@ -310,7 +305,7 @@ pub fn stored_events(db: &TestDb) -> std::collections::HashSet<(String, String)>
         #[diesel(sql_type = Text)]
         event_id: String,
     }
-    let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+    let mut conn = db.connect();
     diesel::sql_query("SELECT user_id, event_id FROM events")
         .load::<Row>(&mut conn)
         .unwrap()
@@ -324,13 +319,13 @@ pub fn stored_events(db: &TestDb) -> std::collections::HashSet<(String, String)>
 /// per-context table of contextual experiments).
 /// Returns the variants that disagree, as text, for the assertion message.
 pub fn aggregate_mismatches(db: &TestDb) -> Vec<String> {
-    use diesel::{Connection, QueryableByName, RunQueryDsl, sql_types::Text};
+    use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
         mismatch: String,
     }
-    let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+    let mut conn = db.connect();
     let mut out = Vec::new();
     // (table, key, which assignments it sums)
     for (table, key, rows) in [

@@ -214,13 +214,40 @@ struct Answer {
     took: Duration,
 }
 
+/// Once the database is back: assigns new users of `experiment` until one is answered (the
+/// others get 503), within 5 s; how long it took.
+async fn writes_recover(app: &TestApp, experiment: &str, user_prefix: &str) -> Duration {
+    let opened = Instant::now();
+    for i in 0.. {
+        let reply = app
+            .assign(json!({"user_id": format!("{user_prefix}-{i}"), "experiments": [experiment]}))
+            .await;
+        if reply.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            reply.body
+        );
+        assert!(
+            opened.elapsed() < Duration::from_secs(5),
+            "writes still fail {:?} after the database came back",
+            opened.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    opened.elapsed()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_outage_gives_503_serves_known_users_and_recovers() {
     let proxy = PgProxy::start();
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.database_url = proxy.url_for(&db);
-    let app = spawn_with(settings, db.clone()).await;
+    let app = spawn_app_with(|settings| {
+        settings.database_url = proxy.url_for(&settings.database_url);
+    })
+    .await;
     app.running_experiment(experiment_body("outage", "ab"))
         .await;
     let mut known = HashMap::new();
@@ -325,30 +352,7 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
     }
 
     proxy.open();
-    let opened = Instant::now();
-    let mut i = 0;
-    loop {
-        let reply = app
-            .assign(json!({"user_id": format!("after-{i}"), "experiments": ["outage"]}))
-            .await;
-        i += 1;
-        if reply.status == StatusCode::OK {
-            break;
-        }
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{:?}",
-            reply.body
-        );
-        assert!(
-            opened.elapsed() < Duration::from_secs(5),
-            "writes still fail {:?} after the database came back",
-            opened.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let recovered = opened.elapsed();
+    let recovered = writes_recover(&app, "outage", "after").await;
     assert!(
         recovered < Duration::from_secs(5),
         "recovered after {recovered:?}"
@@ -402,8 +406,8 @@ async fn database_outage_gives_503_serves_known_users_and_recovers() {
             a.took
         );
     }
-    assert_nothing_acknowledged_is_lost(&db, &acked);
-    assert_eq!(aggregate_mismatches(&db), Vec::<String>::new());
+    assert_nothing_acknowledged_is_lost(&app.db, &acked);
+    assert_eq!(aggregate_mismatches(&app.db), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -484,7 +488,7 @@ async fn two_instances_same_new_users_at_once_count_exactly() {
 async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
     let proxy = PgProxy::start();
     let db = TestDb::create();
-    let mut server = ServerProcess::start(&proxy.url_for(&db), "sigterm").await;
+    let mut server = ServerProcess::start(&proxy.url_for(&db.url), "sigterm").await;
     start_experiment(&server, "polite").await;
 
     // A first stretch of load.
@@ -582,11 +586,11 @@ async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_that_hangs_costs_writes_a_503_after_the_write_timeout_not_a_hang() {
     let proxy = PgProxy::start();
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.database_url = proxy.url_for(&db);
-    settings.write_timeout = Duration::from_millis(1500);
-    let app = spawn_with(settings, db.clone()).await;
+    let app = spawn_app_with(|settings| {
+        settings.database_url = proxy.url_for(&settings.database_url);
+        settings.write_timeout = Duration::from_millis(1500);
+    })
+    .await;
     app.running_experiment(experiment_body("frozen", "ab"))
         .await;
     let mut known = HashMap::new();
@@ -606,14 +610,7 @@ async fn a_database_that_hangs_costs_writes_a_503_after_the_write_timeout_not_a_
     let (assigned, tracked) = tokio::join!(app.assign(new_user.clone()), app.track(event.clone()));
     let took = started.elapsed();
     for reply in [&assigned, &tracked] {
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{:?}",
-            reply.body
-        );
-        assert!(reply.headers.contains_key("retry-after"));
-        assert_eq!(reply.error_code(), "unavailable");
+        reply.assert_unavailable();
     }
     assert!(
         took >= Duration::from_millis(1400) && took < Duration::from_secs(6),
@@ -634,28 +631,8 @@ async fn a_database_that_hangs_costs_writes_a_503_after_the_write_timeout_not_a_
     assert!(started.elapsed() < Duration::from_secs(8));
 
     proxy.open();
-    let opened = Instant::now();
-    let mut i = 0;
-    loop {
-        let reply = app
-            .assign(json!({"user_id": format!("thawed-{i}"), "experiments": ["frozen"]}))
-            .await;
-        i += 1;
-        if reply.status == StatusCode::OK {
-            break;
-        }
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{:?}",
-            reply.body
-        );
-        assert!(
-            opened.elapsed() < Duration::from_secs(5),
-            "no recovery within 5 s"
-        );
-    }
-    assert!(opened.elapsed() < Duration::from_secs(5));
+    let recovered = writes_recover(&app, "frozen", "thawed").await;
+    assert!(recovered < Duration::from_secs(5));
     // The writes that timed out were not acknowledged; retrying them is safe: one assignment,
     // one stored event, whether or not the first attempt reached the database in the end.
     let again = app.assign(new_user).await;
@@ -674,5 +651,5 @@ async fn a_database_that_hangs_costs_writes_a_503_after_the_write_timeout_not_a_
         app.count("SELECT count(*) AS n FROM events WHERE event_id = 'held-1'"),
         1
     );
-    assert_eq!(aggregate_mismatches(&db), Vec::<String>::new());
+    assert_eq!(aggregate_mismatches(&app.db), Vec::<String>::new());
 }

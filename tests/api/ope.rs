@@ -1,7 +1,7 @@
 //! Off-policy evaluation over HTTP: exact on uniform logging, and recovering known truths
 //! from a simulated bandit log.
 
-use crate::contextual::uniform_source;
+use crate::contextual::{platform_wave, uniform_source};
 use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -101,21 +101,9 @@ async fn a_simulated_bandit_log_recovers_the_true_rates() {
     };
     let mut uniform = uniform_source(0xD1B54A32D192ED03);
     for wave in 0..25 {
-        let users: Vec<(String, &str)> = (0..120)
-            .map(|i| {
-                let platform = if i % 2 == 0 { "ios" } else { "android" };
-                (format!("w{wave}-u{i}"), platform)
-            })
-            .collect();
-        let variants = futures_util::future::join_all(
-            users
-                .iter()
-                .map(|(u, p)| app.variant_of(u, "sim", json!({"platform": p}))),
-        )
-        .await;
         let mut events = Vec::new();
-        for ((user, platform), variant) in users.iter().zip(&variants) {
-            if uniform() < rate(platform, variant.as_deref().unwrap()) {
+        for (user, platform, variant) in platform_wave(&app, "sim", wave, 120).await {
+            if uniform() < rate(platform, &variant) {
                 events.push(json!({"user_id": user, "name": "click"}));
             }
         }

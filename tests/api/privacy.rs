@@ -251,24 +251,36 @@ async fn erasure_racing_the_users_writes_keeps_aggregates_consistent() {
     );
 }
 
+/// A server with `user` assigned in the running experiment `experiment`.
+async fn spawn_with_user_assigned(experiment: &str, user: &str) -> TestApp {
+    let app = spawn_app().await;
+    app.running_experiment(experiment_body(experiment, "ab"))
+        .await;
+    app.variant_of(user, experiment, json!({})).await.unwrap();
+    app
+}
+
+/// A connection in the middle of a transaction that has inserted `user`'s event `event_id`
+/// and not committed yet (`COMMIT` it to let it go).
+fn event_insert_in_flight(app: &TestApp, user: &str, event_id: &str) -> diesel::PgConnection {
+    use diesel::connection::SimpleConnection;
+    let mut connection = app.db.connect();
+    connection
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO events (user_id, event_id, name, occurred_at) \
+             VALUES ('{user}', '{event_id}', 'purchase', now())"
+        ))
+        .unwrap();
+    connection
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_in_flight_when_the_user_is_erased_does_not_survive_it() {
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
-    let app = spawn_app().await;
-    app.running_experiment(experiment_body("late", "ab")).await;
-    app.variant_of("late-user", "late", json!({}))
-        .await
-        .unwrap();
+    let app = spawn_with_user_assigned("late", "late-user").await;
     // Another instance's group commit, caught mid-transaction: the user's event is inserted
     // but not committed yet.
-    let mut other = diesel::PgConnection::establish(&app.db.url).unwrap();
-    other
-        .batch_execute(
-            "BEGIN; INSERT INTO events (user_id, event_id, name, occurred_at) \
-             VALUES ('late-user', 'in-flight', 'purchase', now())",
-        )
-        .unwrap();
+    let mut other = event_insert_in_flight(&app, "late-user", "in-flight");
     let (http, address) = (app.http.clone(), app.address.clone());
     let erasing = tokio::spawn(async move {
         http.delete(format!("{address}/api/v1/users/late-user"))
@@ -303,29 +315,10 @@ async fn an_event_in_flight_when_the_user_is_erased_does_not_survive_it() {
 
 #[tokio::test]
 async fn an_erasure_stuck_behind_a_long_event_transaction_answers_503_and_changes_nothing() {
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
-    let app = spawn_app().await;
-    app.running_experiment(experiment_body("stuck", "ab")).await;
-    app.variant_of("stuck-user", "stuck", json!({}))
-        .await
-        .unwrap();
-    let mut other = diesel::PgConnection::establish(&app.db.url).unwrap();
-    other
-        .batch_execute(
-            "BEGIN; INSERT INTO events (user_id, event_id, name, occurred_at) \
-             VALUES ('someone-else', 'slow', 'purchase', now())",
-        )
-        .unwrap();
-    let reply = erase(&app, "stuck-user").await;
-    assert_eq!(
-        reply.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{:?}",
-        reply.body
-    );
-    assert!(reply.headers.contains_key("retry-after"));
-    assert_eq!(reply.error_code(), "unavailable");
+    let app = spawn_with_user_assigned("stuck", "stuck-user").await;
+    let mut other = event_insert_in_flight(&app, "someone-else", "slow");
+    erase(&app, "stuck-user").await.assert_unavailable();
     assert_eq!(rows_of(&app, "stuck-user").0, 1);
     other.batch_execute("COMMIT").unwrap();
     let reply = erase(&app, "stuck-user").await;
@@ -335,13 +328,13 @@ async fn an_erasure_stuck_behind_a_long_event_transaction_answers_503_and_change
 }
 
 async fn spawn_with_consent(required: bool) -> TestApp {
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.consent = Some(Consent {
-        attribute: "consent".into(),
-        required,
-    });
-    spawn_with(settings, db).await
+    spawn_app_with(|settings| {
+        settings.consent = Some(Consent {
+            attribute: "consent".into(),
+            required,
+        });
+    })
+    .await
 }
 
 async fn ofrep(app: &TestApp, path: &str, context: Value) -> Reply {
@@ -487,11 +480,11 @@ fn insert_old_events(app: &TestApp, count: usize, days_ago: i32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_old_raw_events_in_the_background_and_keeps_statistics() {
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.event_retention = Some(chrono::TimeDelta::days(30));
-    settings.retention_interval = Duration::from_millis(200);
-    let app = spawn_with(settings, db).await;
+    let app = spawn_app_with(|settings| {
+        settings.event_retention = Some(chrono::TimeDelta::days(30));
+        settings.retention_interval = Duration::from_millis(200);
+    })
+    .await;
     app.running_experiment(experiment_body("kept", "ab")).await;
     for i in 0..10 {
         let user = format!("u{i}");
@@ -523,10 +516,10 @@ async fn retention_deletes_old_raw_events_in_the_background_and_keeps_statistics
 
 #[tokio::test]
 async fn retention_runs_on_demand_and_keeps_everything_when_unset() {
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.event_retention = Some(chrono::TimeDelta::days(7));
-    let app = spawn_with(settings, db).await;
+    let app = spawn_app_with(|settings| {
+        settings.event_retention = Some(chrono::TimeDelta::days(7));
+    })
+    .await;
     insert_old_events(&app, 300, 8);
     let purged = app.engine.purge_expired().await.unwrap();
     assert_eq!(purged.events, 300);

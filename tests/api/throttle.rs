@@ -6,18 +6,17 @@ use crate::helpers::*;
 use posterior::config::AuthThrottleSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 async fn spawn_throttled(failures_per_minute: f64, burst: u32) -> TestApp {
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.auth_throttle = AuthThrottleSettings {
-        failures_per_minute,
-        burst,
-        ..AuthThrottleSettings::DEFAULT
-    };
-    spawn_with(settings, db).await
+    spawn_app_with(|settings| {
+        settings.auth_throttle = AuthThrottleSettings {
+            failures_per_minute,
+            burst,
+            ..AuthThrottleSettings::DEFAULT
+        };
+    })
+    .await
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
@@ -136,20 +135,9 @@ async fn bad_keys_from_one_address_get_429_after_the_budget_and_valid_keys_still
 
     // Operators see it in /metrics (the recorder is shared by the tests of this binary: at
     // least this test's refusals).
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
+    let throttled_count = app
+        .metric("posterior_auth_failures_total{outcome=\"throttled\"}")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let throttled_count: f64 = text
-        .lines()
-        .find(|l| l.starts_with("posterior_auth_failures_total{outcome=\"throttled\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .map(|n| n.parse().unwrap())
         .expect("posterior_auth_failures_total in /metrics");
     assert!(throttled_count >= 4.0, "{throttled_count}");
 }
@@ -223,101 +211,22 @@ async fn the_budget_refills_at_the_configured_rate() {
     );
 }
 
-/// Just enough of a browser to sign in: keeps cookies, follows no redirects.
-struct SignIn {
-    app_address: String,
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl SignIn {
-    fn new(app: &TestApp) -> SignIn {
-        SignIn {
-            app_address: app.address.clone(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, mut request: reqwest::RequestBuilder) -> Page {
-        if !self.cookies.is_empty() {
-            let pairs: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header("cookie", pairs.join("; "));
-        }
-        let response = request.send().await.unwrap();
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().unwrap();
-            let pair = value.split(';').next().unwrap();
-            let (name, v) = pair.split_once('=').unwrap();
-            if v.is_empty() || value.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_string(), v.to_string());
-            }
-        }
-        Page {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn try_key(&mut self, key: &str) -> Page {
-        let form = self
-            .send(
-                self.http
-                    .get(format!("{}/dashboard/sign-in", self.app_address)),
-            )
-            .await;
-        let marker = r#"name="csrf" value=""#;
-        let start = form.body.find(marker).expect("a CSRF token") + marker.len();
-        let end = form.body[start..].find('"').unwrap() + start;
-        let csrf = form.body[start..end].to_string();
-        let body = serde_urlencoded::to_string([
-            ("csrf", csrf.as_str()),
-            ("key", key),
-            ("next", "/dashboard/keys"),
-        ])
-        .unwrap();
-        let request = self
-            .http
-            .post(format!("{}/dashboard/sign-in", self.app_address))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        self.send(request).await
-    }
-}
-
 #[tokio::test]
 async fn dashboard_sign_in_is_throttled_the_same_way() {
     let app = spawn_throttled(30.0, 3).await;
-    let mut browser = SignIn::new(&app);
+    let browser = Browser::new(&app);
 
     // A client key is a known key, merely not an admin one: refused, never counted.
     for _ in 0..5 {
-        let page = browser.try_key(CLIENT_KEY).await;
+        let page = browser.sign_in_with(CLIENT_KEY).await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     }
     for i in 0..3 {
-        let page = browser.try_key(&format!("admin-secret-{i}")).await;
+        let page = browser.sign_in_with(&format!("admin-secret-{i}")).await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "guess {i}");
         assert!(page.body.contains("not an admin key"));
     }
-    let throttled = browser.try_key("admin-secret-3").await;
+    let throttled = browser.sign_in_with("admin-secret-3").await;
     assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
         throttled.body.contains("Too many failed sign-ins"),
@@ -329,7 +238,7 @@ async fn dashboard_sign_in_is_throttled_the_same_way() {
         "the sign-in page, with its form"
     );
     assert!(retry_after(&throttled.headers) >= 1);
-    assert!(!browser.cookies.contains_key("posterior_session"));
+    assert!(browser.cookie("posterior_session").is_none());
 
     // The budget is the address's, shared with the API.
     assert_eq!(
@@ -338,15 +247,15 @@ async fn dashboard_sign_in_is_throttled_the_same_way() {
     );
 
     // The form does not look at keys from a throttled address, the right one included
-    // (tests/api/sign_in_throttle.rs: until the budget refills).
-    let right = browser.try_key(ADMIN_KEY).await;
+    // (dashboard/sign_in_throttle.rs: until the budget refills).
+    let right = browser.sign_in_with(ADMIN_KEY).await;
     assert_eq!(
         right.status,
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
         right.body
     );
-    assert!(!browser.cookies.contains_key("posterior_session"));
+    assert_eq!(browser.cookie("posterior_session"), None);
 }
 
 #[tokio::test]
@@ -356,14 +265,11 @@ async fn a_budget_that_allows_nothing_is_refused_at_start() {
         (f64::NAN, 10, "POSTERIOR_AUTH_FAILURES_PER_MINUTE"),
         (30.0, 0, "POSTERIOR_AUTH_FAILURE_BURST"),
     ] {
-        let db = TestDb::create();
-        let mut settings = test_settings(&db);
-        settings.auth_throttle.failures_per_minute = per_minute;
-        settings.auth_throttle.burst = burst;
-        let error = posterior::Application::build(settings)
-            .await
-            .err()
-            .expect("refused");
-        assert!(error.to_string().contains(needle), "{error}");
+        let error = start_refused_with(|settings| {
+            settings.auth_throttle.failures_per_minute = per_minute;
+            settings.auth_throttle.burst = burst;
+        })
+        .await;
+        assert!(error.contains(needle), "{error}");
     }
 }

@@ -3,7 +3,6 @@
 //! key (the right one included, so a guess never tells whether it was right), until the budget
 //! refills. Apps with a valid key keep working from that address.
 
-use crate::dashboard_browser::Browser;
 use crate::helpers::*;
 use posterior::config::AuthThrottleSettings;
 use reqwest::{Method, StatusCode};
@@ -13,14 +12,14 @@ use std::time::Duration;
 #[tokio::test]
 async fn a_throttled_address_cannot_sign_in_even_with_the_right_key_until_it_refills() {
     // One failure every 4 s, after a burst of 3.
-    let db = TestDb::create();
-    let mut settings = test_settings(&db);
-    settings.auth_throttle = AuthThrottleSettings {
-        failures_per_minute: 15.0,
-        burst: 3,
-        ..AuthThrottleSettings::DEFAULT
-    };
-    let app = spawn_with(settings, db).await;
+    let app = spawn_app_with(|settings| {
+        settings.auth_throttle = AuthThrottleSettings {
+            failures_per_minute: 15.0,
+            burst: 3,
+            ..AuthThrottleSettings::DEFAULT
+        }
+    })
+    .await;
     let browser = Browser::new(&app);
 
     for i in 0..3 {
@@ -53,13 +52,14 @@ async fn a_throttled_address_cannot_sign_in_even_with_the_right_key_until_it_ref
         .parse()
         .unwrap();
     assert!((1..=4).contains(&wait), "Retry-After {wait}");
+    assert_eq!(browser.cookie("posterior_session"), None);
     assert_eq!(
         browser.get("/dashboard/experiments").await.status,
         StatusCode::SEE_OTHER,
         "still signed out"
     );
 
-    // An app's valid key still works from this address.
+    // Apps' valid keys still work from this address.
     let listed = app.admin(Method::GET, "/api/v1/experiments", None).await;
     assert_eq!(listed.status, StatusCode::OK);
     let assigned = app

@@ -3,9 +3,8 @@
 //! view (as they do under live traffic), the page still renders in under 100 ms.
 //!
 //! A debug build (CI) checks the page's figures; only a release build holds it to the time:
-//! `cargo test --release --test api list_render_time -- --nocapture`
+//! `cargo test --release --test api dashboard::list_render_time -- --nocapture`
 
-use crate::dashboard_browser::Browser;
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -23,7 +22,6 @@ fn row_of<'a>(html: &'a str, key: &str) -> &'a str {
 
 #[tokio::test]
 async fn experiments_list_render_time_with_200_experiments_of_10_000_users() {
-    use diesel::{Connection, RunQueryDsl};
     let app = spawn_app().await;
     for i in 0..EXPERIMENTS {
         app.running_experiment(json!({
@@ -39,7 +37,6 @@ async fn experiments_list_render_time_with_200_experiments_of_10_000_users() {
         }))
         .await;
     }
-    let mut conn = diesel::PgConnection::establish(&app.db.url).unwrap();
     let fill = [
         // 5,000 users per variant; the challenger converts better (5.0% against 6.0%).
         "UPDATE variant_stats s SET users = 5000, conversions = 250 + 50 * v.position,
@@ -54,7 +51,7 @@ async fn experiments_list_render_time_with_200_experiments_of_10_000_users() {
         "ANALYZE",
     ];
     for sql in fill {
-        diesel::sql_query(sql).execute(&mut conn).unwrap();
+        app.execute(sql);
     }
     app.engine.refresh().await.unwrap();
 
@@ -73,9 +70,7 @@ async fn experiments_list_render_time_with_200_experiments_of_10_000_users() {
     // the last view is current.
     let mut times = Vec::new();
     for i in 0..12 {
-        diesel::sql_query("UPDATE variant_stats SET users = users + 1")
-            .execute(&mut conn)
-            .unwrap();
+        app.execute("UPDATE variant_stats SET users = users + 1");
         let started = Instant::now();
         let page = browser.get("/dashboard/experiments").await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -1,0 +1,160 @@
+//! `simulate`: the bandit simulations of docs/simulation.md, a research harness beside the
+//! server. They drive the server's own sampler and updates from `posterior::stats`
+//! (`thompson::sample_arm_beta` with `BetaPosterior::update`, `thompson::sample_arm_gaussian`
+//! with `MeanPosterior::update`, `contextual::context_beta`) and print Markdown tables. Runs
+//! are seeded from (seed, setting, run index), so results do not depend on the number of
+//! threads.
+//!
+//! `cargo run --release --bin simulate -- [--quick] [--only <table>] [--seed <n>]`
+
+mod chapelle_li;
+mod contextual;
+mod gaussian;
+mod lai_robbins;
+mod runs;
+
+use clap::{Parser, ValueEnum};
+use contextual::{ContextualPolicy, ContextualScenario};
+use std::time::Instant;
+
+/// Measure Thompson sampling against the literature (prints Markdown tables).
+#[derive(Debug, Parser)]
+#[command(name = "simulate")]
+struct Args {
+    /// Small runs (seconds) instead of the full-size ones (tens of minutes on 2 cores).
+    #[arg(long)]
+    quick: bool,
+    /// Which table; all of them by default.
+    #[arg(long, value_enum)]
+    only: Option<Simulation>,
+    #[arg(long, default_value_t = 20110101)]
+    seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Simulation {
+    /// Lattimore & Szepesvári, Experiment 36.1: Gaussian arms.
+    Gaussian,
+    /// Regret slope against the Lai–Robbins constant.
+    LaiRobbins,
+    /// Chapelle & Li (2011), Table 1: delayed feedback, arms replaced over time.
+    ChapelleLi,
+    /// Contextual bandit (posteriors per context, pooled prior) against pooled Thompson.
+    Contextual,
+}
+
+fn main() {
+    let args = Args::parse();
+    let wanted = |s: Simulation| args.only.is_none_or(|o| o == s);
+    let q = args.quick;
+    if wanted(Simulation::Gaussian) {
+        let start = Instant::now();
+        let row = gaussian::gaussian_two_arms(if q { 2_000 } else { 100_000 }, 2000, args.seed);
+        println!(
+            "## Gaussian Thompson sampling (Lattimore & Szepesvári, Experiment 36.1)\n\n{}",
+            gaussian::render_gaussian(&row)
+        );
+        println!("({:.0} s)\n", start.elapsed().as_secs_f64());
+    }
+    if wanted(Simulation::LaiRobbins) {
+        let start = Instant::now();
+        let (t_short, t_long) = if q {
+            (10_000, 100_000)
+        } else {
+            (100_000, 1_000_000)
+        };
+        let mut rows = lai_robbins::static_arms(
+            10,
+            &[0.1],
+            if q { 8 } else { 500 },
+            t_short,
+            t_long,
+            args.seed,
+        );
+        rows.extend(lai_robbins::static_arms(
+            10,
+            &[0.02],
+            if q { 8 } else { 1000 },
+            t_short,
+            t_long,
+            args.seed + 1,
+        ));
+        println!(
+            "## Static arms against Lai–Robbins\n\n{}",
+            lai_robbins::render_static(&rows)
+        );
+        println!("({:.0} s)\n", start.elapsed().as_secs_f64());
+    }
+    if wanted(Simulation::ChapelleLi) {
+        let start = Instant::now();
+        let (runs, steps) = if q { (4, 100_000) } else { (100, 1_000_000) };
+        let rows =
+            chapelle_li::chapelle_li(runs, steps, &[1, 3, 10, 32, 100, 316, 1000], args.seed);
+        println!(
+            "## Chapelle & Li (2011), Table 1 ({steps} steps)\n\n{}",
+            chapelle_li::render_chapelle_li(&rows)
+        );
+        println!("({:.0} s)", start.elapsed().as_secs_f64());
+    }
+    if wanted(Simulation::Contextual) {
+        let start = Instant::now();
+        let (runs, checkpoints): (usize, &[u64]) = if q {
+            (20, &[1_000, 10_000])
+        } else {
+            (100, &[1_000, 10_000, 50_000])
+        };
+        let policies = [
+            ContextualPolicy::Pooled,
+            ContextualPolicy::PerContext { m_max: 0 },
+            ContextualPolicy::PerContext { m_max: 10 },
+            ContextualPolicy::PerContext { m_max: 30 },
+            ContextualPolicy::PerContext { m_max: 100 },
+        ];
+        for (name, scenario) in [
+            (
+                "4 contexts (40/30/20/10%), best variants a, b, c, a",
+                ContextualScenario::default(),
+            ),
+            (
+                "24 small contexts (Zipf shares), 21 prefer b, 3 differ",
+                ContextualScenario::many_small(),
+            ),
+        ] {
+            let rows = contextual::contextual(&scenario, &policies, runs, checkpoints, args.seed);
+            println!(
+                "## Contextual bandit: {name}; regret against the per-context oracle\n\n{}",
+                contextual::render_contextual(&rows)
+            );
+        }
+        println!("({:.0} s)", start.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulations_are_deterministic_and_sane() {
+        let a = chapelle_li::chapelle_li(2, 20_000, &[1, 100], 9);
+        let b = chapelle_li::chapelle_li(2, 20_000, &[1, 100], 9);
+        assert_eq!(a[0].mean_regret, b[0].mean_regret);
+        assert!(
+            a.iter()
+                .all(|r| r.mean_regret > 0.0 && r.mean_regret < 20_000.0)
+        );
+        assert!(chapelle_li::render_chapelle_li(&a).contains("| δ = 1, 2 runs |"));
+        let g = gaussian::gaussian_two_arms(50, 200, 1);
+        assert!(g.mean_regret > 0.0 && g.mean_regret < 40.0);
+        let s = lai_robbins::static_arms(3, &[0.1], 2, 1_000, 2_000, 4);
+        assert!(s[0].regret_long.0 >= s[0].regret_short.0);
+        // Lai–Robbins constants quoted in statistics.md
+        let c = |eps: f64| {
+            let mut rates = vec![0.5 - eps; 10];
+            rates[0] = 0.5;
+            lai_robbins::lai_robbins_constant(&rates)
+        };
+        assert!((c(0.1) - 44.70).abs() < 0.01, "{}", c(0.1));
+        assert!((c(0.02) - 224.9).abs() < 0.1, "{}", c(0.02));
+    }
+}
