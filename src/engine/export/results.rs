@@ -20,7 +20,7 @@ use crate::stats::beta::BetaPosterior;
 use crate::stats::{Interval, thompson};
 use crate::store::export as rows;
 use crate::store::{self, PeriodStats, VariantStats};
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::pg::PgConnection;
 use serde_json::Value;
 
@@ -94,6 +94,10 @@ pub(super) fn write(
     let mut encoder = Encoder::new(format, columns.clone());
     static EMPTY: Value = Value::Null;
     for row in &rows {
+        debug_assert!(
+            row.iter().all(|(name, _)| columns.contains(name)),
+            "{row:?}"
+        );
         encoder.write(columns.iter().map(|column| {
             row.iter()
                 .find(|(name, _)| name == column)
@@ -220,11 +224,7 @@ fn optional(x: Option<f64>) -> Value {
 /// The experiment's figures, repeated on each variant row.
 fn experiment_cells(r: &ExperimentResults, range: TimeRange) -> Row {
     let mut row: Row = vec![
-        (
-            "computed_at",
-            // As the results' JSON writes times (chrono's serde format).
-            Value::String(r.computed_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        ),
+        ("computed_at", results_time(r.computed_at)),
         ("control", Value::from(r.control.as_str())),
         ("decision_leader", Value::from(r.decision.leader.as_str())),
         ("decision_outcome", verdict_name(r.decision.outcome)),
@@ -331,6 +331,12 @@ fn context_variant_cells(experiment: &Value, c: &ContextResults, v: &ContextVari
     row
 }
 
+/// A time as the results' JSON writes it (chrono's serde format: as many fractional digits as
+/// it needs), not as the raw rows' cells do (always microseconds).
+fn results_time(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
 /// The verdict as `/results` spells it: its serde name, so the two cannot drift apart.
 fn verdict_name(verdict: Verdict) -> Value {
     serde_json::to_value(verdict).unwrap_or(Value::Null)
@@ -386,5 +392,20 @@ fn current_weights(experiment: &Experiment, stats: &[VariantStats]) -> Vec<f64> 
                 .collect();
             thompson::allocation(&posteriors, spec.floor)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_and_verdicts_are_spelled_as_in_the_results_json() {
+        for nanos in [0, 120_000_000, 123_456_000, 123_456_789] {
+            let t = Utc.timestamp_opt(1_767_225_600, nanos).unwrap();
+            assert_eq!(results_time(t), serde_json::to_value(t).unwrap());
+        }
+        assert_eq!(verdict_name(Verdict::NotEnoughData), "not_enough_data");
     }
 }
