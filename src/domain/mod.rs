@@ -35,6 +35,7 @@ mod keys;
 mod names;
 mod segment;
 mod targeting;
+mod time_range;
 
 pub use experiment::{
     Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind, MAX_NAME,
@@ -49,6 +50,7 @@ pub use targeting::{
     Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
     MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
 };
+pub use time_range::{RangeEnd, RangeError, TimeRange};
 
 /// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
 /// boundary (a 400) instead of failing in the database (a 500).
