@@ -1,6 +1,7 @@
 //! Settings from command-line flags and the environment (flags win).
 
-use crate::domain::{Attributes, ValidationError, Violation};
+use crate::domain::{Attributes, RangeError, TimeRange, ValidationError, Violation};
+use crate::engine::export::{ExportData, ExportFormat};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
@@ -32,24 +33,10 @@ pub enum Command {
         action: KeysCommand,
     },
     /// Export the audit log of admin actions (oldest first), straight from the database.
-    Audit(AuditArgs),
+    Audit(DownloadArgs),
     /// Export an experiment's results, assignments, events or daily series, straight from
     /// the database, streamed page by page (the same output as the HTTP export).
     Export(ExportArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportDataArg {
-    Results,
-    Assignments,
-    Events,
-    Series,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormatArg {
-    Csv,
-    Jsonl,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -58,13 +45,20 @@ pub struct ExportArgs {
     pub experiment: String,
     /// What to export.
     #[arg(long, value_enum)]
-    pub data: ExportDataArg,
-    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
-    pub format: ExportFormatArg,
+    pub data: ExportData,
+    #[command(flatten)]
+    pub download: DownloadArgs,
+}
+
+/// What an export covers and where it goes (`export` and `audit`).
+#[derive(Debug, Clone, Args)]
+pub struct DownloadArgs {
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
     /// Start of the range (inclusive): RFC 3339 time or YYYY-MM-DD (midnight UTC).
     #[arg(long)]
     pub from: Option<String>,
-    /// End of the range (exclusive), same forms as --from.
+    /// End of the range (exclusive), same forms as --from; after --from.
     #[arg(long)]
     pub to: Option<String>,
     /// Write here instead of standard output.
@@ -74,21 +68,10 @@ pub struct ExportArgs {
     pub db: DatabaseArgs,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct AuditArgs {
-    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
-    pub format: ExportFormatArg,
-    /// Start of the range (inclusive): RFC 3339 time or YYYY-MM-DD (midnight UTC).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// End of the range (exclusive), same forms as --from.
-    #[arg(long)]
-    pub to: Option<String>,
-    /// Write here instead of standard output.
-    #[arg(long, short)]
-    pub output: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    pub db: DatabaseArgs,
+impl DownloadArgs {
+    pub fn range(&self) -> Result<TimeRange, RangeError> {
+        TimeRange::parse(self.from.as_deref(), self.to.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]

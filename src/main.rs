@@ -2,14 +2,14 @@
 
 use clap::Parser;
 
+mod cli;
+
 /// mimalloc: the server allocates small, short-lived buffers per request; glibc's malloc
 /// showed up at the top of the profile.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use posterior::config::{
-    AuditArgs, Cli, Command, ExportArgs, ExportDataArg, ExportFormatArg, KeysCommand, Settings,
-};
+use posterior::config::{Cli, Command, KeysCommand, Settings};
 use posterior::engine::Actor;
 use posterior::{Application, startup, store, telemetry};
 
@@ -87,83 +87,12 @@ fn main() -> anyhow::Result<()> {
         },
         Command::Audit(args) => {
             telemetry::init(Default::default());
-            audit(args)?;
+            cli::audit(args)?;
         }
         Command::Export(args) => {
             telemetry::init(Default::default());
-            export(args)?;
+            cli::export(args)?;
         }
     }
-    Ok(())
-}
-
-/// `posterior export`: the HTTP export's output, written to a file or stdout.
-fn export(args: ExportArgs) -> anyhow::Result<()> {
-    use posterior::engine::export::{
-        ExportData, ExportFormat, ExportRequest, export_to, parse_time,
-    };
-    use posterior::store::export::TimeRange;
-    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
-    let range = TimeRange {
-        from: time(&args.from).map_err(anyhow::Error::msg)?,
-        to: time(&args.to).map_err(anyhow::Error::msg)?,
-    };
-    let request = ExportRequest {
-        experiment: args.experiment,
-        data: match args.data {
-            ExportDataArg::Results => ExportData::Results,
-            ExportDataArg::Assignments => ExportData::Assignments,
-            ExportDataArg::Events => ExportData::Events,
-            ExportDataArg::Series => ExportData::Series,
-        },
-        format: match args.format {
-            ExportFormatArg::Csv => ExportFormat::Csv,
-            ExportFormatArg::Jsonl => ExportFormat::Jsonl,
-        },
-        range,
-    };
-    let rows = match &args.output {
-        Some(path) => {
-            let file = std::fs::File::create(path)?;
-            let mut out = std::io::BufWriter::new(file);
-            export_to(&args.db.database_url, &request, &mut out)?
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            export_to(&args.db.database_url, &request, &mut out)?
-        }
-    };
-    tracing::info!(rows, "export written");
-    Ok(())
-}
-
-/// `posterior audit`: the audit log, written to a file or stdout.
-fn audit(args: AuditArgs) -> anyhow::Result<()> {
-    use posterior::engine::audit::export_audit_to;
-    use posterior::engine::export::{ExportFormat, parse_time};
-    use posterior::store::export::TimeRange;
-    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
-    let range = TimeRange {
-        from: time(&args.from).map_err(anyhow::Error::msg)?,
-        to: time(&args.to).map_err(anyhow::Error::msg)?,
-    };
-    let format = match args.format {
-        ExportFormatArg::Csv => ExportFormat::Csv,
-        ExportFormatArg::Jsonl => ExportFormat::Jsonl,
-    };
-    let url = &args.db.database_url;
-    let rows = match &args.output {
-        Some(path) => {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-            export_audit_to(url, format, range, &mut out)?
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            export_audit_to(url, format, range, &mut out)?
-        }
-    };
-    tracing::info!(rows, "audit log written");
     Ok(())
 }

@@ -38,8 +38,8 @@ pub fn page(view: &AuditView) -> Markup {
                 }
                 p {
                     "Download: "
-                    a href="/dashboard/audit/export?format=csv" download { "CSV" } " · "
-                    a href="/dashboard/audit/export?format=jsonl" download { "JSON lines" }
+                    a href="/api/v1/audit?format=csv" download { "CSV" } " · "
+                    a href="/api/v1/audit?format=jsonl" download { "JSON lines" }
                 }
             }
             @if view.entries.is_empty() {

@@ -2,33 +2,15 @@
 
 use super::ApiResult;
 use super::auth::AdminOrSession;
-use super::export::{FormatParam, download, range_of};
+use super::export::{FormatQuery, RangeQuery, download};
 use crate::engine::Engine;
-use crate::engine::export::ExportFormat;
 use actix_web::web;
-use serde::Deserialize;
-use utoipa::IntoParams;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// `csv` (the default) or `jsonl` (JSON lines).
-    #[serde(default)]
-    #[param(inline)]
-    pub format: Option<FormatParam>,
-    /// Start of the range (inclusive): RFC 3339 time or `YYYY-MM-DD` (midnight UTC).
-    #[serde(default)]
-    pub from: Option<String>,
-    /// End of the range (exclusive), same forms as `from`.
-    #[serde(default)]
-    pub to: Option<String>,
-}
 
 /// Streams the audit log, oldest first: `id, at, actor, action, target, before, after`
 /// (before and after as JSON).
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "audit",
-    params(AuditQuery),
+    params(FormatQuery, RangeQuery),
     responses(
         (status = 200, description = "The audit log, streamed (chunked)",
          content((String = "text/csv"), (String = "application/x-ndjson"))),
@@ -43,12 +25,11 @@ pub struct AuditQuery {
 pub async fn audit(
     _: AdminOrSession,
     engine: web::Data<Engine>,
-    query: web::Query<AuditQuery>,
+    format: web::Query<FormatQuery>,
+    range: web::Query<RangeQuery>,
 ) -> ApiResult {
-    let query = query.into_inner();
-    let range = range_of(query.from.as_deref(), query.to.as_deref())?;
-    let format = ExportFormat::from(query.format.unwrap_or_default());
-    let pages = engine.export_audit(format, range).await?;
+    let format = format.format.unwrap_or_default();
+    let pages = engine.export_audit_log(format, range.range()?).await?;
     Ok(download(
         pages,
         format,

@@ -1,12 +1,11 @@
-//! The audit log page and its download.
+//! The audit log page. Its downloads are the API's (`/api/v1/audit`, which accepts the
+//! dashboard session).
 
-use super::{DashboardError, PageResult, SignedIn, html};
-use crate::api::export::{download, range_of};
+use super::{PageResult, SignedIn, html, redirect};
 use crate::engine::Engine;
-use crate::engine::export::ExportFormat;
 use crate::templates::audit::{self, AuditView};
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
 /// Entries per page.
@@ -38,34 +37,11 @@ pub async fn page(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ExportQuery {
-    format: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-}
-
-/// `GET /dashboard/audit/export?format=csv|jsonl`: the API's download, for a signed-in admin.
-pub async fn export(
-    _: SignedIn,
-    engine: web::Data<Engine>,
-    query: web::Query<ExportQuery>,
-) -> PageResult {
-    let format = match query.format.as_deref().unwrap_or("csv") {
-        "csv" => ExportFormat::Csv,
-        "jsonl" => ExportFormat::Jsonl,
-        other => {
-            return Err(DashboardError::BadRequest(format!(
-                "{other:?} is not a format: choose csv or jsonl."
-            )));
-        }
-    };
-    let range = range_of(query.from.as_deref(), query.to.as_deref())
-        .map_err(|e| DashboardError::BadRequest(e.to_string()))?;
-    let pages = engine.export_audit(format, range).await?;
-    Ok(download(
-        pages,
-        format,
-        &format!("audit.{}", format.extension()),
-    ))
+/// `GET /dashboard/audit/export?format=csv|jsonl&from=&to=`: a redirect to the API's download
+/// with the same query, so that links and bookmarks to this address keep working.
+pub async fn export(_: SignedIn, request: HttpRequest) -> PageResult {
+    Ok(redirect(&format!(
+        "/api/v1/audit?{}",
+        request.query_string()
+    )))
 }

@@ -171,7 +171,7 @@ proptest! {
             prop_assert!(key.as_str().len() <= 64);
             prop_assert!(key.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b)));
         }
-        let _ = crate::engine::export::parse_time(&text);
+        let _ = super::TimeRange::parse(Some(&text), Some(&text));
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod keys;
 mod names;
 mod segment;
 mod targeting;
+mod time_range;
 mod validation;
 
 pub use experiment::{
@@ -50,6 +51,7 @@ pub use targeting::{
     Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
     MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
 };
+pub use time_range::{RangeEnd, RangeError, TimeRange};
 pub use validation::{ValidationError, Violation};
 
 /// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the

@@ -4,11 +4,9 @@
 //! and `create_experiment`), key changes likewise; actions whose own transaction lives
 //! elsewhere (erasing a user) are recorded right after they succeed.
 
-use super::export::{self, Encoder, ExportFormat, ExportStream, SLOTS, WAIT_FOR_SLOT};
 use super::keys::{self, KeyId};
 use super::{Engine, EngineError};
 use crate::domain::{Scope, ValidationError, Violation, validate_key_name, validate_rate_limit};
-use crate::store::export::TimeRange;
 use crate::store::{self, NewAuditEntry, StoreError};
 use diesel::pg::PgConnection;
 use serde::Serialize;
@@ -16,7 +14,6 @@ use serde_json::Value;
 use std::fmt;
 
 pub use crate::store::{ApiKeyRecord, AuditRecord};
-use tokio::sync::mpsc;
 
 /// Who acts: `key:<id> (<name>)` or `env:admin` through the API, `dashboard:<key id>` through
 /// the dashboard, `cli` from the command line.
@@ -55,11 +52,6 @@ impl fmt::Display for Actor {
 pub fn json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
-
-/// Rows read per query when exporting the log.
-const AUDIT_CHUNK: i64 = 5_000;
-
-pub const AUDIT_COLUMNS: [&str; 7] = ["id", "at", "actor", "action", "target", "before", "after"];
 
 /// Creates a key (the secret is returned once; only its hash is stored) and records it.
 pub fn create_key_in(
@@ -232,97 +224,4 @@ impl Engine {
         self.refresh().await?;
         Ok(revoked)
     }
-
-    /// Streams the log (oldest first) in `range` as CSV or JSON lines.
-    pub async fn export_audit(
-        &self,
-        format: ExportFormat,
-        range: TimeRange,
-    ) -> Result<ExportStream, EngineError> {
-        let permit = tokio::time::timeout(WAIT_FOR_SLOT, SLOTS.acquire())
-            .await
-            .map_err(|_| EngineError::Unavailable("too many exports are running".into()))?
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
-        // A connection of its own for the whole export; failing here (database down) is a
-        // clean 503 before the first byte.
-        let url = self.store().url().to_string();
-        let mut conn = tokio::task::spawn_blocking(move || store::connect(&url))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
-        let (tx, rx) = mpsc::channel(export::CHANNEL_PAGES);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut sink = |bytes: Vec<u8>| tx.blocking_send(Ok(bytes)).is_ok();
-            match write_audit(&mut conn, format, range, &mut sink) {
-                Ok(rows) => tracing::info!(rows, "audit export finished"),
-                Err(e) => {
-                    tracing::error!(error = %e, "audit export failed");
-                    let _ = tx.blocking_send(Err(e));
-                }
-            }
-        });
-        Ok(rx)
-    }
-}
-
-/// Writes the log page by page to `sink`; returns the number of entries written.
-pub fn write_audit(
-    conn: &mut PgConnection,
-    format: ExportFormat,
-    range: TimeRange,
-    sink: &mut dyn export::Sink,
-) -> Result<u64, EngineError> {
-    let mut encoder = Encoder::new(format, AUDIT_COLUMNS.map(String::from).to_vec());
-    let mut after = None;
-    let mut written = 0u64;
-    loop {
-        let page = store::audit_page(conn, range, after, AUDIT_CHUNK)?;
-        for r in &page {
-            let cells = [
-                Value::from(r.id),
-                export::time(r.at),
-                Value::String(r.actor.clone()),
-                Value::String(r.action.clone()),
-                Value::String(r.target.clone()),
-                r.before.clone().unwrap_or(Value::Null),
-                r.after.clone().unwrap_or(Value::Null),
-            ];
-            let named: Vec<(&str, &Value)> = AUDIT_COLUMNS.iter().copied().zip(&cells).collect();
-            encoder.write(&named);
-        }
-        written += page.len() as u64;
-        let done = (page.len() as i64) < AUDIT_CHUNK;
-        after = page.last().map(|r| r.id);
-        if !sink.send(encoder.take()) || done {
-            break;
-        }
-    }
-    Ok(written)
-}
-
-/// Writes the log to `out` (the command line).
-pub fn export_audit_to(
-    database_url: &str,
-    format: ExportFormat,
-    range: TimeRange,
-    out: &mut dyn std::io::Write,
-) -> Result<u64, EngineError> {
-    let mut conn = store::connect(database_url)?;
-    let mut failed = None;
-    let mut sink = |bytes: Vec<u8>| match out.write_all(&bytes) {
-        Ok(()) => true,
-        Err(e) => {
-            failed = Some(e);
-            false
-        }
-    };
-    let rows = write_audit(&mut conn, format, range, &mut sink)?;
-    if let Some(e) = failed {
-        return Err(EngineError::Internal(format!(
-            "writing the export failed: {e}"
-        )));
-    }
-    out.flush()
-        .map_err(|e| EngineError::Internal(format!("writing the export failed: {e}")))?;
-    Ok(rows)
 }

@@ -1,8 +1,8 @@
 //! The audit log: one appended row per admin action, with the state before and after.
 
 use super::StoreError;
-use super::export::TimeRange;
 use super::schema::audit_log;
+use crate::domain::TimeRange;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -86,10 +86,10 @@ pub fn audit_page(
     limit: i64,
 ) -> Result<Vec<AuditRecord>, StoreError> {
     let mut query = audit_log::table.into_boxed();
-    if let Some(from) = range.from {
+    if let Some(from) = range.from() {
         query = query.filter(audit_log::at.ge(from));
     }
-    if let Some(to) = range.to {
+    if let Some(to) = range.to() {
         query = query.filter(audit_log::at.lt(to));
     }
     if let Some(after) = after {

@@ -1,21 +1,15 @@
 //! Reading raw rows for exports, one page at a time by keyset (never the whole table):
-//! assignments ordered by (assigned_at, user_id), goal events by (occurred_at, event_id). Each
+//! assignments ordered by (assigned_at, user_id), goal events by (user_id, event_id). Each
 //! page is one short query, so an export holds no long transaction and no server cursor.
 
 use super::StoreError;
 use super::schema::{assignments, events};
 use super::stats::PeriodStats;
+use crate::domain::TimeRange;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use serde_json::Value;
-
-/// A half-open time range `[from, to)`; either end may be open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimeRange {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
 
 #[derive(Debug, Clone, Queryable)]
 pub struct AssignmentRow {
@@ -40,10 +34,10 @@ pub fn assignments_page(
     let mut query = assignments::table
         .filter(assignments::experiment_id.eq(experiment_id))
         .into_boxed();
-    if let Some(from) = range.from {
+    if let Some(from) = range.from() {
         query = query.filter(assignments::assigned_at.ge(from));
     }
-    if let Some(to) = range.to {
+    if let Some(to) = range.to() {
         query = query.filter(assignments::assigned_at.lt(to));
     }
     if let Some((at, user)) = after {
@@ -88,7 +82,7 @@ pub fn events_page(
     experiment_id: i64,
     name: &str,
     range: TimeRange,
-    after: Option<(String, String)>,
+    after: Option<&(String, String)>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut query = events::table
@@ -99,17 +93,19 @@ pub fn events_page(
         )
         .filter(events::name.eq(name.to_string()))
         .into_boxed();
-    if let Some(from) = range.from {
+    if let Some(from) = range.from() {
         query = query.filter(events::occurred_at.ge(from));
     }
-    if let Some(to) = range.to {
+    if let Some(to) = range.to() {
         query = query.filter(events::occurred_at.lt(to));
     }
     if let Some((user, id)) = after {
         // Keyset pagination on the events key (user, event id).
-        query = query
-            .filter(events::user_id.ge(user.clone()))
-            .filter(events::user_id.gt(user).or(events::event_id.gt(id)));
+        query = query.filter(events::user_id.ge(user.clone())).filter(
+            events::user_id
+                .gt(user.clone())
+                .or(events::event_id.gt(id.clone())),
+        );
     }
     Ok(query
         .order((events::user_id, events::event_id))
@@ -145,7 +141,7 @@ pub fn period_stats_in(
          GROUP BY variant_id, period_start, experiment_id ORDER BY period_start, variant_id",
     )
     .bind::<BigInt, _>(experiment_id)
-    .bind::<Nullable<Timestamptz>, _>(range.from)
-    .bind::<Nullable<Timestamptz>, _>(range.to)
+    .bind::<Nullable<Timestamptz>, _>(range.from())
+    .bind::<Nullable<Timestamptz>, _>(range.to())
     .load(conn)?)
 }

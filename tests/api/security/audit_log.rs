@@ -140,7 +140,12 @@ async fn admin_actions_through_the_api_are_audited_with_actor_before_and_after()
     let oldest = page.body.find("key.create").unwrap();
     assert!(newest < oldest);
     assert!(page.body.contains("Renamed"));
-    let download = browser.get("/dashboard/audit/export?format=csv").await;
+    assert!(page.body.contains(r#"href="/api/v1/audit?format=csv""#));
+    // The page's old download address sends the browser to the API's.
+    let moved = browser.get("/dashboard/audit/export?format=csv").await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    assert_eq!(moved.location(), "/api/v1/audit?format=csv");
+    let download = browser.get(moved.location()).await;
     assert_eq!(download.status, StatusCode::OK);
     assert!(
         download

@@ -1,0 +1,411 @@
+//! The `results` data set: one row per variant with the figures of `/results`, the
+//! experiment's repeated on each; then, for a contextual experiment over all time, one row per
+//! context and variant (`segment` holds the context as JSON text; the variant rows leave it
+//! empty). With a range, the figures are those of the users assigned in the hours that start
+//! within it.
+//!
+//! Column names flatten the results' (`rate.low` → `rate_low`, the variant's `key` →
+//! `variant`), each level in alphabetical order: the order analysts' scripts have always
+//! seen (the columns were first taken from sorted JSON maps). An optional interval (`lift`,
+//! `value_per_user`) is three columns when some row has it, one empty column otherwise.
+
+use super::format::{Encoder, ExportFormat, number, time};
+use super::paging::Sink;
+use super::selection::Selection;
+use crate::domain::{Experiment, Kind, TimeRange};
+use crate::engine::EngineError;
+use crate::engine::contextual::{self, ContextResults, ContextVariant, PersonalizationValue};
+use crate::engine::results::{self, ExperimentResults, VariantResults, Verdict};
+use crate::stats::beta::BetaPosterior;
+use crate::stats::{Interval, thompson};
+use crate::store::export as rows;
+use crate::store::{self, PeriodStats, VariantStats};
+use chrono::{DateTime, SecondsFormat, Utc};
+use diesel::pg::PgConnection;
+use serde_json::Value;
+
+/// An interval's name and its three columns, in the export's (alphabetical) order.
+struct IntervalColumns {
+    name: &'static str,
+    parts: [&'static str; 3],
+}
+
+const LIFT: IntervalColumns = IntervalColumns {
+    name: "lift",
+    parts: ["lift_high", "lift_low", "lift_mean"],
+};
+const RATE: IntervalColumns = IntervalColumns {
+    name: "rate",
+    parts: ["rate_high", "rate_low", "rate_mean"],
+};
+const VALUE_PER_USER: IntervalColumns = IntervalColumns {
+    name: "value_per_user",
+    parts: [
+        "value_per_user_high",
+        "value_per_user_low",
+        "value_per_user_mean",
+    ],
+};
+const GAIN: IntervalColumns = IntervalColumns {
+    name: "personalization_gain",
+    parts: [
+        "personalization_gain_high",
+        "personalization_gain_low",
+        "personalization_gain_mean",
+    ],
+};
+
+impl IntervalColumns {
+    /// The three columns when some row has the interval, else the one (empty) column.
+    fn columns(&self, some_row_has_it: bool) -> &[&'static str] {
+        if some_row_has_it {
+            &self.parts
+        } else {
+            std::slice::from_ref(&self.name)
+        }
+    }
+
+    fn cells(&self, interval: Option<Interval>, row: &mut Row) {
+        if let Some(i) = interval {
+            let [high, low, mean] = self.parts;
+            row.extend([
+                (high, number(i.high)),
+                (low, number(i.low)),
+                (mean, number(i.mean)),
+            ]);
+        }
+    }
+}
+
+/// A row's cells by column; a column without a cell is empty (null).
+type Row = Vec<(&'static str, Value)>;
+
+pub(super) fn write(
+    conn: &mut PgConnection,
+    selection: &Selection,
+    weights: Option<Vec<f64>>,
+    format: ExportFormat,
+    sink: &mut dyn Sink,
+) -> Result<u64, EngineError> {
+    let range = selection.range;
+    let results = compute(conn, selection.experiment, range, weights)?;
+    let columns = columns(&results, range);
+    let rows = rows_of(&results, range);
+    let mut encoder = Encoder::new(format, columns.clone());
+    static EMPTY: Value = Value::Null;
+    for row in &rows {
+        debug_assert!(
+            row.iter().all(|(name, _)| columns.contains(name)),
+            "{row:?}"
+        );
+        encoder.write(columns.iter().map(|column| {
+            row.iter()
+                .find(|(name, _)| name == column)
+                .map_or(&EMPTY, |(_, v)| v)
+        }));
+    }
+    sink.send(encoder.take());
+    Ok(rows.len() as u64)
+}
+
+/// The results as `/results` computes them; over a range, from the hours in it. `weights`
+/// is the current allocation (recomputed from the statistics when `None`).
+fn compute(
+    conn: &mut PgConnection,
+    experiment: &Experiment,
+    range: TimeRange,
+    weights: Option<Vec<f64>>,
+) -> Result<ExperimentResults, EngineError> {
+    let (stats, periods) = if range.is_all() {
+        (
+            store::load_variant_stats(conn, Some(&[experiment.id]))?,
+            store::load_period_stats(conn, experiment.id)?,
+        )
+    } else {
+        let periods = rows::period_stats_in(conn, experiment.id, range)?;
+        (cohort_stats(experiment, &periods), periods)
+    };
+    let weights = weights.unwrap_or_else(|| current_weights(experiment, &stats));
+    let mut computed = results::compute(experiment, &stats, &periods, weights);
+    // Per-context rows come from all-time statistics: only without a range.
+    if range.is_all() && !experiment.spec.context.is_empty() {
+        let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
+        contextual::fill_contexts(&mut computed, experiment, &stats, &context_stats);
+    }
+    Ok(computed)
+}
+
+fn columns(results: &ExperimentResults, range: TimeRange) -> Vec<&'static str> {
+    let any_lift = results.variants.iter().any(|v| v.lift.is_some());
+    let any_value_per_user = results.variants.iter().any(|v| v.value_per_user.is_some())
+        || results
+            .contexts
+            .iter()
+            .flat_map(|c| &c.variants)
+            .any(|v| v.value_per_user.is_some());
+    let mut columns = vec![
+        "experiment",
+        "variant",
+        "computed_at",
+        "control",
+        "decision_leader",
+        "decision_outcome",
+        "decision_users_needed_per_arm",
+        "kind",
+        "metric",
+    ];
+    if results.personalization.is_some() {
+        columns.extend([
+            "personalization_best_single_rate",
+            "personalization_best_single_variant",
+            "personalization_draws",
+        ]);
+        columns.extend(GAIN.parts);
+        columns.extend([
+            "personalization_per_segment_rate",
+            "personalization_prior_strength",
+        ]);
+    }
+    columns.extend([
+        "sample_ratio_mismatch",
+        "srm_p_value",
+        "status",
+        "thresholds_expected_loss_relative",
+        "thresholds_interval_level",
+        "thresholds_min_users_per_arm",
+        "thresholds_p_value",
+        "thresholds_probability_best",
+        "thresholds_srm_p_value",
+        "winner",
+    ]);
+    columns.extend(range.from().map(|_| "from"));
+    columns.extend(range.to().map(|_| "to"));
+    columns.extend(["chance_to_beat_control", "conversions", "expected_loss"]);
+    columns.extend(LIFT.columns(any_lift));
+    columns.extend([
+        "name",
+        "p_value",
+        "period_weighted_lift",
+        "period_weighted_mean",
+        "probability_best",
+    ]);
+    columns.extend(RATE.parts);
+    columns.push("users");
+    columns.extend(VALUE_PER_USER.columns(any_value_per_user));
+    columns.extend(["value_sum", "weight"]);
+    if !results.contexts.is_empty() {
+        columns.extend(["segment", "segment_users", "segment_best"]);
+    }
+    columns
+}
+
+fn rows_of(results: &ExperimentResults, range: TimeRange) -> Vec<Row> {
+    let experiment = Value::String(results.experiment.clone());
+    let shared = experiment_cells(results, range);
+    let variant_rows = results.variants.iter().map(|v| {
+        let mut row = vec![("experiment", experiment.clone())];
+        row.extend(shared.iter().cloned());
+        variant_cells(v, &mut row);
+        row
+    });
+    let context_rows = results.contexts.iter().flat_map(|c| {
+        let experiment = &experiment;
+        c.variants
+            .iter()
+            .map(move |v| context_variant_cells(experiment, c, v))
+    });
+    variant_rows.chain(context_rows).collect()
+}
+
+fn optional(x: Option<f64>) -> Value {
+    x.map_or(Value::Null, number)
+}
+
+/// The experiment's figures, repeated on each variant row.
+fn experiment_cells(r: &ExperimentResults, range: TimeRange) -> Row {
+    let mut row: Row = vec![
+        ("computed_at", results_time(r.computed_at)),
+        ("control", Value::from(r.control.as_str())),
+        ("decision_leader", Value::from(r.decision.leader.as_str())),
+        ("decision_outcome", verdict_name(r.decision.outcome)),
+        (
+            "decision_users_needed_per_arm",
+            Value::from(r.decision.users_needed_per_arm),
+        ),
+        ("kind", Value::from(r.kind.as_str())),
+        ("metric", Value::from(r.metric.as_str())),
+    ];
+    if let Some(p) = &r.personalization {
+        personalization_cells(p, &mut row);
+    }
+    let t = &r.thresholds;
+    row.extend([
+        (
+            "sample_ratio_mismatch",
+            Value::Bool(r.sample_ratio_mismatch),
+        ),
+        ("srm_p_value", optional(r.srm_p_value)),
+        ("status", Value::from(r.status.as_str())),
+        (
+            "thresholds_expected_loss_relative",
+            number(t.expected_loss_relative),
+        ),
+        ("thresholds_interval_level", number(t.interval_level)),
+        (
+            "thresholds_min_users_per_arm",
+            Value::from(t.min_users_per_arm),
+        ),
+        ("thresholds_p_value", number(t.p_value)),
+        ("thresholds_probability_best", number(t.probability_best)),
+        ("thresholds_srm_p_value", number(t.srm_p_value)),
+        (
+            "winner",
+            r.winner.as_deref().map_or(Value::Null, Value::from),
+        ),
+    ]);
+    row.extend(range.from().map(|t| ("from", time(t))));
+    row.extend(range.to().map(|t| ("to", time(t))));
+    row
+}
+
+fn personalization_cells(p: &PersonalizationValue, row: &mut Row) {
+    row.extend([
+        (
+            "personalization_best_single_rate",
+            number(p.best_single_rate),
+        ),
+        (
+            "personalization_best_single_variant",
+            Value::from(p.best_single_variant.as_str()),
+        ),
+        ("personalization_draws", Value::from(p.draws)),
+        (
+            "personalization_per_segment_rate",
+            number(p.per_context_rate),
+        ),
+        (
+            "personalization_prior_strength",
+            Value::from(p.prior_strength),
+        ),
+    ]);
+    GAIN.cells(Some(p.gain), row);
+}
+
+fn variant_cells(v: &VariantResults, row: &mut Row) {
+    row.extend([
+        ("chance_to_beat_control", optional(v.chance_to_beat_control)),
+        ("conversions", Value::from(v.conversions)),
+        ("expected_loss", optional(v.expected_loss)),
+        ("variant", Value::from(v.key.as_str())),
+        ("name", Value::from(v.name.as_str())),
+        ("p_value", optional(v.p_value)),
+        ("period_weighted_lift", optional(v.period_weighted_lift)),
+        ("period_weighted_mean", optional(v.period_weighted_mean)),
+        ("probability_best", number(v.probability_best)),
+        ("users", Value::from(v.users)),
+        ("value_sum", number(v.value_sum)),
+        ("weight", number(v.weight)),
+    ]);
+    LIFT.cells(v.lift, row);
+    RATE.cells(Some(v.rate), row);
+    VALUE_PER_USER.cells(v.value_per_user, row);
+}
+
+fn context_variant_cells(experiment: &Value, c: &ContextResults, v: &ContextVariant) -> Row {
+    let mut row = vec![
+        ("experiment", experiment.clone()),
+        (
+            "segment",
+            Value::String(Value::Object(c.context.clone()).to_string()),
+        ),
+        ("segment_users", Value::from(c.users)),
+        ("segment_best", Value::Bool(v.key == c.best_variant)),
+        ("conversions", Value::from(v.conversions)),
+        ("variant", Value::from(v.key.as_str())),
+        ("probability_best", number(v.probability_best)),
+        ("users", Value::from(v.users)),
+        ("value_sum", number(v.value_sum)),
+    ];
+    RATE.cells(Some(v.rate), &mut row);
+    VALUE_PER_USER.cells(v.value_per_user, &mut row);
+    row
+}
+
+/// A time as the results' JSON writes it (chrono's serde format: as many fractional digits as
+/// it needs), not as the raw rows' cells do (always microseconds).
+fn results_time(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// The verdict as `/results` spells it: its serde name, so the two cannot drift apart.
+fn verdict_name(verdict: Verdict) -> Value {
+    serde_json::to_value(verdict).unwrap_or(Value::Null)
+}
+
+/// Totals of the users assigned in the given hours, per variant.
+fn cohort_stats(experiment: &Experiment, periods: &[PeriodStats]) -> Vec<VariantStats> {
+    experiment
+        .variant_ids
+        .iter()
+        .map(|&variant_id| {
+            let mut s = VariantStats {
+                variant_id,
+                experiment_id: experiment.id,
+                users: 0,
+                conversions: 0,
+                value_sum: 0.0,
+                value_sum_sq: 0.0,
+            };
+            for p in periods.iter().filter(|p| p.variant_id == variant_id) {
+                s.users += p.users;
+                s.conversions += p.conversions;
+                s.value_sum += p.value_sum;
+                s.value_sum_sq += p.value_sum_sq;
+            }
+            s
+        })
+        .collect()
+}
+
+/// The allocation a new user would get now: fixed weights, or the bandit's Thompson
+/// allocation over the current posteriors (what the server's snapshot holds).
+fn current_weights(experiment: &Experiment, stats: &[VariantStats]) -> Vec<f64> {
+    let spec = &experiment.spec;
+    match spec.kind {
+        Kind::Ab => spec.variants.iter().map(|v| v.weight).collect(),
+        Kind::Bandit => {
+            let posteriors: Vec<BetaPosterior> = experiment
+                .variant_ids
+                .iter()
+                .map(|id| {
+                    let s = stats.iter().find(|s| s.variant_id == *id);
+                    s.map_or_else(
+                        || BetaPosterior::from_counts(0, 0),
+                        |s| {
+                            BetaPosterior::from_counts(
+                                s.users.max(0) as u64,
+                                s.conversions.max(0) as u64,
+                            )
+                        },
+                    )
+                })
+                .collect();
+            thompson::allocation(&posteriors, spec.floor)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_and_verdicts_are_spelled_as_in_the_results_json() {
+        for nanos in [0, 120_000_000, 123_456_000, 123_456_789] {
+            let t = Utc.timestamp_opt(1_767_225_600, nanos).unwrap();
+            assert_eq!(results_time(t), serde_json::to_value(t).unwrap());
+        }
+        assert_eq!(verdict_name(Verdict::NotEnoughData), "not_enough_data");
+    }
+}
