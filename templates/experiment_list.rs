@@ -62,12 +62,7 @@ pub fn page(view: &ListView) -> Markup {
         None => "Experiments".to_string(),
     };
     layout(
-        &Page {
-            title: &title,
-            csrf: Some(view.csrf),
-            nav: Nav::Experiments,
-            refresh: None,
-        },
+        &Page::signed_in(&title, view.csrf, Nav::Experiments),
         html! {
             div.page-head {
                 h1 { "Experiments" }

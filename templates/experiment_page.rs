@@ -5,7 +5,7 @@ use super::charts::{self, Column, Density, DensityCurve};
 use super::components::{Tone, csrf_input, notice, op_words, status_badge, swatch};
 use super::experiment_list::running_time;
 use super::format;
-use super::layout::{Nav, Page, layout};
+use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::{Condition, Experiment, Kind, Metric, Op, Rule, Status};
 use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
@@ -674,13 +674,11 @@ pub fn page(view: &ExperimentView) -> Markup {
     let (tone, verdict_text) = verdict(e, r);
     layout(
         &Page {
-            title: &e.spec.name,
-            csrf: Some(view.csrf),
-            nav: Nav::Experiments,
             refresh: view.refresh,
+            ..Page::signed_in(&e.spec.name, view.csrf, Nav::Experiments)
         },
         html! {
-            nav.breadcrumb aria-label="Breadcrumb" { a href="/dashboard/experiments" { "Experiments" } " / " }
+            (breadcrumb(&[("/dashboard/experiments", "Experiments")]))
             div.page-head {
                 div {
                     h1 { (e.spec.name) }

@@ -3,8 +3,8 @@
 
 use super::forms::{FormData, experiment as form};
 use super::{
-    DashboardError, PageResult, SignedIn, form_html, html, query_encode, redirect, refused,
-    with_server_timing,
+    DashboardError, PageResult, Posted, SignedIn, form_html, form_status, html, query_encode,
+    redirect, refused, with_server_timing,
 };
 use crate::domain::{Experiment, Status, VariantKey};
 use crate::engine::{Engine, EngineError, Transition};
@@ -167,8 +167,8 @@ fn with_added_row(data: &FormData, form: &ExperimentForm) -> Option<ExperimentFo
 
 /// `POST /dashboard/experiments`: create, or (the "add a row" buttons) show the form again
 /// with one more row, keeping everything typed.
-pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = user.form(&body)?;
+pub async fn create(posted: Posted) -> PageResult {
+    let Posted { user, engine, data } = posted;
     let mut form = form::read(&data);
     if let Some(with_row) = with_added_row(&data, &form) {
         return render_create(&user, &engine, &with_row, &FieldErrors::default());
@@ -278,13 +278,8 @@ pub async fn edit_form(
 }
 
 /// `POST /dashboard/experiments/{key}/edit`.
-pub async fn update(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
+pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
+    let Posted { user, engine, data } = posted;
     let experiment = editable(&engine, &key).await?;
     let mut form = form::read(&data);
     if let Some(with_row) = with_added_row(&data, &form) {
@@ -318,37 +313,21 @@ pub async fn update(
     }
 }
 
-async fn transition(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-    transition: Transition,
-    done: &str,
-) -> PageResult {
-    user.form(&body)?; // only its CSRF token counts
-    engine.transition(&user.actor(), &key, transition).await?;
-    Ok(redirect(&format!("{}?done={done}", page_of(&key))))
+/// A status change, then the experiment's page saying it is `done`.
+async fn transition(posted: Posted, key: &str, transition: Transition, done: &str) -> PageResult {
+    let actor = posted.user.actor();
+    posted.engine.transition(&actor, key, transition).await?;
+    Ok(redirect(&format!("{}?done={done}", page_of(key))))
 }
 
 /// `POST .../start`: starts a draft or resumes a paused experiment.
-pub async fn start(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    transition(user, engine, key, body, Transition::Start, "started").await
+pub async fn start(posted: Posted, key: web::Path<String>) -> PageResult {
+    transition(posted, &key, Transition::Start, "started").await
 }
 
 /// `POST .../pause`: reversible, so no confirmation.
-pub async fn pause(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    transition(user, engine, key, body, Transition::Pause, "paused").await
+pub async fn pause(posted: Posted, key: web::Path<String>) -> PageResult {
+    transition(posted, &key, Transition::Pause, "paused").await
 }
 
 #[derive(Debug, Deserialize)]
@@ -371,12 +350,8 @@ async fn render_stop(
             experiment.status
         )));
     }
-    let status = match error {
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        None => StatusCode::OK,
-    };
     Ok(html(
-        status,
+        form_status(error.is_some()),
         stop_confirmation::page(&StopView {
             csrf: &user.csrf,
             experiment: &experiment,
@@ -399,17 +374,12 @@ pub async fn stop_confirmation(
 }
 
 /// `POST .../stop`: needs the confirmation box ticked; an optional winner.
-pub async fn stop(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
-    let winner_text = data.get("winner").trim();
-    if data.get("confirm") != "yes" {
+pub async fn stop(posted: Posted, key: web::Path<String>) -> PageResult {
+    let winner_text = posted.data.get("winner").trim();
+    if posted.data.get("confirm") != "yes" {
         let error = "Tick the box to confirm: stopping cannot be undone.";
-        return render_stop(&user, &engine, &key, Some(winner_text), Some(error)).await;
+        let (user, engine) = (&posted.user, &posted.engine);
+        return render_stop(user, engine, &key, Some(winner_text), Some(error)).await;
     }
     let winner = match winner_text {
         "" => None,
@@ -417,8 +387,5 @@ pub async fn stop(
             Some(VariantKey::parse(text).map_err(|e| DashboardError::BadRequest(e.to_string()))?)
         }
     };
-    engine
-        .transition(&user.actor(), &key, Transition::Stop { winner })
-        .await?;
-    Ok(redirect(&format!("{}?done=stopped", page_of(&key))))
+    transition(posted, &key, Transition::Stop { winner }, "stopped").await
 }

@@ -13,7 +13,7 @@ mod segments;
 mod session;
 mod sign_in;
 
-pub use session::SignedIn;
+pub use session::{Posted, SignedIn};
 
 use crate::domain::ValidationError;
 use crate::engine::EngineError;
@@ -198,14 +198,18 @@ pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
     page_response(status).body(markup.into_string())
 }
 
-/// A form page: 200 when it is shown to be filled in, 422 when it comes back with `errors`.
-pub fn form_html(errors: &FieldErrors, markup: Markup) -> HttpResponse {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
+/// A form page's status: 200 when it is shown to be filled in, 422 when it comes back refused.
+pub fn form_status(refused: bool) -> StatusCode {
+    if refused {
         StatusCode::UNPROCESSABLE_ENTITY
-    };
-    html(status, markup)
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// A form page, with `errors` beside its fields (422 when there are any).
+pub fn form_html(errors: &FieldErrors, markup: Markup) -> HttpResponse {
+    html(form_status(!errors.is_empty()), markup)
 }
 
 /// What a form's submission came to: done (`Ok(Ok(_))`), refused with errors to show beside

@@ -3,12 +3,11 @@
 use super::experiments::within_name_limit;
 use super::forms::numbers::{parse_percent, percent_text};
 use super::forms::segment as form;
-use super::{PageResult, SignedIn, form_html, html, redirect, refused};
+use super::{PageResult, Posted, SignedIn, form_html, form_status, html, redirect, refused};
 use crate::domain::{Segment, Status};
 use crate::engine::{Engine, EngineError};
 use crate::templates::form_values::{FieldErrors, SegmentForm};
 use crate::templates::segment_pages::{self, SegmentFormView, SegmentListView};
-use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::Deserialize;
 
@@ -60,12 +59,8 @@ async fn render_list(
     let shown = typed
         .as_ref()
         .map_or_else(|| percent_text(holdout), |t| t.text.to_string());
-    let status = match typed {
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        None => StatusCode::OK,
-    };
     Ok(html(
-        status,
+        form_status(typed.is_some()),
         segment_pages::list_page(&SegmentListView {
             csrf: &user.csrf,
             segments: &segments,
@@ -118,13 +113,8 @@ pub async fn new_form(user: SignedIn) -> PageResult {
 
 /// `POST /dashboard/segments` (create) and `POST /dashboard/segments/{key}` (save): the form
 /// again with one more row for "add a condition", with the errors when refused.
-async fn save(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    segment: Option<Segment>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
+async fn save(posted: Posted, segment: Option<Segment>) -> PageResult {
+    let Posted { user, engine, data } = posted;
     let typed = form::read(&data);
     let segment = segment.as_ref();
     if data.get("action") == "add_condition" {
@@ -168,8 +158,8 @@ async fn save(
 }
 
 /// `POST /dashboard/segments`: create (or add a condition row).
-pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    save(user, engine, None, body).await
+pub async fn create(posted: Posted) -> PageResult {
+    save(posted, None).await
 }
 
 /// `GET /dashboard/segments/{key}`: the edit form.
@@ -184,35 +174,21 @@ pub async fn edit_form(
 }
 
 /// `POST /dashboard/segments/{key}`: save (or add a condition row).
-pub async fn update(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    let segment = engine.segment(&key).await?;
-    save(user, engine, Some(segment), body).await
+pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
+    let segment = posted.engine.segment(&key).await?;
+    save(posted, Some(segment)).await
 }
 
 /// `POST /dashboard/segments/{key}/delete`.
-pub async fn delete(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    user.form(&body)?; // only its CSRF token counts
-    engine.delete_segment(&user.actor(), &key).await?;
+pub async fn delete(posted: Posted, key: web::Path<String>) -> PageResult {
+    let actor = posted.user.actor();
+    posted.engine.delete_segment(&actor, &key).await?;
     Ok(redirect("/dashboard/segments?done=deleted"))
 }
 
 /// `POST /dashboard/holdout`: the held-out share, typed as a percentage.
-pub async fn set_holdout(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
+pub async fn set_holdout(posted: Posted) -> PageResult {
+    let Posted { user, engine, data } = posted;
     let text = data.get("fraction");
     let error = match parse_percent(text) {
         Err(_) => "type a percentage such as 5",

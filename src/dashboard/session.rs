@@ -32,7 +32,7 @@ impl SignedIn {
     }
 
     /// A submitted form, refused unless it carries this session's CSRF token.
-    pub fn form(&self, body: &[u8]) -> Result<FormData, DashboardError> {
+    fn form(&self, body: &[u8]) -> Result<FormData, DashboardError> {
         let data = FormData::parse(body).map_err(DashboardError::BadRequest)?;
         if same_token(data.get("csrf"), &self.csrf) {
             Ok(data)
@@ -42,6 +42,35 @@ impl SignedIn {
                     .into(),
             ))
         }
+    }
+}
+
+/// A form posted by a signed-in admin, its CSRF token checked: what every dashboard `POST`
+/// but signing in takes, so none can forget the check.
+pub struct Posted {
+    pub user: SignedIn,
+    pub engine: web::Data<Engine>,
+    pub data: FormData,
+}
+
+impl FromRequest for Posted {
+    /// The body's own errors (too large, ...) answer as actix answers them.
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = SignedIn::from_request(req, payload);
+        let body = web::Bytes::from_request(req, payload);
+        let engine = engine_of(req).cloned();
+        Box::pin(async move {
+            let user = user.await?;
+            let data = user.form(&body.await?)?;
+            Ok(Posted {
+                user,
+                engine: engine?,
+                data,
+            })
+        })
     }
 }
 

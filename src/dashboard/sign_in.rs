@@ -1,7 +1,7 @@
 //! Signing in with an admin key, and out.
 
 use super::forms::FormData;
-use super::session::{self, SignedIn};
+use super::session::{self, Posted};
 use super::{DashboardError, HOME, PageResult, html, redirect, safe_next};
 use crate::engine::Engine;
 use crate::engine::sessions::SignIn;
@@ -93,14 +93,8 @@ pub async fn sign_in(req: HttpRequest, engine: web::Data<Engine>, body: web::Byt
 }
 
 /// `POST /dashboard/sign-out`.
-pub async fn sign_out(
-    req: HttpRequest,
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    body: web::Bytes,
-) -> PageResult {
-    user.form(&body)?; // only its CSRF token counts
-    engine.end_session(&user.session).await?;
+pub async fn sign_out(req: HttpRequest, posted: Posted) -> PageResult {
+    posted.engine.end_session(&posted.user.session).await?;
     with_cookies(
         redirect("/dashboard/sign-in?signed_out=1"),
         &[session::closed_session(&req)],

@@ -37,15 +37,6 @@ async fn a_throttled_address_cannot_sign_in_even_with_the_right_key_until_it_ref
         "{}",
         right.body
     );
-    assert!(
-        right.body.contains("Too many failed sign-ins"),
-        "{}",
-        right.body
-    );
-    assert!(
-        right.body.contains(r#"name="key""#),
-        "the form, to try again later"
-    );
     let wait: u64 = right.headers["retry-after"]
         .to_str()
         .unwrap()
