@@ -1,11 +1,10 @@
 //! Experiment pages: the list, one experiment's results, the create and edit forms, and the
 //! lifecycle buttons.
 
+use super::error::{DashboardError, PageResult, refused};
 use super::forms::{FormData, experiment as form};
-use super::{
-    DashboardError, PageResult, Posted, SignedIn, form_html, form_status, html, query_encode,
-    redirect, refused, with_server_timing,
-};
+use super::page::{form_html, form_status, html, query_encode, redirect, with_server_timing};
+use super::session::{Posted, SignedIn};
 use crate::domain::{Experiment, Status, VariantKey};
 use crate::engine::{Engine, EngineError, Transition};
 use crate::templates::experiment_form::{self, CreateView, EditView};

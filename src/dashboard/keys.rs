@@ -1,6 +1,8 @@
 //! The API keys page: list, create (the secret is shown once), revoke (confirmed).
 
-use super::{DashboardError, PageResult, Posted, SignedIn, form_status, html, redirect};
+use super::error::{DashboardError, PageResult};
+use super::page::{form_status, html, redirect};
+use super::session::{Posted, SignedIn};
 use crate::domain::Scope;
 use crate::engine::keys::KeyId;
 use crate::engine::{Engine, EngineError};

@@ -1,9 +1,11 @@
 //! Segment pages (list, create, edit, delete) and the holdout setting.
 
+use super::error::{PageResult, refused};
 use super::experiments::within_name_limit;
 use super::forms::numbers::{parse_percent, percent_text};
 use super::forms::segment as form;
-use super::{PageResult, Posted, SignedIn, form_html, form_status, html, redirect, refused};
+use super::page::{form_html, form_status, html, redirect};
+use super::session::{Posted, SignedIn};
 use crate::domain::{Segment, Status};
 use crate::engine::{Engine, EngineError};
 use crate::templates::form_values::{FieldErrors, SegmentForm};

@@ -6,7 +6,7 @@
 //! it. The sign-in form, which has no session yet, carries the random value of a short-lived
 //! signed cookie of its own.
 
-use super::DashboardError;
+use super::error::DashboardError;
 use super::forms::FormData;
 use crate::engine::sessions::{self, SESSION_COOKIE, SESSION_SECONDS, Session};
 use crate::engine::{Actor, Engine};

@@ -1,8 +1,9 @@
 //! Signing in with an admin key, and out.
 
+use super::error::{DashboardError, PageResult};
 use super::forms::FormData;
+use super::page::{HOME, html, redirect, safe_next};
 use super::session::{self, Posted};
-use super::{DashboardError, HOME, PageResult, html, redirect, safe_next};
 use crate::engine::Engine;
 use crate::engine::sessions::SignIn;
 use crate::engine::throttle::{PeerAddress, retry_after_seconds};

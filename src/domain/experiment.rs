@@ -1,18 +1,16 @@
 //! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
 
+use super::names::{EventName, ExperimentKey, SegmentKey, VariantKey};
 use super::segment::{Layer, PinnedRule, check_pinned_rules, double_option};
-use super::{
-    EventName, ExperimentKey, SegmentKey, Targeting, ValidationError, VariantKey, Violation,
-};
+use super::targeting::{MAX_ATTRIBUTE_NAME, Targeting};
+use super::text::{check_description, check_name, has_nul};
+use super::validation::{ValidationError, Violation};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 pub const MAX_VARIANTS: usize = 50;
-/// Longest experiment or variant name, in bytes.
-pub const MAX_NAME: usize = 200;
-const MAX_DESCRIPTION: usize = 5000;
 const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
@@ -177,36 +175,6 @@ pub struct ExperimentPatch {
     pub layer: Option<Option<Layer>>,
 }
 
-/// A name: 1 to `MAX_NAME` bytes of text (`field` says whose).
-pub(super) fn check_name(field: &str, name: &str) -> Result<(), ValidationError> {
-    if name.trim().is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            Violation::Text {
-                max_bytes: MAX_NAME,
-            },
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn check_description(description: &str) -> Result<(), ValidationError> {
-    if description.contains('\0') {
-        return Err(ValidationError::new("description", Violation::Nul));
-    }
-    if description.len() > MAX_DESCRIPTION {
-        return Err(ValidationError::new(
-            "description",
-            Violation::TooLong {
-                what: "descriptions",
-                len: description.len(),
-                max_bytes: MAX_DESCRIPTION,
-            },
-        ));
-    }
-    Ok(())
-}
-
 fn check_traffic(traffic: f64) -> Result<(), ValidationError> {
     if !(0.0..=1.0).contains(&traffic) {
         return Err(ValidationError::new(
@@ -253,14 +221,12 @@ fn check_context(names: &[String]) -> Result<(), ValidationError> {
     }
     let mut seen = HashSet::new();
     for name in names {
-        if name.is_empty()
-            || name.len() > super::targeting::MAX_ATTRIBUTE_NAME
-            || name.chars().any(char::is_control)
+        if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME || name.chars().any(char::is_control)
         {
             return Err(ValidationError::new(
                 "context",
                 Violation::Text {
-                    max_bytes: super::targeting::MAX_ATTRIBUTE_NAME,
+                    max_bytes: MAX_ATTRIBUTE_NAME,
                 },
             ));
         }
@@ -335,7 +301,7 @@ impl ExperimentDraft {
             if let Some(name) = &v.name {
                 check_name(&format!("variants.{}.name", v.key), name)?;
             }
-            if super::has_nul(&v.payload) {
+            if has_nul(&v.payload) {
                 return Err(ValidationError::new(
                     format!("variants.{}.payload", v.key),
                     Violation::Nul,

@@ -35,11 +35,12 @@ mod keys;
 mod names;
 mod segment;
 mod targeting;
+mod text;
 mod time_range;
 mod validation;
 
 pub use experiment::{
-    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind, MAX_NAME,
+    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
 pub use keys::{MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit};
@@ -51,17 +52,6 @@ pub use targeting::{
     Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
     MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
 };
+pub use text::{MAX_NAME, has_nul};
 pub use time_range::{RangeEnd, RangeError, TimeRange};
 pub use validation::{ValidationError, Violation};
-
-/// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
-/// boundary (a 400) instead of failing in the database (a 500).
-pub fn has_nul(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}

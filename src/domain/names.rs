@@ -1,6 +1,6 @@
 //! Identifier newtypes: a value of one of these types has passed its format check.
 
-use super::{ValidationError, Violation};
+use super::validation::{ValidationError, Violation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

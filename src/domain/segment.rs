@@ -1,8 +1,10 @@
 //! Personalization vocabulary: named segments, rules that pin a variant for a segment,
 //! mutual-exclusion layers and the holdout.
 
-use super::experiment::{check_description, check_name};
-use super::{LayerKey, Rule, SegmentKey, ValidationError, VariantKey, Violation};
+use super::names::{LayerKey, SegmentKey, VariantKey};
+use super::targeting::Rule;
+use super::text::{check_description, check_name};
+use super::validation::{ValidationError, Violation};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

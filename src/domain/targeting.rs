@@ -6,7 +6,9 @@
 //! (the plain list of conditions of earlier versions is such a list); a single rule object is
 //! accepted too and means a list of one.
 
-use super::{SegmentKey, ValidationError, Violation};
+use super::names::SegmentKey;
+use super::text::has_nul;
+use super::validation::{ValidationError, Violation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -105,7 +107,7 @@ fn check_condition(c: &Condition, field: &str) -> Result<(), ValidationError> {
     if c.attribute.is_empty()
         || c.attribute.len() > MAX_ATTRIBUTE_NAME
         || c.attribute.contains('\0')
-        || c.value.as_ref().is_some_and(super::has_nul)
+        || c.value.as_ref().is_some_and(has_nul)
     {
         return Err(ValidationError::new(
             field,
@@ -124,9 +126,18 @@ fn check_condition(c: &Condition, field: &str) -> Result<(), ValidationError> {
         _ => false,
     };
     if !ok {
+        let expected = match c.op {
+            Op::Eq | Op::Neq => "a string, number or boolean value",
+            Op::In | Op::NotIn => "a non-empty array of strings, numbers or booleans",
+            Op::Lt | Op::Lte | Op::Gt | Op::Gte => "a number or string value",
+            Op::Exists => "no value, or true/false",
+        };
         return Err(ValidationError::new(
             field,
-            Violation::ConditionValue { op: c.op },
+            Violation::ConditionValue {
+                op: c.op.as_str(),
+                expected,
+            },
         ));
     }
     Ok(())

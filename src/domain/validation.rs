@@ -2,7 +2,6 @@
 //! with the numbers the rule needs). The API's message is made from it (`Display`); the
 //! dashboard places the same value next to a form field and words it in the form's terms.
 
-use super::Op;
 use std::fmt;
 
 /// An input that breaks a rule. `field` is the path of the value in the input as the API
@@ -130,9 +129,10 @@ pub enum Violation {
     ConditionAttribute {
         max_bytes: usize,
     },
-    /// A condition whose value does not suit its operator.
+    /// A condition whose value does not suit its operator `op`, which needs `expected`.
     ConditionValue {
-        op: Op,
+        op: &'static str,
+        expected: &'static str,
     },
     /// Not one of the shapes a rule takes; `detail` says what was wrong, when known.
     NotARule {
@@ -244,15 +244,7 @@ impl fmt::Display for Violation {
                 f,
                 "attribute must be 1 to {max_bytes} bytes and values must not contain NUL characters"
             ),
-            ConditionValue { op } => {
-                let expected = match op {
-                    Op::Eq | Op::Neq => "a string, number or boolean value",
-                    Op::In | Op::NotIn => "a non-empty array of strings, numbers or booleans",
-                    Op::Lt | Op::Lte | Op::Gt | Op::Gte => "a number or string value",
-                    Op::Exists => "no value, or true/false",
-                };
-                write!(f, "{} needs {expected}", op.as_str())
-            }
+            ConditionValue { op, expected } => write!(f, "{op} needs {expected}"),
             NotARule { detail: Some(detail) } => write!(f, "{detail}; {RULE_SHAPES}"),
             NotARule { detail: None } => f.write_str(RULE_SHAPES),
             ExtraFields { rule: "segment" } => write!(
