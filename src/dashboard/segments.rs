@@ -6,7 +6,7 @@ use super::forms::numbers::{parse_percent, percent_text};
 use super::forms::segment as form;
 use super::page::{form_html, form_status, html, redirect};
 use super::session::{Posted, SignedIn};
-use crate::domain::{Segment, Status};
+use crate::domain::{Segment, Status, Violation};
 use crate::engine::{Engine, EngineError};
 use crate::templates::form_values::{FieldErrors, SegmentForm};
 use crate::templates::segment_pages::{self, SegmentFormView, SegmentListView};
@@ -193,19 +193,24 @@ pub async fn set_holdout(posted: Posted) -> PageResult {
     let Posted { user, engine, data } = posted;
     let text = data.get("fraction");
     let error = match parse_percent(text) {
-        Err(_) => "type a percentage such as 5",
+        Err(_) => "type a percentage such as 5".to_string(),
         Ok(share) => match engine.set_holdout(&user.actor(), share).await {
             Ok(_) => return Ok(redirect("/dashboard/segments?done=holdout")),
-            Err(EngineError::Invalid(_)) => "must be between 0% and 50%",
+            // The bounds the domain holds the share to, in the form's percentages.
+            Err(EngineError::Invalid(e)) => match e.violation {
+                Violation::OutOfRange { min, max } => format!(
+                    "must be between {}% and {}%",
+                    percent_text(min),
+                    percent_text(max)
+                ),
+                other => other.to_string(),
+            },
             Err(e) => return Err(e.into()),
         },
     };
-    render_list(
-        &user,
-        &engine,
-        Some(TypedHoldout { text, error }),
-        None,
-        None,
-    )
-    .await
+    let typed = TypedHoldout {
+        text,
+        error: &error,
+    };
+    render_list(&user, &engine, Some(typed), None, None).await
 }
