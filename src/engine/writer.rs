@@ -5,11 +5,11 @@
 //! and answers each job only after the commit. So nothing is acknowledged before it is
 //! durable, and under load one commit (one fsync) serves hundreds of requests.
 
-use super::attribution;
+use super::audit::{self, Actor};
+use super::{attribution, users};
 use crate::store::{self, Connection, StoreError, batch};
 use batch::{NewAssignment, NewEvent, StatDeltas};
 use foldhash::HashMap as FoldHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -50,10 +50,12 @@ pub struct TrackJob {
     reply: oneshot::Sender<Result<TrackReceipt, StoreError>>,
 }
 
-/// Erasing one user: runs alone, after everything queued before it in the user's partition.
+/// Erasing one user: runs alone, after everything queued before it in the user's partition,
+/// and is recorded in the audit log (as done by `actor`) in the same transaction.
 pub struct EraseJob {
     user_id: String,
     user_key: u128,
+    actor: Actor,
     reply: oneshot::Sender<Result<store::Erased, StoreError>>,
 }
 
@@ -88,19 +90,6 @@ pub struct WriterSettings {
     pub reply_timeout: Duration,
 }
 
-/// Counters for metrics and tests.
-#[derive(Debug, Default)]
-pub struct WriterCounters {
-    pub batches: AtomicU64,
-    pub jobs: AtomicU64,
-    pub rows: AtomicU64,
-    pub failed_batches: AtomicU64,
-    /// Requests that gave up waiting for their commit (`reply_timeout`).
-    pub timeouts: AtomicU64,
-    /// Time from taking a batch to committing it, summed, in microseconds.
-    pub commit_micros: AtomicU64,
-}
-
 /// One writer thread and its queue.
 struct Partition {
     queue: mpsc::Sender<Job>,
@@ -108,10 +97,9 @@ struct Partition {
 }
 
 impl Partition {
-    fn start(index: usize, settings: &WriterSettings, counters: &Arc<WriterCounters>) -> Partition {
+    fn start(index: usize, settings: &WriterSettings) -> Partition {
         let (queue, receiver) = mpsc::channel::<Job>(16_384);
         let settings = settings.clone();
-        let counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name(format!("posterior-writer-{index}"))
             .spawn(move || {
@@ -120,7 +108,6 @@ impl Partition {
                     conn: None,
                     carry: None,
                     outage: None,
-                    counters,
                     shard: stat_shard(index),
                 }
                 .run(receiver)
@@ -142,19 +129,16 @@ impl Partition {
 /// part is committed.
 pub struct Writer {
     partitions: Vec<Partition>,
-    pub counters: Arc<WriterCounters>,
     reply_timeout: Duration,
 }
 
 impl Writer {
     pub fn start(settings: WriterSettings) -> Writer {
-        let counters = Arc::new(WriterCounters::default());
         let partitions = (0..settings.threads.max(1))
-            .map(|i| Partition::start(i, &settings, &counters))
+            .map(|i| Partition::start(i, &settings))
             .collect();
         Writer {
             partitions,
-            counters,
             reply_timeout: settings.reply_timeout,
         }
     }
@@ -182,7 +166,7 @@ impl Writer {
         match tokio::time::timeout(self.reply_timeout, work).await {
             Ok(result) => result,
             Err(_) => {
-                self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::record_write_timeout();
                 Err(StoreError::Unavailable(format!(
                     "the database did not commit within {} ms",
                     self.reply_timeout.as_millis()
@@ -208,8 +192,14 @@ impl Writer {
 
     /// Erases a user in the user's own partition, so the writes of that user queued before
     /// it on this instance are committed first and erased with the rest.
-    pub async fn erase(&self, user_id: &str, user_key: u128) -> Result<store::Erased, StoreError> {
-        self.within(self.erase_untimed(user_id, user_key)).await
+    pub async fn erase(
+        &self,
+        user_id: &str,
+        user_key: u128,
+        actor: Actor,
+    ) -> Result<store::Erased, StoreError> {
+        self.within(self.erase_untimed(user_id, user_key, actor))
+            .await
     }
 
     async fn assign_untimed(
@@ -308,6 +298,7 @@ impl Writer {
         &self,
         user_id: &str,
         user_key: u128,
+        actor: Actor,
     ) -> Result<store::Erased, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.submit(
@@ -315,6 +306,7 @@ impl Writer {
             Job::Erase(EraseJob {
                 user_id: user_id.to_string(),
                 user_key,
+                actor,
                 reply,
             }),
         )
@@ -357,7 +349,6 @@ struct WriterThread {
     carry: Option<Job>,
     /// While the database cannot be reached: since when, and when to try connecting next.
     outage: Option<Outage>,
-    counters: Arc<WriterCounters>,
     /// The statistics rows this thread adds to, so writers never wait on each other's locks.
     shard: i16,
 }
@@ -417,9 +408,11 @@ impl WriterThread {
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let result = self
-                .connection()
-                .and_then(|conn| store::delete_user(conn, &job.user_id, job.user_key, shard));
+            let result = self.connection().and_then(|conn| {
+                audit::audited(conn, &job.actor, users::ERASE, |conn| {
+                    users::erasing(conn, &job.user_id, job.user_key, shard)
+                })
+            });
             match result {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     std::thread::sleep(Duration::from_millis(5 * attempt));
@@ -525,14 +518,6 @@ impl WriterThread {
         let job_count = assigns.len() + tracks.len();
 
         let result = self.commit_with_retry(&assigns, &tracks);
-        self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .jobs
-            .fetch_add(job_count as u64, Ordering::Relaxed);
-        self.counters.rows.fetch_add(rows as u64, Ordering::Relaxed);
-        self.counters
-            .commit_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         crate::telemetry::record_batch(rows, job_count, started.elapsed());
         match result {
             Ok((assigned, tracked)) => {
@@ -556,7 +541,7 @@ impl WriterThread {
                 }
             }
             Err(e) => {
-                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::record_failed_batch();
                 if self.outage.is_some() {
                     // Said once when the outage began (see `note_outage`).
                     tracing::debug!(error = %e, jobs = job_count, "batch failed");

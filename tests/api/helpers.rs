@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const ADMIN_KEY: &str = "test-admin-key";
-pub const CLIENT_KEY: &str = "test-client-key";
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+pub const CLIENT_KEY: &str = "test-client-key-0123456789abcdef";
 
 /// A database of its own for one test, dropped when the test is done.
 pub struct TestDb {

@@ -9,8 +9,16 @@ async fn a_short_environment_key_stops_the_start() {
     let db = TestDb::create();
     let short = "x".repeat(23);
     for (variable, admin, client) in [
-        ("POSTERIOR_ADMIN_KEY", Some(short.clone()), Some(CLIENT_KEY.to_string())),
-        ("POSTERIOR_CLIENT_KEY", Some(ADMIN_KEY.to_string()), Some(short.clone())),
+        (
+            "POSTERIOR_ADMIN_KEY",
+            Some(short.clone()),
+            Some(CLIENT_KEY.to_string()),
+        ),
+        (
+            "POSTERIOR_CLIENT_KEY",
+            Some(ADMIN_KEY.to_string()),
+            Some(short.clone()),
+        ),
     ] {
         let mut settings = test_settings(&db);
         settings.admin_key = admin;
