@@ -5,8 +5,8 @@
 //! and answers each job only after the commit. So nothing is acknowledged before it is
 //! durable, and under load one commit (one fsync) serves hundreds of requests.
 
-use super::audit::{self, Actor};
-use super::{attribution, users};
+use super::audit::{self, Actor, Change};
+use super::{attribution, hashing};
 use crate::store::{self, Connection, StoreError, batch};
 use batch::{NewAssignment, NewEvent, StatDeltas};
 use foldhash::HashMap as FoldHashMap;
@@ -408,11 +408,9 @@ impl WriterThread {
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let result = self.connection().and_then(|conn| {
-                audit::audited(conn, &job.actor, users::ERASE, |conn| {
-                    users::erasing(conn, &job.user_id, job.user_key, shard)
-                })
-            });
+            let result = self
+                .connection()
+                .and_then(|conn| erase_audited(conn, &job, shard));
             match result {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     std::thread::sleep(Duration::from_millis(5 * attempt));
@@ -598,6 +596,24 @@ impl WriterThread {
     fn connection_alive(&mut self) -> bool {
         self.conn.as_mut().is_some_and(|c| store::ping(c).is_ok())
     }
+}
+
+/// Erases a user and records it in the audit log, in one transaction. The log names the user
+/// by a hash, so the erased id does not live on there.
+fn erase_audited(
+    conn: &mut Connection,
+    job: &EraseJob,
+    shard: i16,
+) -> Result<store::Erased, StoreError> {
+    audit::audited(conn, &job.actor, "user.erase", |conn| {
+        let erased = store::delete_user(conn, &job.user_id, job.user_key, shard)?;
+        Ok(Change {
+            target: hashing::audit_user(&job.user_id),
+            before: None,
+            after: Some(audit::json(&erased)),
+            value: erased,
+        })
+    })
 }
 
 /// What one committed batch answers: per assign job, the variant id stored for each of its
