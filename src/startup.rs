@@ -55,8 +55,9 @@ pub fn create_key_with(
     name: &str,
     rate_limit: Option<f64>,
 ) -> Result<(String, ApiKey), EngineError> {
+    let key = keys::NewKey::new(scope, name, rate_limit)?;
     let mut conn = store::connect(database_url)?;
-    keys::create_key_in(&mut conn, actor, scope, name, rate_limit)
+    keys::create_key_in(&mut conn, actor, key)
 }
 
 /// Revokes a key, recorded in the audit log as done by `actor`. Running servers refuse it
@@ -111,13 +112,8 @@ fn bootstrap_keys(settings: &Settings) -> Result<(), EngineError> {
     ] {
         if from_env.is_none() && store::count_active_keys(&mut conn, scope)? == 0 {
             // Recorded in the audit log like any other key.
-            let (key, _) = keys::create_key_in(
-                &mut conn,
-                &Actor::new("server"),
-                scope,
-                "created at first start",
-                None,
-            )?;
+            let new = keys::NewKey::new(scope, "created at first start", None)?;
+            let (key, _) = keys::create_key_in(&mut conn, &Actor::new("server"), new)?;
             println!("Created a {scope} key (shown only this once; store it safely): {key}");
         }
     }

@@ -29,6 +29,7 @@ macro_rules! str_enum {
 }
 
 mod audit;
+mod erasure;
 mod experiment;
 #[cfg(test)]
 pub(crate) mod fuzz;
@@ -38,6 +39,7 @@ mod segment;
 mod targeting;
 
 pub use audit::AuditEntry;
+pub use erasure::Erased;
 pub use experiment::{
     Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind, MAX_NAME,
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,

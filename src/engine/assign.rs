@@ -57,9 +57,10 @@ impl Engine {
     /// The variants of `user` in the experiments asked for (every live one when `None`).
     ///
     /// Order of decisions: the holdout (a held-out user gets nothing at all, and is recorded
-    /// once if an experiment would have taken them); per experiment its status, its targeting, its pinned rules (the first matching
-    /// rule decides, unless the user already has an experimental assignment, which stays:
-    /// sticky wins), its layer range and traffic, and finally the sticky or new assignment.
+    /// once if an experiment would have taken them); per experiment its status, its
+    /// targeting, its pinned rules (the first matching rule decides, unless the user already
+    /// has an experimental assignment, which stays: sticky wins), its layer range and
+    /// traffic, and finally the sticky or new assignment.
     pub async fn assign(
         &self,
         user: &UserId,

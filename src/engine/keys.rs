@@ -4,7 +4,7 @@
 
 mod administration;
 
-pub use administration::{create_key_in, revoke_key_in};
+pub use administration::{NewKey, create_key_in, revoke_key_in};
 
 use crate::domain::{ApiKey, Scope};
 use arc_swap::ArcSwap;

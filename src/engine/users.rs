@@ -3,8 +3,7 @@
 
 use super::audit::Actor;
 use super::{Engine, EngineError, hashing};
-use crate::domain::UserId;
-use crate::store::Erased;
+use crate::domain::{Erased, UserId};
 
 impl Engine {
     /// Erases a user's assignments and events and forgets them in this instance's caches

@@ -7,6 +7,7 @@
 
 use super::audit::{self, Actor, Change};
 use super::{attribution, hashing};
+use crate::domain::Erased;
 use crate::store::{self, Connection, StoreError, batch};
 use batch::{NewAssignment, NewEvent, StatDeltas};
 use foldhash::HashMap as FoldHashMap;
@@ -56,7 +57,7 @@ pub struct EraseJob {
     user_id: String,
     user_key: u128,
     actor: Actor,
-    reply: oneshot::Sender<Result<store::Erased, StoreError>>,
+    reply: oneshot::Sender<Result<Erased, StoreError>>,
 }
 
 enum Job {
@@ -197,7 +198,7 @@ impl Writer {
         user_id: &str,
         user_key: u128,
         actor: Actor,
-    ) -> Result<store::Erased, StoreError> {
+    ) -> Result<Erased, StoreError> {
         self.within(self.erase_untimed(user_id, user_key, actor))
             .await
     }
@@ -299,7 +300,7 @@ impl Writer {
         user_id: &str,
         user_key: u128,
         actor: Actor,
-    ) -> Result<store::Erased, StoreError> {
+    ) -> Result<Erased, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.submit(
             self.partition_of(user_id),
@@ -600,11 +601,7 @@ impl WriterThread {
 
 /// Erases a user and records it in the audit log, in one transaction. The log names the user
 /// by a hash, so the erased id does not live on there.
-fn erase_audited(
-    conn: &mut Connection,
-    job: &EraseJob,
-    shard: i16,
-) -> Result<store::Erased, StoreError> {
+fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Erased, StoreError> {
     audit::audited(conn, &job.actor, "user.erase", |conn| {
         let erased = store::delete_user(conn, &job.user_id, job.user_key, shard)?;
         Ok(Change {

@@ -5,7 +5,7 @@ use super::export::TimeRange;
 use super::schema::audit_log;
 use crate::domain::AuditEntry;
 use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -86,6 +86,15 @@ pub fn audited<T, E: From<StoreError>>(
     })
 }
 
+/// The entries `query` selects.
+fn entries(
+    query: audit_log::BoxedQuery<'_, Pg>,
+    conn: &mut PgConnection,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows: Vec<AuditRow> = query.select(AuditRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
+}
+
 /// The newest entries, newest first, older than the entry `before` (a page of the dashboard).
 pub fn audit_newest(
     conn: &mut PgConnection,
@@ -96,14 +105,7 @@ pub fn audit_newest(
     if let Some(before) = before {
         query = query.filter(audit_log::id.lt(before));
     }
-    Ok(query
-        .order(audit_log::id.desc())
-        .limit(limit)
-        .select(AuditRow::as_select())
-        .load::<AuditRow>(conn)?
-        .into_iter()
-        .map(AuditEntry::from)
-        .collect())
+    entries(query.order(audit_log::id.desc()).limit(limit), conn)
 }
 
 /// Up to `limit` entries in `range`, oldest first, after the entry with id `after` (exports
@@ -124,12 +126,5 @@ pub fn audit_page(
     if let Some(after) = after {
         query = query.filter(audit_log::id.gt(after));
     }
-    Ok(query
-        .order(audit_log::id.asc())
-        .limit(limit)
-        .select(AuditRow::as_select())
-        .load::<AuditRow>(conn)?
-        .into_iter()
-        .map(AuditEntry::from)
-        .collect())
+    entries(query.order(audit_log::id.asc()).limit(limit), conn)
 }

@@ -18,7 +18,7 @@ mod stats;
 
 pub use experiments::UpdateError;
 pub use setup::{connect, ensure_database, run_migrations};
-pub use stats::{ContextStats, Erased, OpeCell, PeriodStats, VariantStats};
+pub use stats::{ContextStats, OpeCell, PeriodStats, VariantStats};
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};

@@ -11,14 +11,14 @@ const CREATE: &str = "key.create";
 const REVOKE: &str = "key.revoke";
 
 /// A key to create, its name and rate limit checked.
-struct NewKey {
+pub struct NewKey {
     scope: Scope,
     name: String,
     rate_limit: Option<f64>,
 }
 
 impl NewKey {
-    fn new(scope: Scope, name: &str, rate_limit: Option<f64>) -> Result<NewKey, EngineError> {
+    pub fn new(scope: Scope, name: &str, rate_limit: Option<f64>) -> Result<NewKey, EngineError> {
         validate_key_name(name)?;
         validate_rate_limit(rate_limit)?;
         Ok(NewKey {
@@ -66,11 +66,8 @@ fn revoking(id: i64) -> impl FnOnce(&mut Connection) -> Result<Change<ApiKey>, E
 pub fn create_key_in(
     conn: &mut Connection,
     actor: &Actor,
-    scope: Scope,
-    name: &str,
-    rate_limit: Option<f64>,
+    key: NewKey,
 ) -> Result<(String, ApiKey), EngineError> {
-    let key = NewKey::new(scope, name, rate_limit)?;
     audit::audited(conn, actor, CREATE, |conn| key.create(conn))
 }
 
