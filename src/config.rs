@@ -1,8 +1,10 @@
 //! Settings from command-line flags and the environment (flags win).
 
-use crate::domain::{Attributes, RangeError, TimeRange, ValidationError, Violation};
+use crate::domain::{RangeError, TimeRange};
 use crate::engine::export::{ExportData, ExportFormat};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::engine::{Consent, Limits};
+use crate::telemetry::LogFormat;
+use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 pub use crate::engine::throttle::AuthThrottleSettings;
@@ -110,13 +112,6 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -204,141 +199,6 @@ pub struct ServeArgs {
     pub max_name_bytes: usize,
 }
 
-/// Input limits. Those on user ids, attributes and names may only be lowered below the
-/// domain's ceilings (what the storage and the targeting evaluator are built for); the body
-/// size and the events per request may be set freely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-    pub max_events_per_request: usize,
-    pub max_attributes: usize,
-    pub max_attribute_name_bytes: usize,
-    pub max_attribute_value_bytes: usize,
-    pub max_user_id_bytes: usize,
-    pub max_name_bytes: usize,
-}
-
-impl Limits {
-    pub const DEFAULT: Limits = Limits {
-        max_body_bytes: 1024 * 1024,
-        max_events_per_request: 1000,
-        max_attributes: crate::domain::MAX_ATTRIBUTES,
-        max_attribute_name_bytes: crate::domain::MAX_ATTRIBUTE_NAME,
-        max_attribute_value_bytes: crate::domain::MAX_ATTRIBUTE_STRING,
-        max_user_id_bytes: crate::domain::MAX_USER_ID,
-        max_name_bytes: crate::domain::MAX_NAME,
-    };
-
-    /// Refuses limits of zero and limits above the domain's ceilings.
-    pub fn validate(&self) -> Result<(), String> {
-        use crate::domain::*;
-        let checks = [
-            ("max_body_bytes", self.max_body_bytes, usize::MAX),
-            (
-                "max_events_per_request",
-                self.max_events_per_request,
-                usize::MAX,
-            ),
-            ("max_attributes", self.max_attributes, MAX_ATTRIBUTES),
-            (
-                "max_attribute_name_bytes",
-                self.max_attribute_name_bytes,
-                MAX_ATTRIBUTE_NAME,
-            ),
-            (
-                "max_attribute_value_bytes",
-                self.max_attribute_value_bytes,
-                MAX_ATTRIBUTE_STRING,
-            ),
-            ("max_user_id_bytes", self.max_user_id_bytes, MAX_USER_ID),
-            ("max_name_bytes", self.max_name_bytes, MAX_NAME),
-        ];
-        for (name, value, ceiling) in checks {
-            if value == 0 || value > ceiling {
-                return Err(format!(
-                    "{name} must be between 1 and {ceiling}, not {value}"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Limits {
-    pub fn check_user_id(&self, field: &str, user: &str) -> Result<(), ValidationError> {
-        if user.len() > self.max_user_id_bytes {
-            return Err(ValidationError::new(
-                field,
-                Violation::TooLong {
-                    what: "user ids",
-                    len: user.len(),
-                    max_bytes: self.max_user_id_bytes,
-                },
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn check_attributes(&self, attributes: &Attributes) -> Result<(), ValidationError> {
-        let map = attributes.as_map();
-        if map.len() > self.max_attributes {
-            return Err(ValidationError::new(
-                "attributes",
-                Violation::TooMany {
-                    what: "attributes per user",
-                    max: self.max_attributes,
-                    found: Some(map.len()),
-                },
-            ));
-        }
-        for (name, value) in map {
-            if name.len() > self.max_attribute_name_bytes {
-                return Err(ValidationError::new(
-                    "attributes",
-                    Violation::AttributeNameTooLong {
-                        start: name.chars().take(16).collect(),
-                        len: name.len(),
-                        max_bytes: self.max_attribute_name_bytes,
-                    },
-                ));
-            }
-            if let Some(text) = value.as_str()
-                && text.len() > self.max_attribute_value_bytes
-            {
-                return Err(ValidationError::new(
-                    format!("attributes.{name}"),
-                    Violation::TooLong {
-                        what: "string values",
-                        len: text.len(),
-                        max_bytes: self.max_attribute_value_bytes,
-                    },
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn check_name(&self, field: &str, name: &str) -> Result<(), ValidationError> {
-        if name.len() > self.max_name_bytes {
-            return Err(ValidationError::new(
-                field,
-                Violation::TooLong {
-                    what: "names",
-                    len: name.len(),
-                    max_bytes: self.max_name_bytes,
-                },
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::DEFAULT
-    }
-}
-
 /// Everything the server needs to start; tests build it directly.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -354,7 +214,7 @@ pub struct Settings {
     /// Requests per second for keys without a limit of their own; `None`: unlimited.
     pub rate_limit: Option<f64>,
     pub limits: Limits,
-    pub consent: Option<crate::engine::Consent>,
+    pub consent: Option<Consent>,
     pub event_retention: Option<chrono::TimeDelta>,
     pub retention_interval: Duration,
     pub write_timeout: Duration,
@@ -411,7 +271,7 @@ impl From<ServeArgs> for Settings {
             consent: a
                 .consent_attribute
                 .filter(|c| !c.is_empty())
-                .map(|attribute| crate::engine::Consent {
+                .map(|attribute| Consent {
                     attribute,
                     required: a.consent_required,
                 }),

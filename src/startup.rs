@@ -2,16 +2,14 @@
 //! `Application` that runs the HTTP server beside the engine's background work.
 
 use crate::config::Settings;
-use crate::domain::Scope;
-use crate::engine::{Actor, Engine, EngineError, EngineSettings, audit};
+use crate::domain::{ApiKey, Scope};
+use crate::engine::{Actor, Background, Engine, EngineError, EngineSettings, keys};
 use crate::store::{self, StoreError};
 use crate::{api, dashboard};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// Builds the actix application around an engine. One function for `main` and the tests.
 pub fn create_app(
@@ -56,24 +54,53 @@ pub fn create_key_with(
     scope: Scope,
     name: &str,
     rate_limit: Option<f64>,
-) -> Result<(String, store::ApiKeyRecord), EngineError> {
+) -> Result<(String, ApiKey), EngineError> {
+    let key = keys::NewKey::new(scope, name, rate_limit)?;
     let mut conn = store::connect(database_url)?;
-    audit::create_key_in(&mut conn, actor, scope, name, rate_limit)
+    keys::create_key_in(&mut conn, actor, key)
 }
 
 /// Revokes a key, recorded in the audit log as done by `actor`. Running servers refuse it
 /// within their refresh interval.
-pub fn revoke_key(
-    database_url: &str,
-    actor: &Actor,
-    id: i64,
-) -> Result<store::ApiKeyRecord, EngineError> {
+pub fn revoke_key(database_url: &str, actor: &Actor, id: i64) -> Result<ApiKey, EngineError> {
     let mut conn = store::connect(database_url)?;
-    audit::revoke_key_in(&mut conn, actor, id)
+    keys::revoke_key_in(&mut conn, actor, id)
 }
 
-/// Admin keys from the environment shorter than this get a warning at start.
-const WEAK_KEY_LENGTH: usize = 24;
+/// Keys from the environment must have at least this many characters. The failure throttle
+/// slows guessing down but cannot make a short key safe; generated keys carry 190 bits.
+pub const MIN_KEY_LENGTH: usize = 24;
+
+/// A key given in the environment that is too short to be safe.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{variable} has {length} characters, fewer than {MIN_KEY_LENGTH}: it could be guessed. \
+     Make a strong key with `posterior keys create --scope {scope}` (or any random string of \
+     {MIN_KEY_LENGTH} characters or more)"
+)]
+pub struct WeakKey {
+    pub variable: &'static str,
+    pub scope: Scope,
+    pub length: usize,
+}
+
+/// Refuses environment keys shorter than `MIN_KEY_LENGTH`.
+fn check_key_strength(settings: &Settings) -> Result<(), WeakKey> {
+    for (variable, scope, key) in [
+        ("POSTERIOR_ADMIN_KEY", Scope::Admin, &settings.admin_key),
+        ("POSTERIOR_CLIENT_KEY", Scope::Client, &settings.client_key),
+    ] {
+        let length = key.as_deref().map_or(usize::MAX, |k| k.chars().count());
+        if length < MIN_KEY_LENGTH {
+            return Err(WeakKey {
+                variable,
+                scope,
+                length,
+            });
+        }
+    }
+    Ok(())
+}
 
 /// On a first start without keys in the environment, creates one key per scope and prints
 /// it once: after that only its hash exists.
@@ -85,13 +112,8 @@ fn bootstrap_keys(settings: &Settings) -> Result<(), EngineError> {
     ] {
         if from_env.is_none() && store::count_active_keys(&mut conn, scope)? == 0 {
             // Recorded in the audit log like any other key.
-            let (key, _) = audit::create_key_in(
-                &mut conn,
-                &Actor::new("server"),
-                scope,
-                "created at first start",
-                None,
-            )?;
+            let new = keys::NewKey::new(scope, "created at first start", None)?;
+            let (key, _) = keys::create_key_in(&mut conn, &Actor::new("server"), new)?;
             println!("Created a {scope} key (shown only this once; store it safely): {key}");
         }
     }
@@ -102,14 +124,13 @@ pub struct Application {
     port: u16,
     server: Server,
     engine: Engine,
-    refresh: JoinHandle<()>,
-    retention: JoinHandle<()>,
-    shutdown: watch::Sender<bool>,
+    background: Background,
 }
 
 impl Application {
     /// Prepares the database, starts the engine and binds the listener (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        check_key_strength(&settings)?;
         settings.limits.validate().map_err(anyhow::Error::msg)?;
         settings
             .auth_throttle
@@ -129,15 +150,6 @@ impl Application {
 
         let mut static_keys = Vec::new();
         if let Some(k) = &settings.admin_key {
-            // The guess throttle slows guessing down but cannot make a short admin key safe
-            // (a valid key passes even when throttled); generated keys carry 256 bits.
-            if k.len() < WEAK_KEY_LENGTH {
-                tracing::warn!(
-                    length = k.len(),
-                    "POSTERIOR_ADMIN_KEY is shorter than {WEAK_KEY_LENGTH} characters: fine for a \
-                     laptop, guessable in production; use `posterior keys create --scope admin`"
-                );
-            }
             static_keys.push((k.clone(), Scope::Admin));
         }
         if let Some(k) = &settings.client_key {
@@ -170,20 +182,13 @@ impl Application {
         }
         let server = server.run();
 
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        // Keys reload on a cadence of their own (at most 500 ms), so a revocation takes
-        // effect everywhere within a second even when a full refresh is slow.
-        tokio::spawn(engine.clone().run_key_refresh_loop(shutdown_rx.clone()));
-        let refresh = tokio::spawn(engine.clone().run_refresh_loop(shutdown_rx.clone()));
-        let retention = tokio::spawn(engine.clone().run_retention_loop(shutdown_rx));
+        let background = engine.start_background();
         tracing::info!(address = %settings.bind, port, "posterior is listening");
         Ok(Application {
             port,
             server,
             engine,
-            refresh,
-            retention,
-            shutdown,
+            background,
         })
     }
 
@@ -209,9 +214,7 @@ impl Application {
     /// but the writer still commits what was queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        let _ = self.shutdown.send(true);
-        let _ = self.refresh.await;
-        let _ = self.retention.await;
+        self.background.stop().await;
         self.engine.shutdown().await;
         tracing::info!("posterior stopped");
         served

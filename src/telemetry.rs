@@ -6,11 +6,18 @@
 //! engine and the API record through the small functions below, so they never name the
 //! exporter.
 
-use crate::config::LogFormat;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
+
+/// How log lines are written: text for a person, JSON lines for a log collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
 
 pub fn init(format: LogFormat) {
     let filter =
@@ -45,6 +52,11 @@ pub const BATCH_ROWS: &str = "posterior_writer_batch_rows";
 pub const BATCH_JOBS: &str = "posterior_writer_batch_jobs";
 pub const BATCH_COMMIT: &str = "posterior_writer_commit_seconds";
 pub const COMMIT_WAIT: &str = "posterior_writer_wait_seconds";
+pub const WRITER_BATCHES: &str = "posterior_writer_batches_total";
+pub const WRITER_JOBS: &str = "posterior_writer_jobs_total";
+pub const WRITER_ROWS: &str = "posterior_writer_rows_total";
+pub const WRITER_FAILED_BATCHES: &str = "posterior_writer_failed_batches_total";
+pub const WRITER_TIMEOUTS: &str = "posterior_writer_timeouts_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -146,32 +158,39 @@ fn describe() {
         "posterior_experiments",
         "Experiments known to this instance, by status"
     );
+    describe_counter!(WRITER_BATCHES, "Group-commit transactions run");
+    describe_counter!(WRITER_JOBS, "Requests served by the group-commit writer");
     describe_counter!(
-        "posterior_writer_batches_total",
-        "Group-commit transactions run"
-    );
-    describe_counter!(
-        "posterior_writer_jobs_total",
-        "Requests served by the group-commit writer"
-    );
-    describe_counter!(
-        "posterior_writer_rows_total",
+        WRITER_ROWS,
         "Rows written or looked up by the group-commit writer"
     );
     describe_counter!(
-        "posterior_writer_failed_batches_total",
+        WRITER_FAILED_BATCHES,
         "Group-commit transactions that failed"
     );
     describe_counter!(
-        "posterior_writer_timeouts_total",
+        WRITER_TIMEOUTS,
         "Writes answered 503 because their commit took longer than the write timeout"
     );
+    // The writer's counters are listed from the start, at zero, as before anything happened.
+    for counter in [
+        WRITER_BATCHES,
+        WRITER_JOBS,
+        WRITER_ROWS,
+        WRITER_FAILED_BATCHES,
+        WRITER_TIMEOUTS,
+    ] {
+        metrics::counter!(counter).absolute(0);
+    }
 }
 
 // ---- hooks for the engine (cheap: a no-op until the recorder is installed) -----------------
 
 /// One group-commit transaction: its rows, its jobs (requests), and how long it took.
 pub fn record_batch(rows: usize, jobs: usize, took: Duration) {
+    metrics::counter!(WRITER_BATCHES).increment(1);
+    metrics::counter!(WRITER_JOBS).increment(jobs as u64);
+    metrics::counter!(WRITER_ROWS).increment(rows as u64);
     metrics::histogram!(BATCH_ROWS).record(rows as f64);
     metrics::histogram!(BATCH_JOBS).record(jobs as f64);
     metrics::histogram!(BATCH_COMMIT).record(took.as_secs_f64());
@@ -180,4 +199,14 @@ pub fn record_batch(rows: usize, jobs: usize, took: Duration) {
 /// How long a request waited for the writer to commit its rows.
 pub fn record_commit_wait(waited: Duration) {
     metrics::histogram!(COMMIT_WAIT).record(waited.as_secs_f64());
+}
+
+/// A group-commit transaction that failed (its requests were answered with an error).
+pub fn record_failed_batch() {
+    metrics::counter!(WRITER_FAILED_BATCHES).increment(1);
+}
+
+/// A write answered 503 because its commit took longer than the write timeout.
+pub fn record_write_timeout() {
+    metrics::counter!(WRITER_TIMEOUTS).increment(1);
 }

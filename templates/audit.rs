@@ -2,13 +2,13 @@
 
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::engine::audit::AuditRecord;
+use crate::domain::AuditEntry;
 use maud::{Markup, html};
 use serde_json::Value;
 
 pub struct AuditView<'a> {
     pub csrf: &'a str,
-    pub entries: &'a [AuditRecord],
+    pub entries: &'a [AuditEntry],
     /// The id to page from for older entries, when there may be more.
     pub older: Option<i64>,
     /// Whether this is a later page (so a link back to the newest makes sense).

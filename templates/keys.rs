@@ -4,7 +4,7 @@
 use super::components::{Tone, csrf_input, notice};
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
-use crate::engine::audit::ApiKeyRecord;
+use crate::domain::ApiKey;
 use maud::{Markup, html};
 
 /// The create form as typed (so a refused form comes back as it was sent).
@@ -17,9 +17,9 @@ pub struct KeyForm {
 
 pub struct KeysView<'a> {
     pub csrf: &'a str,
-    pub keys: &'a [ApiKeyRecord],
+    pub keys: &'a [ApiKey],
     /// A key just created, with its secret: shown this once.
-    pub created: Option<(&'a ApiKeyRecord, &'a str)>,
+    pub created: Option<(&'a ApiKey, &'a str)>,
     pub form: &'a KeyForm,
     pub error: Option<&'a str>,
     /// `revoked` after a revocation.
@@ -28,7 +28,7 @@ pub struct KeysView<'a> {
     pub default_rate: Option<f64>,
 }
 
-fn rate(record: &ApiKeyRecord, default_rate: Option<f64>) -> String {
+fn rate(record: &ApiKey, default_rate: Option<f64>) -> String {
     match (record.rate_limit, default_rate) {
         (Some(r), _) => format!("{r} / s"),
         (None, Some(d)) => format!("{d} / s (default)"),
@@ -136,7 +136,7 @@ pub fn page(view: &KeysView) -> Markup {
 
 pub struct RevokeView<'a> {
     pub csrf: &'a str,
-    pub key: &'a ApiKeyRecord,
+    pub key: &'a ApiKey,
     pub error: Option<&'a str>,
     /// Whether the key is the one this session was opened with.
     pub own_key: bool,

@@ -75,10 +75,10 @@ pub struct ExperimentList {
 }
 
 /// One experiment.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(super::openapi::ExperimentPath),
     responses(
         (status = 200, description = "The experiment", body = Experiment),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 404, response = super::openapi::UnknownExperiment),
         super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -88,13 +88,12 @@ pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) ->
 }
 
 /// Edits what may change while running.
-#[utoipa::path(patch, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(patch, path = "/api/v1/experiments/{key}", tag = "experiments", params(super::openapi::ExperimentPath),
     request_body = ExperimentPatch,
     responses(
         (status = 200, description = "The changed experiment", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        super::openapi::ExperimentFailures,
         (status = 413, response = super::openapi::PayloadTooLarge),
         super::openapi::AdminFailures
     ),
@@ -114,11 +113,10 @@ pub async fn update(
 }
 
 /// Starts (or resumes) an experiment.
-#[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(super::openapi::ExperimentPath),
     responses(
         (status = 200, description = "The running experiment", body = Experiment),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        super::openapi::ExperimentFailures,
         super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -132,11 +130,10 @@ pub async fn start(
 }
 
 /// Pauses an experiment: enrolled users keep their variant, nobody new is enrolled.
-#[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(super::openapi::ExperimentPath),
     responses(
         (status = 200, description = "The paused experiment", body = Experiment),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        super::openapi::ExperimentFailures,
         super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -158,13 +155,12 @@ pub struct StopBody {
 
 /// Stops an experiment; `stop` takes an optional `{"winner": "b"}` that every user then
 /// gets. An empty body stops without a winner.
-#[utoipa::path(post, path = "/api/v1/experiments/{key}/stop", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/stop", tag = "experiments", params(super::openapi::ExperimentPath),
     request_body(content = Option<StopBody>, description = "Optional: the winner"),
     responses(
         (status = 200, description = "The stopped experiment", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
-        (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
+        super::openapi::ExperimentFailures,
         (status = 413, response = super::openapi::PayloadTooLarge),
         super::openapi::AdminFailures
     ),
@@ -195,10 +191,10 @@ pub async fn stop(
 }
 
 /// Statistics per variant.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(super::openapi::ExperimentPath),
     responses(
         (status = 200, description = "Results per variant", body = crate::engine::ExperimentResults),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 404, response = super::openapi::UnknownExperiment),
         super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
@@ -210,10 +206,10 @@ pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>
 /// Off-policy evaluation: what other policies would have earned on the logged users
 /// (inverse propensity scoring and its self-normalized form, with 95% intervals). Scans the
 /// experiment's raw assignments; answers are cached for a few seconds.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(("key" = String, Path, description = "The experiment's key", example = "push-time")),
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(super::openapi::ExperimentPath),
     responses(
         (status = 200, description = "Estimates per policy", body = crate::engine::ope::OpeReport),
-        (status = 404, description = "No experiment has this key", body = super::ErrorBody),
+        (status = 404, response = super::openapi::UnknownExperiment),
         super::openapi::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

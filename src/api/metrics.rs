@@ -1,12 +1,10 @@
 //! `GET /metrics`: Prometheus text. Counters and histograms are recorded as things happen;
-//! the gauges (pool use, snapshot age, experiments) and the writer's running totals are read
-//! from the engine at scrape time.
+//! the gauges (pool use, snapshot age, experiments) are read from the engine at scrape time.
 
 use crate::domain::Status;
 use crate::engine::Engine;
 use crate::telemetry;
 use actix_web::{HttpResponse, web};
-use std::sync::atomic::Ordering;
 
 /// Prometheus text: requests and latency by route and status, assignments, events, OFREP
 /// evaluations, group-commit batches, database pool use and the snapshot's age.
@@ -24,24 +22,11 @@ pub async fn metrics(engine: web::Data<Engine>) -> HttpResponse {
             .count();
         metrics::gauge!("posterior_experiments", "status" => status.as_str()).set(n as f64);
     }
-    let (open, idle) = engine.store().pool_state();
+    let (open, idle) = engine.pool_state();
     metrics::gauge!("posterior_db_pool_connections", "state" => "open").set(f64::from(open));
     metrics::gauge!("posterior_db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("posterior_db_pool_connections", "state" => "in_use")
         .set(f64::from(open.saturating_sub(idle)));
-    let writer = engine.writer_counters();
-    for (name, value) in [
-        ("posterior_writer_batches_total", &writer.batches),
-        ("posterior_writer_jobs_total", &writer.jobs),
-        ("posterior_writer_rows_total", &writer.rows),
-        (
-            "posterior_writer_failed_batches_total",
-            &writer.failed_batches,
-        ),
-        ("posterior_writer_timeouts_total", &writer.timeouts),
-    ] {
-        metrics::counter!(name).absolute(value.load(Ordering::Relaxed));
-    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(telemetry::prometheus().render())

@@ -246,7 +246,7 @@ struct Subject {
     attributes: Attributes,
 }
 
-fn parse_request(body: &[u8], limits: &crate::config::Limits) -> Result<Subject, Failure> {
+fn parse_request(body: &[u8], limits: &crate::engine::Limits) -> Result<Subject, Failure> {
     let request: EvaluationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         EvaluationRequest::default()
     } else {
@@ -540,7 +540,7 @@ async fn evaluate_all(
 #[cfg(test)]
 mod fuzz_tests {
     use super::parse_request;
-    use crate::config::Limits;
+    use crate::engine::Limits;
     use crate::fuzzing::{json_value, request_like};
     use proptest::prelude::*;
 

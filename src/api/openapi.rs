@@ -52,7 +52,15 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
         metrics::metrics,
         openapi_json,
     ),
-    components(responses(Unauthorized, Forbidden, PayloadTooLarge, RateLimited, Unavailable)),
+    components(responses(
+        Unauthorized,
+        Forbidden,
+        PayloadTooLarge,
+        RateLimited,
+        Unavailable,
+        UnknownExperiment,
+        StatusConflict
+    )),
     modifiers(&Security),
     tags(
         (name = "experiments", description = "Define, run and read experiments (admin key)"),
@@ -135,6 +143,34 @@ pub enum ClientFailures {
     #[response(status = 503)]
     Unavailable(#[ref_response] Unavailable),
 }
+
+/// What a route on one experiment may answer besides its own responses: the experiment is
+/// unknown, or the change conflicts with its status.
+#[derive(IntoResponses)]
+pub enum ExperimentFailures {
+    #[response(status = 404)]
+    UnknownExperiment(#[ref_response] UnknownExperiment),
+    #[response(status = 409)]
+    StatusConflict(#[ref_response] StatusConflict),
+}
+
+#[derive(ToResponse)]
+#[response(description = "No experiment has this key")]
+pub struct UnknownExperiment(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(description = "The change conflicts with the experiment's status")]
+pub struct StatusConflict(pub ErrorBody);
+
+/// The `{key}` of a route on one experiment.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("key"), parameter_in = Path)]
+pub struct ExperimentPath(
+    /// The experiment's key
+    #[param(example = "push-time")]
+    #[allow(dead_code)]
+    String,
+);
 
 #[derive(ToResponse)]
 #[response(description = "No API key, or an unknown or revoked one")]

@@ -34,7 +34,7 @@ pub struct TrackRequest {
 
 pub fn parse_events(
     events: Vec<EventIn>,
-    limits: &crate::config::Limits,
+    limits: &crate::engine::Limits,
 ) -> Result<Vec<IncomingEvent>, ApiError> {
     let max_events = limits.max_events_per_request;
     if events.is_empty() {

@@ -2,8 +2,8 @@
 
 use super::auth::Admin;
 use super::{ApiError, ApiResult};
-use crate::domain::UserId;
-use crate::engine::{Engine, Erased};
+use crate::domain::{Erased, UserId};
+use crate::engine::Engine;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
@@ -30,14 +30,8 @@ pub async fn erase(
     user_id: web::Path<String>,
 ) -> ApiResult {
     let user = UserId::parse(user_id.into_inner()).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let erased = engine.erase_user(&user).await?;
-    // Audit (security): recorded once the erasure is committed. The append-only log names
-    // the user by a hash, so the erased id does not live on there (privacy).
-    let after = crate::engine::audit::json(&erased);
-    let target = crate::engine::hashing::audit_user(user.as_str());
-    engine
-        .record(&actor, "user.erase", &target, None, Some(after))
-        .await?;
+    // Audit (security): recorded in the erasure's transaction, naming the user by a hash.
+    let erased = engine.erase_user(&actor, &user).await?;
     Ok(HttpResponse::Ok().json(UserErased {
         user_id: user,
         erased,

@@ -20,7 +20,7 @@ async fn render(
     user: &SignedIn,
     engine: &Engine,
     form: &KeyForm,
-    created: Option<(&crate::engine::audit::ApiKeyRecord, &str)>,
+    created: Option<(&crate::domain::ApiKey, &str)>,
     error: Option<&str>,
     done: Option<&str>,
 ) -> PageResult {
@@ -96,10 +96,7 @@ fn parse_key_form(form: &KeyForm) -> Result<(Scope, Option<f64>), String> {
     }
 }
 
-async fn key_record(
-    engine: &Engine,
-    id: i64,
-) -> Result<crate::engine::audit::ApiKeyRecord, DashboardError> {
+async fn key_record(engine: &Engine, id: i64) -> Result<crate::domain::ApiKey, DashboardError> {
     engine
         .list_keys()
         .await?

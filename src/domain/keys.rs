@@ -43,3 +43,31 @@ pub fn validate_rate_limit(rate: Option<f64>) -> Result<(), super::ValidationErr
         _ => Ok(()),
     }
 }
+
+/// A stored API key. Serialized (for the audit log and listings) without its hash.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiKey {
+    pub id: i64,
+    /// SHA-256 of the key, in hex: the key itself is never stored.
+    #[serde(skip)]
+    pub key_hash: String,
+    pub scope: Scope,
+    /// The human name of the key ("label" in the database).
+    #[serde(rename = "name")]
+    pub label: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Requests per second this key may make; `None`: the server's default (if any).
+    pub rate_limit: Option<f64>,
+    /// When the key was last used (to the minute); `None`: never.
+    #[serde(skip)]
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ApiKey {
+    /// The first characters of the hash: enough to tell keys apart in a listing, useless to
+    /// an attacker.
+    pub fn hash_prefix(&self) -> &str {
+        &self.key_hash[..self.key_hash.len().min(8)]
+    }
+}

@@ -28,9 +28,11 @@ macro_rules! str_enum {
     };
 }
 
+mod audit;
+mod erasure;
 mod experiment;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 mod keys;
 mod names;
 mod segment;
@@ -39,11 +41,15 @@ mod text;
 mod time_range;
 mod validation;
 
+pub use audit::AuditEntry;
+pub use erasure::Erased;
 pub use experiment::{
     Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
-pub use keys::{MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit};
+pub use keys::{
+    ApiKey, MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit,
+};
 pub use names::{EventName, ExperimentKey, LayerKey, MAX_USER_ID, SegmentKey, UserId, VariantKey};
 pub use segment::{
     Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,

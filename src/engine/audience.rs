@@ -188,7 +188,8 @@ pub fn layer_seed(layer_key: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Op, SegmentKey, SegmentSpec};
+    use crate::domain::fuzz;
+    use crate::domain::{Op, SegmentKey, SegmentSpec, Targeting};
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
@@ -299,6 +300,28 @@ mod tests {
             let lookup = |k: &str| segments.get(k);
             for attributes in &users {
                 prop_assert_eq!(compiled.matches(attributes), rule.matches(attributes, &lookup));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// The same on rules parsed from arbitrary JSON (nested past the depth limit, junk
+        /// anywhere), against arbitrary attributes: never a panic, always the naive answer.
+        #[test]
+        fn compiled_equals_naive_on_arbitrary_targeting(
+            rule in fuzz::rule_json(),
+            segment_rules in prop::collection::vec(fuzz::rule_json(), 2),
+            users in prop::collection::vec(fuzz::attribute_map(), 1..6),
+        ) {
+            let Ok(targeting) = Targeting::from_json(&rule) else { return Ok(()) };
+            let segments = SegmentCatalog::new(fuzz::segments(&segment_rules));
+            let compiled = Matcher::all_of(targeting.rules(), &segments);
+            let lookup = |k: &str| segments.get(k);
+            for map in users {
+                let Ok(attributes) = Attributes::parse(map) else { continue };
+                prop_assert_eq!(compiled.matches(&attributes), targeting.matches(&attributes, &lookup));
             }
         }
     }

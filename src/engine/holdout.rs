@@ -3,15 +3,14 @@
 //! `in_holdout`); the fraction is an audited setting; the results compare held-out users
 //! with users exposed to experiments.
 
-use super::audit::Actor;
+use super::audit::{Actor, Change};
 use super::hashing;
 use super::results::INTERVAL_LEVEL;
-use super::segments::audit_entry;
 use super::{Engine, EngineError};
 use crate::domain::check_holdout;
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
-use crate::store::{self, HoldoutCounts, StoreError};
+use crate::store::{self, HoldoutCounts};
 use serde::Serialize;
 
 /// The holdout's seed: one server-wide hash of the user (computed once: `assign` asks for it).
@@ -66,31 +65,22 @@ fn group(c: HoldoutCounts) -> (HoldoutGroup, BetaPosterior) {
 impl Engine {
     /// The holdout fraction as stored.
     pub async fn holdout(&self) -> Result<f64, EngineError> {
-        Ok(self.inner.store.run(store::get_holdout).await?)
+        Ok(self.store().run(store::get_holdout).await?)
     }
 
     pub async fn set_holdout(&self, actor: &Actor, fraction: f64) -> Result<f64, EngineError> {
         check_holdout(fraction)?;
-        let actor = actor.to_string();
-        self.inner
-            .store
-            .run(move |conn| {
-                store::audited(conn, |conn| {
-                    let before = store::get_holdout(conn)?;
-                    store::set_holdout(conn, fraction)?;
-                    let entry = audit_entry(
-                        actor,
-                        "holdout.set",
-                        "holdout",
-                        Some(serde_json::json!({ "fraction": before })),
-                        Some(serde_json::json!({ "fraction": fraction })),
-                    );
-                    Ok::<_, StoreError>(((), entry))
-                })
+        self.write_audited(actor, "holdout.set", move |conn| {
+            let before = store::get_holdout(conn)?;
+            store::set_holdout(conn, fraction)?;
+            Ok(Change {
+                target: "holdout".into(),
+                before: Some(serde_json::json!({ "fraction": before })),
+                after: Some(serde_json::json!({ "fraction": fraction })),
+                value: fraction,
             })
-            .await?;
-        self.refresh().await?;
-        Ok(fraction)
+        })
+        .await
     }
 
     /// Conversion to `event` of held-out users against users exposed to experiments.
@@ -98,8 +88,7 @@ impl Engine {
         let name = crate::domain::EventName::parse(event).map_err(|e| e.at("event"))?;
         let n = name.to_string();
         let (fraction, (held, exposed)) = self
-            .inner
-            .store
+            .store()
             .run(move |conn| Ok((store::get_holdout(conn)?, store::holdout_counts(conn, &n)?)))
             .await?;
         let (holdout, h) = group(held);

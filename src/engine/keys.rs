@@ -1,8 +1,12 @@
 //! API keys: generated with a scope prefix, known to the server only by their SHA-256; the
-//! key ring that answers "which key is this?" on every request; per-key rate limits.
+//! key ring that answers "which key is this?" on every request; per-key rate limits. Creating,
+//! revoking and reloading keys: `administration`.
 
-use crate::domain::Scope;
-use crate::store::ApiKeyRecord;
+mod administration;
+
+pub use administration::{NewKey, create_key_in, revoke_key_in};
+
+use crate::domain::{ApiKey, Scope};
 use arc_swap::ArcSwap;
 use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
@@ -296,7 +300,7 @@ impl KeyRing {
 
     /// Replaces the stored keys with the database's active ones. An unchanged key keeps its
     /// entry, and with it its rate limiter's state.
-    pub fn replace(&self, ticket: u64, records: Vec<ApiKeyRecord>) {
+    pub fn replace(&self, ticket: u64, records: Vec<ApiKey>) {
         // Only reloads take this lock (a few times a second), never requests.
         let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         if ticket < *applied {
@@ -410,7 +414,7 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_limiters_across_refreshes_and_forgets_revoked_keys() {
-        let record = |id, key: &str, rate, revoked: bool| ApiKeyRecord {
+        let record = |id, key: &str, rate, revoked: bool| ApiKey {
             id,
             key_hash: hash_key(key),
             scope: Scope::Client,

@@ -14,6 +14,7 @@
 //! It scans raw rows, so it stays off the results path: answers are cached per experiment
 //! and reused while the statistics are unchanged or for [`MAX_AGE`].
 
+use super::cache::SummaryCache;
 use super::{Engine, EngineError, contextual};
 use crate::domain::{Experiment, Kind, Metric};
 use crate::stats::Interval;
@@ -23,8 +24,8 @@ use crate::store::{self, OpeCell, VariantStats};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A cached estimate is reused this long even when new users arrived meanwhile.
 pub const MAX_AGE: Duration = Duration::from_secs(10);
@@ -63,38 +64,18 @@ pub struct OpeReport {
     pub computed_at: DateTime<Utc>,
 }
 
-#[derive(Default)]
-pub struct OpeCache {
-    entries: Mutex<HashMap<i64, Cached>>,
-}
-
-struct Cached {
-    at: Instant,
-    version: i64,
-    stats: Vec<VariantStats>,
-    report: Arc<OpeReport>,
-}
-
-impl OpeCache {
-    fn lookup(&self, experiment: &Experiment, stats: &[VariantStats]) -> Option<Arc<OpeReport>> {
-        let entries = self.entries.lock().expect("ope cache lock");
-        let hit = entries.get(&experiment.id)?;
-        (hit.version == experiment.version && (hit.stats == stats || hit.at.elapsed() < MAX_AGE))
-            .then(|| hit.report.clone())
-    }
-
-    /// The last report of an experiment, however old.
-    fn last(&self, experiment_id: i64) -> Option<Arc<OpeReport>> {
-        let entries = self.entries.lock().expect("ope cache lock");
-        entries.get(&experiment_id).map(|c| c.report.clone())
-    }
-}
+/// Computed estimates, with the experiment's version and per-variant totals they were computed
+/// from.
+pub(super) type OpeCache = SummaryCache<(i64, Vec<VariantStats>), Arc<OpeReport>>;
 
 impl Engine {
     /// The off-policy estimates of an experiment (cached; see the module documentation).
     pub async fn ope(&self, key: &str) -> Result<Arc<OpeReport>, EngineError> {
         let (experiment, stats) = self.experiment_and_stats(key).await?;
-        if let Some(hit) = self.ope_cache().lookup(&experiment, &stats) {
+        let still_good = |(version, cached): &(i64, Vec<VariantStats>), age| {
+            *version == experiment.version && (*cached == stats || age < MAX_AGE)
+        };
+        if let Some(hit) = self.ope_cache().get(experiment.id, still_good) {
             return Ok(hit);
         }
         let id = experiment.id;
@@ -152,19 +133,11 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.ope_cache()
-            .entries
-            .lock()
-            .expect("ope cache lock")
-            .insert(
-                experiment.id,
-                Cached {
-                    at: Instant::now(),
-                    version: experiment.version,
-                    stats: cached_stats,
-                    report: report.clone(),
-                },
-            );
+        self.ope_cache().insert(
+            experiment.id,
+            (experiment.version, cached_stats),
+            report.clone(),
+        );
         Ok(report)
     }
 

@@ -3,6 +3,8 @@
 //! Everything here is read from aggregates (`variant_stats`, `period_stats`), never from a
 //! scan of raw rows, so a results page costs the same at a thousand users as at ten million.
 
+use super::cache::SummaryCache;
+use super::error::OrMissing;
 use super::{Engine, EngineError, contextual};
 use crate::domain::{Experiment, Kind, Metric};
 use crate::stats::Interval;
@@ -12,8 +14,7 @@ use crate::stats::{frequentist, srm};
 use crate::store::{self, PeriodStats, VariantStats};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The rules a verdict is judged by, returned with the results so readers know them.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -138,19 +139,16 @@ pub struct Overview {
 
 /// Computed overviews, kept until the experiment or its statistics change: the exact
 /// summaries cost tens of milliseconds for many arms, and a dashboard asks often.
-#[derive(Default)]
-pub struct ResultsCache {
-    entries: Mutex<HashMap<i64, CachedOverview>>,
-}
+pub(super) type ResultsCache =
+    SummaryCache<ResultsBasis, (Arc<ExperimentResults>, Arc<Vec<SeriesPoint>>)>;
 
-struct CachedOverview {
-    /// What the overview was computed from: if these are unchanged, so is everything else
-    /// (every new user, conversion or erasure changes the per-variant totals).
+/// What an overview is computed from: if these are unchanged, so is everything else (every
+/// new user, conversion or erasure changes the per-variant totals).
+#[derive(PartialEq)]
+pub(super) struct ResultsBasis {
     version: i64,
     stats: Vec<VariantStats>,
     weights: Vec<f64>,
-    results: Arc<ExperimentResults>,
-    series: Arc<Vec<SeriesPoint>>,
 }
 
 impl Engine {
@@ -177,10 +175,7 @@ impl Engine {
                 Ok((experiment, stats))
             })
             .await
-            .map_err(|e| match e {
-                store::StoreError::NotFound => EngineError::UnknownExperiment(key.to_string()),
-                other => other.into(),
-            })
+            .or_missing(EngineError::unknown_experiment(key))
     }
 
     pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
@@ -190,11 +185,19 @@ impl Engine {
             .get(key)
             .map(|live| live.policy.allocation().to_vec())
             .unwrap_or_else(|| experiment.spec.variants.iter().map(|v| v.weight).collect());
-        if let Some(hit) = self.results_cache().lookup(&experiment, &stats, &weights) {
+        let basis = ResultsBasis {
+            version: experiment.version,
+            stats,
+            weights,
+        };
+        if let Some((results, series)) = self
+            .results_cache()
+            .get(experiment.id, |cached, _| *cached == basis)
+        {
             return Ok(Overview {
                 experiment,
-                results: hit.0,
-                series: hit.1,
+                results,
+                series,
             });
         }
         let id = experiment.id;
@@ -213,52 +216,21 @@ impl Engine {
                 Ok((periods, context_stats))
             })
             .await?;
-        let cached_stats = stats.clone();
-        let cached_weights = weights.clone();
-        let (experiment, results, series) = tokio::task::spawn_blocking(move || {
-            let mut results = compute(&experiment, &stats, &periods, weights);
-            contextual::fill_contexts(&mut results, &experiment, &stats, &context_stats);
+        let (experiment, basis, results, series) = tokio::task::spawn_blocking(move || {
+            let mut results = compute(&experiment, &basis.stats, &periods, basis.weights.clone());
+            contextual::fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
             let series = series(&experiment, &periods);
-            (experiment, Arc::new(results), Arc::new(series))
+            (experiment, basis, Arc::new(results), Arc::new(series))
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.results_cache().store(
-            experiment.id,
-            CachedOverview {
-                version: experiment.version,
-                stats: cached_stats,
-                weights: cached_weights,
-                results: results.clone(),
-                series: series.clone(),
-            },
-        );
+        self.results_cache()
+            .insert(experiment.id, basis, (results.clone(), series.clone()));
         Ok(Overview {
             experiment,
             results,
             series,
         })
-    }
-}
-
-impl ResultsCache {
-    fn lookup(
-        &self,
-        experiment: &Experiment,
-        stats: &[VariantStats],
-        weights: &[f64],
-    ) -> Option<(Arc<ExperimentResults>, Arc<Vec<SeriesPoint>>)> {
-        let entries = self.entries.lock().expect("results cache lock");
-        let hit = entries.get(&experiment.id)?;
-        (hit.version == experiment.version && hit.stats == stats && hit.weights == weights)
-            .then(|| (hit.results.clone(), hit.series.clone()))
-    }
-
-    fn store(&self, experiment_id: i64, entry: CachedOverview) {
-        self.entries
-            .lock()
-            .expect("results cache lock")
-            .insert(experiment_id, entry);
     }
 }
 
@@ -483,7 +455,7 @@ fn conversion_metric(
     // with everything else on this one (a page of ten variants would take twice as long).
     let lift_of = |i: usize| (i != control).then(|| beta::lift(&rates[i], c, INTERVAL_LEVEL));
     let k = rates.len();
-    let (mut lift, (best, loss, chance)) = std::thread::scope(|scope| {
+    let (lift, (best, loss, chance)) = std::thread::scope(|scope| {
         let evens = scope.spawn(|| {
             (0..k)
                 .step_by(2)
@@ -502,7 +474,6 @@ fn conversion_metric(
         }
         (lifts, (best, loss, chance))
     });
-    lift.truncate(k);
     MetricResults {
         means: rates.iter().map(BetaPosterior::mean).collect(),
         value_per_user: None,

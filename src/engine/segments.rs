@@ -1,26 +1,11 @@
 //! Segments (named targeting rules): create, read, replace, delete. Experiments reference
 //! them by key; the hot path reads them compiled (`audience`).
 
-use super::audit::{self, Actor};
+use super::audit::{self, Actor, Change};
+use super::error::OrMissing;
 use super::{Engine, EngineError};
 use crate::domain::{Segment, SegmentDraft, SegmentKey};
-use crate::store::{self, StoreError};
-
-pub(super) fn audit_entry(
-    actor: String,
-    action: &str,
-    target: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> store::NewAuditEntry {
-    store::NewAuditEntry {
-        actor,
-        action: action.into(),
-        target: target.into(),
-        before,
-        after,
-    }
-}
+use crate::store;
 
 impl Engine {
     pub async fn create_segment(
@@ -29,40 +14,28 @@ impl Engine {
         draft: SegmentDraft,
     ) -> Result<Segment, EngineError> {
         let spec = draft.validate(None)?;
-        let actor = actor.to_string();
-        let created = self
-            .inner
-            .store
-            .run(move |conn| {
-                // Audit (security): recorded in the same transaction.
-                store::audited(conn, |conn| {
-                    let created = store::insert_segment(conn, &spec)?;
-                    let entry = audit_entry(
-                        actor,
-                        "segment.create",
-                        spec.key.as_str(),
-                        None,
-                        Some(audit::json(&created)),
-                    );
-                    Ok::<_, StoreError>((created, entry))
-                })
+        self.write_audited(actor, "segment.create", move |conn| {
+            let created = store::insert_segment(conn, &spec)?;
+            Ok(Change {
+                target: spec.key.to_string(),
+                before: None,
+                after: Some(audit::json(&created)),
+                value: created,
             })
-            .await?;
-        self.refresh().await?;
-        Ok(created)
+        })
+        .await
     }
 
     pub async fn list_segments(&self) -> Result<Vec<Segment>, EngineError> {
-        Ok(self.inner.store.run(store::list_segments).await?)
+        Ok(self.store().run(store::list_segments).await?)
     }
 
     pub async fn segment(&self, key: &str) -> Result<Segment, EngineError> {
         let k = key.to_string();
-        self.inner
-            .store
+        self.store()
             .run(move |conn| store::get_segment(conn, &k))
             .await
-            .map_err(|e| unknown_segment(e, key))
+            .or_missing(EngineError::unknown_segment(key))
     }
 
     /// Replaces a segment's name, description and rule; every experiment using it follows
@@ -76,60 +49,36 @@ impl Engine {
         let path_key =
             SegmentKey::parse(key).map_err(|_| EngineError::UnknownSegment(key.to_string()))?;
         let spec = draft.validate(Some(&path_key))?;
-        let actor = actor.to_string();
-        let updated = self
-            .inner
-            .store
-            .run(move |conn| {
-                store::audited(conn, |conn| {
-                    let before = store::get_segment(conn, spec.key.as_str())?;
-                    let updated = store::update_segment(conn, &spec)?;
-                    let entry = audit_entry(
-                        actor,
-                        "segment.replace",
-                        spec.key.as_str(),
-                        Some(audit::json(&before)),
-                        Some(audit::json(&updated)),
-                    );
-                    Ok::<_, StoreError>((updated, entry))
-                })
+        self.write_audited(actor, "segment.replace", move |conn| {
+            let key = spec.key.as_str();
+            let before =
+                store::get_segment(conn, key).or_missing(EngineError::unknown_segment(key))?;
+            let updated =
+                store::update_segment(conn, &spec).or_missing(EngineError::unknown_segment(key))?;
+            Ok(Change {
+                target: key.to_string(),
+                before: Some(audit::json(&before)),
+                after: Some(audit::json(&updated)),
+                value: updated,
             })
-            .await
-            .map_err(|e| unknown_segment(e, key))?;
-        self.refresh().await?;
-        Ok(updated)
+        })
+        .await
     }
 
     /// Deletes a segment; refused (409) while a non-stopped experiment references it.
     pub async fn delete_segment(&self, actor: &Actor, key: &str) -> Result<(), EngineError> {
         let k = key.to_string();
-        let actor = actor.to_string();
-        self.inner
-            .store
-            .run(move |conn| {
-                store::audited(conn, |conn| {
-                    let before = store::get_segment(conn, &k)?;
-                    store::delete_segment(conn, &k)?;
-                    let entry = audit_entry(
-                        actor,
-                        "segment.delete",
-                        &k,
-                        Some(audit::json(&before)),
-                        None,
-                    );
-                    Ok::<_, StoreError>(((), entry))
-                })
+        self.write_audited(actor, "segment.delete", move |conn| {
+            let before =
+                store::get_segment(conn, &k).or_missing(EngineError::unknown_segment(&k))?;
+            store::delete_segment(conn, &k).or_missing(EngineError::unknown_segment(&k))?;
+            Ok(Change {
+                target: k,
+                before: Some(audit::json(&before)),
+                after: None,
+                value: (),
             })
-            .await
-            .map_err(|e| unknown_segment(e, key))?;
-        self.refresh().await?;
-        Ok(())
-    }
-}
-
-fn unknown_segment(e: StoreError, key: &str) -> EngineError {
-    match e {
-        StoreError::NotFound => EngineError::UnknownSegment(key.to_string()),
-        other => other.into(),
+        })
+        .await
     }
 }

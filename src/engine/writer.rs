@@ -5,11 +5,12 @@
 //! and answers each job only after the commit. So nothing is acknowledged before it is
 //! durable, and under load one commit (one fsync) serves hundreds of requests.
 
-use super::attribution;
+use super::audit::{self, Actor, Change};
+use super::{attribution, hashing};
+use crate::domain::Erased;
 use crate::store::{self, Connection, StoreError, batch};
 use batch::{NewAssignment, NewEvent, StatDeltas};
 use foldhash::HashMap as FoldHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -53,11 +54,13 @@ pub struct TrackJob {
     reply: oneshot::Sender<Result<TrackReceipt, StoreError>>,
 }
 
-/// Erasing one user: runs alone, after everything queued before it in the user's partition.
+/// Erasing one user: runs alone, after everything queued before it in the user's partition,
+/// and is recorded in the audit log (as done by `actor`) in the same transaction.
 pub struct EraseJob {
     user_id: String,
     user_key: u128,
-    reply: oneshot::Sender<Result<store::Erased, StoreError>>,
+    actor: Actor,
+    reply: oneshot::Sender<Result<Erased, StoreError>>,
 }
 
 enum Job {
@@ -91,19 +94,6 @@ pub struct WriterSettings {
     pub reply_timeout: Duration,
 }
 
-/// Counters for metrics and tests.
-#[derive(Debug, Default)]
-pub struct WriterCounters {
-    pub batches: AtomicU64,
-    pub jobs: AtomicU64,
-    pub rows: AtomicU64,
-    pub failed_batches: AtomicU64,
-    /// Requests that gave up waiting for their commit (`reply_timeout`).
-    pub timeouts: AtomicU64,
-    /// Time from taking a batch to committing it, summed, in microseconds.
-    pub commit_micros: AtomicU64,
-}
-
 /// One writer thread and its queue.
 struct Partition {
     queue: mpsc::Sender<Job>,
@@ -111,10 +101,9 @@ struct Partition {
 }
 
 impl Partition {
-    fn start(index: usize, settings: &WriterSettings, counters: &Arc<WriterCounters>) -> Partition {
+    fn start(index: usize, settings: &WriterSettings) -> Partition {
         let (queue, receiver) = mpsc::channel::<Job>(16_384);
         let settings = settings.clone();
-        let counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name(format!("posterior-writer-{index}"))
             .spawn(move || {
@@ -123,7 +112,6 @@ impl Partition {
                     conn: None,
                     carry: None,
                     outage: None,
-                    counters,
                     shard: stat_shard(index),
                 }
                 .run(receiver)
@@ -145,19 +133,16 @@ impl Partition {
 /// part is committed.
 pub struct Writer {
     partitions: Vec<Partition>,
-    pub counters: Arc<WriterCounters>,
     reply_timeout: Duration,
 }
 
 impl Writer {
     pub fn start(settings: WriterSettings) -> Writer {
-        let counters = Arc::new(WriterCounters::default());
         let partitions = (0..settings.threads.max(1))
-            .map(|i| Partition::start(i, &settings, &counters))
+            .map(|i| Partition::start(i, &settings))
             .collect();
         Writer {
             partitions,
-            counters,
             reply_timeout: settings.reply_timeout,
         }
     }
@@ -185,7 +170,7 @@ impl Writer {
         match tokio::time::timeout(self.reply_timeout, work).await {
             Ok(result) => result,
             Err(_) => {
-                self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::record_write_timeout();
                 Err(StoreError::Unavailable(format!(
                     "the database did not commit within {} ms",
                     self.reply_timeout.as_millis()
@@ -211,8 +196,14 @@ impl Writer {
 
     /// Erases a user in the user's own partition, so the writes of that user queued before
     /// it on this instance are committed first and erased with the rest.
-    pub async fn erase(&self, user_id: &str, user_key: u128) -> Result<store::Erased, StoreError> {
-        self.within(self.erase_untimed(user_id, user_key)).await
+    pub async fn erase(
+        &self,
+        user_id: &str,
+        user_key: u128,
+        actor: Actor,
+    ) -> Result<Erased, StoreError> {
+        self.within(self.erase_untimed(user_id, user_key, actor))
+            .await
     }
 
     async fn assign_untimed(
@@ -311,13 +302,15 @@ impl Writer {
         &self,
         user_id: &str,
         user_key: u128,
-    ) -> Result<store::Erased, StoreError> {
+        actor: Actor,
+    ) -> Result<Erased, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.submit(
             self.partition_of(user_id),
             Job::Erase(EraseJob {
                 user_id: user_id.to_string(),
                 user_key,
+                actor,
                 reply,
             }),
         )
@@ -360,7 +353,6 @@ struct WriterThread {
     carry: Option<Job>,
     /// While the database cannot be reached: since when, and when to try connecting next.
     outage: Option<Outage>,
-    counters: Arc<WriterCounters>,
     /// The statistics rows this thread adds to, so writers never wait on each other's locks.
     shard: i16,
 }
@@ -422,7 +414,7 @@ impl WriterThread {
             attempt += 1;
             let result = self
                 .connection()
-                .and_then(|conn| store::delete_user(conn, &job.user_id, job.user_key, shard));
+                .and_then(|conn| erase_audited(conn, &job, shard));
             match result {
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     std::thread::sleep(Duration::from_millis(5 * attempt));
@@ -528,14 +520,6 @@ impl WriterThread {
         let job_count = assigns.len() + tracks.len();
 
         let result = self.commit_with_retry(&assigns, &tracks);
-        self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .jobs
-            .fetch_add(job_count as u64, Ordering::Relaxed);
-        self.counters.rows.fetch_add(rows as u64, Ordering::Relaxed);
-        self.counters
-            .commit_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         crate::telemetry::record_batch(rows, job_count, started.elapsed());
         match result {
             Ok((assigned, tracked)) => {
@@ -559,7 +543,7 @@ impl WriterThread {
                 }
             }
             Err(e) => {
-                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::record_failed_batch();
                 if self.outage.is_some() {
                     // Said once when the outage began (see `note_outage`).
                     tracing::debug!(error = %e, jobs = job_count, "batch failed");
@@ -616,6 +600,20 @@ impl WriterThread {
     fn connection_alive(&mut self) -> bool {
         self.conn.as_mut().is_some_and(|c| store::ping(c).is_ok())
     }
+}
+
+/// Erases a user and records it in the audit log, in one transaction. The log names the user
+/// by a hash, so the erased id does not live on there.
+fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Erased, StoreError> {
+    audit::audited(conn, &job.actor, "user.erase", |conn| {
+        let erased = store::delete_user(conn, &job.user_id, job.user_key, shard)?;
+        Ok(Change {
+            target: hashing::audit_user(&job.user_id),
+            before: None,
+            after: Some(audit::json(&erased)),
+            value: erased,
+        })
+    })
 }
 
 /// What one committed batch answers: per assign job, the variant id stored for each of its

@@ -17,7 +17,7 @@
 //!   expected value of personalization.
 //! - [`ope`]: off-policy evaluation (IPS and self-normalized IPS with intervals).
 //!
-//! Accuracy is checked against 50-digit mpmath values in `tests/stats_reference.rs`.
+//! Accuracy is checked against 50-digit mpmath values in `tests/stats/reference.rs`.
 
 pub mod beta;
 pub mod contextual;

@@ -2,9 +2,9 @@
 
 use super::StoreError;
 use super::schema::audit_log;
-use crate::domain::TimeRange;
+use crate::domain::{AuditEntry, TimeRange};
 use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -18,17 +18,31 @@ pub struct NewAuditEntry {
     pub after: Option<Value>,
 }
 
-/// A recorded action.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+/// A recorded action, as read.
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    target: String,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            before: r.before,
+            after: r.after,
+        }
+    }
 }
 
 pub fn insert_audit(conn: &mut PgConnection, entry: &NewAuditEntry) -> Result<i64, StoreError> {
@@ -46,18 +60,38 @@ pub fn insert_audit(conn: &mut PgConnection, entry: &NewAuditEntry) -> Result<i6
 
 /// Runs `f` and records what it returns as an audit entry, in one transaction: the change and
 /// its record are committed together or not at all. `f` returns its result and the entry.
-pub fn audited<T, E>(
+pub fn audited<T, E: From<StoreError>>(
     conn: &mut PgConnection,
     f: impl FnOnce(&mut PgConnection) -> Result<(T, NewAuditEntry), E>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error> + From<StoreError>,
-{
+) -> Result<T, E> {
+    /// `f`'s own error, kept apart from the transaction's.
+    enum Failed<E> {
+        Write(E),
+        Store(StoreError),
+    }
+    impl<E> From<diesel::result::Error> for Failed<E> {
+        fn from(e: diesel::result::Error) -> Self {
+            Failed::Store(e.into())
+        }
+    }
     conn.transaction(|conn| {
-        let (result, entry) = f(conn)?;
-        insert_audit(conn, &entry)?;
+        let (result, entry) = f(conn).map_err(Failed::Write)?;
+        insert_audit(conn, &entry).map_err(Failed::Store)?;
         Ok(result)
     })
+    .map_err(|failed| match failed {
+        Failed::Write(e) => e,
+        Failed::Store(e) => e.into(),
+    })
+}
+
+/// The entries `query` selects.
+fn entries(
+    query: audit_log::BoxedQuery<'_, Pg>,
+    conn: &mut PgConnection,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows: Vec<AuditRow> = query.select(AuditRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
 }
 
 /// The newest entries, newest first, older than the entry `before` (a page of the dashboard).
@@ -65,16 +99,12 @@ pub fn audit_newest(
     conn: &mut PgConnection,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<AuditRecord>, StoreError> {
+) -> Result<Vec<AuditEntry>, StoreError> {
     let mut query = audit_log::table.into_boxed();
     if let Some(before) = before {
         query = query.filter(audit_log::id.lt(before));
     }
-    Ok(query
-        .order(audit_log::id.desc())
-        .limit(limit)
-        .select(AuditRecord::as_select())
-        .load(conn)?)
+    entries(query.order(audit_log::id.desc()).limit(limit), conn)
 }
 
 /// Up to `limit` entries in `range`, oldest first, after the entry with id `after` (exports
@@ -84,7 +114,7 @@ pub fn audit_page(
     range: TimeRange,
     after: Option<i64>,
     limit: i64,
-) -> Result<Vec<AuditRecord>, StoreError> {
+) -> Result<Vec<AuditEntry>, StoreError> {
     let mut query = audit_log::table.into_boxed();
     if let Some(from) = range.from() {
         query = query.filter(audit_log::at.ge(from));
@@ -95,9 +125,5 @@ pub fn audit_page(
     if let Some(after) = after {
         query = query.filter(audit_log::id.gt(after));
     }
-    Ok(query
-        .order(audit_log::id.asc())
-        .limit(limit)
-        .select(AuditRecord::as_select())
-        .load(conn)?)
+    entries(query.order(audit_log::id.asc()).limit(limit), conn)
 }

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use super::schema::api_keys;
-pub use crate::domain::Scope;
+use crate::domain::{ApiKey, Scope};
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -20,35 +20,8 @@ struct ApiKeyRow {
     last_used_at: Option<DateTime<Utc>>,
 }
 
-/// A stored key. Serialized (for the audit log and listings) without its hash.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ApiKeyRecord {
-    pub id: i64,
-    #[serde(skip)]
-    pub key_hash: String,
-    pub scope: Scope,
-    /// The human name of the key ("label" in the database).
-    #[serde(rename = "name")]
-    pub label: String,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Requests per second this key may make; `None`: the server's default (if any).
-    pub rate_limit: Option<f64>,
-    /// When the key was last used (to the minute); `None`: never.
-    #[serde(skip)]
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl ApiKeyRecord {
-    /// The first characters of the hash: enough to tell keys apart in a listing, useless to
-    /// an attacker.
-    pub fn hash_prefix(&self) -> &str {
-        &self.key_hash[..self.key_hash.len().min(8)]
-    }
-}
-
-fn to_record(r: ApiKeyRow) -> Option<ApiKeyRecord> {
-    Some(ApiKeyRecord {
+fn to_record(r: ApiKeyRow) -> Option<ApiKey> {
+    Some(ApiKey {
         id: r.id,
         key_hash: r.key_hash,
         scope: Scope::parse(&r.scope)?,
@@ -72,7 +45,7 @@ pub fn insert_key(
     scope: Scope,
     label: &str,
     rate_limit: Option<f64>,
-) -> Result<ApiKeyRecord, StoreError> {
+) -> Result<ApiKey, StoreError> {
     let row: ApiKeyRow = diesel::insert_into(api_keys::table)
         .values((
             api_keys::key_hash.eq(key_hash),
@@ -87,7 +60,7 @@ pub fn insert_key(
 }
 
 /// Every key, newest first; revoked ones included (they show when they were revoked).
-pub fn list_keys(conn: &mut PgConnection) -> Result<Vec<ApiKeyRecord>, StoreError> {
+pub fn list_keys(conn: &mut PgConnection) -> Result<Vec<ApiKey>, StoreError> {
     let rows: Vec<ApiKeyRow> = api_keys::table
         .order(api_keys::id.desc())
         .select(ApiKeyRow::as_select())
@@ -95,7 +68,7 @@ pub fn list_keys(conn: &mut PgConnection) -> Result<Vec<ApiKeyRecord>, StoreErro
     Ok(rows.into_iter().filter_map(to_record).collect())
 }
 
-pub fn get_key(conn: &mut PgConnection, id: i64) -> Result<ApiKeyRecord, StoreError> {
+pub fn get_key(conn: &mut PgConnection, id: i64) -> Result<ApiKey, StoreError> {
     let row: ApiKeyRow = api_keys::table
         .find(id)
         .select(ApiKeyRow::as_select())
@@ -108,7 +81,7 @@ pub fn get_key(conn: &mut PgConnection, id: i64) -> Result<ApiKeyRecord, StoreEr
 pub fn revoke_key(
     conn: &mut PgConnection,
     id: i64,
-) -> Result<Option<(ApiKeyRecord, ApiKeyRecord)>, StoreError> {
+) -> Result<Option<(ApiKey, ApiKey)>, StoreError> {
     let row: Option<ApiKeyRow> = diesel::update(
         api_keys::table
             .find(id)
@@ -121,7 +94,7 @@ pub fn revoke_key(
     let Some(after) = row.and_then(to_record) else {
         return Ok(None);
     };
-    let before = ApiKeyRecord {
+    let before = ApiKey {
         revoked_at: None,
         ..after.clone()
     };

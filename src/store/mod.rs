@@ -17,9 +17,8 @@ mod setup;
 mod stats;
 
 pub use experiments::UpdateError;
-pub use keys::{ApiKeyRecord, Scope};
 pub use setup::{connect, ensure_database, run_migrations};
-pub use stats::{ContextStats, Erased, OpeCell, PeriodStats, VariantStats};
+pub use stats::{ContextStats, OpeCell, PeriodStats, VariantStats};
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
@@ -175,7 +174,7 @@ impl Store {
     }
 }
 
-pub use audit::{AuditRecord, NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
+pub use audit::{NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
 pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
 pub use segments::{

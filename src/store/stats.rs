@@ -4,6 +4,7 @@ use super::StoreError;
 use super::batch::{StatDeltas, apply_stat_deltas};
 use super::prepared::Prepared;
 use super::schema::{assignments, erasures, events};
+use crate::domain::Erased;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -90,13 +91,6 @@ pub fn load_period_stats(
     .bind::<BigInt, _>(experiment_id)
     .bind::<diesel::sql_types::Integer, _>(HOURLY_WINDOW_HOURS)
     .load(conn)?)
-}
-
-/// What erasing a user removed; both zero for a user the server never stored.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
-pub struct Erased {
-    pub assignments: usize,
-    pub events: usize,
 }
 
 /// How long an erasure waits for the event transactions in flight.

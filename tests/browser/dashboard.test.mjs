@@ -11,8 +11,8 @@ import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:8080";
-const ADMIN_KEY = process.env.ADMIN_KEY ?? "admin-secret";
-const CLIENT_KEY = process.env.CLIENT_KEY ?? "client-secret";
+const ADMIN_KEY = process.env.ADMIN_KEY ?? "admin-secret-for-local-dev-only";
+const CLIENT_KEY = process.env.CLIENT_KEY ?? "client-secret-for-local-dev-only";
 const SHOTS = process.env.SCREENSHOT_DIR ?? "target/screenshots";
 mkdirSync(SHOTS, { recursive: true });
 

@@ -3,9 +3,10 @@
 
 use super::format::{Encoder, ExportFormat, time};
 use super::paging::{KeysetPages, Sink, write_pages};
+use crate::domain::AuditEntry;
 use crate::domain::TimeRange;
 use crate::engine::EngineError;
-use crate::store::{self, AuditRecord, StoreError};
+use crate::store::{self, StoreError};
 use diesel::pg::PgConnection;
 use serde_json::Value;
 
@@ -14,7 +15,7 @@ struct AuditLog {
 }
 
 impl KeysetPages for AuditLog {
-    type Row = AuditRecord;
+    type Row = AuditEntry;
     /// The entry's id: ids grow with time within one database.
     type Position = i64;
     /// Entries carry whole before/after states: smaller pages than the raw rows'.
@@ -28,15 +29,15 @@ impl KeysetPages for AuditLog {
         &self,
         conn: &mut PgConnection,
         after: Option<&i64>,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         store::audit_page(conn, self.range, after.copied(), Self::PAGE_ROWS)
     }
 
-    fn position(row: &AuditRecord) -> i64 {
+    fn position(row: &AuditEntry) -> i64 {
         row.id
     }
 
-    fn encode(&self, r: &AuditRecord, encoder: &mut Encoder) {
+    fn encode(&self, r: &AuditEntry, encoder: &mut Encoder) {
         let cells = [
             Value::from(r.id),
             time(r.at),

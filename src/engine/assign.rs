@@ -1,0 +1,298 @@
+//! The hot path: which variants a user gets. A returning user is answered from memory (the
+//! sticky caches of the snapshot); a new one is decided by the experiment's policy and stored
+//! durably (group commit) before the answer.
+
+use super::audience;
+use super::contextual;
+use super::hashing;
+use super::snapshot::{self, LiveExperiment, Policy};
+use super::sticky::Known;
+use super::writer::PendingAssignment;
+use super::{Engine, EngineError, holdout};
+use crate::domain::{Attributes, ExperimentKey, Status, UserId};
+use crate::store::batch;
+use chrono::Utc;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// One answer of `assign`: the experiment (with its payloads) and the variant's index.
+pub struct Assigned {
+    pub experiment: Arc<LiveExperiment>,
+    pub variant: usize,
+    /// The segment of the pinned rule that decided, when a rule did (the user is then not
+    /// part of the experiment); `None` for an experimental assignment or a winner.
+    pub rule: Option<Arc<str>>,
+}
+
+/// What `assign` answers: the user's assignments, and whether the user is held out (then
+/// there are none). Reads as the slice of assignments.
+#[derive(Default)]
+pub struct Assignments {
+    pub items: Vec<Assigned>,
+    pub holdout: bool,
+}
+
+impl std::ops::Deref for Assignments {
+    type Target = [Assigned];
+    fn deref(&self) -> &[Assigned] {
+        &self.items
+    }
+}
+
+impl IntoIterator for Assignments {
+    type Item = Assigned;
+    type IntoIter = std::vec::IntoIter<Assigned>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl Assigned {
+    pub fn variant(&self) -> &snapshot::LiveVariant {
+        &self.experiment.variants[self.variant]
+    }
+}
+
+impl Engine {
+    /// The variants of `user` in the experiments asked for (every live one when `None`).
+    ///
+    /// Order of decisions: the holdout (a held-out user gets nothing at all, and is recorded
+    /// once if an experiment would have taken them); per experiment its status, its
+    /// targeting, its pinned rules (the first matching rule decides, unless the user already
+    /// has an experimental assignment, which stays: sticky wins), its layer range and
+    /// traffic, and finally the sticky or new assignment.
+    pub async fn assign(
+        &self,
+        user: &UserId,
+        attributes: &Attributes,
+        only: Option<&[ExperimentKey]>,
+    ) -> Result<Assignments, EngineError> {
+        let snapshot = self.inner.snapshot.load_full();
+        let candidates: Vec<&Arc<LiveExperiment>> = match only {
+            Some(keys) => keys
+                .iter()
+                .map(|k| {
+                    snapshot
+                        .get(k.as_str())
+                        .ok_or_else(|| EngineError::UnknownExperiment(k.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            None => snapshot.experiments.iter().collect(),
+        };
+        if let Some(consent) = &self.inner.settings.consent
+            && !consent.allows(attributes)
+        {
+            // No assignment, nothing stored, nothing cached (nor held out).
+            return Ok(Assignments::default());
+        }
+        let user_id = user.as_str();
+        let user_key = hashing::user_key(user_id);
+        if holdout::in_holdout(snapshot.holdout, user_id) {
+            // Recorded only when an experiment would have taken the user (running, targeted,
+            // not pinned, in its layer and traffic): the users it is compared with are those
+            // who got an experimental assignment, so both groups are alike but for the holdout.
+            let eligible = candidates.iter().any(|e| {
+                e.status == Status::Running
+                    && e.audience.targeting.matches(attributes)
+                    && e.audience.pinned(attributes).is_none()
+                    && e.audience.in_layer(user_id)
+                    && e.enrolls(user_id)
+            });
+            if eligible && self.inner.holdout_known.get(user_key).is_none() {
+                self.inner
+                    .writer
+                    .hold_out(user_id.to_string(), Utc::now())
+                    .await?;
+                self.inner.holdout_known.insert(user_key, Known::Variant(0));
+            }
+            return Ok(Assignments {
+                items: Vec::new(),
+                holdout: true,
+            });
+        }
+        let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
+        // Cache misses, resolved together in one trip to the writer. A lookup may carry the
+        // pinned rule that answers when no stored assignment turns up.
+        let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
+        let mut lookups: Vec<(usize, Option<&audience::PinnedMatcher>)> = Vec::new();
+        let now = Utc::now();
+
+        for experiment in &candidates {
+            let answer = |variant| {
+                Some(Assigned {
+                    experiment: Arc::clone(experiment),
+                    variant,
+                    rule: None,
+                })
+            };
+            let slot = answers.len();
+            answers.push(None);
+            match experiment.status {
+                Status::Draft => continue,
+                Status::Stopped => {
+                    if let Some(winner) = experiment.winner {
+                        answers[slot] = answer(winner);
+                    }
+                    continue;
+                }
+                Status::Running | Status::Paused => {}
+            }
+            if !experiment.audience.targeting.matches(attributes) {
+                continue;
+            }
+            let enrolled = experiment.audience.in_layer(user_id) && experiment.enrolls(user_id);
+            if let Some(pin) = experiment.audience.pinned(attributes) {
+                match (enrolled, experiment.sticky.get(user_key)) {
+                    (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
+                    (true, None) => lookups.push((slot, Some(pin))),
+                    _ => answers[slot] = pinned_answer(experiment, pin),
+                }
+                continue;
+            }
+            if !enrolled {
+                continue;
+            }
+            match experiment.sticky.get(user_key) {
+                Some(Known::Variant(v)) => answers[slot] = answer(v),
+                Some(Known::NotEnrolled) if experiment.status == Status::Paused => {}
+                None if experiment.status == Status::Paused => lookups.push((slot, None)),
+                // Not known, or known to have had no stored assignment when looked up: a new
+                // decision (the insert keeps any assignment stored meanwhile).
+                Some(Known::NotEnrolled) | None => {
+                    let decision = decide(experiment, user_id, attributes);
+                    let (variant, propensity) = (decision.variant, decision.propensity);
+                    let allocation = experiment
+                        .variants
+                        .iter()
+                        .zip(decision.allocation)
+                        .map(|(v, &p)| (v.id, p))
+                        .collect();
+                    inserts.push((
+                        slot,
+                        PendingAssignment {
+                            row: batch::NewAssignment {
+                                experiment_id: experiment.id,
+                                user_id: user_id.to_string(),
+                                variant_id: experiment.variants[variant].id,
+                                assigned_at: now,
+                                propensity,
+                                attributes: Value::Object(attributes.as_map().clone()),
+                                context_key: decision.context_key,
+                            },
+                            allocation,
+                        },
+                    ));
+                }
+            }
+        }
+
+        if !inserts.is_empty() || !lookups.is_empty() {
+            let (slots, pending): (Vec<usize>, Vec<PendingAssignment>) =
+                inserts.into_iter().unzip();
+            let lookup_pairs = lookups
+                .iter()
+                .map(|&(slot, _)| (candidates[slot].id, user_id.to_string()))
+                .collect();
+            let stored = self.inner.writer.assign(pending, lookup_pairs).await?;
+            let slots = slots
+                .into_iter()
+                .map(|slot| (slot, None))
+                .chain(lookups.iter().copied());
+            for ((slot, pin), variant_id) in slots.zip(stored) {
+                let experiment = candidates[slot];
+                match variant_id.and_then(|id| experiment.variant_index(id)) {
+                    Some(v) => {
+                        experiment.sticky.insert(user_key, Known::Variant(v));
+                        answers[slot] = Some(Assigned {
+                            experiment: Arc::clone(experiment),
+                            variant: v,
+                            rule: None,
+                        });
+                    }
+                    None => {
+                        experiment.sticky.insert(user_key, Known::NotEnrolled);
+                        if let Some(pin) = pin {
+                            answers[slot] = pinned_answer(experiment, pin);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Assignments {
+            items: answers.into_iter().flatten().collect(),
+            holdout: false,
+        })
+    }
+}
+
+/// The answer a pinned rule gives: its variant, not stored, not part of the experiment.
+fn pinned_answer(
+    experiment: &Arc<LiveExperiment>,
+    pin: &audience::PinnedMatcher,
+) -> Option<Assigned> {
+    Some(Assigned {
+        experiment: Arc::clone(experiment),
+        variant: pin.variant,
+        rule: Some(pin.segment.clone()),
+    })
+}
+
+/// A new user's variant under the experiment's policy.
+struct PolicyChoice<'a> {
+    variant: usize,
+    /// The probability the policy gave that variant (logged for off-policy evaluation).
+    propensity: f64,
+    /// The probability of every variant (for the expected counts of the SRM check).
+    allocation: &'a [f64],
+    /// Contextual experiments: the user's context.
+    context_key: Option<String>,
+}
+
+/// A new user's variant: from their context's policy for a contextual bandit,
+/// otherwise from the experiment's policy.
+fn decide<'a>(
+    experiment: &'a LiveExperiment,
+    user_id: &str,
+    attributes: &Attributes,
+) -> PolicyChoice<'a> {
+    let context_key = experiment.context.as_ref().map(|c| c.key_of(attributes));
+    if let Some((variant, propensity, allocation)) = context_key
+        .as_deref()
+        .and_then(|key| contextual::decide_in_context(experiment, key))
+    {
+        return PolicyChoice {
+            variant,
+            propensity,
+            allocation,
+            context_key,
+        };
+    }
+    let (variant, propensity) = decide_pooled(experiment, user_id);
+    PolicyChoice {
+        variant,
+        propensity,
+        allocation: experiment.policy.allocation(),
+        context_key,
+    }
+}
+
+/// A new user's variant under the experiment's policy, and its probability (the propensity).
+fn decide_pooled(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
+    match &experiment.policy {
+        Policy::Ab { weights } => {
+            let v = hashing::pick(
+                weights,
+                hashing::unit_interval(experiment.variant_seed, user_id),
+            );
+            (v, weights[v])
+        }
+        Policy::Bandit {
+            posteriors,
+            floor,
+            allocation,
+        } => {
+            let v = posteriors.sample(*floor, &mut rand::rng());
+            (v, allocation[v])
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
+//! failed-authentication throttle) and the retention task. One supervisor owns the three
+//! loops; stopping it stops them all and waits until each has ended.
+
+use super::Engine;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// The running background loops. Stop them with `stop` (dropping this leaves them running).
+#[must_use = "the loops run until `stop` is awaited"]
+pub struct Background {
+    shutdown: watch::Sender<bool>,
+    supervisor: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts the background loops under one supervisor.
+    pub fn start_background(&self) -> Background {
+        let (shutdown, signal) = watch::channel(false);
+        let supervisor = tokio::spawn(supervise(self.clone(), signal));
+        Background {
+            shutdown,
+            supervisor,
+        }
+    }
+}
+
+impl Background {
+    /// Stops every loop and waits until all have ended. A step waiting on the database is
+    /// abandoned, not awaited: an unreachable database must not hold up shutdown.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.supervisor.await {
+            tracing::error!(error = %e, "the background supervisor failed");
+        }
+    }
+}
+
+async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
+    let settings = &engine.inner.settings;
+    let refresh = tokio::time::interval(settings.refresh_interval);
+    // Keys reload on a cadence of their own (at most 500 ms), so a revocation takes effect
+    // everywhere within a second even when a full refresh is slow.
+    let keys =
+        tokio::time::interval((settings.refresh_interval / 2).min(Duration::from_millis(500)));
+    // The first retention run comes soon after start (so that frequent restarts cannot keep
+    // it from ever running), not at once (start-up has enough to do).
+    let every_retention = settings.retention_interval;
+    let first = Instant::now() + every_retention.min(Duration::from_secs(60));
+    let retention = tokio::time::interval_at(first, every_retention);
+
+    let mut loops = JoinSet::new();
+    loops.spawn(every(
+        refresh,
+        engine.clone(),
+        shutdown.clone(),
+        refresh_once,
+    ));
+    loops.spawn(every(
+        keys,
+        engine.clone(),
+        shutdown.clone(),
+        reload_keys_once,
+    ));
+    loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            // A loop ends before shutdown only by panicking.
+            Some(ended) = loops.join_next() => report(ended),
+        }
+    }
+    while let Some(ended) = loops.join_next().await {
+        report(ended);
+    }
+}
+
+fn report(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        tracing::error!(error = %e, "a background loop failed");
+    }
+}
+
+/// Runs `step` at every tick until `shutdown` fires, abandoning a step in progress then.
+async fn every<Step>(
+    mut ticker: Interval,
+    engine: Engine,
+    mut shutdown: watch::Receiver<bool>,
+    step: impl Fn(Engine) -> Step,
+) where
+    Step: Future<Output = ()>,
+{
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                tokio::select! {
+                    _ = step(engine.clone()) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn refresh_once(engine: Engine) {
+    if let Err(e) = engine.refresh().await {
+        tracing::warn!(error = %e, "refresh failed; serving the previous snapshot");
+    }
+}
+
+async fn reload_keys_once(engine: Engine) {
+    engine.sweep_auth_throttle();
+    if let Err(e) = engine.refresh_keys().await {
+        tracing::debug!(error = %e, "key refresh failed; keeping the previous keys");
+    }
+}
+
+async fn retention_once(engine: Engine) {
+    match engine.purge_expired().await {
+        Ok(p) if p.events > 0 || p.erasures > 0 => tracing::info!(
+            events = p.events,
+            erasures = p.erasures,
+            "retention: deleted expired rows"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "retention run failed; will retry"),
+    }
+}

@@ -1,0 +1,149 @@
+//! Experiments: create, read, edit, and move through their statuses (draft → running ⇄
+//! paused → stopped). Every change is an audited write under the experiment's row lock.
+
+use super::audit::{self, Actor, Change};
+use super::error::OrMissing;
+use super::{Engine, EngineError};
+use crate::domain::{Experiment, ExperimentDraft, ExperimentPatch, Status, VariantKey};
+use crate::store;
+use chrono::Utc;
+
+/// A status change asked of an experiment.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    Start,
+    Pause,
+    Stop { winner: Option<VariantKey> },
+}
+
+impl Engine {
+    pub async fn create_experiment(
+        &self,
+        actor: &Actor,
+        draft: ExperimentDraft,
+    ) -> Result<Experiment, EngineError> {
+        let spec = draft.validate()?;
+        self.write_audited(actor, "experiment.create", move |conn| {
+            let created = store::insert_experiment(conn, &spec)?;
+            Ok(Change {
+                target: created.spec.key.to_string(),
+                before: None,
+                after: Some(audit::json(&created)),
+                value: created,
+            })
+        })
+        .await
+    }
+
+    pub async fn list_experiments(&self) -> Result<Vec<Experiment>, EngineError> {
+        Ok(self.store().run(store::list_experiments).await?)
+    }
+
+    pub async fn experiment(&self, key: &str) -> Result<Experiment, EngineError> {
+        let k = key.to_string();
+        self.store()
+            .run(move |conn| store::get_experiment(conn, &k))
+            .await
+            .or_missing(EngineError::unknown_experiment(key))
+    }
+
+    pub async fn update_experiment(
+        &self,
+        actor: &Actor,
+        key: &str,
+        patch: ExperimentPatch,
+    ) -> Result<Experiment, EngineError> {
+        self.change(actor, "experiment.patch", key, move |current| {
+            if current.status == Status::Stopped {
+                return Err(EngineError::Conflict(
+                    "a stopped experiment cannot be edited".into(),
+                ));
+            }
+            let mut next = current.clone();
+            next.spec = current.spec.patched(patch)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    pub async fn transition(
+        &self,
+        actor: &Actor,
+        key: &str,
+        transition: Transition,
+    ) -> Result<Experiment, EngineError> {
+        let action = match transition {
+            Transition::Start => "experiment.start",
+            Transition::Pause => "experiment.pause",
+            Transition::Stop { .. } => "experiment.stop",
+        };
+        self.change(actor, action, key, move |current| {
+            let mut next = current.clone();
+            let now = Utc::now();
+            let refuse = |what: &str| {
+                Err(EngineError::Conflict(format!(
+                    "cannot {what} an experiment that is {}",
+                    current.status
+                )))
+            };
+            match transition {
+                Transition::Start => match current.status {
+                    Status::Draft | Status::Paused => {
+                        next.status = Status::Running;
+                        next.started_at = current.started_at.or(Some(now));
+                    }
+                    _ => return refuse("start"),
+                },
+                Transition::Pause => match current.status {
+                    Status::Running => next.status = Status::Paused,
+                    _ => return refuse("pause"),
+                },
+                Transition::Stop { winner } => match current.status {
+                    Status::Running | Status::Paused => {
+                        if let Some(w) = &winner
+                            && current.spec.variant_index(w.as_str()).is_none()
+                        {
+                            return Err(EngineError::UnknownVariant {
+                                experiment: current.spec.key.to_string(),
+                                variant: w.to_string(),
+                            });
+                        }
+                        next.status = Status::Stopped;
+                        next.winner = winner;
+                        next.stopped_at = Some(now);
+                    }
+                    _ => return refuse("stop"),
+                },
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Changes an experiment under its row lock and records the change (before and after) in
+    /// the audit log, in the same transaction.
+    async fn change(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        key: &str,
+        f: impl FnOnce(&Experiment) -> Result<Experiment, EngineError> + Send + 'static,
+    ) -> Result<Experiment, EngineError> {
+        let k = key.to_string();
+        self.write_audited(actor, action, move |conn| {
+            let mut before = None;
+            let next = store::update_experiment(conn, &k, |current| {
+                before = Some(audit::json(current));
+                f(current)
+            })
+            .or_missing(EngineError::unknown_experiment(&k))?;
+            Ok(Change {
+                target: k,
+                before,
+                after: Some(audit::json(&next)),
+                value: next,
+            })
+        })
+        .await
+    }
+}
