@@ -137,7 +137,7 @@ impl Application {
             .validate()
             .map_err(anyhow::Error::msg)?;
         crate::domain::validate_rate_limit(settings.rate_limit)
-            .map_err(|e| anyhow::anyhow!("POSTERIOR_RATE_LIMIT: {}", e.message))?;
+            .map_err(|e| anyhow::anyhow!("POSTERIOR_RATE_LIMIT: {}", e.violation))?;
         let prepared = settings.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let applied = migrate(&prepared.database_url)?;

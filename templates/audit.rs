@@ -24,12 +24,7 @@ fn pretty(v: &Option<Value>) -> Markup {
 
 pub fn page(view: &AuditView) -> Markup {
     layout(
-        &Page {
-            title: "Audit log",
-            csrf: Some(view.csrf),
-            nav: Nav::Audit,
-            refresh: None,
-        },
+        &Page::signed_in("Audit log", view.csrf, Nav::Audit),
         html! {
             div.page-head {
                 div {

@@ -1,8 +1,8 @@
 //! Small pieces shared by the pages: form fields with their label, hint and error; notices;
 //! status badges; variant colour swatches.
 
-use crate::dashboard::forms::{FieldErrors, OPS, RuleRow};
-use crate::domain::Status;
+use super::form_values::{FieldErrors, RuleRow};
+use crate::domain::{Op, Status};
 use maud::{Markup, html};
 
 pub fn csrf_input(token: &str) -> Markup {
@@ -236,6 +236,29 @@ pub fn field<'a>(
     }
 }
 
+/// How the forms and the definition name an operator.
+pub fn op_words(op: Op) -> &'static str {
+    match op {
+        Op::Eq => "is",
+        Op::Neq => "is not",
+        Op::In => "is one of",
+        Op::NotIn => "is none of",
+        Op::Lt => "is less than",
+        Op::Lte => "is at most",
+        Op::Gt => "is greater than",
+        Op::Gte => "is at least",
+        Op::Exists => "exists",
+    }
+}
+
+/// Every operator as a choice: (JSON name, words).
+fn op_choices() -> Vec<(&'static str, &'static str)> {
+    Op::ALL
+        .iter()
+        .map(|&op| (op.as_str(), op_words(op)))
+        .collect()
+}
+
 /// One condition row (`{prefix}-{i}-{attribute,op,value}`), as the experiment's targeting and
 /// the segment form show them; `legend` names the row for screen readers ("Rule 1").
 pub fn condition_row(
@@ -254,7 +277,7 @@ pub fn condition_row(
             legend.visually-hidden { (legend) " " (i + 1) }
             (text_field(&field(errors, &attribute, "Attribute", None), &row.attribute,
                 InputOptions { placeholder: Some("platform"), ..InputOptions::default() }))
-            (select_field(&field(errors, &op, "Comparison", None), &row.op, OPS))
+            (select_field(&field(errors, &op, "Comparison", None), &row.op, &op_choices()))
             (text_field(&field(errors, &value, "Value", None), &row.value,
                 InputOptions { placeholder: Some(value_placeholder), ..InputOptions::default() }))
             (field_error(&row_error, errors.get(&row_error)))

@@ -1,16 +1,11 @@
 //! A page for errors: what happened, in words, and a way back.
 
-use super::layout::{Nav, Page, layout};
+use super::layout::{Page, layout};
 use maud::{Markup, html};
 
 pub fn page(title: &str, message: &str) -> Markup {
     layout(
-        &Page {
-            title,
-            csrf: None,
-            nav: Nav::Other,
-            refresh: None,
-        },
+        &Page::public(title),
         html! {
             h1 { (title) }
             p.lead { (message) }

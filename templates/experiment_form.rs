@@ -6,9 +6,9 @@ use super::components::{
     InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error, notice,
     radio_field, select_field, swatch, text_field, textarea_field,
 };
+use super::form_values::{ExperimentForm, FieldErrors, VariantRow};
 use super::format;
-use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{ExperimentForm, FieldErrors, VariantRow};
+use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::{Experiment, Kind};
 use maud::{Markup, html};
 
@@ -249,12 +249,7 @@ fn variant_row(i: usize, row: &VariantRow, errors: &FieldErrors) -> Markup {
 pub fn create_page(view: &CreateView) -> Markup {
     let (form, errors) = (view.form, view.errors);
     layout(
-        &Page {
-            title: "New experiment",
-            csrf: Some(view.csrf),
-            nav: Nav::New,
-            refresh: None,
-        },
+        &Page::signed_in("New experiment", view.csrf, Nav::New),
         html! {
             h1 { "New experiment" }
             (error_summary(errors, "The experiment was not created", field_label, anchor))
@@ -318,16 +313,9 @@ pub fn edit_page(view: &EditView) -> Markup {
     let base = format!("/dashboard/experiments/{}", spec.key);
     let title = format!("Edit {}", spec.name);
     layout(
-        &Page {
-            title: &title,
-            csrf: Some(view.csrf),
-            nav: Nav::Experiments,
-            refresh: None,
-        },
+        &Page::signed_in(&title, view.csrf, Nav::Experiments),
         html! {
-            nav.breadcrumb aria-label="Breadcrumb" {
-                a href="/dashboard/experiments" { "Experiments" } " / " a href=(base) { (spec.name) } " / "
-            }
+            (breadcrumb(&[("/dashboard/experiments", "Experiments"), (&base, &spec.name)]))
             h1 { "Edit " (spec.name) }
             (error_summary(errors, "The changes were not saved", field_label, anchor))
             @if let Some(m) = errors.get("form") { (notice(Tone::Bad, html! { (m) })) }

@@ -3,20 +3,15 @@
 use super::components::status_badge;
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::domain::{Experiment, Status};
-use crate::engine::ExperimentResults;
+use crate::domain::{Experiment, Kind, Metric, Status};
+use crate::engine::summaries::{ExperimentSummary, Leader};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-pub struct ListRow<'a> {
-    pub experiment: &'a Experiment,
-    /// `None` for drafts (nothing to show yet) or when results could not be computed.
-    pub results: Option<&'a ExperimentResults>,
-}
-
 pub struct ListView<'a> {
     pub csrf: &'a str,
-    pub rows: &'a [ListRow<'a>],
+    /// The experiments shown (those of the filter).
+    pub rows: &'a [&'a ExperimentSummary],
     pub filter: Option<Status>,
     pub counts: &'a [(Status, usize)],
     pub total: usize,
@@ -47,18 +42,17 @@ fn filter_link(
     }
 }
 
-fn leader(results: &ExperimentResults) -> Markup {
-    let i = results
-        .variants
-        .iter()
-        .position(|v| v.key == results.decision.leader);
-    match i.map(|i| &results.variants[i]) {
-        Some(v) => html! {
-            (v.name) @if v.name != v.key { " " span.muted { "(" (v.key) ")" } }
-            br;
-            span.muted { (format::probability(v.probability_best)) " best" }
-        },
-        None => html! { (format::NONE) },
+/// The variant ahead so far, with its mean of the goal metric.
+fn leader(v: &Leader, metric: Metric) -> Markup {
+    html! {
+        (v.name) @if v.name != v.key { " " span.muted { "(" (v.key) ")" } }
+        br;
+        span.muted {
+            @match metric {
+                Metric::Conversion => { (format::percent(v.mean, 1)) " converted" }
+                Metric::Revenue => { (format::amount(v.mean)) " per user" }
+            }
+        }
     }
 }
 
@@ -68,12 +62,7 @@ pub fn page(view: &ListView) -> Markup {
         None => "Experiments".to_string(),
     };
     layout(
-        &Page {
-            title: &title,
-            csrf: Some(view.csrf),
-            nav: Nav::Experiments,
-            refresh: None,
-        },
+        &Page::signed_in(&title, view.csrf, Nav::Experiments),
         html! {
             div.page-head {
                 h1 { "Experiments" }
@@ -110,7 +99,7 @@ pub fn page(view: &ListView) -> Markup {
                         }
                         tbody {
                             @for row in view.rows {
-                                @let e = row.experiment;
+                                @let e = &row.experiment;
                                 @let key = e.spec.key.as_str();
                                 tr id={ "experiment-" (key) } {
                                     th scope="row" {
@@ -126,17 +115,17 @@ pub fn page(view: &ListView) -> Markup {
                                         }
                                     }
                                     td { (e.spec.dimension.as_str()) }
-                                    td { (if e.spec.kind == crate::domain::Kind::Ab { "A/B" } else { "bandit" }) }
+                                    td { (if e.spec.kind == Kind::Ab { "A/B" } else { "bandit" }) }
                                     td { (status_badge(e.status)) }
-                                    td.num data-users=[row.results.map(|r| r.variants.iter().map(|v| v.users).sum::<i64>())] {
-                                        @match row.results {
-                                            Some(r) => (format::thousands(r.variants.iter().map(|v| v.users).sum())),
+                                    td.num data-users=[row.users] {
+                                        @match row.users {
+                                            Some(users) => (format::thousands(users)),
                                             None => (format::NONE),
                                         }
                                     }
                                     td {
-                                        @match row.results {
-                                            Some(r) => (leader(r)),
+                                        @match &row.leader {
+                                            Some(v) => (leader(v, e.spec.goal.metric)),
                                             None => (format::NONE),
                                         }
                                     }

@@ -2,16 +2,18 @@
 //! definition (payloads, targeting, goal), the lifecycle buttons and the export links.
 
 use super::charts::{self, Column, Density, DensityCurve};
-use super::components::{Tone, csrf_input, notice, status_badge, swatch};
+use super::components::{Tone, csrf_input, notice, op_words, status_badge, swatch};
 use super::experiment_list::running_time;
 use super::format;
-use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{OPS, op_name};
-use crate::domain::{Condition, Experiment, Kind, Metric, Rule, Status};
+use super::layout::{Nav, Page, breadcrumb, layout};
+use crate::domain::{Condition, Experiment, Kind, Metric, Op, Rule, Status};
 use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use std::collections::HashMap;
+
+/// How often the page may be asked to reload itself, in seconds.
+pub const REFRESH_CHOICES: &[u32] = &[10, 30, 60, 300];
 
 pub struct ExperimentView<'a> {
     pub csrf: &'a str,
@@ -232,7 +234,7 @@ fn refresh_control(view: &ExperimentView) -> Markup {
                 }
                 None => {
                     "Reload automatically: "
-                    @for (i, s) in crate::dashboard::REFRESH_CHOICES.iter().enumerate() {
+                    @for (i, s) in REFRESH_CHOICES.iter().enumerate() {
                         @if i > 0 { " · " }
                         a href={ (base) "?refresh=" (s) } { "every " (if *s >= 60 { format!("{} min", s / 60) } else { format!("{s} s") }) }
                     }
@@ -299,12 +301,17 @@ fn results_table(view: &ExperimentView) -> Markup {
                 tbody {
                     @for (i, v) in r.variants.iter().enumerate() {
                         @let is_control = v.key == r.control;
-                        tr id={ "variant-" (v.key) } .control[is_control] .winner[r.winner.as_deref() == Some(v.key.as_str())] {
+                        @let is_winner = r.winner.as_deref() == Some(v.key.as_str());
+                        tr id={ "variant-" (v.key) } .control[is_control] .winner[is_winner] {
                             th scope="row" {
                                 (swatch(i)) " " (v.name)
-                                @if is_control { " " span.tag { "control" } }
-                                @if r.winner.as_deref() == Some(v.key.as_str()) { " " span.tag.tag-winner { "winner" } }
-                                @if v.name != v.key { br; code.muted { (v.key) } }
+                                // The key and the tags on a line of their own keep the column narrow.
+                                @if v.name != v.key || is_control || is_winner {
+                                    br;
+                                    @if v.name != v.key { code.muted { (v.key) } " " }
+                                    @if is_control { span.tag { "control" } " " }
+                                    @if is_winner { span.tag.tag-winner { "winner" } }
+                                }
                             }
                             td.num data-field="weight" { (if live { format::percent(v.weight, 1) } else { format::NONE.into() }) }
                             td.num data-field="users" { (format::thousands(v.users)) }
@@ -540,11 +547,7 @@ fn charts_section(view: &ExperimentView) -> Markup {
 
 /// A targeting rule in words: `platform is one of ios, android`.
 pub fn rule_text(c: &Condition) -> String {
-    let op = op_name(c.op);
-    let words = OPS
-        .iter()
-        .find(|(k, _)| *k == op)
-        .map_or(op.as_str(), |(_, w)| w);
+    let words = op_words(c.op);
     let value = match &c.value {
         None => String::new(),
         Some(serde_json::Value::Array(items)) => items
@@ -556,10 +559,10 @@ pub fn rule_text(c: &Condition) -> String {
         Some(other) => other.to_string(),
     };
     match (c.op, &c.value) {
-        (crate::domain::Op::Exists, Some(serde_json::Value::Bool(false))) => {
+        (Op::Exists, Some(serde_json::Value::Bool(false))) => {
             format!("{} is missing", c.attribute)
         }
-        (crate::domain::Op::Exists, _) => format!("{} exists", c.attribute),
+        (Op::Exists, _) => format!("{} exists", c.attribute),
         _ => format!("{} {words} {value}", c.attribute),
     }
 }
@@ -671,13 +674,11 @@ pub fn page(view: &ExperimentView) -> Markup {
     let (tone, verdict_text) = verdict(e, r);
     layout(
         &Page {
-            title: &e.spec.name,
-            csrf: Some(view.csrf),
-            nav: Nav::Experiments,
             refresh: view.refresh,
+            ..Page::signed_in(&e.spec.name, view.csrf, Nav::Experiments)
         },
         html! {
-            nav.breadcrumb aria-label="Breadcrumb" { a href="/dashboard/experiments" { "Experiments" } " / " }
+            (breadcrumb(&[("/dashboard/experiments", "Experiments")]))
             div.page-head {
                 div {
                     h1 { (e.spec.name) }

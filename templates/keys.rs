@@ -3,7 +3,7 @@
 
 use super::components::{Tone, csrf_input, notice};
 use super::format;
-use super::layout::{Nav, Page, layout};
+use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::ApiKey;
 use maud::{Markup, html};
 
@@ -38,12 +38,7 @@ fn rate(record: &ApiKey, default_rate: Option<f64>) -> String {
 
 pub fn page(view: &KeysView) -> Markup {
     layout(
-        &Page {
-            title: "API keys",
-            csrf: Some(view.csrf),
-            nav: Nav::Keys,
-            refresh: None,
-        },
+        &Page::signed_in("API keys", view.csrf, Nav::Keys),
         html! {
             h1 { "API keys" }
             p.subtitle { "Client keys assign and track; admin keys do everything, including signing in here. "
@@ -151,14 +146,9 @@ pub fn revoke_page(view: &RevokeView) -> Markup {
     let k = view.key;
     let title = format!("Revoke key {}", k.id);
     layout(
-        &Page {
-            title: &title,
-            csrf: Some(view.csrf),
-            nav: Nav::Keys,
-            refresh: None,
-        },
+        &Page::signed_in(&title, view.csrf, Nav::Keys),
         html! {
-            nav.breadcrumb aria-label="Breadcrumb" { a href="/dashboard/keys" { "API keys" } " / " }
+            (breadcrumb(&[("/dashboard/keys", "API keys")]))
             h1 { (title) }
             (notice(Tone::Warning, html! {
                 strong { "This cannot be undone." } " Every server refuses the " (k.scope.as_str()) " key “" (k.label)

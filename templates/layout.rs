@@ -1,6 +1,6 @@
 //! The frame of every page: head, header with navigation and sign-out, main, footer.
 
-use crate::dashboard::assets::{SCRIPT, STYLESHEET};
+use super::assets::{SCRIPT, STYLESHEET};
 use maud::{DOCTYPE, Markup, html};
 
 /// Which navigation entry the page belongs to.
@@ -21,6 +21,37 @@ pub struct Page<'a> {
     pub nav: Nav,
     /// Reload the page every so many seconds, only when the user asked for it.
     pub refresh: Option<u32>,
+}
+
+impl<'a> Page<'a> {
+    /// A page of a signed-in admin, with the navigation (`nav` marked) and the sign-out form.
+    pub fn signed_in(title: &'a str, csrf: &'a str, nav: Nav) -> Self {
+        Page {
+            title,
+            csrf: Some(csrf),
+            nav,
+            refresh: None,
+        }
+    }
+
+    /// A page anyone may see (signing in, errors): no navigation.
+    pub fn public(title: &'a str) -> Self {
+        Page {
+            title,
+            csrf: None,
+            nav: Nav::Other,
+            refresh: None,
+        }
+    }
+}
+
+/// The way back up: each (link, label) followed by a slash, as in "Experiments / Name / ".
+pub fn breadcrumb(trail: &[(&str, &str)]) -> Markup {
+    html! {
+        nav.breadcrumb aria-label="Breadcrumb" {
+            @for (href, label) in trail { a href=(href) { (label) } " / " }
+        }
+    }
 }
 
 fn nav_link(href: &str, label: &str, current: bool) -> Markup {

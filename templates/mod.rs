@@ -1,6 +1,7 @@
 //! The dashboard's views: maud functions that turn view data into HTML. One file per page or
 //! component; every page is wrapped by `layout::layout`. No I/O happens here.
 
+pub mod assets;
 pub mod audit;
 pub mod charts;
 pub mod components;
@@ -9,6 +10,7 @@ pub mod error_page;
 pub mod experiment_form;
 pub mod experiment_list;
 pub mod experiment_page;
+pub mod form_values;
 pub mod format;
 pub mod keys;
 pub mod layout;

@@ -6,9 +6,9 @@ use super::components::{
     Field, InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error,
     notice, select_field, text_field, textarea_field,
 };
+use super::form_values::{FieldErrors, SegmentForm};
 use super::format;
-use super::layout::{Nav, Page, layout};
-use crate::dashboard::forms::{FieldErrors, SegmentForm};
+use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::{Rule, Segment};
 use crate::engine::{HoldoutGroup, HoldoutResults};
 use maud::{Markup, html};
@@ -49,12 +49,7 @@ fn count_conditions(rule: &Rule) -> usize {
 
 pub fn list_page(view: &SegmentListView) -> Markup {
     layout(
-        &Page {
-            title: "Segments",
-            csrf: Some(view.csrf),
-            nav: Nav::Segments,
-            refresh: None,
-        },
+        &Page::signed_in("Segments", view.csrf, Nav::Segments),
         html! {
             h1 { "Segments" }
             @match view.done {
@@ -170,14 +165,9 @@ pub fn form_page(view: &SegmentFormView) -> Markup {
         None => "/dashboard/segments".to_string(),
     };
     layout(
-        &Page {
-            title: &title,
-            csrf: Some(view.csrf),
-            nav: Nav::Segments,
-            refresh: None,
-        },
+        &Page::signed_in(&title, view.csrf, Nav::Segments),
         html! {
-            nav.breadcrumb aria-label="Breadcrumb" { a href="/dashboard/segments" { "Segments" } " / " }
+            (breadcrumb(&[("/dashboard/segments", "Segments")]))
             h1 { (title) }
             (error_summary(errors, "The segment was not saved", str::to_string, str::to_string))
             @if let Some(m) = errors.get("form") { (notice(Tone::Bad, html! { (m) })) }

@@ -1,7 +1,7 @@
 //! The sign-in page: the only page an unsigned visitor sees.
 
 use super::components::{Tone, csrf_input, notice};
-use super::layout::{Nav, Page, layout};
+use super::layout::{Page, layout};
 use maud::{Markup, html};
 
 pub struct SignInView<'a> {
@@ -14,12 +14,7 @@ pub struct SignInView<'a> {
 
 pub fn page(view: &SignInView) -> Markup {
     layout(
-        &Page {
-            title: "Sign in",
-            csrf: None,
-            nav: Nav::Other,
-            refresh: None,
-        },
+        &Page::public("Sign in"),
         html! {
             div.narrow {
                 h1 { "Sign in" }

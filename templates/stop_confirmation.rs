@@ -3,7 +3,7 @@
 
 use super::components::{Tone, csrf_input, field_error, notice, swatch};
 use super::format;
-use super::layout::{Nav, Page, layout};
+use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::Experiment;
 use crate::engine::ExperimentResults;
 use maud::{Markup, html};
@@ -26,16 +26,9 @@ pub fn page(view: &StopView) -> Markup {
         None => format!("Stop {}", e.spec.name),
     };
     layout(
-        &Page {
-            title: &title,
-            csrf: Some(view.csrf),
-            nav: Nav::Experiments,
-            refresh: None,
-        },
+        &Page::signed_in(&title, view.csrf, Nav::Experiments),
         html! {
-            nav.breadcrumb aria-label="Breadcrumb" {
-                a href="/dashboard/experiments" { "Experiments" } " / " a href=(base) { (e.spec.name) } " / "
-            }
+            (breadcrumb(&[("/dashboard/experiments", "Experiments"), (&base, &e.spec.name)]))
             h1 { (title) }
             (notice(Tone::Warning, html! {
                 strong { "This cannot be undone." } " A stopped experiment cannot be started again or edited, "

@@ -7,6 +7,7 @@
 use super::ApiError;
 use crate::domain::Scope;
 use crate::engine::keys::{KeyCheck, KeyId};
+use crate::engine::sessions::SESSION_COOKIE;
 use crate::engine::throttle;
 use crate::engine::{Actor, Engine};
 use actix_web::dev::Payload;
@@ -97,10 +98,9 @@ impl FromRequest for AdminOrSession {
         let req = req.clone();
         Box::pin(async move {
             if presented_key(&req).is_none()
-                && req
-                    .cookie(crate::dashboard::session::SESSION_COOKIE)
-                    .is_some()
-                && crate::dashboard::has_admin_session(&req).await
+                && let Some(cookie) = req.cookie(SESSION_COOKIE)
+                && let Some(engine) = req.app_data::<web::Data<Engine>>()
+                && matches!(engine.session(cookie.value()).await, Ok(Some(_)))
             {
                 return Ok(AdminOrSession);
             }

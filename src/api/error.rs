@@ -2,6 +2,7 @@
 //! Every error answers `{"error": {"code": "...", "message": "..."}}`.
 
 use crate::engine::EngineError;
+use crate::engine::throttle::retry_after_seconds;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -115,11 +116,6 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
-}
-
-/// `Retry-After` in whole seconds, rounded up (at least 1: "now" would invite a retry storm).
-pub fn retry_after_seconds(wait: impl std::borrow::Borrow<std::time::Duration>) -> u64 {
-    wait.borrow().as_secs_f64().ceil().max(1.0) as u64
 }
 
 impl From<crate::domain::ValidationError> for ApiError {

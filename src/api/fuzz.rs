@@ -224,25 +224,4 @@ proptest! {
         bytes.truncate(at);
         all(&bytes);
     }
-
-    #[test]
-    fn form_bodies(bytes in proptest::collection::vec(any::<u8>(), 0..300), value in request_like()) {
-        use crate::dashboard::forms::{ExperimentForm, FormData};
-        let encoded = match &value {
-            Value::Object(map) => serde_urlencoded::to_string(
-                map.iter().map(|(k, v)| (k.clone(), v.to_string())).collect::<Vec<_>>(),
-            )
-            .unwrap_or_default(),
-            _ => String::new(),
-        };
-        for body in [bytes.as_slice(), encoded.as_bytes()] {
-            if let Ok(data) = FormData::parse(body) {
-                let mut form = ExperimentForm::from_form(&data);
-                form.compact();
-                if let Ok(draft) = form.to_draft() {
-                    let _ = draft.validate();
-                }
-            }
-        }
-    }
 }

@@ -19,7 +19,7 @@ mod segments;
 mod track;
 mod users;
 
-pub use error::{ApiError, ErrorBody, retry_after_seconds};
+pub use error::{ApiError, ErrorBody};
 
 use actix_web::{HttpResponse, web};
 

@@ -262,7 +262,7 @@ fn parse_request(body: &[u8], limits: &crate::engine::Limits) -> Result<Subject,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(
             UserId::parse(s)
-                .map_err(|e| Failure::invalid_context(format!("targetingKey: {}", e.message)))?,
+                .map_err(|e| Failure::invalid_context(format!("targetingKey: {}", e.violation)))?,
         ),
         Some(other) => {
             return Err(Failure::invalid_context(format!(
@@ -271,7 +271,7 @@ fn parse_request(body: &[u8], limits: &crate::engine::Limits) -> Result<Subject,
         }
     };
     let attributes = Attributes::parse(context)
-        .map_err(|e| Failure::invalid_context(format!("context {}: {}", e.field, e.message)))?;
+        .map_err(|e| Failure::invalid_context(format!("context {}: {}", e.field, e.violation)))?;
     if let Some(user) = &user {
         limits
             .check_user_id("targetingKey", user.as_str())
@@ -287,7 +287,7 @@ fn parse_request(body: &[u8], limits: &crate::engine::Limits) -> Result<Subject,
 /// or an address over its budget of failed authentications.
 fn too_many(error: ApiError, wait: std::time::Duration) -> Failure {
     let mut failure = Failure::new(StatusCode::TOO_MANY_REQUESTS, "GENERAL", error.to_string());
-    failure.retry_after = Some(super::error::retry_after_seconds(wait));
+    failure.retry_after = Some(crate::engine::throttle::retry_after_seconds(wait));
     failure
 }
 

@@ -1,7 +1,9 @@
 //! The audit log page. Its downloads are the API's (`/api/v1/audit`, which accepts the
 //! dashboard session).
 
-use super::{PageResult, SignedIn, html, redirect};
+use super::error::PageResult;
+use super::page::{html, redirect};
+use super::session::SignedIn;
 use crate::engine::Engine;
 use crate::templates::audit::{self, AuditView};
 use actix_web::http::StatusCode;

@@ -1,21 +1,21 @@
 //! Experiment pages: the list, one experiment's results, the create and edit forms, and the
 //! lifecycle buttons.
 
-use super::forms::{ExperimentForm, FieldErrors};
-use super::{
-    DashboardError, PageResult, REFRESH_CHOICES, SignedIn, form_html, html, query_encode, redirect,
-};
+use super::error::{DashboardError, PageResult, refused};
+use super::forms::{FormData, experiment as form};
+use super::page::{form_html, form_status, html, query_encode, redirect, with_server_timing};
+use super::session::{Posted, SignedIn};
 use crate::domain::{Experiment, Status, VariantKey};
-use crate::engine::{Engine, EngineError, ExperimentResults, Transition};
+use crate::engine::{Engine, EngineError, Transition};
 use crate::templates::experiment_form::{self, CreateView, EditView};
-use crate::templates::experiment_list::{self, ListRow, ListView};
-use crate::templates::experiment_page::{self, ExperimentView};
+use crate::templates::experiment_list::{self, ListView};
+use crate::templates::experiment_page::{self, ExperimentView, REFRESH_CHOICES};
+use crate::templates::form_values::{ExperimentForm, FieldErrors};
 use crate::templates::stop_confirmation::{self, StopView};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::web;
 use chrono::Utc;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::time::Instant;
 
 fn page_of(key: &str) -> String {
@@ -27,59 +27,42 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
-/// `GET /dashboard/experiments[?status=running]`.
+/// `GET /dashboard/experiments[?status=running]`: one aggregate read for every experiment.
 pub async fn list(
     user: SignedIn,
     engine: web::Data<Engine>,
     query: web::Query<ListQuery>,
 ) -> PageResult {
-    let experiments = engine.list_experiments().await?;
+    let started = Instant::now();
+    let experiments = engine.experiment_summaries().await?;
+    let fetched = started.elapsed();
     let filter = query.status.as_deref().and_then(Status::parse);
-    let shown: Vec<&Experiment> = experiments
+    let shown: Vec<_> = experiments
         .iter()
-        .filter(|e| filter.is_none_or(|s| e.status == s))
+        .filter(|e| filter.is_none_or(|s| e.experiment.status == s))
         .collect();
-    // Results come from stored aggregates; fetch them side by side, not one after another.
-    let mut pending = tokio::task::JoinSet::new();
-    for e in shown.iter().filter(|e| e.status != Status::Draft) {
-        let engine = engine.get_ref().clone();
-        let key = e.spec.key.to_string();
-        pending.spawn(async move {
-            let results = engine.results(&key).await;
-            (key, results)
-        });
-    }
-    let mut results: HashMap<String, ExperimentResults> = HashMap::new();
-    while let Some(joined) = pending.join_next().await {
-        match joined {
-            Ok((key, Ok(r))) => {
-                results.insert(key, r);
-            }
-            Ok((key, Err(e))) => tracing::warn!(experiment = %key, error = %e, "results failed"),
-            Err(e) => tracing::warn!(error = %e, "results task failed"),
-        }
-    }
     let counts: Vec<(Status, usize)> = Status::ALL
         .iter()
-        .map(|&s| (s, experiments.iter().filter(|e| e.status == s).count()))
-        .collect();
-    let rows: Vec<ListRow> = shown
-        .iter()
-        .map(|e| ListRow {
-            experiment: e,
-            results: results.get(e.spec.key.as_str()),
+        .map(|&s| {
+            let n = experiments
+                .iter()
+                .filter(|e| e.experiment.status == s)
+                .count();
+            (s, n)
         })
         .collect();
-    Ok(html(
-        StatusCode::OK,
-        experiment_list::page(&ListView {
-            csrf: &user.csrf,
-            rows: &rows,
-            filter,
-            counts: &counts,
-            total: experiments.len(),
-            now: Utc::now(),
-        }),
+    let markup = experiment_list::page(&ListView {
+        csrf: &user.csrf,
+        rows: &shown,
+        filter,
+        counts: &counts,
+        total: experiments.len(),
+        now: Utc::now(),
+    });
+    Ok(with_server_timing(
+        html(StatusCode::OK, markup),
+        started,
+        fetched,
     ))
 }
 
@@ -92,7 +75,6 @@ pub struct ShowQuery {
 }
 
 /// `GET /dashboard/experiments/{key}[?refresh=30]`: results, charts and definition.
-/// The `Server-Timing` header tells how long the data and the rendering took.
 pub async fn show(
     user: SignedIn,
     engine: web::Data<Engine>,
@@ -125,20 +107,11 @@ pub async fn show(
         segment_names: &segment_names,
         ope: ope.as_deref(),
     });
-    let mut response = html(StatusCode::OK, markup);
-    let total = started.elapsed();
-    let timing = format!(
-        "data;dur={:.2}, render;dur={:.2}, total;dur={:.2}",
-        fetched.as_secs_f64() * 1000.0,
-        (total - fetched).as_secs_f64() * 1000.0,
-        total.as_secs_f64() * 1000.0
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&timing) {
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("server-timing"), value);
-    }
-    Ok(response)
+    Ok(with_server_timing(
+        html(StatusCode::OK, markup),
+        started,
+        fetched,
+    ))
 }
 
 /// Every segment as (key, name), by key, for the pinned rules (from the in-memory snapshot).
@@ -181,51 +154,78 @@ fn render_create(
     ))
 }
 
+/// The form again with one more row, when an "add a row" button sent it (`None` otherwise).
+fn with_added_row(data: &FormData, form: &ExperimentForm) -> Option<ExperimentForm> {
+    match data.get("action") {
+        "add_variant" => Some(form.clone().with_spare_rows(1, 0)),
+        "add_rule" => Some(form.clone().with_spare_rows(0, 1)),
+        "add_pin" => Some(form.clone().with_spare_pin()),
+        _ => None,
+    }
+}
+
 /// `POST /dashboard/experiments`: create, or (the "add a row" buttons) show the form again
 /// with one more row, keeping everything typed.
-pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = user.form(&body)?;
-    let form = ExperimentForm::from_form(&data);
-    let no_errors = FieldErrors::default();
-    match data.get("action") {
-        "add_variant" => {
-            return render_create(&user, &engine, &form.with_spare_rows(1, 0), &no_errors);
-        }
-        "add_rule" => {
-            return render_create(&user, &engine, &form.with_spare_rows(0, 1), &no_errors);
-        }
-        "add_pin" => return render_create(&user, &engine, &form.with_spare_pin(), &no_errors),
-        _ => {}
+pub async fn create(posted: Posted) -> PageResult {
+    let Posted { user, engine, data } = posted;
+    let mut form = form::read(&data);
+    if let Some(with_row) = with_added_row(&data, &form) {
+        return render_create(&user, &engine, &with_row, &FieldErrors::default());
     }
-    let mut form = form;
     form.compact();
+    let draft = form::to_draft(&form);
+    // Shown again with a blank targeting and pinned-rule row to fill in.
     let spare_rule = usize::from(form.rules.is_empty());
-    let mut form = form.with_spare_rows(0, spare_rule);
-    if form.pins.is_empty() {
-        form = form.with_spare_pin();
+    let mut shown = form.clone().with_spare_rows(0, spare_rule);
+    if shown.pins.is_empty() {
+        shown = shown.with_spare_pin();
     }
-    let mut blank_free = form.clone();
-    blank_free.compact();
-    let draft = match blank_free.to_draft() {
+    let draft = match draft {
         Ok(draft) => draft,
-        Err(errors) => return render_create(&user, &engine, &form, &errors),
+        Err(errors) => return render_create(&user, &engine, &shown, &errors),
     };
-    let errors = match engine.create_experiment(&user.actor(), draft).await {
-        Ok(created) => {
-            return Ok(redirect(&format!(
-                "{}?done=created",
-                page_of(created.spec.key.as_str())
-            )));
-        }
-        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), form.message_of(&e)),
-        Err(EngineError::Conflict(m)) if m.starts_with("layer") => FieldErrors::one("layer", m),
-        Err(EngineError::Conflict(_)) => FieldErrors::one(
+    let created = match within_name_limit(&engine, draft.names()) {
+        Ok(()) => engine.create_experiment(&user.actor(), draft).await,
+        Err(e) => Err(e),
+    };
+    let key_taken = |_| {
+        FieldErrors::one(
             "key",
             "an experiment with this key exists already; choose another key",
-        ),
-        Err(e) => return Err(e.into()),
+        )
     };
-    render_create(&user, &engine, &form, &errors)
+    match refused(
+        created,
+        |e| form::refusal(&form, e),
+        |conflict| layer_or(conflict, key_taken),
+    )? {
+        Ok(created) => Ok(redirect(&format!(
+            "{}?done=created",
+            page_of(created.spec.key.as_str())
+        ))),
+        Err(errors) => render_create(&user, &engine, &shown, &errors),
+    }
+}
+
+/// Names held to the configured limit (`POSTERIOR_MAX_NAME_BYTES`), as the API holds them.
+pub fn within_name_limit<'a>(
+    engine: &Engine,
+    names: impl IntoIterator<Item = (String, &'a str)>,
+) -> Result<(), EngineError> {
+    names
+        .into_iter()
+        .try_for_each(|(field, name)| engine.limits().check_name(&field, name))
+        .map_err(EngineError::Invalid)
+}
+
+/// A conflict at the layer when it is a layer's (the store names the layer first), else as
+/// `otherwise` places it.
+fn layer_or(conflict: String, otherwise: impl FnOnce(String) -> FieldErrors) -> FieldErrors {
+    if conflict.starts_with("layer") {
+        FieldErrors::one("layer", conflict)
+    } else {
+        otherwise(conflict)
+    }
 }
 
 fn render_edit(
@@ -247,13 +247,15 @@ fn render_edit(
     ))
 }
 
-fn refuse_stopped(experiment: &Experiment) -> Result<(), DashboardError> {
+/// The experiment to edit: refused once stopped, its results being final.
+async fn editable(engine: &Engine, key: &str) -> Result<Experiment, DashboardError> {
+    let experiment = engine.experiment(key).await?;
     if experiment.status == Status::Stopped {
         return Err(DashboardError::Conflict(
             "A stopped experiment cannot be edited: its results are final.".into(),
         ));
     }
-    Ok(())
+    Ok(experiment)
 }
 
 /// `GET /dashboard/experiments/{key}/edit`.
@@ -262,9 +264,8 @@ pub async fn edit_form(
     engine: web::Data<Engine>,
     key: web::Path<String>,
 ) -> PageResult {
-    let experiment = engine.experiment(&key).await?;
-    refuse_stopped(&experiment)?;
-    let form = ExperimentForm::from_experiment(&experiment);
+    let experiment = editable(&engine, &key).await?;
+    let form = form::of_experiment(&experiment);
     let spare_rule = usize::from(form.rules.is_empty());
     render_edit(
         &user,
@@ -276,74 +277,56 @@ pub async fn edit_form(
 }
 
 /// `POST /dashboard/experiments/{key}/edit`.
-pub async fn update(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
-    let experiment = engine.experiment(&key).await?;
-    refuse_stopped(&experiment)?;
-    let mut form = ExperimentForm::from_form(&data);
-    let with_row = match data.get("action") {
-        "add_rule" => Some(form.clone().with_spare_rows(0, 1)),
-        "add_pin" => Some(form.clone().with_spare_pin()),
-        _ => None,
-    };
-    if let Some(with_row) = with_row {
-        let no_errors = FieldErrors::default();
-        return render_edit(&user, &engine, &experiment, &with_row, &no_errors);
+pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
+    let Posted { user, engine, data } = posted;
+    let experiment = editable(&engine, &key).await?;
+    let mut form = form::read(&data);
+    if let Some(with_row) = with_added_row(&data, &form) {
+        return render_edit(
+            &user,
+            &engine,
+            &experiment,
+            &with_row,
+            &FieldErrors::default(),
+        );
     }
-    form.pins
-        .retain(|p| !p.segment.trim().is_empty() || !p.variant.trim().is_empty());
-    form.rules
-        .retain(|r| !r.attribute.trim().is_empty() || !r.value.trim().is_empty());
-    let patch = match form.to_patch(&experiment) {
+    // The edit form has no blank variant rows to drop: its variants are the experiment's.
+    form.pins.retain(|p| !p.is_blank());
+    form.rules.retain(|r| !r.is_blank());
+    let patch = match form::to_patch(&form, &experiment) {
         Ok(patch) => patch,
         Err(errors) => return render_edit(&user, &engine, &experiment, &form, &errors),
     };
-    let errors = match engine.update_experiment(&user.actor(), &key, patch).await {
-        Ok(_) => return Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
-        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), form.message_of(&e)),
-        Err(EngineError::Conflict(m)) if m.starts_with("layer") => FieldErrors::one("layer", m),
-        Err(EngineError::Conflict(m)) => FieldErrors::one("form", m),
-        Err(e) => return Err(e.into()),
+    let names = patch.name.iter().map(|n| ("name".to_string(), n.as_str()));
+    let updated = match within_name_limit(&engine, names) {
+        Ok(()) => engine.update_experiment(&user.actor(), &key, patch).await,
+        Err(e) => Err(e),
     };
-    render_edit(&user, &engine, &experiment, &form, &errors)
+    match refused(
+        updated,
+        |e| form::refusal(&form, e),
+        |conflict| layer_or(conflict, |m| FieldErrors::one("form", m)),
+    )? {
+        Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
+        Err(errors) => render_edit(&user, &engine, &experiment, &form, &errors),
+    }
 }
 
-async fn transition(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-    transition: Transition,
-    done: &str,
-) -> PageResult {
-    user.form(&body)?; // only its CSRF token counts
-    engine.transition(&user.actor(), &key, transition).await?;
-    Ok(redirect(&format!("{}?done={done}", page_of(&key))))
+/// A status change, then the experiment's page saying it is `done`.
+async fn transition(posted: Posted, key: &str, transition: Transition, done: &str) -> PageResult {
+    let actor = posted.user.actor();
+    posted.engine.transition(&actor, key, transition).await?;
+    Ok(redirect(&format!("{}?done={done}", page_of(key))))
 }
 
 /// `POST .../start`: starts a draft or resumes a paused experiment.
-pub async fn start(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    transition(user, engine, key, body, Transition::Start, "started").await
+pub async fn start(posted: Posted, key: web::Path<String>) -> PageResult {
+    transition(posted, &key, Transition::Start, "started").await
 }
 
 /// `POST .../pause`: reversible, so no confirmation.
-pub async fn pause(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    transition(user, engine, key, body, Transition::Pause, "paused").await
+pub async fn pause(posted: Posted, key: web::Path<String>) -> PageResult {
+    transition(posted, &key, Transition::Pause, "paused").await
 }
 
 #[derive(Debug, Deserialize)]
@@ -351,13 +334,13 @@ pub struct StopQuery {
     winner: Option<String>,
 }
 
+/// The stop confirmation, with the winner preselected and the error of a refused attempt.
 async fn render_stop(
     user: &SignedIn,
     engine: &Engine,
     key: &str,
     winner: Option<&str>,
     error: Option<&str>,
-    status: StatusCode,
 ) -> PageResult {
     let (experiment, results) = tokio::try_join!(engine.experiment(key), engine.results(key))?;
     if !matches!(experiment.status, Status::Running | Status::Paused) {
@@ -367,7 +350,7 @@ async fn render_stop(
         )));
     }
     Ok(html(
-        status,
+        form_status(error.is_some()),
         stop_confirmation::page(&StopView {
             csrf: &user.csrf,
             experiment: &experiment,
@@ -386,47 +369,22 @@ pub async fn stop_confirmation(
     key: web::Path<String>,
     query: web::Query<StopQuery>,
 ) -> PageResult {
-    render_stop(
-        &user,
-        &engine,
-        &key,
-        query.winner.as_deref(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    render_stop(&user, &engine, &key, query.winner.as_deref(), None).await
 }
 
 /// `POST .../stop`: needs the confirmation box ticked; an optional winner.
-pub async fn stop(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
-    let winner_text = data.get("winner").trim();
-    if data.get("confirm") != "yes" {
-        return render_stop(
-            &user,
-            &engine,
-            &key,
-            Some(winner_text),
-            Some("Tick the box to confirm: stopping cannot be undone."),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+pub async fn stop(posted: Posted, key: web::Path<String>) -> PageResult {
+    let winner_text = posted.data.get("winner").trim();
+    if posted.data.get("confirm") != "yes" {
+        let error = "Tick the box to confirm: stopping cannot be undone.";
+        let (user, engine) = (&posted.user, &posted.engine);
+        return render_stop(user, engine, &key, Some(winner_text), Some(error)).await;
     }
-    let winner = if winner_text.is_empty() {
-        None
-    } else {
-        Some(
-            VariantKey::parse(winner_text)
-                .map_err(|e| DashboardError::BadRequest(e.to_string()))?,
-        )
+    let winner = match winner_text {
+        "" => None,
+        text => {
+            Some(VariantKey::parse(text).map_err(|e| DashboardError::BadRequest(e.to_string()))?)
+        }
     };
-    engine
-        .transition(&user.actor(), &key, Transition::Stop { winner })
-        .await?;
-    Ok(redirect(&format!("{}?done=stopped", page_of(&key))))
+    transition(posted, &key, Transition::Stop { winner }, "stopped").await
 }

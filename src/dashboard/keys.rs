@@ -1,11 +1,12 @@
 //! The API keys page: list, create (the secret is shown once), revoke (confirmed).
 
-use super::{DashboardError, PageResult, SignedIn, html, redirect};
+use super::error::{DashboardError, PageResult};
+use super::page::{form_status, html, redirect};
+use super::session::{Posted, SignedIn};
 use crate::domain::Scope;
 use crate::engine::keys::KeyId;
 use crate::engine::{Engine, EngineError};
 use crate::templates::keys::{self, KeyForm, KeysView, RevokeView};
-use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::Deserialize;
 
@@ -14,10 +15,10 @@ pub struct KeysQuery {
     done: Option<String>,
 }
 
+/// The keys page; 422 when `error` says why the form was refused.
 async fn render(
     user: &SignedIn,
     engine: &Engine,
-    status: StatusCode,
     form: &KeyForm,
     created: Option<(&crate::domain::ApiKey, &str)>,
     error: Option<&str>,
@@ -25,7 +26,7 @@ async fn render(
 ) -> PageResult {
     let all = engine.list_keys().await?;
     Ok(html(
-        status,
+        form_status(error.is_some()),
         keys::page(&KeysView {
             csrf: &user.csrf,
             keys: &all,
@@ -44,73 +45,38 @@ pub async fn list(
     engine: web::Data<Engine>,
     query: web::Query<KeysQuery>,
 ) -> PageResult {
-    let form = KeyForm::default();
-    render(
-        &user,
-        &engine,
-        StatusCode::OK,
-        &form,
-        None,
-        None,
-        query.done.as_deref(),
-    )
-    .await
+    let done = query.done.as_deref();
+    render(&user, &engine, &KeyForm::default(), None, None, done).await
 }
 
 /// `POST /dashboard/keys`: creates a key and answers with the page showing its secret once
 /// (the page is `no-store`, so the secret stays out of caches and history).
-pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = user.form(&body)?;
+pub async fn create(posted: Posted) -> PageResult {
+    let Posted { user, engine, data } = posted;
     let form = KeyForm {
         name: data.get("name").trim().to_string(),
         scope: data.get("scope").trim().to_string(),
         rate_limit: data.get("rate_limit").trim().to_string(),
     };
-    let parsed = parse_key_form(&form);
-    let (scope, rate_limit) = match parsed {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            return render(
-                &user,
-                &engine,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                None,
-                Some(&message),
-                None,
-            )
-            .await;
+    let created = match parse_key_form(&form) {
+        Err(message) => Err(message),
+        Ok((scope, rate_limit)) => {
+            match engine
+                .create_key(&user.actor(), scope, &form.name, rate_limit)
+                .await
+            {
+                Ok(created) => Ok(created),
+                Err(EngineError::Invalid(e)) => Err(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
         }
     };
-    match engine
-        .create_key(&user.actor(), scope, &form.name, rate_limit)
-        .await
-    {
+    match created {
         Ok((secret, record)) => {
-            render(
-                &user,
-                &engine,
-                StatusCode::OK,
-                &KeyForm::default(),
-                Some((&record, &secret)),
-                None,
-                None,
-            )
-            .await
+            let shown = Some((&record, secret.as_str()));
+            render(&user, &engine, &KeyForm::default(), shown, None, None).await
         }
-        Err(EngineError::Invalid(e)) => {
-            render(
-                &user,
-                &engine,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                None,
-                Some(&format!("{}: {}", e.field, e.message)),
-                None,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(message) => render(&user, &engine, &form, None, Some(&message), None).await,
     }
 }
 
@@ -139,11 +105,11 @@ async fn key_record(engine: &Engine, id: i64) -> Result<crate::domain::ApiKey, D
         .ok_or_else(|| DashboardError::NotFound(format!("There is no key with id {id}.")))
 }
 
+/// The revocation's confirmation; 422 when `error` says why it was refused.
 async fn render_revoke(
     user: &SignedIn,
     engine: &Engine,
     id: i64,
-    status: StatusCode,
     error: Option<&str>,
 ) -> PageResult {
     let key = key_record(engine, id).await?;
@@ -153,12 +119,12 @@ async fn render_revoke(
         )));
     }
     Ok(html(
-        status,
+        form_status(error.is_some()),
         keys::revoke_page(&RevokeView {
             csrf: &user.csrf,
             key: &key,
             error,
-            own_key: user.key == KeyId::Stored(id),
+            own_key: user.session.key == KeyId::Stored(id),
         }),
     ))
 }
@@ -169,27 +135,16 @@ pub async fn revoke_confirmation(
     engine: web::Data<Engine>,
     id: web::Path<i64>,
 ) -> PageResult {
-    render_revoke(&user, &engine, id.into_inner(), StatusCode::OK, None).await
+    render_revoke(&user, &engine, id.into_inner(), None).await
 }
 
 /// `POST /dashboard/keys/{id}/revoke`: needs the box ticked.
-pub async fn revoke(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> PageResult {
+pub async fn revoke(posted: Posted, id: web::Path<i64>) -> PageResult {
+    let Posted { user, engine, data } = posted;
     let id = id.into_inner();
-    let data = user.form(&body)?;
     if data.get("confirm") != "yes" {
-        return render_revoke(
-            &user,
-            &engine,
-            id,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("Tick the box to confirm: revoking cannot be undone."),
-        )
-        .await;
+        let error = "Tick the box to confirm: revoking cannot be undone.";
+        return render_revoke(&user, &engine, id, Some(error)).await;
     }
     engine.revoke_key(&user.actor(), id).await?;
     Ok(redirect("/dashboard/keys?done=revoked"))

@@ -1,11 +1,15 @@
 //! Segment pages (list, create, edit, delete) and the holdout setting.
 
-use super::forms::{FieldErrors, SegmentForm, percent_text};
-use super::{PageResult, SignedIn, form_html, html, query_encode, redirect};
-use crate::domain::{Segment, Status};
+use super::error::{PageResult, refused};
+use super::experiments::within_name_limit;
+use super::forms::numbers::{parse_percent, percent_text};
+use super::forms::segment as form;
+use super::page::{form_html, form_status, html, redirect};
+use super::session::{Posted, SignedIn};
+use crate::domain::{Segment, Status, Violation};
 use crate::engine::{Engine, EngineError};
+use crate::templates::form_values::{FieldErrors, SegmentForm};
 use crate::templates::segment_pages::{self, SegmentFormView, SegmentListView};
-use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::Deserialize;
 
@@ -16,11 +20,16 @@ pub struct ListQuery {
     event: Option<String>,
 }
 
+/// The holdout share as typed, and why it was refused.
+struct TypedHoldout<'a> {
+    text: &'a str,
+    error: &'a str,
+}
+
 async fn render_list(
     user: &SignedIn,
     engine: &Engine,
-    holdout_text: Option<&str>,
-    holdout_error: Option<&str>,
+    typed: Option<TypedHoldout<'_>>,
     done: Option<&str>,
     event: Option<&str>,
 ) -> PageResult {
@@ -28,7 +37,7 @@ async fn render_list(
     let results = match event {
         Some(e) => Some(match engine.holdout_results(e).await {
             Ok(r) => Ok(r),
-            Err(EngineError::Invalid(v)) => Err(v.message),
+            Err(EngineError::Invalid(v)) => Err(v.violation.to_string()),
             Err(other) => return Err(other.into()),
         }),
         None => None,
@@ -49,20 +58,17 @@ async fn render_list(
                 .collect()
         })
         .collect();
-    let typed = holdout_text.map_or_else(|| percent_text(holdout), str::to_string);
-    let status = if holdout_error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let shown = typed
+        .as_ref()
+        .map_or_else(|| percent_text(holdout), |t| t.text.to_string());
     Ok(html(
-        status,
+        form_status(typed.is_some()),
         segment_pages::list_page(&SegmentListView {
             csrf: &user.csrf,
             segments: &segments,
             used_by: &used_by,
-            holdout: &typed,
-            holdout_error,
+            holdout: &shown,
+            holdout_error: typed.map(|t| t.error),
             done,
             event: event.unwrap_or(""),
             results: results.as_ref().map(|r| r.as_ref().map_err(String::as_str)),
@@ -76,15 +82,8 @@ pub async fn list(
     engine: web::Data<Engine>,
     query: web::Query<ListQuery>,
 ) -> PageResult {
-    render_list(
-        &user,
-        &engine,
-        None,
-        None,
-        query.done.as_deref(),
-        query.event.as_deref(),
-    )
-    .await
+    let (done, event) = (query.done.as_deref(), query.event.as_deref());
+    render_list(&user, &engine, None, done, event).await
 }
 
 fn render_form(
@@ -114,33 +113,55 @@ pub async fn new_form(user: SignedIn) -> PageResult {
     )
 }
 
-/// `POST /dashboard/segments`: create (or add a condition row).
-pub async fn create(user: SignedIn, engine: web::Data<Engine>, body: web::Bytes) -> PageResult {
-    let data = user.form(&body)?;
-    let form = SegmentForm::from_form(&data);
+/// `POST /dashboard/segments` (create) and `POST /dashboard/segments/{key}` (save): the form
+/// again with one more row for "add a condition", with the errors when refused.
+async fn save(posted: Posted, segment: Option<Segment>) -> PageResult {
+    let Posted { user, engine, data } = posted;
+    let typed = form::read(&data);
+    let segment = segment.as_ref();
     if data.get("action") == "add_condition" {
-        return render_form(
-            &user,
-            None,
-            &form.with_spare_rows(1),
-            &FieldErrors::default(),
-        );
+        let with_row = typed.with_spare_rows(1);
+        return render_form(&user, segment, &with_row, &FieldErrors::default());
     }
-    let form = form.with_spare_rows(0);
-    let draft = match form.to_draft(true) {
+    let form = typed.with_spare_rows(0);
+    let draft = match form::to_draft(&form, segment.is_none()) {
         Ok(d) => d,
-        Err(errors) => return render_form(&user, None, &form.with_spare_rows(1), &errors),
+        Err(errors) => {
+            return render_form(&user, segment, &form.clone().with_spare_rows(1), &errors);
+        }
     };
-    let errors = match engine.create_segment(&user.actor(), draft).await {
-        Ok(_) => return Ok(redirect("/dashboard/segments?done=created")),
-        Err(EngineError::Invalid(e)) => FieldErrors::one(form.field_of(&e), e.message),
-        Err(EngineError::Conflict(_)) => FieldErrors::one(
+    let names = [("name".to_string(), draft.name.as_str())];
+    let saved = match (within_name_limit(&engine, names), segment) {
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => engine.create_segment(&user.actor(), draft).await,
+        (Ok(()), Some(s)) => {
+            engine
+                .update_segment(&user.actor(), s.spec.key.as_str(), draft)
+                .await
+        }
+    };
+    let key_taken = |_| {
+        FieldErrors::one(
             "key",
             "a segment with this key exists already; choose another key",
-        ),
-        Err(e) => return Err(e.into()),
+        )
     };
-    render_form(&user, None, &form, &errors)
+    match refused(saved, |e| form::refusal(&form, e), key_taken)? {
+        Ok(_) => {
+            let done = if segment.is_some() {
+                "saved"
+            } else {
+                "created"
+            };
+            Ok(redirect(&format!("/dashboard/segments?done={done}")))
+        }
+        Err(errors) => render_form(&user, segment, &form, &errors),
+    }
+}
+
+/// `POST /dashboard/segments`: create (or add a condition row).
+pub async fn create(posted: Posted) -> PageResult {
+    save(posted, None).await
 }
 
 /// `GET /dashboard/segments/{key}`: the edit form.
@@ -150,98 +171,46 @@ pub async fn edit_form(
     key: web::Path<String>,
 ) -> PageResult {
     let segment = engine.segment(&key).await?;
-    let form = SegmentForm::from_segment(&segment).with_spare_rows(1);
+    let form = form::of_segment(&segment).with_spare_rows(1);
     render_form(&user, Some(&segment), &form, &FieldErrors::default())
 }
 
 /// `POST /dashboard/segments/{key}`: save (or add a condition row).
-pub async fn update(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
-    let segment = engine.segment(&key).await?;
-    let form = SegmentForm::from_form(&data);
-    if data.get("action") == "add_condition" {
-        return render_form(
-            &user,
-            Some(&segment),
-            &form.with_spare_rows(1),
-            &FieldErrors::default(),
-        );
-    }
-    let form = form.with_spare_rows(0);
-    let draft = match form.to_draft(false) {
-        Ok(d) => d,
-        Err(errors) => return render_form(&user, Some(&segment), &form, &errors),
-    };
-    match engine.update_segment(&user.actor(), &key, draft).await {
-        Ok(_) => Ok(redirect("/dashboard/segments?done=saved")),
-        Err(EngineError::Invalid(e)) => {
-            let errors = FieldErrors::one(form.field_of(&e), e.message);
-            render_form(&user, Some(&segment), &form, &errors)
-        }
-        Err(e) => Err(e.into()),
-    }
+pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
+    let segment = posted.engine.segment(&key).await?;
+    save(posted, Some(segment)).await
 }
 
 /// `POST /dashboard/segments/{key}/delete`.
-pub async fn delete(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    key: web::Path<String>,
-    body: web::Bytes,
-) -> PageResult {
-    user.form(&body)?; // only its CSRF token counts
-    engine.delete_segment(&user.actor(), &key).await?;
-    Ok(redirect(&format!(
-        "/dashboard/segments?done={}",
-        query_encode("deleted")
-    )))
+pub async fn delete(posted: Posted, key: web::Path<String>) -> PageResult {
+    let actor = posted.user.actor();
+    posted.engine.delete_segment(&actor, &key).await?;
+    Ok(redirect("/dashboard/segments?done=deleted"))
 }
 
 /// `POST /dashboard/holdout`: the held-out share, typed as a percentage.
-pub async fn set_holdout(
-    user: SignedIn,
-    engine: web::Data<Engine>,
-    body: web::Bytes,
-) -> PageResult {
-    let data = user.form(&body)?;
-    let typed = data.get("fraction");
-    let parsed = typed
-        .trim()
-        .trim_end_matches('%')
-        .trim()
-        .replace(',', ".")
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite());
-    let Some(percent) = parsed else {
-        return render_list(
-            &user,
-            &engine,
-            Some(typed),
-            Some("type a percentage such as 5"),
-            None,
-            None,
-        )
-        .await;
+pub async fn set_holdout(posted: Posted) -> PageResult {
+    let Posted { user, engine, data } = posted;
+    let text = data.get("fraction");
+    let error = match parse_percent(text) {
+        Err(_) => "type a percentage such as 5".to_string(),
+        Ok(share) => match engine.set_holdout(&user.actor(), share).await {
+            Ok(_) => return Ok(redirect("/dashboard/segments?done=holdout")),
+            // The bounds the domain holds the share to, in the form's percentages.
+            Err(EngineError::Invalid(e)) => match e.violation {
+                Violation::OutOfRange { min, max } => format!(
+                    "must be between {}% and {}%",
+                    percent_text(min),
+                    percent_text(max)
+                ),
+                other => other.to_string(),
+            },
+            Err(e) => return Err(e.into()),
+        },
     };
-    match engine.set_holdout(&user.actor(), percent / 100.0).await {
-        Ok(_) => Ok(redirect("/dashboard/segments?done=holdout")),
-        Err(EngineError::Invalid(_)) => {
-            render_list(
-                &user,
-                &engine,
-                Some(typed),
-                Some("must be between 0% and 50%"),
-                None,
-                None,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let typed = TypedHoldout {
+        text,
+        error: &error,
+    };
+    render_list(&user, &engine, Some(typed), None, None).await
 }

@@ -1,16 +1,16 @@
 //! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
 
+use super::names::{EventName, ExperimentKey, SegmentKey, VariantKey};
 use super::segment::{Layer, PinnedRule, check_pinned_rules, double_option};
-use super::{EventName, ExperimentKey, SegmentKey, Targeting, ValidationError, VariantKey};
+use super::targeting::{MAX_ATTRIBUTE_NAME, Targeting};
+use super::text::{check_description, check_name, has_nul};
+use super::validation::{ValidationError, Violation};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 pub const MAX_VARIANTS: usize = 50;
-/// Longest experiment or variant name, in bytes.
-pub const MAX_NAME: usize = 200;
-const MAX_DESCRIPTION: usize = 5000;
 const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
@@ -175,35 +175,12 @@ pub struct ExperimentPatch {
     pub layer: Option<Option<Layer>>,
 }
 
-fn check_name(name: &str) -> Result<(), ValidationError> {
-    if name.trim().is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            "name",
-            format!("must be 1 to {MAX_NAME} bytes of text"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_description(description: &str) -> Result<(), ValidationError> {
-    if description.contains('\0') {
-        return Err(ValidationError::new(
-            "description",
-            "must not contain NUL characters",
-        ));
-    }
-    if description.len() > MAX_DESCRIPTION {
-        return Err(ValidationError::new(
-            "description",
-            format!("at most {MAX_DESCRIPTION} bytes"),
-        ));
-    }
-    Ok(())
-}
-
 fn check_traffic(traffic: f64) -> Result<(), ValidationError> {
     if !(0.0..=1.0).contains(&traffic) {
-        return Err(ValidationError::new("traffic", "must be between 0 and 1"));
+        return Err(ValidationError::new(
+            "traffic",
+            Violation::OutOfRange { min: 0.0, max: 1.0 },
+        ));
     }
     Ok(())
 }
@@ -213,7 +190,7 @@ fn check_floor(floor: f64, arms: usize) -> Result<(), ValidationError> {
     if !(0.0..=max).contains(&floor) {
         return Err(ValidationError::new(
             "floor",
-            format!("must be between 0 and 1/{arms} = {max:.4} (the floor is per arm)"),
+            Violation::FloorTooHigh { arms, max },
         ));
     }
     Ok(())
@@ -223,7 +200,9 @@ fn check_min_users(n: u32) -> Result<(), ValidationError> {
     if n > MAX_MIN_USERS_PER_ARM {
         return Err(ValidationError::new(
             "min_users_per_arm",
-            format!("at most {MAX_MIN_USERS_PER_ARM}"),
+            Violation::TooLarge {
+                max: MAX_MIN_USERS_PER_ARM.into(),
+            },
         ));
     }
     Ok(())
@@ -233,30 +212,31 @@ fn check_context(names: &[String]) -> Result<(), ValidationError> {
     if names.len() > MAX_CONTEXT_ATTRIBUTES {
         return Err(ValidationError::new(
             "context",
-            format!(
-                "at most {MAX_CONTEXT_ATTRIBUTES} context attributes, not {}",
-                names.len()
-            ),
+            Violation::TooMany {
+                what: "context attributes",
+                max: MAX_CONTEXT_ATTRIBUTES,
+                found: Some(names.len()),
+            },
         ));
     }
     let mut seen = HashSet::new();
     for name in names {
-        if name.is_empty()
-            || name.len() > super::targeting::MAX_ATTRIBUTE_NAME
-            || name.chars().any(char::is_control)
+        if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME || name.chars().any(char::is_control)
         {
             return Err(ValidationError::new(
                 "context",
-                format!(
-                    "context attribute names must be 1 to {} bytes of text",
-                    super::targeting::MAX_ATTRIBUTE_NAME
-                ),
+                Violation::Text {
+                    max_bytes: MAX_ATTRIBUTE_NAME,
+                },
             ));
         }
         if !seen.insert(name.as_str()) {
             return Err(ValidationError::new(
                 "context",
-                format!("context attribute {name:?} is named twice"),
+                Violation::Duplicate {
+                    what: "context attribute",
+                    value: name.clone(),
+                },
             ));
         }
     }
@@ -267,28 +247,44 @@ fn check_weights(weights: &[f64]) -> Result<(), ValidationError> {
     if weights.iter().any(|w| !(0.0..=1.0).contains(w)) {
         return Err(ValidationError::new(
             "weights",
-            "each weight must be between 0 and 1",
+            Violation::OutOfRange { min: 0.0, max: 1.0 },
         ));
     }
     let sum: f64 = weights.iter().sum();
     if (sum - 1.0).abs() > WEIGHT_TOLERANCE {
         return Err(ValidationError::new(
             "weights",
-            format!("weights must sum to 1, not {sum}"),
+            Violation::WeightsSum { sum },
         ));
     }
     Ok(())
 }
 
 impl ExperimentDraft {
+    /// Every name in the draft with its field: the experiment's, then its variants' (for
+    /// limits stricter than the domain's, such as a configured one).
+    pub fn names(&self) -> impl Iterator<Item = (String, &str)> {
+        std::iter::once(("name".to_string(), self.name.as_str())).chain(
+            self.variants.iter().filter_map(|v| {
+                let name = v.name.as_deref()?;
+                Some((format!("variants.{}.name", v.key), name))
+            }),
+        )
+    }
+
     pub fn validate(self) -> Result<ExperimentSpec, ValidationError> {
-        check_name(&self.name)?;
+        check_name("name", &self.name)?;
         check_description(&self.description)?;
         let n = self.variants.len();
         if !(2..=MAX_VARIANTS).contains(&n) {
             return Err(ValidationError::new(
                 "variants",
-                format!("an experiment needs 2 to {MAX_VARIANTS} variants, not {n}"),
+                Violation::Count {
+                    what: "variants",
+                    min: 2,
+                    max: MAX_VARIANTS,
+                    found: n,
+                },
             ));
         }
         let mut seen = HashSet::new();
@@ -296,28 +292,30 @@ impl ExperimentDraft {
             if !seen.insert(v.key.as_str()) {
                 return Err(ValidationError::new(
                     "variants",
-                    format!("duplicate variant key {:?}", v.key.as_str()),
+                    Violation::Duplicate {
+                        what: "variant key",
+                        value: v.key.to_string(),
+                    },
                 ));
             }
             if let Some(name) = &v.name {
-                check_name(name).map_err(|e| {
-                    ValidationError::new(format!("variants.{}.name", v.key), e.message)
-                })?;
+                check_name(&format!("variants.{}.name", v.key), name)?;
             }
-            if super::has_nul(&v.payload) {
+            if has_nul(&v.payload) {
                 return Err(ValidationError::new(
                     format!("variants.{}.payload", v.key),
-                    "must not contain NUL characters",
+                    Violation::Nul,
                 ));
             }
-            if serde_json::to_vec(&v.payload)
-                .map(|b| b.len())
-                .unwrap_or(usize::MAX)
-                > MAX_PAYLOAD_BYTES
-            {
+            let len = serde_json::to_vec(&v.payload).map_or(usize::MAX, |b| b.len());
+            if len > MAX_PAYLOAD_BYTES {
                 return Err(ValidationError::new(
                     format!("variants.{}.payload", v.key),
-                    format!("at most {MAX_PAYLOAD_BYTES} bytes of JSON"),
+                    Violation::TooLong {
+                        what: "payloads (as JSON)",
+                        len,
+                        max_bytes: MAX_PAYLOAD_BYTES,
+                    },
                 ));
             }
         }
@@ -330,23 +328,20 @@ impl ExperimentDraft {
         if kinds.len() > 1 {
             return Err(ValidationError::new(
                 "variants",
-                "all payloads must be of one JSON type (all objects, all strings, all integers, ... or all null)",
+                Violation::MixedPayloadTypes,
             ));
         }
 
         let given: Vec<f64> = self.variants.iter().filter_map(|v| v.weight).collect();
         let weights = match self.kind {
             Kind::Bandit if !given.is_empty() => {
-                return Err(ValidationError::new(
-                    "weights",
-                    "weights apply to ab experiments; a bandit allocates by Thompson sampling (set `floor` instead)",
-                ));
+                return Err(ValidationError::new("weights", Violation::WeightsForBandit));
             }
             Kind::Ab if !given.is_empty() => {
                 if given.len() != n {
                     return Err(ValidationError::new(
                         "weights",
-                        "give a weight for every variant or for none",
+                        Violation::WeightsIncomplete { or_none: true },
                     ));
                 }
                 check_weights(&given)?;
@@ -360,7 +355,9 @@ impl ExperimentDraft {
             Some(c) => {
                 return Err(ValidationError::new(
                     "control",
-                    format!("unknown variant {:?}", c.as_str()),
+                    Violation::UnknownVariant {
+                        key: c.into_inner(),
+                    },
                 ));
             }
             None => self.variants[0].key.clone(),
@@ -369,10 +366,7 @@ impl ExperimentDraft {
         check_traffic(traffic)?;
         let floor = match (self.kind, self.floor) {
             (Kind::Ab, Some(_)) => {
-                return Err(ValidationError::new(
-                    "floor",
-                    "a floor applies to bandits; ab experiments use fixed weights",
-                ));
+                return Err(ValidationError::new("floor", Violation::FloorForAb));
             }
             (Kind::Ab, None) => 0.0,
             (Kind::Bandit, f) => f.unwrap_or(DEFAULT_FLOOR),
@@ -446,7 +440,7 @@ impl ExperimentSpec {
     pub fn patched(&self, patch: ExperimentPatch) -> Result<ExperimentSpec, ValidationError> {
         let mut spec = self.clone();
         if let Some(name) = patch.name {
-            check_name(&name)?;
+            check_name("name", &name)?;
             spec.name = name;
         }
         if let Some(description) = patch.description {
@@ -462,10 +456,7 @@ impl ExperimentSpec {
         }
         if let Some(weights) = patch.weights {
             if spec.kind != Kind::Ab {
-                return Err(ValidationError::new(
-                    "weights",
-                    "weights apply to ab experiments only",
-                ));
+                return Err(ValidationError::new("weights", Violation::WeightsForBandit));
             }
             if let Some(unknown) = weights
                 .keys()
@@ -473,13 +464,15 @@ impl ExperimentSpec {
             {
                 return Err(ValidationError::new(
                     "weights",
-                    format!("unknown variant {:?}", unknown.as_str()),
+                    Violation::UnknownVariant {
+                        key: unknown.to_string(),
+                    },
                 ));
             }
             if weights.len() != spec.variants.len() {
                 return Err(ValidationError::new(
                     "weights",
-                    "give a weight for every variant",
+                    Violation::WeightsIncomplete { or_none: false },
                 ));
             }
             let ordered: Vec<f64> = spec.variants.iter().map(|v| weights[&v.key]).collect();
@@ -490,10 +483,7 @@ impl ExperimentSpec {
         }
         if let Some(floor) = patch.floor {
             if spec.kind != Kind::Bandit {
-                return Err(ValidationError::new(
-                    "floor",
-                    "a floor applies to bandits only",
-                ));
+                return Err(ValidationError::new("floor", Violation::FloorForAb));
             }
             check_floor(floor, spec.variants.len())?;
             spec.floor = floor;
@@ -523,7 +513,7 @@ mod tests {
 
     fn draft(v: Value) -> Result<ExperimentSpec, ValidationError> {
         serde_json::from_value::<ExperimentDraft>(v)
-            .map_err(|e| ValidationError::new("json", e.to_string()))?
+            .expect("a draft")
             .validate()
     }
 
@@ -547,13 +537,21 @@ mod tests {
     fn refusals() {
         let mut one = base();
         one["variants"] = json!([{"key": "a"}]);
-        assert!(draft(one).unwrap_err().message.contains("2 to"));
+        assert!(matches!(
+            draft(one).unwrap_err().violation,
+            Violation::Count { found: 1, .. }
+        ));
         let mut dup = base();
         dup["variants"] = json!([{"key": "a"}, {"key": "a"}]);
-        assert!(draft(dup).unwrap_err().message.contains("duplicate"));
+        assert!(matches!(
+            draft(dup).unwrap_err().violation,
+            Violation::Duplicate { .. }
+        ));
         let mut bad_sum = base();
         bad_sum["variants"] = json!([{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.6}]);
-        assert!(draft(bad_sum).unwrap_err().message.contains("sum to 1"));
+        let e = draft(bad_sum).unwrap_err();
+        assert!(matches!(e.violation, Violation::WeightsSum { sum } if (sum - 1.1).abs() < 1e-9));
+        assert_eq!(e.to_string(), "weights: weights must sum to 1, not 1.1");
         let mut control = base();
         control["control"] = json!("noon");
         assert_eq!(draft(control).unwrap_err().field, "control");

@@ -12,18 +12,6 @@ use crate::fuzzing::json_value;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-const OPS: [Op; 9] = [
-    Op::Eq,
-    Op::Neq,
-    Op::In,
-    Op::NotIn,
-    Op::Lt,
-    Op::Lte,
-    Op::Gt,
-    Op::Gte,
-    Op::Exists,
-];
-
 fn attribute_name() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(&["platform", "visits", "premium", "country", ""][..])
@@ -46,7 +34,7 @@ fn scalar() -> impl Strategy<Value = Value> {
 fn condition() -> impl Strategy<Value = Condition> {
     (
         attribute_name(),
-        prop::sample::select(&OPS[..]),
+        prop::sample::select(Op::ALL),
         prop_oneof![
             Just(None),
             scalar().prop_map(Some),

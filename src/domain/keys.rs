@@ -21,9 +21,9 @@ pub fn validate_key_name(name: &str) -> Result<(), super::ValidationError> {
     if name.len() > MAX_KEY_NAME || name.chars().any(char::is_control) {
         return Err(super::ValidationError::new(
             "name",
-            format!(
-                "a key's name is at most {MAX_KEY_NAME} bytes of text without control characters"
-            ),
+            super::Violation::OptionalText {
+                max_bytes: MAX_KEY_NAME,
+            },
         ));
     }
     Ok(())
@@ -35,9 +35,9 @@ pub fn validate_rate_limit(rate: Option<f64>) -> Result<(), super::ValidationErr
         Some(r) if !(r.is_finite() && r > 0.0 && r <= MAX_RATE_LIMIT) => {
             Err(super::ValidationError::new(
                 "rate_limit",
-                format!(
-                    "a rate limit is a number of requests per second above 0 and at most {MAX_RATE_LIMIT}"
-                ),
+                super::Violation::RateLimit {
+                    max: MAX_RATE_LIMIT,
+                },
             ))
         }
         _ => Ok(()),

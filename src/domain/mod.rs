@@ -37,12 +37,14 @@ mod keys;
 mod names;
 mod segment;
 mod targeting;
+mod text;
 mod time_range;
+mod validation;
 
 pub use audit::AuditEntry;
 pub use erasure::Erased;
 pub use experiment::{
-    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind, MAX_NAME,
+    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
     MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
 };
 pub use keys::{
@@ -56,33 +58,6 @@ pub use targeting::{
     Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
     MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
 };
+pub use text::{MAX_NAME, has_nul};
 pub use time_range::{RangeEnd, RangeError, TimeRange};
-
-/// PostgreSQL text and JSONB cannot hold a NUL character: such input is refused at the
-/// boundary (a 400) instead of failing in the database (a 500).
-pub fn has_nul(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
-/// Why an input was refused; `field` names where, for forms and API messages.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ValidationError {
-    pub field: String,
-    pub message: String,
-}
-
-impl ValidationError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use validation::{ValidationError, Violation};

@@ -1,6 +1,6 @@
 //! Identifier newtypes: a value of one of these types has passed its format check.
 
-use super::ValidationError;
+use super::validation::{ValidationError, Violation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -33,7 +33,7 @@ macro_rules! string_newtype {
                 if check(&value) {
                     Ok(Self(value))
                 } else {
-                    Err(ValidationError::new($field, format!("{:?} is not valid: {}", value, $rule)))
+                    Err(ValidationError::new($field, Violation::Format { value, expected: $rule }))
                 }
             }
             pub fn as_str(&self) -> &str {
@@ -59,7 +59,7 @@ macro_rules! string_newtype {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let raw = String::deserialize(d)?;
-                Self::parse(raw).map_err(|e| serde::de::Error::custom(e.message))
+                Self::parse(raw).map_err(|e| serde::de::Error::custom(e.violation))
             }
         }
     };

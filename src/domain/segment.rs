@@ -1,14 +1,15 @@
 //! Personalization vocabulary: named segments, rules that pin a variant for a segment,
 //! mutual-exclusion layers and the holdout.
 
-use super::{LayerKey, Rule, SegmentKey, ValidationError, VariantKey};
+use super::names::{LayerKey, SegmentKey, VariantKey};
+use super::targeting::Rule;
+use super::text::{check_description, check_name};
+use super::validation::{ValidationError, Violation};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
-const MAX_NAME: usize = 200;
-const MAX_DESCRIPTION: usize = 5000;
 /// Most pinned rules one experiment may carry.
 pub const MAX_PINNED_RULES: usize = 32;
 /// The holdout may keep at most this share of users out of every experiment.
@@ -50,22 +51,6 @@ pub struct Segment {
     pub updated_at: DateTime<Utc>,
 }
 
-fn check_text(name: &str, description: &str) -> Result<(), ValidationError> {
-    if name.trim().is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            "name",
-            format!("must be 1 to {MAX_NAME} bytes of text"),
-        ));
-    }
-    if description.contains('\0') || description.len() > MAX_DESCRIPTION {
-        return Err(ValidationError::new(
-            "description",
-            format!("at most {MAX_DESCRIPTION} bytes, without NUL characters"),
-        ));
-    }
-    Ok(())
-}
-
 impl SegmentDraft {
     /// Validates; `path_key` is the key of `PUT /segments/{key}` (None when creating).
     pub fn validate(self, path_key: Option<&SegmentKey>) -> Result<SegmentSpec, ValidationError> {
@@ -73,28 +58,25 @@ impl SegmentDraft {
             (Some(k), Some(p)) if &k != p => {
                 return Err(ValidationError::new(
                     "key",
-                    format!(
-                        "the body names {:?} but the path {:?}; a key cannot change",
-                        k.as_str(),
-                        p.as_str()
-                    ),
+                    Violation::KeyChanged {
+                        body: k.into_inner(),
+                        path: p.to_string(),
+                    },
                 ));
             }
             (_, Some(p)) => p.clone(),
             (Some(k), None) => k,
-            (None, None) => return Err(ValidationError::new("key", "a segment needs a key")),
+            (None, None) => return Err(ValidationError::new("key", Violation::MissingKey)),
         };
-        check_text(&self.name, &self.description)?;
+        check_name("name", &self.name)?;
+        check_description(&self.description)?;
         let rule = Rule::from_json(&self.rule, "rule")?;
         let mut refs = Vec::new();
         rule.segment_refs(&mut refs);
         if let Some(r) = refs.first() {
             return Err(ValidationError::new(
                 "rule",
-                format!(
-                    "a segment cannot reference another segment ({:?}); copy its conditions instead",
-                    r.as_str()
-                ),
+                Violation::SegmentInSegment { key: r.to_string() },
             ));
         }
         Ok(SegmentSpec {
@@ -122,7 +104,11 @@ pub fn check_pinned_rules(
     if rules.len() > MAX_PINNED_RULES {
         return Err(ValidationError::new(
             "rules",
-            format!("at most {MAX_PINNED_RULES} rules"),
+            Violation::TooMany {
+                what: "rules",
+                max: MAX_PINNED_RULES,
+                found: Some(rules.len()),
+            },
         ));
     }
     let mut seen = HashSet::new();
@@ -130,13 +116,18 @@ pub fn check_pinned_rules(
         if !variant_known(r.variant.as_str()) {
             return Err(ValidationError::new(
                 format!("rules[{i}].variant"),
-                format!("unknown variant {:?}", r.variant.as_str()),
+                Violation::UnknownVariant {
+                    key: r.variant.to_string(),
+                },
             ));
         }
         if !seen.insert(r.segment.as_str()) {
             return Err(ValidationError::new(
                 format!("rules[{i}].segment"),
-                format!("segment {:?} has a rule already", r.segment.as_str()),
+                Violation::Duplicate {
+                    what: "pinned rule for segment",
+                    value: r.segment.to_string(),
+                },
             ));
         }
     }
@@ -163,10 +154,10 @@ impl Layer {
         {
             return Err(ValidationError::new(
                 "layer",
-                format!(
-                    "needs 0 <= from < to <= 1, not from {} to {}",
-                    self.from, self.to
-                ),
+                Violation::LayerRange {
+                    from: self.from,
+                    to: self.to,
+                },
             ));
         }
         Ok(())
@@ -183,7 +174,10 @@ pub fn check_holdout(fraction: f64) -> Result<(), ValidationError> {
     if !fraction.is_finite() || !(0.0..=MAX_HOLDOUT).contains(&fraction) {
         return Err(ValidationError::new(
             "fraction",
-            format!("must be between 0 and {MAX_HOLDOUT}"),
+            Violation::OutOfRange {
+                min: 0.0,
+                max: MAX_HOLDOUT,
+            },
         ));
     }
     Ok(())
@@ -227,11 +221,11 @@ mod tests {
                 .is_err()
         );
         let deep = json!({"all": [{"any": [{"all": [{"any": [{"all": [{"attribute": "a", "op": "exists"}]}]}]}]}]});
-        assert!(
+        assert_eq!(
             draft(json!({"key": "d", "name": "D", "rule": deep}))
                 .unwrap_err()
-                .message
-                .contains("levels")
+                .violation,
+            Violation::TooDeep { max: 4 }
         );
     }
 

@@ -6,7 +6,9 @@
 //! (the plain list of conditions of earlier versions is such a list); a single rule object is
 //! accepted too and means a list of one.
 
-use super::{SegmentKey, ValidationError};
+use super::names::SegmentKey;
+use super::text::has_nul;
+use super::validation::{ValidationError, Violation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -31,6 +33,39 @@ pub enum Op {
     Gt,
     Gte,
     Exists,
+}
+
+impl Op {
+    pub const ALL: &'static [Op] = &[
+        Op::Eq,
+        Op::Neq,
+        Op::In,
+        Op::NotIn,
+        Op::Lt,
+        Op::Lte,
+        Op::Gt,
+        Op::Gte,
+        Op::Exists,
+    ];
+
+    /// The operator's name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Neq => "neq",
+            Op::In => "in",
+            Op::NotIn => "not_in",
+            Op::Lt => "lt",
+            Op::Lte => "lte",
+            Op::Gt => "gt",
+            Op::Gte => "gte",
+            Op::Exists => "exists",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Op> {
+        Op::ALL.iter().copied().find(|op| op.as_str() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -72,13 +107,13 @@ fn check_condition(c: &Condition, field: &str) -> Result<(), ValidationError> {
     if c.attribute.is_empty()
         || c.attribute.len() > MAX_ATTRIBUTE_NAME
         || c.attribute.contains('\0')
-        || c.value.as_ref().is_some_and(super::has_nul)
+        || c.value.as_ref().is_some_and(has_nul)
     {
         return Err(ValidationError::new(
             field,
-            format!(
-                "attribute must be 1 to {MAX_ATTRIBUTE_NAME} bytes and values must not contain NUL characters"
-            ),
+            Violation::ConditionAttribute {
+                max_bytes: MAX_ATTRIBUTE_NAME,
+            },
         ));
     }
     let ok = match (c.op, &c.value) {
@@ -99,13 +134,14 @@ fn check_condition(c: &Condition, field: &str) -> Result<(), ValidationError> {
         };
         return Err(ValidationError::new(
             field,
-            format!("{:?} needs {expected}", c.op).to_lowercase(),
+            Violation::ConditionValue {
+                op: c.op.as_str(),
+                expected,
+            },
         ));
     }
     Ok(())
 }
-
-const RULE_SHAPES: &str = "a rule is a condition {\"attribute\", \"op\", \"value\"}, {\"all\": [rules]}, {\"any\": [rules]} or {\"segment\": \"key\"}";
 
 /// Counts leaves while parsing, to bound the whole tree.
 struct Budget {
@@ -118,7 +154,11 @@ impl Budget {
         if self.leaves > MAX_CONDITIONS {
             return Err(ValidationError::new(
                 field,
-                format!("at most {MAX_CONDITIONS} conditions and segment references in all"),
+                Violation::TooMany {
+                    what: "conditions and segment references in all",
+                    max: MAX_CONDITIONS,
+                    found: None,
+                },
             ));
         }
         Ok(())
@@ -134,13 +174,17 @@ fn parse_list(
     if depth > MAX_DEPTH {
         return Err(ValidationError::new(
             field,
-            format!("groups nest at most {MAX_DEPTH} levels deep"),
+            Violation::TooDeep { max: MAX_DEPTH },
         ));
     }
     if items.len() > MAX_CONDITIONS {
         return Err(ValidationError::new(
             field,
-            format!("at most {MAX_CONDITIONS} rules in one group"),
+            Violation::TooMany {
+                what: "rules in one group",
+                max: MAX_CONDITIONS,
+                found: Some(items.len()),
+            },
         ));
     }
     items
@@ -157,23 +201,26 @@ fn parse_rule(
     budget: &mut Budget,
 ) -> Result<Rule, ValidationError> {
     let Value::Object(map) = value else {
-        return Err(ValidationError::new(field, RULE_SHAPES));
+        return Err(ValidationError::new(
+            field,
+            Violation::NotARule { detail: None },
+        ));
     };
-    let group = |name: &str| -> Result<Option<&Vec<Value>>, ValidationError> {
+    let group = |name: &'static str| -> Result<Option<&Vec<Value>>, ValidationError> {
         match map.get(name) {
             None => Ok(None),
             Some(_) if map.len() != 1 => Err(ValidationError::new(
                 field,
-                format!("a group has the one field {name:?}; {RULE_SHAPES}"),
+                Violation::ExtraFields { rule: name },
             )),
             Some(Value::Array(items)) if items.is_empty() => Err(ValidationError::new(
                 format!("{field}.{name}"),
-                "a group needs at least one rule",
+                Violation::EmptyGroup,
             )),
             Some(Value::Array(items)) => Ok(Some(items)),
             Some(_) => Err(ValidationError::new(
                 format!("{field}.{name}"),
-                "must be a list of rules",
+                Violation::NotAList,
             )),
         }
     };
@@ -197,23 +244,26 @@ fn parse_rule(
         if map.len() != 1 {
             return Err(ValidationError::new(
                 field,
-                format!("a segment reference has the one field \"segment\"; {RULE_SHAPES}"),
+                Violation::ExtraFields { rule: "segment" },
             ));
         }
         budget.take(field)?;
         let key = key
             .as_str()
             .ok_or_else(|| {
-                ValidationError::new(format!("{field}.segment"), "must be a segment key")
+                ValidationError::new(format!("{field}.segment"), Violation::NotASegmentKey)
             })
-            .and_then(|k| {
-                SegmentKey::parse(k)
-                    .map_err(|e| ValidationError::new(format!("{field}.segment"), e.message))
-            })?;
+            .and_then(|k| SegmentKey::parse(k).map_err(|e| e.at(format!("{field}.segment"))))?;
         return Ok(Rule::Segment(key));
     }
-    let condition: Condition = serde_json::from_value(value.clone())
-        .map_err(|e| ValidationError::new(field, format!("{e}; {RULE_SHAPES}")))?;
+    let condition: Condition = serde_json::from_value(value.clone()).map_err(|e| {
+        ValidationError::new(
+            field,
+            Violation::NotARule {
+                detail: Some(e.to_string()),
+            },
+        )
+    })?;
     check_condition(&condition, field)?;
     budget.take(field)?;
     Ok(Rule::Condition(condition))
@@ -225,10 +275,9 @@ impl Rule {
     pub fn from_json(value: &Value, field: &str) -> Result<Rule, ValidationError> {
         let mut budget = Budget { leaves: 0 };
         match value {
-            Value::Array(items) if items.is_empty() => Err(ValidationError::new(
-                field,
-                "a rule needs at least one condition",
-            )),
+            Value::Array(items) if items.is_empty() => {
+                Err(ValidationError::new(field, Violation::EmptyRule))
+            }
             Value::Array(items) => Ok(Rule::All(parse_list(items, field, 1, &mut budget)?)),
             other => parse_rule(other, field, 1, &mut budget),
         }
@@ -421,14 +470,20 @@ impl Attributes {
         if map.len() > MAX_ATTRIBUTES {
             return Err(ValidationError::new(
                 "attributes",
-                format!("at most {MAX_ATTRIBUTES} attributes"),
+                Violation::TooMany {
+                    what: "attributes",
+                    max: MAX_ATTRIBUTES,
+                    found: Some(map.len()),
+                },
             ));
         }
         for (name, value) in &map {
             if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME || name.contains('\0') {
                 return Err(ValidationError::new(
                     "attributes",
-                    format!("attribute names must be 1 to {MAX_ATTRIBUTE_NAME} bytes"),
+                    Violation::AttributeName {
+                        max_bytes: MAX_ATTRIBUTE_NAME,
+                    },
                 ));
             }
             let ok = match value {
@@ -439,9 +494,9 @@ impl Attributes {
             if !ok {
                 return Err(ValidationError::new(
                     format!("attributes.{name}"),
-                    format!(
-                        "must be a string of at most {MAX_ATTRIBUTE_STRING} bytes, a number or a boolean"
-                    ),
+                    Violation::AttributeValue {
+                        max_bytes: MAX_ATTRIBUTE_STRING,
+                    },
                 ));
             }
         }
@@ -582,14 +637,14 @@ mod tests {
         assert!(Targeting::from_json(&four).is_ok());
         let five = json!([{"all": [{"any": [{"all": [{"any": [c.clone()]}]}]}]}]);
         let e = Targeting::from_json(&five).unwrap_err();
-        assert!(e.message.contains("4 levels"), "{e}");
+        assert_eq!(e.violation, Violation::TooDeep { max: 4 }, "{e}");
         let at_most: Vec<Value> = (0..MAX_CONDITIONS).map(|_| c.clone()).collect();
         assert!(Targeting::from_json(&json!([{"any": at_most.clone()}])).is_ok());
         let mut too_many = at_most;
         too_many.push(json!({"segment": "s"}));
         let e =
             Targeting::from_json(&json!([{"all": [c.clone()]}, {"any": too_many}])).unwrap_err();
-        assert!(e.message.contains("at most 64"), "{e}");
+        assert!(e.to_string().contains("at most 64"), "{e}");
         // A single rule object is a list of one; the plain list of conditions still reads.
         let one = Targeting::from_json(&json!({"segment": "s"})).unwrap();
         assert_eq!(

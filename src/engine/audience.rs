@@ -206,17 +206,7 @@ mod tests {
     fn condition_strategy() -> impl Strategy<Value = Condition> {
         (
             prop::sample::select(ATTRS.to_vec()),
-            prop::sample::select(vec![
-                Op::Eq,
-                Op::Neq,
-                Op::In,
-                Op::NotIn,
-                Op::Lt,
-                Op::Lte,
-                Op::Gt,
-                Op::Gte,
-                Op::Exists,
-            ]),
+            prop::sample::select(Op::ALL),
             value_strategy(),
             prop::collection::vec(value_strategy(), 1..3),
             any::<bool>(),

@@ -7,7 +7,7 @@ use super::audit::{Actor, Change};
 use super::hashing;
 use super::results::INTERVAL_LEVEL;
 use super::{Engine, EngineError};
-use crate::domain::{ValidationError, check_holdout};
+use crate::domain::check_holdout;
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::store::{self, HoldoutCounts};
@@ -85,8 +85,7 @@ impl Engine {
 
     /// Conversion to `event` of held-out users against users exposed to experiments.
     pub async fn holdout_results(&self, event: &str) -> Result<HoldoutResults, EngineError> {
-        let name = crate::domain::EventName::parse(event)
-            .map_err(|e| ValidationError::new("event", e.message))?;
+        let name = crate::domain::EventName::parse(event).map_err(|e| e.at("event"))?;
         let n = name.to_string();
         let (fraction, (held, exposed)) = self
             .store()

@@ -7,7 +7,8 @@
 //! Where things are: the hot path in `assign`, events in `track`, experiments in
 //! `lifecycle`, segments and the holdout in `segments` and `holdout`, erasure in `users`,
 //! reloading the state in `refresh`, the loops that run beside requests in `background`,
-//! keys in `keys`, the audit log in `audit`, settings in `settings`, errors in `error`.
+//! keys in `keys`, the audit log in `audit`, dashboard sessions in `sessions`, settings in
+//! `settings`, errors in `error`.
 
 mod assign;
 mod attribution;
@@ -28,9 +29,11 @@ mod refresh;
 pub mod results;
 mod retention;
 mod segments;
+pub mod sessions;
 mod settings;
 mod snapshot;
 mod sticky;
+pub mod summaries;
 pub mod throttle;
 mod track;
 mod users;
@@ -53,7 +56,6 @@ pub use writer::TrackReceipt;
 use crate::domain::Scope;
 use crate::store::{self, Store};
 use arc_swap::ArcSwap;
-use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use writer::{Writer, WriterSettings};
@@ -73,6 +75,8 @@ struct Inner {
     holdout_known: sticky::StickyCache,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
+    /// Signs dashboard session cookies (loaded from the database at first use).
+    cookie_signer: tokio::sync::OnceCell<sessions::CookieSigner>,
 }
 
 #[derive(Clone)]
@@ -106,6 +110,7 @@ impl Engine {
                 settings,
                 holdout_known: sticky::StickyCache::default(),
                 erasure_watermark: AtomicI64::new(0),
+                cookie_signer: tokio::sync::OnceCell::new(),
             }),
         };
         // The caches start empty: only erasures from now on matter.
@@ -130,6 +135,10 @@ impl Engine {
 
     fn ope_cache(&self) -> &ope::OpeCache {
         &self.inner.ope_cache
+    }
+
+    fn key_ring(&self) -> &keys::KeyRing {
+        &self.inner.keys
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -185,59 +194,5 @@ impl Engine {
 
     pub async fn ping(&self) -> Result<(), EngineError> {
         Ok(self.store().run(store::ping).await?)
-    }
-}
-
-// ---- dashboard sessions (added with the dashboard) --------------------------------------
-
-impl Engine {
-    /// The scope of a key known only by its SHA-256 (hex), as a dashboard session remembers
-    /// it: revoking the key thus ends its sessions too.
-    pub fn authorize_hash(&self, key_hash: &str) -> Option<Scope> {
-        self.inner.keys.by_hash(key_hash).map(|(_, scope)| scope)
-    }
-
-    /// The key (id and scope) a dashboard session was opened with, while it is accepted.
-    pub fn key_of_hash(&self, key_hash: &str) -> Option<(keys::KeyId, Scope)> {
-        self.inner.keys.by_hash(key_hash)
-    }
-
-    pub(crate) fn key_ring(&self) -> &keys::KeyRing {
-        &self.inner.keys
-    }
-
-    /// The secret that signs dashboard sessions, shared by every instance through the
-    /// database (created at first use).
-    pub async fn session_secret(&self) -> Result<Vec<u8>, EngineError> {
-        let candidate: [u8; 32] = rand::random();
-        Ok(self
-            .inner
-            .store
-            .run(move |conn| store::session_secret(conn, &candidate))
-            .await?)
-    }
-
-    /// Ends a dashboard session (signing out) on every instance.
-    pub async fn end_session(
-        &self,
-        nonce: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), EngineError> {
-        let nonce = nonce.to_string();
-        Ok(self
-            .inner
-            .store
-            .run(move |conn| store::end_session(conn, &nonce, expires_at))
-            .await?)
-    }
-
-    /// Whether a dashboard session was signed out.
-    pub async fn session_ended(&self, nonce: &str) -> Result<bool, EngineError> {
-        let nonce = nonce.to_string();
-        Ok(self
-            .inner
-            .store
-            .run(move |conn| store::session_ended(conn, &nonce))
-            .await?)
     }
 }

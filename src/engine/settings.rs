@@ -3,7 +3,7 @@
 
 use super::Consent;
 use super::throttle::AuthThrottleSettings;
-use crate::domain::{Attributes, Scope, ValidationError};
+use crate::domain::{Attributes, Scope, ValidationError, Violation};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -97,11 +97,11 @@ impl Limits {
         if user.len() > self.max_user_id_bytes {
             return Err(ValidationError::new(
                 field,
-                format!(
-                    "{} bytes; user ids are at most {} bytes",
-                    user.len(),
-                    self.max_user_id_bytes
-                ),
+                Violation::TooLong {
+                    what: "user ids",
+                    len: user.len(),
+                    max_bytes: self.max_user_id_bytes,
+                },
             ));
         }
         Ok(())
@@ -112,23 +112,22 @@ impl Limits {
         if map.len() > self.max_attributes {
             return Err(ValidationError::new(
                 "attributes",
-                format!(
-                    "{} attributes; at most {} per user",
-                    map.len(),
-                    self.max_attributes
-                ),
+                Violation::TooMany {
+                    what: "attributes per user",
+                    max: self.max_attributes,
+                    found: Some(map.len()),
+                },
             ));
         }
         for (name, value) in map {
             if name.len() > self.max_attribute_name_bytes {
                 return Err(ValidationError::new(
                     "attributes",
-                    format!(
-                        "attribute names are at most {} bytes; {:?}… is {}",
-                        self.max_attribute_name_bytes,
-                        name.chars().take(16).collect::<String>(),
-                        name.len()
-                    ),
+                    Violation::AttributeNameTooLong {
+                        start: name.chars().take(16).collect(),
+                        len: name.len(),
+                        max_bytes: self.max_attribute_name_bytes,
+                    },
                 ));
             }
             if let Some(text) = value.as_str()
@@ -136,11 +135,11 @@ impl Limits {
             {
                 return Err(ValidationError::new(
                     format!("attributes.{name}"),
-                    format!(
-                        "{} bytes; string values are at most {} bytes",
-                        text.len(),
-                        self.max_attribute_value_bytes
-                    ),
+                    Violation::TooLong {
+                        what: "string values",
+                        len: text.len(),
+                        max_bytes: self.max_attribute_value_bytes,
+                    },
                 ));
             }
         }
@@ -151,11 +150,11 @@ impl Limits {
         if name.len() > self.max_name_bytes {
             return Err(ValidationError::new(
                 field,
-                format!(
-                    "{} bytes; names are at most {} bytes",
-                    name.len(),
-                    self.max_name_bytes
-                ),
+                Violation::TooLong {
+                    what: "names",
+                    len: name.len(),
+                    max_bytes: self.max_name_bytes,
+                },
             ));
         }
         Ok(())

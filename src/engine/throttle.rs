@@ -26,6 +26,7 @@ use governor::nanos::Nanos;
 use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -111,6 +112,32 @@ impl StateStore for Addresses {
     }
 }
 
+/// A view of the same store that answers as the throttle would but writes nothing: the
+/// limiter that asks it tells whether an address is over its budget without counting a
+/// failure (and without adding an address it does not track).
+struct Peek(Arc<AddressMap>);
+
+impl StateStore for Peek {
+    type Key = PeerAddress;
+
+    fn measure_and_replace<T, F, E>(&self, key: &PeerAddress, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        if !self.0.contains_key(key) {
+            return f(None).map(|(answer, _)| answer);
+        }
+        // The decision leaves the store as an error, so the store replaces nothing.
+        match self
+            .0
+            .measure_and_replace(key, |tat| Err::<(Infallible, Nanos), _>(f(tat)))
+        {
+            Ok(never) => match never {},
+            Err(decision) => decision.map(|(answer, _)| answer),
+        }
+    }
+}
+
 impl ShrinkableKeyedStateStore<PeerAddress> for Addresses {
     fn retain_recent(&self, drop_below: Nanos) {
         ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below);
@@ -127,6 +154,9 @@ impl ShrinkableKeyedStateStore<PeerAddress> for Addresses {
 
 pub struct AuthThrottle<C: Clock = DefaultClock> {
     failures: RateLimiter<PeerAddress, Addresses, C, NoOpMiddleware<C::Instant>>,
+    /// The same quota over the same store, read-only (made at the same moment, so both
+    /// measure time from the same start, to within nanoseconds).
+    peek: RateLimiter<PeerAddress, Peek, C, NoOpMiddleware<C::Instant>>,
     addresses: Addresses,
     /// One sweep a second at most.
     sweeps: RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
@@ -150,6 +180,7 @@ impl<C: Clock + Clone> AuthThrottle<C> {
         let addresses = Addresses::default();
         AuthThrottle {
             failures: RateLimiter::new(quota, addresses.clone(), clock.clone()),
+            peek: RateLimiter::new(quota, Peek(addresses.0.clone()), clock.clone()),
             addresses,
             sweeps: RateLimiter::direct_with_clock(Quota::per_second(NonZeroU32::MIN), clock),
             interval,
@@ -173,6 +204,15 @@ impl<C: Clock + Clone> AuthThrottle<C> {
             .map_err(|refused| refused.wait_time_from(self.failures.clock().now()))
     }
 
+    /// How long until `peer` may fail again while it is over its budget, `None` while it is
+    /// within it. Counts nothing: for refusing an attempt before its key is looked at.
+    pub fn wait(&self, peer: PeerAddress) -> Option<Duration> {
+        self.peek
+            .check_key(&peer)
+            .err()
+            .map(|refused| refused.wait_time_from(self.peek.clock().now()))
+    }
+
     /// Forgets addresses whose bucket is full again (idle ones), at most once a second.
     pub fn sweep(&self) {
         self.sweep_made_room();
@@ -192,6 +232,12 @@ impl<C: Clock + Clone> AuthThrottle<C> {
     pub fn tracked(&self) -> usize {
         self.failures.len()
     }
+}
+
+/// A wait as `Retry-After` says it: whole seconds, rounded up, at least 1 ("now" would invite
+/// a retry storm). For every wait the engine answers (this throttle, a key's rate limit).
+pub fn retry_after_seconds(wait: impl std::borrow::Borrow<Duration>) -> u64 {
+    wait.borrow().as_secs_f64().ceil().max(1.0) as u64
 }
 
 #[cfg(test)]
@@ -245,6 +291,24 @@ mod tests {
         assert!(t.fail(a).is_err());
         // Another address has its own budget.
         assert_eq!(t.fail(PeerAddress::V4(2)), Ok(()));
+    }
+
+    #[test]
+    fn waiting_is_told_without_counting() {
+        let (t, mut clock) = throttle(30.0, 2, 10);
+        let a = PeerAddress::V4(1);
+        clock.at(10);
+        assert_eq!(t.wait(a), None, "an address never seen");
+        assert_eq!(t.tracked(), 0, "and still not tracked");
+        assert_eq!(t.fail(a), Ok(()));
+        assert_eq!(t.wait(a), None, "one failure left");
+        assert_eq!(t.wait(a), None, "asking counts nothing");
+        assert_eq!(t.fail(a), Ok(()));
+        assert_eq!(t.wait(a), Some(Duration::from_secs(2)));
+        assert_eq!(t.fail(a), Err(Duration::from_secs(2)));
+        clock.at(12);
+        assert_eq!(t.wait(a), None, "refilled");
+        assert_eq!(t.fail(a), Ok(()));
     }
 
     #[test]

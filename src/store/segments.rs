@@ -5,7 +5,7 @@ use super::StoreError;
 use super::schema::{experiments, holdout, segments};
 use crate::domain::{
     ExperimentSpec, Layer, PinnedRule, Rule, Segment, SegmentKey, SegmentSpec, Status, Targeting,
-    ValidationError,
+    ValidationError, Violation,
 };
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -168,7 +168,9 @@ pub(super) fn check_references(
         };
         return Err(StoreError::Invalid(ValidationError::new(
             field,
-            format!("no segment has the key {missing:?}; create it first (POST /api/v1/segments)"),
+            Violation::UnknownSegment {
+                key: missing.to_string(),
+            },
         )));
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! Failed authentications are throttled per client address: unknown or revoked keys and
-//! refused dashboard sign-ins. Valid keys keep working from a throttled address; requests
+//! refused dashboard sign-ins. Valid API keys keep working from a throttled address; requests
 //! without a key are not counted; the budget refills.
 
 use crate::helpers::*;
@@ -246,17 +246,8 @@ async fn dashboard_sign_in_is_throttled_the_same_way() {
         StatusCode::TOO_MANY_REQUESTS
     );
 
-    // The right key still signs in from the throttled address.
-    let signed_in = browser.sign_in_with(ADMIN_KEY).await;
-    assert_eq!(
-        signed_in.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        signed_in.body
-    );
-    assert_eq!(signed_in.location(), "/dashboard/experiments");
-    let home = browser.get("/dashboard/keys").await;
-    assert_eq!(home.status, StatusCode::OK);
+    // From here the form does not look at keys, the right one included, until the budget
+    // refills: dashboard/sign_in_throttle.rs.
 }
 
 #[tokio::test]

@@ -124,6 +124,24 @@ test("a marketer signs in, creates, starts, watches and decides an experiment", 
     assert.equal(await page.locator("svg[role=img]").count() >= 3, true, "three charts drawn");
     await page.screenshot({ path: `${SHOTS}/03-experiment.png`, fullPage: true });
 
+    // At 1280 pixels the results table shows every column, the p-value last, inside its box.
+    const fit = await page.locator("table.results").evaluate((table) => {
+      const box = table.closest(".table-scroll");
+      const cells = table.querySelectorAll("thead th");
+      const pValue = [...cells].find((th) => th.textContent.trim() === "p-value");
+      return {
+        table: table.getBoundingClientRect().right,
+        pValue: pValue.getBoundingClientRect().right,
+        box: box.getBoundingClientRect().right,
+        scrollWidth: box.scrollWidth,
+        clientWidth: box.clientWidth,
+      };
+    });
+    assert.ok(fit.table <= fit.box + 0.5, `the table ends at ${fit.table} px, its box at ${fit.box} px`);
+    assert.ok(fit.pValue <= fit.box + 0.5, `the p-value column ends at ${fit.pValue} px, the box at ${fit.box} px`);
+    assert.ok(fit.scrollWidth <= fit.clientWidth, `nothing hidden to scroll to: ${JSON.stringify(fit)}`);
+    await page.locator("table.results").screenshot({ path: `${SHOTS}/03-results-table-1280.png` });
+
     // On a phone, the page reads in one column and the tables scroll sideways.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     await phone.addCookies([cookie]);

@@ -2,7 +2,9 @@
 //! stored keys into the ring, and naming a key's holder in the audit log.
 
 use super::{KeyId, generate_key, hash_key};
-use crate::domain::{ApiKey, Scope, ValidationError, validate_key_name, validate_rate_limit};
+use crate::domain::{
+    ApiKey, Scope, ValidationError, Violation, validate_key_name, validate_rate_limit,
+};
 use crate::engine::audit::{self, Actor, Change};
 use crate::engine::{Engine, EngineError};
 use crate::store::{self, Connection};
@@ -49,7 +51,7 @@ fn revoking(id: i64) -> impl FnOnce(&mut Connection) -> Result<Change<ApiKey>, E
         let Some((before, after)) = store::revoke_key(conn, id)? else {
             return Err(EngineError::Invalid(ValidationError::new(
                 "id",
-                format!("there is no active key with id {id}"),
+                Violation::UnknownKey { id },
             )));
         };
         Ok(Change {

@@ -7,8 +7,11 @@ mod experiment_forms;
 mod experiment_list;
 mod experiment_page;
 mod keys;
+mod list_render_time;
+mod name_limit;
 mod segments;
 mod sessions;
+mod sign_in_throttle;
 
 use crate::helpers::*;
 use reqwest::Method;

@@ -1,0 +1,220 @@
+//! What the forms show: their values as text, exactly as typed (so a refused form comes back
+//! as it was sent), and the errors by field. The dashboard reads them from a request and
+//! turns them into domain drafts (`dashboard::forms`); the views only show them.
+
+use crate::domain::{Dimension, Kind, MAX_VARIANTS, Metric, Op};
+use std::collections::BTreeMap;
+
+/// Error messages by form field name; the first error of a field wins.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(BTreeMap<String, String>);
+
+impl FieldErrors {
+    /// One error, at `field`.
+    pub fn one(field: impl Into<String>, message: impl Into<String>) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        errors
+    }
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_insert_with(|| message.into());
+    }
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VariantRow {
+    pub key: String,
+    pub name: String,
+    /// JSON, as typed.
+    pub payload: String,
+    /// Percent, as typed.
+    pub weight: String,
+    pub control: bool,
+}
+
+impl VariantRow {
+    pub fn is_blank(&self) -> bool {
+        [&self.key, &self.name, &self.payload, &self.weight]
+            .iter()
+            .all(|s| s.trim().is_empty())
+    }
+}
+
+/// A condition as typed: `{prefix}-{i}-{attribute,op,value}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleRow {
+    pub attribute: String,
+    /// The operator's JSON name (`eq`, `not_in`, ...).
+    pub op: String,
+    pub value: String,
+}
+
+impl RuleRow {
+    pub fn is_blank(&self) -> bool {
+        self.attribute.trim().is_empty() && self.value.trim().is_empty()
+    }
+
+    /// A blank row, its comparison preset to "is".
+    pub fn spare() -> RuleRow {
+        RuleRow {
+            op: Op::Eq.as_str().into(),
+            ..RuleRow::default()
+        }
+    }
+}
+
+/// A pinned rule as typed: segment key → variant key (`pin-{i}-{segment,variant}`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PinRow {
+    pub segment: String,
+    pub variant: String,
+}
+
+impl PinRow {
+    pub fn is_blank(&self) -> bool {
+        self.segment.trim().is_empty() && self.variant.trim().is_empty()
+    }
+}
+
+/// The create/edit form of an experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentForm {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub dimension: String,
+    pub kind: String,
+    pub goal_event: String,
+    pub goal_metric: String,
+    /// Percent of matching users enrolled.
+    pub traffic: String,
+    /// Bandits: percent per arm.
+    pub floor: String,
+    pub min_users_per_arm: String,
+    /// Context attributes, separated by commas (fixed once created).
+    pub context: String,
+    pub variants: Vec<VariantRow>,
+    pub rules: Vec<RuleRow>,
+    /// More targeting rules as JSON (groups, segment references), added to the rows'.
+    pub targeting_json: String,
+    pub pins: Vec<PinRow>,
+    /// The layer's key (empty: no layer) and its range in percent.
+    pub layer_key: String,
+    pub layer_from: String,
+    pub layer_to: String,
+}
+
+impl Default for ExperimentForm {
+    /// A new experiment's form: two variant rows, the first the control, one targeting row.
+    fn default() -> Self {
+        ExperimentForm {
+            key: String::new(),
+            name: String::new(),
+            description: String::new(),
+            dimension: Dimension::Content.as_str().into(),
+            kind: Kind::Ab.as_str().into(),
+            goal_event: String::new(),
+            goal_metric: Metric::Conversion.as_str().into(),
+            traffic: "100".into(),
+            floor: String::new(),
+            min_users_per_arm: String::new(),
+            context: String::new(),
+            variants: vec![
+                VariantRow {
+                    control: true,
+                    ..VariantRow::default()
+                },
+                VariantRow::default(),
+            ],
+            rules: vec![RuleRow::spare()],
+            targeting_json: String::new(),
+            pins: Vec::new(),
+            layer_key: String::new(),
+            layer_from: String::new(),
+            layer_to: String::new(),
+        }
+    }
+}
+
+impl ExperimentForm {
+    /// Drops blank rows (they are spare rows of the form, not input); the control stays marked.
+    pub fn compact(&mut self) {
+        self.variants.retain(|v| !v.is_blank());
+        self.rules.retain(|r| !r.is_blank());
+        self.pins.retain(|p| !p.is_blank());
+    }
+
+    /// Pads with blank rows so a person can add a variant or a rule without JavaScript.
+    pub fn with_spare_rows(mut self, variants: usize, rules: usize) -> Self {
+        while self.variants.len() < 2 {
+            self.variants.push(VariantRow::default());
+        }
+        for _ in 0..variants {
+            if self.variants.len() < MAX_VARIANTS {
+                self.variants.push(VariantRow::default());
+            }
+        }
+        if !self.variants.iter().any(|v| v.control) {
+            self.variants[0].control = true;
+        }
+        for _ in 0..rules {
+            self.rules.push(RuleRow::spare());
+        }
+        self
+    }
+
+    /// One more blank pinned-rule row.
+    pub fn with_spare_pin(mut self) -> Self {
+        self.pins.push(PinRow::default());
+        self
+    }
+}
+
+/// The segment form: key, name, description, a top-level group (`all` or `any`) over rows of
+/// conditions (`cond-{i}-{attribute,op,value}`), plus nested groups as JSON (`rule_json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentForm {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// `all` or `any`.
+    pub group: String,
+    pub conditions: Vec<RuleRow>,
+    pub rule_json: String,
+}
+
+impl Default for SegmentForm {
+    fn default() -> Self {
+        SegmentForm {
+            key: String::new(),
+            name: String::new(),
+            description: String::new(),
+            group: "all".into(),
+            conditions: vec![RuleRow::spare(); 2],
+            rule_json: String::new(),
+        }
+    }
+}
+
+impl SegmentForm {
+    /// Drops blank rows, then pads with `spare` blank ones.
+    pub fn with_spare_rows(mut self, spare: usize) -> Self {
+        self.conditions.retain(|r| !r.is_blank());
+        for _ in 0..spare {
+            self.conditions.push(RuleRow::spare());
+        }
+        self
+    }
+}
