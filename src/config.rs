@@ -2,7 +2,7 @@
 
 use crate::domain::{RangeError, TimeRange};
 use crate::engine::export::{ExportData, ExportFormat};
-use crate::engine::{Consent, Limits};
+use crate::engine::{Consent, EngineSettings, Limits};
 use crate::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
@@ -202,63 +202,37 @@ pub struct ServeArgs {
 /// Everything the server needs to start; tests build it directly.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
     pub bind: String,
     pub admin_key: Option<String>,
     pub client_key: Option<String>,
     pub workers: Option<usize>,
-    pub writer_threads: usize,
-    pub max_batch_rows: usize,
-    pub pool_size: u32,
-    pub refresh_interval: Duration,
-    /// Requests per second for keys without a limit of their own; `None`: unlimited.
-    pub rate_limit: Option<f64>,
-    pub limits: Limits,
-    pub consent: Option<Consent>,
-    pub event_retention: Option<chrono::TimeDelta>,
-    pub retention_interval: Duration,
-    pub write_timeout: Duration,
-    /// The budget of failed authentications per client address.
-    pub auth_throttle: AuthThrottleSettings,
+    /// What the engine runs with (the two keys above join its `static_keys` at start).
+    pub engine: EngineSettings,
 }
 
 impl Settings {
     /// Defaults for everything but the database.
     pub fn new(database_url: impl Into<String>) -> Self {
         Self {
-            database_url: database_url.into(),
             bind: DEFAULT_BIND.into(),
             admin_key: None,
             client_key: None,
             workers: None,
-            writer_threads: 2,
-            max_batch_rows: 5000,
-            pool_size: 8,
-            refresh_interval: Duration::from_millis(1000),
-            rate_limit: None,
-            limits: Limits::DEFAULT,
-            consent: None,
-            event_retention: None,
-            retention_interval: Duration::from_secs(3600),
-            write_timeout: Duration::from_secs(10),
-            auth_throttle: AuthThrottleSettings::DEFAULT,
+            engine: EngineSettings::new(database_url),
         }
     }
 }
 
 impl From<ServeArgs> for Settings {
     fn from(a: ServeArgs) -> Self {
-        Self {
+        let engine = EngineSettings {
             database_url: a.db.database_url,
-            bind: a.bind,
-            admin_key: a.admin_key.filter(|k| !k.is_empty()),
-            client_key: a.client_key.filter(|k| !k.is_empty()),
-            workers: a.workers,
+            static_keys: Vec::new(),
             writer_threads: a.writer_threads,
             max_batch_rows: a.max_batch_rows,
             pool_size: a.pool_size,
             refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
-            rate_limit: a.rate_limit,
+            default_rate_limit: a.rate_limit,
             limits: Limits {
                 max_body_bytes: a.max_body_bytes,
                 max_events_per_request: a.max_events_per_request,
@@ -285,6 +259,13 @@ impl From<ServeArgs> for Settings {
                 burst: a.auth_failure_burst,
                 max_addresses: a.auth_throttle_max_addresses,
             },
+        };
+        Self {
+            bind: a.bind,
+            admin_key: a.admin_key.filter(|k| !k.is_empty()),
+            client_key: a.client_key.filter(|k| !k.is_empty()),
+            workers: a.workers,
+            engine,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::domain::{ApiKey, Scope};
-use crate::engine::{Actor, Background, Engine, EngineError, EngineSettings, keys};
+use crate::engine::{Actor, Background, Engine, EngineError, keys};
 use crate::store::{self, StoreError};
 use crate::{api, dashboard};
 use actix_web::body::MessageBody;
@@ -105,7 +105,7 @@ fn check_key_strength(settings: &Settings) -> Result<(), WeakKey> {
 /// On a first start without keys in the environment, creates one key per scope and prints
 /// it once: after that only its hash exists.
 fn bootstrap_keys(settings: &Settings) -> Result<(), EngineError> {
-    let mut conn = store::connect(&settings.database_url)?;
+    let mut conn = store::connect(&settings.engine.database_url)?;
     for (scope, from_env) in [
         (Scope::Admin, &settings.admin_key),
         (Scope::Client, &settings.client_key),
@@ -131,16 +131,21 @@ impl Application {
     /// Prepares the database, starts the engine and binds the listener (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         check_key_strength(&settings)?;
-        settings.limits.validate().map_err(anyhow::Error::msg)?;
         settings
+            .engine
+            .limits
+            .validate()
+            .map_err(anyhow::Error::msg)?;
+        settings
+            .engine
             .auth_throttle
             .validate()
             .map_err(anyhow::Error::msg)?;
-        crate::domain::validate_rate_limit(settings.rate_limit)
+        crate::domain::validate_rate_limit(settings.engine.default_rate_limit)
             .map_err(|e| anyhow::anyhow!("POSTERIOR_RATE_LIMIT: {}", e.violation))?;
         let prepared = settings.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let applied = migrate(&prepared.database_url)?;
+            let applied = migrate(&prepared.engine.database_url)?;
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }
@@ -155,22 +160,9 @@ impl Application {
         if let Some(k) = &settings.client_key {
             static_keys.push((k.clone(), Scope::Client));
         }
-        let engine = Engine::start(EngineSettings {
-            database_url: settings.database_url.clone(),
-            pool_size: settings.pool_size,
-            writer_threads: settings.writer_threads,
-            max_batch_rows: settings.max_batch_rows,
-            refresh_interval: settings.refresh_interval,
-            static_keys,
-            default_rate_limit: settings.rate_limit,
-            limits: settings.limits,
-            consent: settings.consent.clone(),
-            event_retention: settings.event_retention,
-            retention_interval: settings.retention_interval,
-            write_timeout: settings.write_timeout,
-            auth_throttle: settings.auth_throttle,
-        })
-        .await?;
+        let mut engine_settings = settings.engine.clone();
+        engine_settings.static_keys = static_keys;
+        let engine = Engine::start(engine_settings).await?;
 
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();

@@ -137,7 +137,7 @@ impl From<EngineError> for ApiError {
                 message: format!("no segment has the key {key:?}"),
             },
             e @ EngineError::UnknownVariant { .. } => ApiError::Invalid(e.to_string()),
-            EngineError::Conflict(m) => ApiError::Conflict(m),
+            EngineError::Conflict(c) => ApiError::Conflict(c.to_string()),
             EngineError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
                 ApiError::Unavailable("the database is unavailable; retry shortly".into())

@@ -43,15 +43,7 @@ pub async fn create(
     engine: web::Data<Engine>,
     draft: Json<ExperimentDraft>,
 ) -> ApiResult {
-    let draft = draft.into_inner();
-    let limits = engine.limits();
-    limits.check_name("name", &draft.name)?;
-    for v in &draft.variants {
-        if let Some(name) = &v.name {
-            limits.check_name(&format!("variants.{}.name", v.key), name)?;
-        }
-    }
-    let experiment = engine.create_experiment(&actor, draft).await?;
+    let experiment = engine.create_experiment(&actor, draft.into_inner()).await?;
     Ok(HttpResponse::Created().json(experiment))
 }
 
@@ -105,11 +97,11 @@ pub async fn update(
     key: web::Path<String>,
     patch: Json<ExperimentPatch>,
 ) -> ApiResult {
-    let patch = patch.into_inner();
-    if let Some(name) = &patch.name {
-        engine.limits().check_name("name", name)?;
-    }
-    Ok(HttpResponse::Ok().json(engine.update_experiment(&actor, &key, patch).await?))
+    Ok(HttpResponse::Ok().json(
+        engine
+            .update_experiment(&actor, &key, patch.into_inner())
+            .await?,
+    ))
 }
 
 /// Starts (or resumes) an experiment.

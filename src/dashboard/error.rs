@@ -1,7 +1,7 @@
 //! Errors of dashboard handlers, shown as HTML pages, and how a form's submission ends.
 
 use super::page::{html, query_encode, redirect};
-use crate::domain::ValidationError;
+use crate::domain::{Conflict, ValidationError};
 use crate::engine::EngineError;
 use crate::templates;
 use crate::templates::form_values::FieldErrors;
@@ -39,7 +39,7 @@ impl From<EngineError> for DashboardError {
             }
             EngineError::Invalid(v) => DashboardError::BadRequest(v.to_string()),
             e @ EngineError::UnknownVariant { .. } => DashboardError::BadRequest(e.to_string()),
-            EngineError::Conflict(m) => DashboardError::Conflict(m),
+            EngineError::Conflict(c) => DashboardError::Conflict(c.to_string()),
             EngineError::Unavailable(m) => DashboardError::Unavailable(m),
             EngineError::Internal(m) => DashboardError::Internal(m),
         }
@@ -101,12 +101,25 @@ pub type PageResult = Result<HttpResponse, DashboardError>;
 pub fn refused<T>(
     result: Result<T, EngineError>,
     invalid: impl FnOnce(&ValidationError) -> FieldErrors,
-    conflict: impl FnOnce(String) -> FieldErrors,
+    conflict: impl FnOnce(Conflict) -> FieldErrors,
 ) -> Result<Result<T, FieldErrors>, DashboardError> {
     match result {
         Ok(done) => Ok(Ok(done)),
         Err(EngineError::Invalid(e)) => Ok(Err(invalid(&e))),
-        Err(EngineError::Conflict(m)) => Ok(Err(conflict(m))),
+        Err(EngineError::Conflict(c)) => Ok(Err(conflict(c))),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Where a form shows a conflict with what exists: a taken key at the key, an overlapping
+/// layer at the layer, anything else above the form.
+pub fn conflict_at_field(conflict: Conflict) -> FieldErrors {
+    match conflict {
+        Conflict::KeyTaken { what, .. } => FieldErrors::one(
+            "key",
+            format!("{what} with this key exists already; choose another key"),
+        ),
+        overlap @ Conflict::LayerOverlap { .. } => FieldErrors::one("layer", overlap.to_string()),
+        other => FieldErrors::one("form", other.to_string()),
     }
 }

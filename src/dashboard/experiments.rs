@@ -1,12 +1,12 @@
 //! Experiment pages: the list, one experiment's results, the create and edit forms, and the
 //! lifecycle buttons.
 
-use super::error::{DashboardError, PageResult, refused};
+use super::error::{DashboardError, PageResult, conflict_at_field, refused};
 use super::forms::{FormData, experiment as form};
 use super::page::{form_html, form_status, html, query_encode, redirect, with_server_timing};
 use super::session::{Posted, SignedIn};
 use crate::domain::{Experiment, Status, VariantKey};
-use crate::engine::{Engine, EngineError, Transition};
+use crate::engine::{Engine, Transition};
 use crate::templates::experiment_form::{self, CreateView, EditView};
 use crate::templates::experiment_list::{self, ListView};
 use crate::templates::experiment_page::{self, ExperimentView, REFRESH_CHOICES};
@@ -184,47 +184,13 @@ pub async fn create(posted: Posted) -> PageResult {
         Ok(draft) => draft,
         Err(errors) => return render_create(&user, &engine, &shown, &errors),
     };
-    let created = match within_name_limit(&engine, draft.names()) {
-        Ok(()) => engine.create_experiment(&user.actor(), draft).await,
-        Err(e) => Err(e),
-    };
-    let key_taken = |_| {
-        FieldErrors::one(
-            "key",
-            "an experiment with this key exists already; choose another key",
-        )
-    };
-    match refused(
-        created,
-        |e| form::refusal(&form, e),
-        |conflict| layer_or(conflict, key_taken),
-    )? {
+    let created = engine.create_experiment(&user.actor(), draft).await;
+    match refused(created, |e| form::refusal(&form, e), conflict_at_field)? {
         Ok(created) => Ok(redirect(&format!(
             "{}?done=created",
             page_of(created.spec.key.as_str())
         ))),
         Err(errors) => render_create(&user, &engine, &shown, &errors),
-    }
-}
-
-/// Names held to the configured limit (`POSTERIOR_MAX_NAME_BYTES`), as the API holds them.
-pub fn within_name_limit<'a>(
-    engine: &Engine,
-    names: impl IntoIterator<Item = (String, &'a str)>,
-) -> Result<(), EngineError> {
-    names
-        .into_iter()
-        .try_for_each(|(field, name)| engine.limits().check_name(&field, name))
-        .map_err(EngineError::Invalid)
-}
-
-/// A conflict at the layer when it is a layer's (the store names the layer first), else as
-/// `otherwise` places it.
-fn layer_or(conflict: String, otherwise: impl FnOnce(String) -> FieldErrors) -> FieldErrors {
-    if conflict.starts_with("layer") {
-        FieldErrors::one("layer", conflict)
-    } else {
-        otherwise(conflict)
     }
 }
 
@@ -297,16 +263,8 @@ pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
         Ok(patch) => patch,
         Err(errors) => return render_edit(&user, &engine, &experiment, &form, &errors),
     };
-    let names = patch.name.iter().map(|n| ("name".to_string(), n.as_str()));
-    let updated = match within_name_limit(&engine, names) {
-        Ok(()) => engine.update_experiment(&user.actor(), &key, patch).await,
-        Err(e) => Err(e),
-    };
-    match refused(
-        updated,
-        |e| form::refusal(&form, e),
-        |conflict| layer_or(conflict, |m| FieldErrors::one("form", m)),
-    )? {
+    let updated = engine.update_experiment(&user.actor(), &key, patch).await;
+    match refused(updated, |e| form::refusal(&form, e), conflict_at_field)? {
         Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
         Err(errors) => render_edit(&user, &engine, &experiment, &form, &errors),
     }

@@ -1,7 +1,6 @@
 //! Segment pages (list, create, edit, delete) and the holdout setting.
 
-use super::error::{PageResult, refused};
-use super::experiments::within_name_limit;
+use super::error::{PageResult, conflict_at_field, refused};
 use super::forms::numbers::{parse_percent, percent_text};
 use super::forms::segment as form;
 use super::page::{form_html, form_status, html, redirect};
@@ -130,23 +129,15 @@ async fn save(posted: Posted, segment: Option<Segment>) -> PageResult {
             return render_form(&user, segment, &form.clone().with_spare_rows(1), &errors);
         }
     };
-    let names = [("name".to_string(), draft.name.as_str())];
-    let saved = match (within_name_limit(&engine, names), segment) {
-        (Err(e), _) => Err(e),
-        (Ok(()), None) => engine.create_segment(&user.actor(), draft).await,
-        (Ok(()), Some(s)) => {
+    let saved = match segment {
+        None => engine.create_segment(&user.actor(), draft).await,
+        Some(s) => {
             engine
                 .update_segment(&user.actor(), s.spec.key.as_str(), draft)
                 .await
         }
     };
-    let key_taken = |_| {
-        FieldErrors::one(
-            "key",
-            "a segment with this key exists already; choose another key",
-        )
-    };
-    match refused(saved, |e| form::refusal(&form, e), key_taken)? {
+    match refused(saved, |e| form::refusal(&form, e), conflict_at_field)? {
         Ok(_) => {
             let done = if segment.is_some() {
                 "saved"

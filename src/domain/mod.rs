@@ -29,6 +29,7 @@ macro_rules! str_enum {
 }
 
 mod audit;
+mod conflict;
 mod erasure;
 mod experiment;
 #[cfg(test)]
@@ -42,6 +43,7 @@ mod time_range;
 mod validation;
 
 pub use audit::AuditEntry;
+pub use conflict::Conflict;
 pub use erasure::Erased;
 pub use experiment::{
     Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,

@@ -1,6 +1,6 @@
 //! What can go wrong in the engine, in terms the API maps to HTTP.
 
-use crate::domain::ValidationError;
+use crate::domain::{Conflict, ValidationError};
 use crate::store::{StoreError, UpdateError};
 
 /// Everything that can go wrong in the engine, in terms the API maps to HTTP.
@@ -15,7 +15,7 @@ pub enum EngineError {
     #[error("experiment {experiment:?} has no variant {variant:?}")]
     UnknownVariant { experiment: String, variant: String },
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -26,7 +26,6 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => EngineError::Unavailable(m),
-            StoreError::AlreadyExists(m) => EngineError::Conflict(m),
             StoreError::Invalid(v) => EngineError::Invalid(v),
             StoreError::Conflict(m) => EngineError::Conflict(m),
             StoreError::NotFound => EngineError::Internal("a row vanished".into()),

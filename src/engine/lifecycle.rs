@@ -4,7 +4,7 @@
 use super::audit::{self, Actor, Change};
 use super::error::OrMissing;
 use super::{Engine, EngineError};
-use crate::domain::{Experiment, ExperimentDraft, ExperimentPatch, Status, VariantKey};
+use crate::domain::{Conflict, Experiment, ExperimentDraft, ExperimentPatch, Status, VariantKey};
 use crate::store;
 use chrono::Utc;
 
@@ -22,6 +22,8 @@ impl Engine {
         actor: &Actor,
         draft: ExperimentDraft,
     ) -> Result<Experiment, EngineError> {
+        // The configured limit (at most the domain's) applies to every door alike.
+        self.limits().check_names(draft.names())?;
         let spec = draft.validate()?;
         self.write_audited(actor, "experiment.create", move |conn| {
             let created = store::insert_experiment(conn, &spec)?;
@@ -53,11 +55,12 @@ impl Engine {
         key: &str,
         patch: ExperimentPatch,
     ) -> Result<Experiment, EngineError> {
+        if let Some(name) = &patch.name {
+            self.limits().check_name("name", name)?;
+        }
         self.change(actor, "experiment.patch", key, move |current| {
             if current.status == Status::Stopped {
-                return Err(EngineError::Conflict(
-                    "a stopped experiment cannot be edited".into(),
-                ));
+                return Err(EngineError::Conflict(Conflict::Stopped));
             }
             let mut next = current.clone();
             next.spec = current.spec.patched(patch)?;
@@ -80,11 +83,11 @@ impl Engine {
         self.change(actor, action, key, move |current| {
             let mut next = current.clone();
             let now = Utc::now();
-            let refuse = |what: &str| {
-                Err(EngineError::Conflict(format!(
-                    "cannot {what} an experiment that is {}",
-                    current.status
-                )))
+            let refuse = |action: &'static str| {
+                Err(EngineError::Conflict(Conflict::Lifecycle {
+                    action,
+                    status: current.status,
+                }))
             };
             match transition {
                 Transition::Start => match current.status {

@@ -13,6 +13,7 @@ impl Engine {
         actor: &Actor,
         draft: SegmentDraft,
     ) -> Result<Segment, EngineError> {
+        self.limits().check_name("name", &draft.name)?;
         let spec = draft.validate(None)?;
         self.write_audited(actor, "segment.create", move |conn| {
             let created = store::insert_segment(conn, &spec)?;
@@ -48,6 +49,7 @@ impl Engine {
     ) -> Result<Segment, EngineError> {
         let path_key =
             SegmentKey::parse(key).map_err(|_| EngineError::UnknownSegment(key.to_string()))?;
+        self.limits().check_name("name", &draft.name)?;
         let spec = draft.validate(Some(&path_key))?;
         self.write_audited(actor, "segment.replace", move |conn| {
             let key = spec.key.as_str();

@@ -32,6 +32,27 @@ pub struct EngineSettings {
     pub auth_throttle: AuthThrottleSettings,
 }
 
+impl EngineSettings {
+    /// Defaults for everything but the database.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            pool_size: 8,
+            writer_threads: 2,
+            max_batch_rows: 5000,
+            refresh_interval: Duration::from_millis(1000),
+            static_keys: Vec::new(),
+            default_rate_limit: None,
+            limits: Limits::DEFAULT,
+            consent: None,
+            event_retention: None,
+            retention_interval: Duration::from_secs(3600),
+            write_timeout: Duration::from_secs(10),
+            auth_throttle: AuthThrottleSettings::DEFAULT,
+        }
+    }
+}
+
 /// Input limits. Those on user ids, attributes and names may only be lowered below the
 /// domain's ceilings (what the storage and the targeting evaluator are built for); the body
 /// size and the events per request may be set freely.
@@ -144,6 +165,16 @@ impl Limits {
             }
         }
         Ok(())
+    }
+
+    /// Every name held to `max_name_bytes`, by field: the first too long is refused.
+    pub fn check_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = (String, &'a str)>,
+    ) -> Result<(), ValidationError> {
+        names
+            .into_iter()
+            .try_for_each(|(field, name)| self.check_name(&field, name))
     }
 
     pub fn check_name(&self, field: &str, name: &str) -> Result<(), ValidationError> {

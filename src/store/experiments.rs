@@ -4,8 +4,8 @@ use super::StoreError;
 use super::models::{ExperimentRow, NewExperimentRow, NewVariantRow, VariantRow};
 use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
-    Dimension, EventName, Experiment, ExperimentKey, ExperimentSpec, Goal, Kind, Layer, Metric,
-    PinnedRule, Status, Targeting, Variant, VariantKey,
+    Conflict, Dimension, EventName, Experiment, ExperimentKey, ExperimentSpec, Goal, Kind, Layer,
+    Metric, PinnedRule, Status, Targeting, Variant, VariantKey,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -131,10 +131,12 @@ pub fn insert_experiment(
             .returning(ExperimentRow::as_returning())
             .get_result(conn)
             .map_err(|e| match StoreError::from(e) {
-                StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!(
-                    "an experiment with key {:?} exists",
-                    spec.key.as_str()
-                )),
+                StoreError::Conflict(Conflict::Duplicate(_)) => {
+                    StoreError::Conflict(Conflict::KeyTaken {
+                        what: "an experiment",
+                        key: spec.key.to_string(),
+                    })
+                }
                 other => other,
             })?;
         let new_variants: Vec<NewVariantRow> = spec

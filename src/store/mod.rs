@@ -34,14 +34,13 @@ pub enum StoreError {
     Unavailable(String),
     #[error("not found")]
     NotFound,
-    #[error("already exists: {0}")]
-    AlreadyExists(String),
     /// The change refers to something that does not exist (an unknown segment).
     #[error(transparent)]
     Invalid(#[from] crate::domain::ValidationError),
-    /// The change conflicts with what is stored (overlapping layers, a segment in use).
+    /// The change conflicts with what is stored (a key taken, overlapping layers, a segment
+    /// in use).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(crate::domain::Conflict),
     #[error("database error: {0}")]
     Query(diesel::result::Error),
 }
@@ -65,9 +64,9 @@ impl From<diesel::result::Error> for StoreError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => StoreError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                StoreError::AlreadyExists(info.message().to_string())
-            }
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => StoreError::Conflict(
+                crate::domain::Conflict::Duplicate(info.message().to_string()),
+            ),
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())
             }

@@ -4,8 +4,8 @@
 use super::StoreError;
 use super::schema::{experiments, holdout, segments};
 use crate::domain::{
-    ExperimentSpec, Layer, PinnedRule, Rule, Segment, SegmentKey, SegmentSpec, Status, Targeting,
-    ValidationError, Violation,
+    Conflict, ExperimentSpec, Layer, PinnedRule, Rule, Segment, SegmentKey, SegmentSpec, Status,
+    Targeting, ValidationError, Violation,
 };
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -56,10 +56,12 @@ pub fn insert_segment(conn: &mut PgConnection, spec: &SegmentSpec) -> Result<Seg
         .returning(SegmentRow::as_returning())
         .get_result(conn)
         .map_err(|e| match StoreError::from(e) {
-            StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!(
-                "a segment with key {:?} exists",
-                spec.key.as_str()
-            )),
+            StoreError::Conflict(Conflict::Duplicate(_)) => {
+                StoreError::Conflict(Conflict::KeyTaken {
+                    what: "a segment",
+                    key: spec.key.to_string(),
+                })
+            }
             other => other,
         })?;
     to_domain(row)
@@ -126,10 +128,10 @@ pub fn delete_segment(conn: &mut PgConnection, key: &str) -> Result<(), StoreErr
             .map(|(k, _, _)| k)
             .collect();
         if !users.is_empty() {
-            return Err(StoreError::Conflict(format!(
-                "segment {key:?} is used by experiments that are not stopped: {}; remove it from them (or stop them) first",
-                users.join(", ")
-            )));
+            return Err(StoreError::Conflict(Conflict::SegmentInUse {
+                segment: key.to_string(),
+                experiments: users,
+            }));
         }
         diesel::delete(segments::table.filter(segments::key.eq(key))).execute(conn)?;
         Ok(())
@@ -215,15 +217,12 @@ pub(super) fn check_layer(
             continue;
         };
         if layer.overlaps(&theirs) {
-            return Err(StoreError::Conflict(format!(
-                "layer {:?}: the range [{}, {}) overlaps experiment {:?}'s range [{}, {}); experiments of one layer must not share users",
-                layer.key.as_str(),
-                layer.from,
-                layer.to,
-                other.key,
-                theirs.from,
-                theirs.to
-            )));
+            return Err(StoreError::Conflict(Conflict::LayerOverlap {
+                layer: layer.key.to_string(),
+                range: (layer.from, layer.to),
+                other: other.key,
+                other_range: (theirs.from, theirs.to),
+            }));
         }
     }
     Ok(())

@@ -245,7 +245,7 @@ async fn writes_recover(app: &TestApp, experiment: &str, user_prefix: &str) -> D
 async fn database_outage_gives_503_serves_known_users_and_recovers() {
     let proxy = PgProxy::start();
     let app = spawn_app_with(|settings| {
-        settings.database_url = proxy.url_for(&settings.database_url);
+        settings.engine.database_url = proxy.url_for(&settings.engine.database_url);
     })
     .await;
     app.running_experiment(experiment_body("outage", "ab"))
@@ -587,8 +587,8 @@ async fn sigterm_finishes_in_flight_writes_then_exits_cleanly() {
 async fn a_database_that_hangs_costs_writes_a_503_after_the_write_timeout_not_a_hang() {
     let proxy = PgProxy::start();
     let app = spawn_app_with(|settings| {
-        settings.database_url = proxy.url_for(&settings.database_url);
-        settings.write_timeout = Duration::from_millis(1500);
+        settings.engine.database_url = proxy.url_for(&settings.engine.database_url);
+        settings.engine.write_timeout = Duration::from_millis(1500);
     })
     .await;
     app.running_experiment(experiment_body("frozen", "ab"))

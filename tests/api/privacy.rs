@@ -329,7 +329,7 @@ async fn an_erasure_stuck_behind_a_long_event_transaction_answers_503_and_change
 
 async fn spawn_with_consent(required: bool) -> TestApp {
     spawn_app_with(|settings| {
-        settings.consent = Some(Consent {
+        settings.engine.consent = Some(Consent {
             attribute: "consent".into(),
             required,
         });
@@ -481,8 +481,8 @@ fn insert_old_events(app: &TestApp, count: usize, days_ago: i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_old_raw_events_in_the_background_and_keeps_statistics() {
     let app = spawn_app_with(|settings| {
-        settings.event_retention = Some(chrono::TimeDelta::days(30));
-        settings.retention_interval = Duration::from_millis(200);
+        settings.engine.event_retention = Some(chrono::TimeDelta::days(30));
+        settings.engine.retention_interval = Duration::from_millis(200);
     })
     .await;
     app.running_experiment(experiment_body("kept", "ab")).await;
@@ -517,7 +517,7 @@ async fn retention_deletes_old_raw_events_in_the_background_and_keeps_statistics
 #[tokio::test]
 async fn retention_runs_on_demand_and_keeps_everything_when_unset() {
     let app = spawn_app_with(|settings| {
-        settings.event_retention = Some(chrono::TimeDelta::days(7));
+        settings.engine.event_retention = Some(chrono::TimeDelta::days(7));
     })
     .await;
     insert_old_events(&app, 300, 8);

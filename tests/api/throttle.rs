@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 async fn spawn_throttled(failures_per_minute: f64, burst: u32) -> TestApp {
     spawn_app_with(|settings| {
-        settings.auth_throttle = AuthThrottleSettings {
+        settings.engine.auth_throttle = AuthThrottleSettings {
             failures_per_minute,
             burst,
             ..AuthThrottleSettings::DEFAULT
@@ -258,8 +258,8 @@ async fn a_budget_that_allows_nothing_is_refused_at_start() {
         (30.0, 0, "POSTERIOR_AUTH_FAILURE_BURST"),
     ] {
         let error = start_refused_with(|settings| {
-            settings.auth_throttle.failures_per_minute = per_minute;
-            settings.auth_throttle.burst = burst;
+            settings.engine.auth_throttle.failures_per_minute = per_minute;
+            settings.engine.auth_throttle.burst = burst;
         })
         .await;
         assert!(error.contains(needle), "{error}");

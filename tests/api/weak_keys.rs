@@ -9,7 +9,7 @@ fn with_keys(db: &TestDb, admin: &str, client: &str) -> Settings {
     let mut settings = Settings::new(db.url.clone());
     settings.bind = "127.0.0.1:0".into();
     settings.workers = Some(1);
-    settings.pool_size = 2;
+    settings.engine.pool_size = 2;
     settings.admin_key = Some(admin.into());
     settings.client_key = Some(client.into());
     settings

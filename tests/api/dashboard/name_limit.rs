@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 async fn spawn_with_short_names() -> TestApp {
-    spawn_app_with(|settings| settings.limits.max_name_bytes = 20).await
+    spawn_app_with(|settings| settings.engine.limits.max_name_bytes = 20).await
 }
 
 /// 21 bytes: one more than the limit (and far below the domain's own 200).

@@ -12,7 +12,7 @@ use std::time::Duration;
 async fn a_throttled_address_cannot_sign_in_even_with_the_right_key_until_it_refills() {
     // One failure every 4 s, after a burst of 3.
     let app = spawn_app_with(|settings| {
-        settings.auth_throttle = AuthThrottleSettings {
+        settings.engine.auth_throttle = AuthThrottleSettings {
             failures_per_minute: 15.0,
             burst: 3,
             ..AuthThrottleSettings::DEFAULT

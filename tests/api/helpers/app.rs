@@ -42,8 +42,8 @@ async fn start(db: Arc<TestDb>, configure: impl FnOnce(&mut Settings)) -> anyhow
     settings.admin_key = Some(ADMIN_KEY.into());
     settings.client_key = Some(CLIENT_KEY.into());
     settings.workers = Some(2);
-    settings.pool_size = 4;
-    settings.refresh_interval = Duration::from_millis(200);
+    settings.engine.pool_size = 4;
+    settings.engine.refresh_interval = Duration::from_millis(200);
     configure(&mut settings);
     let app = Application::build(settings).await?;
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -167,13 +167,13 @@ async fn default_limits_answer_clear_4xx_and_change_nothing() {
 #[tokio::test]
 async fn configured_limits_are_enforced() {
     let app = spawn_app_with(|settings| {
-        settings.limits.max_body_bytes = 4096;
-        settings.limits.max_events_per_request = 3;
-        settings.limits.max_attributes = 2;
-        settings.limits.max_attribute_name_bytes = 8;
-        settings.limits.max_attribute_value_bytes = 10;
-        settings.limits.max_user_id_bytes = 12;
-        settings.limits.max_name_bytes = 20;
+        settings.engine.limits.max_body_bytes = 4096;
+        settings.engine.limits.max_events_per_request = 3;
+        settings.engine.limits.max_attributes = 2;
+        settings.engine.limits.max_attribute_name_bytes = 8;
+        settings.engine.limits.max_attribute_value_bytes = 10;
+        settings.engine.limits.max_user_id_bytes = 12;
+        settings.engine.limits.max_name_bytes = 20;
     })
     .await;
     app.running_experiment(experiment_body("small", "ab")).await;
@@ -208,7 +208,36 @@ async fn configured_limits_are_enforced() {
             }),
             "20 bytes",
         ),
+        // Segments and edits are held to the same limit (the engine checks every door).
+        bad(
+            "/api/v1/segments",
+            json!({"key": "long", "name": "n".repeat(21), "rule": {"attribute": "platform", "op": "eq", "value": "ios"}}),
+            "20 bytes",
+        ),
+        Refusal {
+            method: Method::PUT,
+            ..bad(
+                "/api/v1/segments/short",
+                json!({"key": "short", "name": "n".repeat(21), "rule": {"attribute": "platform", "op": "eq", "value": "ios"}}),
+                "20 bytes",
+            )
+        },
+        Refusal {
+            method: Method::PATCH,
+            ..bad(
+                "/api/v1/experiments/small",
+                json!({"name": "n".repeat(21)}),
+                "20 bytes",
+            )
+        },
     ];
+    let segment = json!({"key": "short", "name": "Short", "rule": {"attribute": "platform", "op": "eq", "value": "ios"}});
+    assert_eq!(
+        app.admin(Method::POST, "/api/v1/segments", Some(segment))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
     for refusal in refusals {
         refusal.check(&app).await;
     }
@@ -237,6 +266,6 @@ async fn configured_limits_are_enforced() {
 
 #[tokio::test]
 async fn limits_above_the_ceilings_are_refused_at_start() {
-    let error = start_refused_with(|settings| settings.limits.max_attributes = 51).await;
+    let error = start_refused_with(|settings| settings.engine.limits.max_attributes = 51).await;
     assert!(error.contains("max_attributes"), "{error}");
 }

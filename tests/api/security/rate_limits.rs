@@ -97,7 +97,7 @@ async fn a_key_over_its_rate_limit_gets_429_with_retry_after_and_other_keys_do_n
 #[tokio::test]
 async fn the_server_default_rate_limit_applies_to_keys_without_their_own() {
     let app = spawn_app_with(|settings| {
-        settings.rate_limit = Some(3.0);
+        settings.engine.default_rate_limit = Some(3.0);
     })
     .await;
     let (own, _) = app.stored_key(Scope::Client, "own limit", Some(1000.0));

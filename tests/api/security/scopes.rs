@@ -64,7 +64,7 @@ async fn every_route_answers_each_kind_of_key_as_its_scope_says() {
     // The revoked key is refused on every route: a budget of failures large enough that the
     // failure throttle (tests/api/throttle.rs) never answers 429 here.
     let app = spawn_app_with(|settings| {
-        settings.auth_throttle.burst = 10_000;
+        settings.engine.auth_throttle.burst = 10_000;
     })
     .await;
     app.running_experiment(experiment_body("matrix", "ab"))
