@@ -52,8 +52,8 @@ pub struct AssignResponse<'a> {
         (status = 200, description = "The user's assignments", body = AssignResponse),
         (status = 404, description = "An experiment named in `experiments` does not exist", body = super::ErrorBody),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::ClientFailures
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::ClientFailures
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

@@ -15,9 +15,9 @@ use actix_web::web;
         (status = 200, description = "The audit log, streamed (chunked)",
          content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "Bad parameters", body = super::ErrorBody),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 429, response = super::openapi::RateLimited),
+        (status = 401, response = super::responses::Unauthorized),
+        (status = 403, response = super::responses::Forbidden),
+        (status = 429, response = super::responses::RateLimited),
         (status = 503, description = "Database unavailable or too many exports running", body = super::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))

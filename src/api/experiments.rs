@@ -33,8 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 201, description = "Created", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
         (status = 409, description = "The change conflicts with the experiment's status", body = super::ErrorBody),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::AdminFailures
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -51,7 +51,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments",
     responses(
         (status = 200, description = "Every experiment", body = ExperimentList),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -67,11 +67,11 @@ pub struct ExperimentList {
 }
 
 /// One experiment.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(super::responses::ExperimentPath),
     responses(
         (status = 200, description = "The experiment", body = Experiment),
-        (status = 404, response = super::openapi::UnknownExperiment),
-        super::openapi::AdminFailures
+        (status = 404, response = super::responses::UnknownExperiment),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -80,14 +80,14 @@ pub async fn get(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) ->
 }
 
 /// Edits what may change while running.
-#[utoipa::path(patch, path = "/api/v1/experiments/{key}", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(patch, path = "/api/v1/experiments/{key}", tag = "experiments", params(super::responses::ExperimentPath),
     request_body = ExperimentPatch,
     responses(
         (status = 200, description = "The changed experiment", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        super::openapi::ExperimentFailures,
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::AdminFailures
+        super::responses::ExperimentFailures,
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -105,11 +105,11 @@ pub async fn update(
 }
 
 /// Starts (or resumes) an experiment.
-#[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/start", tag = "experiments", params(super::responses::ExperimentPath),
     responses(
         (status = 200, description = "The running experiment", body = Experiment),
-        super::openapi::ExperimentFailures,
-        super::openapi::AdminFailures
+        super::responses::ExperimentFailures,
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -122,11 +122,11 @@ pub async fn start(
 }
 
 /// Pauses an experiment: enrolled users keep their variant, nobody new is enrolled.
-#[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/pause", tag = "experiments", params(super::responses::ExperimentPath),
     responses(
         (status = 200, description = "The paused experiment", body = Experiment),
-        super::openapi::ExperimentFailures,
-        super::openapi::AdminFailures
+        super::responses::ExperimentFailures,
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -147,14 +147,14 @@ pub struct StopBody {
 
 /// Stops an experiment; `stop` takes an optional `{"winner": "b"}` that every user then
 /// gets. An empty body stops without a winner.
-#[utoipa::path(post, path = "/api/v1/experiments/{key}/stop", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(post, path = "/api/v1/experiments/{key}/stop", tag = "experiments", params(super::responses::ExperimentPath),
     request_body(content = Option<StopBody>, description = "Optional: the winner"),
     responses(
         (status = 200, description = "The stopped experiment", body = Experiment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        super::openapi::ExperimentFailures,
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::AdminFailures
+        super::responses::ExperimentFailures,
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -183,11 +183,11 @@ pub async fn stop(
 }
 
 /// Statistics per variant.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/results", tag = "experiments", params(super::responses::ExperimentPath),
     responses(
         (status = 200, description = "Results per variant", body = crate::engine::ExperimentResults),
-        (status = 404, response = super::openapi::UnknownExperiment),
-        super::openapi::AdminFailures
+        (status = 404, response = super::responses::UnknownExperiment),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -198,11 +198,11 @@ pub async fn results(_: Admin, engine: web::Data<Engine>, key: web::Path<String>
 /// Off-policy evaluation: what other policies would have earned on the logged users
 /// (inverse propensity scoring and its self-normalized form, with 95% intervals). Scans the
 /// experiment's raw assignments; answers are cached for a few seconds.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(super::openapi::ExperimentPath),
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/ope", tag = "experiments", params(super::responses::ExperimentPath),
     responses(
         (status = 200, description = "Estimates per policy", body = crate::engine::ope::OpeReport),
-        (status = 404, response = super::openapi::UnknownExperiment),
-        super::openapi::AdminFailures
+        (status = 404, response = super::responses::UnknownExperiment),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

@@ -27,10 +27,10 @@ pub struct Holdout {
 }
 
 /// The server-wide holdout fraction.
-#[utoipa::path(get, path = "/api/v1/holdout", tag = "personalization",
+#[utoipa::path(get, path = "/api/v1/holdout", tag = "segments",
     responses(
         (status = 200, description = "The holdout", body = Holdout),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -41,13 +41,13 @@ pub async fn get_holdout(_: Admin, engine: web::Data<Engine>) -> ApiResult {
 
 /// Sets the holdout: users whose hash falls below the fraction get no experiment at all
 /// (and are recorded, to measure the total effect of personalization).
-#[utoipa::path(put, path = "/api/v1/holdout", tag = "personalization",
+#[utoipa::path(put, path = "/api/v1/holdout", tag = "segments",
     request_body = Holdout,
     responses(
         (status = 200, description = "The holdout now", body = Holdout),
         (status = 400, description = "Malformed JSON, or a fraction outside 0 to 0.5", body = super::ErrorBody),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::AdminFailures
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -75,12 +75,12 @@ pub struct HoldoutQuery {
 
 /// Conversion to a goal event of held-out users against users exposed to experiments, with
 /// Beta posteriors: rates, the lift of exposed over held out, and the chance exposed is better.
-#[utoipa::path(get, path = "/api/v1/holdout/results", tag = "personalization",
+#[utoipa::path(get, path = "/api/v1/holdout/results", tag = "segments",
     params(HoldoutQuery),
     responses(
         (status = 200, description = "Held out against exposed", body = crate::engine::HoldoutResults),
         (status = 400, description = "No or an invalid event name", body = super::ErrorBody),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

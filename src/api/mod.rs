@@ -15,6 +15,7 @@ mod metrics;
 pub mod observe;
 pub mod ofrep;
 pub mod openapi;
+pub mod responses;
 mod segments;
 mod track;
 mod users;

@@ -2,18 +2,21 @@
 //! the `#[utoipa::path]` annotations on the handlers and the request and response types.
 //!
 //! Response bodies are documented by the types that are serialized (`ToSchema` on them, where
-//! they live); the error responses most routes share are defined once here and referenced
-//! from each route. Documented objects allow additional properties (none of the response
+//! they live); the error responses most routes share are defined once (`responses`) and
+//! referenced from each route. Documented objects allow additional properties (none of the response
 //! types denies unknown fields), so fields added later keep responses conforming.
 
-use super::ErrorBody;
+use super::responses::{
+    Forbidden, PayloadTooLarge, RateLimited, StatusConflict, Unauthorized, Unavailable,
+    UnknownExperiment,
+};
 use super::{
     assign, audit, experiments, export, health, holdout, metrics, ofrep, segments, track, users,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,7 +67,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
     modifiers(&Security),
     tags(
         (name = "experiments", description = "Define, run and read experiments (admin key)"),
-        (name = "personalization", description = "Segments, pinned rules' segments and the holdout (admin key)"),
+        (name = "segments", description = "Segments (named targeting rules) and the holdout (admin key)"),
         (name = "apps", description = "Assignment and event intake (client key)"),
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol 0.3.0 (client key)"),
         (name = "users", description = "Privacy: erase a user (admin key)"),
@@ -119,81 +122,3 @@ pub async fn openapi_json() -> HttpResponse {
 // ---- responses many routes share ------------------------------------------------------------
 // Each is one component of the document (`#/components/responses/...`), referenced from the
 // routes that answer it; the two sets below are what every admin or client route answers.
-
-/// What every admin route may answer besides its own responses.
-#[derive(IntoResponses)]
-pub enum AdminFailures {
-    #[response(status = 401)]
-    Unauthorized(#[ref_response] Unauthorized),
-    #[response(status = 403)]
-    Forbidden(#[ref_response] Forbidden),
-    #[response(status = 429)]
-    RateLimited(#[ref_response] RateLimited),
-    #[response(status = 503)]
-    Unavailable(#[ref_response] Unavailable),
-}
-
-/// What every client route may answer besides its own responses.
-#[derive(IntoResponses)]
-pub enum ClientFailures {
-    #[response(status = 401)]
-    Unauthorized(#[ref_response] Unauthorized),
-    #[response(status = 429)]
-    RateLimited(#[ref_response] RateLimited),
-    #[response(status = 503)]
-    Unavailable(#[ref_response] Unavailable),
-}
-
-/// What a route on one experiment may answer besides its own responses: the experiment is
-/// unknown, or the change conflicts with its status.
-#[derive(IntoResponses)]
-pub enum ExperimentFailures {
-    #[response(status = 404)]
-    UnknownExperiment(#[ref_response] UnknownExperiment),
-    #[response(status = 409)]
-    StatusConflict(#[ref_response] StatusConflict),
-}
-
-#[derive(ToResponse)]
-#[response(description = "No experiment has this key")]
-pub struct UnknownExperiment(pub ErrorBody);
-
-#[derive(ToResponse)]
-#[response(description = "The change conflicts with the experiment's status")]
-pub struct StatusConflict(pub ErrorBody);
-
-/// The `{key}` of a route on one experiment.
-#[derive(utoipa::IntoParams)]
-#[into_params(names("key"), parameter_in = Path)]
-pub struct ExperimentPath(
-    /// The experiment's key
-    #[param(example = "push-time")]
-    #[allow(dead_code)]
-    String,
-);
-
-#[derive(ToResponse)]
-#[response(description = "No API key, or an unknown or revoked one")]
-pub struct Unauthorized(pub ErrorBody);
-
-#[derive(ToResponse)]
-#[response(description = "The key's scope does not allow this route")]
-pub struct Forbidden(pub ErrorBody);
-
-#[derive(ToResponse)]
-#[response(description = "The body is too large")]
-pub struct PayloadTooLarge(pub ErrorBody);
-
-#[derive(ToResponse)]
-#[response(
-    description = "The key is over its rate limit (rate_limited), or this address made too many failed authentications (too_many_failures); retry after Retry-After",
-    headers(("Retry-After" = u64, description = "Seconds to wait"))
-)]
-pub struct RateLimited(pub ErrorBody);
-
-#[derive(ToResponse)]
-#[response(
-    description = "The database is unavailable; retry after Retry-After",
-    headers(("Retry-After" = u64, description = "Seconds to wait"))
-)]
-pub struct Unavailable(pub ErrorBody);

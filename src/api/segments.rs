@@ -23,14 +23,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Creates a segment: a named rule on user attributes that experiments reference by key.
-#[utoipa::path(post, path = "/api/v1/segments", tag = "personalization",
+#[utoipa::path(post, path = "/api/v1/segments", tag = "segments",
     request_body = SegmentDraft,
     responses(
         (status = 201, description = "Created", body = Segment),
         (status = 400, description = "Malformed JSON or invalid input (rule shape, depth, size)", body = super::ErrorBody),
         (status = 409, description = "A segment with this key exists", body = super::ErrorBody),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::AdminFailures
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -43,10 +43,10 @@ pub async fn create_segment(
 }
 
 /// Lists every segment, by key.
-#[utoipa::path(get, path = "/api/v1/segments", tag = "personalization",
+#[utoipa::path(get, path = "/api/v1/segments", tag = "segments",
     responses(
         (status = 200, description = "Every segment", body = SegmentList),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -62,12 +62,12 @@ pub struct SegmentList {
 }
 
 /// One segment.
-#[utoipa::path(get, path = "/api/v1/segments/{key}", tag = "personalization",
+#[utoipa::path(get, path = "/api/v1/segments/{key}", tag = "segments",
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     responses(
         (status = 200, description = "The segment", body = Segment),
         (status = 404, description = "No segment has this key", body = super::ErrorBody),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -77,15 +77,15 @@ pub async fn get_segment(_: Admin, engine: web::Data<Engine>, key: web::Path<Str
 
 /// Replaces a segment's name, description and rule (the key stays). Every experiment that
 /// uses it follows within a second, on every instance.
-#[utoipa::path(put, path = "/api/v1/segments/{key}", tag = "personalization",
+#[utoipa::path(put, path = "/api/v1/segments/{key}", tag = "segments",
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     request_body = SegmentDraft,
     responses(
         (status = 200, description = "The changed segment", body = Segment),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
         (status = 404, description = "No segment has this key", body = super::ErrorBody),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::AdminFailures
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]
@@ -103,13 +103,13 @@ pub async fn replace_segment(
 }
 
 /// Deletes a segment; refused while an experiment that is not stopped references it.
-#[utoipa::path(delete, path = "/api/v1/segments/{key}", tag = "personalization",
+#[utoipa::path(delete, path = "/api/v1/segments/{key}", tag = "segments",
     params(("key" = String, Path, description = "The segment's key", example = "returning-buyers")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No segment has this key", body = super::ErrorBody),
         (status = 409, description = "A draft, running or paused experiment uses the segment", body = super::ErrorBody),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

@@ -73,8 +73,8 @@ pub fn parse_events(
     responses(
         (status = 202, description = "Stored", body = crate::engine::TrackReceipt),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        super::openapi::ClientFailures
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::ClientFailures
     ),
     security(("bearer" = ["client"]), ("api_key" = ["client"]))
 )]

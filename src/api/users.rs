@@ -20,7 +20,7 @@ pub struct UserErased {
     responses(
         (status = 200, description = "What was erased", body = UserErased),
         (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
-        super::openapi::AdminFailures
+        super::responses::AdminFailures
     ),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
 )]

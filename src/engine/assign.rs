@@ -3,9 +3,9 @@
 //! durably (group commit) before the answer.
 
 use super::audience;
-use super::contextual;
 use super::hashing;
-use super::snapshot::{self, LiveExperiment, Policy};
+use super::policy::Policy;
+use super::snapshot::{self, LiveExperiment};
 use super::sticky::Known;
 use super::writer::PendingAssignment;
 use super::{Engine, EngineError, holdout};
@@ -258,7 +258,7 @@ fn decide<'a>(
     let context_key = experiment.context.as_ref().map(|c| c.key_of(attributes));
     if let Some((variant, propensity, allocation)) = context_key
         .as_deref()
-        .and_then(|key| contextual::decide_in_context(experiment, key))
+        .and_then(|key| experiment.decide_in_context(key))
     {
         return PolicyChoice {
             variant,

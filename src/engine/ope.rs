@@ -15,7 +15,7 @@
 //! and reused while the statistics are unchanged or for [`MAX_AGE`].
 
 use super::cache::SummaryCache;
-use super::{Engine, EngineError, contextual};
+use super::{Engine, EngineError, context_results};
 use crate::domain::{Experiment, Kind, Metric};
 use crate::stats::Interval;
 use crate::stats::ope::{self, Cell};
@@ -107,7 +107,7 @@ impl Engine {
             .map(|c| {
                 let weights = match (&live, winner) {
                     (_, Some(w)) => (0..k).map(|v| if v == w { 1.0 } else { 0.0 }).collect(),
-                    (Some(l), None) => contextual::current_allocation(l, &c.context_key).to_vec(),
+                    (Some(l), None) => l.allocation_in(&c.context_key).to_vec(),
                     (None, None) => experiment.spec.variants.iter().map(|v| v.weight).collect(),
                 };
                 (c.context_key.clone(), weights)
@@ -115,7 +115,7 @@ impl Engine {
             .collect();
         let cached_stats = stats.clone();
         let (experiment, report) = tokio::task::spawn_blocking(move || {
-            let (contexts, _) = contextual::contexts(&experiment, &stats, &context_stats);
+            let (contexts, _) = context_results::contexts(&experiment, &stats, &context_stats);
             let winners: HashMap<String, usize> = contexts
                 .iter()
                 .filter_map(|s| {

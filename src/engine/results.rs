@@ -4,14 +4,15 @@
 //! scan of raw rows, so a results page costs the same at a thousand users as at ten million.
 
 use super::cache::SummaryCache;
+use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
-use super::{Engine, EngineError, contextual};
+use super::{Engine, EngineError};
 use crate::domain::{Experiment, Kind, Metric};
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
-use crate::store::{self, PeriodStats, VariantStats};
+use crate::store::{self, ContextStats, PeriodStats, VariantStats};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -106,9 +107,9 @@ pub struct ExperimentResults {
     /// Contextual experiments: results per context, largest first (empty otherwise). Named
     /// `segments` in the API, from before contexts had their name.
     #[serde(rename = "segments")]
-    pub contexts: Vec<contextual::ContextResults>,
+    pub contexts: Vec<ContextResults>,
     /// Contextual experiments: per-context winners against the single best variant.
-    pub personalization: Option<contextual::PersonalizationValue>,
+    pub personalization: Option<PersonalizationValue>,
 }
 
 /// One point of the series behind the charts: hours for the last two days, UTC days before.
@@ -123,7 +124,7 @@ pub struct SeriesPoint {
     pub weight: f64,
 }
 
-pub const INTERVAL_LEVEL: f64 = 0.95;
+pub use crate::stats::INTERVAL_LEVEL;
 pub const PROBABILITY_BEST_THRESHOLD: f64 = 0.95;
 pub const EXPECTED_LOSS_RELATIVE_THRESHOLD: f64 = 0.01;
 pub const SRM_THRESHOLD: f64 = srm::SRM_P_VALUE_THRESHOLD;
@@ -218,7 +219,7 @@ impl Engine {
             .await?;
         let (experiment, basis, results, series) = tokio::task::spawn_blocking(move || {
             let mut results = compute(&experiment, &basis.stats, &periods, basis.weights.clone());
-            contextual::fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
+            fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
             let series = series(&experiment, &periods);
             (experiment, basis, Arc::new(results), Arc::new(series))
         })
@@ -550,4 +551,20 @@ fn period_weighted_rates(ids: &[i64], periods: &[PeriodStats]) -> Vec<Option<f64
         })
         .collect();
     beta::period_weighted_rates(ids.len(), &table)
+}
+
+/// Adds the results per context, the value of personalization and a note on how they are
+/// computed (nothing for an experiment without a context).
+pub fn fill_contexts(
+    results: &mut ExperimentResults,
+    experiment: &Experiment,
+    pooled: &[VariantStats],
+    stats: &[ContextStats],
+) {
+    if experiment.spec.context.is_empty() {
+        return;
+    }
+    (results.contexts, results.personalization) =
+        context_results::contexts(experiment, pooled, stats);
+    results.notes.push(context_results::note(experiment));
 }

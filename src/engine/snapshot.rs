@@ -2,13 +2,11 @@
 //! I/O (the API keys live in `keys::KeyRing`). A background loop rebuilds it from the database every second.
 
 use super::audience::{Audience, SegmentCatalog};
-use super::contextual::LiveContext;
+use super::context::LiveContext;
 use super::hashing;
+use super::policy::{Policy, Posteriors};
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
-use crate::stats::beta::BetaPosterior;
-use crate::stats::gaussian::MeanPosterior;
-use crate::stats::thompson;
 use crate::store::{ContextStats, VariantStats};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -20,83 +18,6 @@ pub struct LiveVariant {
     pub key: String,
     /// Pre-serialized, so answering costs a copy, not a serialization.
     pub payload: Box<RawValue>,
-}
-
-/// How a new user's variant is chosen.
-pub enum Policy {
-    /// Fixed weights; the variant follows from a hash of the user.
-    Ab { weights: Vec<f64> },
-    /// Thompson sampling over the posteriors as of the last refresh. `allocation` is the exact
-    /// probability that the sampler (with its floor) picks each arm: the logged propensity.
-    Bandit {
-        posteriors: Posteriors,
-        floor: f64,
-        allocation: Vec<f64>,
-    },
-}
-
-/// The bandit's model of each arm, by goal metric.
-pub enum Posteriors {
-    /// Conversion: Beta(1 + converted users, 1 + users − converted users).
-    Conversion(Vec<BetaPosterior>),
-    /// Revenue: Gaussian model of the mean value per user.
-    Revenue(Vec<MeanPosterior>),
-}
-
-impl Posteriors {
-    fn from_stats(metric: Metric, variant_ids: &[i64], stats: &[VariantStats]) -> Self {
-        let of = |id: &i64| stats.iter().find(|s| s.variant_id == *id);
-        match metric {
-            Metric::Conversion => Posteriors::Conversion(
-                variant_ids
-                    .iter()
-                    .map(|id| {
-                        let (n, c) = of(id).map_or((0, 0), |s| {
-                            (s.users.max(0) as u64, s.conversions.max(0) as u64)
-                        });
-                        BetaPosterior::from_counts(n, c)
-                    })
-                    .collect(),
-            ),
-            Metric::Revenue => Posteriors::Revenue(
-                variant_ids
-                    .iter()
-                    .map(|id| {
-                        let (n, sum, sum_sq) = of(id).map_or((0, 0.0, 0.0), |s| {
-                            (s.users.max(0) as u64, s.value_sum, s.value_sum_sq)
-                        });
-                        MeanPosterior::from_sums(n, sum, sum_sq)
-                    })
-                    .collect(),
-            ),
-        }
-    }
-
-    /// The exact probability that the sampler picks each arm.
-    fn allocation(&self, floor: f64) -> Vec<f64> {
-        match self {
-            Posteriors::Conversion(arms) => thompson::allocation(arms, floor),
-            Posteriors::Revenue(arms) => thompson::allocation_gaussian(arms, floor),
-        }
-    }
-
-    /// One Thompson-sampling decision.
-    pub fn sample(&self, floor: f64, rng: &mut (impl rand::Rng + ?Sized)) -> usize {
-        match self {
-            Posteriors::Conversion(arms) => thompson::sample_arm_beta(arms, floor, rng),
-            Posteriors::Revenue(arms) => thompson::sample_arm_gaussian(arms, floor, rng),
-        }
-    }
-}
-
-impl Policy {
-    /// The probability of each variant for a new user, as the policy stands now.
-    pub fn allocation(&self) -> &[f64] {
-        match self {
-            Policy::Ab { weights } => weights,
-            Policy::Bandit { allocation, .. } => allocation,
-        }
-    }
 }
 
 /// One experiment, compiled for evaluation.
@@ -126,6 +47,27 @@ pub struct LiveExperiment {
 }
 
 impl LiveExperiment {
+    /// A new user's variant, its propensity and the allocation it was drawn from, in their
+    /// context; `None` when the pooled policy decides (A/B, or a context first seen since the
+    /// last refresh).
+    pub fn decide_in_context(&self, context_key: &str) -> Option<(usize, f64, &[f64])> {
+        let Policy::Bandit { floor, .. } = &self.policy else {
+            return None;
+        };
+        let context = self.context.as_ref()?.policies.get(context_key)?;
+        let v = context.posteriors.sample(*floor, &mut rand::rng());
+        Some((v, context.allocation[v], &context.allocation))
+    }
+
+    /// The allocation a new user of this context gets now (the pooled one for an unknown
+    /// context or a non-contextual experiment).
+    pub fn allocation_in(&self, context_key: &str) -> &[f64] {
+        self.context
+            .as_ref()
+            .and_then(|c| c.policies.get(context_key))
+            .map_or_else(|| self.policy.allocation(), |s| &s.allocation[..])
+    }
+
     pub fn compile(
         experiment: Experiment,
         stats: Vec<VariantStats>,

@@ -29,6 +29,9 @@ pub mod special;
 pub mod srm;
 pub mod thompson;
 
+/// The level of every interval Posterior reports (credible or confidence): 95%.
+pub const INTERVAL_LEVEL: f64 = 0.95;
+
 /// A point estimate with an interval around it (credible or confidence, as documented by
 /// the function returning it). An unbounded end (an estimate from a single observation) is
 /// infinite, which JSON writes as `null`.

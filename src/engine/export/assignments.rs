@@ -6,7 +6,7 @@
 use super::format::{Encoder, number, time};
 use super::paging::KeysetPages;
 use super::selection::Selection;
-use crate::engine::contextual;
+use crate::engine::context;
 use crate::store::StoreError;
 use crate::store::export::{self as rows, AssignmentRow};
 use chrono::{DateTime, Utc};
@@ -63,7 +63,7 @@ impl KeysetPages for Assignments<'_> {
         let converted_at = r.converted_at.map_or(Value::Null, time);
         let value = number(r.value);
         let context = r.context_key.as_deref().map_or(Value::Null, |k| {
-            Value::Object(contextual::context_object(
+            Value::Object(context::context_object(
                 &selection.experiment.spec.context,
                 k,
             ))

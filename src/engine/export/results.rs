@@ -14,7 +14,7 @@ use super::paging::Sink;
 use super::selection::Selection;
 use crate::domain::{Experiment, Kind, TimeRange};
 use crate::engine::EngineError;
-use crate::engine::contextual::{self, ContextResults, ContextVariant, PersonalizationValue};
+use crate::engine::context_results::{ContextResults, ContextVariant, PersonalizationValue};
 use crate::engine::results::{self, ExperimentResults, VariantResults, Verdict};
 use crate::stats::beta::BetaPosterior;
 use crate::stats::{Interval, thompson};
@@ -130,7 +130,7 @@ fn compute(
     // Per-context rows come from all-time statistics: only without a range.
     if range.is_all() && !experiment.spec.context.is_empty() {
         let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
-        contextual::fill_contexts(&mut computed, experiment, &stats, &context_stats);
+        results::fill_contexts(&mut computed, experiment, &stats, &context_stats);
     }
     Ok(computed)
 }
