@@ -25,7 +25,7 @@ fn gain_text(revenue: bool, x: f64) -> String {
 
 /// Results per context and the personalization sentence (nothing for experiments without a
 /// context).
-pub fn segments_section(e: &Experiment, r: &ExperimentResults) -> Markup {
+pub fn contexts_section(e: &Experiment, r: &ExperimentResults) -> Markup {
     if e.spec.context.is_empty() {
         return html! {};
     }

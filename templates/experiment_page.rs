@@ -703,7 +703,7 @@ pub fn page(view: &ExperimentView) -> Markup {
             (thresholds(r))
             (refresh_control(view))
             p.muted { "Computed " (format::utc(r.computed_at)) "." }
-            (super::contextual::segments_section(e, r))
+            (super::contextual::contexts_section(e, r))
             (charts_section(view))
             (super::contextual::ope_section(e, &path(e), view.ope))
             (definition(e, view.segment_names))

@@ -1,3 +1,6 @@
+//! API keys' vocabulary: the scope a key grants, the stored key (never its secret), and the
+//! checks on a key's name and rate limit.
+
 str_enum!(
     /// What an API key may do: `client` assigns, tracks and evaluates flags; `admin` does everything.
     /// Also the CLI's `--scope` (`posterior keys create`).

@@ -1,5 +1,5 @@
-//! Personalization vocabulary: named segments, rules that pin a variant for a segment,
-//! mutual-exclusion layers and the holdout.
+//! Who gets what beyond targeting: named segments, pinned rules (a segment whose users always
+//! get one variant), mutual-exclusion layers and the holdout fraction.
 
 use super::names::{LayerKey, SegmentKey, VariantKey};
 use super::targeting::Rule;

@@ -36,7 +36,7 @@ pub struct NewAssignment {
     pub assigned_at: DateTime<Utc>,
     pub propensity: f64,
     pub attributes: Value,
-    /// Contextual experiments: the user's context (see `engine::contextual`).
+    /// Contextual experiments: the user's context (see `engine::context`).
     pub context_key: Option<String>,
 }
 

@@ -1,5 +1,5 @@
-//! Personalization storage: segments, the integrity checks experiments need (segment
-//! references, layer overlaps), and the holdout (its fraction, its members' outcomes).
+//! Segments, the integrity checks experiments need (segment references, layer overlaps), and
+//! the holdout (its fraction, its members' conversions).
 
 use super::StoreError;
 use super::schema::{experiments, holdout, segments};
