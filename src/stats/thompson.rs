@@ -32,6 +32,18 @@ fn explore<R: Rng + ?Sized>(floor: f64, arms: usize, rng: &mut R) -> bool {
 #[inline]
 pub fn sample_arm_beta<R: Rng + ?Sized>(arms: &[BetaPosterior], floor: f64, rng: &mut R) -> usize {
     assert!(!arms.is_empty(), "Thompson sampling needs at least one arm");
+    explore_or_draw(arms, floor, rng, |arm, rng| sample_beta(arm.alpha, arm.beta, rng))
+}
+
+/// With probability K·floor an arm uniformly at random, else the arm whose posterior draw is
+/// largest (`draw` samples one arm's posterior).
+#[inline]
+fn explore_or_draw<A, R: Rng + ?Sized>(
+    arms: &[A],
+    floor: f64,
+    rng: &mut R,
+    mut draw: impl FnMut(&A, &mut R) -> f64,
+) -> usize {
     let floor = effective_floor(floor, arms.len());
     if explore(floor, arms.len(), rng) {
         return rng.random_range(0..arms.len());
@@ -39,9 +51,9 @@ pub fn sample_arm_beta<R: Rng + ?Sized>(arms: &[BetaPosterior], floor: f64, rng:
     let mut best = 0;
     let mut best_draw = f64::NEG_INFINITY;
     for (i, arm) in arms.iter().enumerate() {
-        let draw = sample_beta(arm.alpha, arm.beta, rng);
-        if draw > best_draw {
-            best_draw = draw;
+        let x = draw(arm, rng);
+        if x > best_draw {
+            best_draw = x;
             best = i;
         }
     }
@@ -119,21 +131,10 @@ pub fn sample_arm_gaussian<R: Rng + ?Sized>(
             .map(|(i, _)| i)
             .unwrap_or(0);
     }
-    let floor = effective_floor(floor, arms.len());
-    if explore(floor, arms.len(), rng) {
-        return rng.random_range(0..arms.len());
-    }
-    let mut best = 0;
-    let mut best_draw = f64::NEG_INFINITY;
-    for (i, arm) in arms.iter().enumerate() {
+    explore_or_draw(arms, floor, rng, |arm, rng| {
         let z: f64 = StandardNormal.sample(rng);
-        let draw = arm.mean() + z * arm.variance_of_mean().sqrt();
-        if draw > best_draw {
-            best_draw = draw;
-            best = i;
-        }
-    }
-    best
+        arm.mean() + z * arm.variance_of_mean().sqrt()
+    })
 }
 
 /// Exact probability that [`sample_arm_gaussian`] picks each arm: 1/U for each of the U
