@@ -2,7 +2,7 @@
 //! personalization, and the off-policy estimates.
 
 use super::format;
-use crate::domain::{Experiment, Metric};
+use crate::domain::{Experiment, GoalMetric};
 use crate::engine::ope::OpeReport;
 use crate::engine::results::ExperimentResults;
 use maud::{Markup, html};
@@ -29,7 +29,7 @@ pub fn contexts_section(e: &Experiment, r: &ExperimentResults) -> Markup {
     if e.spec.context.is_empty() {
         return html! {};
     }
-    let revenue = e.spec.goal.metric == Metric::Revenue;
+    let revenue = e.spec.goal.metric == GoalMetric::Revenue;
     html! {
         section aria-labelledby="contexts-heading" {
             h2 #contexts-heading { "Contexts" }
@@ -91,7 +91,7 @@ pub fn contexts_section(e: &Experiment, r: &ExperimentResults) -> Markup {
 /// The off-policy estimates: cached ones, or a link that computes them (it scans the raw
 /// assignments, so the page does not do it on every view).
 pub fn ope_section(e: &Experiment, path: &str, ope: Option<&OpeReport>) -> Markup {
-    let revenue = e.spec.goal.metric == Metric::Revenue;
+    let revenue = e.spec.goal.metric == GoalMetric::Revenue;
     html! {
         section aria-labelledby="ope-heading" {
             h2 #ope-heading { "What other policies would have earned" }

@@ -271,7 +271,7 @@ pub fn create_page(view: &CreateView) -> Markup {
                     (text_field(&f(errors, "goal_event", "Goal event",
                         Some("The event name the apps track when the user does what you want.")),
                         &form.goal_event, InputOptions { required: true, placeholder: Some("purchase"), ..InputOptions::default() }))
-                    (select_field(&f(errors, "goal_metric", "Metric", None), &form.goal_metric, METRICS))
+                    (select_field(&f(errors, "goal_metric", "GoalMetric", None), &form.goal_metric, METRICS))
                 }
                 fieldset.group {
                     legend { "How users are split" }

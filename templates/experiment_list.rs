@@ -3,7 +3,7 @@
 use super::components::status_badge;
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::domain::{Experiment, Kind, Metric, Status};
+use crate::domain::{Experiment, GoalMetric, Kind, Status};
 use crate::engine::summaries::{ExperimentSummary, Leader};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -43,14 +43,14 @@ fn filter_link(
 }
 
 /// The variant ahead so far, with its mean of the goal metric.
-fn leader(v: &Leader, metric: Metric) -> Markup {
+fn leader(v: &Leader, metric: GoalMetric) -> Markup {
     html! {
         (v.name) @if v.name != v.key { " " span.muted { "(" (v.key) ")" } }
         br;
         span.muted {
             @match metric {
-                Metric::Conversion => { (format::percent(v.mean, 1)) " converted" }
-                Metric::Revenue => { (format::amount(v.mean)) " per user" }
+                GoalMetric::Conversion => { (format::percent(v.mean, 1)) " converted" }
+                GoalMetric::Revenue => { (format::amount(v.mean)) " per user" }
             }
         }
     }

@@ -6,7 +6,7 @@ use super::components::{Tone, csrf_input, notice, op_words, status_badge, swatch
 use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
-use crate::domain::{Condition, Experiment, Kind, Metric, Op, Rule, Status};
+use crate::domain::{Condition, Experiment, GoalMetric, Kind, Op, Rule, Status};
 use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -36,7 +36,7 @@ fn path(e: &Experiment) -> String {
 }
 
 fn is_revenue(r: &ExperimentResults) -> bool {
-    r.metric == Metric::Revenue
+    r.metric == GoalMetric::Revenue
 }
 
 /// The goal metric's mean for a variant: conversion rate, or value per user.
@@ -598,7 +598,7 @@ fn definition(e: &Experiment, names: &HashMap<String, String>) -> Markup {
             @if !spec.description.is_empty() { p.description { (spec.description) } }
             dl.facts {
                 dt { "Goal" } dd { "users who send the event " code { (spec.goal.event) } " ("
-                    (if spec.goal.metric == Metric::Revenue { "revenue: the sum of its values per user" } else { "conversion: counted once per user" }) ")" }
+                    (if spec.goal.metric == GoalMetric::Revenue { "revenue: the sum of its values per user" } else { "conversion: counted once per user" }) ")" }
                 dt { "Dimension" } dd { (spec.dimension.as_str()) }
                 dt { "Kind" } dd {
                     @if spec.kind == Kind::Ab { "A/B test with fixed weights" } @else { "bandit (Thompson sampling), floor " (format::percent(spec.floor, 1)) " per variant" }

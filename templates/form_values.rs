@@ -2,7 +2,7 @@
 //! as it was sent), and the errors by field. The dashboard reads them from a request and
 //! turns them into domain drafts (`dashboard::forms`); the views only show them.
 
-use crate::domain::{Dimension, Kind, MAX_VARIANTS, Metric, Op};
+use crate::domain::{Dimension, GoalMetric, Kind, MAX_VARIANTS, Op};
 use std::collections::BTreeMap;
 
 /// Error messages by form field name; the first error of a field wins.
@@ -126,7 +126,7 @@ impl Default for ExperimentForm {
             dimension: Dimension::Content.as_str().into(),
             kind: Kind::Ab.as_str().into(),
             goal_event: String::new(),
-            goal_metric: Metric::Conversion.as_str().into(),
+            goal_metric: GoalMetric::Conversion.as_str().into(),
             traffic: "100".into(),
             floor: String::new(),
             min_users_per_arm: String::new(),

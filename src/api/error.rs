@@ -136,6 +136,10 @@ impl From<EngineError> for ApiError {
                 code: "unknown_segment",
                 message: format!("no segment has the key {key:?}"),
             },
+            EngineError::UnknownMetric(key) => ApiError::NotFound {
+                code: "unknown_metric",
+                message: format!("no metric has the key {key:?}"),
+            },
             e @ EngineError::UnknownVariant { .. } => ApiError::Invalid(e.to_string()),
             EngineError::Conflict(c) => ApiError::Conflict(c.to_string()),
             EngineError::Unavailable(m) => {

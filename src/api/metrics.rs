@@ -1,33 +1,126 @@
-//! `GET /metrics`: Prometheus text. Counters and histograms are recorded as things happen;
-//! the gauges (pool use, snapshot age, experiments) are read from the engine at scrape time.
+//! `/api/v1/metrics`: the metric library, reusable definitions of what to measure that
+//! experiments name as their goal, secondary metrics and guardrails.
 
-use crate::domain::Status;
+use super::ApiResult;
+use super::auth::Admin;
+use super::json::Json;
+use crate::domain::{Metric, MetricDraft, MetricOut};
 use crate::engine::Engine;
-use crate::telemetry;
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
 
-/// Prometheus text: requests and latency by route and status, assignments, events, OFREP
-/// evaluations, group-commit batches, database pool use and the snapshot's age.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
-pub async fn metrics(engine: web::Data<Engine>) -> HttpResponse {
-    let snapshot = engine.snapshot();
-    metrics::gauge!("posterior_snapshot_age_seconds")
-        .set(snapshot.built_at.elapsed().as_secs_f64());
-    for status in Status::ALL {
-        let n = snapshot
-            .experiments
-            .iter()
-            .filter(|e| e.status == *status)
-            .count();
-        metrics::gauge!("posterior_experiments", "status" => status.as_str()).set(n as f64);
-    }
-    let (open, idle) = engine.pool_state();
-    metrics::gauge!("posterior_db_pool_connections", "state" => "open").set(f64::from(open));
-    metrics::gauge!("posterior_db_pool_connections", "state" => "idle").set(f64::from(idle));
-    metrics::gauge!("posterior_db_pool_connections", "state" => "in_use")
-        .set(f64::from(open.saturating_sub(idle)));
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(telemetry::prometheus().render())
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/metrics")
+            .route(web::post().to(create_metric))
+            .route(web::get().to(list_metrics)),
+    )
+    .service(
+        web::resource("/metrics/{key}")
+            .route(web::get().to(get_metric))
+            .route(web::put().to(replace_metric))
+            .route(web::delete().to(delete_metric)),
+    );
+}
+
+/// Creates a metric (`conversion`, `mean`, `ratio` or `retention`).
+#[utoipa::path(post, path = "/api/v1/metrics", tag = "metrics",
+    request_body = MetricDraft,
+    responses(
+        (status = 201, description = "Created", body = MetricOut),
+        (status = 400, description = "Malformed JSON or invalid input (type, durations, cap, a ratio's parts)", body = super::ErrorBody),
+        (status = 409, description = "A metric with this key exists", body = super::ErrorBody),
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
+    ),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
+)]
+pub async fn create_metric(
+    Admin(actor): Admin,
+    engine: web::Data<Engine>,
+    draft: Json<MetricDraft>,
+) -> ApiResult {
+    Ok(HttpResponse::Created().json(engine.create_metric(&actor, draft.into_inner()).await?))
+}
+
+/// Lists every metric, by key.
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics",
+    responses(
+        (status = 200, description = "Every metric", body = MetricList),
+        super::responses::AdminFailures
+    ),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
+)]
+pub async fn list_metrics(_: Admin, engine: web::Data<Engine>) -> ApiResult {
+    let metrics = engine.list_metrics().await?;
+    Ok(HttpResponse::Ok().json(MetricList { metrics }))
+}
+
+/// `GET /api/v1/metrics`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricList {
+    #[schema(value_type = Vec<MetricOut>)]
+    pub metrics: Vec<Metric>,
+}
+
+/// One metric.
+#[utoipa::path(get, path = "/api/v1/metrics/{key}", tag = "metrics",
+    params(("key" = String, Path, description = "The metric's key", example = "purchase-rate")),
+    responses(
+        (status = 200, description = "The metric", body = MetricOut),
+        (status = 404, description = "No metric has this key", body = super::ErrorBody),
+        super::responses::AdminFailures
+    ),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
+)]
+pub async fn get_metric(_: Admin, engine: web::Data<Engine>, key: web::Path<String>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(engine.metric(&key).await?))
+}
+
+/// Replaces a metric's definition (the key stays). Every experiment using it recomputes it
+/// from the raw rows, in the background; their results say so meanwhile.
+#[utoipa::path(put, path = "/api/v1/metrics/{key}", tag = "metrics",
+    params(("key" = String, Path, description = "The metric's key", example = "purchase-rate")),
+    request_body = MetricDraft,
+    responses(
+        (status = 200, description = "The changed metric", body = MetricOut),
+        (status = 400, description = "Malformed JSON or invalid input", body = super::ErrorBody),
+        (status = 404, description = "No metric has this key", body = super::ErrorBody),
+        (status = 413, response = super::responses::PayloadTooLarge),
+        super::responses::AdminFailures
+    ),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
+)]
+pub async fn replace_metric(
+    Admin(actor): Admin,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+    draft: Json<MetricDraft>,
+) -> ApiResult {
+    Ok(HttpResponse::Ok().json(
+        engine
+            .replace_metric(&actor, &key, draft.into_inner())
+            .await?,
+    ))
+}
+
+/// Deletes a metric; refused while an experiment that is not stopped uses it, or while it is
+/// a part of a ratio metric.
+#[utoipa::path(delete, path = "/api/v1/metrics/{key}", tag = "metrics",
+    params(("key" = String, Path, description = "The metric's key", example = "purchase-rate")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No metric has this key", body = super::ErrorBody),
+        (status = 409, description = "An experiment that is not stopped uses it, or a ratio has it as a part", body = super::ErrorBody),
+        super::responses::AdminFailures
+    ),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"]))
+)]
+pub async fn delete_metric(
+    Admin(actor): Admin,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+) -> ApiResult {
+    engine.delete_metric(&actor, &key).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

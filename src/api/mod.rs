@@ -15,6 +15,7 @@ mod metrics;
 pub mod observe;
 pub mod ofrep;
 pub mod openapi;
+mod prometheus;
 pub mod responses;
 mod segments;
 mod track;
@@ -40,7 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::metrics))
+    .route("/metrics", web::get().to(prometheus::metrics))
     .route("/openapi.json", web::get().to(openapi::openapi_json))
     .configure(ofrep::routes)
     .service(
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/assign", web::post().to(assign::assign))
             .route("/track", web::post().to(track::track))
             .configure(experiments::routes)
+            .configure(metrics::routes)
             .configure(segments::routes)
             .configure(holdout::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))

@@ -11,7 +11,8 @@ use super::responses::{
     UnknownExperiment,
 };
 use super::{
-    assign, audit, experiments, export, health, holdout, metrics, ofrep, segments, track, users,
+    assign, audit, experiments, export, health, holdout, metrics, ofrep, prometheus, segments,
+    track, users,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -34,6 +35,11 @@ use utoipa::{Modify, OpenApi};
         experiments::pause,
         experiments::stop,
         experiments::results,
+        metrics::create_metric,
+        metrics::list_metrics,
+        metrics::get_metric,
+        metrics::replace_metric,
+        metrics::delete_metric,
         segments::create_segment,
         segments::list_segments,
         segments::get_segment,
@@ -52,7 +58,7 @@ use utoipa::{Modify, OpenApi};
         ofrep::evaluate_flags,
         health::healthz,
         health::readyz,
-        metrics::metrics,
+        prometheus::metrics,
         openapi_json,
     ),
     components(responses(
@@ -67,6 +73,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Security),
     tags(
         (name = "experiments", description = "Define, run and read experiments (admin key)"),
+        (name = "metrics", description = "The metric library: what experiments measure (admin key)"),
         (name = "segments", description = "Segments (named targeting rules) and the holdout (admin key)"),
         (name = "apps", description = "Assignment and event intake (client key)"),
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol 0.3.0 (client key)"),

@@ -37,6 +37,9 @@ impl From<EngineError> for DashboardError {
             EngineError::UnknownSegment(key) => {
                 DashboardError::NotFound(format!("There is no segment with the key “{key}”."))
             }
+            EngineError::UnknownMetric(key) => {
+                DashboardError::NotFound(format!("There is no metric with the key “{key}”."))
+            }
             EngineError::Invalid(v) => DashboardError::BadRequest(v.to_string()),
             e @ EngineError::UnknownVariant { .. } => DashboardError::BadRequest(e.to_string()),
             EngineError::Conflict(c) => DashboardError::Conflict(c.to_string()),

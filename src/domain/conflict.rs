@@ -28,8 +28,15 @@ pub enum Conflict {
         action: &'static str,
         status: Status,
     },
-    /// A stopped experiment cannot be edited.
+    /// A stopped experiment cannot be edited (but for its metrics).
     Stopped,
+    /// The metric is used by experiments that are not stopped.
+    MetricInUse {
+        metric: String,
+        experiments: Vec<String>,
+    },
+    /// The metric is a part of ratio metrics.
+    MetricIsPart { metric: String, ratios: Vec<String> },
 }
 
 impl fmt::Display for Conflict {
@@ -58,7 +65,22 @@ impl fmt::Display for Conflict {
             Conflict::Lifecycle { action, status } => {
                 write!(f, "cannot {action} an experiment that is {status}")
             }
-            Conflict::Stopped => f.write_str("a stopped experiment cannot be edited"),
+            Conflict::Stopped => {
+                f.write_str("a stopped experiment cannot be edited, except for its metrics")
+            }
+            Conflict::MetricInUse {
+                metric,
+                experiments,
+            } => write!(
+                f,
+                "metric {metric:?} is used by experiments that are not stopped: {}; remove it from them (or stop them) first",
+                experiments.join(", ")
+            ),
+            Conflict::MetricIsPart { metric, ratios } => write!(
+                f,
+                "metric {metric:?} is a part of the ratio metrics {}; change or delete them first",
+                ratios.join(", ")
+            ),
         }
     }
 }

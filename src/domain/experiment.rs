@@ -1,6 +1,10 @@
 //! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
 
-use super::names::{EventName, ExperimentKey, SegmentKey, VariantKey};
+use super::metric::{
+    Duration, MAX_GUARDRAILS, MAX_SECONDARY_METRICS, MeanOf, MetricDefinition, MetricSpec,
+    MetricType,
+};
+use super::names::{EventName, ExperimentKey, MetricKey, SegmentKey, VariantKey};
 use super::segment::{Layer, PinnedRule, check_pinned_rules, double_option};
 use super::targeting::{MAX_ATTRIBUTE_NAME, Targeting};
 use super::text::{check_description, check_name, has_nul};
@@ -34,19 +38,224 @@ str_enum!(
 );
 str_enum!(
     /// `conversion` counts a user once; `revenue` sums the values of their events.
-    Metric { Conversion => "conversion", Revenue => "revenue" }
+    GoalMetric { Conversion => "conversion", Revenue => "revenue" }
 );
 
+/// The goal as the assignment rows follow it (`converted_at`, `value`) and a bandit
+/// optimizes it: `{"event", "metric"}`, inline, or derived from the goal metric of the
+/// library (see `ExperimentMetrics::goal`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Goal {
     pub event: EventName,
     #[serde(default = "default_metric")]
-    pub metric: Metric,
+    pub metric: GoalMetric,
+    /// How events count toward it (the library metric's window, count, value cap or
+    /// retention window; nothing of that for an inline goal).
+    #[serde(skip)]
+    pub counting: GoalCounting,
 }
 
-fn default_metric() -> Metric {
-    Metric::Conversion
+/// Which of a goal event's occurrences count, and how much.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GoalCounting {
+    /// Only events within this long after the assignment.
+    pub window: Option<Duration>,
+    /// Retention: only events in `[from, to)` after the assignment.
+    pub retention: Option<(Duration, Duration)>,
+    /// A mean of the events' number: each adds 1, not its value.
+    pub of_count: bool,
+    /// Each user's total counts at most this much in the statistics.
+    pub cap_value: Option<f64>,
+}
+
+/// An experiment's metrics, by key in the library: the goal (what the verdict and a bandit
+/// optimize; `None` when the inline `goal` is the goal), secondary metrics and guardrails.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentMetrics {
+    #[serde(default)]
+    pub goal: Option<MetricKey>,
+    #[serde(default)]
+    pub secondary: Vec<MetricKey>,
+    #[serde(default)]
+    pub guardrails: Vec<Guardrail>,
+}
+
+/// A metric that must not get worse: `threshold` is the relative harm that matters (0.02:
+/// 2% worse in the metric's bad direction).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrail {
+    pub metric: MetricKey,
+    #[serde(default)]
+    pub threshold: f64,
+}
+
+/// The largest guardrail threshold: ten times worse.
+pub const MAX_GUARDRAIL_THRESHOLD: f64 = 10.0;
+
+/// The role a metric plays in an experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricRole {
+    Goal,
+    Secondary,
+    Guardrail,
+}
+
+impl MetricRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricRole::Goal => "goal",
+            MetricRole::Secondary => "secondary",
+            MetricRole::Guardrail => "guardrail",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "goal" => Some(MetricRole::Goal),
+            "secondary" => Some(MetricRole::Secondary),
+            "guardrail" => Some(MetricRole::Guardrail),
+            _ => None,
+        }
+    }
+}
+
+impl ExperimentMetrics {
+    /// Every declared metric with its role, position and threshold, goal first.
+    pub fn declared(&self) -> Vec<(MetricRole, usize, &MetricKey, f64)> {
+        let mut out = Vec::new();
+        if let Some(goal) = &self.goal {
+            out.push((MetricRole::Goal, 0, goal, 0.0));
+        }
+        out.extend(
+            self.guardrails
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (MetricRole::Guardrail, i, &g.metric, g.threshold)),
+        );
+        out.extend(
+            self.secondary
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (MetricRole::Secondary, i, k, 0.0)),
+        );
+        out
+    }
+
+    /// Checks counts, duplicates, thresholds and that every key is in `library` (a lookup of
+    /// the library as it stands in the caller's transaction).
+    pub fn check(
+        &self,
+        library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
+    ) -> Result<(), ValidationError> {
+        if self.secondary.len() > MAX_SECONDARY_METRICS {
+            return Err(ValidationError::new(
+                "metrics.secondary",
+                Violation::TooMany {
+                    what: "secondary metrics",
+                    max: MAX_SECONDARY_METRICS,
+                    found: Some(self.secondary.len()),
+                },
+            ));
+        }
+        if self.guardrails.len() > MAX_GUARDRAILS {
+            return Err(ValidationError::new(
+                "metrics.guardrails",
+                Violation::TooMany {
+                    what: "guardrails",
+                    max: MAX_GUARDRAILS,
+                    found: Some(self.guardrails.len()),
+                },
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (role, i, key, threshold) in self.declared() {
+            let field = match role {
+                MetricRole::Goal => "metrics.goal".to_string(),
+                MetricRole::Secondary => format!("metrics.secondary[{i}]"),
+                MetricRole::Guardrail => format!("metrics.guardrails[{i}].metric"),
+            };
+            if library(key).is_none() {
+                return Err(ValidationError::new(
+                    field,
+                    Violation::UnknownMetric {
+                        key: key.to_string(),
+                    },
+                ));
+            }
+            if !seen.insert(key) {
+                return Err(ValidationError::new(
+                    field,
+                    Violation::Duplicate {
+                        what: "metric",
+                        value: key.to_string(),
+                    },
+                ));
+            }
+            if !(0.0..=MAX_GUARDRAIL_THRESHOLD).contains(&threshold) {
+                return Err(ValidationError::new(
+                    format!("metrics.guardrails[{i}].threshold"),
+                    Violation::OutOfRange {
+                        min: 0.0,
+                        max: MAX_GUARDRAIL_THRESHOLD,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Goal {
+    /// The goal a library metric gives the assignment rows and a bandit: conversion to its
+    /// event (conversion, retention) or the mean of its values or count (mean); a ratio's
+    /// goal rows follow its numerator. `None` when a part is missing from `library`.
+    pub fn of_metric(
+        spec: &MetricSpec,
+        library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
+    ) -> Option<Goal> {
+        let counting = GoalCounting {
+            window: spec.window,
+            ..GoalCounting::default()
+        };
+        Some(match &spec.definition {
+            MetricDefinition::Conversion { event } => Goal {
+                event: event.clone(),
+                metric: GoalMetric::Conversion,
+                counting,
+            },
+            MetricDefinition::Retention { event, from, to } => Goal {
+                event: event.clone(),
+                metric: GoalMetric::Conversion,
+                counting: GoalCounting {
+                    retention: Some((*from, *to)),
+                    ..counting
+                },
+            },
+            MetricDefinition::Mean { event, of, cap } => Goal {
+                event: event.clone(),
+                metric: GoalMetric::Revenue,
+                counting: GoalCounting {
+                    of_count: *of == MeanOf::Count,
+                    cap_value: match cap {
+                        Some(super::metric::Cap::Value(v)) => Some(*v),
+                        _ => None,
+                    },
+                    ..counting
+                },
+            },
+            MetricDefinition::Ratio { numerator, .. } => {
+                return Goal::of_metric(&library(numerator)?, library);
+            }
+        })
+    }
+}
+
+fn default_metric() -> GoalMetric {
+    GoalMetric::Conversion
 }
 
 /// A variant as submitted.
@@ -75,7 +284,12 @@ pub struct ExperimentDraft {
     pub variants: Vec<VariantDraft>,
     #[serde(default)]
     pub control: Option<VariantKey>,
-    pub goal: Goal,
+    /// The inline goal `{"event", "metric"}`; or name a library metric in `metrics.goal`.
+    #[serde(default)]
+    pub goal: Option<Goal>,
+    /// The goal, secondary metrics and guardrails, by key in the metric library.
+    #[serde(default)]
+    pub metrics: ExperimentMetrics,
     #[serde(default)]
     pub targeting: Targeting,
     #[serde(default)]
@@ -118,6 +332,7 @@ pub struct ExperimentSpec {
     pub variants: Vec<Variant>,
     pub control: VariantKey,
     pub goal: Goal,
+    pub metrics: ExperimentMetrics,
     pub targeting: Targeting,
     pub traffic: f64,
     /// Bandits only: the least share any arm gets, so no arm is starved of data.
@@ -173,6 +388,36 @@ pub struct ExperimentPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Layer>)]
     pub layer: Option<Option<Layer>>,
+    /// Replaces the metrics (also of a stopped experiment); the goal may change only in a
+    /// draft.
+    pub metrics: Option<ExperimentMetrics>,
+}
+
+impl ExperimentPatch {
+    /// Whether the patch changes nothing but the metrics (all a stopped experiment allows).
+    pub fn only_metrics(&self) -> bool {
+        let ExperimentPatch {
+            name,
+            description,
+            traffic,
+            targeting,
+            weights,
+            floor,
+            min_users_per_arm,
+            pinned_rules,
+            layer,
+            metrics: _,
+        } = self;
+        name.is_none()
+            && description.is_none()
+            && traffic.is_none()
+            && targeting.is_none()
+            && weights.is_none()
+            && floor.is_none()
+            && min_users_per_arm.is_none()
+            && pinned_rules.is_none()
+            && layer.is_none()
+    }
 }
 
 fn check_traffic(traffic: f64) -> Result<(), ValidationError> {
@@ -272,7 +517,17 @@ impl ExperimentDraft {
         )
     }
 
+    /// Validates a draft that names no library metric.
     pub fn validate(self) -> Result<ExperimentSpec, ValidationError> {
+        self.validate_with(&|_| None)
+    }
+
+    /// Validates the draft; `library` looks metrics up as the library stands in the
+    /// caller's transaction.
+    pub fn validate_with(
+        self,
+        library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
+    ) -> Result<ExperimentSpec, ValidationError> {
         check_name("name", &self.name)?;
         check_description(&self.description)?;
         let n = self.variants.len();
@@ -379,6 +634,8 @@ impl ExperimentDraft {
             layer.check()?;
         }
         check_context(&self.context)?;
+        self.metrics.check(library)?;
+        let goal = resolve_goal(self.goal, &self.metrics, self.kind, library)?;
 
         let variants = self
             .variants
@@ -399,7 +656,8 @@ impl ExperimentDraft {
             kind: self.kind,
             variants,
             control,
-            goal: self.goal,
+            goal,
+            metrics: self.metrics,
             targeting: self.targeting,
             traffic,
             floor,
@@ -408,6 +666,48 @@ impl ExperimentDraft {
             layer: self.layer,
             context: self.context,
         })
+    }
+}
+
+/// The goal of a draft: the inline one, or the one its goal metric gives; exactly one must
+/// be named, and a bandit's must have a per-user model Thompson sampling can draw from.
+fn resolve_goal(
+    inline: Option<Goal>,
+    metrics: &ExperimentMetrics,
+    kind: Kind,
+    library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
+) -> Result<Goal, ValidationError> {
+    match (inline, &metrics.goal) {
+        (Some(goal), None) => Ok(goal),
+        (None, Some(key)) => {
+            let unknown = || {
+                ValidationError::new(
+                    "metrics.goal",
+                    Violation::UnknownMetric {
+                        key: key.to_string(),
+                    },
+                )
+            };
+            let spec = library(key).ok_or_else(unknown)?;
+            let kind_of_goal = spec.definition.metric_type();
+            if kind == Kind::Bandit
+                && matches!(kind_of_goal, MetricType::Ratio | MetricType::Retention)
+            {
+                return Err(ValidationError::new(
+                    "metrics.goal",
+                    Violation::BanditGoal {
+                        kind: kind_of_goal.as_str(),
+                    },
+                ));
+            }
+            Goal::of_metric(&spec, library).ok_or_else(unknown)
+        }
+        (inline, goal) => Err(ValidationError::new(
+            "goal",
+            Violation::GoalCount {
+                found: usize::from(inline.is_some()) + usize::from(goal.is_some()),
+            },
+        )),
     }
 }
 
@@ -436,8 +736,31 @@ impl ExperimentSpec {
         refs
     }
 
-    /// Applies a patch, returning the changed spec, or why it cannot apply.
+    /// The spec with its goal derived again from `library` (after an edit of a metric it
+    /// uses), or why the edit cannot stand (a bandit's goal turned into a ratio).
+    pub fn relinked(
+        &self,
+        library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
+    ) -> Result<ExperimentSpec, ValidationError> {
+        let mut spec = self.clone();
+        if self.metrics.goal.is_some() {
+            spec.goal = resolve_goal(None, &self.metrics, self.kind, library)?;
+        }
+        Ok(spec)
+    }
+
+    /// Applies a patch that names no library metric.
     pub fn patched(&self, patch: ExperimentPatch) -> Result<ExperimentSpec, ValidationError> {
+        self.patched_with(patch, &|_| None)
+    }
+
+    /// Applies a patch, returning the changed spec, or why it cannot apply; `library` looks
+    /// metrics up. Whether the goal may change (a draft) is the caller's to check.
+    pub fn patched_with(
+        &self,
+        patch: ExperimentPatch,
+        library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
+    ) -> Result<ExperimentSpec, ValidationError> {
         let mut spec = self.clone();
         if let Some(name) = patch.name {
             check_name("name", &name)?;
@@ -502,6 +825,14 @@ impl ExperimentSpec {
             }
             spec.layer = layer;
         }
+        if let Some(metrics) = patch.metrics {
+            metrics.check(library)?;
+            if metrics.goal != spec.metrics.goal {
+                let inline = metrics.goal.is_none().then(|| spec.goal.clone());
+                spec.goal = resolve_goal(inline, &metrics, spec.kind, library)?;
+            }
+            spec.metrics = metrics;
+        }
         Ok(spec)
     }
 }
@@ -528,7 +859,7 @@ mod tests {
         let spec = draft(base()).unwrap();
         assert_eq!(spec.control.as_str(), "morning");
         assert_eq!(spec.traffic, 1.0);
-        assert_eq!(spec.goal.metric, Metric::Conversion);
+        assert_eq!(spec.goal.metric, GoalMetric::Conversion);
         assert_eq!(spec.variants[1].weight, 0.5);
         assert_eq!(spec.variants[1].name, "evening");
     }

@@ -35,6 +35,7 @@ mod experiment;
 #[cfg(test)]
 pub(crate) mod fuzz;
 mod keys;
+mod metric;
 mod names;
 mod segment;
 mod targeting;
@@ -46,13 +47,20 @@ pub use audit::AuditEntry;
 pub use conflict::Conflict;
 pub use erasure::Erased;
 pub use experiment::{
-    Dimension, Experiment, ExperimentDraft, ExperimentPatch, ExperimentSpec, Goal, Kind,
-    MAX_VARIANTS, Metric, Status, Variant, VariantDraft,
+    Dimension, Experiment, ExperimentDraft, ExperimentMetrics, ExperimentPatch, ExperimentSpec,
+    Goal, GoalCounting, GoalMetric, Guardrail, Kind, MAX_VARIANTS, MetricRole, Status, Variant,
+    VariantDraft,
 };
 pub use keys::{
     ApiKey, MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit,
 };
-pub use names::{EventName, ExperimentKey, LayerKey, MAX_USER_ID, SegmentKey, UserId, VariantKey};
+pub use metric::{
+    Cap, Direction, Duration, MAX_GUARDRAILS, MAX_SECONDARY_METRICS, MeanOf, Metric,
+    MetricDefinition, MetricDraft, MetricOut, MetricSpec, MetricType, MetricView,
+};
+pub use names::{
+    EventName, ExperimentKey, LayerKey, MAX_USER_ID, MetricKey, SegmentKey, UserId, VariantKey,
+};
 pub use segment::{
     Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,
 };

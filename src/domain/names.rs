@@ -99,6 +99,12 @@ string_newtype!(
     schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "returning-buyers")
 );
 string_newtype!(
+    /// A metric's unique slug in the metric library, by which experiments reference it.
+    MetricKey, "key", |s| is_slug(s, 64),
+    "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "purchase-rate")
+);
+string_newtype!(
     /// A mutual-exclusion layer's slug: experiments in one layer never share a user.
     LayerKey, "layer.key", |s| is_slug(s, 64),
     "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",

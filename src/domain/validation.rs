@@ -121,6 +121,48 @@ pub enum Violation {
         path: String,
     },
     MissingKey,
+    /// Not a duration: a whole number and a unit (`90s`, `30m`, `72h`, `7d`).
+    Duration {
+        value: String,
+    },
+    /// A field this type of metric needs (`kind`: conversion, mean, ratio, retention).
+    MetricFieldRequired {
+        kind: &'static str,
+    },
+    /// A field this type of metric does not have.
+    MetricFieldNotAllowed {
+        kind: &'static str,
+    },
+    /// Strictly between `min` and `max`.
+    OpenRange {
+        min: f64,
+        max: f64,
+    },
+    /// A retention window whose end is not after its start.
+    RetentionOrder {
+        from: String,
+        to: String,
+    },
+    /// No metric has this key in the library.
+    UnknownMetric {
+        key: String,
+    },
+    /// A ratio's part that is itself a ratio.
+    RatioOfRatio {
+        key: String,
+    },
+    /// A ratio whose numerator and denominator are one metric.
+    RatioSameParts,
+    /// A bandit's goal that Thompson sampling cannot optimize (ratio, retention).
+    BanditGoal {
+        kind: &'static str,
+    },
+    /// An experiment without a goal, or with two (`goal` and `metrics.goal`).
+    GoalCount {
+        found: usize,
+    },
+    /// The goal cannot change once the experiment has started.
+    GoalFixed,
     /// A segment that references another segment (segments are flat, by design).
     SegmentInSegment {
         key: String,
@@ -236,6 +278,37 @@ impl fmt::Display for Violation {
                 "the body names {body:?} but the path {path:?}; a key cannot change"
             ),
             MissingKey => f.write_str("a key is required"),
+            Duration { value } => write!(
+                f,
+                "{value:?} is not a duration: write a whole number and a unit, like 90s, 30m, 72h or 7d"
+            ),
+            MetricFieldRequired { kind } => write!(f, "a {kind} metric needs this field"),
+            MetricFieldNotAllowed { kind } => write!(f, "a {kind} metric has no such field"),
+            OpenRange { min, max } => write!(f, "must be above {min} and below {max}"),
+            RetentionOrder { from, to } => {
+                write!(f, "`to` ({to}) must come after `from` ({from})")
+            }
+            UnknownMetric { key } => write!(f, "no metric has the key {key:?}"),
+            RatioOfRatio { key } => write!(
+                f,
+                "{key:?} is a ratio metric; the parts of a ratio are conversion, mean or retention metrics"
+            ),
+            RatioSameParts => {
+                f.write_str("the numerator and the denominator must be two different metrics")
+            }
+            BanditGoal { kind } => write!(
+                f,
+                "a bandit optimizes its goal by Thompson sampling over a conversion (Beta) or mean \
+                 (Gaussian) model per user; a {kind} goal has no such per-user model: use an A/B test, \
+                 or make the {kind} metric a secondary metric"
+            ),
+            GoalCount { found: 0 } => {
+                f.write_str("an experiment needs a goal: `goal` ({\"event\", \"metric\"}) or `metrics.goal` (a metric key)")
+            }
+            GoalCount { .. } => f.write_str("give the goal once: either `goal` or `metrics.goal`"),
+            GoalFixed => f.write_str(
+                "the goal is fixed once the experiment has started (its results and its bandit are built on it)",
+            ),
             SegmentInSegment { key } => write!(
                 f,
                 "a segment cannot reference another segment ({key:?}); copy its conditions instead"

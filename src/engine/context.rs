@@ -18,7 +18,7 @@
 //!   A/B experiments keep their fixed weights; their context only feeds per-context results.
 
 use super::policy::Posteriors;
-use crate::domain::{Attributes, Experiment, Kind, Metric};
+use crate::domain::{Attributes, Experiment, GoalMetric, Kind};
 use crate::stats::contextual::{self as pooling, PRIOR_STRENGTH};
 use crate::stats::gaussian::MeanPosterior;
 use crate::store::{ContextStats, VariantStats};
@@ -225,7 +225,7 @@ pub fn context_posteriors(
     let cell_of = |id: i64| cells.iter().find(|s| s.variant_id == id);
     let n = |x: i64| x.max(0) as u64;
     match experiment.spec.goal.metric {
-        Metric::Conversion => Posteriors::Conversion(
+        GoalMetric::Conversion => Posteriors::Conversion(
             ids.iter()
                 .map(|&id| {
                     let (pn, pc) = pooled_of(id).map_or((0, 0), |s| (n(s.users), n(s.conversions)));
@@ -234,7 +234,7 @@ pub fn context_posteriors(
                 })
                 .collect(),
         ),
-        Metric::Revenue => Posteriors::Revenue(
+        GoalMetric::Revenue => Posteriors::Revenue(
             ids.iter()
                 .map(|&id| {
                     let p = pooled_of(id).map_or(MeanPosterior::from_sums(0, 0.0, 0.0), |s| {

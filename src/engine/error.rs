@@ -12,6 +12,8 @@ pub enum EngineError {
     UnknownExperiment(String),
     #[error("no segment has the key {0:?}")]
     UnknownSegment(String),
+    #[error("no metric has the key {0:?}")]
+    UnknownMetric(String),
     #[error("experiment {experiment:?} has no variant {variant:?}")]
     UnknownVariant { experiment: String, variant: String },
     #[error("{0}")]
@@ -38,6 +40,11 @@ impl EngineError {
     /// "No experiment has the key", as `or_missing` asks for it.
     pub(super) fn unknown_experiment(key: &str) -> impl Fn() -> EngineError + '_ {
         move || EngineError::UnknownExperiment(key.to_string())
+    }
+
+    /// "No metric has the key", as `or_missing` asks for it.
+    pub(super) fn unknown_metric(key: &str) -> impl Fn() -> EngineError + '_ {
+        move || EngineError::UnknownMetric(key.to_string())
     }
 
     /// "No segment has the key", as `or_missing` asks for it.

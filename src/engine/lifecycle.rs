@@ -3,8 +3,12 @@
 
 use super::audit::{self, Actor, Change};
 use super::error::OrMissing;
+use super::library::Library;
 use super::{Engine, EngineError};
-use crate::domain::{Conflict, Experiment, ExperimentDraft, ExperimentPatch, Status, VariantKey};
+use crate::domain::{
+    Conflict, Experiment, ExperimentDraft, ExperimentPatch, Status, ValidationError, VariantKey,
+    Violation,
+};
 use crate::store;
 use chrono::Utc;
 
@@ -24,8 +28,9 @@ impl Engine {
     ) -> Result<Experiment, EngineError> {
         // The configured limit (at most the domain's) applies to every door alike.
         self.limits().check_names(draft.names())?;
-        let spec = draft.validate()?;
         self.write_audited(actor, "experiment.create", move |conn| {
+            let library = Library::load(conn)?;
+            let spec = draft.validate_with(&library.lookup())?;
             let created = store::insert_experiment(conn, &spec)?;
             Ok(Change {
                 target: created.spec.key.to_string(),
@@ -58,12 +63,19 @@ impl Engine {
         if let Some(name) = &patch.name {
             self.limits().check_name("name", name)?;
         }
-        self.change(actor, "experiment.patch", key, move |current| {
-            if current.status == Status::Stopped {
+        self.change(actor, "experiment.patch", key, move |current, library| {
+            // A stopped experiment's metrics may still change: its results are read for long.
+            if current.status == Status::Stopped && !patch.only_metrics() {
                 return Err(EngineError::Conflict(Conflict::Stopped));
             }
+            if let Some(metrics) = &patch.metrics
+                && metrics.goal != current.spec.metrics.goal
+                && current.status != Status::Draft
+            {
+                return Err(ValidationError::new("metrics.goal", Violation::GoalFixed).into());
+            }
             let mut next = current.clone();
-            next.spec = current.spec.patched(patch)?;
+            next.spec = current.spec.patched_with(patch, &library.lookup())?;
             Ok(next)
         })
         .await
@@ -80,7 +92,7 @@ impl Engine {
             Transition::Pause => "experiment.pause",
             Transition::Stop { .. } => "experiment.stop",
         };
-        self.change(actor, action, key, move |current| {
+        self.change(actor, action, key, move |current, _| {
             let mut next = current.clone();
             let now = Utc::now();
             let refuse = |action: &'static str| {
@@ -130,14 +142,15 @@ impl Engine {
         actor: &Actor,
         action: &'static str,
         key: &str,
-        f: impl FnOnce(&Experiment) -> Result<Experiment, EngineError> + Send + 'static,
+        f: impl FnOnce(&Experiment, &Library) -> Result<Experiment, EngineError> + Send + 'static,
     ) -> Result<Experiment, EngineError> {
         let k = key.to_string();
         self.write_audited(actor, action, move |conn| {
+            let library = Library::load(conn)?;
             let mut before = None;
             let next = store::update_experiment(conn, &k, |current| {
                 before = Some(audit::json(current));
-                f(current)
+                f(current, &library)
             })
             .or_missing(EngineError::unknown_experiment(&k))?;
             Ok(Change {

@@ -24,6 +24,7 @@ pub mod export;
 pub mod hashing;
 mod holdout;
 pub mod keys;
+mod library;
 mod lifecycle;
 pub mod ope;
 mod policy;

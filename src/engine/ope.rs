@@ -16,7 +16,7 @@
 
 use super::cache::SummaryCache;
 use super::{Engine, EngineError, context_results};
-use crate::domain::{Experiment, Kind, Metric};
+use crate::domain::{Experiment, GoalMetric, Kind};
 use crate::stats::Interval;
 use crate::stats::ope::{self, Cell};
 use crate::stats::special::norm_quantile;
@@ -53,7 +53,7 @@ pub struct PolicyEstimate {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OpeReport {
     pub experiment: String,
-    pub metric: Metric,
+    pub metric: GoalMetric,
     /// Logged assignments used.
     pub rows: i64,
     pub interval_level: f64,
@@ -79,7 +79,7 @@ impl Engine {
             return Ok(hit);
         }
         let id = experiment.id;
-        let revenue = experiment.spec.goal.metric == Metric::Revenue;
+        let revenue = experiment.spec.goal.metric == GoalMetric::Revenue;
         let contextual = !experiment.spec.context.is_empty();
         let (cells, context_stats) = self
             .store()

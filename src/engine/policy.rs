@@ -1,7 +1,7 @@
 //! How a new user's variant is chosen: fixed weights, or Thompson sampling over the
 //! posteriors of the goal metric as of the last refresh (pooled, or per context).
 
-use crate::domain::Metric;
+use crate::domain::GoalMetric;
 use crate::stats::beta::BetaPosterior;
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
@@ -29,10 +29,10 @@ pub enum Posteriors {
 }
 
 impl Posteriors {
-    pub fn from_stats(metric: Metric, variant_ids: &[i64], stats: &[VariantStats]) -> Self {
+    pub fn from_stats(metric: GoalMetric, variant_ids: &[i64], stats: &[VariantStats]) -> Self {
         let of = |id: &i64| stats.iter().find(|s| s.variant_id == *id);
         match metric {
-            Metric::Conversion => Posteriors::Conversion(
+            GoalMetric::Conversion => Posteriors::Conversion(
                 variant_ids
                     .iter()
                     .map(|id| {
@@ -43,7 +43,7 @@ impl Posteriors {
                     })
                     .collect(),
             ),
-            Metric::Revenue => Posteriors::Revenue(
+            GoalMetric::Revenue => Posteriors::Revenue(
                 variant_ids
                     .iter()
                     .map(|id| {

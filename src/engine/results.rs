@@ -7,7 +7,7 @@ use super::cache::SummaryCache;
 use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
 use super::{Engine, EngineError};
-use crate::domain::{Experiment, Kind, Metric};
+use crate::domain::{Experiment, GoalMetric, Kind};
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
@@ -91,7 +91,7 @@ pub struct ExperimentResults {
     pub experiment: String,
     pub status: String,
     pub kind: Kind,
-    pub metric: Metric,
+    pub metric: GoalMetric,
     pub control: String,
     pub winner: Option<String>,
     pub srm_p_value: Option<f64>,
@@ -302,8 +302,8 @@ pub(crate) fn compute(
 
     // The goal metric's model decides every comparison.
     let metric = match spec.goal.metric {
-        Metric::Conversion => conversion_metric(&rates, &users, &conversions, control),
-        Metric::Revenue => revenue_metric(&stats, control),
+        GoalMetric::Conversion => conversion_metric(&rates, &users, &conversions, control),
+        GoalMetric::Revenue => revenue_metric(&stats, control),
     };
 
     // Sample ratio mismatch against what the allocation intended, period by period.
@@ -323,7 +323,7 @@ pub(crate) fn compute(
 
     // Bandits: pooled means are biased when weights change (Simpson's paradox); weight hours
     // by their share of all users instead.
-    let period_weighted = (spec.kind == Kind::Bandit && spec.goal.metric == Metric::Conversion)
+    let period_weighted = (spec.kind == Kind::Bandit && spec.goal.metric == GoalMetric::Conversion)
         .then(|| period_weighted_rates(ids, periods));
     let mut notes = Vec::new();
     if period_weighted.is_some() {
@@ -335,7 +335,7 @@ pub(crate) fn compute(
                 .to_string(),
         );
     }
-    if spec.goal.metric == Metric::Revenue {
+    if spec.goal.metric == GoalMetric::Revenue {
         notes.push(
             "Revenue: value per user modelled as Gaussian (mean, s²/n); lift by the delta method; \
              p-value by Welch's t-test."

@@ -6,7 +6,7 @@ use super::context::LiveContext;
 use super::hashing;
 use super::policy::{Policy, Posteriors};
 use super::sticky::StickyCache;
-use crate::domain::{Experiment, ExperimentKey, Kind, Metric, Status, Targeting};
+use crate::domain::{Experiment, ExperimentKey, GoalMetric, Kind, Status, Targeting};
 use crate::store::{ContextStats, VariantStats};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ pub struct LiveExperiment {
     pub version: i64,
     pub status: Status,
     pub kind: Kind,
-    pub metric: Metric,
+    pub metric: GoalMetric,
     pub variants: Vec<LiveVariant>,
     pub control: usize,
     pub winner: Option<usize>,

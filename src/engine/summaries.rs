@@ -4,7 +4,7 @@
 //! the exact comparisons (probability best, lift) are on each experiment's own page.
 
 use super::{Engine, EngineError};
-use crate::domain::{Experiment, Metric, Status};
+use crate::domain::{Experiment, GoalMetric, Status};
 use crate::stats::beta::BetaPosterior;
 use crate::stats::gaussian::MeanPosterior;
 use crate::store::{self, VariantStats};
@@ -90,10 +90,10 @@ fn summary(experiment: Experiment, totals: &[Option<VariantStats>]) -> Experimen
 }
 
 /// The goal metric's posterior mean, by the models of the results page.
-fn posterior_mean(metric: Metric, s: &VariantStats) -> f64 {
+fn posterior_mean(metric: GoalMetric, s: &VariantStats) -> f64 {
     let n = s.users.max(0) as u64;
     match metric {
-        Metric::Conversion => BetaPosterior::from_counts(n, s.conversions.max(0) as u64).mean(),
-        Metric::Revenue => MeanPosterior::from_sums(n, s.value_sum, s.value_sum_sq).mean(),
+        GoalMetric::Conversion => BetaPosterior::from_counts(n, s.conversions.max(0) as u64).mean(),
+        GoalMetric::Revenue => MeanPosterior::from_sums(n, s.value_sum, s.value_sum_sq).mean(),
     }
 }

@@ -1,11 +1,14 @@
 //! Experiments and variants: create, read, and change under a row lock.
 
 use super::StoreError;
+use super::metrics::{experiment_metrics_of, save_experiment_metrics};
 use super::models::{ExperimentRow, NewExperimentRow, NewVariantRow, VariantRow};
+use super::schema::metrics;
 use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
-    Conflict, Dimension, EventName, Experiment, ExperimentKey, ExperimentSpec, Goal, Kind, Layer,
-    Metric, PinnedRule, Status, Targeting, Variant, VariantKey,
+    Conflict, Dimension, Duration, EventName, Experiment, ExperimentKey, ExperimentMetrics,
+    ExperimentSpec, Goal, GoalCounting, GoalMetric, Kind, Layer, PinnedRule, Status, Targeting,
+    Variant, VariantKey,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -20,6 +23,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 fn to_domain(
     row: ExperimentRow,
     mut variant_rows: Vec<VariantRow>,
+    metrics: ExperimentMetrics,
 ) -> Result<Experiment, StoreError> {
     variant_rows.sort_by_key(|v| v.position);
     let variant_ids = variant_rows.iter().map(|v| v.id).collect();
@@ -59,9 +63,19 @@ fn to_domain(
             goal: Goal {
                 event: EventName::parse(row.goal_event.clone())
                     .map_err(|_| corrupt("goal", &row.goal_event))?,
-                metric: Metric::parse(&row.goal_metric)
+                metric: GoalMetric::parse(&row.goal_metric)
                     .ok_or_else(|| corrupt("metric", &row.goal_metric))?,
+                counting: GoalCounting {
+                    window: row.goal_window_seconds.map(Duration::from_seconds),
+                    retention: row
+                        .goal_from_seconds
+                        .zip(row.goal_to_seconds)
+                        .map(|(f, t)| (Duration::from_seconds(f), Duration::from_seconds(t))),
+                    of_count: row.goal_of_count,
+                    cap_value: row.goal_cap_value,
+                },
             },
+            metrics,
             targeting,
             traffic: row.traffic,
             floor: row.floor,
@@ -93,9 +107,14 @@ fn with_variants(
         .select(VariantRow::as_select())
         .load(conn)?;
     let grouped = all_variants.grouped_by(&rows);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut metrics = experiment_metrics_of(conn, &ids)?;
     rows.into_iter()
         .zip(grouped)
-        .map(|(row, vs)| to_domain(row, vs))
+        .map(|(row, vs)| {
+            let m = metrics.remove(&row.id).unwrap_or_default();
+            to_domain(row, vs, m)
+        })
         .collect()
 }
 
@@ -107,6 +126,7 @@ pub fn insert_experiment(
         super::segments::check_references(conn, spec)?;
         super::segments::check_layer(conn, spec, None)?;
         let targeting = serde_json::to_value(&spec.targeting).expect("targeting serializes");
+        let goal = GoalColumns::of(conn, spec)?;
         let row: ExperimentRow = diesel::insert_into(experiments::table)
             .values(NewExperimentRow {
                 key: spec.key.as_str(),
@@ -127,6 +147,12 @@ pub fn insert_experiment(
                     .as_ref()
                     .map(|l| serde_json::to_value(l).expect("a layer serializes")),
                 context: &spec.context,
+                goal_metric_id: goal.metric_id,
+                goal_window_seconds: goal.window_seconds,
+                goal_of_count: goal.of_count,
+                goal_cap_value: goal.cap_value,
+                goal_from_seconds: goal.from_seconds,
+                goal_to_seconds: goal.to_seconds,
             })
             .returning(ExperimentRow::as_returning())
             .get_result(conn)
@@ -169,7 +195,8 @@ pub fn insert_experiment(
         diesel::insert_into(variant_stats::table)
             .values(&stats)
             .execute(conn)?;
-        to_domain(row, variant_rows)
+        save_experiment_metrics(conn, row.id, &spec.metrics, true)?;
+        Ok(with_variants(conn, vec![row])?.remove(0))
     })
 }
 
@@ -230,6 +257,7 @@ pub fn update_experiment<E>(
             super::segments::check_layer(conn, spec, Some(current.id))?;
         }
         let targeting = serde_json::to_value(&spec.targeting).expect("targeting serializes");
+        let goal = GoalColumns::of(conn, spec)?;
         let saved: ExperimentRow = diesel::update(experiments::table.find(current.id))
             .set((
                 experiments::name.eq(&spec.name),
@@ -250,6 +278,14 @@ pub fn update_experiment<E>(
                 experiments::stopped_at.eq(next.stopped_at),
                 experiments::version.eq(current.version + 1),
                 experiments::updated_at.eq(diesel::dsl::now),
+                experiments::goal_event.eq(spec.goal.event.as_str()),
+                experiments::goal_metric.eq(spec.goal.metric.as_str()),
+                experiments::goal_metric_id.eq(goal.metric_id),
+                experiments::goal_window_seconds.eq(goal.window_seconds),
+                experiments::goal_of_count.eq(goal.of_count),
+                experiments::goal_cap_value.eq(goal.cap_value),
+                experiments::goal_from_seconds.eq(goal.from_seconds),
+                experiments::goal_to_seconds.eq(goal.to_seconds),
             ))
             .returning(ExperimentRow::as_returning())
             .get_result(conn)?;
@@ -264,6 +300,45 @@ pub fn update_experiment<E>(
                     .execute(conn)?;
             }
         }
+        save_experiment_metrics(
+            conn,
+            current.id,
+            &spec.metrics,
+            current.started_at.is_none(),
+        )?;
         Ok(with_variants(conn, vec![saved])?.remove(0))
     })
+}
+
+/// The goal as the experiment row keeps it for the writer.
+struct GoalColumns {
+    metric_id: Option<i64>,
+    window_seconds: Option<i64>,
+    of_count: bool,
+    cap_value: Option<f64>,
+    from_seconds: Option<i64>,
+    to_seconds: Option<i64>,
+}
+
+impl GoalColumns {
+    fn of(conn: &mut PgConnection, spec: &ExperimentSpec) -> Result<GoalColumns, StoreError> {
+        let metric_id = match &spec.metrics.goal {
+            Some(key) => Some(
+                metrics::table
+                    .filter(metrics::key.eq(key.as_str()))
+                    .select(metrics::id)
+                    .first::<i64>(conn)?,
+            ),
+            None => None,
+        };
+        let c = &spec.goal.counting;
+        Ok(GoalColumns {
+            metric_id,
+            window_seconds: c.window.map(Duration::seconds),
+            of_count: c.of_count,
+            cap_value: c.cap_value,
+            from_seconds: c.retention.map(|(f, _)| f.seconds()),
+            to_seconds: c.retention.map(|(_, t)| t.seconds()),
+        })
+    }
 }

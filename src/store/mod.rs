@@ -9,6 +9,7 @@ pub mod batch;
 mod experiments;
 pub mod export;
 mod keys;
+mod metrics;
 mod models;
 mod prepared;
 pub mod schema;
@@ -176,6 +177,10 @@ impl Store {
 pub use audit::{NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
 pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
+pub use metrics::{
+    delete_metric, experiments_using_metric, get_metric, insert_metric, list_metrics,
+    metrics_by_key, save_experiment_metrics, update_metric,
+};
 pub use segments::{
     HoldoutCounts, delete_segment, get_holdout, get_segment, holdout_counts, insert_segment,
     list_segments, set_holdout, update_segment,

@@ -31,6 +31,12 @@ pub struct ExperimentRow {
     pub rules: Value,
     pub layer: Option<Value>,
     pub context: Vec<String>,
+    pub goal_metric_id: Option<i64>,
+    pub goal_window_seconds: Option<i64>,
+    pub goal_of_count: bool,
+    pub goal_cap_value: Option<f64>,
+    pub goal_from_seconds: Option<i64>,
+    pub goal_to_seconds: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -51,6 +57,12 @@ pub struct NewExperimentRow<'a> {
     pub rules: Value,
     pub layer: Option<Value>,
     pub context: &'a [String],
+    pub goal_metric_id: Option<i64>,
+    pub goal_window_seconds: Option<i64>,
+    pub goal_of_count: bool,
+    pub goal_cap_value: Option<f64>,
+    pub goal_from_seconds: Option<i64>,
+    pub goal_to_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

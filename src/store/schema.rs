@@ -25,6 +25,12 @@ diesel::table! {
         rules -> Jsonb,
         layer -> Nullable<Jsonb>,
         context -> Array<Text>,
+        goal_metric_id -> Nullable<Int8>,
+        goal_window_seconds -> Nullable<Int8>,
+        goal_of_count -> Bool,
+        goal_cap_value -> Nullable<Float8>,
+        goal_from_seconds -> Nullable<Int8>,
+        goal_to_seconds -> Nullable<Int8>,
     }
 }
 
@@ -164,7 +170,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    metrics (id) {
+        id -> Int8,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        #[sql_name = "type"]
+        metric_type -> Text,
+        event -> Nullable<Text>,
+        of_count -> Bool,
+        cap_value -> Nullable<Float8>,
+        cap_percentile -> Nullable<Float8>,
+        numerator_id -> Nullable<Int8>,
+        denominator_id -> Nullable<Int8>,
+        window_seconds -> Nullable<Int8>,
+        from_seconds -> Nullable<Int8>,
+        to_seconds -> Nullable<Int8>,
+        direction -> Text,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    experiment_metrics (experiment_id, role, metric_id) {
+        experiment_id -> Int8,
+        role -> Text,
+        metric_id -> Int8,
+        position -> Int4,
+        threshold -> Float8,
+    }
+}
+
+diesel::table! {
+    tracked_metrics (experiment_id, metric_id) {
+        experiment_id -> Int8,
+        metric_id -> Int8,
+        computed_version -> Int8,
+    }
+}
+
+diesel::table! {
+    metric_values (experiment_id, metric_id, user_id) {
+        experiment_id -> Int8,
+        metric_id -> Int8,
+        user_id -> Text,
+        variant_id -> Int8,
+        assigned_at -> Timestamptz,
+        events -> Int8,
+        value_sum -> Float8,
+        first_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    metric_stats (experiment_id, metric_id, variant_id, shard) {
+        experiment_id -> Int8,
+        metric_id -> Int8,
+        variant_id -> Int8,
+        shard -> Int2,
+        users -> Int8,
+        total -> Float8,
+        total_sq -> Float8,
+        cross_total -> Float8,
+    }
+}
+
 diesel::joinable!(variants -> experiments (experiment_id));
+diesel::joinable!(experiment_metrics -> experiments (experiment_id));
+diesel::joinable!(experiment_metrics -> metrics (metric_id));
 diesel::joinable!(assignments -> experiments (experiment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -181,4 +257,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     holdout,
     holdout_users,
     erasures,
+    metrics,
+    experiment_metrics,
+    tracked_metrics,
+    metric_values,
+    metric_stats,
 );

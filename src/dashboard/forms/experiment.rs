@@ -4,9 +4,9 @@ use super::numbers::{parse_count, parse_percent, percent_text};
 use super::rows::FormData;
 use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rules};
 use crate::domain::{
-    Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Goal, Kind,
-    Layer, LayerKey, Metric, PinnedRule, SegmentKey, Targeting, ValidationError, VariantDraft,
-    VariantKey, Violation,
+    Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Goal,
+    GoalMetric, Kind, Layer, LayerKey, PinnedRule, SegmentKey, Targeting, ValidationError,
+    VariantDraft, VariantKey, Violation,
 };
 use crate::templates::form_values::{ExperimentForm, FieldErrors, PinRow, VariantRow};
 use serde_json::Value;
@@ -129,7 +129,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
             errors.add("goal_event", message)
         })
         .ok();
-    let metric = Metric::parse(form.goal_metric.trim());
+    let metric = GoalMetric::parse(form.goal_metric.trim());
     if metric.is_none() {
         errors.add("goal_metric", "choose conversion or revenue");
     }
@@ -199,7 +199,12 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         kind,
         variants,
         control,
-        goal: Goal { event, metric },
+        goal: Some(Goal {
+            event,
+            metric,
+            counting: Default::default(),
+        }),
+        metrics: Default::default(),
         targeting,
         traffic,
         floor,
@@ -273,6 +278,7 @@ pub fn to_patch(
         min_users_per_arm,
         pinned_rules: Some(pinned_rules),
         layer: Some(layer),
+        metrics: None,
     })
 }
 
