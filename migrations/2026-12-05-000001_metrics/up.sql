@@ -75,9 +75,10 @@ WITH (fillfactor = 80);
 CREATE INDEX metric_values_user ON metric_values (user_id);
 
 -- Sufficient statistics per (experiment, metric, variant), sharded per writer like
--- variant_stats: users with a counted event, Σx and Σx² of the per-user values (capped at
--- a value cap), and for a ratio Σ x_numerator·x_denominator. Users without a value count
--- as 0; the number of users is the variant's.
+-- variant_stats: users with a counted event, and Σx and Σx² of the per-user values (capped
+-- at a value cap). Users without a value count as 0; the number of users is the variant's.
+-- Ratios, percentile caps and retention windows are computed from metric_values when
+-- results are read.
 CREATE TABLE metric_stats (
     experiment_id   BIGINT NOT NULL,
     metric_id       BIGINT NOT NULL,
@@ -86,7 +87,6 @@ CREATE TABLE metric_stats (
     users           BIGINT NOT NULL DEFAULT 0,
     total           DOUBLE PRECISION NOT NULL DEFAULT 0,
     total_sq        DOUBLE PRECISION NOT NULL DEFAULT 0,
-    cross_total     DOUBLE PRECISION NOT NULL DEFAULT 0,
     PRIMARY KEY (experiment_id, metric_id, variant_id, shard)
 );
 

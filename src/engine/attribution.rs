@@ -1,13 +1,30 @@
 //! Attribution: which experiments a new event counts for, and how it changes their statistics.
 //!
-//! An event counts for an experiment when its name is the experiment's goal and the user was
-//! assigned before it happened. A user converts once (the first such event); values add up.
+//! The goal: an event counts when the experiment's goal counting rule takes it (its name,
+//! after the assignment, within the goal metric's window). A user converts once (the first
+//! such event); values (or, for a mean of counts, events) add up, each user's total capped in
+//! the statistics at the goal's value cap.
+//!
+//! Tracked metrics: each counts the events its rule takes (`counting`) into the user's
+//! per-metric values; the statistics gain the change of the user's value.
 
-use crate::store::batch::{GoalProgress, NewEvent, StatDeltas};
+use super::counting::{Counted, Counting};
+#[cfg(test)]
+use crate::store::batch::GoalRule;
+use crate::store::batch::{GoalProgress, NewEvent, StatDelta, StatDeltas};
+use crate::store::metric_values::{CountingRow, MetricDeltas, MetricValueRow};
 use std::collections::HashMap;
 
-/// Applies `events` (new ones only, never duplicates) to the users' `progress`, recording the
-/// statistics changes in `deltas`. Returns the indices of the progress that changed.
+/// Events in the order they happened (the order a user's first conversion depends on).
+fn in_time_order<'a>(events: &[&'a NewEvent]) -> Vec<&'a NewEvent> {
+    let mut ordered: Vec<&NewEvent> = events.to_vec();
+    ordered.sort_by_key(|e| e.occurred_at);
+    ordered
+}
+
+/// Applies `events` (new ones only, never duplicates) to the users' goal `progress`,
+/// recording the statistics changes in `deltas`. Returns the indices of the progress that
+/// changed.
 pub fn attribute(
     progress: &mut [GoalProgress],
     events: &[&NewEvent],
@@ -17,32 +34,36 @@ pub fn attribute(
     for (i, o) in progress.iter().enumerate() {
         by_user.entry(o.user_id.as_str()).or_default().push(i);
     }
-    let mut ordered: Vec<&NewEvent> = events.to_vec();
-    ordered.sort_by_key(|e| e.occurred_at);
-
+    let rules: Vec<Counting> = progress
+        .iter()
+        .map(|p| Counting::of_goal(&p.goal))
+        .collect();
     let mut changed = vec![false; progress.len()];
     let mut updates: Vec<(usize, &NewEvent)> = Vec::new();
-    for event in ordered {
+    for event in in_time_order(events) {
         for &i in by_user.get(event.user_id.as_str()).into_iter().flatten() {
-            let o = &progress[i];
-            if o.goal_event == event.name && o.assigned_at <= event.occurred_at {
+            if rules[i].counts(&event.name, progress[i].assigned_at, event.occurred_at) {
                 updates.push((i, event));
             }
         }
     }
     for (i, event) in updates {
+        let rule = &rules[i];
         let o = &mut progress[i];
         let first_conversion = o.converted_at.is_none();
         if o.converted_at.is_none_or(|t| event.occurred_at < t) {
             o.converted_at = Some(event.occurred_at);
         }
-        let added = event.value.unwrap_or(0.0);
-        let before = o.value;
-        let after = before + added;
-        o.value = after;
-        let change = |d: &mut crate::store::batch::StatDelta| {
+        let added = if rule.of_count {
+            1.0
+        } else {
+            event.value.unwrap_or(0.0)
+        };
+        let (before, after) = (rule.capped(o.value), rule.capped(o.value + added));
+        o.value += added;
+        let change = |d: &mut StatDelta| {
             d.conversions += i64::from(first_conversion);
-            d.value_sum += added;
+            d.value_sum += after - before;
             d.value_sum_sq += after * after - before * before;
         };
         deltas.add(o.experiment_id, o.variant_id, o.assigned_at, change);
@@ -57,6 +78,77 @@ pub fn attribute(
         .filter(|(_, c)| **c)
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Applies `events` to the tracked metrics of the locked `progress` pairs: `rules` are the
+/// counting rules of those experiments' metrics for these events' names, `stored` the users'
+/// values so far. Returns the values that changed (to be saved) and records the statistics
+/// changes in `deltas`.
+pub fn attribute_metrics(
+    progress: &[GoalProgress],
+    rules: &[CountingRow],
+    stored: Vec<MetricValueRow>,
+    events: &[&NewEvent],
+    deltas: &mut MetricDeltas,
+) -> Vec<MetricValueRow> {
+    let mut rules_of: HashMap<i64, Vec<(i64, Counting)>> = HashMap::new();
+    for r in rules {
+        rules_of
+            .entry(r.experiment_id)
+            .or_default()
+            .push((r.metric_id, Counting::of_row(r)));
+    }
+    let mut values: HashMap<(i64, i64, String), MetricValueRow> = stored
+        .into_iter()
+        .map(|v| ((v.experiment_id, v.metric_id, v.user_id.clone()), v))
+        .collect();
+    let mut before: HashMap<(i64, i64, String), Counted> = HashMap::new();
+    let mut by_user: HashMap<&str, Vec<&GoalProgress>> = HashMap::new();
+    for p in progress {
+        by_user.entry(p.user_id.as_str()).or_default().push(p);
+    }
+    for event in in_time_order(events) {
+        for p in by_user.get(event.user_id.as_str()).into_iter().flatten() {
+            for (metric_id, rule) in rules_of.get(&p.experiment_id).into_iter().flatten() {
+                if !rule.counts(&event.name, p.assigned_at, event.occurred_at) {
+                    continue;
+                }
+                let key = (p.experiment_id, *metric_id, p.user_id.clone());
+                let row = values.entry(key.clone()).or_insert_with(|| MetricValueRow {
+                    experiment_id: p.experiment_id,
+                    metric_id: *metric_id,
+                    user_id: p.user_id.clone(),
+                    variant_id: p.variant_id,
+                    assigned_at: p.assigned_at,
+                    events: 0,
+                    value_sum: 0.0,
+                    first_at: None,
+                });
+                let mut counted = Counted::of_row(row);
+                before.entry(key).or_insert(counted);
+                counted.add(event.value, event.occurred_at);
+                row.events = counted.events;
+                row.value_sum = counted.value_sum;
+                row.first_at = counted.first_at;
+            }
+        }
+    }
+    let mut changed = Vec::with_capacity(before.len());
+    for (key, old) in before {
+        let row = values.remove(&key).expect("a counted value has its row");
+        let rule = &rules_of[&key.0]
+            .iter()
+            .find(|(m, _)| *m == key.1)
+            .expect("a counted metric has its rule")
+            .1;
+        let d = rule.delta(&old, &Counted::of_row(&row));
+        let total = deltas.entry((key.0, key.1, row.variant_id)).or_default();
+        total.users += d.users;
+        total.total += d.total;
+        total.total_sq += d.total_sq;
+        changed.push(row);
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -76,8 +168,11 @@ mod tests {
             assigned_at: at(assigned),
             converted_at: None,
             value: 0.0,
-            goal_event: goal.into(),
             context_key: None,
+            goal: GoalRule {
+                goal_event: goal.into(),
+                ..GoalRule::default()
+            },
         }
     }
 

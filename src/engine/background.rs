@@ -1,6 +1,6 @@
 //! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
-//! failed-authentication throttle) and the retention task. One supervisor owns the three
-//! loops; stopping it stops them all and waits until each has ended.
+//! failed-authentication throttle), the recomputation of metrics and the retention task. One
+//! supervisor owns the loops; stopping it stops them all and waits until each has ended.
 
 use super::Engine;
 use std::future::Future;
@@ -65,6 +65,12 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         reload_keys_once,
     ));
+    loops.spawn(every(
+        tokio::time::interval(settings.refresh_interval),
+        engine.clone(),
+        shutdown.clone(),
+        recompute_once,
+    ));
     loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
     loop {
         tokio::select! {
@@ -117,6 +123,14 @@ async fn reload_keys_once(engine: Engine) {
     engine.sweep_auth_throttle();
     if let Err(e) = engine.refresh_keys().await {
         tracing::debug!(error = %e, "key refresh failed; keeping the previous keys");
+    }
+}
+
+async fn recompute_once(engine: Engine) {
+    match engine.recompute_metrics().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(metrics = n, "recomputed metrics from the raw rows"),
+        Err(e) => tracing::warn!(error = %e, "recomputing metrics failed; will retry"),
     }
 }
 

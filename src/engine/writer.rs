@@ -6,8 +6,10 @@
 //! durable, and under load one commit (one fsync) serves hundreds of requests.
 
 use super::audit::{self, Actor, Change};
+use super::counting::{Counted, Counting};
 use super::{attribution, hashing};
 use crate::domain::Erased;
+use crate::store::metric_values::{self, MetricDeltas};
 use crate::store::{self, Connection, StoreError, batch};
 use batch::{NewAssignment, NewEvent, StatDeltas};
 use foldhash::HashMap as FoldHashMap;
@@ -607,6 +609,7 @@ impl WriterThread {
 fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Erased, StoreError> {
     audit::audited(conn, &job.actor, "user.erase", |conn| {
         let erased = store::delete_user(conn, &job.user_id, job.user_key, shard)?;
+        erase_metric_values(conn, &job.user_id, shard)?;
         Ok(Change {
             target: hashing::audit_user(&job.user_id),
             before: None,
@@ -614,6 +617,22 @@ fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Er
             value: erased,
         })
     })
+}
+
+/// Removes a user's metric values and takes what they added out of the statistics.
+fn erase_metric_values(conn: &mut Connection, user_id: &str, shard: i16) -> Result<(), StoreError> {
+    let mut deltas = MetricDeltas::default();
+    for (value, rule) in metric_values::user_metric_values(conn, user_id)? {
+        let d = Counting::of_row(&rule).delta(&Counted::of_row(&value), &Counted::default());
+        let total = deltas
+            .entry((value.experiment_id, value.metric_id, value.variant_id))
+            .or_default();
+        total.users += d.users;
+        total.total += d.total;
+        total.total_sq += d.total_sq;
+    }
+    metric_values::delete_user_metric_values(conn, user_id)?;
+    metric_values::apply_metric_deltas(conn, &deltas, shard)
 }
 
 /// What one committed batch answers: per assign job, the variant id stored for each of its
@@ -629,6 +648,7 @@ fn commit_batch(
     drop_unassigned: bool,
 ) -> Result<BatchReplies, StoreError> {
     let mut deltas = StatDeltas::default();
+    let mut metric_deltas = MetricDeltas::default();
 
     let held_out: Vec<(&str, chrono::DateTime<chrono::Utc>)> = assigns
         .iter()
@@ -739,12 +759,42 @@ fn commit_batch(
         let mut names: Vec<&str> = new_events.iter().map(|e| e.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        let mut progress = batch::lock_goal_progress(tx, &users, &names)?;
+        let mut progress = batch::lock_progress(tx, &users, &names)?;
         let changed = attribution::attribute(&mut progress, &new_events, &mut deltas);
         let changed: Vec<&batch::GoalProgress> = changed.iter().map(|&i| &progress[i]).collect();
         batch::save_goal_progress(tx, &changed)?;
+        attribute_metrics(tx, &progress, &new_events, &names, &mut metric_deltas)?;
     }
 
     batch::apply_stat_deltas(tx, &deltas, shard)?;
+    metric_values::apply_metric_deltas(tx, &metric_deltas, shard)?;
     Ok((assign_answers, track_answers))
+}
+
+/// Counts the new events into the tracked metrics of the locked (experiment, user) pairs.
+fn attribute_metrics(
+    tx: &mut Connection,
+    progress: &[batch::GoalProgress],
+    events: &[&NewEvent],
+    names: &[&str],
+    deltas: &mut MetricDeltas,
+) -> Result<(), StoreError> {
+    let mut experiments: Vec<i64> = progress.iter().map(|p| p.experiment_id).collect();
+    experiments.dedup();
+    let rules = metric_values::counting_rules(tx, &experiments, names)?;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<(i64, i64, &str)> = progress
+        .iter()
+        .flat_map(|p| {
+            rules
+                .iter()
+                .filter(move |r| r.experiment_id == p.experiment_id)
+                .map(move |r| (p.experiment_id, r.metric_id, p.user_id.as_str()))
+        })
+        .collect();
+    let stored = metric_values::metric_values_of(tx, &keys)?;
+    let changed = attribution::attribute_metrics(progress, &rules, stored, events, deltas);
+    metric_values::save_metric_values(tx, &changed.iter().collect::<Vec<_>>())
 }

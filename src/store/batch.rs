@@ -10,7 +10,9 @@ use super::prepared::Prepared;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, SmallInt, Text, Timestamptz};
+use diesel::sql_types::{
+    Array, BigInt, Bool, Double, Jsonb, Nullable, SmallInt, Text, Timestamptz,
+};
 use foldhash::HashMap as FoldHashMap;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -229,8 +231,8 @@ pub fn users_with_assignments(
     Ok(rows.into_iter().map(|r| r.user_id).collect())
 }
 
-/// A user's assignment in an experiment whose goal may match an incoming event, with the
-/// outcome so far. Locked for the rest of the transaction.
+/// A user's assignment in an experiment whose goal or tracked metrics may count an incoming
+/// event, with the goal's progress so far. Locked for the rest of the transaction.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct GoalProgress {
     #[diesel(sql_type = BigInt)]
@@ -245,15 +247,33 @@ pub struct GoalProgress {
     pub converted_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Double)]
     pub value: f64,
-    #[diesel(sql_type = Text)]
-    pub goal_event: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub context_key: Option<String>,
+    #[diesel(embed)]
+    pub goal: GoalRule,
 }
 
-/// Assignments of these users in live (running or paused) experiments whose goal is one of
-/// these event names, locked `FOR UPDATE` so concurrent writers add up exactly.
-pub fn lock_goal_progress(
+/// How an experiment's goal counts events (see `domain::GoalCounting`), as its row keeps it.
+#[derive(Debug, Clone, Default, PartialEq, QueryableByName)]
+pub struct GoalRule {
+    #[diesel(sql_type = Text)]
+    pub goal_event: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub goal_window_seconds: Option<i64>,
+    #[diesel(sql_type = Bool)]
+    pub goal_of_count: bool,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub goal_cap_value: Option<f64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub goal_from_seconds: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub goal_to_seconds: Option<i64>,
+}
+
+/// Assignments of these users in live (running or paused) experiments whose goal, or one of
+/// whose tracked metrics, counts one of these event names, locked `FOR UPDATE` (in one
+/// order) so that concurrent writers and recomputations add up exactly.
+pub fn lock_progress(
     conn: &mut PgConnection,
     user_ids: &[&str],
     event_names: &[&str],
@@ -262,9 +282,12 @@ pub fn lock_goal_progress(
         return Ok(Vec::new());
     }
     Ok(Prepared::new(
-        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event, a.context_key \
+        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event, a.context_key, \
+           x.goal_window_seconds, x.goal_of_count, x.goal_cap_value, x.goal_from_seconds, x.goal_to_seconds \
          FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
-         WHERE a.user_id = ANY($1) AND x.goal_event = ANY($2) AND x.status IN ('running', 'paused') \
+         WHERE a.user_id = ANY($1) AND x.status IN ('running', 'paused') \
+           AND (x.goal_event = ANY($2) OR EXISTS (SELECT 1 FROM tracked_metrics tm JOIN metrics m ON m.id = tm.metric_id \
+                                                  WHERE tm.experiment_id = x.id AND m.event = ANY($2))) \
          ORDER BY a.experiment_id, a.user_id \
          FOR UPDATE OF a",
     )

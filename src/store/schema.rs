@@ -234,7 +234,6 @@ diesel::table! {
         users -> Int8,
         total -> Float8,
         total_sq -> Float8,
-        cross_total -> Float8,
     }
 }
 

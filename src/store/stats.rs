@@ -148,9 +148,22 @@ pub fn delete_user(
                     assignments::context_key,
                 ))
                 .get_results(conn)?;
+        // The statistics hold each user's goal total capped at the goal's value cap.
+        let ids: Vec<i64> = removed.iter().map(|r| r.0).collect();
+        let caps: std::collections::HashMap<i64, Option<f64>> = super::schema::experiments::table
+            .filter(super::schema::experiments::id.eq_any(&ids))
+            .select((
+                super::schema::experiments::id,
+                super::schema::experiments::goal_cap_value,
+            ))
+            .load::<(i64, Option<f64>)>(conn)?
+            .into_iter()
+            .collect();
         let mut deltas = StatDeltas::default();
         for (experiment_id, variant_id, assigned_at, converted_at, value, context) in &removed {
-            let (value, converted) = (*value, converted_at.is_some());
+            let cap = caps.get(experiment_id).copied().flatten();
+            let value = cap.map_or(*value, |c| value.min(c));
+            let converted = converted_at.is_some();
             let change = |d: &mut super::batch::StatDelta| {
                 d.users -= 1;
                 d.conversions -= i64::from(converted);
