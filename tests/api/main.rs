@@ -18,6 +18,7 @@ mod faults;
 mod holdout;
 mod layers;
 mod lifecycle;
+mod metrics;
 mod observability;
 mod ofrep;
 mod ope;

@@ -259,6 +259,20 @@ impl TestApp {
             .n
     }
 
+    /// A number from the test database: `sql` selects one row with a column `x`.
+    pub fn float(&self, sql: &str) -> f64 {
+        use diesel::{QueryableByName, RunQueryDsl, sql_types::Double};
+        #[derive(QueryableByName)]
+        struct Number {
+            #[diesel(sql_type = Double)]
+            x: f64,
+        }
+        diesel::sql_query(sql)
+            .get_result::<Number>(&mut self.db.connect())
+            .unwrap()
+            .x
+    }
+
     /// Runs statements against the test database (to set up what the API cannot).
     pub fn execute(&self, sql: &str) {
         use diesel::connection::SimpleConnection;
