@@ -808,3 +808,38 @@ pub fn student_t_sf(t: f64, df: f64) -> f64 {
 pub fn student_t_cdf(t: f64, df: f64) -> f64 {
     student_t_sf(-t, df)
 }
+
+/// Student t quantile: the t with P(T_df ≤ t) = p (infinite df: the normal quantile).
+///
+/// P(|T| > t) = 2q = I_x(df/2, ½) with x = df/(df + t²) and 1 − x = t²/(df + t²), so t
+/// comes from an incomplete-beta inversion: in y = 1 − x (on Beta(½, df/2), upper tail)
+/// when t² < df, where y is small and keeps its digits, in x otherwise. For p > ½ the
+/// tail q = 1 − p is exact in floating point.
+pub fn student_t_quantile(p: f64, df: f64) -> f64 {
+    if p.is_nan() || df.is_nan() || df <= 0.0 || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if df.is_infinite() {
+        return norm_quantile(p);
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
+    if p == 0.5 {
+        return 0.0;
+    }
+    let two_tails = 2.0 * p.min(1.0 - p);
+    let (a, half) = (0.5 * df, 0.5);
+    // I_{1/2}(df/2, ½) is P(|T| > √df): above 2q the answer has t² > df.
+    let t = if beta_reg(a, half, 0.5) < two_tails {
+        let y = solve_beta_tail(half, a, two_tails, true);
+        (df * y / (1.0 - y)).sqrt()
+    } else {
+        let x = solve_beta_tail(a, half, two_tails, false);
+        (df * (1.0 - x) / x).sqrt()
+    };
+    if p < 0.5 { -t } else { t }
+}

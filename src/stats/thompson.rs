@@ -32,7 +32,9 @@ fn explore<R: Rng + ?Sized>(floor: f64, arms: usize, rng: &mut R) -> bool {
 #[inline]
 pub fn sample_arm_beta<R: Rng + ?Sized>(arms: &[BetaPosterior], floor: f64, rng: &mut R) -> usize {
     assert!(!arms.is_empty(), "Thompson sampling needs at least one arm");
-    explore_or_draw(arms, floor, rng, |arm, rng| sample_beta(arm.alpha, arm.beta, rng))
+    explore_or_draw(arms, floor, rng, |arm, rng| {
+        sample_beta(arm.alpha, arm.beta, rng)
+    })
 }
 
 /// With probability K·floor an arm uniformly at random, else the arm whose posterior draw is
