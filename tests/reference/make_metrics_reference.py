@@ -20,6 +20,9 @@ the output is deterministic). Nothing here calls the Rust code:
   statistic and dof through scipy's t.sf (accurate in the tail), for the relative check of
   small p-values.
 - Multiple comparisons: statsmodels.stats.multitest.multipletests, methods fdr_bh and holm.
+- Student t quantiles and tails at the degrees of freedom the tests reach (to 4e14): Newton
+  on make_reference.py's series t_sf, 50 digits (tails at 160 digits, since t_sf forms them
+  as a difference).
 - Chance of harm of two Betas: P(p_T/p_C < 1 - t) or P(p_T/p_C > 1 + t) in 50-digit mpmath,
   the 1-D integral int f_C(x) F_T(r x) dx with the quadrature and incomplete beta of
   make_reference.py (Gauss-Legendre 48 vs 24 points agreeing to 1e-27).
@@ -310,6 +313,44 @@ def harm_cases():
     return out
 
 
+# ---------------------------------------------------------------------------
+# Student t behind the p-values and confidence intervals (50 digits)
+# ---------------------------------------------------------------------------
+
+def t_pdf(t, df):
+    t, df = mpf(t), mpf(df)
+    return (1 + t * t / df) ** (-(df + 1) / 2) / (mr.sqrt(df) * mr.exp(mr.ln_beta(df / 2, mpf(1) / 2)))
+
+
+def t_quantile(p, df):
+    """Newton on P(T > t) = 1 - p from the normal quantile (t_sf of make_reference.py)."""
+    p = mpf(p)
+    t = -mr.sqrt(2) * mr.mp.erfinv(1 - 2 * p)
+    for _ in range(200):
+        step = (mr.t_sf(t, df) - (1 - p)) / -t_pdf(t, df)
+        # keep Newton inside the domain for heavy tails
+        t = t - step if abs(step) < 1 + abs(t) else t - (1 + abs(t)) * mr.mp.sign(step) / 2
+        if abs(step) < mpf(10) ** -35 * max(1, abs(t)):
+            break
+    assert abs(mr.t_sf(t, df) - (1 - p)) < mpf(10) ** -30 * (1 - p)
+    return t
+
+
+def student_t_cases():
+    quantile = [{"p": p, "df": df, "value": mr.s(t_quantile(p, df))}
+                for p, df in ((0.975, 1.6252301177432293), (0.975, 2.5), (0.025, 10.0), (0.999999, 3.0),
+                              (0.975, 1e6), (0.975, 2e8), (1e-12, 5.0), (0.6, 40.0), (0.995, 1e12),
+                              (0.75, 1.0), (0.975, 4e14), (0.9, 0.5))]
+    sf = []
+    for df in (100.0, 1e4, 1e6, 2e8, 1e10, 1e12, 4e14):
+        for t in (1.0, 3.0, 5.0, 8.0, 20.0):
+            # t_sf takes the tail as 1 - (the other series): 160 digits keep 25 of them
+            # down to tails of 1e-100
+            with mr.mp.workdps(160):
+                sf.append({"t": t, "df": df, "sf": mr.s(mr.t_sf(t, df))})
+    return {"quantile": quantile, "sf": sf}
+
+
 def main():
     payload = {
         "versions": {pkg: importlib.metadata.version(pkg)
@@ -319,6 +360,7 @@ def main():
         "proportion": proportion_cases(),
         "multiple": multiple_cases(),
         "harm_beta": harm_cases(),
+        "student_t": student_t_cases(),
     }
     json.dump(payload, sys.stdout, indent=1)
     sys.stdout.write("\n")

@@ -14,6 +14,7 @@ use posterior::stats::effect::{ArmMoments, RelativeEffect};
 use posterior::stats::gaussian::{self, MeanPosterior};
 use posterior::stats::multiple;
 use posterior::stats::ratio::{self, RatioStats};
+use posterior::stats::special;
 use serde_json::Value;
 
 use super::support::{ErrorStats, load, num, nums};
@@ -249,4 +250,28 @@ fn chance_of_harm_beta_matches_mpmath() {
         assert!(rel < 1e-12, "{case}: got {got}, rel {rel:e}");
     }
     harm.report();
+}
+
+#[test]
+fn student_t_matches_mpmath_at_the_degrees_of_freedom_tests_reach() {
+    let data = load("metrics.json");
+    let mut quantile = ErrorStats::new("special::student_t_quantile");
+    for case in data["student_t"]["quantile"].as_array().unwrap() {
+        let (p, df) = (num(&case["p"]), num(&case["df"]));
+        let got = special::student_t_quantile(p, df);
+        let (_, rel) = quantile.add(got, num(&case["value"]), "quantile");
+        assert!(
+            rel < 1e-12,
+            "t quantile p={p} df={df}: got {got}, rel {rel:e}"
+        );
+    }
+    quantile.report();
+    let mut sf = ErrorStats::new("special::student_t_sf at large df");
+    for case in data["student_t"]["sf"].as_array().unwrap() {
+        let (t, df) = (num(&case["t"]), num(&case["df"]));
+        let got = special::student_t_sf(t, df);
+        let (_, rel) = sf.add(got, num(&case["sf"]), "sf");
+        assert!(rel < 1e-13, "t sf t={t} df={df}: got {got}, rel {rel:e}");
+    }
+    sf.report();
 }
