@@ -25,8 +25,9 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     let mut adjusted = vec![0.0; p.len()];
     let mut running_min: f64 = 1.0;
     for (rank, &i) in order.iter().enumerate().rev() {
-        // p / (j/m), in statsmodels' order of operations
-        running_min = running_min.min(clean(p[i]) / ((rank + 1) as f64 / m));
+        // p·(m/j): statsmodels' p/(j/m) up to an ulp, and never above Holm's p·(m − j + 1)
+        // (equal factors at j = 1 and j = m are then equal products)
+        running_min = running_min.min(clean(p[i]) * (m / (rank + 1) as f64));
         adjusted[i] = running_min;
     }
     adjusted

@@ -903,14 +903,58 @@ pub fn student_t_quantile(p: f64, df: f64) -> f64 {
         return 0.0;
     }
     let two_tails = 2.0 * p.min(1.0 - p);
-    let (a, half) = (0.5 * df, 0.5);
-    // I_{1/2}(df/2, ½) is P(|T| > √df): above 2q the answer has t² > df.
-    let t = if beta_reg(a, half, 0.5) < two_tails {
-        let y = solve_beta_tail(half, a, two_tails, true);
-        (df * y / (1.0 - y)).sqrt()
+    let t = if df >= LARGE_DF {
+        student_t_upper_quantile_large_df(0.5 * two_tails, df)
     } else {
-        let x = solve_beta_tail(a, half, two_tails, false);
-        (df * (1.0 - x) / x).sqrt()
+        let (a, half) = (0.5 * df, 0.5);
+        // I_{1/2}(df/2, ½) is P(|T| > √df): above 2q the answer has t² > df.
+        if beta_reg(a, half, 0.5) < two_tails {
+            let y = solve_beta_tail(half, a, two_tails, true);
+            (df * y / (1.0 - y)).sqrt()
+        } else {
+            let x = solve_beta_tail(a, half, two_tails, false);
+            (df * (1.0 - x) / x).sqrt()
+        }
     };
     if p < 0.5 { -t } else { t }
+}
+
+/// The t > 0 with P(T_df > t) = `tail` (< ½) for df ≥ `LARGE_DF`, where the incomplete beta
+/// the smaller df invert drifts (by orders of magnitude in far tails): Newton on
+/// ln P(T > t), whose slope is −pdf/sf, on the accurate tail of `student_t_sf`, from the
+/// Cornish–Fisher start z + (z³ + z)/(4 df) (Abramowitz & Stegun 26.7.5), bisecting whenever
+/// a step leaves the bracket.
+fn student_t_upper_quantile_large_df(tail: f64, df: f64) -> f64 {
+    let ln_tail = tail.ln();
+    let z = -norm_quantile(tail);
+    let mut t = z + (z * z * z + z) / (4.0 * df);
+    let (mut lo, mut hi) = (0.0f64, f64::INFINITY);
+    for _ in 0..100 {
+        let sf = student_t_sf(t, df);
+        if sf > tail {
+            lo = t;
+        } else {
+            hi = t;
+        }
+        let newton = t + (sf.ln() - ln_tail) * sf / student_t_pdf_large_df(t, df);
+        let next = if newton > lo && newton < hi {
+            newton
+        } else if hi.is_finite() {
+            0.5 * (lo + hi)
+        } else {
+            2.0 * t.max(1.0)
+        };
+        if (next - t).abs() <= 4.0 * f64::EPSILON * t || next.is_nan() {
+            return next;
+        }
+        t = next;
+    }
+    t
+}
+
+/// Student t density for df ≥ 20: Γ((df+1)/2)/(Γ(df/2)√(df π))·(1 + t²/df)^(−(df+1)/2),
+/// the gamma ratio by Stirling (no cancellation of two large ln Γ).
+fn student_t_pdf_large_df(t: f64, df: f64) -> f64 {
+    let ln_front = -ln_gamma_ratio_large(0.5 * df, 0.5) - 0.5 * (df * PI).ln();
+    (ln_front - 0.5 * (df + 1.0) * (t * t / df).ln_1p()).exp()
 }

@@ -1,7 +1,26 @@
-//! What the reference tests share: loading tests/reference/*.json, reading its numbers, and
-//! tracking the largest error of each function (printed with `-- --nocapture`).
+//! What the statistics tests share: loading tests/reference/*.json, reading its numbers,
+//! tracking the largest error of each function (printed with `-- --nocapture`), and the
+//! proptest case count.
 
+use proptest::prelude::{Just, ProptestConfig, Strategy};
 use serde_json::Value;
+
+/// `cases` proptest cases, or `PROPTEST_CASES` when set.
+pub fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+/// (users, conversions) with conversions ≤ users, users up to `max_users`.
+pub fn counts(max_users: u64) -> impl Strategy<Value = (u64, u64)> {
+    (0..=max_users).prop_flat_map(|n| (Just(n), 0..=n))
+}
 
 pub fn load(name: &str) -> Value {
     let path = format!("{}/tests/reference/{name}", env!("CARGO_MANIFEST_DIR"));
