@@ -6,12 +6,17 @@
 //! fine for the thousands of users an experiment needs, rough for tens. Sufficient
 //! statistics are what the server stores: n, Σx, Σx².
 //!
+//! The relative lift Δ = μ_T/μ_C − 1 ([`lift`], [`chance_to_beat`]) is gbstats' delta
+//! method; [`effect`] gives it as a [`RelativeEffect`], the path mean metrics share with
+//! ratio metrics (p-value of gbstats' Welch t-test, chance of harm). Chances in a metric's
+//! good direction are in [`crate::stats::direction`].
+//!
 //! Degenerate cases (documented, never NaN):
 //! - fewer than 2 users (unknown variance) or, with a known variance, no user: the arm is
 //!   *uninformative*. Its mean is 0 when n = 0 and its variance of the mean is +∞.
 //!   `prob_best` then returns equal shares 1/K for every arm, `expected_loss` returns +∞
 //!   for every arm ("unknown"; serde_json writes it as null), `chance_to_beat` 0.5,
-//!   `lift` None, `MeanPosterior::interval` (−∞, +∞). Thompson sampling explores such
+//!   `lift` and `effect` None, `MeanPosterior::interval` (−∞, +∞). Thompson sampling explores such
 //!   arms first (see [`crate::stats::thompson`]).
 //! - zero sample variance with n ≥ 2 (e.g. all users spent 0): the posterior is a point
 //!   mass at the mean; all the probabilities below handle point masses exactly (ties between

@@ -1,7 +1,7 @@
 //! Statistics of Posterior: pure functions, no I/O, no global state.
 //!
 //! - [`special`]: regularized incomplete beta (accurate at 1e7 counts), incomplete gamma,
-//!   normal, Student t and χ² distribution functions, Beta quantiles.
+//!   normal, Student t and χ² distribution functions, Beta and Student t quantiles.
 //! - [`quadrature`]: adaptive Gauss–Kronrod integration behind every exact summary.
 //! - [`beta`]: conversion metric. Posterior Beta(1 + conversions, 1 + users − conversions);
 //!   credible intervals, P(X > Y), P(best), expected loss, relative lift with exact ratio
