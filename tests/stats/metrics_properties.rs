@@ -359,3 +359,23 @@ fn adjusted_p_values_edges() {
     );
     assert_eq!(multiple::benjamini_hochberg(&[-0.5, 1.5]), vec![0.0, 1.0]);
 }
+
+#[test]
+fn cases_proptest_once_found() {
+    // m/j = m − j + 1 at j = 1: BH and Holm must give the very same double
+    let p = [1.0, 0.000302980730856739, 1.0];
+    assert_eq!(multiple::benjamini_hochberg(&p)[1], multiple::holm(&p)[1]);
+    // far tails at large df, where the incomplete-beta inversion was off by orders of
+    // magnitude
+    for (df, q) in [
+        (399180136681.77924, 6.213765058049603e-10),
+        (84892775.63659485, 3.828172785280424e-291),
+    ] {
+        let t = special::student_t_quantile(q, df);
+        let back = special::student_t_sf(-t, df);
+        assert!(
+            (back - q).abs() <= (1e-12 + 16.0 * t * t * f64::EPSILON) * q,
+            "df={df} q={q}: {back}"
+        );
+    }
+}
