@@ -6,12 +6,17 @@
 //! fine for the thousands of users an experiment needs, rough for tens. Sufficient
 //! statistics are what the server stores: n, Σx, Σx².
 //!
+//! The relative lift Δ = μ_T/μ_C − 1 ([`lift`], [`chance_to_beat`]) is gbstats' delta
+//! method; [`effect`] gives it as a [`RelativeEffect`], the path mean metrics share with
+//! ratio metrics (p-value of gbstats' Welch t-test, chance of harm). Chances in a metric's
+//! good direction are in [`crate::stats::direction`].
+//!
 //! Degenerate cases (documented, never NaN):
 //! - fewer than 2 users (unknown variance) or, with a known variance, no user: the arm is
 //!   *uninformative*. Its mean is 0 when n = 0 and its variance of the mean is +∞.
 //!   `prob_best` then returns equal shares 1/K for every arm, `expected_loss` returns +∞
 //!   for every arm ("unknown"; serde_json writes it as null), `chance_to_beat` 0.5,
-//!   `lift` None, `MeanPosterior::interval` (−∞, +∞). Thompson sampling explores such
+//!   `lift` and `effect` None, `MeanPosterior::interval` (−∞, +∞). Thompson sampling explores such
 //!   arms first (see [`crate::stats::thompson`]).
 //! - zero sample variance with n ≥ 2 (e.g. all users spent 0): the posterior is a point
 //!   mass at the mean; all the probabilities below handle point masses exactly (ties between
@@ -21,6 +26,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use super::Interval;
+use super::effect::{ArmMoments, RelativeEffect};
 use super::quadrature::{clean_breakpoints, integrate_vec};
 use super::special::{norm_cdf, norm_pdf, norm_quantile};
 
@@ -149,6 +155,13 @@ pub fn lift(variant: &MeanPosterior, control: &MeanPosterior, level: f64) -> Opt
 /// exact P(μ_T > μ_C) = Φ((μ_T − μ_C)/√(v_T + v_C)); 0.5 when either arm is uninformative;
 /// with zero variance 1, 0 or 0.5 by the sign of the difference.
 pub fn chance_to_beat(variant: &MeanPosterior, control: &MeanPosterior) -> f64 {
+    chance_beyond(variant, control, false)
+}
+
+/// [`chance_to_beat`], or with `below` its mirror P(μ_T < μ_C) from the same normal (the
+/// centre negated, which is exact): the chance to beat control of a metric whose decrease
+/// is good ([`crate::stats::direction::chance_to_beat_mean`]).
+pub(super) fn chance_beyond(variant: &MeanPosterior, control: &MeanPosterior, below: bool) -> f64 {
     if !variant.is_informative() || !control.is_informative() {
         return 0.5;
     }
@@ -159,6 +172,7 @@ pub fn chance_to_beat(variant: &MeanPosterior, control: &MeanPosterior) -> f64 {
             (variant.variance_of_mean() + control.variance_of_mean()).sqrt(),
         ),
     };
+    let center = if below { -center } else { center };
     if sd > 0.0 {
         norm_cdf(center / sd)
     } else if center > 0.0 {
@@ -168,6 +182,31 @@ pub fn chance_to_beat(variant: &MeanPosterior, control: &MeanPosterior) -> f64 {
     } else {
         0.5
     }
+}
+
+/// The relative effect Δ = μ_T/μ_C − 1 of [`lift`] as a [`RelativeEffect`] (the path mean
+/// metrics share with ratio metrics), with gbstats' Welch degrees of freedom for its
+/// p-value (∞, the normal, when a variance is known). `None` when either arm is
+/// uninformative, has fewer than 2 users, or the control mean is ≤ 0. Its mean and sd are
+/// [`lift`]'s up to rounding (its variance is summed in gbstats' order).
+pub fn effect(variant: &MeanPosterior, control: &MeanPosterior) -> Option<RelativeEffect> {
+    if !variant.is_informative() || !control.is_informative() {
+        return None;
+    }
+    let moments = |arm: &MeanPosterior| {
+        Some(ArmMoments {
+            n: arm.n,
+            mean: arm.mean(),
+            variance: arm.per_user_variance()?,
+        })
+    };
+    let effect = RelativeEffect::between(&moments(variant)?, &moments(control)?)?;
+    let known = variant.known_variance.is_some() || control.known_variance.is_some();
+    Some(if known {
+        RelativeEffect::normal(effect.mean, effect.sd)
+    } else {
+        effect
+    })
 }
 
 /// Normal (or point-mass) posterior of one arm.

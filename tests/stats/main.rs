@@ -1,5 +1,8 @@
-//! The statistics module against independent references (50-digit mpmath values and
-//! published numbers) and its invariants (proptest). One binary, so one link.
+//! The statistics module against independent references (50-digit mpmath values, published
+//! numbers, gbstats and statsmodels) and its invariants (proptest). One binary, so one link.
 
+mod metrics_properties;
+mod metrics_reference;
 mod properties;
 mod reference;
+mod support;

@@ -11,21 +11,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
-
-/// (users, conversions) with conversions ≤ users, users up to `max_users`.
-fn counts(max_users: u64) -> impl Strategy<Value = (u64, u64)> {
-    (0..=max_users).prop_flat_map(|n| (Just(n), 0..=n))
-}
+use super::support::{config, counts};
 
 proptest! {
     #![proptest_config(config(40))]

@@ -8,24 +8,7 @@ use posterior::stats::beta::{self, BetaPosterior};
 use posterior::stats::{frequentist, special, srm};
 use serde_json::Value;
 
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/reference/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// A reference number: a decimal string (50-digit values) or a JSON number (inputs).
-fn num(v: &Value) -> f64 {
-    match v {
-        Value::String(s) => s.parse().unwrap_or_else(|e| panic!("{s}: {e}")),
-        Value::Number(n) => n.as_f64().expect("number"),
-        other => panic!("not a number: {other}"),
-    }
-}
-
-fn nums(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(num).collect()
-}
+use super::support::{ErrorStats, load, num, nums};
 
 fn beta_from_counts(v: &Value) -> BetaPosterior {
     let c = nums(v);
@@ -35,44 +18,6 @@ fn beta_from_counts(v: &Value) -> BetaPosterior {
 fn beta_from_params(v: &Value) -> BetaPosterior {
     let c = nums(v);
     BetaPosterior::new(c[0], c[1])
-}
-
-/// Tracks the largest absolute and relative error of one function.
-struct ErrorStats {
-    name: &'static str,
-    max_abs: f64,
-    max_rel: f64,
-    count: usize,
-}
-
-impl ErrorStats {
-    fn new(name: &'static str) -> Self {
-        ErrorStats {
-            name,
-            max_abs: 0.0,
-            max_rel: 0.0,
-            count: 0,
-        }
-    }
-    fn add(&mut self, got: f64, want: f64, context: &str) -> (f64, f64) {
-        assert!(
-            got.is_finite() || got == want,
-            "{}: non-finite {got} for {context}",
-            self.name
-        );
-        let abs = (got - want).abs();
-        let rel = if want != 0.0 { abs / want.abs() } else { abs };
-        self.max_abs = self.max_abs.max(abs);
-        self.max_rel = self.max_rel.max(rel);
-        self.count += 1;
-        (abs, rel)
-    }
-    fn report(&self) {
-        eprintln!(
-            "ACCURACY | {} | {} cases | max abs error {:.1e} | max rel error {:.1e} |",
-            self.name, self.count, self.max_abs, self.max_rel
-        );
-    }
 }
 
 #[test]
