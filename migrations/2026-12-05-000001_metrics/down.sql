@@ -5,6 +5,7 @@ ALTER TABLE experiments
     DROP COLUMN goal_cap_value,
     DROP COLUMN goal_from_seconds,
     DROP COLUMN goal_to_seconds;
+ALTER TABLE assignments DROP COLUMN counted_value;
 DROP TABLE metric_stats;
 DROP TABLE metric_values;
 DROP TABLE tracked_metrics;

@@ -58,8 +58,9 @@ CREATE TABLE tracked_metrics (
 CREATE INDEX tracked_metrics_metric ON tracked_metrics (metric_id);
 
 -- Per user, what the metric has counted so far: the events that counted and the sum of their
--- values (a ratio has no rows: its parts have). Like assignments, the truth is the raw rows;
--- these can be rebuilt from them.
+-- values, and the user's value as the statistics hold it (so that a change is always the
+-- difference from what was added, whatever the rule was then). A ratio has no rows: its parts
+-- have. Like assignments, the truth is the raw rows; these can be rebuilt from them.
 CREATE TABLE metric_values (
     experiment_id   BIGINT NOT NULL,
     metric_id       BIGINT NOT NULL,
@@ -69,6 +70,7 @@ CREATE TABLE metric_values (
     events          BIGINT NOT NULL DEFAULT 0,
     value_sum       DOUBLE PRECISION NOT NULL DEFAULT 0,
     first_at        TIMESTAMPTZ,
+    value           DOUBLE PRECISION NOT NULL DEFAULT 0,
     PRIMARY KEY (experiment_id, metric_id, user_id)
 )
 WITH (fillfactor = 80);
@@ -93,6 +95,10 @@ CREATE TABLE metric_stats (
 -- The goal, as the assignment rows follow it (converted_at, value): its window, whether a
 -- mean counts events instead of adding values, its value cap, a retention window, and the
 -- library metric it comes from (NULL: the inline goal {"event", "metric"}).
+-- The goal's total as the statistics hold it (capped at the goal's value cap); NULL: `value`
+-- (rows from before caps existed).
+ALTER TABLE assignments ADD COLUMN counted_value DOUBLE PRECISION;
+
 ALTER TABLE experiments
     ADD COLUMN goal_metric_id BIGINT REFERENCES metrics (id),
     ADD COLUMN goal_window_seconds BIGINT,

@@ -8,7 +8,7 @@
 //! Tracked metrics: each counts the events its rule takes (`counting`) into the user's
 //! per-metric values; the statistics gain the change of the user's value.
 
-use super::counting::{Counted, Counting};
+use super::counting::{self, Counted, Counting};
 #[cfg(test)]
 use crate::store::batch::GoalRule;
 use crate::store::batch::{GoalProgress, NewEvent, StatDelta, StatDeltas};
@@ -59,8 +59,9 @@ pub fn attribute(
         } else {
             event.value.unwrap_or(0.0)
         };
-        let (before, after) = (rule.capped(o.value), rule.capped(o.value + added));
+        let (before, after) = (o.counted_value, rule.capped(o.value + added));
         o.value += added;
+        o.counted_value = after;
         let change = |d: &mut StatDelta| {
             d.conversions += i64::from(first_conversion);
             d.value_sum += after - before;
@@ -102,7 +103,7 @@ pub fn attribute_metrics(
         .into_iter()
         .map(|v| ((v.experiment_id, v.metric_id, v.user_id.clone()), v))
         .collect();
-    let mut before: HashMap<(i64, i64, String), Counted> = HashMap::new();
+    let mut before: HashMap<(i64, i64, String), Option<f64>> = HashMap::new();
     let mut by_user: HashMap<&str, Vec<&GoalProgress>> = HashMap::new();
     for p in progress {
         by_user.entry(p.user_id.as_str()).or_default().push(p);
@@ -123,25 +124,24 @@ pub fn attribute_metrics(
                     events: 0,
                     value_sum: 0.0,
                     first_at: None,
+                    value: 0.0,
                 });
+                before
+                    .entry(key)
+                    .or_insert((row.events > 0).then_some(row.value));
                 let mut counted = Counted::of_row(row);
-                before.entry(key).or_insert(counted);
                 counted.add(event.value, event.occurred_at);
                 row.events = counted.events;
                 row.value_sum = counted.value_sum;
                 row.first_at = counted.first_at;
+                row.value = rule.value(&counted);
             }
         }
     }
     let mut changed = Vec::with_capacity(before.len());
     for (key, old) in before {
         let row = values.remove(&key).expect("a counted value has its row");
-        let rule = &rules_of[&key.0]
-            .iter()
-            .find(|(m, _)| *m == key.1)
-            .expect("a counted metric has its rule")
-            .1;
-        let d = rule.delta(&old, &Counted::of_row(&row));
+        let d = counting::delta(old, Some(row.value));
         let total = deltas.entry((key.0, key.1, row.variant_id)).or_default();
         total.users += d.users;
         total.total += d.total;
@@ -168,6 +168,7 @@ mod tests {
             assigned_at: at(assigned),
             converted_at: None,
             value: 0.0,
+            counted_value: 0.0,
             context_key: None,
             goal: GoalRule {
                 goal_event: goal.into(),
@@ -238,6 +239,7 @@ mod tests {
         let mut progress = vec![progress_of(1, "u", "buy", 0)];
         progress[0].converted_at = Some(at(1));
         progress[0].value = 3.0;
+        progress[0].counted_value = 3.0;
         let events = [event("u", "buy", 5, Some(1.0))];
         let refs: Vec<&NewEvent> = events.iter().collect();
         let mut deltas = StatDeltas::default();

@@ -6,6 +6,10 @@
 //! `assigned_at + to` for retention; `from` is 0 for the other types). A user's value is, by
 //! type: 1 once anything counted (conversion, retention), the number of counted events or the
 //! sum of their values (mean), capped at a value cap; 0 with nothing counted.
+//!
+//! The statistics hold what was added for each user (stored with the user's values), and every
+//! change adds the difference from that: so they stay the sum of the stored values even when a
+//! rule changes between the addition and the change.
 
 use crate::store::batch::GoalRule;
 use crate::store::metric_values::{CountingRow, MetricDelta, MetricValueRow};
@@ -81,14 +85,21 @@ impl Counting {
         self.cap_value.map_or(total, |c| total.min(c))
     }
 
-    /// What the statistics gain when a user's count goes from `before` to `after`.
-    pub fn delta(&self, before: &Counted, after: &Counted) -> MetricDelta {
-        let (x0, x1) = (self.value(before), self.value(after));
-        MetricDelta {
-            users: i64::from(after.events > 0) - i64::from(before.events > 0),
-            total: x1 - x0,
-            total_sq: x1 * x1 - x0 * x0,
-        }
+    /// A user's value in the statistics: `None` with nothing counted (no row, not a user
+    /// with a value).
+    pub fn held(&self, counted: &Counted) -> Option<f64> {
+        (counted.events > 0).then(|| self.value(counted))
+    }
+}
+
+/// What the statistics gain when a user's held value goes from `before` to `after` (`None`:
+/// no value).
+pub fn delta(before: Option<f64>, after: Option<f64>) -> MetricDelta {
+    let (x0, x1) = (before.unwrap_or(0.0), after.unwrap_or(0.0));
+    MetricDelta {
+        users: i64::from(after.is_some()) - i64::from(before.is_some()),
+        total: x1 - x0,
+        total_sq: x1 * x1 - x0 * x0,
     }
 }
 
@@ -171,14 +182,19 @@ mod tests {
         counted.add(Some(60.0), at(0));
         assert_eq!(counted.first_at, Some(at(0)));
         assert_eq!(mean.value(&counted), 100.0);
-        let d = mean.delta(&before, &counted);
+        let d = delta(mean.held(&before), mean.held(&counted));
         assert_eq!(
             (d.users, d.total, d.total_sq),
             (0, 40.0, 100.0 * 100.0 - 3600.0)
         );
         let conversion = rule("conversion");
-        let d = conversion.delta(&Counted::default(), &before);
+        let d = delta(None, conversion.held(&before));
         assert_eq!((d.users, d.total, d.total_sq), (1, 1.0, 1.0));
-        assert_eq!(conversion.delta(&before, &counted), MetricDelta::default());
+        assert_eq!(
+            delta(conversion.held(&before), conversion.held(&counted)),
+            MetricDelta::default()
+        );
+        // What was held, not what the rule says now, is what a change starts from.
+        assert_eq!(delta(Some(7.0), Some(2.0)).total, -5.0);
     }
 }

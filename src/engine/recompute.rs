@@ -12,7 +12,7 @@
 //! bandit's statistics) is recomputed in the same transaction. Until every page is done the
 //! results say the metric is being computed.
 
-use super::counting::{Counted, Counting};
+use super::counting::{self, Counted, Counting};
 use super::{Engine, EngineError};
 use crate::store::batch::{self, GoalProgress, StatDelta, StatDeltas};
 use crate::store::metric_values::{self, AssignedUser, MetricDeltas, MetricValueRow};
@@ -104,22 +104,27 @@ fn recompute_page(
         .iter()
         .map(|u| (experiment_id, metric_id, *u))
         .collect();
-    let stored: HashMap<String, Counted> = metric_values::metric_values_of(conn, &keys)?
+    let stored: HashMap<String, (Counted, f64)> = metric_values::metric_values_of(conn, &keys)?
         .iter()
-        .map(|r| (r.user_id.clone(), Counted::of_row(r)))
+        .map(|r| (r.user_id.clone(), (Counted::of_row(r), r.value)))
         .collect();
     let mut deltas = MetricDeltas::default();
     let mut changed = Vec::new();
     for user in &page {
-        let old = stored.get(&user.user_id).copied().unwrap_or_default();
+        let old = stored.get(&user.user_id).copied();
         let new = fresh
             .get(user.user_id.as_str())
             .copied()
             .unwrap_or_default();
-        if old == new {
+        let (held_before, held_after) = (old.map(|(_, v)| v), rule.held(&new));
+        let unchanged = match old {
+            Some((counted, _)) => counted == new && held_before == held_after,
+            None => new.events == 0,
+        };
+        if unchanged {
             continue;
         }
-        let d = rule.delta(&old, &new);
+        let d = counting::delta(held_before, held_after);
         let total = deltas
             .entry((experiment_id, metric_id, user.variant_id))
             .or_default();
@@ -135,6 +140,7 @@ fn recompute_page(
             events: new.events,
             value_sum: new.value_sum,
             first_at: new.first_at,
+            value: held_after.unwrap_or(0.0),
         });
     }
     metric_values::save_metric_values(conn, &changed.iter().collect::<Vec<_>>())?;
@@ -179,10 +185,10 @@ fn recompute_goal(
             .get(user.user_id.as_str())
             .copied()
             .unwrap_or((None, 0.0));
-        if converted_at == user.converted_at && value == user.value {
+        let (before, after) = (user.counted_value, rule.capped(value));
+        if converted_at == user.converted_at && value == user.value && before == after {
             continue;
         }
-        let (before, after) = (rule.capped(user.value), rule.capped(value));
         let conversions =
             i64::from(converted_at.is_some()) - i64::from(user.converted_at.is_some());
         let change = |d: &mut StatDelta| {
@@ -201,6 +207,7 @@ fn recompute_goal(
             assigned_at: user.assigned_at,
             converted_at,
             value,
+            counted_value: after,
             context_key: user.context_key.clone(),
             goal: goal.clone(),
         });

@@ -6,7 +6,7 @@
 //! durable, and under load one commit (one fsync) serves hundreds of requests.
 
 use super::audit::{self, Actor, Change};
-use super::counting::{Counted, Counting};
+use super::counting;
 use super::{attribution, hashing};
 use crate::domain::Erased;
 use crate::store::metric_values::{self, MetricDeltas};
@@ -622,8 +622,8 @@ fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Er
 /// Removes a user's metric values and takes what they added out of the statistics.
 fn erase_metric_values(conn: &mut Connection, user_id: &str, shard: i16) -> Result<(), StoreError> {
     let mut deltas = MetricDeltas::default();
-    for (value, rule) in metric_values::user_metric_values(conn, user_id)? {
-        let d = Counting::of_row(&rule).delta(&Counted::of_row(&value), &Counted::default());
+    for (value, _) in metric_values::user_metric_values(conn, user_id)? {
+        let d = counting::delta(Some(value.value), None);
         let total = deltas
             .entry((value.experiment_id, value.metric_id, value.variant_id))
             .or_default();

@@ -247,6 +247,10 @@ pub struct GoalProgress {
     pub converted_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Double)]
     pub value: f64,
+    /// The goal's total as the statistics hold it (capped at the goal's value cap when it
+    /// was added).
+    #[diesel(sql_type = Double)]
+    pub counted_value: f64,
     #[diesel(sql_type = Nullable<Text>)]
     pub context_key: Option<String>,
     #[diesel(embed)]
@@ -282,7 +286,8 @@ pub fn lock_progress(
         return Ok(Vec::new());
     }
     Ok(Prepared::new(
-        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, x.goal_event, a.context_key, \
+        "SELECT a.experiment_id, a.user_id, a.variant_id, a.assigned_at, a.converted_at, a.value, \
+           coalesce(a.counted_value, a.value) AS counted_value, x.goal_event, a.context_key, \
            x.goal_window_seconds, x.goal_of_count, x.goal_cap_value, x.goal_from_seconds, x.goal_to_seconds \
          FROM assignments a JOIN experiments x ON x.id = a.experiment_id \
          WHERE a.user_id = ANY($1) AND x.status IN ('running', 'paused') \
@@ -304,9 +309,9 @@ pub fn save_goal_progress(
         return Ok(());
     }
     Prepared::new(
-        "UPDATE assignments a SET converted_at = d.converted_at, value = d.value \
-         FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::float8[]) \
-           AS d(experiment_id, user_id, converted_at, value) \
+        "UPDATE assignments a SET converted_at = d.converted_at, value = d.value, counted_value = d.counted_value \
+         FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[]) \
+           AS d(experiment_id, user_id, converted_at, value, counted_value) \
          WHERE a.experiment_id = d.experiment_id AND a.user_id = d.user_id",
     )
     .bind::<Array<BigInt>, _>(progress.iter().map(|o| o.experiment_id).collect::<Vec<_>>())
@@ -320,6 +325,7 @@ pub fn save_goal_progress(
         progress.iter().map(|o| o.converted_at).collect::<Vec<_>>(),
     )
     .bind::<Array<Double>, _>(progress.iter().map(|o| o.value).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(progress.iter().map(|o| o.counted_value).collect::<Vec<_>>())
     .execute(conn)?;
     Ok(())
 }

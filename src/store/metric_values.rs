@@ -93,6 +93,9 @@ pub struct MetricValueRow {
     pub value_sum: f64,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub first_at: Option<DateTime<Utc>>,
+    /// The user's value as the statistics hold it.
+    #[diesel(sql_type = Double)]
+    pub value: f64,
 }
 
 /// The stored values of these (experiment, metric, user) triples (absent: nothing counted).
@@ -105,7 +108,7 @@ pub fn metric_values_of(
     }
     Ok(Prepared::new(
         "SELECT v.experiment_id, v.metric_id, v.user_id, v.variant_id, v.assigned_at, v.events, \
-         v.value_sum, v.first_at \
+         v.value_sum, v.first_at, v.value \
          FROM unnest($1::int8[], $2::int8[], $3::text[]) AS k(experiment_id, metric_id, user_id) \
          JOIN metric_values v ON v.experiment_id = k.experiment_id AND v.metric_id = k.metric_id \
            AND v.user_id = k.user_id",
@@ -125,10 +128,11 @@ pub fn save_metric_values(
         rows.iter().partition(|r| r.events > 0);
     if !kept.is_empty() {
         Prepared::new(
-            "INSERT INTO metric_values (experiment_id, metric_id, user_id, variant_id, assigned_at, events, value_sum, first_at) \
-             SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::timestamptz[], $6::int8[], $7::float8[], $8::timestamptz[]) \
+            "INSERT INTO metric_values (experiment_id, metric_id, user_id, variant_id, assigned_at, events, value_sum, first_at, value) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::timestamptz[], $6::int8[], $7::float8[], $8::timestamptz[], $9::float8[]) \
              ON CONFLICT (experiment_id, metric_id, user_id) DO UPDATE SET \
-               events = EXCLUDED.events, value_sum = EXCLUDED.value_sum, first_at = EXCLUDED.first_at",
+               events = EXCLUDED.events, value_sum = EXCLUDED.value_sum, first_at = EXCLUDED.first_at, \
+               value = EXCLUDED.value",
         )
         .bind::<Array<BigInt>, _>(kept.iter().map(|r| r.experiment_id).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(kept.iter().map(|r| r.metric_id).collect::<Vec<_>>())
@@ -140,6 +144,7 @@ pub fn save_metric_values(
         .bind::<Array<Nullable<Timestamptz>>, _>(
             kept.iter().map(|r| r.first_at).collect::<Vec<_>>(),
         )
+        .bind::<Array<Double>, _>(kept.iter().map(|r| r.value).collect::<Vec<_>>())
         .execute(conn)?;
     }
     if !gone.is_empty() {
@@ -262,6 +267,9 @@ pub struct AssignedUser {
     pub converted_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Double)]
     pub value: f64,
+    /// The goal's total as the statistics hold it.
+    #[diesel(sql_type = Double)]
+    pub counted_value: f64,
     #[diesel(sql_type = Nullable<Text>)]
     pub context_key: Option<String>,
 }
@@ -275,7 +283,8 @@ pub fn lock_assignment_page(
     limit: i64,
 ) -> Result<Vec<AssignedUser>, StoreError> {
     Ok(diesel::sql_query(
-        "SELECT user_id, variant_id, assigned_at, converted_at, value, context_key FROM assignments \
+        "SELECT user_id, variant_id, assigned_at, converted_at, value, \
+           coalesce(counted_value, value) AS counted_value, context_key FROM assignments \
          WHERE experiment_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3 FOR UPDATE",
     )
     .bind::<BigInt, _>(experiment_id)
@@ -357,7 +366,7 @@ pub fn user_metric_values(
     }
     let rows: Vec<Both> = diesel::sql_query(format!(
         "SELECT v.experiment_id, v.metric_id, v.user_id, v.variant_id, v.assigned_at, v.events, \
-         v.value_sum, v.first_at, {} \
+         v.value_sum, v.first_at, v.value, {} \
          FROM metric_values v JOIN tracked_metrics tm ON tm.experiment_id = v.experiment_id \
            AND tm.metric_id = v.metric_id JOIN metrics m ON m.id = v.metric_id \
          WHERE v.user_id = $1",

@@ -83,6 +83,7 @@ diesel::table! {
         converted_at -> Nullable<Timestamptz>,
         value -> Float8,
         context_key -> Nullable<Text>,
+        counted_value -> Nullable<Float8>,
     }
 }
 
@@ -222,6 +223,7 @@ diesel::table! {
         events -> Int8,
         value_sum -> Float8,
         first_at -> Nullable<Timestamptz>,
+        value -> Float8,
     }
 }
 

@@ -136,6 +136,7 @@ pub fn delete_user(
             Option<DateTime<Utc>>,
             f64,
             Option<String>,
+            Option<f64>,
         );
         let removed: Vec<Removed> =
             diesel::delete(assignments::table.filter(assignments::user_id.eq(user_id)))
@@ -146,23 +147,15 @@ pub fn delete_user(
                     assignments::converted_at,
                     assignments::value,
                     assignments::context_key,
+                    assignments::counted_value,
                 ))
                 .get_results(conn)?;
-        // The statistics hold each user's goal total capped at the goal's value cap.
-        let ids: Vec<i64> = removed.iter().map(|r| r.0).collect();
-        let caps: std::collections::HashMap<i64, Option<f64>> = super::schema::experiments::table
-            .filter(super::schema::experiments::id.eq_any(&ids))
-            .select((
-                super::schema::experiments::id,
-                super::schema::experiments::goal_cap_value,
-            ))
-            .load::<(i64, Option<f64>)>(conn)?
-            .into_iter()
-            .collect();
         let mut deltas = StatDeltas::default();
-        for (experiment_id, variant_id, assigned_at, converted_at, value, context) in &removed {
-            let cap = caps.get(experiment_id).copied().flatten();
-            let value = cap.map_or(*value, |c| value.min(c));
+        for (experiment_id, variant_id, assigned_at, converted_at, value, context, counted) in
+            &removed
+        {
+            // What the statistics hold of the user (the goal's total, capped when added).
+            let value = counted.unwrap_or(*value);
             let converted = converted_at.is_some();
             let change = |d: &mut super::batch::StatDelta| {
                 d.users -= 1;

@@ -3,6 +3,7 @@
 
 mod counting;
 mod experiments;
+mod instances;
 mod library;
 
 use crate::helpers::*;
