@@ -10,6 +10,7 @@ mod experiments;
 pub mod export;
 mod keys;
 pub mod metric_values;
+mod metric_usage;
 mod metrics;
 mod models;
 mod prepared;
@@ -177,6 +178,7 @@ impl Store {
 
 pub use audit::{NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
+pub use metric_usage::{MetricUseRow, metric_uses};
 pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
 pub use metrics::{
     delete_metric, experiments_using_metric, get_metric, insert_metric, list_metrics,
