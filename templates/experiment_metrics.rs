@@ -159,6 +159,11 @@ pub fn secondary_and_guardrails(
                     (field_error(&id, error))
                 }
             }
+            // Keys sent that the library does not have (deleted meanwhile): their errors here.
+            @for key in form.secondary.iter().filter(|k| !library.iter().any(|m| m.spec.key.as_str() == k.as_str())) {
+                @let id = format!("secondary-{key}");
+                (field_error(&id, errors.get(&id)))
+            }
         }
         fieldset.group #guardrails .has-error[errors.get("guardrails").is_some()] {
             legend { "Guardrails (optional)" }

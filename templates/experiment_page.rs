@@ -623,7 +623,7 @@ fn declared_metrics(e: &Experiment, metric_names: &HashMap<String, String>) -> M
                 ul.plain {
                     @for g in &m.guardrails {
                         li { (metric_label(g.metric.as_str(), metric_names)) ": "
-                            @if g.threshold > 0.0 { "a harm beyond " (format::percent(g.threshold, 1)) " matters" } @else { "any harm matters" } }
+                            @if g.threshold > 0.0 { "a harm beyond " (format::short_percent(g.threshold)) " matters" } @else { "any harm matters" } }
                     }
                 }
             }

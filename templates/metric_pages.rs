@@ -3,8 +3,8 @@
 //! type uses it; the script hides the others) and the delete confirmation.
 
 use super::components::{
-    InputOptions, Tone, csrf_input, error_summary, field as f, notice, select_field,
-    text_field, textarea_field,
+    InputOptions, Tone, csrf_input, error_summary, field as f, notice, select_field, text_field,
+    textarea_field,
 };
 use super::form_values::{FieldErrors, MetricForm};
 use super::format;
@@ -89,13 +89,10 @@ fn cap_words(d: &MetricDefinition) -> String {
         MetricDefinition::Mean {
             cap: Some(Cap::Percentile(q)),
             ..
-        } => {
-            let nth = format!("{:.2}", q * 100.0);
-            format!(
-                "at the {}th percentile",
-                nth.trim_end_matches('0').trim_end_matches('.')
-            )
-        }
+        } => format!(
+            "at the {}th percentile",
+            format::short_percent(*q).trim_end_matches('%')
+        ),
         _ => String::new(),
     }
 }
@@ -303,7 +300,12 @@ pub fn form_page(view: &MetricFormView) -> Markup {
             .iter()
             .filter(|m| m.spec.definition.metric_type() != MetricType::Ratio)
             .filter(|m| view.metric.is_none_or(|own| own.id != m.id))
-            .map(|m| (m.spec.key.as_str(), format!("{} ({})", m.spec.name, m.spec.key))),
+            .map(|m| {
+                (
+                    m.spec.key.as_str(),
+                    format!("{} ({})", m.spec.name, m.spec.key),
+                )
+            }),
     );
     let parts: Vec<(&str, &str)> = parts.iter().map(|(k, l)| (*k, l.as_str())).collect();
     let duration = |placeholder| InputOptions {

@@ -331,8 +331,14 @@ pub async fn update_metrics(posted: Posted, key: web::Path<String>) -> PageResul
     let mut form = form::read(&data);
     if data.get("action") == "add_guardrail" {
         let with_row = form.with_spare_guardrail();
-        return render_metrics(&user, &engine, &experiment, &with_row, &FieldErrors::default())
-            .await;
+        return render_metrics(
+            &user,
+            &engine,
+            &experiment,
+            &with_row,
+            &FieldErrors::default(),
+        )
+        .await;
     }
     form.guardrails.retain(|g| !g.is_blank());
     let patch = match form::to_metrics_patch(&form, &experiment) {

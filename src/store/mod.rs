@@ -9,8 +9,8 @@ pub mod batch;
 mod experiments;
 pub mod export;
 mod keys;
-pub mod metric_values;
 mod metric_usage;
+pub mod metric_values;
 mod metrics;
 mod models;
 mod prepared;
@@ -178,8 +178,8 @@ impl Store {
 
 pub use audit::{NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
-pub use metric_usage::{MetricUseRow, metric_uses};
 pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
+pub use metric_usage::{MetricUseRow, metric_uses};
 pub use metrics::{
     delete_metric, experiments_using_metric, get_metric, insert_metric, list_metrics,
     metrics_by_key, save_experiment_metrics, update_metric,

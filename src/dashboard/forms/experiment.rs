@@ -36,11 +36,14 @@ pub fn read(form: &FormData) -> ExperimentForm {
         "variant" => row.variant = value.into(),
         _ => {}
     });
-    let guardrails = form.rows("guard", |row: &mut GuardrailRow, column, value| match column {
-        "metric" => row.metric = value.into(),
-        "threshold" => row.threshold = value.into(),
-        _ => {}
-    });
+    let guardrails = form.rows(
+        "guard",
+        |row: &mut GuardrailRow, column, value| match column {
+            "metric" => row.metric = value.into(),
+            "threshold" => row.threshold = value.into(),
+            _ => {}
+        },
+    );
     ExperimentForm {
         key: form.get("key").into(),
         name: form.get("name").into(),
@@ -98,7 +101,12 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
             .goal
             .as_ref()
             .map_or(String::new(), |k| k.to_string()),
-        secondary: spec.metrics.secondary.iter().map(|k| k.to_string()).collect(),
+        secondary: spec
+            .metrics
+            .secondary
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
         guardrails: spec
             .metrics
             .guardrails
@@ -162,7 +170,10 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     }
     let from_library = form.goal_source == GOAL_LIBRARY;
     if !from_library && form.goal_source != GOAL_INLINE {
-        errors.add("goal_source", "choose an event typed here or a metric of the library");
+        errors.add(
+            "goal_source",
+            "choose an event typed here or a metric of the library",
+        );
     }
     let goal_key = if from_library {
         library_goal(form, &mut errors)

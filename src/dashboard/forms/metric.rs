@@ -151,7 +151,10 @@ fn cap(form: &MetricForm, errors: &mut FieldErrors) -> Option<Cap> {
     match (form.cap_kind.trim(), text) {
         ("", "") => None,
         ("", _) => {
-            errors.add("cap_kind", "choose whether the cap is a value or a percentile");
+            errors.add(
+                "cap_kind",
+                "choose whether the cap is a value or a percentile",
+            );
             None
         }
         (_, "") => {
@@ -231,10 +234,30 @@ mod tests {
     #[test]
     fn a_metric_reads_back_as_the_same_form() {
         for pairs in [
-            vec![("type", "retention"), ("event", "open"), ("from", "1d"), ("to", "8d")],
-            vec![("type", "ratio"), ("numerator", "revenue"), ("denominator", "orders")],
-            vec![("type", "mean"), ("event", "buy"), ("of", "count"), ("cap_kind", "value"), ("cap", "500")],
-            vec![("type", "conversion"), ("event", "uninstall"), ("direction", "decrease"), ("window", "3d")],
+            vec![
+                ("type", "retention"),
+                ("event", "open"),
+                ("from", "1d"),
+                ("to", "8d"),
+            ],
+            vec![
+                ("type", "ratio"),
+                ("numerator", "revenue"),
+                ("denominator", "orders"),
+            ],
+            vec![
+                ("type", "mean"),
+                ("event", "buy"),
+                ("of", "count"),
+                ("cap_kind", "value"),
+                ("cap", "500"),
+            ],
+            vec![
+                ("type", "conversion"),
+                ("event", "uninstall"),
+                ("direction", "decrease"),
+                ("window", "3d"),
+            ],
         ] {
             let mut all = vec![("key", "m"), ("name", "M")];
             all.extend(pairs);
@@ -243,7 +266,13 @@ mod tests {
             }
             let spec = to_draft(&form(&all), true).unwrap().validate(None).unwrap();
             let now = chrono::Utc::now();
-            let metric = Metric { id: 1, spec: spec.clone(), version: 1, created_at: now, updated_at: now };
+            let metric = Metric {
+                id: 1,
+                spec: spec.clone(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
             let again = to_draft(&of_metric(&metric), false)
                 .unwrap()
                 .validate(Some(&spec.key))
@@ -254,13 +283,36 @@ mod tests {
 
     #[test]
     fn refusals_find_their_field() {
-        let errors = to_draft(&form(&[("key", "Bad Key"), ("type", "conversion"), ("direction", "up")]), true).unwrap_err();
+        let errors = to_draft(
+            &form(&[
+                ("key", "Bad Key"),
+                ("type", "conversion"),
+                ("direction", "up"),
+            ]),
+            true,
+        )
+        .unwrap_err();
         for field in ["key", "event", "direction"] {
             assert!(errors.get(field).is_some(), "{field}: {errors:?}");
         }
-        let errors = to_draft(&form(&[("key", "m"), ("type", "mean"), ("event", "buy"), ("of", "value"), ("cap_kind", "value"), ("cap", "lots"), ("direction", "increase")]), true).unwrap_err();
+        let errors = to_draft(
+            &form(&[
+                ("key", "m"),
+                ("type", "mean"),
+                ("event", "buy"),
+                ("of", "value"),
+                ("cap_kind", "value"),
+                ("cap", "lots"),
+                ("direction", "increase"),
+            ]),
+            true,
+        )
+        .unwrap_err();
         assert!(errors.get("cap").is_some());
-        let q = ValidationError::new("cap.percentile", Violation::OpenRange { min: 0.5, max: 1.0 });
+        let q = ValidationError::new(
+            "cap.percentile",
+            Violation::OpenRange { min: 0.5, max: 1.0 },
+        );
         assert!(refusal(&q).get("cap").unwrap().contains("above 50"));
     }
 }
