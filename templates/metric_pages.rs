@@ -199,9 +199,14 @@ pub fn list_page(view: &MetricListView) -> Markup {
                                     }
                                     td data-field="window" { @match s.window { Some(w) => { (w) } None => span.muted { "until stopped" } } }
                                     td data-field="direction" { (direction_words(s.direction)) }
-                                    td data-field="cap" { (cap_words(d)) }
+                                    td data-field="cap" {
+                                        @match cap_words(d) { c if c.is_empty() => span.muted { "—" }, c => { (c) } }
+                                    }
                                     td data-field="retention" {
-                                        @if let MetricDefinition::Retention { from, to, .. } = d { (from) " to " (to) " after assignment" }
+                                        @match d {
+                                            MetricDefinition::Retention { from, to, .. } => { (from) " to " (to) " after assignment" }
+                                            _ => span.muted { "—" },
+                                        }
                                     }
                                     td.num data-field="version" { (m.version) }
                                     td data-field="used-by" {
@@ -308,9 +313,9 @@ pub fn form_page(view: &MetricFormView) -> Markup {
             }),
     );
     let parts: Vec<(&str, &str)> = parts.iter().map(|(k, l)| (*k, l.as_str())).collect();
+    // No `pattern`: the server's refusal says what a duration looks like, beside the field.
     let duration = |placeholder| InputOptions {
         placeholder: Some(placeholder),
-        pattern: Some("[0-9]+[smhd]"),
         ..InputOptions::default()
     };
     layout(

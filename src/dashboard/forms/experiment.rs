@@ -725,4 +725,34 @@ mod tests {
         let again = experiment.spec.patched(patch).unwrap();
         assert_eq!(again, experiment.spec);
     }
+
+    #[test]
+    fn metric_errors_find_their_box_or_row() {
+        let mut pairs = valid();
+        pairs.extend([
+            ("secondary", "revenue"),
+            ("secondary", "aov"),
+            ("guard-0-metric", "uninstalls"),
+            ("guard-0-threshold", "2"),
+            ("guard-1-metric", ""),
+            ("guard-1-threshold", ""),
+        ]);
+        let f = form(&pairs);
+        assert_eq!(f.guardrails.len(), 1, "the blank row is dropped");
+        let at = |field: &str| {
+            let e = ValidationError::new(field, Violation::Nul);
+            refusal(&f, &e).iter().next().unwrap().0.to_string()
+        };
+        assert_eq!(at("metrics.goal"), "goal_key");
+        assert_eq!(at("metrics.secondary[1]"), "secondary-aov");
+        assert_eq!(at("metrics.secondary[7]"), "secondary");
+        assert_eq!(at("metrics.secondary"), "secondary");
+        assert_eq!(at("metrics.guardrails[0].threshold"), "guard-0-threshold");
+        assert_eq!(at("metrics.guardrails[0].metric"), "guard-0-metric");
+        assert_eq!(at("metrics.guardrails[3].metric"), "guardrails");
+        assert_eq!(at("metrics"), "metrics");
+        let draft = to_draft(&f).unwrap();
+        assert_eq!(draft.metrics.secondary.len(), 2);
+        assert_eq!(draft.metrics.guardrails[0].threshold, 0.02);
+    }
 }
