@@ -211,17 +211,25 @@ pub async fn create(posted: Posted) -> PageResult {
     }
 }
 
+/// Which edit form: everything that may change (not once stopped), or the metrics alone
+/// (which may change even once the experiment is stopped).
+#[derive(Clone, Copy, PartialEq)]
+enum EditForm {
+    Everything,
+    MetricsOnly,
+}
+
 async fn render_edit(
     user: &SignedIn,
     engine: &Engine,
     experiment: &Experiment,
     form: &ExperimentForm,
     errors: &FieldErrors,
+    which: EditForm,
 ) -> PageResult {
-    let metrics = engine.list_metrics().await?;
-    Ok(form_html(
-        errors,
-        experiment_form::edit_page(&EditView {
+    let metrics: Vec<Metric> = engine.list_metrics().await?;
+    let markup = match which {
+        EditForm::Everything => experiment_form::edit_page(&EditView {
             csrf: &user.csrf,
             experiment,
             form,
@@ -229,18 +237,85 @@ async fn render_edit(
             segments: &segment_choices(engine),
             metrics: &metrics,
         }),
-    ))
+        EditForm::MetricsOnly => experiment_metrics::metrics_page(&MetricsEditView {
+            csrf: &user.csrf,
+            experiment,
+            form,
+            errors,
+            library: &metrics,
+        }),
+    };
+    Ok(form_html(errors, markup))
 }
 
-/// The experiment to edit: refused once stopped, its results being final.
-async fn editable(engine: &Engine, key: &str) -> Result<Experiment, DashboardError> {
+/// The experiment to edit with `which` form: everything is refused once stopped, its
+/// results being final.
+async fn editable(
+    engine: &Engine,
+    key: &str,
+    which: EditForm,
+) -> Result<Experiment, DashboardError> {
     let experiment = engine.experiment(key).await?;
-    if experiment.status == Status::Stopped {
+    if experiment.status == Status::Stopped && which == EditForm::Everything {
         return Err(DashboardError::Conflict(
             "A stopped experiment cannot be edited: its results are final.".into(),
         ));
     }
     Ok(experiment)
+}
+
+/// The edit form of an experiment, with a blank row where a list is empty.
+async fn show_edit(user: SignedIn, engine: &Engine, key: &str, which: EditForm) -> PageResult {
+    let experiment = editable(engine, key, which).await?;
+    let form = form::of_experiment(&experiment);
+    let spare_rule = usize::from(form.rules.is_empty());
+    let mut form = form.with_spare_rows(0, spare_rule);
+    if form.guardrails.is_empty() {
+        form = form.with_spare_guardrail();
+    }
+    render_edit(
+        &user,
+        engine,
+        &experiment,
+        &form,
+        &FieldErrors::default(),
+        which,
+    )
+    .await
+}
+
+/// Saves an edit form (or shows it again with one more row).
+async fn save_edit(posted: Posted, key: &str, which: EditForm) -> PageResult {
+    let Posted { user, engine, data } = posted;
+    let experiment = editable(&engine, key, which).await?;
+    let mut form = form::read(&data);
+    if let Some(with_row) = with_added_row(&data, &form) {
+        let no_errors = FieldErrors::default();
+        return render_edit(&user, &engine, &experiment, &with_row, &no_errors, which).await;
+    }
+    // The edit form has no blank variant rows to drop: its variants are the experiment's.
+    form.pins.retain(|p| !p.is_blank());
+    form.rules.retain(|r| !r.is_blank());
+    form.guardrails.retain(|g| !g.is_blank());
+    let patch = match which {
+        EditForm::Everything => form::to_patch(&form, &experiment),
+        EditForm::MetricsOnly => form::to_metrics_patch(&form, &experiment),
+    };
+    let patch = match patch {
+        Ok(patch) => patch,
+        Err(errors) => {
+            return render_edit(&user, &engine, &experiment, &form, &errors, which).await;
+        }
+    };
+    let saved = redirect(&format!("{}?done=saved", page_of(key)));
+    if patch.only_metrics() && patch.metrics.is_none() {
+        return Ok(saved); // nothing changed: no write, no audit entry
+    }
+    let updated = engine.update_experiment(&user.actor(), key, patch).await;
+    match refused(updated, |e| form::refusal(&form, e), conflict_at_field)? {
+        Ok(_) => Ok(saved),
+        Err(errors) => render_edit(&user, &engine, &experiment, &form, &errors, which).await,
+    }
 }
 
 /// `GET /dashboard/experiments/{key}/edit`.
@@ -249,110 +324,27 @@ pub async fn edit_form(
     engine: web::Data<Engine>,
     key: web::Path<String>,
 ) -> PageResult {
-    let experiment = editable(&engine, &key).await?;
-    let form = form::of_experiment(&experiment);
-    let spare_rule = usize::from(form.rules.is_empty());
-    let mut form = form.with_spare_rows(0, spare_rule);
-    if form.guardrails.is_empty() {
-        form = form.with_spare_guardrail();
-    }
-    render_edit(&user, &engine, &experiment, &form, &FieldErrors::default()).await
+    show_edit(user, &engine, &key, EditForm::Everything).await
 }
 
 /// `POST /dashboard/experiments/{key}/edit`.
 pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
-    let Posted { user, engine, data } = posted;
-    let experiment = editable(&engine, &key).await?;
-    let mut form = form::read(&data);
-    if let Some(with_row) = with_added_row(&data, &form) {
-        return render_edit(
-            &user,
-            &engine,
-            &experiment,
-            &with_row,
-            &FieldErrors::default(),
-        )
-        .await;
-    }
-    // The edit form has no blank variant rows to drop: its variants are the experiment's.
-    form.pins.retain(|p| !p.is_blank());
-    form.rules.retain(|r| !r.is_blank());
-    form.guardrails.retain(|g| !g.is_blank());
-    let patch = match form::to_patch(&form, &experiment) {
-        Ok(patch) => patch,
-        Err(errors) => return render_edit(&user, &engine, &experiment, &form, &errors).await,
-    };
-    let updated = engine.update_experiment(&user.actor(), &key, patch).await;
-    match refused(updated, |e| form::refusal(&form, e), conflict_at_field)? {
-        Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
-        Err(errors) => render_edit(&user, &engine, &experiment, &form, &errors).await,
-    }
+    save_edit(posted, &key, EditForm::Everything).await
 }
 
-async fn render_metrics(
-    user: &SignedIn,
-    engine: &Engine,
-    experiment: &Experiment,
-    form: &ExperimentForm,
-    errors: &FieldErrors,
-) -> PageResult {
-    let library: Vec<Metric> = engine.list_metrics().await?;
-    Ok(form_html(
-        errors,
-        experiment_metrics::metrics_page(&MetricsEditView {
-            csrf: &user.csrf,
-            experiment,
-            form,
-            errors,
-            library: &library,
-        }),
-    ))
-}
-
-/// `GET /dashboard/experiments/{key}/metrics`: the secondary metrics and guardrails alone,
-/// which may change even once the experiment is stopped.
+/// `GET /dashboard/experiments/{key}/metrics`: the secondary metrics and guardrails alone
+/// (a stopped experiment's page links here).
 pub async fn metrics_form(
     user: SignedIn,
     engine: web::Data<Engine>,
     key: web::Path<String>,
 ) -> PageResult {
-    let experiment = engine.experiment(&key).await?;
-    let mut form = form::of_experiment(&experiment);
-    if form.guardrails.is_empty() {
-        form = form.with_spare_guardrail();
-    }
-    render_metrics(&user, &engine, &experiment, &form, &FieldErrors::default()).await
+    show_edit(user, &engine, &key, EditForm::MetricsOnly).await
 }
 
 /// `POST /dashboard/experiments/{key}/metrics`: save them (or add a guardrail row).
 pub async fn update_metrics(posted: Posted, key: web::Path<String>) -> PageResult {
-    let Posted { user, engine, data } = posted;
-    let experiment = engine.experiment(&key).await?;
-    let mut form = form::read(&data);
-    if data.get("action") == "add_guardrail" {
-        let with_row = form.with_spare_guardrail();
-        return render_metrics(
-            &user,
-            &engine,
-            &experiment,
-            &with_row,
-            &FieldErrors::default(),
-        )
-        .await;
-    }
-    form.guardrails.retain(|g| !g.is_blank());
-    let patch = match form::to_metrics_patch(&form, &experiment) {
-        Ok(patch) => patch,
-        Err(errors) => return render_metrics(&user, &engine, &experiment, &form, &errors).await,
-    };
-    if patch.metrics.is_none() {
-        return Ok(redirect(&format!("{}?done=saved", page_of(&key))));
-    }
-    let updated = engine.update_experiment(&user.actor(), &key, patch).await;
-    match refused(updated, |e| form::refusal(&form, e), conflict_at_field)? {
-        Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
-        Err(errors) => render_metrics(&user, &engine, &experiment, &form, &errors).await,
-    }
+    save_edit(posted, &key, EditForm::MetricsOnly).await
 }
 
 /// A status change, then the experiment's page saying it is `done`.
