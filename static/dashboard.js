@@ -3,6 +3,9 @@
 
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("form.experiment-form").forEach(enhanceForm);
+  document.querySelectorAll("form").forEach(function (form) {
+    if (form.querySelector("[data-when]")) showChosenFields(form);
+  });
   // Take the reader to the list of errors after a refused form.
   var summary = document.querySelector(".error-summary");
   if (summary) summary.focus();
@@ -38,6 +41,20 @@ function enhanceForm(form) {
     clearTimeout(timer);
     timer = setTimeout(function () { checkJson(field); }, 600);
   });
+}
+
+// Fields of one choice (data-when="type:mean retention": the field `type` is mean or
+// retention) show only while it is chosen. Without the script they all show, labelled.
+function showChosenFields(form) {
+  function update() {
+    form.querySelectorAll("[data-when]").forEach(function (el) {
+      var parts = el.dataset.when.split(":");
+      var chosen = form.querySelector('[name="' + parts[0] + '"]:checked, select[name="' + parts[0] + '"]');
+      el.hidden = chosen !== null && parts[1].split(" ").indexOf(chosen.value) < 0;
+    });
+  }
+  form.addEventListener("change", update);
+  update();
 }
 
 function cloneRow(template, index, kind) {

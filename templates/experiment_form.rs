@@ -6,10 +6,14 @@ use super::components::{
     InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error, notice,
     radio_field, select_field, swatch, text_field, textarea_field,
 };
+use super::experiment_metrics::{
+    add_guardrail_button, draft_goal_select, goal_fields, goal_words, metric_field_label,
+    secondary_and_guardrails,
+};
 use super::form_values::{ExperimentForm, FieldErrors, VariantRow};
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
-use crate::domain::{Experiment, Kind};
+use crate::domain::{Experiment, Kind, Metric, Status};
 use maud::{Markup, html};
 
 pub struct CreateView<'a> {
@@ -18,6 +22,8 @@ pub struct CreateView<'a> {
     pub errors: &'a FieldErrors,
     /// Every segment as (key, name), for the pinned rules.
     pub segments: &'a [(String, String)],
+    /// The metric library, to pick the goal, secondary metrics and guardrails from.
+    pub metrics: &'a [Metric],
 }
 
 pub struct EditView<'a> {
@@ -27,6 +33,8 @@ pub struct EditView<'a> {
     pub errors: &'a FieldErrors,
     /// Every segment as (key, name), for the pinned rules.
     pub segments: &'a [(String, String)],
+    /// The metric library, to pick the secondary metrics and guardrails (and a draft's goal).
+    pub metrics: &'a [Metric],
 }
 
 const DIMENSIONS: &[(&str, &str, &str)] = &[
@@ -60,14 +68,6 @@ const KINDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const METRICS: &[(&str, &str)] = &[
-    (
-        "conversion",
-        "Conversion: did the user send the event (once per user)",
-    ),
-    ("revenue", "Revenue: the sum of the event's values per user"),
-];
-
 /// Readable names for the error summary.
 fn field_label(field: &str) -> String {
     let named = [
@@ -97,6 +97,9 @@ fn field_label(field: &str) -> String {
     if let Some((_, label)) = named.iter().find(|(k, _)| *k == field) {
         return label.to_string();
     }
+    if let Some(label) = metric_field_label(field) {
+        return label;
+    }
     let parts: Vec<&str> = field.split('-').collect();
     match parts.as_slice() {
         ["variant", i, column] => format!(
@@ -118,6 +121,7 @@ fn anchor(field: &str) -> String {
         "layer" => "layer".into(),
         "dimension" => "dimension-content".into(),
         "kind" => "kind-ab".into(),
+        "goal_source" => "goal_source-inline".into(),
         f if f.starts_with("rule-") && f.matches('-').count() == 1 => format!("{f}-attribute"),
         f => f.into(),
     }
@@ -266,13 +270,8 @@ pub fn create_page(view: &CreateView) -> Markup {
                         &form.description, 2, false))
                     (radio_field(&f(errors, "dimension", "What the variants vary", None), &form.dimension, DIMENSIONS))
                 }
-                fieldset.group {
-                    legend { "Goal" }
-                    (text_field(&f(errors, "goal_event", "Goal event",
-                        Some("The event name the apps track when the user does what you want.")),
-                        &form.goal_event, InputOptions { required: true, placeholder: Some("purchase"), ..InputOptions::default() }))
-                    (select_field(&f(errors, "goal_metric", "GoalMetric", None), &form.goal_metric, METRICS))
-                }
+                (goal_fields(form, errors, view.metrics))
+                (secondary_and_guardrails(form, errors, view.metrics))
                 fieldset.group {
                     legend { "How users are split" }
                     (radio_field(&f(errors, "kind", "Kind", None), &form.kind, KINDS))
@@ -300,6 +299,7 @@ pub fn create_page(view: &CreateView) -> Markup {
                     button type="submit" name="action" value="add_variant" formnovalidate data-add-row="variant" { "Add a variant" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
                     button type="submit" name="action" value="add_pin" formnovalidate data-add-row="pin" { "Add a pinned rule" }
+                    (add_guardrail_button())
                     a href="/dashboard/experiments" { "Cancel" }
                 }
             }
@@ -333,7 +333,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                         dt { "Key" } dd { code { (spec.key) } }
                         dt { "Dimension" } dd { (spec.dimension.as_str()) }
                         dt { "Kind" } dd { (if spec.kind == Kind::Ab { "A/B test" } else { "bandit" }) }
-                        dt { "Goal" } dd { code { (spec.goal.event) } " (" (spec.goal.metric.as_str()) ")" }
+                        @if e.status != Status::Draft { dt { "Goal" } dd { (goal_words(e, view.metrics)) } }
                         dt { "Control" } dd { (spec.control) }
                     }
                 }
@@ -369,6 +369,10 @@ pub fn edit_page(view: &EditView) -> Markup {
                         Some("No verdict before every variant has this many users.")),
                         &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
                 }
+                @if e.status == Status::Draft {
+                    fieldset.group #goal { legend { "Goal" } (draft_goal_select(e, form, errors, view.metrics)) }
+                }
+                (secondary_and_guardrails(form, errors, view.metrics))
                 (rule_rows(form, errors))
                 @let variants: Vec<(&str, &str)> = spec.variants.iter().map(|v| (v.key.as_str(), v.name.as_str())).collect();
                 (pin_rows(form, errors, view.segments, Some(&variants)))
@@ -377,6 +381,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                     button.primary type="submit" name="action" value="save" { "Save changes" }
                     button type="submit" name="action" value="add_rule" formnovalidate data-add-row="rule" { "Add a targeting rule" }
                     button type="submit" name="action" value="add_pin" formnovalidate data-add-row="pin" { "Add a pinned rule" }
+                    (add_guardrail_button())
                     a href=(base) { "Cancel" }
                 }
                 p.hint { "Current traffic: " (format::percent(spec.traffic, 1)) ". Changes apply to new users within a second on every server." }

@@ -29,6 +29,8 @@ pub struct ExperimentView<'a> {
     pub segment_names: &'a HashMap<String, String>,
     /// Off-policy estimates, when computed (they scan raw rows).
     pub ope: Option<&'a crate::engine::ope::OpeReport>,
+    /// Metric names by key, to name the metrics the experiment declares.
+    pub metric_names: &'a HashMap<String, String>,
 }
 
 fn path(e: &Experiment) -> String {
@@ -217,7 +219,9 @@ fn actions(view: &ExperimentView) -> Markup {
                     }
                     a.button.danger href={ (base) "/stop" } { "Stop…" }
                 }
-                Status::Stopped => {}
+                Status::Stopped => {
+                    a.button href={ (base) "/metrics" } { "Edit metrics" }
+                }
             }
         }
     }
@@ -590,15 +594,60 @@ fn rule_words(rule: &Rule, names: &HashMap<String, String>) -> Markup {
     }
 }
 
-fn definition(e: &Experiment, names: &HashMap<String, String>) -> Markup {
+/// A library metric, linked to its page: its name (when the library has it) and key.
+fn metric_label(key: &str, names: &HashMap<String, String>) -> Markup {
+    html! {
+        a href={ "/dashboard/metrics/" (key) } {
+            @match names.get(key) { Some(n) => { (n) } None => { (key) } }
+        }
+        " " code.muted { (key) }
+    }
+}
+
+/// The goal, guardrails (with their thresholds) and secondary metrics the experiment declares.
+fn declared_metrics(e: &Experiment, metric_names: &HashMap<String, String>) -> Markup {
+    let spec = &e.spec;
+    let m = &spec.metrics;
+    html! {
+        dt { "Goal" } dd #goal-metric {
+            @match &m.goal {
+                Some(key) => { (metric_label(key.as_str(), metric_names)) " (from the metric library)" }
+                None => {
+                    "users who send the event " code { (spec.goal.event) } " ("
+                    (if spec.goal.metric == GoalMetric::Revenue { "revenue: the sum of its values per user" } else { "conversion: counted once per user" }) ")"
+                }
+            }
+        }
+        @if !m.guardrails.is_empty() {
+            dt { "Guardrails" } dd #guardrail-metrics {
+                ul.plain {
+                    @for g in &m.guardrails {
+                        li { (metric_label(g.metric.as_str(), metric_names)) ": "
+                            @if g.threshold > 0.0 { "a harm beyond " (format::short_percent(g.threshold)) " matters" } @else { "any harm matters" } }
+                    }
+                }
+            }
+        }
+        @if !m.secondary.is_empty() {
+            dt { "Secondary metrics" } dd #secondary-metrics {
+                ul.plain { @for k in &m.secondary { li { (metric_label(k.as_str(), metric_names)) } } }
+            }
+        }
+    }
+}
+
+fn definition(
+    e: &Experiment,
+    names: &HashMap<String, String>,
+    metric_names: &HashMap<String, String>,
+) -> Markup {
     let spec = &e.spec;
     html! {
         section aria-labelledby="definition-heading" {
             h2 #definition-heading { "Definition" }
             @if !spec.description.is_empty() { p.description { (spec.description) } }
             dl.facts {
-                dt { "Goal" } dd { "users who send the event " code { (spec.goal.event) } " ("
-                    (if spec.goal.metric == GoalMetric::Revenue { "revenue: the sum of its values per user" } else { "conversion: counted once per user" }) ")" }
+                (declared_metrics(e, metric_names))
                 dt { "Dimension" } dd { (spec.dimension.as_str()) }
                 dt { "Kind" } dd {
                     @if spec.kind == Kind::Ab { "A/B test with fixed weights" } @else { "bandit (Thompson sampling), floor " (format::percent(spec.floor, 1)) " per variant" }
@@ -706,7 +755,7 @@ pub fn page(view: &ExperimentView) -> Markup {
             (super::contextual::contexts_section(e, r))
             (charts_section(view))
             (super::contextual::ope_section(e, &path(e), view.ope))
-            (definition(e, view.segment_names))
+            (definition(e, view.segment_names, view.metric_names))
             (exports(e))
         },
     )

@@ -2,7 +2,9 @@
 //! as it was sent), and the errors by field. The dashboard reads them from a request and
 //! turns them into domain drafts (`dashboard::forms`); the views only show them.
 
-use crate::domain::{Dimension, GoalMetric, Kind, MAX_VARIANTS, Op};
+use crate::domain::{
+    Dimension, Direction, GoalMetric, Kind, MAX_GUARDRAILS, MAX_VARIANTS, MeanOf, MetricType, Op,
+};
 use std::collections::BTreeMap;
 
 /// Error messages by form field name; the first error of a field wins.
@@ -88,6 +90,23 @@ impl PinRow {
     }
 }
 
+/// A guardrail as typed: metric key and threshold in percent (`guard-{i}-{metric,threshold}`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GuardrailRow {
+    pub metric: String,
+    pub threshold: String,
+}
+
+impl GuardrailRow {
+    pub fn is_blank(&self) -> bool {
+        self.metric.trim().is_empty() && self.threshold.trim().is_empty()
+    }
+}
+
+/// Where an experiment's goal comes from: typed in the form, or a metric of the library.
+pub const GOAL_INLINE: &str = "inline";
+pub const GOAL_LIBRARY: &str = "library";
+
 /// The create/edit form of an experiment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExperimentForm {
@@ -96,8 +115,18 @@ pub struct ExperimentForm {
     pub description: String,
     pub dimension: String,
     pub kind: String,
+    /// `GOAL_INLINE` (the event and metric below) or `GOAL_LIBRARY` (`goal_key`).
+    pub goal_source: String,
     pub goal_event: String,
     pub goal_metric: String,
+    /// The goal's library metric, by key.
+    pub goal_key: String,
+    /// Secondary metrics, by key (the boxes ticked).
+    pub secondary: Vec<String>,
+    pub guardrails: Vec<GuardrailRow>,
+    /// Whether the submitted form had the metric fields: a form without them (a script's,
+    /// an older page's) leaves the metrics as they are.
+    pub metrics_shown: bool,
     /// Percent of matching users enrolled.
     pub traffic: String,
     /// Bandits: percent per arm.
@@ -125,8 +154,13 @@ impl Default for ExperimentForm {
             description: String::new(),
             dimension: Dimension::Content.as_str().into(),
             kind: Kind::Ab.as_str().into(),
+            goal_source: GOAL_INLINE.into(),
             goal_event: String::new(),
             goal_metric: GoalMetric::Conversion.as_str().into(),
+            goal_key: String::new(),
+            secondary: Vec::new(),
+            guardrails: Vec::new(),
+            metrics_shown: true,
             traffic: "100".into(),
             floor: String::new(),
             min_users_per_arm: String::new(),
@@ -154,6 +188,7 @@ impl ExperimentForm {
         self.variants.retain(|v| !v.is_blank());
         self.rules.retain(|r| !r.is_blank());
         self.pins.retain(|p| !p.is_blank());
+        self.guardrails.retain(|g| !g.is_blank());
     }
 
     /// Pads with blank rows so a person can add a variant or a rule without JavaScript.
@@ -178,6 +213,14 @@ impl ExperimentForm {
     /// One more blank pinned-rule row.
     pub fn with_spare_pin(mut self) -> Self {
         self.pins.push(PinRow::default());
+        self
+    }
+
+    /// One more blank guardrail row, up to the most an experiment may have.
+    pub fn with_spare_guardrail(mut self) -> Self {
+        if self.guardrails.len() < MAX_GUARDRAILS {
+            self.guardrails.push(GuardrailRow::default());
+        }
         self
     }
 }
@@ -216,5 +259,52 @@ impl SegmentForm {
             self.conditions.push(RuleRow::spare());
         }
         self
+    }
+}
+
+/// The metric form: the fields of every type, as typed; only the chosen type's are read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricForm {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// `conversion`, `mean`, `ratio` or `retention`.
+    pub metric_type: String,
+    pub event: String,
+    /// Mean: `value` or `count`.
+    pub of: String,
+    /// Mean: `` (no cap), `value` or `percentile`; `cap` is the value, or the percentile in
+    /// percent (99).
+    pub cap_kind: String,
+    pub cap: String,
+    /// Ratio: the parts' keys.
+    pub numerator: String,
+    pub denominator: String,
+    /// Retention: durations as typed (`1d`, `8d`).
+    pub from: String,
+    pub to: String,
+    pub window: String,
+    /// `increase` or `decrease`.
+    pub direction: String,
+}
+
+impl Default for MetricForm {
+    fn default() -> Self {
+        MetricForm {
+            key: String::new(),
+            name: String::new(),
+            description: String::new(),
+            metric_type: MetricType::Conversion.as_str().into(),
+            event: String::new(),
+            of: MeanOf::Value.as_str().into(),
+            cap_kind: String::new(),
+            cap: String::new(),
+            numerator: String::new(),
+            denominator: String::new(),
+            from: String::new(),
+            to: String::new(),
+            window: String::new(),
+            direction: Direction::Increase.as_str().into(),
+        }
     }
 }

@@ -50,6 +50,16 @@ pub fn percent(x: f64, decimals: usize) -> String {
     format!("{}%", decimal(x * 100.0, decimals))
 }
 
+/// A share as a percentage without trailing zeros, as a person types it: `0.02` → `"2%"`,
+/// `0.995` → `"99.5%"`.
+pub fn short_percent(x: f64) -> String {
+    if !x.is_finite() {
+        return NONE.into();
+    }
+    let text = format!("{:.2}", x * 100.0);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
 /// A signed relative change: `0.32` → `"+32.0%"`.
 pub fn signed_percent(x: f64) -> String {
     if !x.is_finite() {

@@ -11,6 +11,7 @@ pub enum Nav {
     Keys,
     Audit,
     Segments,
+    Metrics,
     Other,
 }
 
@@ -88,6 +89,7 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                             (nav_link("/dashboard/keys", "API keys", page.nav == Nav::Keys))
                             (nav_link("/dashboard/audit", "Audit log", page.nav == Nav::Audit))
                             (nav_link("/dashboard/segments", "Segments", page.nav == Nav::Segments))
+                            (nav_link("/dashboard/metrics", "Metrics", page.nav == Nav::Metrics))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);

@@ -5,10 +5,11 @@ use super::error::{DashboardError, PageResult, conflict_at_field, refused};
 use super::forms::{FormData, experiment as form};
 use super::page::{form_html, form_status, html, query_encode, redirect, with_server_timing};
 use super::session::{Posted, SignedIn};
-use crate::domain::{Experiment, Status, VariantKey};
+use crate::domain::{Experiment, Metric, Status, VariantKey};
 use crate::engine::{Engine, Transition};
 use crate::templates::experiment_form::{self, CreateView, EditView};
 use crate::templates::experiment_list::{self, ListView};
+use crate::templates::experiment_metrics::{self, MetricsEditView};
 use crate::templates::experiment_page::{self, ExperimentView, REFRESH_CHOICES};
 use crate::templates::form_values::{ExperimentForm, FieldErrors};
 use crate::templates::stop_confirmation::{self, StopView};
@@ -16,6 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use chrono::Utc;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::time::Instant;
 
 fn page_of(key: &str) -> String {
@@ -82,7 +84,7 @@ pub async fn show(
     query: web::Query<ShowQuery>,
 ) -> PageResult {
     let started = Instant::now();
-    let overview = engine.overview(&key).await?;
+    let (overview, library) = tokio::try_join!(engine.overview(&key), engine.list_metrics())?;
     let (experiment, results, series) = (overview.experiment, overview.results, overview.series);
     let ope = if query.ope.is_some() {
         Some(engine.ope(&key).await?)
@@ -96,6 +98,10 @@ pub async fn show(
         .and_then(|r| r.parse::<u32>().ok())
         .filter(|r| REFRESH_CHOICES.contains(r));
     let segment_names = engine.snapshot().segments.names().clone();
+    let metric_names: HashMap<String, String> = library
+        .into_iter()
+        .map(|m| (m.spec.key.into_inner(), m.spec.name))
+        .collect();
     let markup = experiment_page::page(&ExperimentView {
         csrf: &user.csrf,
         experiment: &experiment,
@@ -106,6 +112,7 @@ pub async fn show(
         now: Utc::now(),
         segment_names: &segment_names,
         ope: ope.as_deref(),
+        metric_names: &metric_names,
     });
     Ok(with_server_timing(
         html(StatusCode::OK, markup),
@@ -127,22 +134,21 @@ fn segment_choices(engine: &Engine) -> Vec<(String, String)> {
     segments
 }
 
-/// `GET /dashboard/new`: an empty form (with one blank pinned-rule row).
+/// `GET /dashboard/new`: an empty form (with a blank pinned-rule and guardrail row).
 pub async fn new_form(user: SignedIn, engine: web::Data<Engine>) -> PageResult {
-    render_create(
-        &user,
-        &engine,
-        &ExperimentForm::default().with_spare_pin(),
-        &FieldErrors::default(),
-    )
+    let form = ExperimentForm::default()
+        .with_spare_pin()
+        .with_spare_guardrail();
+    render_create(&user, &engine, &form, &FieldErrors::default()).await
 }
 
-fn render_create(
+async fn render_create(
     user: &SignedIn,
     engine: &Engine,
     form: &ExperimentForm,
     errors: &FieldErrors,
 ) -> PageResult {
+    let metrics = engine.list_metrics().await?;
     Ok(form_html(
         errors,
         experiment_form::create_page(&CreateView {
@@ -150,6 +156,7 @@ fn render_create(
             form,
             errors,
             segments: &segment_choices(engine),
+            metrics: &metrics,
         }),
     ))
 }
@@ -160,8 +167,22 @@ fn with_added_row(data: &FormData, form: &ExperimentForm) -> Option<ExperimentFo
         "add_variant" => Some(form.clone().with_spare_rows(1, 0)),
         "add_rule" => Some(form.clone().with_spare_rows(0, 1)),
         "add_pin" => Some(form.clone().with_spare_pin()),
+        "add_guardrail" => Some(form.clone().with_spare_guardrail()),
         _ => None,
     }
+}
+
+/// The form shown again after a refusal: compacted, with a blank row where a list is empty.
+fn with_blank_rows(form: &ExperimentForm) -> ExperimentForm {
+    let spare_rule = usize::from(form.rules.is_empty());
+    let mut shown = form.clone().with_spare_rows(0, spare_rule);
+    if shown.pins.is_empty() {
+        shown = shown.with_spare_pin();
+    }
+    if shown.guardrails.is_empty() {
+        shown = shown.with_spare_guardrail();
+    }
+    shown
 }
 
 /// `POST /dashboard/experiments`: create, or (the "add a row" buttons) show the form again
@@ -170,19 +191,15 @@ pub async fn create(posted: Posted) -> PageResult {
     let Posted { user, engine, data } = posted;
     let mut form = form::read(&data);
     if let Some(with_row) = with_added_row(&data, &form) {
-        return render_create(&user, &engine, &with_row, &FieldErrors::default());
+        return render_create(&user, &engine, &with_row, &FieldErrors::default()).await;
     }
     form.compact();
     let draft = form::to_draft(&form);
-    // Shown again with a blank targeting and pinned-rule row to fill in.
-    let spare_rule = usize::from(form.rules.is_empty());
-    let mut shown = form.clone().with_spare_rows(0, spare_rule);
-    if shown.pins.is_empty() {
-        shown = shown.with_spare_pin();
-    }
+    // Shown again with a blank targeting, pinned-rule and guardrail row to fill in.
+    let shown = with_blank_rows(&form);
     let draft = match draft {
         Ok(draft) => draft,
-        Err(errors) => return render_create(&user, &engine, &shown, &errors),
+        Err(errors) => return render_create(&user, &engine, &shown, &errors).await,
     };
     let created = engine.create_experiment(&user.actor(), draft).await;
     match refused(created, |e| form::refusal(&form, e), conflict_at_field)? {
@@ -190,38 +207,115 @@ pub async fn create(posted: Posted) -> PageResult {
             "{}?done=created",
             page_of(created.spec.key.as_str())
         ))),
-        Err(errors) => render_create(&user, &engine, &shown, &errors),
+        Err(errors) => render_create(&user, &engine, &shown, &errors).await,
     }
 }
 
-fn render_edit(
+/// Which edit form: everything that may change (not once stopped), or the metrics alone
+/// (which may change even once the experiment is stopped).
+#[derive(Clone, Copy, PartialEq)]
+enum EditForm {
+    Everything,
+    MetricsOnly,
+}
+
+async fn render_edit(
     user: &SignedIn,
     engine: &Engine,
     experiment: &Experiment,
     form: &ExperimentForm,
     errors: &FieldErrors,
+    which: EditForm,
 ) -> PageResult {
-    Ok(form_html(
-        errors,
-        experiment_form::edit_page(&EditView {
+    let metrics: Vec<Metric> = engine.list_metrics().await?;
+    let markup = match which {
+        EditForm::Everything => experiment_form::edit_page(&EditView {
             csrf: &user.csrf,
             experiment,
             form,
             errors,
             segments: &segment_choices(engine),
+            metrics: &metrics,
         }),
-    ))
+        EditForm::MetricsOnly => experiment_metrics::metrics_page(&MetricsEditView {
+            csrf: &user.csrf,
+            experiment,
+            form,
+            errors,
+            library: &metrics,
+        }),
+    };
+    Ok(form_html(errors, markup))
 }
 
-/// The experiment to edit: refused once stopped, its results being final.
-async fn editable(engine: &Engine, key: &str) -> Result<Experiment, DashboardError> {
+/// The experiment to edit with `which` form: everything is refused once stopped, its
+/// results being final.
+async fn editable(
+    engine: &Engine,
+    key: &str,
+    which: EditForm,
+) -> Result<Experiment, DashboardError> {
     let experiment = engine.experiment(key).await?;
-    if experiment.status == Status::Stopped {
+    if experiment.status == Status::Stopped && which == EditForm::Everything {
         return Err(DashboardError::Conflict(
             "A stopped experiment cannot be edited: its results are final.".into(),
         ));
     }
     Ok(experiment)
+}
+
+/// The edit form of an experiment, with a blank row where a list is empty.
+async fn show_edit(user: SignedIn, engine: &Engine, key: &str, which: EditForm) -> PageResult {
+    let experiment = editable(engine, key, which).await?;
+    let form = form::of_experiment(&experiment);
+    let spare_rule = usize::from(form.rules.is_empty());
+    let mut form = form.with_spare_rows(0, spare_rule);
+    if form.guardrails.is_empty() {
+        form = form.with_spare_guardrail();
+    }
+    render_edit(
+        &user,
+        engine,
+        &experiment,
+        &form,
+        &FieldErrors::default(),
+        which,
+    )
+    .await
+}
+
+/// Saves an edit form (or shows it again with one more row).
+async fn save_edit(posted: Posted, key: &str, which: EditForm) -> PageResult {
+    let Posted { user, engine, data } = posted;
+    let experiment = editable(&engine, key, which).await?;
+    let mut form = form::read(&data);
+    if let Some(with_row) = with_added_row(&data, &form) {
+        let no_errors = FieldErrors::default();
+        return render_edit(&user, &engine, &experiment, &with_row, &no_errors, which).await;
+    }
+    // The edit form has no blank variant rows to drop: its variants are the experiment's.
+    form.pins.retain(|p| !p.is_blank());
+    form.rules.retain(|r| !r.is_blank());
+    form.guardrails.retain(|g| !g.is_blank());
+    let patch = match which {
+        EditForm::Everything => form::to_patch(&form, &experiment),
+        EditForm::MetricsOnly => form::to_metrics_patch(&form, &experiment),
+    };
+    let patch = match patch {
+        Ok(patch) => patch,
+        Err(errors) => {
+            return render_edit(&user, &engine, &experiment, &form, &errors, which).await;
+        }
+    };
+    let saved = redirect(&format!("{}?done=saved", page_of(key)));
+    if patch.only_metrics() && patch.metrics.is_none() {
+        return Ok(saved); // nothing changed: no write, no audit entry
+    }
+    let updated = engine.update_experiment(&user.actor(), key, patch).await;
+    match refused(updated, |e| form::refusal(&form, e), conflict_at_field)? {
+        Ok(_) => Ok(saved),
+        Err(errors) => render_edit(&user, &engine, &experiment, &form, &errors, which).await,
+    }
 }
 
 /// `GET /dashboard/experiments/{key}/edit`.
@@ -230,44 +324,27 @@ pub async fn edit_form(
     engine: web::Data<Engine>,
     key: web::Path<String>,
 ) -> PageResult {
-    let experiment = editable(&engine, &key).await?;
-    let form = form::of_experiment(&experiment);
-    let spare_rule = usize::from(form.rules.is_empty());
-    render_edit(
-        &user,
-        &engine,
-        &experiment,
-        &form.with_spare_rows(0, spare_rule),
-        &FieldErrors::default(),
-    )
+    show_edit(user, &engine, &key, EditForm::Everything).await
 }
 
 /// `POST /dashboard/experiments/{key}/edit`.
 pub async fn update(posted: Posted, key: web::Path<String>) -> PageResult {
-    let Posted { user, engine, data } = posted;
-    let experiment = editable(&engine, &key).await?;
-    let mut form = form::read(&data);
-    if let Some(with_row) = with_added_row(&data, &form) {
-        return render_edit(
-            &user,
-            &engine,
-            &experiment,
-            &with_row,
-            &FieldErrors::default(),
-        );
-    }
-    // The edit form has no blank variant rows to drop: its variants are the experiment's.
-    form.pins.retain(|p| !p.is_blank());
-    form.rules.retain(|r| !r.is_blank());
-    let patch = match form::to_patch(&form, &experiment) {
-        Ok(patch) => patch,
-        Err(errors) => return render_edit(&user, &engine, &experiment, &form, &errors),
-    };
-    let updated = engine.update_experiment(&user.actor(), &key, patch).await;
-    match refused(updated, |e| form::refusal(&form, e), conflict_at_field)? {
-        Ok(_) => Ok(redirect(&format!("{}?done=saved", page_of(&key)))),
-        Err(errors) => render_edit(&user, &engine, &experiment, &form, &errors),
-    }
+    save_edit(posted, &key, EditForm::Everything).await
+}
+
+/// `GET /dashboard/experiments/{key}/metrics`: the secondary metrics and guardrails alone
+/// (a stopped experiment's page links here).
+pub async fn metrics_form(
+    user: SignedIn,
+    engine: web::Data<Engine>,
+    key: web::Path<String>,
+) -> PageResult {
+    show_edit(user, &engine, &key, EditForm::MetricsOnly).await
+}
+
+/// `POST /dashboard/experiments/{key}/metrics`: save them (or add a guardrail row).
+pub async fn update_metrics(posted: Posted, key: web::Path<String>) -> PageResult {
+    save_edit(posted, &key, EditForm::MetricsOnly).await
 }
 
 /// A status change, then the experiment's page saying it is `done`.

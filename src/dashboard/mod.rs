@@ -10,6 +10,7 @@ mod error;
 mod experiments;
 mod forms;
 mod keys;
+mod metrics;
 mod page;
 mod segments;
 mod session;
@@ -44,6 +45,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(experiments::update),
                 )
                 .route(
+                    "/experiments/{key}/metrics",
+                    web::get().to(experiments::metrics_form),
+                )
+                .route(
+                    "/experiments/{key}/metrics",
+                    web::post().to(experiments::update_metrics),
+                )
+                .route(
                     "/experiments/{key}/start",
                     web::post().to(experiments::start),
                 )
@@ -72,6 +81,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/segments/{key}", web::post().to(segments::update))
                 .route("/segments/{key}/delete", web::post().to(segments::delete))
                 .route("/holdout", web::post().to(segments::set_holdout))
+                .route("/metrics", web::get().to(metrics::list))
+                .route("/metrics", web::post().to(metrics::create))
+                .route("/metrics/new", web::get().to(metrics::new_form))
+                .route("/metrics/{key}", web::get().to(metrics::edit_form))
+                .route("/metrics/{key}", web::post().to(metrics::update))
+                .route(
+                    "/metrics/{key}/delete",
+                    web::get().to(metrics::delete_confirmation),
+                )
+                .route("/metrics/{key}/delete", web::post().to(metrics::delete))
                 .default_service(web::to(not_found)),
         );
 }

@@ -6,9 +6,17 @@
 use super::audit::{self, Actor, Change};
 use super::error::OrMissing;
 use super::{Engine, EngineError};
-use crate::domain::{Metric, MetricDraft, MetricKey, MetricSpec};
+use crate::domain::{Metric, MetricDraft, MetricKey, MetricRole, MetricSpec, Status};
 use crate::store::{self, Connection, StoreError};
 use std::collections::HashMap;
+
+/// An experiment that declares a metric, and as what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricUse {
+    pub experiment: String,
+    pub status: Status,
+    pub role: MetricRole,
+}
 
 /// The metric library as it stands in a transaction, to validate experiments against.
 pub(super) struct Library(HashMap<MetricKey, Metric>);
@@ -45,6 +53,21 @@ impl Engine {
 
     pub async fn list_metrics(&self) -> Result<Vec<Metric>, EngineError> {
         Ok(self.store().run(store::list_metrics).await?)
+    }
+
+    /// The experiments declaring each metric (by metric key; experiments by key), whatever
+    /// their status.
+    pub async fn metric_uses(&self) -> Result<HashMap<String, Vec<MetricUse>>, EngineError> {
+        let rows = self.store().run(store::metric_uses).await?;
+        let mut uses: HashMap<String, Vec<MetricUse>> = HashMap::new();
+        for row in rows {
+            uses.entry(row.metric).or_default().push(MetricUse {
+                experiment: row.experiment,
+                status: row.status,
+                role: row.role,
+            });
+        }
+        Ok(uses)
     }
 
     pub async fn metric(&self, key: &str) -> Result<Metric, EngineError> {

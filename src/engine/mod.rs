@@ -50,6 +50,7 @@ pub use background::Background;
 pub use consent::Consent;
 pub use error::EngineError;
 pub use holdout::{HoldoutGroup, HoldoutResults};
+pub use library::MetricUse;
 pub use lifecycle::Transition;
 pub use policy::{Policy, Posteriors};
 pub use results::{ExperimentResults, Overview};

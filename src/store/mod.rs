@@ -9,6 +9,7 @@ pub mod batch;
 mod experiments;
 pub mod export;
 mod keys;
+mod metric_usage;
 pub mod metric_values;
 mod metrics;
 mod models;
@@ -178,6 +179,7 @@ impl Store {
 pub use audit::{NewAuditEntry, audit_newest, audit_page, audited, insert_audit};
 pub use experiments::{get_experiment, insert_experiment, list_experiments, update_experiment};
 pub use keys::{count_active_keys, get_key, insert_key, list_keys, revoke_key, touch_keys};
+pub use metric_usage::{MetricUseRow, metric_uses};
 pub use metrics::{
     delete_metric, experiments_using_metric, get_metric, insert_metric, list_metrics,
     metrics_by_key, save_experiment_metrics, update_metric,

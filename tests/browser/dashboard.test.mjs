@@ -46,12 +46,16 @@ async function simulateTraffic(experiment, users, rates) {
   }
 }
 
-test("a marketer signs in, creates, starts, watches and decides an experiment", async () => {
-  const browser = await chromium.launch({
+function launch() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
+}
+
+test("a marketer signs in, creates, starts, watches and decides an experiment", async () => {
+  const browser = await launch();
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -172,6 +176,123 @@ test("a marketer signs in, creates, starts, watches and decides an experiment", 
     await page.getByText("You are signed out.").waitFor();
     await page.goto(`${BASE_URL}/dashboard/experiments`);
     assert.match(page.url(), /\/dashboard\/sign-in/);
+
+    assert.deepEqual(scriptErrors, [], "no script errors");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a marketer defines metrics and picks them for an experiment", async () => {
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const scriptErrors = [];
+    page.on("pageerror", (e) => scriptErrors.push(e.message));
+    await page.goto(`${BASE_URL}/dashboard/sign-in`);
+    await page.getByLabel("Admin key").fill(ADMIN_KEY);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(/\/dashboard\/experiments$/);
+
+    // The Metrics page, beside Segments; its form shows only the chosen type's fields.
+    await page.getByRole("link", { name: "Metrics", exact: true }).click();
+    await page.waitForURL(/\/dashboard\/metrics$/);
+    await page.getByRole("link", { name: "New metric" }).click();
+    await page.locator("#key").fill("purchase-rate");
+    await page.locator("#name").fill("Purchase rate");
+    assert.equal(await page.locator("#numerator").isVisible(), false, "a conversion has no numerator");
+    await page.locator("#event").fill("purchase");
+    await page.locator("#window").fill("7 days");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    // Refused beside the window, with what was typed kept.
+    const windowError = page.locator("#window-error");
+    await windowError.waitFor();
+    assert.match(await windowError.textContent(), /not a duration/);
+    await page.locator("#window").fill("7d");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    await page.waitForURL(/done=created$/);
+
+    const create = async (fill) => {
+      await page.goto(`${BASE_URL}/dashboard/metrics/new`);
+      await fill();
+      await page.getByRole("button", { name: "Create metric" }).click();
+      await page.waitForURL(/done=created$/);
+    };
+    await create(async () => {
+      await page.locator("#key").fill("revenue");
+      await page.locator("#name").fill("Revenue per user");
+      await page.locator("#type").selectOption("mean");
+      assert.equal(await page.locator("#cap").isVisible(), true, "a mean has a cap");
+      await page.locator("#event").fill("purchase");
+      await page.locator("#cap_kind").selectOption("percentile");
+      await page.locator("#cap").fill("99");
+    });
+    await create(async () => {
+      await page.locator("#key").fill("orders");
+      await page.locator("#name").fill("Orders per user");
+      await page.locator("#type").selectOption("mean");
+      await page.locator("#event").fill("purchase");
+      await page.locator("#of").selectOption("count");
+    });
+    await create(async () => {
+      await page.locator("#key").fill("aov");
+      await page.locator("#name").fill("Average order value");
+      await page.locator("#type").selectOption("ratio");
+      assert.equal(await page.locator("#event").isVisible(), false, "a ratio counts through its parts");
+      assert.equal(await page.locator("#from").isVisible(), false);
+      await page.locator("#numerator").selectOption("revenue");
+      await page.locator("#denominator").selectOption("orders");
+      await page.screenshot({ path: `${SHOTS}/09-metric-form.png`, fullPage: true });
+    });
+    await create(async () => {
+      await page.locator("#key").fill("uninstalls");
+      await page.locator("#name").fill("Uninstall rate");
+      await page.locator("#event").fill("uninstall");
+      await page.locator("#direction").selectOption("decrease");
+    });
+    assert.equal((await api("GET", "/api/v1/metrics/aov")).numerator, "revenue");
+    await page.locator("#metric-aov").waitFor();
+    await page.screenshot({ path: `${SHOTS}/08-metrics.png`, fullPage: true });
+
+    // A new experiment picks its goal, secondary metrics and guardrails from the library.
+    await page.goto(`${BASE_URL}/dashboard/new`);
+    await page.locator("#key").fill("banner-metrics");
+    await page.locator("#name").fill("Banner with metrics");
+    assert.equal(await page.locator("#goal_key").isVisible(), false, "the inline goal is the default");
+    await page.locator("#goal_source-library").check();
+    assert.equal(await page.locator("#goal_event").isVisible(), false);
+    await page.locator("#goal_key").selectOption("purchase-rate");
+    await page.locator("#secondary-revenue").check();
+    await page.locator("#secondary-aov").check();
+    await page.locator("#guard-0-metric").selectOption("uninstalls");
+    await page.locator("#guard-0-threshold").fill("2");
+    // The script adds a guardrail row in place.
+    await page.getByRole("button", { name: "Add a guardrail" }).click();
+    await page.locator("#guard-1-metric").selectOption("orders");
+    await page.locator("#guard-1-threshold").fill("5");
+    await page.locator("#variant-0-key").fill("a");
+    await page.locator("#variant-0-payload").fill('"Hello"');
+    await page.locator("#variant-1-key").fill("b");
+    await page.locator("#variant-1-payload").fill('"Hi"');
+    await page.screenshot({ path: `${SHOTS}/10-experiment-form.png`, fullPage: true });
+    // The part of the form that picks the metrics, from the goal to the guardrails.
+    const part = await page.evaluate(() => {
+      const top = document.getElementById("goal").getBoundingClientRect().top + window.scrollY;
+      const bottom = document.getElementById("guardrails").getBoundingClientRect().bottom + window.scrollY;
+      return { x: 0, y: top - 8, width: 1280, height: bottom - top + 16 };
+    });
+    await page.screenshot({ path: `${SHOTS}/10-experiment-form-metrics.png`, fullPage: true, clip: part });
+    await page.getByRole("button", { name: "Create experiment" }).click();
+    await page.waitForURL(/\/dashboard\/experiments\/banner-metrics\?done=created$/);
+    const stored = await api("GET", "/api/v1/experiments/banner-metrics");
+    assert.deepEqual(stored.metrics, {
+      goal: "purchase-rate",
+      secondary: ["aov", "revenue"],
+      guardrails: [{ metric: "uninstalls", threshold: 0.02 }, { metric: "orders", threshold: 0.05 }],
+    });
+    await page.locator("#guardrail-metrics").waitFor();
+    await page.locator('section[aria-labelledby="definition-heading"]').screenshot({ path: `${SHOTS}/11-experiment-definition.png` });
 
     assert.deepEqual(scriptErrors, [], "no script errors");
   } finally {

@@ -4,11 +4,13 @@ use super::numbers::{parse_count, parse_percent, percent_text};
 use super::rows::FormData;
 use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rules};
 use crate::domain::{
-    Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentPatch, Goal,
-    GoalMetric, Kind, Layer, LayerKey, PinnedRule, SegmentKey, Targeting, ValidationError,
-    VariantDraft, VariantKey, Violation,
+    Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentMetrics,
+    ExperimentPatch, Goal, GoalMetric, Guardrail, Kind, Layer, LayerKey, MetricKey, PinnedRule,
+    SegmentKey, Status, Targeting, ValidationError, VariantDraft, VariantKey, Violation,
 };
-use crate::templates::form_values::{ExperimentForm, FieldErrors, PinRow, VariantRow};
+use crate::templates::form_values::{
+    ExperimentForm, FieldErrors, GOAL_INLINE, GOAL_LIBRARY, GuardrailRow, PinRow, VariantRow,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,14 +36,34 @@ pub fn read(form: &FormData) -> ExperimentForm {
         "variant" => row.variant = value.into(),
         _ => {}
     });
+    let guardrails = form.rows(
+        "guard",
+        |row: &mut GuardrailRow, column, value| match column {
+            "metric" => row.metric = value.into(),
+            "threshold" => row.threshold = value.into(),
+            _ => {}
+        },
+    );
     ExperimentForm {
         key: form.get("key").into(),
         name: form.get("name").into(),
         description: form.get("description").into(),
         dimension: form.get("dimension").into(),
         kind: form.get("kind").into(),
+        goal_source: match form.get("goal_source") {
+            "" => GOAL_INLINE.into(),
+            source => source.into(),
+        },
         goal_event: form.get("goal_event").into(),
         goal_metric: form.get("goal_metric").into(),
+        goal_key: form.get("goal_key").into(),
+        secondary: form
+            .all("secondary")
+            .filter(|k| !k.trim().is_empty())
+            .map(String::from)
+            .collect(),
+        guardrails: guardrails.into_values().collect(),
+        metrics_shown: form.get("metrics_form") == "1",
         traffic: form.get("traffic").into(),
         floor: form.get("floor").into(),
         min_users_per_arm: form.get("min_users_per_arm").into(),
@@ -66,8 +88,35 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
         description: spec.description.clone(),
         dimension: spec.dimension.as_str().into(),
         kind: spec.kind.as_str().into(),
+        goal_source: if spec.metrics.goal.is_some() {
+            GOAL_LIBRARY
+        } else {
+            GOAL_INLINE
+        }
+        .into(),
         goal_event: spec.goal.event.to_string(),
         goal_metric: spec.goal.metric.as_str().into(),
+        goal_key: spec
+            .metrics
+            .goal
+            .as_ref()
+            .map_or(String::new(), |k| k.to_string()),
+        secondary: spec
+            .metrics
+            .secondary
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
+        guardrails: spec
+            .metrics
+            .guardrails
+            .iter()
+            .map(|g| GuardrailRow {
+                metric: g.metric.to_string(),
+                threshold: percent_text(g.threshold),
+            })
+            .collect(),
+        metrics_shown: true,
         traffic: percent_text(spec.traffic),
         floor: if spec.kind == Kind::Bandit {
             percent_text(spec.floor)
@@ -119,20 +168,25 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     if kind.is_none() {
         errors.add("kind", "choose an A/B test or a bandit");
     }
-    let event = EventName::parse(form.goal_event.trim())
-        .map_err(|e| {
-            let message = if form.goal_event.trim().is_empty() {
-                "name the event that counts as success, e.g. purchase".to_string()
-            } else {
-                e.violation.to_string()
-            };
-            errors.add("goal_event", message)
-        })
-        .ok();
-    let metric = GoalMetric::parse(form.goal_metric.trim());
-    if metric.is_none() {
-        errors.add("goal_metric", "choose conversion or revenue");
+    let from_library = form.goal_source == GOAL_LIBRARY;
+    if !from_library && form.goal_source != GOAL_INLINE {
+        errors.add(
+            "goal_source",
+            "choose an event typed here or a metric of the library",
+        );
     }
+    let goal_key = if from_library {
+        library_goal(form, &mut errors)
+    } else {
+        None
+    };
+    let inline_goal = if from_library {
+        None
+    } else {
+        inline_goal(form, &mut errors)
+    };
+    let mut metrics = declared_metrics(form, &mut errors);
+    metrics.goal = goal_key;
 
     let mut variants = Vec::with_capacity(form.variants.len());
     let mut control = None;
@@ -183,8 +237,8 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
 
-    let (Some(key), Some(dimension), Some(kind), Some(event), Some(metric), Some(targeting)) =
-        (key, dimension, kind, event, metric, targeting)
+    let (Some(key), Some(dimension), Some(kind), Some(targeting)) =
+        (key, dimension, kind, targeting)
     else {
         return Err(errors);
     };
@@ -199,12 +253,8 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         kind,
         variants,
         control,
-        goal: Some(Goal {
-            event,
-            metric,
-            counting: Default::default(),
-        }),
-        metrics: Default::default(),
+        goal: inline_goal,
+        metrics,
         targeting,
         traffic,
         floor,
@@ -221,8 +271,104 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     })
 }
 
+/// The goal typed in the form: an event and conversion or revenue.
+fn inline_goal(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<Goal> {
+    let event = EventName::parse(form.goal_event.trim())
+        .map_err(|e| {
+            let message = if form.goal_event.trim().is_empty() {
+                "name the event that counts as success, e.g. purchase".to_string()
+            } else {
+                e.violation.to_string()
+            };
+            errors.add("goal_event", message)
+        })
+        .ok();
+    let metric = GoalMetric::parse(form.goal_metric.trim());
+    if metric.is_none() {
+        errors.add("goal_metric", "choose conversion or revenue");
+    }
+    Some(Goal {
+        event: event?,
+        metric: metric?,
+        counting: Default::default(),
+    })
+}
+
+/// The goal chosen from the library.
+fn library_goal(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<MetricKey> {
+    MetricKey::parse(form.goal_key.trim())
+        .map_err(|_| errors.add("goal_key", "choose the goal among the library's metrics"))
+        .ok()
+}
+
+/// The secondary metrics ticked and the guardrail rows (rows must be compacted), without
+/// the goal; errors by row.
+fn declared_metrics(form: &ExperimentForm, errors: &mut FieldErrors) -> ExperimentMetrics {
+    let mut metrics = ExperimentMetrics::default();
+    for key in &form.secondary {
+        match MetricKey::parse(key.trim()) {
+            Ok(k) => metrics.secondary.push(k),
+            Err(e) => errors.add("secondary", e.violation.to_string()),
+        }
+    }
+    for (i, row) in form.guardrails.iter().enumerate() {
+        let metric = MetricKey::parse(row.metric.trim())
+            .map_err(|_| errors.add(format!("guard-{i}-metric"), "choose a metric"))
+            .ok();
+        let threshold = if row.threshold.trim().is_empty() {
+            Some(0.0)
+        } else {
+            percent(&format!("guard-{i}-threshold"), &row.threshold, errors)
+        };
+        if let (Some(metric), Some(threshold)) = (metric, threshold) {
+            metrics.guardrails.push(Guardrail { metric, threshold });
+        }
+    }
+    metrics
+}
+
+/// The metrics an edit asks for, `None` when unchanged (or when the form had no metric
+/// fields). The goal is read when `with_goal` (a draft's edit form); otherwise it stays.
+fn changed_metrics(
+    form: &ExperimentForm,
+    current: &Experiment,
+    with_goal: bool,
+    errors: &mut FieldErrors,
+) -> Option<ExperimentMetrics> {
+    if !form.metrics_shown {
+        return None;
+    }
+    let now = &current.spec.metrics;
+    let mut metrics = declared_metrics(form, errors);
+    metrics.goal = match with_goal {
+        // An empty choice keeps the goal typed when the experiment was created.
+        true if form.goal_key.trim().is_empty() => None,
+        true => library_goal(form, errors),
+        false => now.goal.clone(),
+    };
+    (metrics != *now).then_some(metrics)
+}
+
+/// The "edit metrics" form (of a stopped experiment, mostly) as a patch of the secondary
+/// metrics and guardrails alone.
+pub fn to_metrics_patch(
+    form: &ExperimentForm,
+    current: &Experiment,
+) -> Result<ExperimentPatch, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let metrics = changed_metrics(form, current, false, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ExperimentPatch {
+        metrics,
+        ..ExperimentPatch::default()
+    })
+}
+
 /// The changes an edit asks for. Only what may change while running is read: name,
-/// description, traffic, targeting, weights (A/B) or floor (bandit), the minimum data.
+/// description, traffic, targeting, weights (A/B) or floor (bandit), the minimum data, the
+/// secondary metrics and guardrails (and the goal, in a draft).
 pub fn to_patch(
     form: &ExperimentForm,
     current: &Experiment,
@@ -265,6 +411,8 @@ pub fn to_patch(
         }
         Kind::Bandit => floor = optional_percent("floor", &form.floor, &mut errors),
     }
+    let with_goal = current.status == Status::Draft;
+    let metrics = changed_metrics(form, current, with_goal, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -278,7 +426,7 @@ pub fn to_patch(
         min_users_per_arm,
         pinned_rules: Some(pinned_rules),
         layer: Some(layer),
-        metrics: None,
+        metrics,
     })
 }
 
@@ -311,11 +459,49 @@ fn field_of(form: &ExperimentForm, e: &ValidationError) -> String {
     {
         return format!("pin-{i}-{column}");
     }
+    if let Some(rest) = field.strip_prefix("metrics.") {
+        return metric_field(form, rest);
+    }
     match field {
         "variant" => "variants".into(),
         "rules" => "pins".into(),
+        "goal" => "goal_source".into(),
         "layer" | "layer.key" => "layer".into(),
         other => other.into(),
+    }
+}
+
+/// The form field of an error in the metrics (`goal`, `secondary[2]`,
+/// `guardrails[0].threshold`, ...): the goal's select, the secondary metric's box, the
+/// guardrail's row.
+fn metric_field(form: &ExperimentForm, rest: &str) -> String {
+    let index = |list: &str| {
+        rest.strip_prefix(list)
+            .and_then(|r| r.strip_prefix('['))
+            .and_then(|r| r.split_once(']'))
+            .and_then(|(i, tail)| Some((i.parse::<usize>().ok()?, tail)))
+    };
+    if rest == "goal" {
+        return "goal_key".into();
+    }
+    if let Some((i, _)) = index("secondary") {
+        return match form.secondary.get(i) {
+            Some(key) => format!("secondary-{}", key.trim()),
+            None => "secondary".into(),
+        };
+    }
+    if let Some((i, tail)) = index("guardrails") {
+        return match tail.strip_prefix('.') {
+            Some(column @ ("metric" | "threshold")) if i < form.guardrails.len() => {
+                format!("guard-{i}-{column}")
+            }
+            _ => "guardrails".into(),
+        };
+    }
+    match rest {
+        "secondary" => "secondary".into(),
+        "guardrails" => "guardrails".into(),
+        _ => "metrics".into(),
     }
 }
 
@@ -330,6 +516,11 @@ fn message_of(e: &ValidationError) -> String {
             "each weight must be between 0% and 100%".into()
         }
         ("traffic", Violation::OutOfRange { .. }) => "must be between 0% and 100%".into(),
+        (f, Violation::OutOfRange { min, max }) if f.ends_with("].threshold") => format!(
+            "must be between {}% and {}%",
+            percent_text(*min),
+            percent_text(*max)
+        ),
         ("floor", Violation::FloorTooHigh { max, .. }) => format!(
             "must be between 0% and {}% (100% divided by the number of variants)",
             percent_text(*max)
@@ -533,5 +724,35 @@ mod tests {
         assert!(patch.weights.is_none(), "unchanged weights are not sent");
         let again = experiment.spec.patched(patch).unwrap();
         assert_eq!(again, experiment.spec);
+    }
+
+    #[test]
+    fn metric_errors_find_their_box_or_row() {
+        let mut pairs = valid();
+        pairs.extend([
+            ("secondary", "revenue"),
+            ("secondary", "aov"),
+            ("guard-0-metric", "uninstalls"),
+            ("guard-0-threshold", "2"),
+            ("guard-1-metric", ""),
+            ("guard-1-threshold", ""),
+        ]);
+        let f = form(&pairs);
+        assert_eq!(f.guardrails.len(), 1, "the blank row is dropped");
+        let at = |field: &str| {
+            let e = ValidationError::new(field, Violation::Nul);
+            refusal(&f, &e).iter().next().unwrap().0.to_string()
+        };
+        assert_eq!(at("metrics.goal"), "goal_key");
+        assert_eq!(at("metrics.secondary[1]"), "secondary-aov");
+        assert_eq!(at("metrics.secondary[7]"), "secondary");
+        assert_eq!(at("metrics.secondary"), "secondary");
+        assert_eq!(at("metrics.guardrails[0].threshold"), "guard-0-threshold");
+        assert_eq!(at("metrics.guardrails[0].metric"), "guard-0-metric");
+        assert_eq!(at("metrics.guardrails[3].metric"), "guardrails");
+        assert_eq!(at("metrics"), "metrics");
+        let draft = to_draft(&f).unwrap();
+        assert_eq!(draft.metrics.secondary.len(), 2);
+        assert_eq!(draft.metrics.guardrails[0].threshold, 0.02);
     }
 }

@@ -6,13 +6,17 @@
 //! Field names: `key`, `name`, `description`, `dimension`, `kind`, `control`, `goal_event`,
 //! `goal_metric`, `traffic`, `floor`, `min_users_per_arm`, `context`,
 //! `variant-{i}-{key,name,payload,weight}`, `rule-{i}-{attribute,op,value}`,
-//! `pin-{i}-{segment,variant}`, `layer_key`, `layer_from`, `layer_to`, and for segments
-//! `group`, `cond-{i}-{attribute,op,value}`, `rule_json`. Group errors: `variants`, `weights`,
-//! `targeting`, `rule-{i}`, `pins`, `layer`, `conditions`, `cond-{i}`, `form`.
+//! `pin-{i}-{segment,variant}`, `layer_key`, `layer_from`, `layer_to`, `goal_source`,
+//! `goal_key`, `secondary` (repeated: the boxes ticked), `guard-{i}-{metric,threshold}`,
+//! `metrics_form`; for segments `group`, `cond-{i}-{attribute,op,value}`, `rule_json`; for
+//! metrics `type`, `event`, `of`, `cap_kind`, `cap`, `numerator`, `denominator`, `from`, `to`,
+//! `window`, `direction`. Group errors: `variants`, `weights`, `targeting`, `rule-{i}`,
+//! `pins`, `layer`, `metrics`, `secondary`, `guardrails`, `conditions`, `cond-{i}`, `form`.
 
 pub mod experiment;
 #[cfg(test)]
 mod fuzz;
+pub mod metric;
 pub mod numbers;
 mod rows;
 mod rules;

@@ -25,6 +25,14 @@ impl FormData {
             .map_or("", |(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in order (the boxes of a checkbox list that are ticked).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The rows named `{prefix}-{index}-{column}` by index, each built by `set` from its
     /// columns (unknown columns are for `set` to ignore).
     pub fn rows<T: Default>(
