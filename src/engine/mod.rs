@@ -27,6 +27,8 @@ mod holdout;
 pub mod keys;
 mod library;
 mod lifecycle;
+pub mod metric_results;
+pub mod metric_sums;
 pub mod ope;
 mod policy;
 mod recompute;

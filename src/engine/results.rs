@@ -6,12 +6,15 @@
 use super::cache::SummaryCache;
 use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
+use super::metric_results::{self, GuardrailStatus, MetricResults};
+use super::metric_sums::{self, Arms, MetricInput};
 use super::{Engine, EngineError};
-use crate::domain::{Experiment, GoalMetric, Kind};
+use crate::domain::{Direction, Experiment, GoalMetric, Kind, MetricRole, MetricType};
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
+use crate::store::metric_sums::MetricSumRow;
 use crate::store::{self, ContextStats, PeriodStats, VariantStats};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -53,6 +56,21 @@ pub struct Decision {
     pub leader: String,
     /// Users still missing in the arm furthest from the minimum (0 once every arm has it).
     pub users_needed_per_arm: u64,
+    /// The guardrail that keeps the leader from being called the winner although it wins
+    /// the goal (the one it fails most surely).
+    pub blocked_by: Option<GuardrailBlock>,
+}
+
+/// A guardrail the leader fails, and by how much.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GuardrailBlock {
+    pub metric: String,
+    pub variant: String,
+    /// The chance that the variant is worse than control by more than the threshold.
+    pub chance_of_harm: f64,
+    pub threshold: f64,
+    /// The guardrail metric's lift over control, with its interval.
+    pub lift: Option<Interval>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -110,6 +128,9 @@ pub struct ExperimentResults {
     pub contexts: Vec<ContextResults>,
     /// Contextual experiments: per-context winners against the single best variant.
     pub personalization: Option<PersonalizationValue>,
+    /// Every metric of the experiment, the goal first, then guardrails, then secondary
+    /// metrics (see `metric_results`).
+    pub metrics: Vec<MetricResults>,
 }
 
 /// One point of the series behind the charts: hours for the last two days, UTC days before.
@@ -150,6 +171,9 @@ pub(super) struct ResultsBasis {
     version: i64,
     stats: Vec<VariantStats>,
     weights: Vec<f64>,
+    metric_sums: Vec<MetricSumRow>,
+    /// The minute, when a retention window closing changes the results.
+    minute: Option<i64>,
 }
 
 impl Engine {
@@ -180,16 +204,37 @@ impl Engine {
     }
 
     pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
-        let (experiment, stats) = self.experiment_and_stats(key).await?;
+        let k = key.to_string();
+        let (experiment, stats, metric_sums, library) = self
+            .store()
+            .run(move |conn| {
+                let experiment = store::get_experiment(conn, &k)?;
+                let stats = store::load_variant_stats(conn, Some(&[experiment.id]))?;
+                let (sums, library) = if experiment.spec.metrics.declared().is_empty() {
+                    (Vec::new(), Default::default())
+                } else {
+                    (
+                        store::metric_sums::tracked_metric_sums(conn, experiment.id)?,
+                        store::metrics_by_key(conn)?,
+                    )
+                };
+                Ok((experiment, stats, sums, library))
+            })
+            .await
+            .or_missing(EngineError::unknown_experiment(key))?;
         let weights = self
             .snapshot()
             .get(key)
             .map(|live| live.policy.allocation().to_vec())
             .unwrap_or_else(|| experiment.spec.variants.iter().map(|v| v.weight).collect());
+        let now = Utc::now();
         let basis = ResultsBasis {
             version: experiment.version,
             stats,
             weights,
+            minute: metric_sums::depend_on_time(&experiment, &library)
+                .then(|| now.timestamp() / 60),
+            metric_sums,
         };
         if let Some((results, series)) = self
             .results_cache()
@@ -203,7 +248,7 @@ impl Engine {
         }
         let id = experiment.id;
         let contextual = !experiment.spec.context.is_empty();
-        let (periods, context_stats) = self
+        let (experiment, basis, periods, context_stats, metrics) = self
             .store()
             .run(move |conn| {
                 let periods = store::load_period_stats(conn, id)?;
@@ -214,11 +259,25 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
-                Ok((periods, context_stats))
+                let metrics = metric_sums::load(
+                    conn,
+                    &experiment,
+                    &library,
+                    &basis.stats,
+                    &basis.metric_sums,
+                    now,
+                )?;
+                Ok((experiment, basis, periods, context_stats, metrics))
             })
             .await?;
         let (experiment, basis, results, series) = tokio::task::spawn_blocking(move || {
-            let mut results = compute(&experiment, &basis.stats, &periods, basis.weights.clone());
+            let mut results = compute(
+                &experiment,
+                &basis.stats,
+                &periods,
+                basis.weights.clone(),
+                &metrics,
+            );
             fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
             let series = series(&experiment, &periods);
             (experiment, basis, Arc::new(results), Arc::new(series))
@@ -271,6 +330,7 @@ pub(crate) fn compute(
     stats: &[VariantStats],
     periods: &[PeriodStats],
     weights: Vec<f64>,
+    metrics: &[MetricInput],
 ) -> ExperimentResults {
     let spec = &experiment.spec;
     let ids = &experiment.variant_ids;
@@ -351,9 +411,28 @@ pub(crate) fn compute(
         .unwrap_or(control);
     let limit = EXPECTED_LOSS_RELATIVE_THRESHOLD * metric.means[control];
     let loss_ok = metric.loss[leader].is_some_and(|l| l <= limit);
+    let goal_wins = needed == 0 && metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok;
+
+    // Every metric, the inline goal (when the library gives none) first.
+    let variant_keys: Vec<String> = spec.variants.iter().map(|v| v.key.to_string()).collect();
+    let inline_goal = spec
+        .metrics
+        .goal
+        .is_none()
+        .then(|| inline_goal(spec.goal.metric, &stats));
+    let inputs: Vec<MetricInput> = inline_goal
+        .into_iter()
+        .chain(metrics.iter().cloned())
+        .collect();
+    let metric_results = metric_results::compare(&inputs, &variant_keys, control, INTERVAL_LEVEL);
+
+    // A leader that fails a guardrail is not the winner.
+    let blocked_by = goal_wins
+        .then(|| guardrail_block(&metric_results, leader))
+        .flatten();
     let outcome = if needed > 0 {
         Verdict::NotEnoughData
-    } else if metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok {
+    } else if goal_wins && blocked_by.is_none() {
         Verdict::Winner
     } else {
         Verdict::KeepRunning
@@ -409,6 +488,7 @@ pub(crate) fn compute(
             outcome,
             leader: spec.variants[leader].key.to_string(),
             users_needed_per_arm: needed,
+            blocked_by,
         },
         thresholds: Thresholds {
             interval_level: INTERVAL_LEVEL,
@@ -424,11 +504,66 @@ pub(crate) fn compute(
         computed_at: Utc::now(),
         contexts: Vec::new(),
         personalization: None,
+        metrics: metric_results,
     }
 }
 
+/// The inline goal `{"event", "metric"}` as a metric, from the variants' totals.
+fn inline_goal(goal: GoalMetric, stats: &[VariantStats]) -> MetricInput {
+    let (metric_type, arms) = match goal {
+        GoalMetric::Conversion => (
+            MetricType::Conversion,
+            Arms::Proportions(
+                stats
+                    .iter()
+                    .map(|s| (s.users.max(0) as u64, s.conversions.max(0) as u64))
+                    .collect(),
+            ),
+        ),
+        GoalMetric::Revenue => (
+            MetricType::Mean,
+            Arms::Means(
+                stats
+                    .iter()
+                    .map(|s| {
+                        MeanPosterior::from_sums(s.users.max(0) as u64, s.value_sum, s.value_sum_sq)
+                    })
+                    .collect(),
+            ),
+        ),
+    };
+    MetricInput {
+        key: "goal".to_string(),
+        name: "Goal".to_string(),
+        metric_type,
+        direction: Direction::Increase,
+        role: MetricRole::Goal,
+        threshold: 0.0,
+        computing: false,
+        arms,
+    }
+}
+
+/// The guardrail the variant at `leader` fails most surely, if any.
+fn guardrail_block(metrics: &[MetricResults], leader: usize) -> Option<GuardrailBlock> {
+    metrics
+        .iter()
+        .filter(|m| m.role == MetricRole::Guardrail)
+        .filter_map(|m| {
+            let v = m.variants.get(leader)?;
+            (v.status == Some(GuardrailStatus::Failing)).then(|| GuardrailBlock {
+                metric: m.key.clone(),
+                variant: v.key.clone(),
+                chance_of_harm: v.chance_of_harm.unwrap_or(1.0),
+                threshold: m.threshold.unwrap_or(0.0),
+                lift: v.lift,
+            })
+        })
+        .max_by(|a, b| a.chance_of_harm.total_cmp(&b.chance_of_harm))
+}
+
 /// The comparisons of one goal metric, per variant (index = variant position).
-struct MetricResults {
+struct GoalComparison {
     /// Posterior mean of the metric (rate, or value per user).
     means: Vec<f64>,
     value_per_user: Option<Vec<Interval>>,
@@ -448,7 +583,7 @@ fn conversion_metric(
     users: &[u64],
     conversions: &[u64],
     control: usize,
-) -> MetricResults {
+) -> GoalComparison {
     let c = &rates[control];
     // Two cores' worth of quadrature: the lifts on a second thread, the rest on this one
     // (a page with ten variants would otherwise take twice as long).
@@ -475,7 +610,7 @@ fn conversion_metric(
         }
         (lifts, (best, loss, chance))
     });
-    MetricResults {
+    GoalComparison {
         means: rates.iter().map(BetaPosterior::mean).collect(),
         value_per_user: None,
         lift,
@@ -495,13 +630,13 @@ fn conversion_metric(
     }
 }
 
-fn revenue_metric(stats: &[VariantStats], control: usize) -> MetricResults {
+fn revenue_metric(stats: &[VariantStats], control: usize) -> GoalComparison {
     let arms: Vec<MeanPosterior> = stats
         .iter()
         .map(|s| MeanPosterior::from_sums(s.users.max(0) as u64, s.value_sum, s.value_sum_sq))
         .collect();
     let c = &arms[control];
-    MetricResults {
+    GoalComparison {
         means: arms.iter().map(MeanPosterior::mean).collect(),
         value_per_user: Some(arms.iter().map(|a| a.interval(INTERVAL_LEVEL)).collect()),
         lift: arms

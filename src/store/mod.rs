@@ -9,6 +9,7 @@ pub mod batch;
 mod experiments;
 pub mod export;
 mod keys;
+pub mod metric_sums;
 mod metric_usage;
 pub mod metric_values;
 mod metrics;

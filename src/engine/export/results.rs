@@ -15,6 +15,7 @@ use super::selection::Selection;
 use crate::domain::{Experiment, Kind, TimeRange};
 use crate::engine::EngineError;
 use crate::engine::context_results::{ContextResults, ContextVariant, PersonalizationValue};
+use crate::engine::metric_sums;
 use crate::engine::results::{self, ExperimentResults, VariantResults, Verdict};
 use crate::stats::beta::BetaPosterior;
 use crate::stats::{Interval, thompson};
@@ -126,7 +127,15 @@ fn compute(
         (cohort_stats(experiment, &periods), periods)
     };
     let weights = weights.unwrap_or_else(|| current_weights(experiment, &stats));
-    let mut computed = results::compute(experiment, &stats, &periods, weights);
+    // Metrics come from all-time per-user values: only without a range.
+    let metrics = if range.is_all() && !experiment.spec.metrics.declared().is_empty() {
+        let sums = store::metric_sums::tracked_metric_sums(conn, experiment.id)?;
+        let library = store::metrics_by_key(conn)?;
+        metric_sums::load(conn, experiment, &library, &stats, &sums, Utc::now())?
+    } else {
+        Vec::new()
+    };
+    let mut computed = results::compute(experiment, &stats, &periods, weights, &metrics);
     // Per-context rows come from all-time statistics: only without a range.
     if range.is_all() && !experiment.spec.context.is_empty() {
         let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;

@@ -5,6 +5,7 @@ mod counting;
 mod experiments;
 mod instances;
 mod library;
+mod results;
 
 use crate::helpers::*;
 use reqwest::Method;

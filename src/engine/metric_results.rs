@@ -1,0 +1,405 @@
+//! The `metrics` of an experiment's results: every declared metric compared across variants
+//! in its good direction, secondary metrics adjusted for multiple comparisons
+//! (Benjamini–Hochberg over secondary metrics × variants), guardrails judged by their chance
+//! of harm beyond the threshold.
+//!
+//! Conversion and retention use the exact Beta posteriors the goal uses; means the Gaussian
+//! model (Welch's test); ratios the delta method with the numerator–denominator covariance
+//! (gbstats' `RatioStatistic`).
+
+use super::metric_sums::{Arms, MetricInput};
+use crate::domain::{Direction, MetricRole, MetricType};
+use crate::stats::beta::{self, BetaPosterior};
+use crate::stats::gaussian::{self, MeanPosterior};
+use crate::stats::ratio::{self, RatioStats};
+use crate::stats::{Interval, direction, frequentist, multiple};
+use serde::Serialize;
+
+/// A guardrail's chance of harm beyond its threshold above this is a warning...
+pub const GUARDRAIL_WARNING: f64 = 0.8;
+/// ...and above this a failure: a variant failing a guardrail is not called a winner.
+pub const GUARDRAIL_FAILING: f64 = 0.95;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailStatus {
+    Ok,
+    Warning,
+    Failing,
+}
+
+impl GuardrailStatus {
+    pub fn of_harm(chance_of_harm: f64) -> GuardrailStatus {
+        if chance_of_harm > GUARDRAIL_FAILING {
+            GuardrailStatus::Failing
+        } else if chance_of_harm > GUARDRAIL_WARNING {
+            GuardrailStatus::Warning
+        } else {
+            GuardrailStatus::Ok
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardrailStatus::Ok => "ok",
+            GuardrailStatus::Warning => "warning",
+            GuardrailStatus::Failing => "failing",
+        }
+    }
+}
+
+/// One metric of `GET .../results`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MetricResults {
+    /// The library key (`goal` for the inline goal `{"event", "metric"}`).
+    pub key: String,
+    pub name: String,
+    pub role: MetricRole,
+    #[serde(rename = "type")]
+    pub metric_type: MetricType,
+    pub direction: Direction,
+    /// Guardrails: the relative harm that matters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Guardrails: the worst status over the variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<GuardrailStatus>,
+    /// The metric is being (re)computed from the raw rows: its figures are partial.
+    pub computing: bool,
+    pub variants: Vec<MetricVariant>,
+}
+
+/// One metric in one variant.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MetricVariant {
+    pub key: String,
+    /// Users compared (retention: those whose window has closed).
+    pub users: i64,
+    /// The metric (rate, value per user or ratio) with its 95% interval.
+    pub value: Interval,
+    /// Relative to control, with its 95% interval (`null` for the control).
+    pub lift: Option<Interval>,
+    /// In the metric's good direction (`null` for the control).
+    pub chance_to_beat_control: Option<f64>,
+    /// Two-sided, against control (`null` for the control).
+    pub p_value: Option<f64>,
+    /// Goal: the chance this variant is the best in the good direction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability_best: Option<f64>,
+    /// Goal: expected loss of shipping it, in metric units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_loss: Option<f64>,
+    /// Secondary: Benjamini–Hochberg adjusted over secondary metrics × variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value_adjusted: Option<f64>,
+    /// Guardrails: the chance that the variant is worse than control by more than the
+    /// threshold (relative, in the bad direction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chance_of_harm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<GuardrailStatus>,
+}
+
+/// The comparisons of every metric; `variant_keys` in the experiment's order.
+pub fn compare(
+    inputs: &[MetricInput],
+    variant_keys: &[String],
+    control: usize,
+    level: f64,
+) -> Vec<MetricResults> {
+    let mut out: Vec<MetricResults> = inputs
+        .iter()
+        .map(|input| compare_one(input, variant_keys, control, level))
+        .collect();
+    adjust_secondary(&mut out);
+    out
+}
+
+fn compare_one(
+    input: &MetricInput,
+    variant_keys: &[String],
+    control: usize,
+    level: f64,
+) -> MetricResults {
+    let decrease = input.direction == Direction::Decrease;
+    let goal = input.role == MetricRole::Goal;
+    let guardrail = input.role == MetricRole::Guardrail;
+    let cmp = Comparison::of(&input.arms, control, level, decrease, input.threshold, goal);
+    let variants: Vec<MetricVariant> = variant_keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let vs_control = |x: Option<f64>| if i == control { None } else { x };
+            let harm = vs_control(cmp.harm.get(i).copied()).filter(|_| guardrail);
+            MetricVariant {
+                key: key.clone(),
+                users: cmp.users[i] as i64,
+                value: cmp.value[i],
+                lift: if i == control { None } else { cmp.lift[i] },
+                chance_to_beat_control: vs_control(Some(cmp.chance[i])),
+                p_value: vs_control(cmp.p_value[i]),
+                probability_best: cmp.best.as_ref().map(|b| b[i]),
+                expected_loss: cmp.loss.as_ref().and_then(|l| l[i]),
+                p_value_adjusted: None,
+                chance_of_harm: harm,
+                status: harm.map(GuardrailStatus::of_harm),
+            }
+        })
+        .collect();
+    MetricResults {
+        key: input.key.clone(),
+        name: input.name.clone(),
+        role: input.role,
+        metric_type: input.metric_type,
+        direction: input.direction,
+        threshold: guardrail.then_some(input.threshold),
+        status: guardrail.then(|| {
+            variants
+                .iter()
+                .filter_map(|v| v.status)
+                .max()
+                .unwrap_or(GuardrailStatus::Ok)
+        }),
+        computing: input.computing,
+        variants,
+    }
+}
+
+/// Benjamini–Hochberg over every (secondary metric, variant) p-value.
+fn adjust_secondary(metrics: &mut [MetricResults]) {
+    let family: Vec<(usize, usize, f64)> = metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == MetricRole::Secondary)
+        .flat_map(|(mi, m)| {
+            m.variants
+                .iter()
+                .enumerate()
+                .filter_map(move |(vi, v)| v.p_value.map(|p| (mi, vi, p)))
+        })
+        .collect();
+    let adjusted = multiple::benjamini_hochberg(&family.iter().map(|f| f.2).collect::<Vec<_>>());
+    for ((mi, vi, _), q) in family.into_iter().zip(adjusted) {
+        metrics[mi].variants[vi].p_value_adjusted = Some(q);
+    }
+}
+
+/// Per variant, everything compared against control.
+struct Comparison {
+    users: Vec<u64>,
+    value: Vec<Interval>,
+    lift: Vec<Option<Interval>>,
+    chance: Vec<f64>,
+    p_value: Vec<Option<f64>>,
+    harm: Vec<f64>,
+    best: Option<Vec<f64>>,
+    loss: Option<Vec<Option<f64>>>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl Comparison {
+    fn of(
+        arms: &Arms,
+        control: usize,
+        level: f64,
+        decrease: bool,
+        threshold: f64,
+        goal: bool,
+    ) -> Self {
+        match arms {
+            Arms::Proportions(counts) => {
+                Self::proportions(counts, control, level, decrease, threshold, goal)
+            }
+            Arms::Means(arms) => Self::means(arms, control, level, decrease, threshold, goal),
+            Arms::Ratios(arms) => Self::ratios(arms, control, level, decrease, threshold, goal),
+        }
+    }
+
+    fn proportions(
+        counts: &[(u64, u64)],
+        control: usize,
+        level: f64,
+        decrease: bool,
+        threshold: f64,
+        goal: bool,
+    ) -> Self {
+        let posts: Vec<BetaPosterior> = counts
+            .iter()
+            .map(|&(n, c)| BetaPosterior::from_counts(n, c))
+            .collect();
+        let c = &posts[control];
+        let (best, loss) = if goal {
+            // Best in the good direction: for a rate that should fall, the posteriors of 1 − p.
+            let oriented: Vec<BetaPosterior> = if decrease {
+                counts
+                    .iter()
+                    .map(|&(n, k)| BetaPosterior::from_counts(n, n - k))
+                    .collect()
+            } else {
+                posts.clone()
+            };
+            let (best, loss) = beta::prob_best_and_expected_loss(&oriented);
+            (Some(best), Some(loss.into_iter().map(finite).collect()))
+        } else {
+            (None, None)
+        };
+        Comparison {
+            users: counts.iter().map(|c| c.0).collect(),
+            value: posts.iter().map(|p| p.interval(level)).collect(),
+            lift: posts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i != control).then(|| beta::lift(p, c, level)))
+                .collect(),
+            chance: posts
+                .iter()
+                .map(|p| direction::chance_to_beat_beta(p, c, decrease))
+                .collect(),
+            p_value: counts
+                .iter()
+                .map(|&(n, k)| {
+                    Some(frequentist::two_proportion_p_value(
+                        counts[control].0,
+                        counts[control].1,
+                        n,
+                        k,
+                    ))
+                })
+                .collect(),
+            harm: posts
+                .iter()
+                .map(|p| direction::chance_of_harm_beta(p, c, threshold, decrease))
+                .collect(),
+            best,
+            loss,
+        }
+    }
+
+    fn means(
+        arms: &[MeanPosterior],
+        control: usize,
+        level: f64,
+        decrease: bool,
+        threshold: f64,
+        goal: bool,
+    ) -> Self {
+        let c = &arms[control];
+        let (best, loss) = if goal {
+            let oriented: Vec<MeanPosterior> = arms.iter().map(|a| orient(a, decrease)).collect();
+            (
+                Some(gaussian::prob_best(&oriented)),
+                Some(
+                    gaussian::expected_loss(&oriented)
+                        .into_iter()
+                        .map(finite)
+                        .collect(),
+                ),
+            )
+        } else {
+            (None, None)
+        };
+        Comparison {
+            users: arms.iter().map(|a| a.n).collect(),
+            value: arms.iter().map(|a| a.interval(level)).collect(),
+            lift: arms.iter().map(|a| gaussian::lift(a, c, level)).collect(),
+            chance: arms
+                .iter()
+                .map(|a| direction::chance_to_beat_mean(a, c, decrease))
+                .collect(),
+            p_value: arms
+                .iter()
+                .map(|a| match (c.per_user_variance(), a.per_user_variance()) {
+                    (Some(vc), Some(va)) => Some(frequentist::welch_p_value(
+                        c.n,
+                        c.mean(),
+                        vc,
+                        a.n,
+                        a.mean(),
+                        va,
+                    )),
+                    _ => None,
+                })
+                .collect(),
+            harm: arms
+                .iter()
+                .map(|a| direction::chance_of_harm_mean(a, c, threshold, decrease))
+                .collect(),
+            best,
+            loss,
+        }
+    }
+
+    fn ratios(
+        arms: &[RatioStats],
+        control: usize,
+        level: f64,
+        decrease: bool,
+        threshold: f64,
+        goal: bool,
+    ) -> Self {
+        let c = &arms[control];
+        let (best, loss) = if goal {
+            // The ratio's sampling distribution, normal with the delta-method variance.
+            let normals: Vec<MeanPosterior> = arms
+                .iter()
+                .map(|a| {
+                    let normal = match a.per_user_variance() {
+                        Some(v) => {
+                            MeanPosterior::with_known_variance(a.n, a.ratio() * a.n as f64, v)
+                        }
+                        None => MeanPosterior::from_sums(0, 0.0, 0.0),
+                    };
+                    orient(&normal, decrease)
+                })
+                .collect();
+            (
+                Some(gaussian::prob_best(&normals)),
+                Some(
+                    gaussian::expected_loss(&normals)
+                        .into_iter()
+                        .map(finite)
+                        .collect(),
+                ),
+            )
+        } else {
+            (None, None)
+        };
+        Comparison {
+            users: arms.iter().map(|a| a.n).collect(),
+            value: arms.iter().map(|a| a.interval(level)).collect(),
+            lift: arms
+                .iter()
+                .map(|a| ratio::lift(a, c).map(|e| e.interval(level)))
+                .collect(),
+            chance: arms
+                .iter()
+                .map(|a| direction::chance_to_beat_ratio(a, c, decrease))
+                .collect(),
+            p_value: arms
+                .iter()
+                .map(|a| ratio::lift(a, c).map(|e| e.p_value()))
+                .collect(),
+            harm: arms
+                .iter()
+                .map(|a| direction::chance_of_harm_ratio(a, c, threshold, decrease))
+                .collect(),
+            best,
+            loss,
+        }
+    }
+}
+
+/// The arm as "larger is better": negated when the metric should fall.
+fn orient(arm: &MeanPosterior, decrease: bool) -> MeanPosterior {
+    if decrease {
+        MeanPosterior {
+            sum: -arm.sum,
+            ..*arm
+        }
+    } else {
+        *arm
+    }
+}
