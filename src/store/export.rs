@@ -3,7 +3,7 @@
 //! page is one short query, so an export holds no long transaction and no server cursor.
 
 use super::StoreError;
-use super::schema::{assignments, events};
+use super::schema::{assignments, events, metric_values, metrics, tracked_metrics};
 use super::stats::PeriodStats;
 use crate::domain::TimeRange;
 use chrono::{DateTime, Utc};
@@ -144,4 +144,38 @@ pub fn period_stats_in(
     .bind::<Nullable<Timestamptz>, _>(range.from())
     .bind::<Nullable<Timestamptz>, _>(range.to())
     .load(conn)?)
+}
+
+/// The metrics an experiment keeps per-user values of (its declared metrics and its ratios'
+/// parts; a ratio has none of its own), by key: (id, key).
+pub fn per_user_metrics(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(tracked_metrics::table
+        .inner_join(metrics::table.on(metrics::id.eq(tracked_metrics::metric_id)))
+        .filter(tracked_metrics::experiment_id.eq(experiment_id))
+        .filter(metrics::metric_type.ne("ratio"))
+        .order(metrics::key)
+        .select((metrics::id, metrics::key))
+        .load(conn)?)
+}
+
+/// The stored values of these metrics for these users of an experiment: (user, metric, value).
+pub fn user_values(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    metric_ids: &[i64],
+    users: &[&str],
+) -> Result<Vec<(String, i64, f64)>, StoreError> {
+    Ok(metric_values::table
+        .filter(metric_values::experiment_id.eq(experiment_id))
+        .filter(metric_values::metric_id.eq_any(metric_ids))
+        .filter(metric_values::user_id.eq_any(users))
+        .select((
+            metric_values::user_id,
+            metric_values::metric_id,
+            metric_values::value,
+        ))
+        .load(conn)?)
 }

@@ -251,7 +251,14 @@ async fn results_match(app: &TestApp, key: &str) -> String {
         .collect();
     let shared = flat(
         &results,
-        &["variants", "weights", "notes", "segments", "computed_at"],
+        &[
+            "variants",
+            "weights",
+            "notes",
+            "segments",
+            "computed_at",
+            "metrics",
+        ],
     );
     let mut expected: Vec<Map<String, Value>> = Vec::new();
     for variant in results["variants"].as_array().unwrap() {

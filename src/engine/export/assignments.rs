@@ -3,7 +3,7 @@
 //! attributes targeting saw, and the outcome (`converted`, `converted_at`, `value`).
 //! Contextual experiments add the user's `context`.
 
-use super::format::{Encoder, number, time};
+use super::format::{Column, Encoder, fixed, number, time};
 use super::paging::KeysetPages;
 use super::selection::Selection;
 use crate::engine::context;
@@ -20,7 +20,7 @@ impl KeysetPages for Assignments<'_> {
     type Position = (DateTime<Utc>, String);
     const PAGE_ROWS: i64 = super::selection::PAGE_ROWS;
 
-    fn columns(&self) -> Vec<&'static str> {
+    fn columns(&self) -> Vec<Column> {
         let mut columns = vec![
             "experiment",
             "user_id",
@@ -35,7 +35,7 @@ impl KeysetPages for Assignments<'_> {
         if !self.0.experiment.spec.context.is_empty() {
             columns.push("context");
         }
-        columns
+        fixed(columns)
     }
 
     fn page(

@@ -1,7 +1,7 @@
 //! The audit log as a data set: every admin action in the range, oldest first: `id, at, actor,
 //! action, target, before, after` (before and after as JSON).
 
-use super::format::{Encoder, ExportFormat, time};
+use super::format::{Column, Encoder, ExportFormat, fixed, time};
 use super::paging::{KeysetPages, Sink, write_pages};
 use crate::domain::AuditEntry;
 use crate::domain::TimeRange;
@@ -21,8 +21,8 @@ impl KeysetPages for AuditLog {
     /// Entries carry whole before/after states: smaller pages than the raw rows'.
     const PAGE_ROWS: i64 = 5_000;
 
-    fn columns(&self) -> Vec<&'static str> {
-        vec!["id", "at", "actor", "action", "target", "before", "after"]
+    fn columns(&self) -> Vec<Column> {
+        fixed(["id", "at", "actor", "action", "target", "before", "after"])
     }
 
     fn page(

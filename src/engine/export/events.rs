@@ -1,7 +1,7 @@
 //! The `events` data set: the goal events of users assigned to the experiment, with the
 //! user's variant and `after_assignment` (only those count in the results).
 
-use super::format::{Encoder, number, time};
+use super::format::{Column, Encoder, fixed, number, time};
 use super::paging::KeysetPages;
 use super::selection::Selection;
 use crate::store::StoreError;
@@ -17,8 +17,8 @@ impl KeysetPages for GoalEvents<'_> {
     type Position = (String, String);
     const PAGE_ROWS: i64 = super::selection::PAGE_ROWS;
 
-    fn columns(&self) -> Vec<&'static str> {
-        vec![
+    fn columns(&self) -> Vec<Column> {
+        fixed([
             "experiment",
             "event_id",
             "user_id",
@@ -29,7 +29,7 @@ impl KeysetPages for GoalEvents<'_> {
             "variant",
             "assigned_at",
             "after_assignment",
-        ]
+        ])
     }
 
     fn page(

@@ -46,15 +46,25 @@ pub(super) fn number(x: f64) -> Value {
 pub(super) struct Encoder {
     format: ExportFormat,
     csv: Option<csv::Writer<Vec<u8>>>,
-    columns: Vec<&'static str>,
+    columns: Vec<Column>,
     out: Vec<u8>,
 }
 
+/// A column's name: fixed, or a metric's key (the users data set).
+pub(super) type Column = std::borrow::Cow<'static, str>;
+
+/// Fixed column names.
+pub(super) fn fixed(names: impl IntoIterator<Item = &'static str>) -> Vec<Column> {
+    names.into_iter().map(Column::Borrowed).collect()
+}
+
 impl Encoder {
-    pub(super) fn new(format: ExportFormat, columns: Vec<&'static str>) -> Self {
+    pub(super) fn new(format: ExportFormat, columns: Vec<impl Into<Column>>) -> Self {
+        let columns: Vec<Column> = columns.into_iter().map(Into::into).collect();
         let csv = (format == ExportFormat::Csv).then(|| {
             let mut w = csv_writer();
-            w.write_record(&columns).expect("writing to memory");
+            w.write_record(columns.iter().map(|c| c.as_bytes()))
+                .expect("writing to memory");
             w
         });
         Encoder {
@@ -78,7 +88,7 @@ impl Encoder {
                 let mut ser = serde_json::Serializer::new(&mut self.out);
                 let mut map = ser.serialize_map(Some(self.columns.len())).expect("json");
                 for (column, v) in cells {
-                    map.serialize_entry(column, v).expect("json");
+                    map.serialize_entry(column.as_ref(), v).expect("json");
                 }
                 map.end().expect("json");
                 self.out.push(b'\n');

@@ -6,7 +6,8 @@
 //! - `paging`: the keyset-paging loop that reads raw rows a page at a time into a `Sink`
 //!   (assignments, events, the audit log).
 //! - `selection`: what an experiment's data sets read (the experiment, the range).
-//! - one file per data set: `results`, `assignments`, `events`, `series`, `audit_log`.
+//! - one file per data set: `results`, `assignments`, `events`, `series`, `users`,
+//!   `audit_log`.
 //! - `stream`: the plumbing for HTTP (a bounded channel into the response body). The
 //!   command line brings its own sink (a file or stdout).
 
@@ -20,6 +21,7 @@ mod results;
 mod selection;
 mod series;
 mod stream;
+mod users;
 
 pub use audit_log::write_audit_log;
 pub use format::ExportFormat;

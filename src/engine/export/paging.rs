@@ -5,7 +5,7 @@
 //! the size of the table, and a sink that blocks (a full channel to a slow reader) holds the
 //! reading back.
 
-use super::format::{Encoder, ExportFormat};
+use super::format::{Column, Encoder, ExportFormat};
 use crate::engine::EngineError;
 use crate::store::StoreError;
 use diesel::pg::PgConnection;
@@ -30,7 +30,7 @@ pub(super) trait KeysetPages {
     /// Rows read per query.
     const PAGE_ROWS: i64;
 
-    fn columns(&self) -> Vec<&'static str>;
+    fn columns(&self) -> Vec<Column>;
 
     /// Up to `PAGE_ROWS` rows after `after` (from the first when `None`).
     fn page(

@@ -5,6 +5,7 @@ use super::events::GoalEvents;
 use super::format::ExportFormat;
 use super::paging::{Sink, write_pages};
 use super::selection::Selection;
+use super::users::Users;
 use super::{results, series};
 use crate::domain::TimeRange;
 use crate::engine::EngineError;
@@ -26,6 +27,8 @@ pub enum ExportData {
     Events,
     /// Per day and variant.
     Series,
+    /// One row per assigned user with each metric's per-user value.
+    Users,
 }
 
 impl ExportData {
@@ -35,6 +38,7 @@ impl ExportData {
             ExportData::Assignments => "assignments",
             ExportData::Events => "events",
             ExportData::Series => "series",
+            ExportData::Users => "users",
         }
     }
 }
@@ -78,5 +82,9 @@ pub fn run_export(
         ExportData::Events => write_pages(conn, &GoalEvents(&selection), format, &counted, sink),
         ExportData::Results => aggregate(results::write(conn, &selection, weights, format, sink)),
         ExportData::Series => aggregate(series::write(conn, &selection, format, sink)),
+        ExportData::Users => {
+            let users = Users::new(conn, &selection)?;
+            write_pages(conn, &users, format, &counted, sink)
+        }
     }
 }

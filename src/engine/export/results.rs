@@ -15,6 +15,7 @@ use super::selection::Selection;
 use crate::domain::{Experiment, Kind, TimeRange};
 use crate::engine::EngineError;
 use crate::engine::context_results::{ContextResults, ContextVariant, PersonalizationValue};
+use crate::engine::metric_results::{MetricResults, MetricVariant};
 use crate::engine::metric_sums;
 use crate::engine::results::{self, ExperimentResults, VariantResults, Verdict};
 use crate::stats::beta::BetaPosterior;
@@ -46,6 +47,10 @@ const VALUE_PER_USER: IntervalColumns = IntervalColumns {
         "value_per_user_low",
         "value_per_user_mean",
     ],
+};
+const VALUE: IntervalColumns = IntervalColumns {
+    name: "value",
+    parts: ["value_high", "value_low", "value_mean"],
 };
 const GAIN: IntervalColumns = IntervalColumns {
     name: "personalization_gain",
@@ -90,8 +95,16 @@ pub(super) fn write(
 ) -> Result<u64, EngineError> {
     let range = selection.range;
     let results = compute(conn, selection.experiment, range, weights)?;
-    let columns = columns(&results, range);
-    let rows = rows_of(&results, range);
+    // Metric rows only for an experiment with library metrics (the others' exports keep
+    // their bytes) and over all time (per-user values have no range).
+    let metrics: &[MetricResults] =
+        if range.is_all() && !selection.experiment.spec.metrics.declared().is_empty() {
+            &results.metrics
+        } else {
+            &[]
+        };
+    let columns = columns(&results, range, metrics);
+    let rows = rows_of(&results, range, metrics);
     let mut encoder = Encoder::new(format, columns.clone());
     static EMPTY: Value = Value::Null;
     for row in &rows {
@@ -144,8 +157,16 @@ fn compute(
     Ok(computed)
 }
 
-fn columns(results: &ExperimentResults, range: TimeRange) -> Vec<&'static str> {
-    let any_lift = results.variants.iter().any(|v| v.lift.is_some());
+fn columns(
+    results: &ExperimentResults,
+    range: TimeRange,
+    metrics: &[MetricResults],
+) -> Vec<&'static str> {
+    let any_lift = results.variants.iter().any(|v| v.lift.is_some())
+        || metrics
+            .iter()
+            .flat_map(|m| &m.variants)
+            .any(|v| v.lift.is_some());
     let any_value_per_user = results.variants.iter().any(|v| v.value_per_user.is_some())
         || results
             .contexts
@@ -205,10 +226,29 @@ fn columns(results: &ExperimentResults, range: TimeRange) -> Vec<&'static str> {
     if !results.contexts.is_empty() {
         columns.extend(["segment", "segment_users", "segment_best"]);
     }
+    if !metrics.is_empty() {
+        columns.extend(METRIC_COLUMNS);
+        columns.extend(VALUE.parts);
+    }
     columns
 }
 
-fn rows_of(results: &ExperimentResults, range: TimeRange) -> Vec<Row> {
+/// The columns of the metric rows, after the others (the variant columns they share are
+/// filled too: `variant`, `users`, `lift`, `chance_to_beat_control`, `p_value`,
+/// `probability_best`, `expected_loss`).
+const METRIC_COLUMNS: [&str; 9] = [
+    "chance_of_harm",
+    "guardrail_status",
+    "metric_computing",
+    "metric_direction",
+    "metric_key",
+    "metric_role",
+    "metric_threshold",
+    "metric_type",
+    "p_value_adjusted",
+];
+
+fn rows_of(results: &ExperimentResults, range: TimeRange, metrics: &[MetricResults]) -> Vec<Row> {
     let experiment = Value::String(results.experiment.clone());
     let shared = experiment_cells(results, range);
     let variant_rows = results.variants.iter().map(|v| {
@@ -223,7 +263,44 @@ fn rows_of(results: &ExperimentResults, range: TimeRange) -> Vec<Row> {
             .iter()
             .map(move |v| context_variant_cells(experiment, c, v))
     });
-    variant_rows.chain(context_rows).collect()
+    let metric_rows = metrics.iter().flat_map(|m| {
+        let (experiment, shared) = (&experiment, &shared);
+        m.variants.iter().map(move |v| {
+            let mut row = vec![("experiment", experiment.clone())];
+            row.extend(shared.iter().cloned());
+            metric_cells(m, v, &mut row);
+            row
+        })
+    });
+    variant_rows
+        .chain(context_rows)
+        .chain(metric_rows)
+        .collect()
+}
+
+fn metric_cells(m: &MetricResults, v: &MetricVariant, row: &mut Row) {
+    row.extend([
+        ("variant", Value::from(v.key.as_str())),
+        ("users", Value::from(v.users)),
+        ("chance_to_beat_control", optional(v.chance_to_beat_control)),
+        ("p_value", optional(v.p_value)),
+        ("probability_best", optional(v.probability_best)),
+        ("expected_loss", optional(v.expected_loss)),
+        ("chance_of_harm", optional(v.chance_of_harm)),
+        (
+            "guardrail_status",
+            v.status.map_or(Value::Null, |s| Value::from(s.as_str())),
+        ),
+        ("metric_computing", Value::Bool(m.computing)),
+        ("metric_direction", Value::from(m.direction.as_str())),
+        ("metric_key", Value::from(m.key.as_str())),
+        ("metric_role", Value::from(m.role.as_str())),
+        ("metric_threshold", optional(m.threshold)),
+        ("metric_type", Value::from(m.metric_type.as_str())),
+        ("p_value_adjusted", optional(v.p_value_adjusted)),
+    ]);
+    LIFT.cells(v.lift, row);
+    VALUE.cells(Some(v.value), row);
 }
 
 fn optional(x: Option<f64>) -> Value {

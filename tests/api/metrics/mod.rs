@@ -3,6 +3,7 @@
 
 mod counting;
 mod experiments;
+mod exports;
 mod instances;
 mod library;
 mod results;

@@ -10,16 +10,16 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// A user of the test: their variant, when they were assigned, and what they did.
-struct User {
-    id: String,
-    variant: String,
-    assigned_at: DateTime<Utc>,
+pub(super) struct User {
+    pub id: String,
+    pub variant: String,
+    pub assigned_at: DateTime<Utc>,
     /// (event name, value, time)
-    events: Vec<(&'static str, Option<f64>, DateTime<Utc>)>,
+    pub events: Vec<(&'static str, Option<f64>, DateTime<Utc>)>,
 }
 
 /// Assigns `n` users to `experiment` and moves their assignments to `assigned_at(i)`.
-async fn assigned_users(
+pub(super) async fn assigned_users(
     app: &TestApp,
     experiment: &str,
     n: usize,
@@ -37,18 +37,26 @@ async fn assigned_users(
         });
     }
     eventually(|| async { app.count("SELECT count(*) AS n FROM assignments") == n as i64 }).await;
-    for u in &users {
-        app.execute(&format!(
-            "UPDATE assignments SET assigned_at = '{}' WHERE user_id = '{}'",
-            u.assigned_at.to_rfc3339(),
-            u.id
-        ));
-    }
+    let moves: Vec<String> = users
+        .iter()
+        .map(|u| {
+            format!(
+                "('{}', '{}'::timestamptz)",
+                u.id,
+                u.assigned_at.to_rfc3339()
+            )
+        })
+        .collect();
+    app.execute(&format!(
+        "UPDATE assignments a SET assigned_at = m.at FROM (VALUES {}) AS m(user_id, at) \
+         WHERE a.user_id = m.user_id",
+        moves.join(", ")
+    ));
     users
 }
 
 /// Sends every user's events, a hundred at a time.
-async fn send_events(app: &TestApp, users: &[User]) {
+pub(super) async fn send_events(app: &TestApp, users: &[User]) {
     let events: Vec<Value> = users
         .iter()
         .flat_map(|u| {
@@ -71,7 +79,7 @@ async fn send_events(app: &TestApp, users: &[User]) {
     }
 }
 
-fn metric<'a>(results: &'a Value, key: &str) -> &'a Value {
+pub(super) fn metric<'a>(results: &'a Value, key: &str) -> &'a Value {
     results["metrics"]
         .as_array()
         .unwrap()
@@ -80,7 +88,7 @@ fn metric<'a>(results: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no metric {key} in {results}"))
 }
 
-fn cell<'a>(metric: &'a Value, variant: &str) -> &'a Value {
+pub(super) fn cell<'a>(metric: &'a Value, variant: &str) -> &'a Value {
     metric["variants"]
         .as_array()
         .unwrap()
@@ -89,7 +97,7 @@ fn cell<'a>(metric: &'a Value, variant: &str) -> &'a Value {
         .unwrap()
 }
 
-fn assert_close(found: &Value, expected: f64, what: &str) {
+pub(super) fn assert_close(found: &Value, expected: f64, what: &str) {
     let found = found.as_f64().unwrap_or_else(|| panic!("{what}: {found}"));
     let tolerance = 1e-12 * expected.abs().max(1e-300);
     assert!(
@@ -99,7 +107,7 @@ fn assert_close(found: &Value, expected: f64, what: &str) {
 }
 
 /// The linear-interpolation quantile (PostgreSQL's `percentile_cont`, numpy's default).
-fn quantile(values: &[f64], p: f64) -> f64 {
+pub(super) fn quantile(values: &[f64], p: f64) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let h = (v.len() - 1) as f64 * p;
@@ -399,9 +407,10 @@ async fn a_failing_guardrail_holds_back_the_winner() {
         "goal": "purchase-rate",
         "guardrails": [{"metric": "uninstalls", "threshold": 0.02}]
     });
+    body["min_users_per_arm"] = json!(30);
     app.running_experiment(body).await;
     let now = Utc::now();
-    let mut users = assigned_users(&app, "push", 400, |_| now - TimeDelta::hours(1)).await;
+    let mut users = assigned_users(&app, "push", 160, |_| now - TimeDelta::hours(1)).await;
     for (i, u) in users.iter_mut().enumerate() {
         let at = u.assigned_at + TimeDelta::minutes(1);
         let treated = u.variant == "b";
