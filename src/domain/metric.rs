@@ -46,6 +46,10 @@ str_enum!(
 #[schema(value_type = String, pattern = "^[0-9]+[smhd]$", example = "7d")]
 pub struct Duration(i64);
 
+/// The key results give the inline goal `{"event", "metric"}` among an experiment's metrics,
+/// so no library metric may have it.
+pub const INLINE_GOAL_KEY: &str = "goal";
+
 impl Duration {
     pub fn parse(field: &str, text: &str) -> Result<Duration, ValidationError> {
         let refuse = || {
@@ -252,6 +256,14 @@ impl MetricDraft {
             (None, Some(p)) => p.clone(),
             (None, None) => return Err(ValidationError::new("key", Violation::MissingKey)),
         };
+        if key.as_str() == INLINE_GOAL_KEY {
+            return Err(ValidationError::new(
+                "key",
+                Violation::ReservedKey {
+                    value: key.to_string(),
+                },
+            ));
+        }
         check_name("name", &self.name)?;
         check_description(&self.description)?;
         let kind = self.metric_type;

@@ -55,8 +55,8 @@ pub use keys::{
     ApiKey, MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit,
 };
 pub use metric::{
-    Cap, Direction, Duration, MAX_GUARDRAILS, MAX_SECONDARY_METRICS, MeanOf, Metric,
-    MetricDefinition, MetricDraft, MetricOut, MetricSpec, MetricType, MetricView,
+    Cap, Direction, Duration, INLINE_GOAL_KEY, MAX_GUARDRAILS, MAX_SECONDARY_METRICS, MeanOf,
+    Metric, MetricDefinition, MetricDraft, MetricOut, MetricSpec, MetricType, MetricView,
 };
 pub use names::{
     EventName, ExperimentKey, LayerKey, MAX_USER_ID, MetricKey, SegmentKey, UserId, VariantKey,

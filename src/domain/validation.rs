@@ -121,6 +121,10 @@ pub enum Violation {
         path: String,
     },
     MissingKey,
+    /// A key the server gives a meaning of its own (`goal`: the inline goal in results).
+    ReservedKey {
+        value: String,
+    },
     /// Not a duration: a whole number and a unit (`90s`, `30m`, `72h`, `7d`).
     Duration {
         value: String,
@@ -278,6 +282,7 @@ impl fmt::Display for Violation {
                 "the body names {body:?} but the path {path:?}; a key cannot change"
             ),
             MissingKey => f.write_str("a key is required"),
+            ReservedKey { value } => write!(f, "`{value}` is reserved: results name the inline goal so"),
             Duration { value } => write!(
                 f,
                 "{value:?} is not a duration: write a whole number and a unit, like 90s, 30m, 72h or 7d"

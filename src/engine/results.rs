@@ -6,10 +6,12 @@
 use super::cache::SummaryCache;
 use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
-use super::metric_results::{self, GuardrailStatus, MetricResults};
-use super::metric_sums::{self, Arms, MetricInput};
+use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant};
+use super::metric_sums::{self, MetricInput};
 use super::{Engine, EngineError};
-use crate::domain::{Direction, Experiment, GoalMetric, Kind, MetricRole, MetricType};
+use crate::domain::{
+    Direction, Experiment, GoalMetric, INLINE_GOAL_KEY, Kind, MetricRole, MetricType,
+};
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
@@ -413,18 +415,24 @@ pub(crate) fn compute(
     let loss_ok = metric.loss[leader].is_some_and(|l| l <= limit);
     let goal_wins = needed == 0 && metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok;
 
-    // Every metric, the inline goal (when the library gives none) first.
+    // Every metric, the inline goal (when the library gives none) first, from the figures
+    // above.
     let variant_keys: Vec<String> = spec.variants.iter().map(|v| v.key.to_string()).collect();
-    let inline_goal = spec
-        .metrics
-        .goal
-        .is_none()
-        .then(|| inline_goal(spec.goal.metric, &stats));
-    let inputs: Vec<MetricInput> = inline_goal
-        .into_iter()
-        .chain(metrics.iter().cloned())
-        .collect();
-    let metric_results = metric_results::compare(&inputs, &variant_keys, control, INTERVAL_LEVEL);
+    let mut metric_results =
+        metric_results::compare(metrics, &variant_keys, control, INTERVAL_LEVEL);
+    if spec.metrics.goal.is_none() {
+        metric_results.insert(
+            0,
+            inline_goal(
+                spec.goal.metric,
+                &metric,
+                &rates,
+                &stats,
+                &variant_keys,
+                control,
+            ),
+        );
+    }
 
     // A leader that fails a guardrail is not the winner.
     let blocked_by = goal_wins
@@ -508,39 +516,56 @@ pub(crate) fn compute(
     }
 }
 
-/// The inline goal `{"event", "metric"}` as a metric, from the variants' totals.
-fn inline_goal(goal: GoalMetric, stats: &[VariantStats]) -> MetricInput {
-    let (metric_type, arms) = match goal {
-        GoalMetric::Conversion => (
-            MetricType::Conversion,
-            Arms::Proportions(
-                stats
-                    .iter()
-                    .map(|s| (s.users.max(0) as u64, s.conversions.max(0) as u64))
-                    .collect(),
-            ),
-        ),
-        GoalMetric::Revenue => (
-            MetricType::Mean,
-            Arms::Means(
-                stats
-                    .iter()
-                    .map(|s| {
-                        MeanPosterior::from_sums(s.users.max(0) as u64, s.value_sum, s.value_sum_sq)
-                    })
-                    .collect(),
-            ),
-        ),
-    };
-    MetricInput {
-        key: "goal".to_string(),
+/// The inline goal `{"event", "metric"}` as a metric: the goal's figures of the top-level
+/// fields.
+fn inline_goal(
+    goal: GoalMetric,
+    comparison: &GoalComparison,
+    rates: &[BetaPosterior],
+    stats: &[VariantStats],
+    variant_keys: &[String],
+    control: usize,
+) -> MetricResults {
+    let variants = variant_keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let vs_control = |x: Option<f64>| if i == control { None } else { x };
+            MetricVariant {
+                key: key.clone(),
+                users: stats[i].users,
+                value: match &comparison.value_per_user {
+                    Some(values) => values[i],
+                    None => rates[i].interval(INTERVAL_LEVEL),
+                },
+                lift: if i == control {
+                    None
+                } else {
+                    comparison.lift[i]
+                },
+                chance_to_beat_control: vs_control(Some(comparison.chance[i])),
+                p_value: vs_control(comparison.p_value[i]),
+                probability_best: Some(comparison.best[i]),
+                expected_loss: comparison.loss[i],
+                p_value_adjusted: None,
+                chance_of_harm: None,
+                status: None,
+            }
+        })
+        .collect();
+    MetricResults {
+        key: INLINE_GOAL_KEY.to_string(),
         name: "Goal".to_string(),
-        metric_type,
-        direction: Direction::Increase,
         role: MetricRole::Goal,
-        threshold: 0.0,
+        metric_type: match goal {
+            GoalMetric::Conversion => MetricType::Conversion,
+            GoalMetric::Revenue => MetricType::Mean,
+        },
+        direction: Direction::Increase,
+        threshold: None,
+        status: None,
         computing: false,
-        arms,
+        variants,
     }
 }
 

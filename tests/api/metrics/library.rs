@@ -73,6 +73,11 @@ async fn bad_metrics_get_a_400_naming_the_field_and_change_nothing() {
             json!({"key": "R!", "name": "R", "type": "conversion", "event": "buy"}),
             "key",
         ),
+        (
+            // Results name the inline goal so.
+            json!({"key": "goal", "name": "Goal", "type": "conversion", "event": "buy"}),
+            "key",
+        ),
     ];
     for (body, field) in cases {
         let reply = app
