@@ -480,7 +480,7 @@ pub fn lift_bar(low: f64, mean: f64, high: f64, extent: f64, label: &str) -> Mar
         "lift-even"
     };
     html! {
-        svg.lift-bar class=(tone) width=(W) height=(H) viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(label) {
+        svg class={ "lift-bar " (tone) } width=(W) height=(H) viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(label) {
             line.zero x1=(W / 2.0) x2=(W / 2.0) y1="1" y2=(H - 1.0) {}
             rect.interval x=(format!("{:.1}", x(low))) y="7" width=(format!("{:.1}", (x(high) - x(low)).max(1.5))) height="8" rx="2" {}
             circle.mean cx=(format!("{:.1}", x(mean))) cy=(H / 2.0) r="3.5" {}

@@ -743,7 +743,7 @@ pub fn page(view: &ExperimentView) -> Markup {
             }
             @if let Some(m) = view.done.and_then(done_message) { (notice(Tone::Good, html! { (m) })) }
             (warnings(e, r))
-            section.verdict class={ "verdict-" (match tone { Tone::Good => "good", Tone::Bad => "bad", Tone::Warning => "warning", Tone::Info => "info" }) }
+            section class={ "verdict verdict-" (match tone { Tone::Good => "good", Tone::Bad => "bad", Tone::Warning => "warning", Tone::Info => "info" }) }
                 aria-labelledby="verdict-heading" {
                 h2 #verdict-heading { "Verdict" }
                 p #verdict { (verdict_text) }
