@@ -466,12 +466,6 @@ pub fn cumulative_over_time(
 /// The lift of a variant over control with its interval, as a bar around a zero line, on a
 /// scale shared by the rows (`extent` is the largest |lift| shown).
 pub fn lift_bar(low: f64, mean: f64, high: f64, extent: f64, label: &str) -> Markup {
-    const W: f64 = 140.0;
-    const H: f64 = 22.0;
-    let extent = extent.max(1e-9);
-    let x = |v: f64| {
-        (W / 2.0 + v.clamp(-extent, extent) / extent * (W / 2.0 - 6.0)).clamp(1.0, W - 1.0)
-    };
     let tone = if low > 0.0 {
         "lift-up"
     } else if high < 0.0 {
@@ -479,8 +473,27 @@ pub fn lift_bar(low: f64, mean: f64, high: f64, extent: f64, label: &str) -> Mar
     } else {
         "lift-even"
     };
+    toned_lift_bar(low, mean, high, extent, label, tone)
+}
+
+/// The lift bar coloured by a class the caller chose: `lift-good` (green) and `lift-bad`
+/// (red) for a metric whose good direction may be down, `lift-even` (grey).
+pub fn toned_lift_bar(
+    low: f64,
+    mean: f64,
+    high: f64,
+    extent: f64,
+    label: &str,
+    tone: &str,
+) -> Markup {
+    const W: f64 = 140.0;
+    const H: f64 = 22.0;
+    let extent = extent.max(1e-9);
+    let x = |v: f64| {
+        (W / 2.0 + v.clamp(-extent, extent) / extent * (W / 2.0 - 6.0)).clamp(1.0, W - 1.0)
+    };
     html! {
-        svg.lift-bar class=(tone) width=(W) height=(H) viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(label) {
+        svg class={ "lift-bar " (tone) } width=(W) height=(H) viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(label) {
             line.zero x1=(W / 2.0) x2=(W / 2.0) y1="1" y2=(H - 1.0) {}
             rect.interval x=(format!("{:.1}", x(low))) y="7" width=(format!("{:.1}", (x(high) - x(low)).max(1.5))) height="8" rx="2" {}
             circle.mean cx=(format!("{:.1}", x(mean))) cy=(H / 2.0) r="3.5" {}

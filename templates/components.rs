@@ -67,6 +67,18 @@ pub fn status_badge(status: Status) -> Markup {
     }
 }
 
+/// A value with a mark when it crosses its threshold (`Some(true)` good, `Some(false)` bad): a
+/// symbol and words, not only colour.
+pub fn marked(text: String, crosses: Option<bool>, good: &str, bad: &str) -> Markup {
+    html! {
+        @match crosses {
+            Some(true) => span.crosses.good { span aria-hidden="true" { "✓ " } (text) span.visually-hidden { " (" (good) ")" } },
+            Some(false) => span.crosses.bad { span aria-hidden="true" { "✕ " } (text) span.visually-hidden { " (" (bad) ")" } },
+            None => (text),
+        }
+    }
+}
+
 /// Colours for variants, in order: the Okabe–Ito palette (told apart with colour blindness)
 /// and three darker ones; every one has at least 3:1 contrast on white.
 pub const VARIANT_COLOURS: &[&str] = &[

@@ -7,6 +7,7 @@ use crate::domain::{Experiment, GoalMetric, Kind, Status};
 use crate::engine::summaries::{ExperimentSummary, Leader};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use std::collections::HashMap;
 
 pub struct ListView<'a> {
     pub csrf: &'a str,
@@ -16,6 +17,9 @@ pub struct ListView<'a> {
     pub counts: &'a [(Status, usize)],
     pub total: usize,
     pub now: DateTime<Utc>,
+    /// The names of the guardrails each experiment fails, by experiment key (only running and
+    /// paused experiments with guardrails are looked at).
+    pub failing_guardrails: &'a HashMap<String, Vec<String>>,
 }
 
 /// How long the experiment has run (until it stopped, or until now).
@@ -112,6 +116,12 @@ pub fn page(view: &ListView) -> Markup {
                                         }
                                         @if let Some(layer) = &e.spec.layer {
                                             " " span.tag title="Shares its users with no other experiment of this layer" { "layer " (layer.key) }
+                                        }
+                                        @if let Some(failing) = view.failing_guardrails.get(key) {
+                                            " " span.badge.guardrail-failing.guardrail-flag title={ "Failing: " (failing.join(", ")) } {
+                                                span aria-hidden="true" { "✕ " } "guardrail failing"
+                                                span.visually-hidden { ": " (failing.join(", ")) }
+                                            }
                                         }
                                     }
                                     td { (e.spec.dimension.as_str()) }

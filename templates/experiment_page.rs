@@ -2,7 +2,7 @@
 //! definition (payloads, targeting, goal), the lifecycle buttons and the export links.
 
 use super::charts::{self, Column, Density, DensityCurve};
-use super::components::{Tone, csrf_input, notice, op_words, status_badge, swatch};
+use super::components::{Tone, csrf_input, marked, notice, op_words, status_badge, swatch};
 use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
@@ -244,17 +244,6 @@ fn refresh_control(view: &ExperimentView) -> Markup {
                     }
                 }
             }
-        }
-    }
-}
-
-/// A cell value with a mark when it crosses its threshold: a symbol and words, not only colour.
-fn marked(text: String, crosses: Option<bool>, good: &str, bad: &str) -> Markup {
-    html! {
-        @match crosses {
-            Some(true) => span.crosses.good { span aria-hidden="true" { "✓ " } (text) span.visually-hidden { " (" (good) ")" } },
-            Some(false) => span.crosses.bad { span aria-hidden="true" { "✕ " } (text) span.visually-hidden { " (" (bad) ")" } },
-            None => (text),
         }
     }
 }
@@ -743,13 +732,18 @@ pub fn page(view: &ExperimentView) -> Markup {
             }
             @if let Some(m) = view.done.and_then(done_message) { (notice(Tone::Good, html! { (m) })) }
             (warnings(e, r))
-            section.verdict class={ "verdict-" (match tone { Tone::Good => "good", Tone::Bad => "bad", Tone::Warning => "warning", Tone::Info => "info" }) }
+            section class={ "verdict verdict-" (match tone { Tone::Good => "good", Tone::Bad => "bad", Tone::Warning => "warning", Tone::Info => "info" }) }
                 aria-labelledby="verdict-heading" {
                 h2 #verdict-heading { "Verdict" }
                 p #verdict { (verdict_text) }
             }
             (results_table(view))
             (thresholds(r))
+            // The grid only when the experiment declares metrics of the library: otherwise its
+            // one row would repeat the table above.
+            @if !e.spec.metrics.declared().is_empty() {
+                (super::metric_grid::metric_grid(r, e.spec.metrics.goal.is_some()))
+            }
             (refresh_control(view))
             p.muted { "Computed " (format::utc(r.computed_at)) "." }
             (super::contextual::contexts_section(e, r))

@@ -133,6 +133,26 @@ pub fn amount(x: f64) -> String {
     }
 }
 
+/// A mean or a ratio (no unit): three significant digits below 100, one decimal below 1,000,
+/// whole numbers above: `0.01234` → `"0.0123"`, `4.56789` → `"4.57"`, `123.456` → `"123.5"`,
+/// `12345.6` → `"12,346"`.
+pub fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return NONE.into();
+    }
+    let a = x.abs();
+    let decimals = if a >= 1000.0 {
+        0
+    } else if a >= 100.0 {
+        1
+    } else if a >= 1.0 || a == 0.0 {
+        2
+    } else {
+        (2 - a.log10().floor() as i64).clamp(2, 6) as usize
+    };
+    decimal(x, decimals)
+}
+
 /// A moment in UTC with the zone spelled out: `"2026-11-25 08:24 UTC"`.
 pub fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -179,6 +199,12 @@ mod tests {
         assert_eq!(points(0.0002), "0.02 points");
         assert_eq!(points(0.0125), "1.25 points");
         assert_eq!(points(0.0), "0 points");
+        assert_eq!(number(0.01234), "0.0123");
+        assert_eq!(number(0.5), "0.500");
+        assert_eq!(number(4.56789), "4.57");
+        assert_eq!(number(123.456), "123.5");
+        assert_eq!(number(-12345.6), "-12,346");
+        assert_eq!(number(0.0), "0.00");
     }
 
     #[test]

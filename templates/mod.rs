@@ -15,6 +15,7 @@ pub mod form_values;
 pub mod format;
 pub mod keys;
 pub mod layout;
+pub mod metric_grid;
 pub mod metric_pages;
 pub mod segment_pages;
 pub mod sign_in;

@@ -5,7 +5,9 @@ use super::error::{DashboardError, PageResult, conflict_at_field, refused};
 use super::forms::{FormData, experiment as form};
 use super::page::{form_html, form_status, html, query_encode, redirect, with_server_timing};
 use super::session::{Posted, SignedIn};
-use crate::domain::{Experiment, Metric, Status, VariantKey};
+use crate::domain::{Experiment, Metric, MetricRole, Status, VariantKey};
+use crate::engine::metric_results::GuardrailStatus;
+use crate::engine::summaries::ExperimentSummary;
 use crate::engine::{Engine, Transition};
 use crate::templates::experiment_form::{self, CreateView, EditView};
 use crate::templates::experiment_list::{self, ListView};
@@ -16,6 +18,7 @@ use crate::templates::stop_confirmation::{self, StopView};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use chrono::Utc;
+use futures_util::future::join_all;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -37,12 +40,13 @@ pub async fn list(
 ) -> PageResult {
     let started = Instant::now();
     let experiments = engine.experiment_summaries().await?;
-    let fetched = started.elapsed();
     let filter = query.status.as_deref().and_then(Status::parse);
     let shown: Vec<_> = experiments
         .iter()
         .filter(|e| filter.is_none_or(|s| e.experiment.status == s))
         .collect();
+    let failing_guardrails = failing_guardrails(&engine, &shown).await;
+    let fetched = started.elapsed();
     let counts: Vec<(Status, usize)> = Status::ALL
         .iter()
         .map(|&s| {
@@ -60,12 +64,56 @@ pub async fn list(
         counts: &counts,
         total: experiments.len(),
         now: Utc::now(),
+        failing_guardrails: &failing_guardrails,
     });
     Ok(with_server_timing(
         html(StatusCode::OK, markup),
         started,
         fetched,
     ))
+}
+
+/// The guardrails each shown experiment fails, by experiment key. Only running and paused
+/// experiments that declare guardrails are looked at, each through its (cached) results, side
+/// by side; the rest of the list needs no results. An experiment whose results cannot be read
+/// is left unmarked (and logged) rather than failing the whole list.
+async fn failing_guardrails(
+    engine: &Engine,
+    shown: &[&ExperimentSummary],
+) -> HashMap<String, Vec<String>> {
+    let watched = shown.iter().map(|s| &s.experiment).filter(|e| {
+        matches!(e.status, Status::Running | Status::Paused)
+            && !e.spec.metrics.guardrails.is_empty()
+    });
+    let looked_at = join_all(watched.map(|e| async move {
+        let key = e.spec.key.as_str();
+        (key, engine.overview(key).await)
+    }))
+    .await;
+    let mut failing = HashMap::new();
+    for (key, overview) in looked_at {
+        match overview {
+            Ok(o) => {
+                let names: Vec<String> = o
+                    .results
+                    .metrics
+                    .iter()
+                    .filter(|m| {
+                        m.role == MetricRole::Guardrail
+                            && m.status == Some(GuardrailStatus::Failing)
+                    })
+                    .map(|m| m.name.clone())
+                    .collect();
+                if !names.is_empty() {
+                    failing.insert(key.to_string(), names);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(experiment = key, error = %e, "dashboard: the list could not read the guardrails")
+            }
+        }
+    }
+    failing
 }
 
 #[derive(Debug, Deserialize)]

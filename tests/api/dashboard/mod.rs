@@ -8,6 +8,7 @@ mod experiment_list;
 mod experiment_page;
 mod keys;
 mod list_render_time;
+mod metric_grid;
 mod metrics_pages;
 mod name_limit;
 mod segments;

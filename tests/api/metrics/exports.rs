@@ -2,8 +2,8 @@
 //! figures of `/results`, and a row per user with each metric's value, from which the test
 //! recomputes the results' figures itself.
 
-use super::results::{assert_close, assigned_users, cell, metric, quantile, send_events};
-use super::{create_metrics, example_metrics};
+use super::results::{assert_close, cell, metric, quantile};
+use super::{assigned_users, create_metrics, example_metrics, send_events};
 use crate::helpers::*;
 use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;

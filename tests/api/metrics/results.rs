@@ -2,82 +2,12 @@
 //! sent (windows, retention denominators, a percentile cap, a ratio), and guardrails that
 //! keep a goal winner from being called the winner.
 
-use super::{create_metrics, example_metrics};
+use super::{User, assigned_users, create_metrics, example_metrics, send_events};
 use crate::helpers::*;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-
-/// A user of the test: their variant, when they were assigned, and what they did.
-pub(super) struct User {
-    pub id: String,
-    pub variant: String,
-    pub assigned_at: DateTime<Utc>,
-    /// (event name, value, time)
-    pub events: Vec<(&'static str, Option<f64>, DateTime<Utc>)>,
-}
-
-/// Assigns `n` users to `experiment` and moves their assignments to `assigned_at(i)`.
-pub(super) async fn assigned_users(
-    app: &TestApp,
-    experiment: &str,
-    n: usize,
-    assigned_at: impl Fn(usize) -> DateTime<Utc>,
-) -> Vec<User> {
-    let mut users = Vec::new();
-    for i in 0..n {
-        let id = format!("u{i}");
-        let variant = app.variant_of(&id, experiment, json!({})).await.unwrap();
-        users.push(User {
-            id,
-            variant,
-            assigned_at: assigned_at(i),
-            events: Vec::new(),
-        });
-    }
-    eventually(|| async { app.count("SELECT count(*) AS n FROM assignments") == n as i64 }).await;
-    let moves: Vec<String> = users
-        .iter()
-        .map(|u| {
-            format!(
-                "('{}', '{}'::timestamptz)",
-                u.id,
-                u.assigned_at.to_rfc3339()
-            )
-        })
-        .collect();
-    app.execute(&format!(
-        "UPDATE assignments a SET assigned_at = m.at FROM (VALUES {}) AS m(user_id, at) \
-         WHERE a.user_id = m.user_id",
-        moves.join(", ")
-    ));
-    users
-}
-
-/// Sends every user's events, a hundred at a time.
-pub(super) async fn send_events(app: &TestApp, users: &[User]) {
-    let events: Vec<Value> = users
-        .iter()
-        .flat_map(|u| {
-            u.events
-                .iter()
-                .enumerate()
-                .map(move |(k, (name, value, at))| {
-                    let mut e = json!({"event_id": format!("{}-{k}", u.id), "user_id": u.id,
-                                   "name": name, "timestamp": at.to_rfc3339()});
-                    if let Some(v) = value {
-                        e["value"] = json!(v);
-                    }
-                    e
-                })
-        })
-        .collect();
-    for chunk in events.chunks(100) {
-        let reply = app.track(json!(chunk)).await;
-        assert!(reply.status.is_success(), "{:?}", reply.body);
-    }
-}
 
 pub(super) fn metric<'a>(results: &'a Value, key: &str) -> &'a Value {
     results["metrics"]
