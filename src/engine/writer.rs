@@ -785,12 +785,22 @@ fn attribute_metrics(
     if rules.is_empty() {
         return Ok(());
     }
+    // Only the values an event of the user may change: a metric whose event the user sent
+    // (reading every tracked metric of every user would multiply the reads by the metrics).
+    let sent: foldhash::HashSet<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.user_id.as_str(), e.name.as_str()))
+        .collect();
     let keys: Vec<(i64, i64, &str)> = progress
         .iter()
         .flat_map(|p| {
+            let sent = &sent;
             rules
                 .iter()
-                .filter(move |r| r.experiment_id == p.experiment_id)
+                .filter(move |r| {
+                    r.experiment_id == p.experiment_id
+                        && sent.contains(&(p.user_id.as_str(), r.event.as_str()))
+                })
                 .map(move |r| (p.experiment_id, r.metric_id, p.user_id.as_str()))
         })
         .collect();
