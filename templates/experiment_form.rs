@@ -55,6 +55,19 @@ const DIMENSIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+const ANALYSES: &[(&str, &str, &str)] = &[
+    (
+        "bayesian",
+        "Bayesian",
+        "a winner once it is 95% likely best and cheap to ship; read it as often as you like, but it promises no error rate",
+    ),
+    (
+        "sequential",
+        "Sequential",
+        "a winner once the lift's confidence sequence excludes no gain: at most 5% false winners however often you look",
+    ),
+];
+
 const KINDS: &[(&str, &str, &str)] = &[
     (
         "ab",
@@ -148,6 +161,7 @@ fn traffic_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
         (text_field(&f(errors, "min_users_per_arm", "Minimum users per variant",
             Some("No verdict is given before every variant has this many users. Empty: 100.")),
             &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
+        (radio_field(&f(errors, "analysis", "What decides the verdict", None), &form.analysis, ANALYSES))
     }
 }
 
@@ -368,6 +382,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                     (text_field(&f(errors, "min_users_per_arm", "Minimum users per variant",
                         Some("No verdict before every variant has this many users.")),
                         &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
+                    (radio_field(&f(errors, "analysis", "What decides the verdict", None), &form.analysis, ANALYSES))
                 }
                 @if e.status == Status::Draft {
                     fieldset.group #goal { legend { "Goal" } (draft_goal_select(e, form, errors, view.metrics)) }

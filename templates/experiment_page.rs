@@ -6,7 +6,7 @@ use super::components::{Tone, csrf_input, marked, notice, op_words, status_badge
 use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
-use crate::domain::{Condition, Experiment, GoalMetric, Kind, Op, Rule, Status};
+use crate::domain::{Analysis, Condition, Experiment, GoalMetric, Kind, Op, Rule, Status};
 use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -658,6 +658,10 @@ fn definition(
                 dt { "Traffic" } dd { (format::percent(spec.traffic, 1)) " of matching users are enrolled" }
                 @if !spec.context.is_empty() { dt { "Context" } dd { code { (spec.context.join(", ")) } } }
                 dt { "Minimum data" } dd { (format::thousands(spec.min_users_per_arm as i64)) " users per variant before a verdict" }
+                dt { "Verdict by" } dd { (match spec.analysis {
+                    Analysis::Bayesian => "the Bayesian rule (probability best and expected loss)",
+                    Analysis::Sequential => "sequential analysis (confidence sequences valid at every look)",
+                }) }
                 dt { "Created" } dd { (format::utc(e.created_at)) }
                 @if let Some(t) = e.started_at { dt { "Started" } dd { (format::utc(t)) } }
                 @if let Some(t) = e.stopped_at { dt { "Stopped" } dd { (format::utc(t)) } }

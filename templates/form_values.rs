@@ -132,6 +132,8 @@ pub struct ExperimentForm {
     /// Bandits: percent per arm.
     pub floor: String,
     pub min_users_per_arm: String,
+    /// `bayesian` or `sequential`.
+    pub analysis: String,
     /// Context attributes, separated by commas (fixed once created).
     pub context: String,
     pub variants: Vec<VariantRow>,
@@ -164,6 +166,7 @@ impl Default for ExperimentForm {
             traffic: "100".into(),
             floor: String::new(),
             min_users_per_arm: String::new(),
+            analysis: "bayesian".into(),
             context: String::new(),
             variants: vec![
                 VariantRow {

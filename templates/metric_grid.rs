@@ -7,7 +7,7 @@
 use super::charts::toned_lift_bar;
 use super::components::{Tone, marked, notice, swatch};
 use super::format;
-use crate::domain::{Direction, MetricRole, MetricType};
+use crate::domain::{Analysis, Direction, MetricRole, MetricType};
 use crate::engine::metric_results::{
     GUARDRAIL_FAILING, GUARDRAIL_WARNING, GuardrailStatus, MetricResults, MetricVariant,
 };
@@ -165,6 +165,13 @@ fn cell(r: &ExperimentResults, m: &MetricResults, v: &MetricVariant, extent: f64
                             @if let Some(s) = v.status.filter(|s| *s != GuardrailStatus::Ok) { " " (guardrail_badge(s)) }
                         }
                     }
+                    @if let Some(seq) = v.sequential {
+                        @let decides = r.analysis == Analysis::Sequential;
+                        div.sequential title="Confidence sequence: valid however often results are read" {
+                            "always valid " (format::signed_percent(seq.lift.low)) " to " (format::signed_percent(seq.lift.high))
+                            @if decides { " " span.tag { "decides" } }
+                        }
+                    }
                     @if let Some(q) = v.p_value_adjusted {
                         div.adjusted {
                             "adjusted p "
@@ -219,7 +226,12 @@ pub fn metric_grid(r: &ExperimentResults, library_goal: bool) -> Markup {
                 span.crosses.bad { "red" } " when on its bad side. Chance to win: the chance of beating control in the metric's good direction. "
                 "A guardrail fails when a variant is worse than control by more than its threshold with over "
                 (format::short_percent(GUARDRAIL_FAILING)) " probability (a warning over " (format::short_percent(GUARDRAIL_WARNING)) "). "
-                "Secondary metrics' p-values are adjusted for the number of comparisons (Benjamini–Hochberg)."
+                "Secondary metrics' p-values are adjusted for the number of comparisons (Benjamini–Hochberg). "
+                "Always valid: the lift's 95% confidence sequence, which holds however often the results are read. "
+                @match r.analysis {
+                    Analysis::Bayesian => { "The verdict follows the Bayesian rule (probability best and expected loss)." }
+                    Analysis::Sequential => { "The verdict follows the confidence sequences (sequential analysis)." }
+                }
             }
         }
     }

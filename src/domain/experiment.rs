@@ -37,6 +37,12 @@ str_enum!(
     Status { Draft => "draft", Running => "running", Paused => "paused", Stopped => "stopped" }
 );
 str_enum!(
+    /// What decides the verdict: `bayesian` (probability best and expected loss, read as
+    /// often as you like but not a guarantee on error rates) or `sequential` (confidence
+    /// sequences: the error rate holds however often results are read).
+    Analysis { Bayesian => "bayesian", Sequential => "sequential" }
+);
+str_enum!(
     /// `conversion` counts a user once; `revenue` sums the values of their events.
     GoalMetric { Conversion => "conversion", Revenue => "revenue" }
 );
@@ -298,6 +304,9 @@ pub struct ExperimentDraft {
     pub floor: Option<f64>,
     #[serde(default)]
     pub min_users_per_arm: Option<u32>,
+    /// What decides the verdict (default `bayesian`).
+    #[serde(default)]
+    pub analysis: Option<Analysis>,
     /// Pinned rules, checked in order before the experiment: the first whose segment the user
     /// matches decides the variant, and the user is not part of the experiment.
     #[serde(default, rename = "rules")]
@@ -339,6 +348,8 @@ pub struct ExperimentSpec {
     pub floor: f64,
     /// The minimum-data rule: no winner is called before every arm has this many users.
     pub min_users_per_arm: u32,
+    /// What decides the verdict.
+    pub analysis: Analysis,
     /// Pinned rules: segment → variant, checked in order before the experiment.
     #[serde(rename = "rules")]
     pub pinned_rules: Vec<PinnedRule>,
@@ -381,6 +392,7 @@ pub struct ExperimentPatch {
     /// `bandit` only.
     pub floor: Option<f64>,
     pub min_users_per_arm: Option<u32>,
+    pub analysis: Option<Analysis>,
     /// Replaces the pinned rules (`[]` removes them).
     #[serde(rename = "rules")]
     pub pinned_rules: Option<Vec<PinnedRule>>,
@@ -404,6 +416,7 @@ impl ExperimentPatch {
             weights,
             floor,
             min_users_per_arm,
+            analysis,
             pinned_rules,
             layer,
             metrics: _,
@@ -415,6 +428,7 @@ impl ExperimentPatch {
             && weights.is_none()
             && floor.is_none()
             && min_users_per_arm.is_none()
+            && analysis.is_none()
             && pinned_rules.is_none()
             && layer.is_none()
     }
@@ -662,6 +676,7 @@ impl ExperimentDraft {
             traffic,
             floor,
             min_users_per_arm,
+            analysis: self.analysis.unwrap_or(Analysis::Bayesian),
             pinned_rules: self.pinned_rules,
             layer: self.layer,
             context: self.context,
@@ -814,6 +829,9 @@ impl ExperimentSpec {
         if let Some(n) = patch.min_users_per_arm {
             check_min_users(n)?;
             spec.min_users_per_arm = n;
+        }
+        if let Some(analysis) = patch.analysis {
+            spec.analysis = analysis;
         }
         if let Some(rules) = patch.pinned_rules {
             check_pinned_rules(&rules, |k| spec.variant_index(k).is_some())?;

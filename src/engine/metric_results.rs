@@ -10,9 +10,10 @@
 use super::metric_sums::{Arms, MetricInput};
 use crate::domain::{Direction, MetricRole, MetricType};
 use crate::stats::beta::{self, BetaPosterior};
+use crate::stats::effect::{ArmMoments, RelativeEffect};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::ratio::{self, RatioStats};
-use crate::stats::{Interval, direction, frequentist, multiple};
+use crate::stats::{INTERVAL_LEVEL, Interval, direction, frequentist, multiple, sequential};
 use serde::Serialize;
 
 /// A guardrail's chance of harm beyond its threshold above this is a warning...
@@ -98,6 +99,18 @@ pub struct MetricVariant {
     pub chance_of_harm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<GuardrailStatus>,
+    /// The always-valid analysis against control: a confidence sequence for the lift and its
+    /// p-value, valid however often results are read (`null` for the control and without
+    /// spread).
+    pub sequential: Option<SequentialLift>,
+}
+
+/// A comparison valid at every look (see `stats::sequential`).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct SequentialLift {
+    /// The lift with its 95% confidence sequence.
+    pub lift: Interval,
+    pub p_value: f64,
 }
 
 /// The comparisons of every metric; `variant_keys` in the experiment's order.
@@ -143,6 +156,11 @@ fn compare_one(
                 p_value_adjusted: None,
                 chance_of_harm: harm,
                 status: harm.map(GuardrailStatus::of_harm),
+                sequential: if i == control {
+                    None
+                } else {
+                    cmp.sequential[i]
+                },
             }
         })
         .collect();
@@ -192,6 +210,7 @@ struct Comparison {
     chance: Vec<f64>,
     p_value: Vec<Option<f64>>,
     harm: Vec<f64>,
+    sequential: Vec<Option<SequentialLift>>,
     best: Option<Vec<f64>>,
     loss: Option<Vec<Option<f64>>>,
 }
@@ -273,6 +292,17 @@ impl Comparison {
                 .iter()
                 .map(|p| direction::chance_of_harm_beta(p, c, threshold, decrease))
                 .collect(),
+            sequential: counts
+                .iter()
+                .map(|&(n, k)| {
+                    let (nc, kc) = counts[control];
+                    let effect = RelativeEffect::between(
+                        &ArmMoments::proportion(n, k),
+                        &ArmMoments::proportion(nc, kc),
+                    )?;
+                    sequential_lift(&effect, n + nc)
+                })
+                .collect(),
             best,
             loss,
         }
@@ -326,6 +356,10 @@ impl Comparison {
             harm: arms
                 .iter()
                 .map(|a| direction::chance_of_harm_mean(a, c, threshold, decrease))
+                .collect(),
+            sequential: arms
+                .iter()
+                .map(|a| sequential_lift(&gaussian::effect(a, c)?, a.n + c.n))
                 .collect(),
             best,
             loss,
@@ -386,10 +420,25 @@ impl Comparison {
                 .iter()
                 .map(|a| direction::chance_of_harm_ratio(a, c, threshold, decrease))
                 .collect(),
+            sequential: arms
+                .iter()
+                .map(|a| sequential_lift(&ratio::lift(a, c)?, a.n + c.n))
+                .collect(),
             best,
             loss,
         }
     }
+}
+
+/// The always-valid view of an effect estimated from `users` users in the two arms, at the
+/// 95% level with the default tuning.
+pub fn sequential_lift(effect: &RelativeEffect, users: u64) -> Option<SequentialLift> {
+    sequential::analyse(effect, users, 1.0 - INTERVAL_LEVEL, sequential::TUNING).map(|s| {
+        SequentialLift {
+            lift: s.lift,
+            p_value: s.p_value,
+        }
+    })
 }
 
 /// The arm as "larger is better": negated when the metric should fall.

@@ -6,14 +6,15 @@
 use super::cache::SummaryCache;
 use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
-use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant};
+use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant, SequentialLift};
 use super::metric_sums::{self, MetricInput};
 use super::{Engine, EngineError};
 use crate::domain::{
-    Direction, Experiment, GoalMetric, INLINE_GOAL_KEY, Kind, MetricRole, MetricType,
+    Analysis, Direction, Experiment, GoalMetric, INLINE_GOAL_KEY, Kind, MetricRole, MetricType,
 };
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
+use crate::stats::effect::{ArmMoments, RelativeEffect};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
 use crate::store::metric_sums::MetricSumRow;
@@ -111,6 +112,8 @@ pub struct ExperimentResults {
     pub experiment: String,
     pub status: String,
     pub kind: Kind,
+    /// What decides the verdict: `bayesian` or `sequential` (both are always shown).
+    pub analysis: Analysis,
     pub metric: GoalMetric,
     pub control: String,
     pub winner: Option<String>,
@@ -397,6 +400,14 @@ pub(crate) fn compute(
                 .to_string(),
         );
     }
+    if spec.analysis == Analysis::Sequential {
+        notes.push(
+            "Sequential analysis decides: a variant wins once the 95% confidence sequence of its goal lift \
+             (Waudby-Smith et al. 2023, tuned for 5,000 users) excludes no gain, which holds however often \
+             the results are read. The Bayesian figures are shown beside it."
+                .to_string(),
+        );
+    }
     if spec.goal.metric == GoalMetric::Revenue {
         notes.push(
             "Revenue: value per user modelled as Gaussian (mean, s²/n); lift by the delta method; \
@@ -413,7 +424,7 @@ pub(crate) fn compute(
         .unwrap_or(control);
     let limit = EXPECTED_LOSS_RELATIVE_THRESHOLD * metric.means[control];
     let loss_ok = metric.loss[leader].is_some_and(|l| l <= limit);
-    let goal_wins = needed == 0 && metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok;
+    let bayesian_win = metric.best[leader] >= PROBABILITY_BEST_THRESHOLD && loss_ok;
 
     // Every metric, the inline goal (when the library gives none) first, from the figures
     // above.
@@ -435,8 +446,15 @@ pub(crate) fn compute(
     }
 
     // A leader that fails a guardrail is not the winner.
+    // The chosen analysis decides: the Bayesian rule above, or the goal's confidence
+    // sequences (valid however often results are read).
+    let goal_wins = needed == 0
+        && match spec.analysis {
+            Analysis::Bayesian => bayesian_win,
+            Analysis::Sequential => sequential_win(&metric_results[0], leader, control),
+        };
     let blocked_by = goal_wins
-        .then(|| guardrail_block(&metric_results, leader))
+        .then(|| guardrail_block(&metric_results, leader, spec.analysis))
         .flatten();
     let outcome = if needed > 0 {
         Verdict::NotEnoughData
@@ -487,6 +505,7 @@ pub(crate) fn compute(
         experiment: spec.key.to_string(),
         status: experiment.status.to_string(),
         kind: spec.kind,
+        analysis: spec.analysis,
         metric: spec.goal.metric,
         control: spec.control.to_string(),
         winner: experiment.winner.as_ref().map(|w| w.to_string()),
@@ -550,6 +569,11 @@ fn inline_goal(
                 p_value_adjusted: None,
                 chance_of_harm: None,
                 status: None,
+                sequential: if i == control {
+                    None
+                } else {
+                    goal_sequential(goal, &stats[i], &stats[control])
+                },
             }
         })
         .collect();
@@ -569,14 +593,85 @@ fn inline_goal(
     }
 }
 
+/// Whether a confidence sequence lies entirely on the side `direction` calls good.
+fn proven_better(lift: Interval, direction: Direction) -> bool {
+    match direction {
+        Direction::Increase => lift.low > 0.0,
+        Direction::Decrease => lift.high < 0.0,
+    }
+}
+
+/// Whether a confidence sequence lies entirely beyond `threshold` on the bad side: harm
+/// beyond the threshold shown at its level.
+pub fn proven_harm(lift: Interval, direction: Direction, threshold: f64) -> bool {
+    match direction {
+        Direction::Increase => lift.high < -threshold,
+        Direction::Decrease => lift.low > threshold,
+    }
+}
+
+/// The sequential rule: a leader other than control wins once its goal's confidence sequence
+/// excludes no gain; control wins once every variant's shows a loss.
+fn sequential_win(goal: &MetricResults, leader: usize, control: usize) -> bool {
+    let better = |i: usize| {
+        goal.variants[i]
+            .sequential
+            .is_some_and(|s| proven_better(s.lift, goal.direction))
+    };
+    let worse = |i: usize| {
+        goal.variants[i]
+            .sequential
+            .is_some_and(|s| proven_harm(s.lift, goal.direction, 0.0))
+    };
+    if leader == control {
+        (0..goal.variants.len())
+            .filter(|&i| i != control)
+            .all(worse)
+    } else {
+        better(leader)
+    }
+}
+
+/// The always-valid comparison of the inline goal in one variant against control.
+fn goal_sequential(
+    goal: GoalMetric,
+    variant: &VariantStats,
+    control: &VariantStats,
+) -> Option<SequentialLift> {
+    let n = |s: &VariantStats| s.users.max(0) as u64;
+    let effect = match goal {
+        GoalMetric::Conversion => {
+            let moments =
+                |s: &VariantStats| ArmMoments::proportion(n(s), s.conversions.max(0) as u64);
+            RelativeEffect::between(&moments(variant), &moments(control))?
+        }
+        GoalMetric::Revenue => {
+            let arm =
+                |s: &VariantStats| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq);
+            gaussian::effect(&arm(variant), &arm(control))?
+        }
+    };
+    metric_results::sequential_lift(&effect, n(variant) + n(control))
+}
+
 /// The guardrail the variant at `leader` fails most surely, if any.
-fn guardrail_block(metrics: &[MetricResults], leader: usize) -> Option<GuardrailBlock> {
+fn guardrail_block(
+    metrics: &[MetricResults],
+    leader: usize,
+    analysis: Analysis,
+) -> Option<GuardrailBlock> {
     metrics
         .iter()
         .filter(|m| m.role == MetricRole::Guardrail)
         .filter_map(|m| {
             let v = m.variants.get(leader)?;
-            (v.status == Some(GuardrailStatus::Failing)).then(|| GuardrailBlock {
+            let fails = match analysis {
+                Analysis::Bayesian => v.status == Some(GuardrailStatus::Failing),
+                Analysis::Sequential => v
+                    .sequential
+                    .is_some_and(|s| proven_harm(s.lift, m.direction, m.threshold.unwrap_or(0.0))),
+            };
+            fails.then(|| GuardrailBlock {
                 metric: m.key.clone(),
                 variant: v.key.clone(),
                 chance_of_harm: v.chance_of_harm.unwrap_or(1.0),

@@ -38,6 +38,7 @@ pub mod multiple;
 pub mod ope;
 pub mod quadrature;
 pub mod ratio;
+pub mod sequential;
 pub mod special;
 pub mod srm;
 pub mod thompson;

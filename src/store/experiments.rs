@@ -6,9 +6,9 @@ use super::models::{ExperimentRow, NewExperimentRow, NewVariantRow, VariantRow};
 use super::schema::metrics;
 use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
-    Conflict, Dimension, Duration, EventName, Experiment, ExperimentKey, ExperimentMetrics,
-    ExperimentSpec, Goal, GoalCounting, GoalMetric, Kind, Layer, PinnedRule, Status, Targeting,
-    Variant, VariantKey,
+    Analysis, Conflict, Dimension, Duration, EventName, Experiment, ExperimentKey,
+    ExperimentMetrics, ExperimentSpec, Goal, GoalCounting, GoalMetric, Kind, Layer, PinnedRule,
+    Status, Targeting, Variant, VariantKey,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -80,6 +80,8 @@ fn to_domain(
             traffic: row.traffic,
             floor: row.floor,
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
+            analysis: Analysis::parse(&row.analysis)
+                .ok_or_else(|| corrupt("analysis", &row.analysis))?,
             pinned_rules: rules,
             layer,
             context: row.context,
@@ -141,6 +143,7 @@ pub fn insert_experiment(
                 traffic: spec.traffic,
                 floor: spec.floor,
                 min_users_per_arm: spec.min_users_per_arm as i32,
+                analysis: spec.analysis.as_str(),
                 rules: serde_json::to_value(&spec.pinned_rules).expect("rules serialize"),
                 layer: spec
                     .layer
@@ -265,6 +268,7 @@ pub fn update_experiment<E>(
                 experiments::traffic.eq(spec.traffic),
                 experiments::floor.eq(spec.floor),
                 experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
+                experiments::analysis.eq(spec.analysis.as_str()),
                 experiments::targeting.eq(targeting),
                 experiments::rules
                     .eq(serde_json::to_value(&spec.pinned_rules).expect("rules serialize")),

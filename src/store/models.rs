@@ -37,6 +37,7 @@ pub struct ExperimentRow {
     pub goal_cap_value: Option<f64>,
     pub goal_from_seconds: Option<i64>,
     pub goal_to_seconds: Option<i64>,
+    pub analysis: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -63,6 +64,7 @@ pub struct NewExperimentRow<'a> {
     pub goal_cap_value: Option<f64>,
     pub goal_from_seconds: Option<i64>,
     pub goal_to_seconds: Option<i64>,
+    pub analysis: &'a str,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

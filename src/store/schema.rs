@@ -31,6 +31,7 @@ diesel::table! {
         goal_cap_value -> Nullable<Float8>,
         goal_from_seconds -> Nullable<Int8>,
         goal_to_seconds -> Nullable<Int8>,
+        analysis -> Text,
     }
 }
 

@@ -353,7 +353,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         assert_eq!(
             results_match(&app, key).await,
             format!(
-                "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight"
+                "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight,analysis"
             )
         );
     }
@@ -365,7 +365,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
              personalization_gain_high,personalization_gain_low,personalization_gain_mean,\
              personalization_per_segment_rate,personalization_prior_strength,{THRESHOLDS},\
              {VARIANT},value_per_user_high,value_per_user_low,value_per_user_mean,value_sum,\
-             weight,segment,segment_users,segment_best"
+             weight,segment,segment_users,segment_best,analysis"
         )
     );
     // A range adds its ends after the experiment's figures (and no rows per context).
@@ -378,7 +378,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         ranged.lines().next().unwrap(),
         format!(
             "experiment,variant,{SHARED},{THRESHOLDS},from,to,{VARIANT},value_per_user_high,\
-             value_per_user_low,value_per_user_mean,value_sum,weight"
+             value_per_user_low,value_per_user_mean,value_sum,weight,analysis"
         )
     );
     assert_eq!(ranged.lines().count(), 3, "{ranged}");

@@ -26,6 +26,7 @@ mod privacy;
 mod results;
 mod security;
 mod segments;
+mod sequential;
 mod shutdown;
 mod throttle;
 mod time_ranges;

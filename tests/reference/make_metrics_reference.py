@@ -19,6 +19,9 @@ the output is deterministic). Nothing here calls the Rust code:
   2 * (1 - t.cdf(|t|, dof)), whose absolute floor is ~1e-16; `p_value_sf` is the same
   statistic and dof through scipy's t.sf (accurate in the tail), for the relative check of
   small p-values.
+- Always-valid analysis: gbstats' SequentialTwoSidedTTest (the asymptotic confidence sequence
+  of Waudby-Smith et al. 2023 and its e-value p-value) at its defaults, alpha 0.05 and tuning
+  N* = 5000, on the same statistics.
 - Multiple comparisons: statsmodels.stats.multitest.multipletests, methods fdr_bh and holm.
 - Student t quantiles and tails at the degrees of freedom the tests reach (to 4e14): Newton
   on make_reference.py's series t_sf, 50 digits (tails at 160 digits, since t_sf forms them
@@ -38,7 +41,7 @@ import sys
 
 import numpy as np
 from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig
-from gbstats.frequentist.tests import TwoSidedTTest
+from gbstats.frequentist.tests import SequentialTwoSidedTTest, TwoSidedTTest
 from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
 from scipy.stats import t as student_t
 from statsmodels.stats.multitest import multipletests
@@ -112,7 +115,14 @@ def compare(stat_control, stat_variant, decrease_is_good):
     assert bayes.expected == freq.expected
     dof = float(freq_test.dof)
     critical = float(freq_test.critical_value)
+    # The always-valid analysis, at gbstats' defaults (alpha 0.05, tuning N* = 5000).
+    sequential = SequentialTwoSidedTTest(stat_control, stat_variant).compute_result()
+    assert sequential.error_message is None, sequential.error_message
     return {
+        "sequential_users": int(stat_control.n + stat_variant.n),
+        "sequential_low": float(sequential.ci[0]),
+        "sequential_high": float(sequential.ci[1]),
+        "sequential_p_value": float(sequential.p_value),
         "decrease_is_good": decrease_is_good,
         "lift": float(bayes.expected),
         "lift_sd": float(bayes.uplift.stddev),

@@ -14,6 +14,7 @@ use posterior::stats::effect::{ArmMoments, RelativeEffect};
 use posterior::stats::gaussian::{self, MeanPosterior};
 use posterior::stats::multiple;
 use posterior::stats::ratio::{self, RatioStats};
+use posterior::stats::sequential;
 use posterior::stats::special;
 use serde_json::Value;
 
@@ -54,6 +55,8 @@ struct EffectErrors {
     chance: ErrorStats,
     p_value: ErrorStats,
     df: ErrorStats,
+    sequential: ErrorStats,
+    sequential_p: ErrorStats,
 }
 
 impl EffectErrors {
@@ -69,6 +72,8 @@ impl EffectErrors {
             chance: ErrorStats::new(name("chance to beat control")),
             p_value: ErrorStats::new(name("p-value (t.sf)")),
             df: ErrorStats::new(name("Welch dof")),
+            sequential: ErrorStats::new(name("confidence sequence ends")),
+            sequential_p: ErrorStats::new(name("always-valid p-value")),
         }
     }
 
@@ -95,6 +100,11 @@ impl EffectErrors {
         expect(&mut self.df, effect.df, "dof");
         let p = effect.p_value();
         expect(&mut self.p_value, p, "p_value_sf");
+        let users = case["sequential_users"].as_u64().expect("sequential_users");
+        let seq = sequential::analyse(effect, users, 0.05, sequential::TUNING).expect("sequential");
+        expect(&mut self.sequential, seq.lift.low, "sequential_low");
+        expect(&mut self.sequential, seq.lift.high, "sequential_high");
+        expect(&mut self.sequential_p, seq.p_value, "sequential_p_value");
         let gbstats_p = num(&case["p_value"]);
         assert!(
             (p - gbstats_p).abs() <= GBSTATS_REL * gbstats_p + GBSTATS_P_FLOOR,
@@ -111,6 +121,8 @@ impl EffectErrors {
             &self.chance,
             &self.p_value,
             &self.df,
+            &self.sequential,
+            &self.sequential_p,
         ] {
             stats.report();
         }

@@ -11,6 +11,7 @@ mod chapelle_li;
 mod contextual;
 mod gaussian;
 mod lai_robbins;
+mod peeking;
 mod runs;
 
 use clap::{Parser, ValueEnum};
@@ -41,6 +42,8 @@ enum Simulation {
     ChapelleLi,
     /// Contextual bandit (posteriors per context, pooled prior) against pooled Thompson.
     Contextual,
+    /// Peeking: false positives of A/A tests looked at every 100 users per arm, and power.
+    Peeking,
 }
 
 fn main() {
@@ -128,6 +131,27 @@ fn main() {
         }
         println!("({:.0} s)", start.elapsed().as_secs_f64());
     }
+    if wanted(Simulation::Peeking) {
+        let start = Instant::now();
+        let (runs, max) = if q { (100, 5_000) } else { (2_000, 20_000) };
+        let rows = [
+            peeking::peeking("A/A, 5% rate", runs, 0.05, 0.0, 100, max, args.seed),
+            peeking::peeking(
+                "A/B, 5% rate, +10% relative",
+                runs,
+                0.05,
+                0.10,
+                100,
+                max,
+                args.seed,
+            ),
+        ];
+        println!(
+            "## Peeking: looked at every 100 users per arm up to {max}; share of runs that ever declare a difference\n\n{}",
+            peeking::render_peeking(&rows)
+        );
+        println!("({:.0} s)", start.elapsed().as_secs_f64());
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +180,10 @@ mod tests {
         };
         assert!((c(0.1) - 44.70).abs() < 0.01, "{}", c(0.1));
         assert!((c(0.02) - 224.9).abs() < 0.1, "{}", c(0.02));
+        // Peeking: a tiny A/A run is deterministic and the sequential rule is the stricter.
+        let p = peeking::peeking("A/A", 40, 0.05, 0.0, 100, 2_000, 3);
+        let again = peeking::peeking("A/A", 40, 0.05, 0.0, 100, 2_000, 3);
+        assert_eq!(p.fixed, again.fixed);
+        assert!(p.sequential.0 <= p.fixed.0, "{p:?}");
     }
 }

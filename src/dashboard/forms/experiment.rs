@@ -4,7 +4,7 @@ use super::numbers::{parse_count, parse_percent, percent_text};
 use super::rows::FormData;
 use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rules};
 use crate::domain::{
-    Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentMetrics,
+    Analysis, Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentMetrics,
     ExperimentPatch, Goal, GoalMetric, Guardrail, Kind, Layer, LayerKey, MetricKey, PinnedRule,
     SegmentKey, Status, Targeting, ValidationError, VariantDraft, VariantKey, Violation,
 };
@@ -67,6 +67,7 @@ pub fn read(form: &FormData) -> ExperimentForm {
         traffic: form.get("traffic").into(),
         floor: form.get("floor").into(),
         min_users_per_arm: form.get("min_users_per_arm").into(),
+        analysis: form.get("analysis").into(),
         context: form.get("context").into(),
         variants: variants.into_values().collect(),
         rules: read_rows(form, "rule"),
@@ -124,6 +125,7 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
             String::new()
         },
         min_users_per_arm: spec.min_users_per_arm.to_string(),
+        analysis: spec.analysis.as_str().into(),
         context: spec.context.join(", "),
         variants: spec
             .variants
@@ -234,6 +236,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         _ => None,
     };
     let min_users_per_arm = optional_count(form, &mut errors);
+    let analysis = analysis(form, &mut errors);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
 
@@ -259,6 +262,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         traffic,
         floor,
         min_users_per_arm,
+        analysis,
         pinned_rules,
         layer,
         context: form
@@ -378,6 +382,7 @@ pub fn to_patch(
     let targeting = targeting(form, &mut errors);
     let traffic = optional_percent("traffic", &form.traffic, &mut errors);
     let min_users_per_arm = optional_count(form, &mut errors);
+    let analysis = analysis(form, &mut errors).filter(|a| *a != spec.analysis);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
     let mut weights = None;
@@ -424,6 +429,7 @@ pub fn to_patch(
         weights,
         floor,
         min_users_per_arm,
+        analysis,
         pinned_rules: Some(pinned_rules),
         layer: Some(layer),
         metrics,
@@ -538,6 +544,19 @@ fn optional_percent(field: &str, text: &str, errors: &mut FieldErrors) -> Option
         return None;
     }
     percent(field, text, errors)
+}
+
+/// The analysis picked (none picked: the default).
+fn analysis(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<Analysis> {
+    let text = form.analysis.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let parsed = Analysis::parse(text);
+    if parsed.is_none() {
+        errors.add("analysis", "pick bayesian or sequential");
+    }
+    parsed
 }
 
 fn optional_count(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<u32> {

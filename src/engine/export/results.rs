@@ -230,6 +230,8 @@ fn columns(
         columns.extend(METRIC_COLUMNS);
         columns.extend(VALUE.parts);
     }
+    // Added after the others, so that the columns analysts' scripts know keep their places.
+    columns.push("analysis");
     columns
 }
 
@@ -320,6 +322,7 @@ fn experiment_cells(r: &ExperimentResults, range: TimeRange) -> Row {
         ),
         ("kind", Value::from(r.kind.as_str())),
         ("metric", Value::from(r.metric.as_str())),
+        ("analysis", Value::from(r.analysis.as_str())),
     ];
     if let Some(p) = &r.personalization {
         personalization_cells(p, &mut row);
