@@ -126,11 +126,13 @@ pub fn attribute_metrics(
                     first_at: None,
                     value: 0.0,
                 });
+                let mut counted = Counted::of_row(row);
+                if !rule.add(&mut counted, event.value, event.occurred_at) {
+                    continue;
+                }
                 before
                     .entry(key)
                     .or_insert((row.events > 0).then_some(row.value));
-                let mut counted = Counted::of_row(row);
-                counted.add(event.value, event.occurred_at);
                 row.events = counted.events;
                 row.value_sum = counted.value_sum;
                 row.first_at = counted.first_at;

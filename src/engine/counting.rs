@@ -4,7 +4,8 @@
 //! An event counts when it has the metric's name and happened in the metric's window after
 //! the user's assignment: `[assigned_at + from, assigned_at + window]` (and before
 //! `assigned_at + to` for retention; `from` is 0 for the other types). A user's value is, by
-//! type: 1 once anything counted (conversion, retention), the number of counted events or the
+//! type: 1 once anything counted (conversion, retention: these keep only their earliest counted
+//! event, so later ones cost no write), the number of counted events or the
 //! sum of their values (mean), capped at a value cap; 0 with nothing counted.
 //!
 //! The statistics hold what was added for each user (stored with the user's values), and every
@@ -63,6 +64,22 @@ impl Counting {
             && at >= assigned_at + self.from
             && self.window.is_none_or(|w| at <= assigned_at + w)
             && self.to.is_none_or(|t| at < assigned_at + t)
+    }
+
+    /// Counts one event that [`Counting::counts`] takes; returns whether what is stored
+    /// changed. A once-metric (conversion, retention) keeps one event, its earliest: later
+    /// ones change nothing, so a user who already counted costs the writer no write.
+    pub fn add(&self, counted: &mut Counted, value: Option<f64>, at: DateTime<Utc>) -> bool {
+        if !self.once {
+            counted.add(value, at);
+            return true;
+        }
+        if counted.events > 0 && counted.first_at.is_some_and(|first| first <= at) {
+            return false;
+        }
+        counted.events = 1;
+        counted.first_at = Some(at);
+        true
     }
 
     /// A user's value from what was counted.
@@ -188,6 +205,12 @@ mod tests {
             (0, 40.0, 100.0 * 100.0 - 3600.0)
         );
         let conversion = rule("conversion");
+        // A once-metric keeps its earliest event: a later one changes nothing.
+        let mut once = Counted::default();
+        assert!(conversion.add(&mut once, None, at(2)));
+        assert!(!conversion.add(&mut once, None, at(3)));
+        assert!(conversion.add(&mut once, None, at(1)));
+        assert_eq!((once.events, once.first_at), (1, Some(at(1))));
         let d = delta(None, conversion.held(&before));
         assert_eq!((d.users, d.total, d.total_sq), (1, 1.0, 1.0));
         assert_eq!(

@@ -111,6 +111,9 @@ pub struct SequentialLift {
     /// The lift with its 95% confidence sequence.
     pub lift: Interval,
     pub p_value: f64,
+    /// Whether both arms have enough data for the sequence to decide (see
+    /// `stats::sequential::MIN_EVENTS_PER_ARM`); shown either way.
+    pub decisive: bool,
 }
 
 /// The comparisons of every metric; `variant_keys` in the experiment's order.
@@ -300,7 +303,11 @@ impl Comparison {
                         &ArmMoments::proportion(n, k),
                         &ArmMoments::proportion(nc, kc),
                     )?;
-                    sequential_lift(&effect, n + nc)
+                    sequential_lift(
+                        &effect,
+                        n + nc,
+                        rate_decisive(n, k) && rate_decisive(nc, kc),
+                    )
                 })
                 .collect(),
             best,
@@ -359,7 +366,10 @@ impl Comparison {
                 .collect(),
             sequential: arms
                 .iter()
-                .map(|a| sequential_lift(&gaussian::effect(a, c)?, a.n + c.n))
+                .map(|a| {
+                    let decisive = a.n.min(c.n) >= sequential::MIN_EVENTS_PER_ARM;
+                    sequential_lift(&gaussian::effect(a, c)?, a.n + c.n, decisive)
+                })
                 .collect(),
             best,
             loss,
@@ -422,7 +432,10 @@ impl Comparison {
                 .collect(),
             sequential: arms
                 .iter()
-                .map(|a| sequential_lift(&ratio::lift(a, c)?, a.n + c.n))
+                .map(|a| {
+                    let decisive = a.n.min(c.n) >= sequential::MIN_EVENTS_PER_ARM;
+                    sequential_lift(&ratio::lift(a, c)?, a.n + c.n, decisive)
+                })
                 .collect(),
             best,
             loss,
@@ -432,13 +445,23 @@ impl Comparison {
 
 /// The always-valid view of an effect estimated from `users` users in the two arms, at the
 /// 95% level with the default tuning.
-pub fn sequential_lift(effect: &RelativeEffect, users: u64) -> Option<SequentialLift> {
+pub fn sequential_lift(
+    effect: &RelativeEffect,
+    users: u64,
+    decisive: bool,
+) -> Option<SequentialLift> {
     sequential::analyse(effect, users, 1.0 - INTERVAL_LEVEL, sequential::TUNING).map(|s| {
         SequentialLift {
             lift: s.lift,
             p_value: s.p_value,
+            decisive,
         }
     })
+}
+
+/// Whether a rate of `conversions` in `users` has enough of both outcomes for the sequence.
+pub fn rate_decisive(users: u64, conversions: u64) -> bool {
+    conversions.min(users.saturating_sub(conversions)) >= sequential::MIN_EVENTS_PER_ARM
 }
 
 /// The arm as "larger is better": negated when the metric should fall.

@@ -94,10 +94,11 @@ fn recompute_page(
     for e in &events {
         let user = by_user[e.user_id.as_str()];
         if rule.counts(&rule.event, user.assigned_at, e.occurred_at) {
-            fresh
-                .entry(&user.user_id)
-                .or_default()
-                .add(e.value, e.occurred_at);
+            rule.add(
+                fresh.entry(&user.user_id).or_default(),
+                e.value,
+                e.occurred_at,
+            );
         }
     }
     let keys: Vec<(i64, i64, &str)> = users

@@ -616,12 +616,12 @@ fn sequential_win(goal: &MetricResults, leader: usize, control: usize) -> bool {
     let better = |i: usize| {
         goal.variants[i]
             .sequential
-            .is_some_and(|s| proven_better(s.lift, goal.direction))
+            .is_some_and(|s| s.decisive && proven_better(s.lift, goal.direction))
     };
     let worse = |i: usize| {
         goal.variants[i]
             .sequential
-            .is_some_and(|s| proven_harm(s.lift, goal.direction, 0.0))
+            .is_some_and(|s| s.decisive && proven_harm(s.lift, goal.direction, 0.0))
     };
     if leader == control {
         (0..goal.variants.len())
@@ -639,19 +639,27 @@ fn goal_sequential(
     control: &VariantStats,
 ) -> Option<SequentialLift> {
     let n = |s: &VariantStats| s.users.max(0) as u64;
-    let effect = match goal {
+    let (effect, decisive) = match goal {
         GoalMetric::Conversion => {
             let moments =
                 |s: &VariantStats| ArmMoments::proportion(n(s), s.conversions.max(0) as u64);
-            RelativeEffect::between(&moments(variant), &moments(control))?
+            let decisive =
+                |s: &VariantStats| metric_results::rate_decisive(n(s), s.conversions.max(0) as u64);
+            (
+                RelativeEffect::between(&moments(variant), &moments(control))?,
+                decisive(variant) && decisive(control),
+            )
         }
         GoalMetric::Revenue => {
             let arm =
                 |s: &VariantStats| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq);
-            gaussian::effect(&arm(variant), &arm(control))?
+            (
+                gaussian::effect(&arm(variant), &arm(control))?,
+                n(variant).min(n(control)) >= crate::stats::sequential::MIN_EVENTS_PER_ARM,
+            )
         }
     };
-    metric_results::sequential_lift(&effect, n(variant) + n(control))
+    metric_results::sequential_lift(&effect, n(variant) + n(control), decisive)
 }
 
 /// The guardrail the variant at `leader` fails most surely, if any.

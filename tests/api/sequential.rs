@@ -67,6 +67,10 @@ async fn the_chosen_analysis_decides_and_both_are_shown() {
         "{sequential} vs {high}"
     );
     assert!(low < 0.0, "the sequence still holds 0: {low}");
+    assert_eq!(
+        sequential["decisive"], true,
+        "30 conversions and non-conversions per arm"
+    );
     assert!(
         goal["variants"][0]["sequential"].is_null(),
         "control has none"

@@ -4,8 +4,9 @@
 //! its power. The rules are the server's own:
 //!
 //! - fixed: the two-proportion z-test's p-value below 0.05 (`frequentist`);
-//! - sequential: the 95% confidence sequence of the lift excluding 0 (`sequential`, the
-//!   analysis an experiment with `"analysis": "sequential"` decides by);
+//! - sequential: the 95% confidence sequence of the lift excluding 0 once each arm has 30
+//!   conversions and 30 non-conversions (`sequential`, the analysis an experiment with
+//!   `"analysis": "sequential"` decides by);
 //! - Bayesian: the verdict's rule, probability best ≥ 0.95 and expected loss ≤ 1% of the
 //!   control's rate (`beta::prob_best_and_expected_loss`).
 
@@ -54,7 +55,12 @@ fn run(rate: f64, lift: f64, step: u64, max: u64, rng: &mut SmallRng) -> [bool; 
             );
             let sequence =
                 effect.and_then(|e| sequential::analyse(&e, 2 * n, 0.05, sequential::TUNING));
-            if let Some(s) = sequence.filter(|s| s.lift.low > 0.0 || s.lift.high < 0.0) {
+            // The server's data rule: both outcomes seen often enough in both arms.
+            let enough = [a, b]
+                .iter()
+                .all(|&k| k.min(n - k) >= sequential::MIN_EVENTS_PER_ARM);
+            if let Some(s) = sequence.filter(|s| enough && (s.lift.low > 0.0 || s.lift.high < 0.0))
+            {
                 declared[1] = right_way(s.lift.low > 0.0);
             }
         }
