@@ -7,6 +7,7 @@ use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::{Analysis, Condition, Experiment, GoalMetric, Kind, Op, Rule, Status};
+use crate::engine::guardrails::Firing;
 use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -31,6 +32,8 @@ pub struct ExperimentView<'a> {
     pub ope: Option<&'a crate::engine::ope::OpeReport>,
     /// Metric names by key, to name the metrics the experiment declares.
     pub metric_names: &'a HashMap<String, String>,
+    /// The guardrails that fired, oldest first.
+    pub firings: &'a [Firing],
 }
 
 fn path(e: &Experiment) -> String {
@@ -745,6 +748,9 @@ pub fn page(view: &ExperimentView) -> Markup {
             (thresholds(r))
             // The grid only when the experiment declares metrics of the library: otherwise its
             // one row would repeat the table above.
+            @if !view.firings.is_empty() {
+                (super::metric_grid::firings(view.firings))
+            }
             @if !e.spec.metrics.declared().is_empty() {
                 (super::metric_grid::metric_grid(r, e.spec.metrics.goal.is_some()))
             }

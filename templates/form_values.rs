@@ -95,6 +95,8 @@ impl PinRow {
 pub struct GuardrailRow {
     pub metric: String,
     pub threshold: String,
+    /// `alert` or `pause`.
+    pub action: String,
 }
 
 impl GuardrailRow {

@@ -8,6 +8,7 @@ use super::charts::toned_lift_bar;
 use super::components::{Tone, marked, notice, swatch};
 use super::format;
 use crate::domain::{Analysis, Direction, MetricRole, MetricType};
+use crate::engine::guardrails::Firing;
 use crate::engine::metric_results::{
     GUARDRAIL_FAILING, GUARDRAIL_WARNING, GuardrailStatus, MetricResults, MetricVariant,
 };
@@ -176,6 +177,29 @@ fn cell(r: &ExperimentResults, m: &MetricResults, v: &MetricVariant, extent: f64
                         div.adjusted {
                             "adjusted p "
                             (marked(format::p_value(Some(q)), (q < t.p_value).then_some(true), "significant", ""))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The guardrails that fired, with the evidence that fired them and what they did.
+pub fn firings(firings: &[Firing]) -> Markup {
+    html! {
+        section #guardrail-firings aria-labelledby="firings-heading" {
+            h2 #firings-heading { "Guardrails that fired" }
+            ul {
+                @for f in firings {
+                    li data-metric=(f.metric) data-variant=(f.variant) {
+                        strong { (f.metric) } " fired for " strong { (f.variant) } " on " (format::utc(f.fired_at)) ": lift "
+                        (format::signed_percent(f.lift_mean)) ", 95% confidence sequence "
+                        (format::signed_percent(f.lift_low)) " to " (format::signed_percent(f.lift_high))
+                        ", beyond the threshold of " (format::short_percent(f.threshold)) " (" (format::thousands(f.users)) " users). "
+                        @match f.action.as_str() {
+                            "pause" => { "The experiment was paused." }
+                            _ => { "Alert only." }
                         }
                     }
                 }

@@ -139,6 +139,11 @@ pub async fn show(
     } else {
         engine.cached_ope(experiment.id)
     };
+    let firings = if experiment.spec.metrics.guardrails.is_empty() {
+        Vec::new()
+    } else {
+        engine.guardrail_firings(experiment.id).await?
+    };
     let fetched = started.elapsed();
     let refresh = query
         .refresh
@@ -161,6 +166,7 @@ pub async fn show(
         segment_names: &segment_names,
         ope: ope.as_deref(),
         metric_names: &metric_names,
+        firings: &firings,
     });
     Ok(with_server_timing(
         html(StatusCode::OK, markup),

@@ -37,6 +37,12 @@ pub enum Conflict {
     },
     /// The metric is a part of ratio metrics.
     MetricIsPart { metric: String, ratios: Vec<String> },
+    /// This guardrail has fired already for this variant (it fires once).
+    GuardrailFired {
+        experiment: String,
+        metric: String,
+        variant: String,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -80,6 +86,14 @@ impl fmt::Display for Conflict {
                 f,
                 "metric {metric:?} is a part of the ratio metrics {}; change or delete them first",
                 ratios.join(", ")
+            ),
+            Conflict::GuardrailFired {
+                experiment,
+                metric,
+                variant,
+            } => write!(
+                f,
+                "guardrail {metric:?} of {experiment:?} has fired already for variant {variant:?}"
             ),
         }
     }

@@ -96,6 +96,24 @@ pub struct Guardrail {
     pub metric: MetricKey,
     #[serde(default)]
     pub threshold: f64,
+    /// What happens when the sequential test shows, at 95%, harm beyond the threshold.
+    #[serde(default)]
+    pub action: GuardrailAction,
+}
+
+str_enum!(
+    /// What a guardrail does when it fires: `alert` (recorded, audited, shown; the default),
+    /// `pause` (the experiment pauses: enrolled users keep their variant, nobody new enters),
+    /// `drop` (bandits: the harmed arm takes no new users; not available yet).
+    GuardrailAction { Alert => "alert", Pause => "pause", Drop => "drop" }
+);
+
+// str_enum! writes the enum; its variants cannot carry `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for GuardrailAction {
+    fn default() -> Self {
+        GuardrailAction::Alert
+    }
 }
 
 /// The largest guardrail threshold: ten times worse.
@@ -199,6 +217,12 @@ impl ExperimentMetrics {
                         what: "metric",
                         value: key.to_string(),
                     },
+                ));
+            }
+            if role == MetricRole::Guardrail && self.guardrails[i].action == GuardrailAction::Drop {
+                return Err(ValidationError::new(
+                    format!("metrics.guardrails[{i}].action"),
+                    Violation::GuardrailDrop,
                 ));
             }
             if !(0.0..=MAX_GUARDRAIL_THRESHOLD).contains(&threshold) {

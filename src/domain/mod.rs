@@ -48,8 +48,8 @@ pub use conflict::Conflict;
 pub use erasure::Erased;
 pub use experiment::{
     Analysis, Dimension, Experiment, ExperimentDraft, ExperimentMetrics, ExperimentPatch,
-    ExperimentSpec, Goal, GoalCounting, GoalMetric, Guardrail, Kind, MAX_VARIANTS, MetricRole,
-    Status, Variant, VariantDraft,
+    ExperimentSpec, Goal, GoalCounting, GoalMetric, Guardrail, GuardrailAction, Kind, MAX_VARIANTS,
+    MetricRole, Status, Variant, VariantDraft,
 };
 pub use keys::{
     ApiKey, MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit,

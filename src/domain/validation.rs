@@ -121,6 +121,8 @@ pub enum Violation {
         path: String,
     },
     MissingKey,
+    /// A guardrail's `drop` action, which the server does not carry out yet.
+    GuardrailDrop,
     /// A key the server gives a meaning of its own (`goal`: the inline goal in results).
     ReservedKey {
         value: String,
@@ -282,6 +284,9 @@ impl fmt::Display for Violation {
                 "the body names {body:?} but the path {path:?}; a key cannot change"
             ),
             MissingKey => f.write_str("a key is required"),
+            GuardrailDrop => f.write_str(
+                "`drop` (a bandit arm that takes no new users) is not available yet: use `pause` or `alert`",
+            ),
             ReservedKey { value } => write!(f, "`{value}` is reserved: results name the inline goal so"),
             Duration { value } => write!(
                 f,

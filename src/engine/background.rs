@@ -1,6 +1,7 @@
 //! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
-//! failed-authentication throttle), the recomputation of metrics and the retention task. One
-//! supervisor owns the loops; stopping it stops them all and waits until each has ended.
+//! failed-authentication throttle), the recomputation of metrics, the guardrail check and the
+//! retention task. One supervisor owns the loops; stopping it stops them all and waits until
+//! each has ended.
 
 use super::Engine;
 use std::future::Future;
@@ -71,6 +72,13 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         recompute_once,
     ));
+    // Guardrails: every five refreshes (a second's results change little).
+    loops.spawn(every(
+        tokio::time::interval(settings.refresh_interval * 5),
+        engine.clone(),
+        shutdown.clone(),
+        guardrails_once,
+    ));
     loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
     loop {
         tokio::select! {
@@ -131,6 +139,18 @@ async fn recompute_once(engine: Engine) {
         Ok(0) => {}
         Ok(n) => tracing::info!(metrics = n, "recomputed metrics from the raw rows"),
         Err(e) => tracing::warn!(error = %e, "recomputing metrics failed; will retry"),
+    }
+}
+
+async fn guardrails_once(engine: Engine) {
+    match engine.check_guardrails().await {
+        Ok(fired) => {
+            for f in fired {
+                tracing::warn!(experiment = %f.experiment, metric = %f.metric, variant = %f.variant,
+                    action = %f.action, "a guardrail fired");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "checking guardrails failed; will retry"),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod context_results;
 pub mod counting;
 mod error;
 pub mod export;
+pub mod guardrails;
 pub mod hashing;
 mod holdout;
 pub mod keys;

@@ -7,9 +7,9 @@ use super::schema::{
     experiment_metrics, experiments, metric_stats, metric_values, metrics, tracked_metrics,
 };
 use crate::domain::{
-    Cap, Conflict, Direction, Duration, EventName, ExperimentMetrics, Guardrail, MeanOf, Metric,
-    MetricDefinition, MetricKey, MetricRole, MetricSpec, MetricType, Status, ValidationError,
-    Violation,
+    Cap, Conflict, Direction, Duration, EventName, ExperimentMetrics, Guardrail, GuardrailAction,
+    MeanOf, Metric, MetricDefinition, MetricKey, MetricRole, MetricSpec, MetricType, Status,
+    ValidationError, Violation,
 };
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -392,7 +392,7 @@ pub fn experiment_metrics_of(
     conn: &mut PgConnection,
     experiment_ids: &[i64],
 ) -> Result<HashMap<i64, ExperimentMetrics>, StoreError> {
-    let rows: Vec<(i64, String, String, i32, f64)> = experiment_metrics::table
+    let rows: Vec<(i64, String, String, i32, f64, String)> = experiment_metrics::table
         .inner_join(metrics::table)
         .filter(experiment_metrics::experiment_id.eq_any(experiment_ids))
         .order((
@@ -405,10 +405,11 @@ pub fn experiment_metrics_of(
             metrics::key,
             experiment_metrics::position,
             experiment_metrics::threshold,
+            experiment_metrics::action,
         ))
         .load(conn)?;
     let mut out: HashMap<i64, ExperimentMetrics> = HashMap::new();
-    for (experiment_id, role, key, _, threshold) in rows {
+    for (experiment_id, role, key, _, threshold, action) in rows {
         let key = MetricKey::parse(key.clone()).map_err(|_| corrupt("metric key", &key))?;
         let m = out.entry(experiment_id).or_default();
         match MetricRole::parse(&role).ok_or_else(|| corrupt("role", &role))? {
@@ -417,6 +418,8 @@ pub fn experiment_metrics_of(
             MetricRole::Guardrail => m.guardrails.push(Guardrail {
                 metric: key,
                 threshold,
+                action: GuardrailAction::parse(&action)
+                    .ok_or_else(|| corrupt("action", &action))?,
             }),
         }
     }
@@ -459,6 +462,10 @@ pub fn save_experiment_metrics(
             experiment_metrics::metric_id.eq(id),
             experiment_metrics::position.eq(position as i32),
             experiment_metrics::threshold.eq(threshold),
+            experiment_metrics::action.eq(match role {
+                MetricRole::Guardrail => metrics.guardrails[position].action.as_str(),
+                _ => GuardrailAction::Alert.as_str(),
+            }),
         ));
         wanted.insert(id);
         if let MetricDefinition::Ratio {

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod batch;
 mod experiments;
 pub mod export;
+pub mod guardrails;
 mod keys;
 pub mod metric_sums;
 mod metric_usage;

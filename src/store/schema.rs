@@ -203,6 +203,22 @@ diesel::table! {
         metric_id -> Int8,
         position -> Int4,
         threshold -> Float8,
+        action -> Text,
+    }
+}
+
+diesel::table! {
+    guardrail_firings (experiment_id, metric_id, variant_id) {
+        experiment_id -> Int8,
+        metric_id -> Int8,
+        variant_id -> Int8,
+        action -> Text,
+        lift_mean -> Float8,
+        lift_low -> Float8,
+        lift_high -> Float8,
+        threshold -> Float8,
+        users -> Int8,
+        fired_at -> Timestamptz,
     }
 }
 
@@ -264,4 +280,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tracked_metrics,
     metric_values,
     metric_stats,
+    guardrail_firings,
 );

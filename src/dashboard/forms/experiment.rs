@@ -5,8 +5,9 @@ use super::rows::FormData;
 use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rules};
 use crate::domain::{
     Analysis, Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentMetrics,
-    ExperimentPatch, Goal, GoalMetric, Guardrail, Kind, Layer, LayerKey, MetricKey, PinnedRule,
-    SegmentKey, Status, Targeting, ValidationError, VariantDraft, VariantKey, Violation,
+    ExperimentPatch, Goal, GoalMetric, Guardrail, GuardrailAction, Kind, Layer, LayerKey,
+    MetricKey, PinnedRule, SegmentKey, Status, Targeting, ValidationError, VariantDraft,
+    VariantKey, Violation,
 };
 use crate::templates::form_values::{
     ExperimentForm, FieldErrors, GOAL_INLINE, GOAL_LIBRARY, GuardrailRow, PinRow, VariantRow,
@@ -41,6 +42,7 @@ pub fn read(form: &FormData) -> ExperimentForm {
         |row: &mut GuardrailRow, column, value| match column {
             "metric" => row.metric = value.into(),
             "threshold" => row.threshold = value.into(),
+            "action" => row.action = value.into(),
             _ => {}
         },
     );
@@ -115,6 +117,7 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
             .map(|g| GuardrailRow {
                 metric: g.metric.to_string(),
                 threshold: percent_text(g.threshold),
+                action: g.action.as_str().into(),
             })
             .collect(),
         metrics_shown: true,
@@ -324,8 +327,22 @@ fn declared_metrics(form: &ExperimentForm, errors: &mut FieldErrors) -> Experime
         } else {
             percent(&format!("guard-{i}-threshold"), &row.threshold, errors)
         };
-        if let (Some(metric), Some(threshold)) = (metric, threshold) {
-            metrics.guardrails.push(Guardrail { metric, threshold });
+        let action = match row.action.trim() {
+            "" => Some(GuardrailAction::Alert),
+            text => {
+                let parsed = GuardrailAction::parse(text);
+                if parsed.is_none() {
+                    errors.add(format!("guard-{i}-action"), "choose alert or pause");
+                }
+                parsed
+            }
+        };
+        if let (Some(metric), Some(threshold), Some(action)) = (metric, threshold, action) {
+            metrics.guardrails.push(Guardrail {
+                metric,
+                threshold,
+                action,
+            });
         }
     }
     metrics
@@ -498,7 +515,7 @@ fn metric_field(form: &ExperimentForm, rest: &str) -> String {
     }
     if let Some((i, tail)) = index("guardrails") {
         return match tail.strip_prefix('.') {
-            Some(column @ ("metric" | "threshold")) if i < form.guardrails.len() => {
+            Some(column @ ("metric" | "threshold" | "action")) if i < form.guardrails.len() => {
                 format!("guard-{i}-{column}")
             }
             _ => "guardrails".into(),

@@ -450,7 +450,7 @@ async fn an_experiment_created_through_the_form_reads_back_its_metrics_as_chosen
         e["metrics"],
         json!({"goal": "purchase-rate",
                "secondary": ["aov", "d7-retention", "revenue"],
-               "guardrails": [{"metric": "uninstalls", "threshold": 0.02}]})
+               "guardrails": [{"metric": "uninstalls", "threshold": 0.02, "action": "alert"}]})
     );
     assert_eq!(
         e["goal"],
@@ -617,7 +617,7 @@ async fn running_draft_and_stopped_experiments_change_their_metrics_through_the_
     assert_eq!(
         e["metrics"],
         json!({"goal": null, "secondary": ["orders", "revenue"],
-               "guardrails": [{"metric": "uninstalls", "threshold": 0.05}]})
+               "guardrails": [{"metric": "uninstalls", "threshold": 0.05, "action": "alert"}]})
     );
     assert_eq!(
         e["goal"],
@@ -698,7 +698,7 @@ async fn running_draft_and_stopped_experiments_change_their_metrics_through_the_
     assert_eq!(
         e["metrics"],
         json!({"goal": null, "secondary": ["aov"],
-               "guardrails": [{"metric": "uninstalls", "threshold": 0.0}]})
+               "guardrails": [{"metric": "uninstalls", "threshold": 0.0, "action": "alert"}]})
     );
     let page = browser.get("/dashboard/experiments/banner").await;
     assert!(text(&page.body).contains("Uninstall rate uninstalls: any harm matters"));

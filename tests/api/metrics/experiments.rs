@@ -17,7 +17,10 @@ async fn an_experiment_names_its_metrics_and_reads_them_back() {
                              "guardrails": [{"metric": "uninstalls", "threshold": 0.02}]});
     let created = app.create_experiment(body.clone()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    assert_eq!(created.body["metrics"], body["metrics"]);
+    // Read back as sent, with the default action of a guardrail spelled out.
+    let mut expected = body["metrics"].clone();
+    expected["guardrails"][0]["action"] = json!("alert");
+    assert_eq!(created.body["metrics"], expected);
     // The goal as the assignment rows follow it: conversion to the goal metric's event.
     assert_eq!(
         created.body["goal"],

@@ -1,0 +1,158 @@
+//! Guardrails that act: when the sequential test shows harm beyond a guardrail's threshold,
+//! the guardrail fires once per variant, is audited by the actor `guardrail` with its
+//! evidence, shows on the experiment page, and a `pause` guardrail pauses the experiment.
+
+use crate::helpers::*;
+use crate::metrics::{User, assigned_users, create_metrics, example_metrics, send_events};
+use chrono::{TimeDelta, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// An experiment with purchase-rate as its goal and the uninstall rate as a guardrail
+/// (`action`), 800 users: b converts more than a and uninstalls `b_uninstalls` of its users
+/// against a's 10%.
+async fn push(app: &TestApp, action: &str, b_uninstalls: usize) -> Vec<User> {
+    create_metrics(app, &example_metrics()).await;
+    let mut body = experiment_body("push", "ab");
+    body.as_object_mut().unwrap().remove("goal");
+    body["metrics"] = json!({
+        "goal": "purchase-rate",
+        "guardrails": [{"metric": "uninstalls", "threshold": 0.02, "action": action}]
+    });
+    app.running_experiment(body).await;
+    let now = Utc::now();
+    let mut users = assigned_users(app, "push", 800, |_| now - TimeDelta::hours(1)).await;
+    for (i, u) in users.iter_mut().enumerate() {
+        let at = u.assigned_at + TimeDelta::minutes(1);
+        let b = u.variant == "b";
+        if i % if b { 3 } else { 5 } == 0 {
+            u.events.push(("purchase", Some(1.0), at));
+        }
+        let uninstalls = if b {
+            i % 10 < b_uninstalls
+        } else {
+            i % 10 == 0
+        };
+        if uninstalls {
+            u.events.push(("uninstall", None, at));
+        }
+    }
+    send_events(app, &users).await;
+    users
+}
+
+async fn status(app: &TestApp) -> Value {
+    app.admin(Method::GET, "/api/v1/experiments/push", None)
+        .await
+        .body["status"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_guardrail_that_shows_harm_pauses_the_experiment_and_says_why() {
+    let app = spawn_app().await;
+    push(&app, "pause", 3).await;
+    eventually(|| async { status(&app).await == "paused" }).await;
+
+    let log = app.audit_log("").await;
+    let fired: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["action"] == "guardrail.fired")
+        .collect();
+    assert_eq!(fired.len(), 1, "fires once: {fired:?}");
+    let entry = fired[0];
+    assert_eq!(entry["actor"], "guardrail");
+    assert_eq!(entry["target"], "push");
+    let evidence = &entry["after"];
+    assert_eq!(evidence["metric"], "uninstalls");
+    assert_eq!(evidence["variant"], "b");
+    assert_eq!(evidence["action"], "pause");
+    // The evidence is the confidence sequence, entirely beyond the threshold.
+    assert!(
+        evidence["lift"]["low"].as_f64().unwrap() > 0.02,
+        "{evidence}"
+    );
+    let results = app.results("push").await;
+    let seq = &results["metrics"][1]["variants"][1]["sequential"];
+    assert_eq!(results["metrics"][1]["key"], "uninstalls");
+    assert!(seq["lift"]["low"].as_f64().unwrap() > 0.02, "{seq}");
+    let paused = log
+        .iter()
+        .find(|e| e["action"] == "experiment.pause")
+        .expect("the pause is audited");
+    assert_eq!(paused["actor"], "guardrail");
+
+    // Paused: enrolled users keep their variant, nobody new enters.
+    let reply = app
+        .assign(json!({"user_id": "newcomer", "experiments": ["push"]}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.body["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["experiment"] != "push" || a["variant"].is_null()),
+        "{:?}",
+        reply.body
+    );
+
+    // The page shows what fired, with its numbers.
+    let browser = Browser::signed_in(&app).await;
+    let page = browser.get("/dashboard/experiments/push").await;
+    assert!(page.body.contains("Guardrails that fired"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("data-metric=\"uninstalls\" data-variant=\"b\"")
+    );
+    assert!(page.body.contains("The experiment was paused."));
+
+    // Started again, it does not fire twice.
+    let started = app
+        .admin(Method::POST, "/api/v1/experiments/push/start", None)
+        .await;
+    assert_eq!(started.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(status(&app).await, "running");
+    assert_eq!(app.count("SELECT count(*) AS n FROM guardrail_firings"), 1);
+}
+
+#[tokio::test]
+async fn an_alert_guardrail_fires_without_pausing_and_no_harm_fires_nothing() {
+    let app = spawn_app().await;
+    push(&app, "alert", 3).await;
+    eventually(|| async { app.count("SELECT count(*) AS n FROM guardrail_firings") == 1 }).await;
+    assert_eq!(status(&app).await, "running");
+
+    // Same uninstall rate in both arms: nothing fires.
+    let quiet = spawn_app().await;
+    push(&quiet, "pause", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert_eq!(
+        quiet.count("SELECT count(*) AS n FROM guardrail_firings"),
+        0
+    );
+    assert_eq!(status(&quiet).await, "running");
+}
+
+#[tokio::test]
+async fn a_drop_action_is_refused_for_now_and_changes_nothing() {
+    let app = spawn_app().await;
+    create_metrics(&app, &example_metrics()).await;
+    let mut body = experiment_body("bandit", "bandit");
+    body["metrics"] = json!({"guardrails": [{"metric": "uninstalls", "action": "drop"}]});
+    let reply = app.create_experiment(body).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("metrics.guardrails[0].action"),
+        "{message}"
+    );
+    let mut body = experiment_body("bandit", "bandit");
+    body["metrics"] = json!({"guardrails": [{"metric": "uninstalls", "action": "explode"}]});
+    assert_eq!(
+        app.create_experiment(body).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
+}
