@@ -289,7 +289,11 @@ test("a marketer defines metrics and picks them for an experiment", async () => 
     assert.deepEqual(stored.metrics, {
       goal: "purchase-rate",
       secondary: ["aov", "revenue"],
-      guardrails: [{ metric: "uninstalls", threshold: 0.02 }, { metric: "orders", threshold: 0.05 }],
+      // A guardrail's action defaults to an alert.
+      guardrails: [
+        { metric: "uninstalls", threshold: 0.02, action: "alert" },
+        { metric: "orders", threshold: 0.05, action: "alert" },
+      ],
     });
     await page.locator("#guardrail-metrics").waitFor();
     await page.locator('section[aria-labelledby="definition-heading"]').screenshot({ path: `${SHOTS}/11-experiment-definition.png` });
