@@ -18,6 +18,7 @@ pub mod openapi;
 mod prometheus;
 pub mod responses;
 mod segments;
+mod webhooks;
 mod track;
 mod users;
 
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(metrics::routes)
             .configure(segments::routes)
             .configure(holdout::routes)
+            .configure(webhooks::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/users/{user_id}", web::delete().to(users::erase))
             .route("/audit", web::get().to(audit::audit)),

@@ -1,5 +1,6 @@
 //! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
-//! failed-authentication throttle), the recomputation of metrics and the retention task. One
+//! failed-authentication throttle), the recomputation of metrics, webhook deliveries and the
+//! retention task. One
 //! supervisor owns the loops; stopping it stops them all and waits until each has ended.
 
 use super::Engine;
@@ -71,6 +72,13 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         recompute_once,
     ));
+    let http = super::webhooks::client(&settings.webhooks);
+    loops.spawn(every(
+        tokio::time::interval(settings.webhooks.poll_interval),
+        engine.clone(),
+        shutdown.clone(),
+        move |engine| deliver_webhooks_once(engine, http.clone()),
+    ));
     loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
     loop {
         tokio::select! {
@@ -131,6 +139,14 @@ async fn recompute_once(engine: Engine) {
         Ok(0) => {}
         Ok(n) => tracing::info!(metrics = n, "recomputed metrics from the raw rows"),
         Err(e) => tracing::warn!(error = %e, "recomputing metrics failed; will retry"),
+    }
+}
+
+async fn deliver_webhooks_once(engine: Engine, http: reqwest::Client) {
+    match engine.deliver_due(&http).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(deliveries = n, "webhook deliveries attempted"),
+        Err(e) => tracing::warn!(error = %e, "webhook delivery step failed; will retry"),
     }
 }
 
