@@ -18,9 +18,9 @@ pub mod openapi;
 mod prometheus;
 pub mod responses;
 mod segments;
-mod webhooks;
 mod track;
 mod users;
+mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
 

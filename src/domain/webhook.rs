@@ -12,9 +12,7 @@ pub const MAX_WEBHOOK_URL: usize = 2048;
 pub const MAX_WEBHOOK_EVENTS: usize = 5;
 
 /// What a webhook can subscribe to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum WebhookEvent {
     /// A guardrail fired (the sequential test shows harm).
     #[serde(rename = "guardrail.fired")]
@@ -145,8 +143,7 @@ fn check_url(raw: &str) -> Result<String, ValidationError> {
         )
     };
     let parsed = url::Url::parse(raw).map_err(|_| invalid())?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty)
-    {
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid());
     }
     // Stored as given (what the admin typed is what the list shows), once known valid.
@@ -229,22 +226,38 @@ mod tests {
 
     #[test]
     fn valid_webhooks_pass() {
-        let spec = draft("https://h.example/x", &["experiment.started", "guardrail.fired"])
-            .validate()
-            .unwrap();
+        let spec = draft(
+            "https://h.example/x",
+            &["experiment.started", "guardrail.fired"],
+        )
+        .validate()
+        .unwrap();
         assert_eq!(
             spec.events,
-            [WebhookEvent::ExperimentStarted, WebhookEvent::GuardrailFired]
+            [
+                WebhookEvent::ExperimentStarted,
+                WebhookEvent::GuardrailFired
+            ]
         );
-        assert!(draft("http://127.0.0.1:8080/", &["experiment.decided"]).validate().is_ok());
+        assert!(
+            draft("http://127.0.0.1:8080/", &["experiment.decided"])
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
     fn invalid_webhooks_name_the_field() {
         let field = |d: WebhookDraft| d.validate().unwrap_err().field;
-        assert_eq!(field(draft("ftp://h.example/", &["experiment.started"])), "url");
+        assert_eq!(
+            field(draft("ftp://h.example/", &["experiment.started"])),
+            "url"
+        );
         assert_eq!(field(draft("not a url", &["experiment.started"])), "url");
-        assert_eq!(field(draft("file:///etc/passwd", &["experiment.started"])), "url");
+        assert_eq!(
+            field(draft("file:///etc/passwd", &["experiment.started"])),
+            "url"
+        );
         let long = format!("https://h.example/{}", "a".repeat(MAX_WEBHOOK_URL));
         assert_eq!(field(draft(&long, &["experiment.started"])), "url");
         assert_eq!(field(draft("https://h.example/", &[])), "events");

@@ -4,13 +4,13 @@
 use super::audit::{self, Actor, Change};
 use super::error::OrMissing;
 use super::library::Library;
+use super::webhooks;
 use super::{Engine, EngineError};
+use crate::domain::WebhookEvent;
 use crate::domain::{
     Conflict, Experiment, ExperimentDraft, ExperimentPatch, Status, ValidationError, VariantKey,
     Violation,
 };
-use super::webhooks;
-use crate::domain::WebhookEvent;
 use crate::store::{self, Connection};
 use chrono::Utc;
 use serde_json::json;

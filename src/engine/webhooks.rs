@@ -33,7 +33,11 @@ pub const EVENT_HEADER: &str = "Posterior-Event";
 /// Queues `event` for every webhook subscribed to it, on `conn`: call it inside the
 /// transaction of the change that causes the event, so that the deliveries exist if and only
 /// if the change committed.
-pub fn queue(conn: &mut Connection, event: WebhookEvent, payload: &Value) -> Result<usize, StoreError> {
+pub fn queue(
+    conn: &mut Connection,
+    event: WebhookEvent,
+    payload: &Value,
+) -> Result<usize, StoreError> {
     store::queue_deliveries(conn, event, payload)
 }
 
@@ -242,8 +246,12 @@ impl Engine {
             let after = if outcome.error.is_none() {
                 AfterAttempt::Delivered
             } else {
-                match next_attempt(&settings, delivery.created_at, delivery.attempts + 1, Utc::now())
-                {
+                match next_attempt(
+                    &settings,
+                    delivery.created_at,
+                    delivery.attempts + 1,
+                    Utc::now(),
+                ) {
                     Some(at) => AfterAttempt::RetryAt(at),
                     None => {
                         tracing::warn!(delivery = delivery.id, event = %delivery.event,

@@ -190,11 +190,11 @@ pub use segments::{
     HoldoutCounts, delete_segment, get_holdout, get_segment, holdout_counts, insert_segment,
     list_segments, set_holdout, update_segment,
 };
-pub use webhooks::{delete_webhook, get_webhook, insert_webhook, list_webhooks, queue_deliveries};
 pub use stats::{
     delete_user, erasures_since, latest_erasure, load_context_stats, load_period_stats,
     load_variant_stats, ope_cells, purge_erasures, purge_events,
 };
+pub use webhooks::{delete_webhook, get_webhook, insert_webhook, list_webhooks, queue_deliveries};
 
 /// `SELECT 1`: is the database reachable?
 pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {

@@ -217,11 +217,11 @@ pub fn record_attempt(
                 ))
                 .execute(conn)?,
             // A delivery given up meanwhile (its webhook deleted) stays given up.
-            AfterAttempt::RetryAt(at) => diesel::update(
-                target.filter(webhook_deliveries::given_up_at.is_null()),
-            )
-            .set((common, webhook_deliveries::next_attempt_at.eq(at)))
-            .execute(conn)?,
+            AfterAttempt::RetryAt(at) => {
+                diesel::update(target.filter(webhook_deliveries::given_up_at.is_null()))
+                    .set((common, webhook_deliveries::next_attempt_at.eq(at)))
+                    .execute(conn)?
+            }
             AfterAttempt::GiveUp => diesel::update(target)
                 .set((
                     common,
