@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Retries after ~100 ms (the default is 10 s), looked for every 50 ms.
-fn fast(settings: &mut Settings) {
+pub fn fast(settings: &mut Settings) {
     settings.engine.webhooks = WebhookSettings {
         poll_interval: Duration::from_millis(50),
         base_delay: Duration::from_millis(100),

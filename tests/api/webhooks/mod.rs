@@ -2,5 +2,6 @@
 //! deliveries of the events it subscribed to, retried when it fails, after a restart too.
 
 mod api;
+mod dashboard;
 mod delivery;
 mod receiver;
