@@ -250,3 +250,35 @@ async fn deleting_a_webhook_gives_up_its_pending_deliveries() {
     assert_eq!(receiver.received().len(), sent);
     receiver.stop().await;
 }
+
+#[tokio::test]
+async fn two_instances_never_post_the_same_delivery_twice() {
+    let first = spawn_app_with(fast).await;
+    let second = spawn_app_on_with(first.db.clone(), fast).await;
+    let receiver = Receiver::start().await;
+    let hook = create_webhook(&first, &receiver.url, &["guardrail.fired"]).await;
+    for i in 0..40 {
+        let instance = if i % 2 == 0 { &first } else { &second };
+        instance
+            .engine
+            .emit(WebhookEvent::GuardrailFired, json!({"n": i}))
+            .await
+            .unwrap();
+    }
+    let got = receiver.wait_for(40).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("Posterior-Delivery").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 40, "{} posts for 40 deliveries", ids.len());
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert!(
+        got.iter()
+            .all(|r| r.signed_with(hook["secret"].as_str().unwrap()))
+    );
+    receiver.stop().await;
+}
