@@ -152,9 +152,10 @@ async fn deliver_webhooks_once(engine: Engine, http: reqwest::Client) {
 
 async fn retention_once(engine: Engine) {
     match engine.purge_expired().await {
-        Ok(p) if p.events > 0 || p.erasures > 0 => tracing::info!(
+        Ok(p) if p.events > 0 || p.erasures > 0 || p.webhook_deliveries > 0 => tracing::info!(
             events = p.events,
             erasures = p.erasures,
+            webhook_deliveries = p.webhook_deliveries,
             "retention: deleted expired rows"
         ),
         Ok(_) => {}

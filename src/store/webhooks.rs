@@ -324,3 +324,28 @@ pub fn webhook_exists(conn: &mut PgConnection, id: i64) -> Result<bool, StoreErr
     ))
     .get_result(conn)?)
 }
+
+/// Deletes deliveries finished (delivered or given up) before `before`, with their attempts,
+/// `batch` rows a statement.
+pub fn purge_finished(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    loop {
+        let deleted = diesel::sql_query(
+            "DELETE FROM webhook_deliveries WHERE id = ANY(ARRAY( \
+               SELECT id FROM webhook_deliveries \
+               WHERE next_attempt_at IS NULL AND coalesce(delivered_at, given_up_at) < $1 \
+               LIMIT $2))",
+        )
+        .bind::<Timestamptz, _>(before)
+        .bind::<BigInt, _>(batch)
+        .execute(conn)?;
+        total += deleted as u64;
+        if (deleted as i64) < batch {
+            return Ok(total);
+        }
+    }
+}

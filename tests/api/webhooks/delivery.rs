@@ -282,3 +282,35 @@ async fn two_instances_never_post_the_same_delivery_twice() {
     );
     receiver.stop().await;
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_purged_after_30_days_pending_ones_never() {
+    let app = spawn_app_with(fast).await;
+    let receiver = Receiver::start().await;
+    let hook = create_webhook(&app, &receiver.url, &["guardrail.fired"]).await;
+    for n in 0..2 {
+        app.engine
+            .emit(WebhookEvent::GuardrailFired, json!({"n": n}))
+            .await
+            .unwrap();
+    }
+    all_delivered(&app, hook["id"].as_i64().unwrap(), 2).await;
+    app.execute(
+        "UPDATE webhook_deliveries SET delivered_at = now() - interval '31 days' \
+         WHERE payload->>'n' = '0'; \
+         INSERT INTO webhook_deliveries (webhook_id, event, payload, created_at, next_attempt_at) \
+         SELECT id, 'guardrail.fired', '{}', now() - interval '40 days', now() + interval '1 hour' \
+         FROM webhooks",
+    );
+    let purged = app.engine.purge_expired().await.unwrap();
+    assert_eq!(purged.webhook_deliveries, 1);
+    assert_eq!(app.count("SELECT count(*) AS n FROM webhook_deliveries"), 2);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM webhook_attempts a \
+             LEFT JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.id IS NULL"
+        ),
+        0
+    );
+    receiver.stop().await;
+}
