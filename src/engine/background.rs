@@ -142,11 +142,18 @@ async fn recompute_once(engine: Engine) {
     }
 }
 
+/// Posts the due webhook deliveries, batch after batch while batches come full (a backlog
+/// drains at once, not a batch per tick).
 async fn deliver_webhooks_once(engine: Engine, http: reqwest::Client) {
-    match engine.deliver_due(&http).await {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(deliveries = n, "webhook deliveries attempted"),
-        Err(e) => tracing::warn!(error = %e, "webhook delivery step failed; will retry"),
+    let batch = usize::try_from(engine.inner.settings.webhooks.batch).unwrap_or(1);
+    loop {
+        match engine.deliver_due(&http).await {
+            Ok(n) if n >= batch => continue,
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deliveries = n, "webhook deliveries attempted"),
+            Err(e) => tracing::warn!(error = %e, "webhook delivery step failed; will retry"),
+        }
+        break;
     }
 }
 
