@@ -259,6 +259,7 @@ impl From<ServeArgs> for Settings {
                 burst: a.auth_failure_burst,
                 max_addresses: a.auth_throttle_max_addresses,
             },
+            webhooks: crate::engine::WebhookSettings::DEFAULT,
         };
         Self {
             bind: a.bind,

@@ -12,6 +12,7 @@ pub enum Nav {
     Audit,
     Segments,
     Metrics,
+    Webhooks,
     Other,
 }
 
@@ -90,6 +91,7 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                             (nav_link("/dashboard/audit", "Audit log", page.nav == Nav::Audit))
                             (nav_link("/dashboard/segments", "Segments", page.nav == Nav::Segments))
                             (nav_link("/dashboard/metrics", "Metrics", page.nav == Nav::Metrics))
+                            (nav_link("/dashboard/webhooks", "Webhooks", page.nav == Nav::Webhooks))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);

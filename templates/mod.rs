@@ -20,3 +20,4 @@ pub mod metric_pages;
 pub mod segment_pages;
 pub mod sign_in;
 pub mod stop_confirmation;
+pub mod webhooks;

@@ -140,6 +140,10 @@ impl From<EngineError> for ApiError {
                 code: "unknown_metric",
                 message: format!("no metric has the key {key:?}"),
             },
+            EngineError::UnknownWebhook(id) => ApiError::NotFound {
+                code: "unknown_webhook",
+                message: format!("no webhook has the id {id}"),
+            },
             e @ EngineError::UnknownVariant { .. } => ApiError::Invalid(e.to_string()),
             EngineError::Conflict(c) => ApiError::Conflict(c.to_string()),
             EngineError::Unavailable(m) => {

@@ -20,6 +20,7 @@ pub mod responses;
 mod segments;
 mod track;
 mod users;
+mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(metrics::routes)
             .configure(segments::routes)
             .configure(holdout::routes)
+            .configure(webhooks::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/users/{user_id}", web::delete().to(users::erase))
             .route("/audit", web::get().to(audit::audit)),

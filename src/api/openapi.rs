@@ -12,7 +12,7 @@ use super::responses::{
 };
 use super::{
     assign, audit, experiments, export, health, holdout, metrics, ofrep, prometheus, segments,
-    track, users,
+    track, users, webhooks,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -54,6 +54,10 @@ use utoipa::{Modify, OpenApi};
         track::track,
         users::erase,
         audit::audit,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::delete_webhook,
+        webhooks::deliveries,
         ofrep::evaluate_flag,
         ofrep::evaluate_flags,
         health::healthz,
@@ -79,6 +83,7 @@ use utoipa::{Modify, OpenApi};
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol 0.3.0 (client key)"),
         (name = "users", description = "Privacy: erase a user (admin key)"),
         (name = "audit", description = "The audit log of admin actions (admin key)"),
+        (name = "webhooks", description = "Signed deliveries of experiment and guardrail events (admin key)"),
         (name = "operations", description = "Health, metrics and this document (no key)"),
     )
 )]

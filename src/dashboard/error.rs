@@ -40,6 +40,9 @@ impl From<EngineError> for DashboardError {
             EngineError::UnknownMetric(key) => {
                 DashboardError::NotFound(format!("There is no metric with the key “{key}”."))
             }
+            EngineError::UnknownWebhook(id) => {
+                DashboardError::NotFound(format!("There is no webhook with the id {id}."))
+            }
             EngineError::Invalid(v) => DashboardError::BadRequest(v.to_string()),
             e @ EngineError::UnknownVariant { .. } => DashboardError::BadRequest(e.to_string()),
             EngineError::Conflict(c) => DashboardError::Conflict(c.to_string()),

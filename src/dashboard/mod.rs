@@ -15,6 +15,7 @@ mod page;
 mod segments;
 mod session;
 mod sign_in;
+mod webhooks;
 
 pub use page::query_encode;
 
@@ -91,6 +92,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(metrics::delete_confirmation),
                 )
                 .route("/metrics/{key}/delete", web::post().to(metrics::delete))
+                .route("/webhooks", web::get().to(webhooks::list))
+                .route("/webhooks", web::post().to(webhooks::create))
+                .route("/webhooks/{id}/delete", web::post().to(webhooks::delete))
                 .default_service(web::to(not_found)),
         );
 }

@@ -42,6 +42,7 @@ mod targeting;
 mod text;
 mod time_range;
 mod validation;
+mod webhook;
 
 pub use audit::AuditEntry;
 pub use conflict::Conflict;
@@ -71,3 +72,7 @@ pub use targeting::{
 pub use text::{MAX_NAME, has_nul};
 pub use time_range::{RangeEnd, RangeError, TimeRange};
 pub use validation::{ValidationError, Violation};
+pub use webhook::{
+    CreatedWebhook, DeliveryAttempt, DeliveryState, MAX_WEBHOOK_EVENTS, MAX_WEBHOOK_URL, Webhook,
+    WebhookDelivery, WebhookDraft, WebhookEvent, WebhookSpec,
+};

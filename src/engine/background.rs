@@ -1,7 +1,7 @@
 //! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
-//! failed-authentication throttle), the recomputation of metrics, the guardrail check and the
-//! retention task. One supervisor owns the loops; stopping it stops them all and waits until
-//! each has ended.
+//! failed-authentication throttle), the recomputation of metrics, the guardrail check, webhook
+//! deliveries and the retention task. One supervisor owns the loops; stopping it stops them
+//! all and waits until each has ended.
 
 use super::Engine;
 use std::future::Future;
@@ -79,6 +79,13 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         guardrails_once,
     ));
+    let http = super::webhooks::client(&settings.webhooks);
+    loops.spawn(every(
+        tokio::time::interval(settings.webhooks.poll_interval),
+        engine.clone(),
+        shutdown.clone(),
+        move |engine| deliver_webhooks_once(engine, http.clone()),
+    ));
     loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
     loop {
         tokio::select! {
@@ -154,11 +161,27 @@ async fn guardrails_once(engine: Engine) {
     }
 }
 
+/// Posts the due webhook deliveries, batch after batch while batches come full (a backlog
+/// drains at once, not a batch per tick).
+async fn deliver_webhooks_once(engine: Engine, http: reqwest::Client) {
+    let batch = usize::try_from(engine.inner.settings.webhooks.batch).unwrap_or(1);
+    loop {
+        match engine.deliver_due(&http).await {
+            Ok(n) if n >= batch => continue,
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deliveries = n, "webhook deliveries attempted"),
+            Err(e) => tracing::warn!(error = %e, "webhook delivery step failed; will retry"),
+        }
+        break;
+    }
+}
+
 async fn retention_once(engine: Engine) {
     match engine.purge_expired().await {
-        Ok(p) if p.events > 0 || p.erasures > 0 => tracing::info!(
+        Ok(p) if p.events > 0 || p.erasures > 0 || p.webhook_deliveries > 0 => tracing::info!(
             events = p.events,
             erasures = p.erasures,
+            webhook_deliveries = p.webhook_deliveries,
             "retention: deleted expired rows"
         ),
         Ok(_) => {}

@@ -14,6 +14,8 @@ pub enum EngineError {
     UnknownSegment(String),
     #[error("no metric has the key {0:?}")]
     UnknownMetric(String),
+    #[error("no webhook has the id {0}")]
+    UnknownWebhook(i64),
     #[error("experiment {experiment:?} has no variant {variant:?}")]
     UnknownVariant { experiment: String, variant: String },
     #[error("{0}")]

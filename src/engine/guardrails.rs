@@ -5,13 +5,15 @@
 //! `analysis`). A firing is recorded once per (experiment, guardrail, variant) with its
 //! evidence and audited as `guardrail.fired` by the actor `guardrail`; a `pause` guardrail then
 //! pauses the experiment (enrolled users keep their variant, nobody new enters), audited as
-//! any pause. Instances check independently; the firing's primary key lets one record it.
+//! any pause. The firing queues a `guardrail.fired` webhook delivery in its own transaction
+//! (the pause, `experiment.paused`). Instances check independently; the firing's primary key
+//! lets one record it.
 
 use super::audit::{Actor, Change};
 use super::lifecycle::Transition;
 use super::results::proven_harm;
 use super::{Engine, EngineError};
-use crate::domain::{Conflict, GuardrailAction, MetricRole, Status};
+use crate::domain::{Conflict, GuardrailAction, MetricRole, Status, WebhookEvent};
 use crate::store::{self, guardrails::NewFiring};
 use serde_json::json;
 
@@ -127,6 +129,7 @@ impl Engine {
             variant: variant.to_string(),
         });
         let evidence = json!({
+            "experiment": experiment,
             "metric": metric,
             "variant": variant,
             "action": firing.action,
@@ -145,6 +148,8 @@ impl Engine {
                         // Rolls the audit entry back with it.
                         return Err(gone);
                     }
+                    // Sent to the subscribed webhooks once this commits.
+                    store::queue_deliveries(conn, WebhookEvent::GuardrailFired, &evidence)?;
                     Ok(Change {
                         value: (),
                         target,

@@ -4,13 +4,16 @@
 use super::audit::{self, Actor, Change};
 use super::error::OrMissing;
 use super::library::Library;
+use super::webhooks;
 use super::{Engine, EngineError};
+use crate::domain::WebhookEvent;
 use crate::domain::{
     Conflict, Experiment, ExperimentDraft, ExperimentPatch, Status, ValidationError, VariantKey,
     Violation,
 };
-use crate::store;
+use crate::store::{self, Connection};
 use chrono::Utc;
+use serde_json::json;
 
 /// A status change asked of an experiment.
 #[derive(Debug, Clone)]
@@ -87,12 +90,29 @@ impl Engine {
         key: &str,
         transition: Transition,
     ) -> Result<Experiment, EngineError> {
-        let action = match transition {
-            Transition::Start => "experiment.start",
-            Transition::Pause => "experiment.pause",
-            Transition::Stop { .. } => "experiment.stop",
+        let (action, event) = match transition {
+            Transition::Start => ("experiment.start", WebhookEvent::ExperimentStarted),
+            Transition::Pause => ("experiment.pause", WebhookEvent::ExperimentPaused),
+            Transition::Stop { .. } => ("experiment.stop", WebhookEvent::ExperimentStopped),
         };
-        self.change(actor, action, key, move |current, _| {
+        let by = actor.to_string();
+        // The webhook deliveries are queued in the transition's transaction: they exist if
+        // and only if the transition committed.
+        let announce = move |conn: &mut Connection, before: &Experiment, after: &Experiment| {
+            let payload = json!({
+                "experiment": after.spec.key,
+                "name": after.spec.name,
+                "status": after.status,
+                "previous_status": before.status,
+                "winner": after.winner,
+                "started_at": after.started_at,
+                "stopped_at": after.stopped_at,
+                "actor": by,
+            });
+            webhooks::queue(conn, event, &payload)?;
+            Ok(())
+        };
+        self.change_then(actor, action, key, announce, move |current, _| {
             let mut next = current.clone();
             let now = Utc::now();
             let refuse = |action: &'static str| {
@@ -144,15 +164,35 @@ impl Engine {
         key: &str,
         f: impl FnOnce(&Experiment, &Library) -> Result<Experiment, EngineError> + Send + 'static,
     ) -> Result<Experiment, EngineError> {
+        self.change_then(actor, action, key, |_, _, _| Ok(()), f)
+            .await
+    }
+
+    /// `change`, then `then` (given the experiment before and after) in the same transaction.
+    async fn change_then(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        key: &str,
+        then: impl FnOnce(&mut Connection, &Experiment, &Experiment) -> Result<(), EngineError>
+        + Send
+        + 'static,
+        f: impl FnOnce(&Experiment, &Library) -> Result<Experiment, EngineError> + Send + 'static,
+    ) -> Result<Experiment, EngineError> {
         let k = key.to_string();
         self.write_audited(actor, action, move |conn| {
             let library = Library::load(conn)?;
             let mut before = None;
+            let mut previous = None;
             let next = store::update_experiment(conn, &k, |current| {
                 before = Some(audit::json(current));
+                previous = Some(current.clone());
                 f(current, &library)
             })
             .or_missing(EngineError::unknown_experiment(&k))?;
+            if let Some(previous) = &previous {
+                then(conn, previous, &next)?;
+            }
             Ok(Change {
                 target: k,
                 before,

@@ -45,6 +45,7 @@ pub mod summaries;
 pub mod throttle;
 mod track;
 mod users;
+pub mod webhooks;
 mod writer;
 
 pub use assign::{Assigned, Assignments};
@@ -58,7 +59,7 @@ pub use lifecycle::Transition;
 pub use policy::{Policy, Posteriors};
 pub use results::{ExperimentResults, Overview};
 pub use retention::Purged;
-pub use settings::{EngineSettings, Limits};
+pub use settings::{EngineSettings, Limits, WebhookSettings};
 pub use snapshot::{LiveExperiment, Snapshot};
 pub use track::IncomingEvent;
 pub use writer::TrackReceipt;

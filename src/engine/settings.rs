@@ -30,6 +30,36 @@ pub struct EngineSettings {
     pub write_timeout: Duration,
     /// The budget of failed authentications per client address.
     pub auth_throttle: AuthThrottleSettings,
+    /// How webhook deliveries are posted and retried.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhook deliveries are posted and retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebhookSettings {
+    /// How often the delivery loop looks for due deliveries.
+    pub poll_interval: Duration,
+    /// The wait before the first retry; each further retry waits twice as long (±20 %)...
+    pub base_delay: Duration,
+    /// ...up to this.
+    pub max_delay: Duration,
+    /// A delivery without a 2xx this long after it was queued is given up.
+    pub give_up_after: Duration,
+    /// How long one attempt may take (connect, send, answer).
+    pub timeout: Duration,
+    /// The most deliveries claimed (and posted concurrently) per poll.
+    pub batch: i64,
+}
+
+impl WebhookSettings {
+    pub const DEFAULT: WebhookSettings = WebhookSettings {
+        poll_interval: Duration::from_secs(1),
+        base_delay: Duration::from_secs(10),
+        max_delay: Duration::from_secs(3600),
+        give_up_after: Duration::from_secs(24 * 3600),
+        timeout: Duration::from_secs(10),
+        batch: 32,
+    };
 }
 
 impl EngineSettings {
@@ -49,6 +79,7 @@ impl EngineSettings {
             retention_interval: Duration::from_secs(3600),
             write_timeout: Duration::from_secs(10),
             auth_throttle: AuthThrottleSettings::DEFAULT,
+            webhooks: WebhookSettings::DEFAULT,
         }
     }
 }

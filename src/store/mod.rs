@@ -20,6 +20,7 @@ pub mod schema;
 mod segments;
 mod setup;
 mod stats;
+pub mod webhooks;
 
 pub use experiments::UpdateError;
 pub use setup::{connect, ensure_database, run_migrations};
@@ -194,6 +195,7 @@ pub use stats::{
     delete_user, erasures_since, latest_erasure, load_context_stats, load_period_stats,
     load_variant_stats, ope_cells, purge_erasures, purge_events,
 };
+pub use webhooks::{delete_webhook, get_webhook, insert_webhook, list_webhooks, queue_deliveries};
 
 /// `SELECT 1`: is the database reachable?
 pub fn ping(conn: &mut PgConnection) -> Result<(), StoreError> {

@@ -282,3 +282,45 @@ diesel::allow_tables_to_appear_in_same_query!(
     metric_stats,
     guardrail_firings,
 );
+
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        url -> Text,
+        events -> Array<Text>,
+        secret -> Text,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        event -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        next_attempt_at -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        given_up_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        at -> Timestamptz,
+        status -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, webhook_attempts);

@@ -4,6 +4,9 @@
 
 use crate::helpers::*;
 use crate::metrics::{User, assigned_users, create_metrics, example_metrics, send_events};
+use crate::webhooks::api::create_webhook;
+use crate::webhooks::delivery::fast;
+use crate::webhooks::receiver::Receiver;
 use chrono::{TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -50,9 +53,41 @@ async fn status(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn a_guardrail_that_shows_harm_pauses_the_experiment_and_says_why() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(fast).await;
+    let receiver = Receiver::start().await;
+    let hook = create_webhook(
+        &app,
+        &receiver.url,
+        &["guardrail.fired", "experiment.paused"],
+    )
+    .await;
+    let secret = hook["secret"].as_str().unwrap().to_string();
     push(&app, "pause", 3).await;
     eventually(|| async { status(&app).await == "paused" }).await;
+
+    // Both sent to the webhook, signed: what fired and the pause it caused.
+    let received = receiver.wait_for(2).await;
+    let events: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        events.contains(&"guardrail.fired".to_string()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"experiment.paused".to_string()),
+        "{events:?}"
+    );
+    assert!(received.iter().all(|r| r.signed_with(&secret)));
+    let fired = received
+        .iter()
+        .find(|r| r.json()["event"] == "guardrail.fired")
+        .unwrap()
+        .json();
+    assert_eq!(fired["data"]["metric"], "uninstalls");
+    assert_eq!(fired["data"]["variant"], "b");
+    receiver.stop().await;
 
     let log = app.audit_log("").await;
     let fired: Vec<&Value> = log

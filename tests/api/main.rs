@@ -33,3 +33,4 @@ mod throttle;
 mod time_ranges;
 mod track;
 mod weak_keys;
+mod webhooks;

@@ -139,6 +139,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/holdout", "put"),
         ("/api/v1/holdout/results", "get"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/webhooks/{id}/deliveries", "get"),
         ("/ofrep/v1/evaluate/flags/{key}", "post"),
         ("/ofrep/v1/evaluate/flags", "post"),
         ("/healthz", "get"),
@@ -159,7 +163,8 @@ async fn the_openapi_document_covers_every_route() {
         for method in item.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{key}", "no-such-experiment")
-                .replace("{user_id}", "nobody");
+                .replace("{user_id}", "nobody")
+                .replace("{id}", "999");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let reply = app.admin(method.clone(), &concrete, None).await;
             assert!(

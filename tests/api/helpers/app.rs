@@ -28,6 +28,11 @@ pub async fn spawn_app_on(db: Arc<TestDb>) -> TestApp {
     start(db, |_| {}).await.expect("application starts")
 }
 
+/// Another server over the same database, with the test settings as `configure` leaves them.
+pub async fn spawn_app_on_with(db: Arc<TestDb>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    start(db, configure).await.expect("application starts")
+}
+
 /// Why the server refuses to start with the test settings as `configure` leaves them.
 pub async fn start_refused_with(configure: impl FnOnce(&mut Settings)) -> String {
     match start(TestDb::create(), configure).await {

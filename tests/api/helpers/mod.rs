@@ -9,7 +9,10 @@ mod database;
 pub mod html;
 mod reply;
 
-pub use app::{TestApp, http_client, spawn_app, spawn_app_on, spawn_app_with, start_refused_with};
+pub use app::{
+    TestApp, http_client, spawn_app, spawn_app_on, spawn_app_on_with, spawn_app_with,
+    start_refused_with,
+};
 pub use browser::{Browser, Page};
 pub use database::TestDb;
 pub use reply::{Reply, jsonl};
