@@ -150,6 +150,15 @@ fn main() {
             "## Peeking: looked at every 100 users per arm up to {max}; share of runs that ever declare a difference\n\n{}",
             peeking::render_peeking(&rows)
         );
+        let guard_runs = if q { 50 } else { 200 };
+        for (rate, threshold) in [(0.05, 0.0), (0.05, 0.02), (0.10, 0.02)] {
+            let fired = peeking::guardrail_aa(guard_runs, rate, threshold, 100, max, args.seed);
+            println!(
+                "Guardrail in A/A tests ({:.0}% rate in both arms, threshold {:.0}%, checked every 100 users per arm up to {max}): fired in {fired} of {guard_runs}.",
+                rate * 100.0,
+                threshold * 100.0
+            );
+        }
         println!("({:.0} s)", start.elapsed().as_secs_f64());
     }
 }
@@ -185,5 +194,8 @@ mod tests {
         let again = peeking::peeking("A/A", 40, 0.05, 0.0, 100, 2_000, 3);
         assert_eq!(p.fixed, again.fixed);
         assert!(p.sequential.0 <= p.fixed.0, "{p:?}");
+        let fired = peeking::guardrail_aa(20, 0.05, 0.02, 100, 2_000, 3);
+        assert_eq!(fired, peeking::guardrail_aa(20, 0.05, 0.02, 100, 2_000, 3));
+        assert!(fired <= 20);
     }
 }

@@ -133,3 +133,48 @@ pub fn render_peeking(rows: &[PeekingRow]) -> String {
     }
     out
 }
+
+/// Guardrails in A/A tests: `runs` experiments with a guardrail rate of `rate` in both arms,
+/// checked at every look (every `step` users per arm up to `max`) with the server's rule —
+/// the 95% confidence sequence entirely beyond `threshold` on the bad side, once each arm has
+/// 30 events of each outcome. Returns how many ever fired.
+pub fn guardrail_aa(
+    runs: usize,
+    rate: f64,
+    threshold: f64,
+    step: u64,
+    max: u64,
+    seed: u64,
+) -> usize {
+    let fired = parallel_map(runs, |i| {
+        let mut rng = run_rng(seed, 7_000, i);
+        let mut counts = [0u64; 2];
+        let mut n = 0;
+        while n < max {
+            n += step;
+            for c in counts.iter_mut() {
+                *c += (0..step).filter(|_| rng.random::<f64>() < rate).count() as u64;
+            }
+            let [a, b] = counts;
+            if [a, b]
+                .iter()
+                .any(|&k| k.min(n - k) < sequential::MIN_EVENTS_PER_ARM)
+            {
+                continue;
+            }
+            let effect = RelativeEffect::between(
+                &ArmMoments::proportion(n, b),
+                &ArmMoments::proportion(n, a),
+            );
+            // The guardrail's bad side is an increase (an uninstall rate).
+            if effect
+                .and_then(|e| sequential::analyse(&e, 2 * n, 0.05, sequential::TUNING))
+                .is_some_and(|s| s.lift.low > threshold)
+            {
+                return true;
+            }
+        }
+        false
+    });
+    fired.into_iter().filter(|&f| f).count()
+}
