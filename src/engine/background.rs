@@ -72,12 +72,12 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         recompute_once,
     ));
-    // Guardrails: every five refreshes (a second's results change little).
+    // Guardrails and decisions: every five refreshes (a second's results change little).
     loops.spawn(every(
         tokio::time::interval(settings.refresh_interval * 5),
         engine.clone(),
         shutdown.clone(),
-        guardrails_once,
+        guardrails_and_decisions_once,
     ));
     let http = super::webhooks::client(&settings.webhooks);
     loops.spawn(every(
@@ -149,7 +149,7 @@ async fn recompute_once(engine: Engine) {
     }
 }
 
-async fn guardrails_once(engine: Engine) {
+async fn guardrails_and_decisions_once(engine: Engine) {
     match engine.check_guardrails().await {
         Ok(fired) => {
             for f in fired {
@@ -158,6 +158,14 @@ async fn guardrails_once(engine: Engine) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "checking guardrails failed; will retry"),
+    }
+    match engine.announce_decisions().await {
+        Ok(decided) => {
+            for experiment in decided {
+                tracing::info!(%experiment, "an experiment's verdict named a winner");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "announcing decisions failed; will retry"),
     }
 }
 

@@ -20,6 +20,7 @@ mod consent;
 pub mod context;
 pub mod context_results;
 pub mod counting;
+mod decisions;
 mod error;
 pub mod export;
 pub mod guardrails;

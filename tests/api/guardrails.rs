@@ -191,3 +191,37 @@ async fn a_drop_action_is_refused_for_now_and_changes_nothing() {
     );
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
 }
+
+/// `experiment.decided`: the first time the verdict names a winner, once.
+#[tokio::test]
+async fn a_verdict_that_names_a_winner_is_announced_once() {
+    let app = spawn_app_with(fast).await;
+    let receiver = Receiver::start().await;
+    let hook = create_webhook(&app, &receiver.url, &["experiment.decided"]).await;
+    app.running_experiment(experiment_body("push", "ab")).await;
+    let now = Utc::now();
+    let mut users = assigned_users(&app, "push", 400, |_| now - TimeDelta::hours(1)).await;
+    for (i, u) in users.iter_mut().enumerate() {
+        if i % if u.variant == "b" { 2 } else { 10 } == 0 {
+            u.events
+                .push(("purchase", None, u.assigned_at + TimeDelta::minutes(1)));
+        }
+    }
+    send_events(&app, &users).await;
+    assert_eq!(app.results("push").await["decision"]["outcome"], "winner");
+    let received = receiver.wait_for(1).await;
+    let body = received[0].json();
+    assert!(received[0].signed_with(hook["secret"].as_str().unwrap()));
+    assert_eq!(body["event"], "experiment.decided");
+    assert_eq!(body["data"]["experiment"], "push");
+    assert_eq!(body["data"]["winner"], "b");
+    assert_eq!(body["data"]["analysis"], "bayesian");
+    // Checked again and again: announced once.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM experiment_decisions"),
+        1
+    );
+    receiver.stop().await;
+}
