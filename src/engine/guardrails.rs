@@ -35,7 +35,10 @@ pub struct Fired {
 impl Engine {
     /// Checks every running experiment's guardrails once; returns what fired.
     pub async fn check_guardrails(&self) -> Result<Vec<Fired>, EngineError> {
-        let experiments = self.store().run(store::list_experiments).await?;
+        let (experiments, library) = self
+            .store()
+            .run(|conn| Ok((store::list_experiments(conn)?, store::metrics_by_key(conn)?)))
+            .await?;
         let mut fired = Vec::new();
         for experiment in experiments {
             if experiment.status != Status::Running || experiment.spec.metrics.guardrails.is_empty()
@@ -50,7 +53,6 @@ impl Engine {
                 .await?;
             let overview = self.overview(&key).await?;
             let results = &overview.results;
-            let library = self.store().run(store::metrics_by_key).await?;
             for m in results
                 .metrics
                 .iter()

@@ -297,18 +297,7 @@ impl Comparison {
                 .collect(),
             sequential: counts
                 .iter()
-                .map(|&(n, k)| {
-                    let (nc, kc) = counts[control];
-                    let effect = RelativeEffect::between(
-                        &ArmMoments::proportion(n, k),
-                        &ArmMoments::proportion(nc, kc),
-                    )?;
-                    sequential_lift(
-                        &effect,
-                        n + nc,
-                        rate_decisive(n, k) && rate_decisive(nc, kc),
-                    )
-                })
+                .map(|&rate| rates_sequential(rate, counts[control]))
                 .collect(),
             best,
             loss,
@@ -326,15 +315,7 @@ impl Comparison {
         let c = &arms[control];
         let (best, loss) = if goal {
             let oriented: Vec<MeanPosterior> = arms.iter().map(|a| orient(a, decrease)).collect();
-            (
-                Some(gaussian::prob_best(&oriented)),
-                Some(
-                    gaussian::expected_loss(&oriented)
-                        .into_iter()
-                        .map(finite)
-                        .collect(),
-                ),
-            )
+            best_and_loss(&oriented)
         } else {
             (None, None)
         };
@@ -346,31 +327,12 @@ impl Comparison {
                 .iter()
                 .map(|a| direction::chance_to_beat_mean(a, c, decrease))
                 .collect(),
-            p_value: arms
-                .iter()
-                .map(|a| match (c.per_user_variance(), a.per_user_variance()) {
-                    (Some(vc), Some(va)) => Some(frequentist::welch_p_value(
-                        c.n,
-                        c.mean(),
-                        vc,
-                        a.n,
-                        a.mean(),
-                        va,
-                    )),
-                    _ => None,
-                })
-                .collect(),
+            p_value: arms.iter().map(|a| gaussian::welch_p_value(a, c)).collect(),
             harm: arms
                 .iter()
                 .map(|a| direction::chance_of_harm_mean(a, c, threshold, decrease))
                 .collect(),
-            sequential: arms
-                .iter()
-                .map(|a| {
-                    let decisive = a.n.min(c.n) >= sequential::MIN_EVENTS_PER_ARM;
-                    sequential_lift(&gaussian::effect(a, c)?, a.n + c.n, decisive)
-                })
-                .collect(),
+            sequential: arms.iter().map(|a| means_sequential(a, c)).collect(),
             best,
             loss,
         }
@@ -399,15 +361,7 @@ impl Comparison {
                     orient(&normal, decrease)
                 })
                 .collect();
-            (
-                Some(gaussian::prob_best(&normals)),
-                Some(
-                    gaussian::expected_loss(&normals)
-                        .into_iter()
-                        .map(finite)
-                        .collect(),
-                ),
-            )
+            best_and_loss(&normals)
         } else {
             (None, None)
         };
@@ -443,6 +397,42 @@ impl Comparison {
     }
 }
 
+/// Probability best and expected loss of arms oriented so that larger is better.
+fn best_and_loss(oriented: &[MeanPosterior]) -> (Option<Vec<f64>>, Option<Vec<Option<f64>>>) {
+    (
+        Some(gaussian::prob_best(oriented)),
+        Some(
+            gaussian::expected_loss(oriented)
+                .into_iter()
+                .map(finite)
+                .collect(),
+        ),
+    )
+}
+
+/// The sequential view of a rate's lift, (users, conversions) of a variant against control's.
+pub fn rates_sequential(variant: (u64, u64), control: (u64, u64)) -> Option<SequentialLift> {
+    let effect = RelativeEffect::between(
+        &ArmMoments::proportion(variant.0, variant.1),
+        &ArmMoments::proportion(control.0, control.1),
+    )?;
+    let decisive = rate_decisive(variant.0, variant.1) && rate_decisive(control.0, control.1);
+    sequential_lift(&effect, variant.0 + control.0, decisive)
+}
+
+/// The sequential view of a mean's lift.
+pub fn means_sequential(
+    variant: &MeanPosterior,
+    control: &MeanPosterior,
+) -> Option<SequentialLift> {
+    let decisive = variant.n.min(control.n) >= sequential::MIN_EVENTS_PER_ARM;
+    sequential_lift(
+        &gaussian::effect(variant, control)?,
+        variant.n + control.n,
+        decisive,
+    )
+}
+
 /// The always-valid view of an effect estimated from `users` users in the two arms, at the
 /// 95% level with the default tuning.
 pub fn sequential_lift(
@@ -460,7 +450,7 @@ pub fn sequential_lift(
 }
 
 /// Whether a rate of `conversions` in `users` has enough of both outcomes for the sequence.
-pub fn rate_decisive(users: u64, conversions: u64) -> bool {
+fn rate_decisive(users: u64, conversions: u64) -> bool {
     conversions.min(users.saturating_sub(conversions)) >= sequential::MIN_EVENTS_PER_ARM
 }
 

@@ -41,19 +41,10 @@ pub enum Arms {
     Ratios(Vec<RatioStats>),
 }
 
-/// Whether results of these metrics change with the clock alone (a retention window closes
-/// for more users as time passes), so that a cached computation must also age out.
-pub fn depend_on_time(experiment: &Experiment, library: &HashMap<MetricKey, Metric>) -> bool {
-    experiment
-        .spec
-        .metrics
-        .declared()
-        .iter()
-        .any(|(_, _, key, _)| {
-            library
-                .get(*key)
-                .is_some_and(|m| matches!(m.spec.definition, MetricDefinition::Retention { .. }))
-        })
+/// Whether results of these tracked metrics change with the clock alone (a retention window
+/// closes for more users as time passes), so that a cached computation must also age out.
+pub fn depend_on_time(sums: &[MetricSumRow]) -> bool {
+    sums.iter().any(|r| r.metric_type == "retention")
 }
 
 /// Reads the statistics of every declared metric. `stats` are the variants' totals (every

@@ -14,7 +14,6 @@ use crate::domain::{
 };
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
-use crate::stats::effect::{ArmMoments, RelativeEffect};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
 use crate::store::metric_sums::MetricSumRow;
@@ -210,20 +209,17 @@ impl Engine {
 
     pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
         let k = key.to_string();
-        let (experiment, stats, metric_sums, library) = self
+        let (experiment, stats, metric_sums) = self
             .store()
             .run(move |conn| {
                 let experiment = store::get_experiment(conn, &k)?;
                 let stats = store::load_variant_stats(conn, Some(&[experiment.id]))?;
-                let (sums, library) = if experiment.spec.metrics.declared().is_empty() {
-                    (Vec::new(), Default::default())
+                let sums = if experiment.spec.metrics.declared().is_empty() {
+                    Vec::new()
                 } else {
-                    (
-                        store::metric_sums::tracked_metric_sums(conn, experiment.id)?,
-                        store::metrics_by_key(conn)?,
-                    )
+                    store::metric_sums::tracked_metric_sums(conn, experiment.id)?
                 };
-                Ok((experiment, stats, sums, library))
+                Ok((experiment, stats, sums))
             })
             .await
             .or_missing(EngineError::unknown_experiment(key))?;
@@ -237,8 +233,7 @@ impl Engine {
             version: experiment.version,
             stats,
             weights,
-            minute: metric_sums::depend_on_time(&experiment, &library)
-                .then(|| now.timestamp() / 60),
+            minute: metric_sums::depend_on_time(&metric_sums).then(|| now.timestamp() / 60),
             metric_sums,
         };
         if let Some((results, series)) = self
@@ -264,6 +259,8 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
+                // The library only now: a cached computation needs none of it.
+                let library = store::metrics_by_key(conn)?;
                 let metrics = metric_sums::load(
                     conn,
                     &experiment,
@@ -639,27 +636,17 @@ fn goal_sequential(
     control: &VariantStats,
 ) -> Option<SequentialLift> {
     let n = |s: &VariantStats| s.users.max(0) as u64;
-    let (effect, decisive) = match goal {
+    match goal {
         GoalMetric::Conversion => {
-            let moments =
-                |s: &VariantStats| ArmMoments::proportion(n(s), s.conversions.max(0) as u64);
-            let decisive =
-                |s: &VariantStats| metric_results::rate_decisive(n(s), s.conversions.max(0) as u64);
-            (
-                RelativeEffect::between(&moments(variant), &moments(control))?,
-                decisive(variant) && decisive(control),
-            )
+            let rate = |s: &VariantStats| (n(s), s.conversions.max(0) as u64);
+            metric_results::rates_sequential(rate(variant), rate(control))
         }
         GoalMetric::Revenue => {
             let arm =
                 |s: &VariantStats| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq);
-            (
-                gaussian::effect(&arm(variant), &arm(control))?,
-                n(variant).min(n(control)) >= crate::stats::sequential::MIN_EVENTS_PER_ARM,
-            )
+            metric_results::means_sequential(&arm(variant), &arm(control))
         }
-    };
-    metric_results::sequential_lift(&effect, n(variant) + n(control), decisive)
+    }
 }
 
 /// The guardrail the variant at `leader` fails most surely, if any.
@@ -780,20 +767,7 @@ fn revenue_metric(stats: &[VariantStats], control: usize) -> GoalComparison {
             .into_iter()
             .map(finite)
             .collect(),
-        p_value: arms
-            .iter()
-            .map(|a| match (c.per_user_variance(), a.per_user_variance()) {
-                (Some(vc), Some(va)) => Some(frequentist::welch_p_value(
-                    c.n,
-                    c.mean(),
-                    vc,
-                    a.n,
-                    a.mean(),
-                    va,
-                )),
-                _ => None,
-            })
-            .collect(),
+        p_value: arms.iter().map(|a| gaussian::welch_p_value(a, c)).collect(),
     }
 }
 

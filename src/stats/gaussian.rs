@@ -184,6 +184,19 @@ pub(super) fn chance_beyond(variant: &MeanPosterior, control: &MeanPosterior, be
     }
 }
 
+/// Welch's two-sided p-value of the difference of two arms' means (`None` while either has
+/// no variance estimate).
+pub fn welch_p_value(variant: &MeanPosterior, control: &MeanPosterior) -> Option<f64> {
+    Some(super::frequentist::welch_p_value(
+        control.n,
+        control.mean(),
+        control.per_user_variance()?,
+        variant.n,
+        variant.mean(),
+        variant.per_user_variance()?,
+    ))
+}
+
 /// The relative effect Δ = μ_T/μ_C − 1 of [`lift`] as a [`RelativeEffect`] (the path mean
 /// metrics share with ratio metrics), with gbstats' Welch degrees of freedom for its
 /// p-value (∞, the normal, when a variance is known). `None` when either arm is

@@ -6,15 +6,17 @@ use super::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Timestamptz};
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
 
 /// One tracked metric's sums in one variant (summed over the writers' shards), with the
-/// metric's version and the version its values reflect. `variant_id` is `None` for a metric
+/// metric's type, its version and the version its values reflect. `variant_id` is `None` for a metric
 /// with no statistics yet.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
 pub struct MetricSumRow {
     #[diesel(sql_type = BigInt)]
     pub metric_id: i64,
+    #[diesel(sql_type = Text)]
+    pub metric_type: String,
     #[diesel(sql_type = BigInt)]
     pub version: i64,
     #[diesel(sql_type = BigInt)]
@@ -36,13 +38,13 @@ pub fn tracked_metric_sums(
     experiment_id: i64,
 ) -> Result<Vec<MetricSumRow>, StoreError> {
     Ok(diesel::sql_query(
-        "SELECT tm.metric_id, m.version, tm.computed_version, s.variant_id, \
+        "SELECT tm.metric_id, m.type AS metric_type, m.version, tm.computed_version, s.variant_id, \
            coalesce(sum(s.users), 0)::int8 AS users, coalesce(sum(s.total), 0) AS total, \
            coalesce(sum(s.total_sq), 0) AS total_sq \
          FROM tracked_metrics tm JOIN metrics m ON m.id = tm.metric_id \
          LEFT JOIN metric_stats s ON s.experiment_id = tm.experiment_id AND s.metric_id = tm.metric_id \
          WHERE tm.experiment_id = $1 \
-         GROUP BY tm.metric_id, m.version, tm.computed_version, s.variant_id \
+         GROUP BY tm.metric_id, m.type, m.version, tm.computed_version, s.variant_id \
          ORDER BY tm.metric_id, s.variant_id",
     )
     .bind::<BigInt, _>(experiment_id)
