@@ -162,6 +162,9 @@ fn traffic_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
             Some("No verdict is given before every variant has this many users. Empty: 100.")),
             &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
         (radio_field(&f(errors, "analysis", "What decides the verdict", None), &form.analysis, ANALYSES))
+        (text_field(&f(errors, "cuped", "CUPED lookback",
+            Some("Adjust conversion and mean metrics for each user's activity in this window before their assignment (narrower intervals, same estimate). `off` turns it off. Empty: 14d.")),
+            &form.cuped, InputOptions::default()))
     }
 }
 
@@ -383,6 +386,9 @@ pub fn edit_page(view: &EditView) -> Markup {
                         Some("No verdict before every variant has this many users.")),
                         &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
                     (radio_field(&f(errors, "analysis", "What decides the verdict", None), &form.analysis, ANALYSES))
+                    (text_field(&f(errors, "cuped", "CUPED lookback",
+                        Some("Adjust conversion and mean metrics for each user's activity in this window before their assignment (narrower intervals, same estimate). `off` turns it off. Empty: 14d.")),
+                        &form.cuped, InputOptions::default()))
                 }
                 @if e.status == Status::Draft {
                     fieldset.group #goal { legend { "Goal" } (draft_goal_select(e, form, errors, view.metrics)) }

@@ -136,6 +136,8 @@ pub struct ExperimentForm {
     pub min_users_per_arm: String,
     /// `bayesian` or `sequential`.
     pub analysis: String,
+    /// CUPED lookback (`14d`), `off`, or empty for the default.
+    pub cuped: String,
     /// Context attributes, separated by commas (fixed once created).
     pub context: String,
     pub variants: Vec<VariantRow>,
@@ -169,6 +171,7 @@ impl Default for ExperimentForm {
             floor: String::new(),
             min_users_per_arm: String::new(),
             analysis: "bayesian".into(),
+            cuped: String::new(),
             context: String::new(),
             variants: vec![
                 VariantRow {

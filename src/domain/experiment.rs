@@ -1,5 +1,6 @@
 //! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
 
+use super::cuped::{Cuped, CupedDraft};
 use super::metric::{
     Duration, MAX_GUARDRAILS, MAX_SECONDARY_METRICS, MeanOf, MetricDefinition, MetricSpec,
     MetricType,
@@ -331,6 +332,10 @@ pub struct ExperimentDraft {
     /// What decides the verdict (default `bayesian`).
     #[serde(default)]
     pub analysis: Option<Analysis>,
+    /// Regression adjustment on pre-assignment data: `{"lookback": "14d"}` (the default),
+    /// `true` or `false`.
+    #[serde(default)]
+    pub cuped: Option<CupedDraft>,
     /// Pinned rules, checked in order before the experiment: the first whose segment the user
     /// matches decides the variant, and the user is not part of the experiment.
     #[serde(default, rename = "rules")]
@@ -374,6 +379,9 @@ pub struct ExperimentSpec {
     pub min_users_per_arm: u32,
     /// What decides the verdict.
     pub analysis: Analysis,
+    /// CUPED: the lookback window before each assignment, or `false`.
+    #[schema(value_type = serde_json::Value)]
+    pub cuped: Cuped,
     /// Pinned rules: segment → variant, checked in order before the experiment.
     #[serde(rename = "rules")]
     pub pinned_rules: Vec<PinnedRule>,
@@ -417,6 +425,8 @@ pub struct ExperimentPatch {
     pub floor: Option<f64>,
     pub min_users_per_arm: Option<u32>,
     pub analysis: Option<Analysis>,
+    /// `{"lookback": "7d"}`, `true` or `false`; a new window recomputes the covariates.
+    pub cuped: Option<CupedDraft>,
     /// Replaces the pinned rules (`[]` removes them).
     #[serde(rename = "rules")]
     pub pinned_rules: Option<Vec<PinnedRule>>,
@@ -441,6 +451,7 @@ impl ExperimentPatch {
             floor,
             min_users_per_arm,
             analysis,
+            cuped,
             pinned_rules,
             layer,
             metrics: _,
@@ -453,6 +464,7 @@ impl ExperimentPatch {
             && floor.is_none()
             && min_users_per_arm.is_none()
             && analysis.is_none()
+            && cuped.is_none()
             && pinned_rules.is_none()
             && layer.is_none()
     }
@@ -674,6 +686,10 @@ impl ExperimentDraft {
         check_context(&self.context)?;
         self.metrics.check(library)?;
         let goal = resolve_goal(self.goal, &self.metrics, self.kind, library)?;
+        let cuped = match &self.cuped {
+            Some(draft) => draft.validate()?,
+            None => Cuped::default(),
+        };
 
         let variants = self
             .variants
@@ -701,6 +717,7 @@ impl ExperimentDraft {
             floor,
             min_users_per_arm,
             analysis: self.analysis.unwrap_or(Analysis::Bayesian),
+            cuped,
             pinned_rules: self.pinned_rules,
             layer: self.layer,
             context: self.context,
@@ -856,6 +873,9 @@ impl ExperimentSpec {
         }
         if let Some(analysis) = patch.analysis {
             spec.analysis = analysis;
+        }
+        if let Some(cuped) = &patch.cuped {
+            spec.cuped = cuped.validate()?;
         }
         if let Some(rules) = patch.pinned_rules {
             check_pinned_rules(&rules, |k| spec.variant_index(k).is_some())?;

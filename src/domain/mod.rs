@@ -30,6 +30,7 @@ macro_rules! str_enum {
 
 mod audit;
 mod conflict;
+mod cuped;
 mod erasure;
 mod experiment;
 #[cfg(test)]
@@ -46,6 +47,7 @@ mod webhook;
 
 pub use audit::AuditEntry;
 pub use conflict::Conflict;
+pub use cuped::{Cuped, CupedDraft};
 pub use erasure::Erased;
 pub use experiment::{
     Analysis, Dimension, Experiment, ExperimentDraft, ExperimentMetrics, ExperimentPatch,

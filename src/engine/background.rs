@@ -72,6 +72,12 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         recompute_once,
     ));
+    loops.spawn(every(
+        tokio::time::interval(settings.refresh_interval),
+        engine.clone(),
+        shutdown.clone(),
+        covariates_once,
+    ));
     // Guardrails and decisions: every five refreshes (a second's results change little).
     loops.spawn(every(
         tokio::time::interval(settings.refresh_interval * 5),
@@ -146,6 +152,14 @@ async fn recompute_once(engine: Engine) {
         Ok(0) => {}
         Ok(n) => tracing::info!(metrics = n, "recomputed metrics from the raw rows"),
         Err(e) => tracing::warn!(error = %e, "recomputing metrics failed; will retry"),
+    }
+}
+
+async fn covariates_once(engine: Engine) {
+    match engine.compute_covariates().await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(pages = n, "computed CUPED covariates"),
+        Err(e) => tracing::warn!(error = %e, "computing CUPED covariates failed; will retry"),
     }
 }
 

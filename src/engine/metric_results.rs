@@ -7,9 +7,10 @@
 //! model (Welch's test); ratios the delta method with the numerator–denominator covariance
 //! (gbstats' `RatioStatistic`).
 
-use super::metric_sums::{Arms, MetricInput};
-use crate::domain::{Direction, MetricRole, MetricType};
+use super::metric_sums::{Arms, Covariates, MetricInput};
+use crate::domain::{Direction, Duration, MetricRole, MetricType};
 use crate::stats::beta::{self, BetaPosterior};
+use crate::stats::cuped::{self, CupedSums};
 use crate::stats::effect::{ArmMoments, RelativeEffect};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::ratio::{self, RatioStats};
@@ -67,7 +68,27 @@ pub struct MetricResults {
     pub status: Option<GuardrailStatus>,
     /// The metric is being (re)computed from the raw rows: its figures are partial.
     pub computing: bool,
+    /// CUPED: how the comparisons were adjusted for pre-assignment activity (`null`: not
+    /// adjusted, e.g. a ratio or retention metric, CUPED off, or no pre-assignment data).
+    pub cuped: Option<CupedAdjustment>,
     pub variants: Vec<MetricVariant>,
+}
+
+/// A metric's CUPED adjustment: its lift, chance to beat control, p-values, sequential view,
+/// chance of harm, probability best and expected loss come from the adjusted values; `value`
+/// stays the observed one.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CupedAdjustment {
+    /// The window before each assignment the covariate covers, e.g. `14d`.
+    #[schema(value_type = String)]
+    pub lookback: Duration,
+    /// The regression coefficient of the value on the covariate, pooled over the variants.
+    pub theta: f64,
+    /// The share of the per-user variance the adjustment removed (ρ²): intervals narrow by
+    /// 1 − √(1 − this).
+    pub variance_reduction: f64,
+    /// Users with activity in the window (everyone else counts with a covariate of 0).
+    pub users_with_pre_data: u64,
 }
 
 /// One metric in one variant.
@@ -140,7 +161,18 @@ fn compare_one(
     let decrease = input.direction == Direction::Decrease;
     let goal = input.role == MetricRole::Goal;
     let guardrail = input.role == MetricRole::Guardrail;
-    let cmp = Comparison::of(&input.arms, control, level, decrease, input.threshold, goal);
+    let mut cmp = Comparison::of(&input.arms, control, level, decrease, input.threshold, goal);
+    let cuped = input.covariates.as_ref().and_then(|covariates| {
+        cmp.adjust(
+            &input.arms,
+            covariates,
+            control,
+            level,
+            decrease,
+            input.threshold,
+            goal,
+        )
+    });
     let variants: Vec<MetricVariant> = variant_keys
         .iter()
         .enumerate()
@@ -182,6 +214,7 @@ fn compare_one(
                 .unwrap_or(GuardrailStatus::Ok)
         }),
         computing: input.computing,
+        cuped,
         variants,
     }
 }
@@ -394,6 +427,100 @@ impl Comparison {
             best,
             loss,
         }
+    }
+}
+
+impl Comparison {
+    /// Replaces the comparisons against control by their CUPED-adjusted versions (see
+    /// `stats::cuped`), with one θ pooled over every variant; `None` (and nothing changed)
+    /// for a ratio or retention metric, or when the covariate has no spread.
+    #[allow(clippy::too_many_arguments)]
+    fn adjust(
+        &mut self,
+        arms: &Arms,
+        covariates: &Covariates,
+        control: usize,
+        level: f64,
+        decrease: bool,
+        threshold: f64,
+        goal: bool,
+    ) -> Option<CupedAdjustment> {
+        let (kind, sums): (cuped::Kind, Vec<CupedSums>) = match arms {
+            Arms::Proportions(counts) => (
+                cuped::Kind::Proportion,
+                counts
+                    .iter()
+                    .zip(&covariates.arms)
+                    .map(|(&(n, c), x)| CupedSums {
+                        n,
+                        y: c as f64,
+                        y_sq: c as f64,
+                        x: x.x,
+                        x_sq: x.x_sq,
+                        xy: x.xy,
+                    })
+                    .collect(),
+            ),
+            Arms::Means(means) => (
+                cuped::Kind::Mean,
+                means
+                    .iter()
+                    .zip(&covariates.arms)
+                    .map(|(m, x)| CupedSums {
+                        n: m.n,
+                        y: m.sum,
+                        y_sq: m.sum_sq,
+                        x: x.x,
+                        x_sq: x.x_sq,
+                        xy: x.xy,
+                    })
+                    .collect(),
+            ),
+            Arms::Ratios(_) => return None,
+        };
+        let theta = cuped::theta(kind, &sums);
+        if theta == 0.0 {
+            return None;
+        }
+        let c = &sums[control];
+        let effects: Vec<Option<RelativeEffect>> = sums
+            .iter()
+            .map(|arm| cuped::effect(kind, arm, c, theta))
+            .collect();
+        let decisive = |arm: &CupedSums| match kind {
+            cuped::Kind::Proportion => rate_decisive(arm.n, arm.y as u64),
+            cuped::Kind::Mean => arm.n >= sequential::MIN_EVENTS_PER_ARM,
+        };
+        for (i, (arm, effect)) in sums.iter().zip(&effects).enumerate() {
+            if i == control {
+                continue;
+            }
+            self.lift[i] = effect.map(|e| e.interval(level));
+            self.chance[i] = effect.map_or(0.5, |e| e.chance_to_beat(decrease));
+            self.p_value[i] = effect.map(|e| e.p_value());
+            self.harm[i] = effect.map_or(0.5, |e| e.chance_of_harm(threshold, decrease));
+            self.sequential[i] =
+                effect.and_then(|e| sequential_lift(&e, arm.n + c.n, decisive(arm) && decisive(c)));
+        }
+        if goal {
+            let normals: Vec<MeanPosterior> = sums
+                .iter()
+                .map(|arm| {
+                    let (mean, variance) = cuped::adjusted_arm(kind, arm, &sums, theta);
+                    orient(
+                        &MeanPosterior::with_known_variance(arm.n, mean * arm.n as f64, variance),
+                        decrease,
+                    )
+                })
+                .collect();
+            (self.best, self.loss) = best_and_loss(&normals);
+        }
+        Some(CupedAdjustment {
+            lookback: covariates.lookback,
+            theta,
+            variance_reduction: cuped::variance_reduction(kind, &sums, theta),
+            users_with_pre_data: covariates.arms.iter().map(|a| a.users).sum(),
+        })
     }
 }
 

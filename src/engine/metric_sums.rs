@@ -5,10 +5,12 @@
 //! values when results are read.
 
 use crate::domain::{
-    Cap, Direction, Experiment, Metric, MetricDefinition, MetricKey, MetricRole, MetricType,
+    Cap, Direction, Duration, Experiment, Metric, MetricDefinition, MetricKey, MetricRole,
+    MetricType,
 };
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::ratio::RatioStats;
+use crate::store::covariates;
 use crate::store::metric_sums::{self, MetricSumRow, VariantSums};
 use crate::store::{StoreError, VariantStats};
 use chrono::{DateTime, Utc};
@@ -30,6 +32,27 @@ pub struct MetricInput {
     /// The stored values lag the metric's definition: it is being computed from the raw rows.
     pub computing: bool,
     pub arms: Arms,
+    /// CUPED: the pre-assignment covariate's sums, when the experiment adjusts this metric
+    /// and they have been computed.
+    pub covariates: Option<Covariates>,
+}
+
+/// A metric's pre-assignment covariate per variant, in the experiment's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Covariates {
+    pub lookback: Duration,
+    pub arms: Vec<CovariateArm>,
+}
+
+/// Sums over one variant's users who had activity in the lookback window (every other user
+/// has x = 0 and adds nothing to them).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CovariateArm {
+    pub users: u64,
+    pub x: f64,
+    pub x_sq: f64,
+    /// Σ x·y, y the user's value after the assignment.
+    pub xy: f64,
 }
 
 /// Per variant, in the experiment's order.
@@ -78,6 +101,7 @@ pub fn load(
         let Some(metric) = library.get(key) else {
             continue;
         };
+        let (arms, cap) = reader.arms(conn, metric, now)?;
         out.push(MetricInput {
             key: key.to_string(),
             name: metric.spec.name.clone(),
@@ -86,7 +110,8 @@ pub fn load(
             role,
             threshold,
             computing: reader.computing(metric),
-            arms: reader.arms(conn, metric, now)?,
+            arms,
+            covariates: reader.covariates(conn, metric, cap)?,
         });
     }
     Ok(out)
@@ -169,14 +194,16 @@ impl Reader<'_> {
         })
     }
 
+    /// The metric's statistics per variant, and the percentile cap its values were held to.
     fn arms(
         &self,
         conn: &mut PgConnection,
         metric: &Metric,
         now: DateTime<Utc>,
-    ) -> Result<Arms, StoreError> {
+    ) -> Result<(Arms, Option<f64>), StoreError> {
         let id = self.experiment.id;
-        Ok(match &metric.spec.definition {
+        let mut cap = None;
+        let arms = match &metric.spec.definition {
             MetricDefinition::Conversion { .. } => {
                 let part = self.part(conn, metric)?;
                 Arms::Proportions(
@@ -208,6 +235,7 @@ impl Reader<'_> {
             }
             MetricDefinition::Mean { .. } => {
                 let part = self.part(conn, metric)?;
+                cap = part.cap;
                 Arms::Means(
                     self.users
                         .iter()
@@ -225,7 +253,10 @@ impl Reader<'_> {
                 let (Some(x_metric), Some(y_metric)) =
                     (self.library.get(numerator), self.library.get(denominator))
                 else {
-                    return Ok(Arms::Ratios(vec![RatioStats::default(); self.users.len()]));
+                    return Ok((
+                        Arms::Ratios(vec![RatioStats::default(); self.users.len()]),
+                        None,
+                    ));
                 };
                 let x = self.part(conn, x_metric)?;
                 let y = self.part(conn, y_metric)?;
@@ -253,7 +284,46 @@ impl Reader<'_> {
                         .collect(),
                 )
             }
-        })
+        };
+        Ok((arms, cap))
+    }
+
+    /// The covariate sums of a conversion or mean metric of an experiment with CUPED on, once
+    /// the background has computed some (see `engine::covariates`); `cap` holds y to a
+    /// percentile cap as the metric's statistics do.
+    fn covariates(
+        &self,
+        conn: &mut PgConnection,
+        metric: &Metric,
+        cap: Option<f64>,
+    ) -> Result<Option<Covariates>, StoreError> {
+        let Some(lookback) = self.experiment.spec.cuped.lookback() else {
+            return Ok(None);
+        };
+        let adjustable = matches!(
+            metric.spec.definition,
+            MetricDefinition::Conversion { .. } | MetricDefinition::Mean { .. }
+        );
+        let computed = self.sums.iter().any(|r| {
+            r.metric_id == metric.id
+                && r.covariates_through.is_some()
+                && r.covariates_lookback == Some(lookback.seconds())
+        });
+        if !adjustable || !computed {
+            return Ok(None);
+        }
+        let mut arms = vec![CovariateArm::default(); self.users.len()];
+        for row in covariates::covariate_sums(conn, self.experiment.id, metric.id, cap)? {
+            if let Some(i) = self.position(row.variant_id) {
+                arms[i] = CovariateArm {
+                    users: row.users.max(0) as u64,
+                    x: row.x,
+                    x_sq: row.x_sq,
+                    xy: row.xy,
+                };
+            }
+        }
+        Ok(Some(Covariates { lookback, arms }))
     }
 }
 

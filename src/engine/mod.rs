@@ -20,6 +20,7 @@ mod consent;
 pub mod context;
 pub mod context_results;
 pub mod counting;
+mod covariates;
 mod decisions;
 mod error;
 pub mod export;

@@ -610,6 +610,7 @@ fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Er
     audit::audited(conn, &job.actor, "user.erase", |conn| {
         let erased = store::delete_user(conn, &job.user_id, job.user_key, shard)?;
         erase_metric_values(conn, &job.user_id, shard)?;
+        store::covariates::delete_user_covariates(conn, &job.user_id)?;
         Ok(Change {
             target: hashing::audit_user(&job.user_id),
             before: None,

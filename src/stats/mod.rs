@@ -30,6 +30,7 @@
 
 pub mod beta;
 pub mod contextual;
+pub mod cuped;
 pub mod direction;
 pub mod effect;
 pub mod frequentist;

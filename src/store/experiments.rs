@@ -6,7 +6,7 @@ use super::models::{ExperimentRow, NewExperimentRow, NewVariantRow, VariantRow};
 use super::schema::metrics;
 use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
-    Analysis, Conflict, Dimension, Duration, EventName, Experiment, ExperimentKey,
+    Analysis, Conflict, Cuped, Dimension, Duration, EventName, Experiment, ExperimentKey,
     ExperimentMetrics, ExperimentSpec, Goal, GoalCounting, GoalMetric, Kind, Layer, PinnedRule,
     Status, Targeting, Variant, VariantKey,
 };
@@ -82,6 +82,7 @@ fn to_domain(
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
             analysis: Analysis::parse(&row.analysis)
                 .ok_or_else(|| corrupt("analysis", &row.analysis))?,
+            cuped: Cuped::from_seconds(row.cuped_lookback_seconds),
             pinned_rules: rules,
             layer,
             context: row.context,
@@ -144,6 +145,7 @@ pub fn insert_experiment(
                 floor: spec.floor,
                 min_users_per_arm: spec.min_users_per_arm as i32,
                 analysis: spec.analysis.as_str(),
+                cuped_lookback_seconds: spec.cuped.lookback().map(|d| d.seconds()),
                 rules: serde_json::to_value(&spec.pinned_rules).expect("rules serialize"),
                 layer: spec
                     .layer
@@ -269,6 +271,7 @@ pub fn update_experiment<E>(
                 experiments::floor.eq(spec.floor),
                 experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
                 experiments::analysis.eq(spec.analysis.as_str()),
+                experiments::cuped_lookback_seconds.eq(spec.cuped.lookback().map(|d| d.seconds())),
                 experiments::targeting.eq(targeting),
                 experiments::rules
                     .eq(serde_json::to_value(&spec.pinned_rules).expect("rules serialize")),

@@ -30,6 +30,11 @@ pub struct MetricSumRow {
     pub total: f64,
     #[diesel(sql_type = Double)]
     pub total_sq: f64,
+    /// CUPED: every user assigned up to here has their covariate, computed with this lookback.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub covariates_through: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub covariates_lookback: Option<i64>,
 }
 
 /// The sums of every metric an experiment tracks, by metric and variant.
@@ -40,11 +45,12 @@ pub fn tracked_metric_sums(
     Ok(diesel::sql_query(
         "SELECT tm.metric_id, m.type AS metric_type, m.version, tm.computed_version, s.variant_id, \
            coalesce(sum(s.users), 0)::int8 AS users, coalesce(sum(s.total), 0) AS total, \
-           coalesce(sum(s.total_sq), 0) AS total_sq \
+           coalesce(sum(s.total_sq), 0) AS total_sq, tm.covariates_through, tm.covariates_lookback \
          FROM tracked_metrics tm JOIN metrics m ON m.id = tm.metric_id \
          LEFT JOIN metric_stats s ON s.experiment_id = tm.experiment_id AND s.metric_id = tm.metric_id \
          WHERE tm.experiment_id = $1 \
-         GROUP BY tm.metric_id, m.type, m.version, tm.computed_version, s.variant_id \
+         GROUP BY tm.metric_id, m.type, m.version, tm.computed_version, s.variant_id, \
+           tm.covariates_through, tm.covariates_lookback \
          ORDER BY tm.metric_id, s.variant_id",
     )
     .bind::<BigInt, _>(experiment_id)

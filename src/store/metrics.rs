@@ -375,6 +375,7 @@ fn forget_tracked(
     }
     delete_from!(metric_values);
     delete_from!(metric_stats);
+    super::covariates::forget(conn, experiment_id, metric_id)?;
     delete_from!(tracked_metrics);
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod batch;
+pub mod covariates;
 pub mod decisions;
 mod experiments;
 pub mod export;

@@ -38,10 +38,12 @@ pub struct ExperimentRow {
     pub goal_from_seconds: Option<i64>,
     pub goal_to_seconds: Option<i64>,
     pub analysis: String,
+    pub cuped_lookback_seconds: Option<i64>,
 }
 
+/// `None` is written as NULL, not the column's default: CUPED off is a NULL lookback.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = experiments)]
+#[diesel(table_name = experiments, treat_none_as_default_value = false)]
 pub struct NewExperimentRow<'a> {
     pub key: &'a str,
     pub name: &'a str,
@@ -65,6 +67,7 @@ pub struct NewExperimentRow<'a> {
     pub goal_from_seconds: Option<i64>,
     pub goal_to_seconds: Option<i64>,
     pub analysis: &'a str,
+    pub cuped_lookback_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

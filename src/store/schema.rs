@@ -32,6 +32,7 @@ diesel::table! {
         goal_from_seconds -> Nullable<Int8>,
         goal_to_seconds -> Nullable<Int8>,
         analysis -> Text,
+        cuped_lookback_seconds -> Nullable<Int8>,
     }
 }
 

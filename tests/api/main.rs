@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod bandit;
 mod contextual;
+mod cuped;
 mod dashboard;
 mod erasure_audit;
 mod experiments;

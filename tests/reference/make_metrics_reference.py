@@ -22,6 +22,10 @@ the output is deterministic). Nothing here calls the Rust code:
 - Always-valid analysis: gbstats' SequentialTwoSidedTTest (the asymptotic confidence sequence
   of Waudby-Smith et al. 2023 and its e-value p-value) at its defaults, alpha 0.05 and tuning
   N* = 5000, on the same statistics.
+- CUPED: gbstats' RegressionAdjustedStatistic (post and pre ProportionStatistic or
+  SampleMeanStatistic with the post-pre sum of products) through the same three tests, which
+  pool theta over the two arms (compute_theta); simulated users with correlated pre and post
+  values (numpy seed 2013).
 - Multiple comparisons: statsmodels.stats.multitest.multipletests, methods fdr_bh and holm.
 - Student t quantiles and tails at the degrees of freedom the tests reach (to 4e14): Newton
   on make_reference.py's series t_sf, 50 digits (tails at 160 digits, since t_sf forms them
@@ -42,7 +46,12 @@ import sys
 import numpy as np
 from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig
 from gbstats.frequentist.tests import SequentialTwoSidedTTest, TwoSidedTTest
-from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
+from gbstats.models.statistics import (
+    ProportionStatistic,
+    RatioStatistic,
+    RegressionAdjustedStatistic,
+    SampleMeanStatistic,
+)
 from scipy.stats import t as student_t
 from statsmodels.stats.multitest import multipletests
 
@@ -261,6 +270,58 @@ def proportion_cases():
     ]
 
 
+def cuped_case(name, kind, control, variant, decrease_is_good=False):
+    """CUPED: gbstats' RegressionAdjustedStatistic of a post statistic y and a pre statistic x
+    per arm; its tests compute theta pooled over the two arms (compute_theta)."""
+    def stat(arm):
+        if kind == "proportion":
+            post = ProportionStatistic(n=arm["n"], sum=arm["y"])
+            pre = ProportionStatistic(n=arm["n"], sum=arm["x"])
+        else:
+            post = SampleMeanStatistic(n=arm["n"], sum=arm["y"], sum_squares=arm["y_sq"])
+            pre = SampleMeanStatistic(n=arm["n"], sum=arm["x"], sum_squares=arm["x_sq"])
+        return RegressionAdjustedStatistic(
+            n=arm["n"], post_statistic=post, pre_statistic=pre,
+            post_pre_sum_of_products=arm["xy"], theta=0)
+    out = {"name": name, "kind": kind, "control": control, "variant": variant}
+    sc, sv = stat(control), stat(variant)
+    out.update(compare(sc, sv, decrease_is_good))
+    # compare() made the tests set theta on the statistics
+    out["theta"] = float(stat_theta(stat(control), stat(variant)))
+    return out
+
+
+def stat_theta(a, b):
+    from gbstats.models.statistics import compute_theta
+    return compute_theta(a, b)
+
+
+def cuped_sums(rng, n, rho, lift, kind, base):
+    """Sums of n users whose pre and post values correlate (about rho)."""
+    z_pre = rng.standard_normal(n)
+    z_post = rho * z_pre + np.sqrt(1 - rho ** 2) * rng.standard_normal(n)
+    if kind == "proportion":
+        x = (z_pre > 1.2).astype(float)
+        y = (z_post > 1.2 - lift).astype(float)
+    else:
+        x = np.maximum(0.0, base + 4.0 * z_pre)
+        y = np.maximum(0.0, base * (1 + lift) + 4.0 * z_post)
+    return {"n": int(n), "y": float(y.sum()), "y_sq": float((y * y).sum()),
+            "x": float(x.sum()), "x_sq": float((x * x).sum()), "xy": float((x * y).sum())}
+
+
+def cuped_cases():
+    rng = np.random.default_rng(2013)
+    return [
+        cuped_case("mean, rho 0.7", "mean", cuped_sums(rng, 4000, 0.7, 0.0, "mean", 10.0),
+                   cuped_sums(rng, 4100, 0.7, 0.03, "mean", 10.0)),
+        cuped_case("mean, rho 0.3, decrease is good", "mean", cuped_sums(rng, 900, 0.3, 0.0, "mean", 5.0),
+                   cuped_sums(rng, 800, 0.3, -0.05, "mean", 5.0), decrease_is_good=True),
+        cuped_case("conversion, rho 0.6", "proportion", cuped_sums(rng, 20000, 0.6, 0.0, "proportion", 0),
+                   cuped_sums(rng, 20000, 0.6, 0.05, "proportion", 0)),
+    ]
+
+
 # ---------------------------------------------------------------------------
 # statsmodels multipletests
 # ---------------------------------------------------------------------------
@@ -368,6 +429,7 @@ def main():
         "ratio": ratio_cases(),
         "mean": mean_cases(),
         "proportion": proportion_cases(),
+        "cuped": cuped_cases(),
         "multiple": multiple_cases(),
         "harm_beta": harm_cases(),
         "student_t": student_t_cases(),

@@ -9,6 +9,7 @@
 
 use posterior::stats::INTERVAL_LEVEL;
 use posterior::stats::beta::BetaPosterior;
+use posterior::stats::cuped::{self, CupedSums};
 use posterior::stats::direction;
 use posterior::stats::effect::{ArmMoments, RelativeEffect};
 use posterior::stats::gaussian::{self, MeanPosterior};
@@ -198,6 +199,44 @@ fn mean_metrics_match_gbstats() {
     }
     errors.report();
     legacy.report();
+}
+
+#[test]
+fn cuped_adjusted_effects_match_gbstats() {
+    let data = load("metrics.json");
+    let mut errors = EffectErrors::new("CUPED");
+    let mut theta_errors = ErrorStats::new("CUPED: theta pooled over the arms");
+    let sums = |v: &Value| CupedSums {
+        n: v["n"].as_u64().unwrap(),
+        y: num(&v["y"]),
+        y_sq: num(&v["y_sq"]),
+        x: num(&v["x"]),
+        x_sq: num(&v["x_sq"]),
+        xy: num(&v["xy"]),
+    };
+    let cases = cases(&data, "cuped");
+    assert!(cases.len() >= 3);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let kind = match case["kind"].as_str().unwrap() {
+            "proportion" => cuped::Kind::Proportion,
+            _ => cuped::Kind::Mean,
+        };
+        let (control, variant) = (sums(&case["control"]), sums(&case["variant"]));
+        let theta = cuped::theta(kind, &[control, variant]);
+        let (_, rel) = theta_errors.add(theta, num(&case["theta"]), name);
+        assert!(
+            rel < GBSTATS_REL,
+            "{name}: theta {theta} against {}",
+            case["theta"]
+        );
+        assert!(theta != 0.0, "{name}: the case must adjust");
+        let effect = cuped::effect(kind, &variant, &control, theta).expect("an effect");
+        let decrease_is_good = case["decrease_is_good"].as_bool().unwrap();
+        errors.check(&effect, effect.chance_to_beat(decrease_is_good), case);
+    }
+    errors.report();
+    theta_errors.report();
 }
 
 #[test]

@@ -4,9 +4,9 @@ use super::numbers::{parse_count, parse_percent, percent_text};
 use super::rows::FormData;
 use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rules};
 use crate::domain::{
-    Analysis, Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey, ExperimentMetrics,
-    ExperimentPatch, Goal, GoalMetric, Guardrail, GuardrailAction, Kind, Layer, LayerKey,
-    MetricKey, PinnedRule, SegmentKey, Status, Targeting, ValidationError, VariantDraft,
+    Analysis, CupedDraft, Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey,
+    ExperimentMetrics, ExperimentPatch, Goal, GoalMetric, Guardrail, GuardrailAction, Kind, Layer,
+    LayerKey, MetricKey, PinnedRule, SegmentKey, Status, Targeting, ValidationError, VariantDraft,
     VariantKey, Violation,
 };
 use crate::templates::form_values::{
@@ -70,6 +70,7 @@ pub fn read(form: &FormData) -> ExperimentForm {
         floor: form.get("floor").into(),
         min_users_per_arm: form.get("min_users_per_arm").into(),
         analysis: form.get("analysis").into(),
+        cuped: form.get("cuped").into(),
         context: form.get("context").into(),
         variants: variants.into_values().collect(),
         rules: read_rows(form, "rule"),
@@ -129,6 +130,10 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
         },
         min_users_per_arm: spec.min_users_per_arm.to_string(),
         analysis: spec.analysis.as_str().into(),
+        cuped: match spec.cuped.lookback() {
+            Some(d) => d.to_string(),
+            None => CUPED_OFF.into(),
+        },
         context: spec.context.join(", "),
         variants: spec
             .variants
@@ -240,6 +245,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     };
     let min_users_per_arm = optional_count(form, &mut errors);
     let analysis = analysis(form, &mut errors);
+    let cuped = cuped(form);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
 
@@ -266,6 +272,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         floor,
         min_users_per_arm,
         analysis,
+        cuped,
         pinned_rules,
         layer,
         context: form
@@ -400,6 +407,8 @@ pub fn to_patch(
     let traffic = optional_percent("traffic", &form.traffic, &mut errors);
     let min_users_per_arm = optional_count(form, &mut errors);
     let analysis = analysis(form, &mut errors).filter(|a| *a != spec.analysis);
+    // Only a changed window is sent: a new one recomputes the covariates.
+    let cuped = cuped(form).filter(|c| c.validate().ok() != Some(spec.cuped));
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
     let mut weights = None;
@@ -447,6 +456,7 @@ pub fn to_patch(
         floor,
         min_users_per_arm,
         analysis,
+        cuped,
         pinned_rules: Some(pinned_rules),
         layer: Some(layer),
         metrics,
@@ -562,6 +572,21 @@ fn optional_percent(field: &str, text: &str, errors: &mut FieldErrors) -> Option
     }
     percent(field, text, errors)
 }
+
+/// What the CUPED field says: `off`, a lookback, or nothing (the default). The domain checks
+/// the lookback.
+fn cuped(form: &ExperimentForm) -> Option<CupedDraft> {
+    match form.cuped.trim() {
+        "" => None,
+        CUPED_OFF => Some(CupedDraft::Switch(false)),
+        lookback => Some(CupedDraft::Settings {
+            lookback: lookback.to_string(),
+        }),
+    }
+}
+
+/// The CUPED field's word for "no adjustment".
+const CUPED_OFF: &str = "off";
 
 /// The analysis picked (none picked: the default).
 fn analysis(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<Analysis> {

@@ -1,0 +1,220 @@
+//! CUPED covariates: each assigned user's value of a metric over the lookback window before
+//! the assignment, computed from the raw events page by page of assignments, and the sums
+//! results read (only over users who had pre-assignment activity: the others have x = 0).
+
+use super::StoreError;
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamptz};
+
+/// A declared conversion or mean metric of a started experiment with CUPED on whose
+/// covariates lag: new assignments to cover, or a lookback or definition changed (`stale`).
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct CovariateJob {
+    #[diesel(sql_type = BigInt)]
+    pub experiment_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub metric_id: i64,
+    #[diesel(sql_type = Text)]
+    pub metric_type: String,
+    #[diesel(sql_type = Text)]
+    pub event: String,
+    #[diesel(sql_type = Bool)]
+    pub of_count: bool,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub cap_value: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    pub version: i64,
+    #[diesel(sql_type = BigInt)]
+    pub lookback_seconds: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub through: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Bool)]
+    pub stale: bool,
+}
+
+/// The covariates to compute for users assigned up to `upto`.
+pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<CovariateJob>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT * FROM ( \
+           SELECT tm.experiment_id, m.id AS metric_id, m.type AS metric_type, m.event, m.of_count, \
+             m.cap_value, m.version, e.cuped_lookback_seconds AS lookback_seconds, \
+             tm.covariates_through AS through, \
+             (tm.covariates_lookback IS DISTINCT FROM e.cuped_lookback_seconds \
+              OR tm.covariates_version IS DISTINCT FROM m.version) AS stale \
+           FROM tracked_metrics tm \
+           JOIN metrics m ON m.id = tm.metric_id \
+           JOIN experiments e ON e.id = tm.experiment_id \
+           WHERE e.status <> 'draft' AND e.cuped_lookback_seconds IS NOT NULL \
+             AND m.type IN ('conversion', 'mean') \
+             AND EXISTS (SELECT 1 FROM experiment_metrics em \
+                         WHERE em.experiment_id = tm.experiment_id AND em.metric_id = m.id)) j \
+         WHERE j.stale OR EXISTS (SELECT 1 FROM assignments a WHERE a.experiment_id = j.experiment_id \
+           AND a.assigned_at > coalesce(j.through, '-infinity') AND a.assigned_at <= $1) \
+         ORDER BY j.experiment_id, j.metric_id",
+    )
+    .bind::<Timestamptz, _>(upto)
+    .load(conn)?)
+}
+
+/// Starts a metric's covariates over for the job's lookback and metric version.
+pub fn restart(conn: &mut PgConnection, job: &CovariateJob) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        diesel::sql_query(
+            "DELETE FROM metric_covariates WHERE experiment_id = $1 AND metric_id = $2",
+        )
+        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<BigInt, _>(job.metric_id)
+        .execute(conn)?;
+        diesel::sql_query(
+            "UPDATE tracked_metrics SET covariates_through = NULL, covariates_lookback = $3, \
+             covariates_version = $4 WHERE experiment_id = $1 AND metric_id = $2",
+        )
+        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<BigInt, _>(job.metric_id)
+        .bind::<BigInt, _>(job.lookback_seconds)
+        .bind::<BigInt, _>(job.version)
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+#[derive(QueryableByName)]
+struct Through {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    through: Option<DateTime<Utc>>,
+}
+
+/// Computes the covariates of the next page of at most about `page` users assigned after the
+/// job's mark and up to `upto` (users assigned at the same instant as the page's last one come
+/// with it), and moves the mark; returns the new mark (`None`: nobody left).
+pub fn compute_page(
+    conn: &mut PgConnection,
+    job: &CovariateJob,
+    upto: DateTime<Utc>,
+    page: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let from = job.through.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    conn.transaction(|conn| {
+        let through = diesel::sql_query(
+            "SELECT max(assigned_at) AS through FROM (SELECT assigned_at FROM assignments \
+             WHERE experiment_id = $1 AND assigned_at > $2 AND assigned_at <= $3 \
+             ORDER BY assigned_at LIMIT $4) p",
+        )
+        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<Timestamptz, _>(from)
+        .bind::<Timestamptz, _>(upto)
+        .bind::<BigInt, _>(page)
+        .get_result::<Through>(conn)?
+        .through;
+        let Some(through) = through else {
+            return Ok(None);
+        };
+        // The user's value as the metric counts it (conversion: 1 once anything counted; mean:
+        // the number of events or the sum of their values), held to the value cap.
+        let value = match (job.metric_type.as_str(), job.of_count) {
+            ("conversion", _) => "1.0",
+            (_, true) => "count(*)::float8",
+            _ => "coalesce(sum(e.value), 0)",
+        };
+        diesel::sql_query(format!(
+            "INSERT INTO metric_covariates (experiment_id, metric_id, user_id, variant_id, value) \
+             SELECT a.experiment_id, $2, a.user_id, a.variant_id, \
+               CASE WHEN $6::float8 IS NULL THEN pre.value ELSE least(pre.value, $6) END \
+             FROM assignments a \
+             CROSS JOIN LATERAL (SELECT {value} AS value, count(*) AS events FROM events e \
+               WHERE e.user_id = a.user_id AND e.name = $5 \
+                 AND e.occurred_at >= a.assigned_at - make_interval(secs => $7) \
+                 AND e.occurred_at < a.assigned_at) pre \
+             WHERE a.experiment_id = $1 AND a.assigned_at > $3 AND a.assigned_at <= $4 \
+               AND pre.events > 0 \
+             ON CONFLICT (experiment_id, metric_id, user_id) DO UPDATE SET value = excluded.value"
+        ))
+        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<BigInt, _>(job.metric_id)
+        .bind::<Timestamptz, _>(from)
+        .bind::<Timestamptz, _>(through)
+        .bind::<Text, _>(&job.event)
+        .bind::<Nullable<Double>, _>(job.cap_value)
+        .bind::<Double, _>(job.lookback_seconds as f64)
+        .execute(conn)?;
+        diesel::sql_query(
+            "UPDATE tracked_metrics SET covariates_through = $3, covariates_lookback = $4, \
+             covariates_version = $5 WHERE experiment_id = $1 AND metric_id = $2",
+        )
+        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<BigInt, _>(job.metric_id)
+        .bind::<Timestamptz, _>(through)
+        .bind::<BigInt, _>(job.lookback_seconds)
+        .bind::<BigInt, _>(job.version)
+        .execute(conn)?;
+        Ok(Some(through))
+    })
+}
+
+/// Per (metric, variant) over the users with a covariate: their number, Σx, Σx² and Σxy with
+/// y the user's stored value (held to `caps` for a metric capped at a percentile).
+#[derive(Debug, Clone, Copy, PartialEq, QueryableByName)]
+pub struct CovariateSumRow {
+    #[diesel(sql_type = BigInt)]
+    pub metric_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub variant_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub users: i64,
+    #[diesel(sql_type = Double)]
+    pub x: f64,
+    #[diesel(sql_type = Double)]
+    pub x_sq: f64,
+    #[diesel(sql_type = Double)]
+    pub xy: f64,
+}
+
+/// The covariate sums of one metric of an experiment; `cap` holds y to a percentile cap.
+pub fn covariate_sums(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    metric_id: i64,
+    cap: Option<f64>,
+) -> Result<Vec<CovariateSumRow>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT c.metric_id, c.variant_id, count(*)::int8 AS users, sum(c.value) AS x, \
+           sum(c.value * c.value) AS x_sq, \
+           coalesce(sum(c.value * CASE WHEN $3::float8 IS NULL THEN v.value ELSE least(v.value, $3) END), 0) AS xy \
+         FROM metric_covariates c \
+         LEFT JOIN metric_values v ON v.experiment_id = c.experiment_id \
+           AND v.metric_id = c.metric_id AND v.user_id = c.user_id \
+         WHERE c.experiment_id = $1 AND c.metric_id = $2 \
+         GROUP BY c.metric_id, c.variant_id ORDER BY c.variant_id",
+    )
+    .bind::<BigInt, _>(experiment_id)
+    .bind::<BigInt, _>(metric_id)
+    .bind::<Nullable<Double>, _>(cap)
+    .load(conn)?)
+}
+
+/// Drops a metric's covariates, for one experiment or all (the metric is no longer tracked).
+pub fn forget(
+    conn: &mut PgConnection,
+    experiment_id: Option<i64>,
+    metric_id: i64,
+) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "DELETE FROM metric_covariates WHERE metric_id = $1 \
+         AND ($2::int8 IS NULL OR experiment_id = $2)",
+    )
+    .bind::<BigInt, _>(metric_id)
+    .bind::<Nullable<BigInt>, _>(experiment_id)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a user's covariates (erasure).
+pub fn delete_user_covariates(conn: &mut PgConnection, user_id: &str) -> Result<u64, StoreError> {
+    Ok(
+        diesel::sql_query("DELETE FROM metric_covariates WHERE user_id = $1")
+            .bind::<Text, _>(user_id)
+            .execute(conn)? as u64,
+    )
+}
