@@ -44,6 +44,7 @@ diesel::table! {
         name -> Text,
         payload -> Jsonb,
         weight -> Float8,
+        dropped_at -> Nullable<Timestamptz>,
     }
 }
 
