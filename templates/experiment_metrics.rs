@@ -167,7 +167,7 @@ pub fn secondary_and_guardrails(
         }
         fieldset.group #guardrails .has-error[errors.get("guardrails").is_some()] {
             legend { "Guardrails (optional)" }
-            p.hint { "Up to " (MAX_GUARDRAILS) " metrics that must not get worse. The threshold is the harm that matters, relative to the control: 2 means 2% worse in the metric's bad direction; empty means any harm. A guardrail fires when the sequential test shows that harm at 95% (never on a peek at a p-value); it then alerts, or pauses the experiment. Empty rows are ignored." }
+            p.hint { "Up to " (MAX_GUARDRAILS) " metrics that must not get worse. The threshold is the harm that matters, relative to the control: 2 means 2% worse in the metric's bad direction; empty means any harm. A guardrail fires when the sequential test shows that harm at 95% (never on a peek at a p-value); it then alerts, pauses the experiment, or (bandits only) drops the harmed arm: it takes no new users, its enrolled users keep it. Empty rows are ignored." }
             (field_error("guardrails", errors.get("guardrails")))
             @for (i, row) in form.guardrails.iter().enumerate() {
                 @let metric = format!("guard-{i}-metric");
@@ -180,7 +180,7 @@ pub fn secondary_and_guardrails(
                     @let action = format!("guard-{i}-action");
                     (select_field(&f(errors, &action, "When it fires", None),
                         if row.action.is_empty() { "alert" } else { &row.action },
-                        &[("alert", "Alert: record and show it"), ("pause", "Pause the experiment")]))
+                        &[("alert", "Alert: record and show it"), ("pause", "Pause the experiment"), ("drop", "Bandits: drop the harmed arm")]))
                 }
             }
         }

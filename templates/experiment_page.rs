@@ -298,15 +298,19 @@ fn results_table(view: &ExperimentView) -> Markup {
                     @for (i, v) in r.variants.iter().enumerate() {
                         @let is_control = v.key == r.control;
                         @let is_winner = r.winner.as_deref() == Some(v.key.as_str());
-                        tr id={ "variant-" (v.key) } .control[is_control] .winner[is_winner] {
+                        tr id={ "variant-" (v.key) } .control[is_control] .winner[is_winner] .dropped[v.dropped_at.is_some()] {
                             th scope="row" {
                                 (swatch(i)) " " (v.name)
                                 // The key and the tags on a line of their own keep the column narrow.
-                                @if v.name != v.key || is_control || is_winner {
+                                @if v.name != v.key || is_control || is_winner || v.dropped_at.is_some() {
                                     br;
                                     @if v.name != v.key { code.muted { (v.key) } " " }
                                     @if is_control { span.tag { "control" } " " }
-                                    @if is_winner { span.tag.tag-winner { "winner" } }
+                                    @if is_winner { span.tag.tag-winner { "winner" } " " }
+                                    // Why, with the numbers, is in the list of guardrails that fired.
+                                    @if let Some(at) = v.dropped_at {
+                                        a.tag.tag-dropped href="#guardrail-firings" title={ "Dropped by a guardrail on " (format::utc(at)) ": no new users; enrolled users keep it" } { "dropped" }
+                                    }
                                 }
                             }
                             td.num data-field="weight" { (if live { format::percent(v.weight, 1) } else { format::NONE.into() }) }

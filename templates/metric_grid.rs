@@ -199,6 +199,7 @@ pub fn firings(firings: &[Firing]) -> Markup {
                         ", beyond the threshold of " (format::short_percent(f.threshold)) " (" (format::thousands(f.users)) " users). "
                         @match f.action.as_str() {
                             "pause" => { "The experiment was paused." }
+                            "drop" => { "The arm was dropped: it gets no new users; users already in it keep it." }
                             _ => { "Alert only." }
                         }
                     }

@@ -105,7 +105,7 @@ pub struct Guardrail {
 str_enum!(
     /// What a guardrail does when it fires: `alert` (recorded, audited, shown; the default),
     /// `pause` (the experiment pauses: enrolled users keep their variant, nobody new enters),
-    /// `drop` (bandits: the harmed arm takes no new users; not available yet).
+    /// `drop` (bandits only: the harmed arm takes no new users; its enrolled users keep it).
     GuardrailAction { Alert => "alert", Pause => "pause", Drop => "drop" }
 );
 
@@ -170,10 +170,12 @@ impl ExperimentMetrics {
         out
     }
 
-    /// Checks counts, duplicates, thresholds and that every key is in `library` (a lookup of
-    /// the library as it stands in the caller's transaction).
+    /// Checks counts, duplicates, thresholds, actions (`drop` needs a bandit of `kind`) and
+    /// that every key is in `library` (a lookup of the library as it stands in the caller's
+    /// transaction).
     pub fn check(
         &self,
+        kind: Kind,
         library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
     ) -> Result<(), ValidationError> {
         if self.secondary.len() > MAX_SECONDARY_METRICS {
@@ -220,7 +222,11 @@ impl ExperimentMetrics {
                     },
                 ));
             }
-            if role == MetricRole::Guardrail && self.guardrails[i].action == GuardrailAction::Drop {
+            // An A/B split's weights are its design: only a bandit's allocation may lose an arm.
+            if role == MetricRole::Guardrail
+                && self.guardrails[i].action == GuardrailAction::Drop
+                && kind != Kind::Bandit
+            {
                 return Err(ValidationError::new(
                     format!("metrics.guardrails[{i}].action"),
                     Violation::GuardrailDrop,
@@ -405,10 +411,23 @@ pub struct Experiment {
     /// Database ids of `spec.variants`, in the same order.
     #[serde(skip)]
     pub variant_ids: Vec<i64>,
+    /// When a `drop` guardrail took each of `spec.variants` out of a bandit's allocation
+    /// (`None`: it takes new users), in the same order.
+    #[serde(skip)]
+    pub dropped_at: Vec<Option<DateTime<Utc>>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
+}
+
+impl Experiment {
+    /// Whether each of `spec.variants` was dropped (takes no new users), in order.
+    pub fn dropped(&self) -> Vec<bool> {
+        (0..self.spec.variants.len())
+            .map(|i| self.dropped_at.get(i).is_some_and(|d| d.is_some()))
+            .collect()
+    }
 }
 
 /// What `PATCH` may change while an experiment runs.
@@ -684,7 +703,7 @@ impl ExperimentDraft {
             layer.check()?;
         }
         check_context(&self.context)?;
-        self.metrics.check(library)?;
+        self.metrics.check(self.kind, library)?;
         let goal = resolve_goal(self.goal, &self.metrics, self.kind, library)?;
         let cuped = match &self.cuped {
             Some(draft) => draft.validate()?,
@@ -888,7 +907,7 @@ impl ExperimentSpec {
             spec.layer = layer;
         }
         if let Some(metrics) = patch.metrics {
-            metrics.check(library)?;
+            metrics.check(spec.kind, library)?;
             if metrics.goal != spec.metrics.goal {
                 let inline = metrics.goal.is_none().then(|| spec.goal.clone());
                 spec.goal = resolve_goal(inline, &metrics, spec.kind, library)?;

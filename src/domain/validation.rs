@@ -121,7 +121,7 @@ pub enum Violation {
         path: String,
     },
     MissingKey,
-    /// A guardrail's `drop` action, which the server does not carry out yet.
+    /// A guardrail's `drop` action on an experiment that is not a bandit.
     GuardrailDrop,
     /// A key the server gives a meaning of its own (`goal`: the inline goal in results).
     ReservedKey {
@@ -285,7 +285,7 @@ impl fmt::Display for Violation {
             ),
             MissingKey => f.write_str("a key is required"),
             GuardrailDrop => f.write_str(
-                "`drop` (a bandit arm that takes no new users) is not available yet: use `pause` or `alert`",
+                "`drop` (the harmed arm takes no new users) is for bandits only: an A/B test's weights are its design; use `pause` or `alert`",
             ),
             ReservedKey { value } => write!(f, "`{value}` is reserved: results name the inline goal so"),
             Duration { value } => write!(

@@ -287,11 +287,11 @@ fn decide_pooled(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
             (v, weights[v])
         }
         Policy::Bandit {
-            posteriors,
+            arms,
             floor,
             allocation,
         } => {
-            let v = posteriors.sample(*floor, &mut rand::rng());
+            let v = arms.sample(*floor, &mut rand::rng());
             (v, allocation[v])
         }
     }

@@ -17,7 +17,7 @@
 //!   the user's context. A context first seen since the last refresh uses the pooled policy.
 //!   A/B experiments keep their fixed weights; their context only feeds per-context results.
 
-use super::policy::Posteriors;
+use super::policy::{OpenArms, Posteriors};
 use crate::domain::{Attributes, Experiment, GoalMetric, Kind};
 use crate::stats::contextual::{self as pooling, PRIOR_STRENGTH};
 use crate::stats::gaussian::MeanPosterior;
@@ -122,9 +122,10 @@ impl ContextRegistry {
     }
 }
 
-/// One context's Thompson policy: posteriors and the exact allocation (the propensities).
+/// One context's Thompson policy: the open arms' posteriors and the exact allocation (the
+/// propensities; a dropped arm is out of every context too).
 pub struct ContextPolicy {
-    pub posteriors: Posteriors,
+    pub arms: OpenArms,
     pub allocation: Vec<f64>,
 }
 
@@ -159,15 +160,12 @@ impl LiveContext {
             by_context(&stats)
                 .into_iter()
                 .map(|(key, cells)| {
-                    let posteriors = context_posteriors(experiment, pooled, &cells);
-                    let allocation = posteriors.allocation(spec.floor);
-                    (
-                        key.to_string(),
-                        ContextPolicy {
-                            posteriors,
-                            allocation,
-                        },
-                    )
+                    let arms = OpenArms::new(
+                        context_posteriors(experiment, pooled, &cells),
+                        &experiment.dropped(),
+                    );
+                    let allocation = arms.allocation(spec.floor);
+                    (key.to_string(), ContextPolicy { arms, allocation })
                 })
                 .collect()
         } else {

@@ -8,8 +8,17 @@
 //! any pause. The firing queues a `guardrail.fired` webhook delivery in its own transaction
 //! (the pause, `experiment.paused`). Instances check independently; the firing's primary key
 //! lets one record it.
+//!
+//! A `drop` guardrail (bandits only) takes the harmed arm out of the allocation in the
+//! firing's transaction (`variants.dropped_at`, audited as `variant.dropped` by `guardrail`):
+//! the policy gives it weight 0 and its floor goes to the arms left (`policy::OpenArms`), on
+//! every instance at its next refresh and after restarts. Never the control: harm is measured
+//! against it, so at worst the bandit serves the control alone. Users enrolled in the arm keep
+//! it (sticky): the comparison stays intention-to-treat and valid, and moving them would
+//! change their experience twice and mix the arms' users; to stop the harm for them too,
+//! pause or stop the experiment.
 
-use super::audit::{Actor, Change};
+use super::audit::{Actor, Change, audited};
 use super::lifecycle::Transition;
 use super::results::proven_harm;
 use super::{Engine, EngineError};
@@ -89,7 +98,13 @@ impl Engine {
                         threshold: guardrail.threshold,
                         users: v.users,
                     };
-                    if self.record_firing(&key, &m.key, &v.key, firing).await? {
+                    // Harm is measured against the control: it is never dropped.
+                    let drop =
+                        guardrail.action == GuardrailAction::Drop && v.key != results.control;
+                    if self
+                        .record_firing(&key, &m.key, &v.key, firing, drop)
+                        .await?
+                    {
                         fired.push(Fired {
                             experiment: key.clone(),
                             metric: m.key.clone(),
@@ -117,13 +132,15 @@ impl Engine {
         Ok(fired)
     }
 
-    /// Records a firing and its audit entry together; `false` when it had fired already.
+    /// Records a firing and its audit entry together (with `drop`, the arm's drop and its
+    /// own entry too); `false` when it had fired already.
     async fn record_firing(
         &self,
         experiment: &str,
         metric: &str,
         variant: &str,
         firing: NewFiring,
+        drop: bool,
     ) -> Result<bool, EngineError> {
         let gone = EngineError::Conflict(Conflict::GuardrailFired {
             experiment: experiment.to_string(),
@@ -150,6 +167,9 @@ impl Engine {
                         // Rolls the audit entry back with it.
                         return Err(gone);
                     }
+                    if drop {
+                        drop_arm(conn, &target, &firing, &evidence)?;
+                    }
                     // Sent to the subscribed webhooks once this commits.
                     store::queue_deliveries(conn, WebhookEvent::GuardrailFired, &evidence)?;
                     Ok(Change {
@@ -175,4 +195,35 @@ impl Engine {
             .run(move |conn| store::guardrails::firings_of(conn, experiment_id))
             .await?)
     }
+}
+
+/// Takes the fired variant out of the bandit's allocation, audited as `variant.dropped` by
+/// `guardrail` with the firing's evidence, inside the firing's transaction.
+fn drop_arm(
+    conn: &mut store::Connection,
+    experiment: &str,
+    firing: &NewFiring,
+    evidence: &serde_json::Value,
+) -> Result<(), EngineError> {
+    let Some(at) = store::guardrails::drop_variant(conn, firing.experiment_id, firing.variant_id)?
+    else {
+        // Out already (another guardrail dropped it): nothing changes, nothing to log.
+        return Ok(());
+    };
+    audited(
+        conn,
+        &Actor::new(GUARDRAIL_ACTOR),
+        "variant.dropped",
+        |_| {
+            let mut after = evidence.clone();
+            after["dropped_at"] = json!(at);
+            after["enrolled_users"] = json!("keep their variant");
+            Ok::<_, EngineError>(Change {
+                value: (),
+                target: experiment.to_string(),
+                before: None,
+                after: Some(after),
+            })
+        },
+    )
 }

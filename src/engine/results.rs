@@ -86,6 +86,9 @@ pub struct VariantResults {
     pub value_sum: f64,
     /// Share of new users the policy gives this variant now.
     pub weight: f64,
+    /// Bandits: when a `drop` guardrail took this arm out (weight 0 from then on; its
+    /// enrolled users keep it); `null` while it takes new users.
+    pub dropped_at: Option<DateTime<Utc>>,
     /// Conversion rate: posterior mean and credible interval.
     pub rate: Interval,
     /// Revenue metric: value per user, posterior mean and credible interval.
@@ -227,7 +230,7 @@ impl Engine {
             .snapshot()
             .get(key)
             .map(|live| live.policy.allocation().to_vec())
-            .unwrap_or_else(|| experiment.spec.variants.iter().map(|v| v.weight).collect());
+            .unwrap_or_else(|| initial_weights(&experiment));
         let now = Utc::now();
         let basis = ResultsBasis {
             version: experiment.version,
@@ -294,6 +297,26 @@ impl Engine {
             series,
         })
     }
+}
+
+/// The weights of an experiment the snapshot does not hold: its initial ones, with the
+/// arms a guardrail dropped at 0 and the others sharing their share.
+fn initial_weights(experiment: &Experiment) -> Vec<f64> {
+    let weights = experiment.spec.variants.iter().map(|v| v.weight);
+    let dropped = experiment.dropped();
+    if !dropped.contains(&true) {
+        return weights.collect();
+    }
+    let open: f64 = weights
+        .clone()
+        .zip(&dropped)
+        .filter(|(_, d)| !**d)
+        .map(|(w, _)| w)
+        .sum();
+    weights
+        .zip(&dropped)
+        .map(|(w, d)| if *d || open <= 0.0 { 0.0 } else { w / open })
+        .collect()
 }
 
 pub fn series(experiment: &Experiment, periods: &[PeriodStats]) -> Vec<SeriesPoint> {
@@ -501,6 +524,7 @@ pub(crate) fn compute(
                 conversions: stats[i].conversions,
                 value_sum: stats[i].value_sum,
                 weight: weights.get(i).copied().unwrap_or(0.0),
+                dropped_at: experiment.dropped_at.get(i).copied().flatten(),
                 rate: rates[i].interval(INTERVAL_LEVEL),
                 value_per_user: metric.value_per_user.as_ref().map(|v| v[i]),
                 lift: if i == control { None } else { metric.lift[i] },

@@ -4,7 +4,7 @@
 use super::audience::{Audience, SegmentCatalog};
 use super::context::LiveContext;
 use super::hashing;
-use super::policy::{Policy, Posteriors};
+use super::policy::{OpenArms, Policy, Posteriors};
 use super::sticky::StickyCache;
 use crate::domain::{Experiment, ExperimentKey, GoalMetric, Kind, Status, Targeting};
 use crate::store::{ContextStats, VariantStats};
@@ -55,7 +55,7 @@ impl LiveExperiment {
             return None;
         };
         let context = self.context.as_ref()?.policies.get(context_key)?;
-        let v = context.posteriors.sample(*floor, &mut rand::rng());
+        let v = context.arms.sample(*floor, &mut rand::rng());
         Some((v, context.allocation[v], &context.allocation))
     }
 
@@ -93,11 +93,13 @@ impl LiveExperiment {
                 weights: spec.variants.iter().map(|v| v.weight).collect(),
             },
             Kind::Bandit => {
-                let posteriors =
-                    Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, &stats);
-                let allocation = posteriors.allocation(spec.floor);
+                let arms = OpenArms::new(
+                    Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, &stats),
+                    &experiment.dropped(),
+                );
+                let allocation = arms.allocation(spec.floor);
                 Policy::Bandit {
-                    posteriors,
+                    arms,
                     floor: spec.floor,
                     allocation,
                 }

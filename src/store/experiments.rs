@@ -27,6 +27,7 @@ fn to_domain(
 ) -> Result<Experiment, StoreError> {
     variant_rows.sort_by_key(|v| v.position);
     let variant_ids = variant_rows.iter().map(|v| v.id).collect();
+    let dropped_at = variant_rows.iter().map(|v| v.dropped_at).collect();
     let variants = variant_rows
         .into_iter()
         .map(|v| {
@@ -88,6 +89,7 @@ fn to_domain(
             context: row.context,
         },
         variant_ids,
+        dropped_at,
         status: Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
         winner: row
             .winner_key

@@ -1,8 +1,8 @@
 //! Guardrail firings: each (experiment, guardrail metric, variant) fires at most once, with
-//! the evidence that fired it.
+//! the evidence that fired it; and the arms that a `drop` firing took out of a bandit.
 
 use super::StoreError;
-use super::schema::{guardrail_firings, metrics, variants};
+use super::schema::{experiments, guardrail_firings, metrics, variants};
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -43,6 +43,33 @@ pub fn record_firing(conn: &mut PgConnection, firing: &NewFiring) -> Result<bool
         .on_conflict_do_nothing()
         .execute(conn)?;
     Ok(inserted == 1)
+}
+
+/// Takes a variant out of its bandit's allocation (`variants.dropped_at`); `None` when it was
+/// out already, else when. Bumps the experiment's version, so that every instance's snapshot
+/// and every cache of the experiment recompile at their next refresh.
+pub fn drop_variant(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    variant_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let dropped: Option<Option<DateTime<Utc>>> = diesel::update(
+        variants::table
+            .filter(variants::id.eq(variant_id))
+            .filter(variants::experiment_id.eq(experiment_id))
+            .filter(variants::dropped_at.is_null()),
+    )
+    .set(variants::dropped_at.eq(diesel::dsl::now))
+    .returning(variants::dropped_at)
+    .get_result(conn)
+    .optional()?;
+    let Some(at) = dropped.flatten() else {
+        return Ok(None);
+    };
+    diesel::update(experiments::table.find(experiment_id))
+        .set(experiments::version.eq(experiments::version + 1))
+        .execute(conn)?;
+    Ok(Some(at))
 }
 
 /// The (metric id, variant id) pairs that fired in these experiments.

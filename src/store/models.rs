@@ -80,6 +80,8 @@ pub struct VariantRow {
     pub name: String,
     pub payload: Value,
     pub weight: f64,
+    /// When a `drop` guardrail took the arm out of the allocation.
+    pub dropped_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]

@@ -45,6 +45,7 @@ diesel::table! {
         name -> Text,
         payload -> Jsonb,
         weight -> Float8,
+        dropped_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -16,6 +16,7 @@ mod export;
 mod export_layout;
 mod fault_tools;
 mod faults;
+mod guardrail_drop;
 mod guardrails;
 mod holdout;
 mod layers;

@@ -339,7 +339,7 @@ fn declared_metrics(form: &ExperimentForm, errors: &mut FieldErrors) -> Experime
             text => {
                 let parsed = GuardrailAction::parse(text);
                 if parsed.is_none() {
-                    errors.add(format!("guard-{i}-action"), "choose alert or pause");
+                    errors.add(format!("guard-{i}-action"), "choose alert, pause or drop");
                 }
                 parsed
             }
@@ -772,6 +772,7 @@ mod tests {
             winner: None,
             version: 1,
             variant_ids: vec![1, 2],
+            dropped_at: vec![None, None],
             created_at: now,
             updated_at: now,
             started_at: None,

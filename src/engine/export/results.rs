@@ -17,9 +17,9 @@ use crate::engine::EngineError;
 use crate::engine::context_results::{ContextResults, ContextVariant, PersonalizationValue};
 use crate::engine::metric_results::{MetricResults, MetricVariant};
 use crate::engine::metric_sums;
+use crate::engine::policy::{OpenArms, Posteriors};
 use crate::engine::results::{self, ExperimentResults, VariantResults, Verdict};
-use crate::stats::beta::BetaPosterior;
-use crate::stats::{Interval, thompson};
+use crate::stats::Interval;
 use crate::store::export as rows;
 use crate::store::{self, PeriodStats, VariantStats};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -462,25 +462,12 @@ fn current_weights(experiment: &Experiment, stats: &[VariantStats]) -> Vec<f64> 
     let spec = &experiment.spec;
     match spec.kind {
         Kind::Ab => spec.variants.iter().map(|v| v.weight).collect(),
-        Kind::Bandit => {
-            let posteriors: Vec<BetaPosterior> = experiment
-                .variant_ids
-                .iter()
-                .map(|id| {
-                    let s = stats.iter().find(|s| s.variant_id == *id);
-                    s.map_or_else(
-                        || BetaPosterior::from_counts(0, 0),
-                        |s| {
-                            BetaPosterior::from_counts(
-                                s.users.max(0) as u64,
-                                s.conversions.max(0) as u64,
-                            )
-                        },
-                    )
-                })
-                .collect();
-            thompson::allocation(&posteriors, spec.floor)
-        }
+        // The live policy's rule: its goal's posteriors, without the arms a guardrail dropped.
+        Kind::Bandit => OpenArms::new(
+            Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, stats),
+            &experiment.dropped(),
+        )
+        .allocation(spec.floor),
     }
 }
 
