@@ -95,6 +95,8 @@ fn field_label(field: &str) -> String {
         ("traffic", "Traffic"),
         ("floor", "Floor"),
         ("min_users_per_arm", "Minimum users per variant"),
+        ("min_runtime", "Minimum runtime"),
+        ("minimum_effect", "Smallest lift that matters"),
         ("context", "Context attributes"),
         ("variants", "Variants"),
         ("weights", "Weights"),
@@ -162,6 +164,19 @@ fn traffic_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
             Some("No verdict is given before every variant has this many users. Empty: 100.")),
             &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
         (radio_field(&f(errors, "analysis", "What decides the verdict", None), &form.analysis, ANALYSES))
+        (verdict_fields(form, errors))
+    }
+}
+
+/// The minimum runtime and the smallest lift that matters (create and edit forms alike).
+fn verdict_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
+    html! {
+        (text_field(&f(errors, "min_runtime", "Minimum runtime",
+            Some("No “ship” verdict before the experiment has run this long: a day-of-week effect needs a whole week. A number and a unit (s, m, h, d); 0s: none. Empty: 7d.")),
+            &form.min_runtime, InputOptions::default()))
+        (text_field(&f(errors, "minimum_effect", "Smallest lift that matters",
+            Some("A relative lift smaller than this counts as no difference. Empty: 5%.")),
+            &form.minimum_effect, percent_input()))
     }
 }
 
@@ -383,6 +398,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                         Some("No verdict before every variant has this many users.")),
                         &form.min_users_per_arm, InputOptions { inputmode: Some("numeric"), ..InputOptions::default() }))
                     (radio_field(&f(errors, "analysis", "What decides the verdict", None), &form.analysis, ANALYSES))
+                    (verdict_fields(form, errors))
                 }
                 @if e.status == Status::Draft {
                     fieldset.group #goal { legend { "Goal" } (draft_goal_select(e, form, errors, view.metrics)) }

@@ -136,6 +136,10 @@ pub struct ExperimentForm {
     pub min_users_per_arm: String,
     /// `bayesian` or `sequential`.
     pub analysis: String,
+    /// A duration (`7d`; `0s`: none); empty: the default.
+    pub min_runtime: String,
+    /// Percent of relative lift that matters; empty: the default.
+    pub minimum_effect: String,
     /// Context attributes, separated by commas (fixed once created).
     pub context: String,
     pub variants: Vec<VariantRow>,
@@ -169,6 +173,8 @@ impl Default for ExperimentForm {
             floor: String::new(),
             min_users_per_arm: String::new(),
             analysis: "bayesian".into(),
+            min_runtime: String::new(),
+            minimum_effect: String::new(),
             context: String::new(),
             variants: vec![
                 VariantRow {

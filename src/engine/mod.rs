@@ -46,6 +46,7 @@ pub mod summaries;
 pub mod throttle;
 mod track;
 mod users;
+mod verdict;
 pub mod webhooks;
 mod writer;
 

@@ -82,6 +82,8 @@ fn to_domain(
             min_users_per_arm: row.min_users_per_arm.max(0) as u32,
             analysis: Analysis::parse(&row.analysis)
                 .ok_or_else(|| corrupt("analysis", &row.analysis))?,
+            min_runtime: Duration::from_seconds(row.min_runtime_seconds),
+            minimum_effect: row.minimum_effect,
             pinned_rules: rules,
             layer,
             context: row.context,
@@ -144,6 +146,8 @@ pub fn insert_experiment(
                 floor: spec.floor,
                 min_users_per_arm: spec.min_users_per_arm as i32,
                 analysis: spec.analysis.as_str(),
+                min_runtime_seconds: spec.min_runtime.seconds(),
+                minimum_effect: spec.minimum_effect,
                 rules: serde_json::to_value(&spec.pinned_rules).expect("rules serialize"),
                 layer: spec
                     .layer
@@ -269,6 +273,8 @@ pub fn update_experiment<E>(
                 experiments::floor.eq(spec.floor),
                 experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
                 experiments::analysis.eq(spec.analysis.as_str()),
+                experiments::min_runtime_seconds.eq(spec.min_runtime.seconds()),
+                experiments::minimum_effect.eq(spec.minimum_effect),
                 experiments::targeting.eq(targeting),
                 experiments::rules
                     .eq(serde_json::to_value(&spec.pinned_rules).expect("rules serialize")),

@@ -38,6 +38,8 @@ pub struct ExperimentRow {
     pub goal_from_seconds: Option<i64>,
     pub goal_to_seconds: Option<i64>,
     pub analysis: String,
+    pub min_runtime_seconds: i64,
+    pub minimum_effect: f64,
 }
 
 #[derive(Debug, Insertable)]
@@ -65,6 +67,8 @@ pub struct NewExperimentRow<'a> {
     pub goal_from_seconds: Option<i64>,
     pub goal_to_seconds: Option<i64>,
     pub analysis: &'a str,
+    pub min_runtime_seconds: i64,
+    pub minimum_effect: f64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

@@ -32,6 +32,8 @@ diesel::table! {
         goal_from_seconds -> Nullable<Int8>,
         goal_to_seconds -> Nullable<Int8>,
         analysis -> Text,
+        min_runtime_seconds -> Int8,
+        minimum_effect -> Float8,
     }
 }
 

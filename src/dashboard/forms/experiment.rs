@@ -70,6 +70,8 @@ pub fn read(form: &FormData) -> ExperimentForm {
         floor: form.get("floor").into(),
         min_users_per_arm: form.get("min_users_per_arm").into(),
         analysis: form.get("analysis").into(),
+        min_runtime: form.get("min_runtime").into(),
+        minimum_effect: form.get("minimum_effect").into(),
         context: form.get("context").into(),
         variants: variants.into_values().collect(),
         rules: read_rows(form, "rule"),
@@ -129,6 +131,8 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
         },
         min_users_per_arm: spec.min_users_per_arm.to_string(),
         analysis: spec.analysis.as_str().into(),
+        min_runtime: spec.min_runtime.to_string(),
+        minimum_effect: percent_text(spec.minimum_effect),
         context: spec.context.join(", "),
         variants: spec
             .variants
@@ -240,6 +244,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     };
     let min_users_per_arm = optional_count(form, &mut errors);
     let analysis = analysis(form, &mut errors);
+    let (min_runtime, minimum_effect) = verdict_settings(form, &mut errors);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
 
@@ -266,6 +271,8 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         floor,
         min_users_per_arm,
         analysis,
+        min_runtime,
+        minimum_effect,
         pinned_rules,
         layer,
         context: form
@@ -400,6 +407,10 @@ pub fn to_patch(
     let traffic = optional_percent("traffic", &form.traffic, &mut errors);
     let min_users_per_arm = optional_count(form, &mut errors);
     let analysis = analysis(form, &mut errors).filter(|a| *a != spec.analysis);
+    // Only what changed, so an untouched form never trips over rounding or spelling.
+    let (min_runtime, minimum_effect) = verdict_settings(form, &mut errors);
+    let min_runtime = min_runtime.filter(|t| *t != spec.min_runtime.to_string());
+    let minimum_effect = minimum_effect.filter(|e| (e - spec.minimum_effect).abs() > 1e-12);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
     let mut weights = None;
@@ -447,6 +458,8 @@ pub fn to_patch(
         floor,
         min_users_per_arm,
         analysis,
+        min_runtime,
+        minimum_effect,
         pinned_rules: Some(pinned_rules),
         layer: Some(layer),
         metrics,
@@ -544,6 +557,10 @@ fn message_of(e: &ValidationError) -> String {
             percent_text(*min),
             percent_text(*max)
         ),
+        ("minimum_effect", Violation::MinimumEffect { max }) => format!(
+            "the smallest lift that matters: above 0% and at most {}%",
+            percent_text(*max)
+        ),
         ("floor", Violation::FloorTooHigh { max, .. }) => format!(
             "must be between 0% and {}% (100% divided by the number of variants)",
             percent_text(*max)
@@ -574,6 +591,18 @@ fn analysis(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<Analysis>
         errors.add("analysis", "pick bayesian or sequential");
     }
     parsed
+}
+
+/// The minimum runtime as typed (the domain parses it) and the minimum effect from a
+/// percentage; empty fields: the defaults (or, editing, unchanged).
+fn verdict_settings(
+    form: &ExperimentForm,
+    errors: &mut FieldErrors,
+) -> (Option<String>, Option<f64>) {
+    let runtime = form.min_runtime.trim();
+    let min_runtime = (!runtime.is_empty()).then(|| runtime.to_string());
+    let minimum_effect = optional_percent("minimum_effect", &form.minimum_effect, errors);
+    (min_runtime, minimum_effect)
 }
 
 fn optional_count(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<u32> {
