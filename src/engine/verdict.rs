@@ -405,7 +405,7 @@ pub fn settling_half_width(mean: f64, minimum_effect: f64) -> f64 {
 pub fn users_to_settle(lift: Interval, users: u64, minimum_effect: f64) -> Option<u64> {
     let h = (lift.high - lift.low) / 2.0;
     let target = settling_half_width(lift.mean, minimum_effect);
-    if users == 0 || !h.is_finite() || !(target > 0.0) {
+    if users == 0 || !h.is_finite() || !target.is_finite() || target <= 0.0 {
         return None;
     }
     if h <= target {
@@ -516,7 +516,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

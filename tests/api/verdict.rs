@@ -171,7 +171,8 @@ async fn a_clearly_worse_variant_is_rolled_back_at_once() {
     let app = spawn_app().await;
     // The default minimum runtime of a week does not hold a roll back.
     app.running_experiment(experiment_body("push", "ab")).await;
-    traffic(&app, "push", 800, converting(&[("a", 2, 10), ("b", 1, 10)])).await;
+    // a converts 30%, b 10%: clear to both analyses (30 of each outcome in each arm).
+    traffic(&app, "push", 800, converting(&[("a", 3, 10), ("b", 1, 10)])).await;
 
     let results = app.results("push").await;
     let decision = &results["decision"];
@@ -200,6 +201,33 @@ async fn a_clearly_worse_variant_is_rolled_back_at_once() {
         "{decision}"
     );
     assert!(decision["users_needed"].is_null());
+
+    // The sequential analysis agrees, by the goal's confidence sequence.
+    let patched = app
+        .admin(
+            Method::PATCH,
+            "/api/v1/experiments/push",
+            Some(json!({"analysis": "sequential"})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    let results = app.results("push").await;
+    let decision = &results["decision"];
+    assert_eq!(decision["verdict"], "roll_back", "{decision}");
+    let sequence = &results["metrics"][0]["variants"][1]["sequential"];
+    assert_eq!(sequence["decisive"], true);
+    assert!(
+        sequence["lift"]["high"].as_f64().unwrap() < 0.0,
+        "{sequence}"
+    );
+    let high = sequence["lift"]["high"].as_f64().unwrap();
+    assert!(
+        reasons(decision)
+            .iter()
+            .any(|r| r.starts_with("b loses to control on the goal")
+                && r.contains(&format!("{:+.1}%] (confidence sequence)", high * 100.0))),
+        "{decision}"
+    );
 }
 
 #[tokio::test]
@@ -387,4 +415,57 @@ async fn bad_settings_are_refused_naming_the_field_and_change_nothing() {
     assert_eq!(read.body["minimum_effect"], 0.2);
     assert_eq!(read.body["name"], "Experiment push");
     assert_eq!(app.audit_log("").await.len(), before, "nothing audited");
+}
+
+#[tokio::test]
+async fn the_edit_form_shows_and_changes_both_settings_while_running() {
+    let app = spawn_app().await;
+    app.running_experiment(experiment_body("push", "ab")).await;
+    let browser = Browser::signed_in(&app).await;
+    let form = browser.get("/dashboard/experiments/push/edit").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body.contains(r#"name="min_runtime" value="7d""#),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains(r#"name="minimum_effect" value="5""#));
+    let csrf = form.csrf();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("action", "save"),
+        ("name", "Experiment push"),
+        ("description", ""),
+        ("traffic", "100"),
+        ("variant-0-key", "a"),
+        ("variant-0-weight", "50"),
+        ("variant-1-key", "b"),
+        ("variant-1-weight", "50"),
+        ("min_runtime", "a week"),
+        ("minimum_effect", "10"),
+    ];
+    let refused = browser
+        .post("/dashboard/experiments/push/edit", &fields)
+        .await;
+    refused.assert_error_at("min_runtime");
+    let read = app
+        .admin(Method::GET, "/api/v1/experiments/push", None)
+        .await;
+    assert_eq!(read.body["minimum_effect"], 0.05, "nothing changed");
+    fields[9] = ("min_runtime", "3d");
+    let saved = browser
+        .post("/dashboard/experiments/push/edit", &fields)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let read = app
+        .admin(Method::GET, "/api/v1/experiments/push", None)
+        .await;
+    assert_eq!(read.body["min_runtime"], "3d");
+    assert_eq!(read.body["minimum_effect"], 0.1);
+    let page = browser.get("/dashboard/experiments/push").await;
+    assert!(
+        page.body.contains("3d before a “ship” verdict"),
+        "{}",
+        page.body
+    );
 }
