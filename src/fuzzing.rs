@@ -28,6 +28,8 @@ pub const FIELDS: &[&str] = &[
     "traffic",
     "floor",
     "min_users_per_arm",
+    "min_runtime",
+    "minimum_effect",
     "payload",
     "weight",
     "weights",

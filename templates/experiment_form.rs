@@ -95,6 +95,8 @@ fn field_label(field: &str) -> String {
         ("traffic", "Traffic"),
         ("floor", "Floor"),
         ("min_users_per_arm", "Minimum users per variant"),
+        ("min_runtime", "Minimum runtime"),
+        ("minimum_effect", "Smallest lift that matters"),
         ("context", "Context attributes"),
         ("variants", "Variants"),
         ("weights", "Weights"),
@@ -165,6 +167,19 @@ fn traffic_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
         (text_field(&f(errors, "cuped", "CUPED lookback",
             Some("Adjust conversion and mean metrics for each user's activity in this window before their assignment (narrower intervals, same estimate). `off` turns it off. Empty: 14d.")),
             &form.cuped, InputOptions::default()))
+        (verdict_fields(form, errors))
+    }
+}
+
+/// The minimum runtime and the smallest lift that matters (create and edit forms alike).
+fn verdict_fields(form: &ExperimentForm, errors: &FieldErrors) -> Markup {
+    html! {
+        (text_field(&f(errors, "min_runtime", "Minimum runtime",
+            Some("No “ship” verdict before the experiment has run this long: a day-of-week effect needs a whole week. A number and a unit (s, m, h, d); 0s: none. Empty: 7d.")),
+            &form.min_runtime, InputOptions::default()))
+        (text_field(&f(errors, "minimum_effect", "Smallest lift that matters",
+            Some("A relative lift smaller than this counts as no difference. Empty: 5%.")),
+            &form.minimum_effect, percent_input()))
     }
 }
 
@@ -389,6 +404,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                     (text_field(&f(errors, "cuped", "CUPED lookback",
                         Some("Adjust conversion and mean metrics for each user's activity in this window before their assignment (narrower intervals, same estimate). `off` turns it off. Empty: 14d.")),
                         &form.cuped, InputOptions::default()))
+                    (verdict_fields(form, errors))
                 }
                 @if e.status == Status::Draft {
                     fieldset.group #goal { legend { "Goal" } (draft_goal_select(e, form, errors, view.metrics)) }

@@ -8,7 +8,7 @@ use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
 use crate::domain::{Analysis, Condition, Experiment, GoalMetric, Kind, Op, Rule, Status};
 use crate::engine::guardrails::Firing;
-use crate::engine::results::{ExperimentResults, SeriesPoint, VariantResults, Verdict};
+use crate::engine::results::{ExperimentResults, Outcome, SeriesPoint, VariantResults};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use std::collections::HashMap;
@@ -111,14 +111,14 @@ pub fn verdict(e: &Experiment, r: &ExperimentResults) -> (Tone, Markup) {
     }
     let leader = r.variants.iter().find(|v| v.key == r.decision.leader);
     match (r.decision.outcome, leader) {
-        (Verdict::NotEnoughData, _) | (_, None) => (
+        (Outcome::NotEnoughData, _) | (_, None) => (
             Tone::Info,
             html! {
                 "Not enough data yet: " strong { (format::thousands(r.decision.users_needed_per_arm as i64)) " more users per arm" }
                 " (every variant needs " (format::thousands(r.thresholds.min_users_per_arm as i64)) " before a verdict)."
             },
         ),
-        (Verdict::Winner, Some(l)) if l.key == r.control => (
+        (Outcome::Winner, Some(l)) if l.key == r.control => (
             Tone::Good,
             html! {
                 strong { (display_name(l)) } " (the control) is best with "
@@ -126,7 +126,7 @@ pub fn verdict(e: &Experiment, r: &ExperimentResults) -> (Tone, Markup) {
                 (loss_text(r, l.expected_loss)) ". None of the variants beats it."
             },
         ),
-        (Verdict::Winner, Some(l)) => (
+        (Outcome::Winner, Some(l)) => (
             Tone::Good,
             html! {
                 strong { (display_name(l)) } " beats control with "
@@ -137,7 +137,7 @@ pub fn verdict(e: &Experiment, r: &ExperimentResults) -> (Tone, Markup) {
                 }
             },
         ),
-        (Verdict::KeepRunning, Some(l)) => (
+        (Outcome::KeepRunning, Some(l)) => (
             Tone::Info,
             html! {
                 "No winner yet: " strong { (display_name(l)) } " leads with "
@@ -170,7 +170,7 @@ fn warnings(e: &Experiment, r: &ExperimentResults) -> Markup {
                  assignment or tracking; don't trust these results until it is explained."
             }))
         }
-        @if matches!(e.status, Status::Running | Status::Paused) && r.decision.outcome == Verdict::NotEnoughData {
+        @if matches!(e.status, Status::Running | Status::Paused) && r.decision.outcome == Outcome::NotEnoughData {
             (notice(Tone::Warning, html! {
                 strong { "Too little data" } ": " (format::thousands(users)) " users so far. Probabilities this early move a lot; "
                 "no verdict before every variant has " (format::thousands(r.thresholds.min_users_per_arm as i64)) " users."
@@ -669,6 +669,10 @@ fn definition(
                     Analysis::Bayesian => "the Bayesian rule (probability best and expected loss)",
                     Analysis::Sequential => "sequential analysis (confidence sequences valid at every look)",
                 }) }
+                dt { "Minimum runtime" } dd {
+                    @if spec.min_runtime.seconds() == 0 { "none" } @else { (spec.min_runtime) " before a “ship” verdict" }
+                }
+                dt { "Smallest lift that matters" } dd { (format::percent(spec.minimum_effect, 1)) " (smaller effects count as no difference)" }
                 dt { "Created" } dd { (format::utc(e.created_at)) }
                 @if let Some(t) = e.started_at { dt { "Started" } dd { (format::utc(t)) } }
                 @if let Some(t) = e.stopped_at { dt { "Stopped" } dd { (format::utc(t)) } }
@@ -746,6 +750,12 @@ pub fn page(view: &ExperimentView) -> Markup {
             section class={ "verdict verdict-" (match tone { Tone::Good => "good", Tone::Bad => "bad", Tone::Warning => "warning", Tone::Info => "info" }) }
                 aria-labelledby="verdict-heading" {
                 h2 #verdict-heading { "Verdict" }
+                // What to do, in one sentence with its reasons, while it runs; the outcome by
+                // the chosen analysis below it.
+                @if matches!(e.status, Status::Running | Status::Paused) {
+                    p #verdict-summary { strong { (r.decision.summary) } }
+                    ul #verdict-reasons { @for reason in &r.decision.reasons { li { (reason) } } }
+                }
                 p #verdict { (verdict_text) }
             }
             (results_table(view))

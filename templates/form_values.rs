@@ -138,6 +138,10 @@ pub struct ExperimentForm {
     pub analysis: String,
     /// CUPED lookback (`14d`), `off`, or empty for the default.
     pub cuped: String,
+    /// A duration (`7d`; `0s`: none); empty: the default.
+    pub min_runtime: String,
+    /// Percent of relative lift that matters; empty: the default.
+    pub minimum_effect: String,
     /// Context attributes, separated by commas (fixed once created).
     pub context: String,
     pub variants: Vec<VariantRow>,
@@ -172,6 +176,8 @@ impl Default for ExperimentForm {
             min_users_per_arm: String::new(),
             analysis: "bayesian".into(),
             cuped: String::new(),
+            min_runtime: String::new(),
+            minimum_effect: String::new(),
             context: String::new(),
             variants: vec![
                 VariantRow {

@@ -24,6 +24,12 @@ pub const DEFAULT_MIN_USERS_PER_ARM: u32 = 100;
 const MAX_MIN_USERS_PER_ARM: u32 = 100_000_000;
 /// Contextual experiments: at most this many context attributes.
 pub const MAX_CONTEXT_ATTRIBUTES: usize = 3;
+/// No `ship` before an experiment has run this long: a day-of-week effect needs a whole week.
+pub const DEFAULT_MIN_RUNTIME: Duration = Duration::from_seconds(7 * 86_400);
+/// The relative lift that matters unless told otherwise: 5%.
+pub const DEFAULT_MINIMUM_EFFECT: f64 = 0.05;
+/// The largest minimum effect: ten times better or worse.
+pub const MAX_MINIMUM_EFFECT: f64 = 10.0;
 
 str_enum!(
     /// What the variants vary: the content shown, when it is sent, or what triggers it.
@@ -342,6 +348,15 @@ pub struct ExperimentDraft {
     /// `true` or `false`.
     #[serde(default)]
     pub cuped: Option<CupedDraft>,
+    /// No `ship` verdict before the experiment has run this long (a duration, `"7d"` by
+    /// default; `"0s"`: no minimum).
+    #[serde(default)]
+    #[schema(example = "7d")]
+    pub min_runtime: Option<String>,
+    /// The relative lift that matters (default 0.05): `no_difference` once every variant's
+    /// interval excludes effects this large. Above 0, at most 10.
+    #[serde(default)]
+    pub minimum_effect: Option<f64>,
     /// Pinned rules, checked in order before the experiment: the first whose segment the user
     /// matches decides the variant, and the user is not part of the experiment.
     #[serde(default, rename = "rules")]
@@ -388,6 +403,10 @@ pub struct ExperimentSpec {
     /// CUPED: the lookback window before each assignment, or `false`.
     #[schema(value_type = serde_json::Value)]
     pub cuped: Cuped,
+    /// No `ship` verdict before the experiment has run this long.
+    pub min_runtime: Duration,
+    /// The relative lift that matters: smaller effects count as no difference.
+    pub minimum_effect: f64,
     /// Pinned rules: segment → variant, checked in order before the experiment.
     #[serde(rename = "rules")]
     pub pinned_rules: Vec<PinnedRule>,
@@ -446,6 +465,10 @@ pub struct ExperimentPatch {
     pub analysis: Option<Analysis>,
     /// `{"lookback": "7d"}`, `true` or `false`; a new window recomputes the covariates.
     pub cuped: Option<CupedDraft>,
+    /// A duration (`"7d"`, `"0s"` for none).
+    #[schema(example = "7d")]
+    pub min_runtime: Option<String>,
+    pub minimum_effect: Option<f64>,
     /// Replaces the pinned rules (`[]` removes them).
     #[serde(rename = "rules")]
     pub pinned_rules: Option<Vec<PinnedRule>>,
@@ -471,6 +494,8 @@ impl ExperimentPatch {
             min_users_per_arm,
             analysis,
             cuped,
+            min_runtime,
+            minimum_effect,
             pinned_rules,
             layer,
             metrics: _,
@@ -484,6 +509,8 @@ impl ExperimentPatch {
             && min_users_per_arm.is_none()
             && analysis.is_none()
             && cuped.is_none()
+            && min_runtime.is_none()
+            && minimum_effect.is_none()
             && pinned_rules.is_none()
             && layer.is_none()
     }
@@ -516,6 +543,22 @@ fn check_min_users(n: u32) -> Result<(), ValidationError> {
             "min_users_per_arm",
             Violation::TooLarge {
                 max: MAX_MIN_USERS_PER_ARM.into(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn parse_min_runtime(text: &str) -> Result<Duration, ValidationError> {
+    Duration::parse_or_zero("min_runtime", text)
+}
+
+fn check_minimum_effect(effect: f64) -> Result<(), ValidationError> {
+    if !(effect > 0.0 && effect <= MAX_MINIMUM_EFFECT) {
+        return Err(ValidationError::new(
+            "minimum_effect",
+            Violation::MinimumEffect {
+                max: MAX_MINIMUM_EFFECT,
             },
         ));
     }
@@ -698,6 +741,12 @@ impl ExperimentDraft {
         check_floor(floor, n)?;
         let min_users_per_arm = self.min_users_per_arm.unwrap_or(DEFAULT_MIN_USERS_PER_ARM);
         check_min_users(min_users_per_arm)?;
+        let min_runtime = match &self.min_runtime {
+            Some(text) => parse_min_runtime(text)?,
+            None => DEFAULT_MIN_RUNTIME,
+        };
+        let minimum_effect = self.minimum_effect.unwrap_or(DEFAULT_MINIMUM_EFFECT);
+        check_minimum_effect(minimum_effect)?;
         check_pinned_rules(&self.pinned_rules, |k| seen.contains(k))?;
         if let Some(layer) = &self.layer {
             layer.check()?;
@@ -737,6 +786,8 @@ impl ExperimentDraft {
             min_users_per_arm,
             analysis: self.analysis.unwrap_or(Analysis::Bayesian),
             cuped,
+            min_runtime,
+            minimum_effect,
             pinned_rules: self.pinned_rules,
             layer: self.layer,
             context: self.context,
@@ -896,6 +947,13 @@ impl ExperimentSpec {
         if let Some(cuped) = &patch.cuped {
             spec.cuped = cuped.validate()?;
         }
+        if let Some(text) = patch.min_runtime {
+            spec.min_runtime = parse_min_runtime(&text)?;
+        }
+        if let Some(effect) = patch.minimum_effect {
+            check_minimum_effect(effect)?;
+            spec.minimum_effect = effect;
+        }
         if let Some(rules) = patch.pinned_rules {
             check_pinned_rules(&rules, |k| spec.variant_index(k).is_some())?;
             spec.pinned_rules = rules;
@@ -943,6 +1001,40 @@ mod tests {
         assert_eq!(spec.goal.metric, GoalMetric::Conversion);
         assert_eq!(spec.variants[1].weight, 0.5);
         assert_eq!(spec.variants[1].name, "evening");
+        assert_eq!(spec.min_runtime.to_string(), "7d");
+        assert_eq!(spec.minimum_effect, 0.05);
+    }
+
+    #[test]
+    fn verdict_settings() {
+        let mut none = base();
+        none["min_runtime"] = json!("0s");
+        none["minimum_effect"] = json!(10.0);
+        let spec = draft(none).unwrap();
+        assert_eq!(spec.min_runtime.seconds(), 0);
+        for (field, value) in [
+            ("min_runtime", json!("abc")),
+            ("min_runtime", json!("-1d")),
+            ("minimum_effect", json!(0.0)),
+            ("minimum_effect", json!(-0.1)),
+            ("minimum_effect", json!(10.5)),
+        ] {
+            let mut bad = base();
+            bad[field] = value.clone();
+            assert_eq!(draft(bad).unwrap_err().field, field, "{value}");
+        }
+        let patch: ExperimentPatch =
+            serde_json::from_value(json!({"min_runtime": "14d", "minimum_effect": 0.1})).unwrap();
+        let patched = spec.patched(patch).unwrap();
+        assert_eq!(
+            (
+                patched.min_runtime.to_string().as_str(),
+                patched.minimum_effect
+            ),
+            ("14d", 0.1)
+        );
+        let wrong: ExperimentPatch = serde_json::from_value(json!({"minimum_effect": 0})).unwrap();
+        assert_eq!(spec.patched(wrong).unwrap_err().field, "minimum_effect");
     }
 
     #[test]

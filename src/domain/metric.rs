@@ -51,7 +51,17 @@ pub struct Duration(i64);
 pub const INLINE_GOAL_KEY: &str = "goal";
 
 impl Duration {
+    /// A duration above zero (`0d` refused: a window of nothing).
     pub fn parse(field: &str, text: &str) -> Result<Duration, ValidationError> {
+        Self::parse_from(field, text, 1)
+    }
+
+    /// A duration that may be zero (`0s`: from the assignment on, or no minimum).
+    pub fn parse_or_zero(field: &str, text: &str) -> Result<Duration, ValidationError> {
+        Self::parse_from(field, text, 0)
+    }
+
+    fn parse_from(field: &str, text: &str, min: i64) -> Result<Duration, ValidationError> {
         let refuse = || {
             ValidationError::new(
                 field,
@@ -77,11 +87,11 @@ impl Duration {
             .ok()
             .and_then(|n| n.checked_mul(per_unit))
             .ok_or_else(refuse)?;
-        if seconds == 0 && field != "from" || seconds > MAX_DURATION_SECONDS {
+        if seconds < min || seconds > MAX_DURATION_SECONDS {
             return Err(ValidationError::new(
                 field,
                 Violation::OutOfRange {
-                    min: 1.0,
+                    min: min as f64,
                     max: MAX_DURATION_SECONDS as f64,
                 },
             ));
@@ -89,7 +99,7 @@ impl Duration {
         Ok(Duration(seconds))
     }
 
-    pub fn from_seconds(seconds: i64) -> Duration {
+    pub const fn from_seconds(seconds: i64) -> Duration {
         Duration(seconds)
     }
 
@@ -329,7 +339,7 @@ impl MetricDraft {
                 }
             }
             MetricType::Retention => {
-                let from = Duration::parse(
+                let from = Duration::parse_or_zero(
                     "from",
                     self.from.as_deref().ok_or_else(|| required("from"))?,
                 )?;
@@ -524,7 +534,8 @@ mod tests {
         ] {
             assert!(Duration::parse("window", bad).is_err(), "{bad}");
         }
-        assert_eq!(Duration::parse("from", "0d").unwrap().seconds(), 0);
+        assert!(Duration::parse("from", "0d").is_err());
+        assert_eq!(Duration::parse_or_zero("from", "0d").unwrap().seconds(), 0);
     }
 
     #[test]

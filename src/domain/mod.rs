@@ -50,9 +50,10 @@ pub use conflict::Conflict;
 pub use cuped::{Cuped, CupedDraft};
 pub use erasure::Erased;
 pub use experiment::{
-    Analysis, Dimension, Experiment, ExperimentDraft, ExperimentMetrics, ExperimentPatch,
-    ExperimentSpec, Goal, GoalCounting, GoalMetric, Guardrail, GuardrailAction, Kind, MAX_VARIANTS,
-    MetricRole, Status, Variant, VariantDraft,
+    Analysis, DEFAULT_MIN_RUNTIME, DEFAULT_MINIMUM_EFFECT, Dimension, Experiment, ExperimentDraft,
+    ExperimentMetrics, ExperimentPatch, ExperimentSpec, Goal, GoalCounting, GoalMetric, Guardrail,
+    GuardrailAction, Kind, MAX_MINIMUM_EFFECT, MAX_VARIANTS, MetricRole, Status, Variant,
+    VariantDraft,
 };
 pub use keys::{
     ApiKey, MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit,

@@ -131,6 +131,10 @@ pub enum Violation {
     Duration {
         value: String,
     },
+    /// A minimum effect of interest that is not a relative lift above 0 and at most `max`.
+    MinimumEffect {
+        max: f64,
+    },
     /// A field this type of metric needs (`kind`: conversion, mean, ratio, retention).
     MetricFieldRequired {
         kind: &'static str,
@@ -291,6 +295,10 @@ impl fmt::Display for Violation {
             Duration { value } => write!(
                 f,
                 "{value:?} is not a duration: write a whole number and a unit, like 90s, 30m, 72h or 7d"
+            ),
+            MinimumEffect { max } => write!(
+                f,
+                "the smallest relative lift that matters: above 0 and at most {max} (0.05 is 5%)"
             ),
             MetricFieldRequired { kind } => write!(f, "a {kind} metric needs this field"),
             MetricFieldNotAllowed { kind } => write!(f, "a {kind} metric has no such field"),

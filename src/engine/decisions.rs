@@ -2,7 +2,7 @@
 //! chosen analysis, guardrails included), subscribed webhooks hear it once, whatever instance
 //! saw it first. Checked with the guardrails, every five refresh intervals.
 
-use super::results::Verdict;
+use super::results::Outcome;
 use super::{Engine, EngineError};
 use crate::domain::{Status, WebhookEvent};
 use crate::store;
@@ -28,7 +28,7 @@ impl Engine {
             }
             let key = experiment.spec.key.to_string();
             let results = self.overview(&key).await?.results;
-            if results.decision.outcome != Verdict::Winner {
+            if results.decision.outcome != Outcome::Winner {
                 continue;
             }
             let winner = results.decision.leader.clone();
@@ -37,6 +37,7 @@ impl Engine {
                 "experiment": key,
                 "winner": winner,
                 "analysis": results.analysis,
+                "verdict": results.decision.verdict,
                 "probability_best": leader.map(|v| v.probability_best),
                 "lift": leader.and_then(|v| v.lift),
                 "users": results.variants.iter().map(|v| v.users).sum::<i64>(),

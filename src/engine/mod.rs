@@ -47,6 +47,7 @@ pub mod summaries;
 pub mod throttle;
 mod track;
 mod users;
+mod verdict;
 pub mod webhooks;
 mod writer;
 

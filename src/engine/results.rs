@@ -8,9 +8,12 @@ use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
 use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant, SequentialLift};
 use super::metric_sums::{self, MetricInput};
+pub use super::verdict::Verdict;
+use super::verdict::{self, Facts, Judgement};
 use super::{Engine, EngineError};
 use crate::domain::{
     Analysis, Direction, Experiment, GoalMetric, INLINE_GOAL_KEY, Kind, MetricRole, MetricType,
+    Status,
 };
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
@@ -40,9 +43,11 @@ pub struct Thresholds {
     pub min_users_per_arm: u32,
 }
 
+/// `decision.outcome`: whether the chosen analysis names a winner yet (see `verdict` for
+/// what to do about it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum Outcome {
     /// Some arm has fewer users than the minimum-data rule asks.
     NotEnoughData,
     /// Enough data, but no arm is both likely best and cheap to ship.
@@ -53,7 +58,7 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Decision {
-    pub outcome: Verdict,
+    pub outcome: Outcome,
     /// The arm most likely to be best.
     pub leader: String,
     /// Users still missing in the arm furthest from the minimum (0 once every arm has it).
@@ -61,6 +66,27 @@ pub struct Decision {
     /// The guardrail that keeps the leader from being called the winner although it wins
     /// the goal (the one it fails most surely).
     pub blocked_by: Option<GuardrailBlock>,
+    /// What to do: `ship`, `roll_back`, `keep_running` or `no_difference`. A field of its own
+    /// beside `outcome` because `outcome` is public (apps and scripts read `winner` and
+    /// `not_enough_data` from it): `ship` also needs the minimum runtime, `roll_back` and
+    /// `no_difference` are calls `outcome` never made.
+    pub verdict: Verdict,
+    /// The variant to ship; control for `roll_back`; `null` otherwise.
+    pub variant: Option<String>,
+    /// Why, in short sentences with their numbers.
+    pub reasons: Vec<String>,
+    /// The verdict in one sentence a marketer reads.
+    pub summary: String,
+    /// Days since the experiment started (until it stopped), fractional.
+    pub runtime_days: f64,
+    /// `keep_running`: about how many more users in total before the goal's interval settles
+    /// (its half-width shrinks as 1/√users) and every variant has the minimum; `null` when
+    /// unknown or for another verdict.
+    pub users_needed: Option<u64>,
+    /// `keep_running`: about how many days that takes at today's traffic (users assigned in
+    /// the last 24 hours), and at least what the minimum runtime still asks; `null` when
+    /// unknown or for another verdict.
+    pub days_needed: Option<f64>,
 }
 
 /// A guardrail the leader fails, and by how much.
@@ -236,7 +262,10 @@ impl Engine {
             version: experiment.version,
             stats,
             weights,
-            minute: metric_sums::depend_on_time(&metric_sums).then(|| now.timestamp() / 60),
+            // The verdict's runtime and today's traffic move with the clock while it runs.
+            minute: (metric_sums::depend_on_time(&metric_sums)
+                || matches!(experiment.status, Status::Running | Status::Paused))
+            .then(|| now.timestamp() / 60),
             metric_sums,
         };
         if let Some((results, series)) = self
@@ -282,6 +311,7 @@ impl Engine {
                 &periods,
                 basis.weights.clone(),
                 &metrics,
+                now,
             );
             fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
             let series = series(&experiment, &periods);
@@ -356,6 +386,7 @@ pub(crate) fn compute(
     periods: &[PeriodStats],
     weights: Vec<f64>,
     metrics: &[MetricInput],
+    now: DateTime<Utc>,
 ) -> ExperimentResults {
     let spec = &experiment.spec;
     let ids = &experiment.variant_ids;
@@ -503,12 +534,34 @@ pub(crate) fn compute(
         .then(|| guardrail_block(&metric_results, leader, spec.analysis))
         .flatten();
     let outcome = if needed > 0 {
-        Verdict::NotEnoughData
+        Outcome::NotEnoughData
     } else if goal_wins && blocked_by.is_none() {
-        Verdict::Winner
+        Outcome::Winner
     } else {
-        Verdict::KeepRunning
+        Outcome::KeepRunning
     };
+    let Judgement {
+        verdict,
+        variant,
+        reasons,
+        summary,
+        runtime_days,
+        users_needed,
+        days_needed,
+    } = verdict::judge(&Facts {
+        spec,
+        started_at: experiment.started_at,
+        stopped_at: experiment.stopped_at,
+        now,
+        outcome,
+        leader,
+        control,
+        needed_per_arm: needed,
+        users: &users,
+        best: &metric.best,
+        recent_users: recent_users(periods, now),
+        metrics: &metric_results,
+    });
 
     let variants = spec
         .variants
@@ -563,6 +616,13 @@ pub(crate) fn compute(
             leader: spec.variants[leader].key.to_string(),
             users_needed_per_arm: needed,
             blocked_by,
+            verdict,
+            variant,
+            reasons,
+            summary,
+            runtime_days,
+            users_needed,
+            days_needed,
         },
         thresholds: Thresholds {
             interval_level: INTERVAL_LEVEL,
@@ -575,7 +635,7 @@ pub(crate) fn compute(
         variants,
         weights,
         notes,
-        computed_at: Utc::now(),
+        computed_at: now,
         contexts: Vec::new(),
         personalization: None,
         metrics: metric_results,
@@ -658,8 +718,19 @@ fn adjusted_goal(goal: &MetricResults, control: usize) -> Option<(usize, bool)> 
     ))
 }
 
+/// Users assigned in the last 24 hours: today's traffic. Periods are hours over the last two
+/// days, so this counts the 24 hourly periods that started within them.
+fn recent_users(periods: &[PeriodStats], now: DateTime<Utc>) -> u64 {
+    let since = now - chrono::TimeDelta::hours(24);
+    periods
+        .iter()
+        .filter(|p| p.period_start >= since)
+        .map(|p| p.users.max(0) as u64)
+        .sum()
+}
+
 /// Whether a confidence sequence lies entirely on the side `direction` calls good.
-fn proven_better(lift: Interval, direction: Direction) -> bool {
+pub(super) fn proven_better(lift: Interval, direction: Direction) -> bool {
     match direction {
         Direction::Increase => lift.low > 0.0,
         Direction::Decrease => lift.high < 0.0,
@@ -717,6 +788,18 @@ fn goal_sequential(
     }
 }
 
+/// Whether `v` fails the guardrail `m` by the chosen analysis: its status is failing
+/// (Bayesian), or its confidence sequence shows harm beyond the threshold (sequential).
+pub(super) fn fails_guardrail(m: &MetricResults, v: &MetricVariant, analysis: Analysis) -> bool {
+    m.role == MetricRole::Guardrail
+        && match analysis {
+            Analysis::Bayesian => v.status == Some(GuardrailStatus::Failing),
+            Analysis::Sequential => v
+                .sequential
+                .is_some_and(|s| proven_harm(s.lift, m.direction, m.threshold.unwrap_or(0.0))),
+        }
+}
+
 /// The guardrail the variant at `leader` fails most surely, if any.
 fn guardrail_block(
     metrics: &[MetricResults],
@@ -725,16 +808,9 @@ fn guardrail_block(
 ) -> Option<GuardrailBlock> {
     metrics
         .iter()
-        .filter(|m| m.role == MetricRole::Guardrail)
         .filter_map(|m| {
             let v = m.variants.get(leader)?;
-            let fails = match analysis {
-                Analysis::Bayesian => v.status == Some(GuardrailStatus::Failing),
-                Analysis::Sequential => v
-                    .sequential
-                    .is_some_and(|s| proven_harm(s.lift, m.direction, m.threshold.unwrap_or(0.0))),
-            };
-            fails.then(|| GuardrailBlock {
+            fails_guardrail(m, v, analysis).then(|| GuardrailBlock {
                 metric: m.key.clone(),
                 variant: v.key.clone(),
                 chance_of_harm: v.chance_of_harm.unwrap_or(1.0),

@@ -84,6 +84,8 @@ fn to_domain(
             analysis: Analysis::parse(&row.analysis)
                 .ok_or_else(|| corrupt("analysis", &row.analysis))?,
             cuped: Cuped::from_seconds(row.cuped_lookback_seconds),
+            min_runtime: Duration::from_seconds(row.min_runtime_seconds),
+            minimum_effect: row.minimum_effect,
             pinned_rules: rules,
             layer,
             context: row.context,
@@ -148,6 +150,8 @@ pub fn insert_experiment(
                 min_users_per_arm: spec.min_users_per_arm as i32,
                 analysis: spec.analysis.as_str(),
                 cuped_lookback_seconds: spec.cuped.lookback().map(|d| d.seconds()),
+                min_runtime_seconds: spec.min_runtime.seconds(),
+                minimum_effect: spec.minimum_effect,
                 rules: serde_json::to_value(&spec.pinned_rules).expect("rules serialize"),
                 layer: spec
                     .layer
@@ -274,6 +278,8 @@ pub fn update_experiment<E>(
                 experiments::min_users_per_arm.eq(spec.min_users_per_arm as i32),
                 experiments::analysis.eq(spec.analysis.as_str()),
                 experiments::cuped_lookback_seconds.eq(spec.cuped.lookback().map(|d| d.seconds())),
+                experiments::min_runtime_seconds.eq(spec.min_runtime.seconds()),
+                experiments::minimum_effect.eq(spec.minimum_effect),
                 experiments::targeting.eq(targeting),
                 experiments::rules
                     .eq(serde_json::to_value(&spec.pinned_rules).expect("rules serialize")),

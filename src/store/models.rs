@@ -39,6 +39,8 @@ pub struct ExperimentRow {
     pub goal_to_seconds: Option<i64>,
     pub analysis: String,
     pub cuped_lookback_seconds: Option<i64>,
+    pub min_runtime_seconds: i64,
+    pub minimum_effect: f64,
 }
 
 /// `None` is written as NULL, not the column's default: CUPED off is a NULL lookback.
@@ -68,6 +70,8 @@ pub struct NewExperimentRow<'a> {
     pub goal_to_seconds: Option<i64>,
     pub analysis: &'a str,
     pub cuped_lookback_seconds: Option<i64>,
+    pub min_runtime_seconds: i64,
+    pub minimum_effect: f64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

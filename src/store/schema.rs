@@ -33,6 +33,8 @@ diesel::table! {
         goal_to_seconds -> Nullable<Int8>,
         analysis -> Text,
         cuped_lookback_seconds -> Nullable<Int8>,
+        min_runtime_seconds -> Int8,
+        minimum_effect -> Float8,
     }
 }
 

@@ -285,7 +285,15 @@ async fn results_match(app: &TestApp, key: &str) -> String {
     assert_eq!(lines.len(), expected.len(), "{text}");
     for (line, expected) in lines.iter().zip(&expected) {
         for (name, value) in line.as_object().unwrap() {
-            if name == "computed_at" {
+            // Each computation has its own time, and the verdict's clock-bound figures move
+            // with it.
+            if [
+                "computed_at",
+                "decision_runtime_days",
+                "decision_days_needed",
+            ]
+            .contains(&name.as_str())
+            {
                 continue;
             }
             // Null cells are columns other rows fill (or a null Option spelled as one cell).
@@ -346,6 +354,8 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         thresholds_expected_loss_relative,thresholds_interval_level,\
         thresholds_min_users_per_arm,thresholds_p_value,thresholds_probability_best,\
         thresholds_srm_p_value,winner";
+    const VERDICT: &str = "decision_verdict,decision_variant,decision_summary,\
+        decision_reasons,decision_runtime_days,decision_users_needed,decision_days_needed";
     const VARIANT: &str = "chance_to_beat_control,conversions,expected_loss,lift_high,\
         lift_low,lift_mean,name,p_value,period_weighted_lift,period_weighted_mean,\
         probability_best,rate_high,rate_low,rate_mean,users";
@@ -353,7 +363,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         assert_eq!(
             results_match(&app, key).await,
             format!(
-                "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight,analysis"
+                "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight,analysis,{VERDICT}"
             )
         );
     }
@@ -365,7 +375,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
              personalization_gain_high,personalization_gain_low,personalization_gain_mean,\
              personalization_per_segment_rate,personalization_prior_strength,{THRESHOLDS},\
              {VARIANT},value_per_user_high,value_per_user_low,value_per_user_mean,value_sum,\
-             weight,segment,segment_users,segment_best,analysis"
+             weight,segment,segment_users,segment_best,analysis,{VERDICT}"
         )
     );
     // A range adds its ends after the experiment's figures (and no rows per context).
@@ -378,7 +388,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         ranged.lines().next().unwrap(),
         format!(
             "experiment,variant,{SHARED},{THRESHOLDS},from,to,{VARIANT},value_per_user_high,\
-             value_per_user_low,value_per_user_mean,value_sum,weight,analysis"
+             value_per_user_low,value_per_user_mean,value_sum,weight,analysis,{VERDICT}"
         )
     );
     assert_eq!(ranged.lines().count(), 3, "{ranged}");

@@ -34,5 +34,6 @@ mod shutdown;
 mod throttle;
 mod time_ranges;
 mod track;
+mod verdict;
 mod weak_keys;
 mod webhooks;

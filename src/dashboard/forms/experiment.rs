@@ -71,6 +71,8 @@ pub fn read(form: &FormData) -> ExperimentForm {
         min_users_per_arm: form.get("min_users_per_arm").into(),
         analysis: form.get("analysis").into(),
         cuped: form.get("cuped").into(),
+        min_runtime: form.get("min_runtime").into(),
+        minimum_effect: form.get("minimum_effect").into(),
         context: form.get("context").into(),
         variants: variants.into_values().collect(),
         rules: read_rows(form, "rule"),
@@ -134,6 +136,8 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
             Some(d) => d.to_string(),
             None => CUPED_OFF.into(),
         },
+        min_runtime: spec.min_runtime.to_string(),
+        minimum_effect: percent_text(spec.minimum_effect),
         context: spec.context.join(", "),
         variants: spec
             .variants
@@ -246,6 +250,7 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
     let min_users_per_arm = optional_count(form, &mut errors);
     let analysis = analysis(form, &mut errors);
     let cuped = cuped(form);
+    let (min_runtime, minimum_effect) = verdict_settings(form, &mut errors);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
 
@@ -273,6 +278,8 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         min_users_per_arm,
         analysis,
         cuped,
+        min_runtime,
+        minimum_effect,
         pinned_rules,
         layer,
         context: form
@@ -409,6 +416,10 @@ pub fn to_patch(
     let analysis = analysis(form, &mut errors).filter(|a| *a != spec.analysis);
     // Only a changed window is sent: a new one recomputes the covariates.
     let cuped = cuped(form).filter(|c| c.validate().ok() != Some(spec.cuped));
+    // Only what changed, so an untouched form never trips over rounding or spelling.
+    let (min_runtime, minimum_effect) = verdict_settings(form, &mut errors);
+    let min_runtime = min_runtime.filter(|t| *t != spec.min_runtime.to_string());
+    let minimum_effect = minimum_effect.filter(|e| (e - spec.minimum_effect).abs() > 1e-12);
     let pinned_rules = pinned_rules(form, &mut errors);
     let layer = layer(form, &mut errors);
     let mut weights = None;
@@ -457,6 +468,8 @@ pub fn to_patch(
         min_users_per_arm,
         analysis,
         cuped,
+        min_runtime,
+        minimum_effect,
         pinned_rules: Some(pinned_rules),
         layer: Some(layer),
         metrics,
@@ -554,6 +567,10 @@ fn message_of(e: &ValidationError) -> String {
             percent_text(*min),
             percent_text(*max)
         ),
+        ("minimum_effect", Violation::MinimumEffect { max }) => format!(
+            "the smallest lift that matters: above 0% and at most {}%",
+            percent_text(*max)
+        ),
         ("floor", Violation::FloorTooHigh { max, .. }) => format!(
             "must be between 0% and {}% (100% divided by the number of variants)",
             percent_text(*max)
@@ -599,6 +616,18 @@ fn analysis(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<Analysis>
         errors.add("analysis", "pick bayesian or sequential");
     }
     parsed
+}
+
+/// The minimum runtime as typed (the domain parses it) and the minimum effect from a
+/// percentage; empty fields: the defaults (or, editing, unchanged).
+fn verdict_settings(
+    form: &ExperimentForm,
+    errors: &mut FieldErrors,
+) -> (Option<String>, Option<f64>) {
+    let runtime = form.min_runtime.trim();
+    let min_runtime = (!runtime.is_empty()).then(|| runtime.to_string());
+    let minimum_effect = optional_percent("minimum_effect", &form.minimum_effect, errors);
+    (min_runtime, minimum_effect)
 }
 
 fn optional_count(form: &ExperimentForm, errors: &mut FieldErrors) -> Option<u32> {

@@ -4,7 +4,8 @@
 //! `templates::form_values`.
 //!
 //! Field names: `key`, `name`, `description`, `dimension`, `kind`, `control`, `goal_event`,
-//! `goal_metric`, `traffic`, `floor`, `min_users_per_arm`, `context`,
+//! `goal_metric`, `traffic`, `floor`, `min_users_per_arm`, `analysis`, `min_runtime`,
+//! `minimum_effect`, `context`,
 //! `variant-{i}-{key,name,payload,weight}`, `rule-{i}-{attribute,op,value}`,
 //! `pin-{i}-{segment,variant}`, `layer_key`, `layer_from`, `layer_to`, `goal_source`,
 //! `goal_key`, `secondary` (repeated: the boxes ticked), `guard-{i}-{metric,threshold}`,

@@ -18,7 +18,7 @@ use crate::engine::context_results::{ContextResults, ContextVariant, Personaliza
 use crate::engine::metric_results::{MetricResults, MetricVariant};
 use crate::engine::metric_sums;
 use crate::engine::policy::{OpenArms, Posteriors};
-use crate::engine::results::{self, ExperimentResults, VariantResults, Verdict};
+use crate::engine::results::{self, ExperimentResults, VariantResults};
 use crate::stats::Interval;
 use crate::store::export as rows;
 use crate::store::{self, PeriodStats, VariantStats};
@@ -148,7 +148,8 @@ fn compute(
     } else {
         Vec::new()
     };
-    let mut computed = results::compute(experiment, &stats, &periods, weights, &metrics);
+    let mut computed =
+        results::compute(experiment, &stats, &periods, weights, &metrics, Utc::now());
     // Per-context rows come from all-time statistics: only without a range.
     if range.is_all() && !experiment.spec.context.is_empty() {
         let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
@@ -232,8 +233,20 @@ fn columns(
     }
     // Added after the others, so that the columns analysts' scripts know keep their places.
     columns.push("analysis");
+    columns.extend(VERDICT_COLUMNS);
     columns
 }
+
+/// The verdict (`decision.verdict` and what comes with it), after `analysis`.
+const VERDICT_COLUMNS: [&str; 7] = [
+    "decision_verdict",
+    "decision_variant",
+    "decision_summary",
+    "decision_reasons",
+    "decision_runtime_days",
+    "decision_users_needed",
+    "decision_days_needed",
+];
 
 /// The columns of the metric rows, after the others (the variant columns they share are
 /// filled too: `variant`, `users`, `lift`, `chance_to_beat_control`, `p_value`,
@@ -315,7 +328,7 @@ fn experiment_cells(r: &ExperimentResults, range: TimeRange) -> Row {
         ("computed_at", results_time(r.computed_at)),
         ("control", Value::from(r.control.as_str())),
         ("decision_leader", Value::from(r.decision.leader.as_str())),
-        ("decision_outcome", verdict_name(r.decision.outcome)),
+        ("decision_outcome", serde_name(r.decision.outcome)),
         (
             "decision_users_needed_per_arm",
             Value::from(r.decision.users_needed_per_arm),
@@ -323,6 +336,25 @@ fn experiment_cells(r: &ExperimentResults, range: TimeRange) -> Row {
         ("kind", Value::from(r.kind.as_str())),
         ("metric", Value::from(r.metric.as_str())),
         ("analysis", Value::from(r.analysis.as_str())),
+        ("decision_verdict", Value::from(r.decision.verdict.as_str())),
+        (
+            "decision_variant",
+            r.decision
+                .variant
+                .as_deref()
+                .map_or(Value::Null, Value::from),
+        ),
+        ("decision_summary", Value::from(r.decision.summary.as_str())),
+        (
+            "decision_reasons",
+            Value::String(serde_json::to_string(&r.decision.reasons).unwrap_or_default()),
+        ),
+        ("decision_runtime_days", number(r.decision.runtime_days)),
+        (
+            "decision_users_needed",
+            r.decision.users_needed.map_or(Value::Null, Value::from),
+        ),
+        ("decision_days_needed", optional(r.decision.days_needed)),
     ];
     if let Some(p) = &r.personalization {
         personalization_cells(p, &mut row);
@@ -426,9 +458,10 @@ fn results_time(t: DateTime<Utc>) -> Value {
     Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
-/// The verdict as `/results` spells it: its serde name, so the two cannot drift apart.
-fn verdict_name(verdict: Verdict) -> Value {
-    serde_json::to_value(verdict).unwrap_or(Value::Null)
+/// A name as `/results` spells it (the outcome, the verdict): its serde name, so the two
+/// cannot drift apart.
+fn serde_name(name: impl serde::Serialize) -> Value {
+    serde_json::to_value(name).unwrap_or(Value::Null)
 }
 
 /// Totals of the users assigned in the given hours, per variant.
@@ -474,6 +507,7 @@ fn current_weights(experiment: &Experiment, stats: &[VariantStats]) -> Vec<f64> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::results::Outcome;
     use chrono::TimeZone;
 
     #[test]
@@ -482,6 +516,10 @@ mod tests {
             let t = Utc.timestamp_opt(1_767_225_600, nanos).unwrap();
             assert_eq!(results_time(t), serde_json::to_value(t).unwrap());
         }
-        assert_eq!(verdict_name(Verdict::NotEnoughData), "not_enough_data");
+        assert_eq!(serde_name(Outcome::NotEnoughData), "not_enough_data");
+        assert_eq!(
+            serde_name(results::Verdict::RollBack),
+            results::Verdict::RollBack.as_str()
+        );
     }
 }

@@ -108,7 +108,11 @@ async fn the_results_export_has_a_row_per_metric_and_variant() {
     let csv = response.text().await.unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.ends_with("metric_type,p_value_adjusted,value_high,value_low,value_mean,analysis"),
+        header.ends_with(
+            "metric_type,p_value_adjusted,value_high,value_low,value_mean,analysis,\
+             decision_verdict,decision_variant,decision_summary,decision_reasons,\
+             decision_runtime_days,decision_users_needed,decision_days_needed"
+        ),
         "{header}"
     );
     assert_eq!(csv.lines().count(), 1 + 10);
