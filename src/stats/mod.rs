@@ -14,6 +14,8 @@
 //!   `RatioStatistic`.
 //! - [`effect`]: the relative effect Δ = μ_T/μ_C − 1 in gbstats' normal approximation,
 //!   shared by mean and ratio metrics: interval, P(Δ > x), Welch t-test p-value.
+//! - [`cuped`]: regression adjustment on a pre-assignment covariate (CUPED, Deng et al. 2013),
+//!   θ pooled over the arms, as gbstats' `RegressionAdjustedStatistic`.
 //! - [`direction`]: chance to beat control in a metric's good direction and chance of harm
 //!   beyond a guardrail's threshold, for conversion (exact), mean and ratio metrics.
 //! - [`multiple`]: Benjamini–Hochberg and Holm adjusted p-values.
