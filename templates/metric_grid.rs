@@ -121,6 +121,13 @@ fn row_header(m: &MetricResults, library_goal: bool) -> Markup {
                 br;
                 span.tag.computing title="Being counted from the raw events: the figures are partial" { "computing…" }
             }
+            @if let Some(c) = &m.cuped {
+                br;
+                span.tag.cuped title={ "CUPED: lifts adjusted for each user's activity in the "
+                    (c.lookback) " before assignment (" (c.users_with_pre_data) " users had some); values as observed" } {
+                    "CUPED: variance −" (format!("{:.0}", 100.0 * c.variance_reduction)) "%"
+                }
+            }
         }
     }
 }

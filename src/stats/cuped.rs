@@ -21,6 +21,9 @@
 //! Users without pre-assignment data have x = 0, which keeps the estimate unbiased (x is
 //! still fixed before the assignment); only the variance reduction is smaller.
 
+// `!(x > y)` is used on purpose: it also catches NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use super::effect::RelativeEffect;
 
 /// Whether y and x are proportions (a user converted or not) or sample means.

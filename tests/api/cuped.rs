@@ -267,6 +267,17 @@ async fn metrics_are_adjusted_for_pre_assignment_activity_as_recomputed_here() {
         results["notes"]
     );
 
+    // The page says which metrics were adjusted and by how much.
+    let page = Browser::signed_in(&app)
+        .await
+        .get("/dashboard/experiments/offer")
+        .await;
+    let reduction = results["metrics"][0]["cuped"]["variance_reduction"]
+        .as_f64()
+        .unwrap();
+    let badge = format!("CUPED: variance −{:.0}%", 100.0 * reduction);
+    assert!(page.body.contains(&badge), "no {badge:?} on the page");
+
     // Erasure takes the user's covariates with the rest.
     let before = app.count("SELECT count(*) AS n FROM metric_covariates WHERE user_id = 'u1'");
     assert!(before > 0);
