@@ -504,7 +504,9 @@ pub fn lift_over_time(id: &str, metric: &str, lines: &[LiftLine]) -> Markup {
     };
     let (y_ticks, step) = ticks(y0, y1, 4);
     let decimals = percent_decimals(step);
-    let (x_ticks, _) = ticks(x0.ceil(), x1.floor().max(x0.ceil()), 6);
+    // Whole days, about six marks.
+    let every = usize::try_from((last - first) / 6 + 1).unwrap_or(1);
+    let x_ticks: Vec<i64> = (first..=last).step_by(every).collect();
     let base = TOP + plot_height();
     let description = format!(
         "The cumulative lift over control in {metric} of {}, by day since the start (day {first} to {last}), each with its 95% confidence sequence as a band.",
@@ -515,10 +517,10 @@ pub fn lift_over_time(id: &str, metric: &str, lines: &[LiftLine]) -> Markup {
             (y_axis(&scale, &y_ticks, |t| format::percent(t, decimals)))
             g.axis {
                 line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base) {}
-                @for &t in x_ticks.iter().filter(|t| t.fract() == 0.0) {
-                    @let x = scale.x(t);
+                @for &t in &x_ticks {
+                    @let x = scale.x(t as f64);
                     line.axis-line x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(base) y2=(base + 5.0) {}
-                    text x=(format!("{x:.1}")) y=(base + 18.0) text-anchor="middle" { (format!("{t:.0}")) }
+                    text x=(format!("{x:.1}")) y=(base + 18.0) text-anchor="middle" { (t) }
                 }
                 text x=(WIDTH - RIGHT) y=(base + 34.0) text-anchor="end" { "day since the start" }
             }

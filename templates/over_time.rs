@@ -3,6 +3,7 @@
 //! that a novelty effect (a lift that fades) shows.
 
 use super::charts::{self, LiftLine};
+use super::components::swatch;
 use crate::engine::results::ExperimentResults;
 use maud::{Markup, html};
 
@@ -14,6 +15,12 @@ pub fn section(r: &ExperimentResults) -> Markup {
     html! {
         section #over-time aria-labelledby="over-time-heading" {
             h2 #over-time-heading { "Effects over time" }
+            // The variants compared with control, in the colours of the charts above.
+            ul.legend {
+                @for (i, v) in r.variants.iter().enumerate().filter(|(_, v)| v.key != r.control) {
+                    li { (swatch(i)) " " (v.name) }
+                }
+            }
             div.charts {
                 @for (n, m) in r.metrics.iter().enumerate() {
                     figure.over-time {

@@ -161,7 +161,12 @@ async fn today_is_the_live_sequential_lift_and_the_tick_stores_it() {
         .expect("an over-time section");
     let section = &page.body[start..];
     let section = &section[..section.find("</section>").unwrap()];
-    assert_eq!(section.matches("<svg").count(), METRICS.len(), "{section}");
+    // A chart is an svg in a div.chart (the legend's swatches are svgs too, hidden).
+    assert_eq!(
+        section.matches("<div class=\"chart\"><svg").count(),
+        METRICS.len(),
+        "{section}"
+    );
     assert!(section.contains("Lift over time: Goal"), "{section}");
     assert!(
         section.contains("Lift over time: Orders per user"),
@@ -351,4 +356,32 @@ async fn a_stopped_experiment_keeps_its_history_with_its_final_day() {
         );
     }
     assert_eq!(app.count("SELECT count(*) AS n FROM metric_history"), 8);
+}
+
+#[tokio::test]
+async fn the_openapi_document_has_over_time_and_its_export() {
+    let app = spawn_app().await;
+    let doc = app.get_text("/openapi.json", None).await;
+    let doc: Value = serde_json::from_str(&doc.body).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let over_time = &schemas["MetricResults"]["properties"]["over_time"];
+    assert_eq!(over_time["type"], "array", "{over_time}");
+    let point = &schemas["OverTimePoint"]["properties"];
+    for field in ["day", "day_number", "variants"] {
+        assert!(point.get(field).is_some(), "{field}: {point}");
+    }
+    let variant = &schemas["OverTimeVariant"]["properties"];
+    for field in ["key", "users", "value", "lift", "p_value"] {
+        assert!(variant.get(field).is_some(), "{field}: {variant}");
+    }
+    let export = &doc["paths"]["/api/v1/experiments/{key}/export"]["get"]["parameters"];
+    let data = export
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "data")
+        .unwrap();
+    let kinds = data["schema"]["enum"].as_array().unwrap();
+    assert!(kinds.contains(&json!("over_time")), "{data}");
+    assert!(kinds.contains(&json!("series")), "{data}");
 }
