@@ -3,6 +3,7 @@
 
 use super::components::{colour, dash};
 use super::format;
+use crate::stats::Interval;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use std::fmt::Write;
@@ -456,6 +457,96 @@ pub fn cumulative_over_time(
                 @if projected.len() <= 3 {
                     @for (x, y) in &projected {
                         circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3.5" fill=(colour(i)) {}
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// One variant's cumulative lift over control by day: `(day number, lift with its interval)`.
+pub struct LiftLine<'a> {
+    pub label: &'a str,
+    /// The variant's position, for its colour and dash.
+    pub index: usize,
+    pub points: Vec<(i64, Interval)>,
+}
+
+/// The widest lifts drawn: an early interval can be unbounded, and would flatten the rest.
+const LIFT_FLOOR: f64 = -1.0;
+const LIFT_CEILING: f64 = 3.0;
+
+/// Each variant's cumulative lift over control by day since the start, with its interval as
+/// a band around the line and a zero line: a lift that fades as days pass is a novelty effect.
+pub fn lift_over_time(id: &str, metric: &str, lines: &[LiftLine]) -> Markup {
+    let days = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+    let (Some(first), Some(last)) = (days.clone().min(), days.max()) else {
+        return html! {};
+    };
+    let (x0, x1) = if first == last {
+        (first as f64 - 0.5, last as f64 + 0.5)
+    } else {
+        (first as f64, last as f64)
+    };
+    // Frame the finite ends and zero, within the floor and ceiling.
+    let ends = lines
+        .iter()
+        .flat_map(|l| l.points.iter().flat_map(|(_, i)| [i.low, i.mean, i.high]))
+        .filter(|y| y.is_finite())
+        .map(|y| y.clamp(LIFT_FLOOR, LIFT_CEILING));
+    let lo = ends.clone().fold(0.0, f64::min);
+    let hi = ends.fold(0.0, f64::max);
+    let pad = ((hi - lo) * 0.08).max(0.005);
+    let (y0, y1) = (lo - pad, hi + pad);
+    let scale = Scale { x0, x1, y0, y1 };
+    let clamp = |y: f64| {
+        if y.is_nan() { 0.0 } else { y.clamp(y0, y1) }
+    };
+    let (y_ticks, step) = ticks(y0, y1, 4);
+    let decimals = percent_decimals(step);
+    // Whole days, about six marks.
+    let every = usize::try_from((last - first) / 6 + 1).unwrap_or(1);
+    let x_ticks: Vec<i64> = (first..=last).step_by(every).collect();
+    let base = TOP + plot_height();
+    let description = format!(
+        "The cumulative lift over control in {metric} of {}, by day since the start (day {first} to {last}), each with its 95% confidence sequence as a band.",
+        lines.iter().map(|l| l.label).collect::<Vec<_>>().join(", ")
+    );
+    html! {
+        (frame(id, &format!("Lift over time: {metric}"), &description, html! {
+            (y_axis(&scale, &y_ticks, |t| format::percent(t, decimals)))
+            g.axis {
+                line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(base) y2=(base) {}
+                @for &t in &x_ticks {
+                    @let x = scale.x(t as f64);
+                    line.axis-line x1=(format!("{x:.1}")) x2=(format!("{x:.1}")) y1=(base) y2=(base + 5.0) {}
+                    text x=(format!("{x:.1}")) y=(base + 18.0) text-anchor="middle" { (t) }
+                }
+                text x=(WIDTH - RIGHT) y=(base + 34.0) text-anchor="end" { "day since the start" }
+            }
+            line.zero x1=(LEFT) x2=(WIDTH - RIGHT) y1=(format!("{:.1}", scale.y(0.0))) y2=(format!("{:.1}", scale.y(0.0)))
+                stroke="#555" stroke-width="1.5" {}
+            @for line in lines {
+                @let x = |day: i64| scale.x(day as f64);
+                @let upper: Vec<(f64, f64)> = line.points.iter().map(|(d, i)| (x(*d), scale.y(clamp(i.high)))).collect();
+                @let lower: Vec<(f64, f64)> = line.points.iter().rev().map(|(d, i)| (x(*d), scale.y(clamp(i.low)))).collect();
+                @let mean: Vec<(f64, f64)> = line.points.iter().map(|(d, i)| (x(*d), scale.y(clamp(i.mean)))).collect();
+                g {
+                    title { (line.label) }
+                    @if line.points.len() > 1 {
+                        path d={ (polyline(upper)) " L" (&polyline(lower)[1..]) " Z" }
+                            fill=(colour(line.index)) fill-opacity="0.15" stroke="none" {}
+                        path d=(polyline(mean.iter().copied())) fill="none" stroke=(colour(line.index)) stroke-width="2"
+                            stroke-dasharray=[(!dash(line.index).is_empty()).then(|| dash(line.index))] {}
+                    }
+                    // With few points a band is hard to see: draw each day's interval.
+                    @if line.points.len() <= 3 {
+                        @for (d, i) in &line.points {
+                            @let px = format!("{:.1}", x(*d));
+                            line x1=(px) x2=(px) y1=(format!("{:.1}", scale.y(clamp(i.low)))) y2=(format!("{:.1}", scale.y(clamp(i.high))))
+                                stroke=(colour(line.index)) stroke-width="2" stroke-opacity="0.6" {}
+                            circle cx=(px) cy=(format!("{:.1}", scale.y(clamp(i.mean)))) r="3.5" fill=(colour(line.index)) {}
+                        }
                     }
                 }
             }

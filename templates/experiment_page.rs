@@ -709,7 +709,7 @@ fn exports(e: &Experiment) -> Markup {
             div.table-scroll.fit { table.exports {
                 thead { tr { th scope="col" { "Data" } th scope="col" { "CSV" } th scope="col" { "JSON lines" } } }
                 tbody {
-                    @for (data, label) in [("results", "Results per variant"), ("assignments", "Assignments (one row per user)"), ("events", "Events")] {
+                    @for (data, label) in [("results", "Results per variant"), ("assignments", "Assignments (one row per user)"), ("events", "Events"), ("over_time", "Metrics over time (per day and variant)")] {
                         tr {
                             th scope="row" { (label) }
                             td { a href={ (base) "?data=" (data) "&format=csv" } download { "CSV" span.visually-hidden { " of " (label) } } }
@@ -772,6 +772,7 @@ pub fn page(view: &ExperimentView) -> Markup {
             p.muted { "Computed " (format::utc(r.computed_at)) "." }
             (super::contextual::contexts_section(e, r))
             (charts_section(view))
+            (super::over_time::section(r))
             (super::contextual::ope_section(e, &path(e), view.ope))
             (definition(e, view.segment_names, view.metric_names))
             (exports(e))

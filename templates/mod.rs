@@ -17,6 +17,7 @@ pub mod keys;
 pub mod layout;
 pub mod metric_grid;
 pub mod metric_pages;
+pub mod over_time;
 pub mod segment_pages;
 pub mod sign_in;
 pub mod stop_confirmation;

@@ -1,4 +1,4 @@
-//! `GET /api/v1/experiments/{key}/export?data=results|assignments|events|series&format=csv|jsonl&from=&to=`:
+//! `GET /api/v1/experiments/{key}/export?data=results|assignments|events|series|users|over_time&format=csv|jsonl&from=&to=`:
 //! a streamed download (see `engine::export` for what each data set holds), and what the
 //! audit log's download shares with it: the format and range parameters, the streamed body.
 
@@ -34,7 +34,7 @@ pub struct FormatQuery {
 pub struct RangeQuery {
     /// Start of the range (inclusive): RFC 3339 time or `YYYY-MM-DD` (midnight UTC); empty for
     /// none. It applies to assignment time (assignments, results), event time (events), day
-    /// (series) and the entry's time (audit log).
+    /// (series, over_time) and the entry's time (audit log).
     #[serde(default)]
     pub from: Option<String>,
     /// End of the range (exclusive), same forms as `from`; after `from`.

@@ -1,7 +1,7 @@
 //! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
-//! failed-authentication throttle), the recomputation of metrics, the guardrail check, webhook
-//! deliveries and the retention task. One supervisor owns the loops; stopping it stops them
-//! all and waits until each has ended.
+//! failed-authentication throttle), the recomputation of metrics, the results tick (guardrail
+//! check, decisions, the metrics' history), webhook deliveries and the retention task. One
+//! supervisor owns the loops; stopping it stops them all and waits until each has ended.
 
 use super::Engine;
 use std::future::Future;
@@ -78,12 +78,13 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         covariates_once,
     ));
-    // Guardrails and decisions: every five refreshes (a second's results change little).
+    // Guardrails, decisions and the metrics' history: every five refreshes (a second's
+    // results change little).
     loops.spawn(every(
         tokio::time::interval(settings.refresh_interval * 5),
         engine.clone(),
         shutdown.clone(),
-        guardrails_and_decisions_once,
+        results_tick_once,
     ));
     let http = super::webhooks::client(&settings.webhooks);
     loops.spawn(every(
@@ -163,7 +164,7 @@ async fn covariates_once(engine: Engine) {
     }
 }
 
-async fn guardrails_and_decisions_once(engine: Engine) {
+async fn results_tick_once(engine: Engine) {
     match engine.check_guardrails().await {
         Ok(fired) => {
             for f in fired {
@@ -180,6 +181,12 @@ async fn guardrails_and_decisions_once(engine: Engine) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "announcing decisions failed; will retry"),
+    }
+    // The same results, kept day by day for `over_time`.
+    match engine.record_history().await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(rows = n, "recorded the metrics' history"),
+        Err(e) => tracing::warn!(error = %e, "recording the metrics' history failed; will retry"),
     }
 }
 

@@ -7,6 +7,7 @@
 //! model (Welch's test); ratios the delta method with the numerator–denominator covariance
 //! (gbstats' `RatioStatistic`).
 
+use super::history::OverTimePoint;
 use super::metric_sums::{Arms, Covariates, MetricInput};
 use crate::domain::{Direction, Duration, MetricRole, MetricType};
 use crate::stats::beta::{self, BetaPosterior};
@@ -72,6 +73,9 @@ pub struct MetricResults {
     /// adjusted, e.g. a ratio or retention metric, CUPED off, or no pre-assignment data).
     pub cuped: Option<CupedAdjustment>,
     pub variants: Vec<MetricVariant>,
+    /// The cumulative figures at the end of each day since the start, oldest first; the
+    /// last is today's, from these results (see `engine::history`).
+    pub over_time: Vec<OverTimePoint>,
 }
 
 /// A metric's CUPED adjustment: its lift, chance to beat control, p-values, sequential view,
@@ -216,6 +220,7 @@ fn compare_one(
         computing: input.computing,
         cuped,
         variants,
+        over_time: Vec::new(),
     }
 }
 

@@ -26,6 +26,7 @@ mod error;
 pub mod export;
 pub mod guardrails;
 pub mod hashing;
+pub mod history;
 mod holdout;
 pub mod keys;
 mod library;
@@ -84,6 +85,8 @@ struct Inner {
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
     ope_cache: ope::OpeCache,
+    /// What this instance last wrote of each experiment's history.
+    history_written: history::Written,
     settings: EngineSettings,
     /// Held-out users this instance has recorded (so each is written once).
     holdout_known: sticky::StickyCache,
@@ -121,6 +124,7 @@ impl Engine {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
                 ope_cache: ope::OpeCache::default(),
+                history_written: history::Written::default(),
                 settings,
                 holdout_known: sticky::StickyCache::default(),
                 erasure_watermark: AtomicI64::new(0),

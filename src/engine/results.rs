@@ -6,6 +6,7 @@
 use super::cache::SummaryCache;
 use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
+use super::history;
 use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant, SequentialLift};
 use super::metric_sums::{self, MetricInput};
 pub use super::verdict::Verdict;
@@ -19,9 +20,10 @@ use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
+use crate::store::metric_history::HistoryMark;
 use crate::store::metric_sums::MetricSumRow;
 use crate::store::{self, ContextStats, PeriodStats, VariantStats};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -207,6 +209,10 @@ pub(super) struct ResultsBasis {
     metric_sums: Vec<MetricSumRow>,
     /// The minute, when a retention window closing changes the results.
     minute: Option<i64>,
+    /// The metrics' history (`over_time`): a day written or moved changes it...
+    history: HistoryMark,
+    /// ...and so does midnight (UTC), when today's live point becomes a new day.
+    live_day: Option<NaiveDate>,
 }
 
 impl Engine {
@@ -238,7 +244,7 @@ impl Engine {
 
     pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
         let k = key.to_string();
-        let (experiment, stats, metric_sums) = self
+        let (experiment, stats, metric_sums, history) = self
             .store()
             .run(move |conn| {
                 let experiment = store::get_experiment(conn, &k)?;
@@ -248,7 +254,13 @@ impl Engine {
                 } else {
                     store::metric_sums::tracked_metric_sums(conn, experiment.id)?
                 };
-                Ok((experiment, stats, sums))
+                // Only its mark: the rows themselves only when the results are computed.
+                let history = if experiment.started_at.is_some() {
+                    store::metric_history::mark(conn, experiment.id)?
+                } else {
+                    HistoryMark::default()
+                };
+                Ok((experiment, stats, sums, history))
             })
             .await
             .or_missing(EngineError::unknown_experiment(key))?;
@@ -267,6 +279,8 @@ impl Engine {
                 || matches!(experiment.status, Status::Running | Status::Paused))
             .then(|| now.timestamp() / 60),
             metric_sums,
+            history,
+            live_day: history::live_day(&experiment, now),
         };
         if let Some((results, series)) = self
             .results_cache()
@@ -280,7 +294,7 @@ impl Engine {
         }
         let id = experiment.id;
         let contextual = !experiment.spec.context.is_empty();
-        let (experiment, basis, periods, context_stats, metrics) = self
+        let (experiment, basis, periods, context_stats, metrics, history) = self
             .store()
             .run(move |conn| {
                 let periods = store::load_period_stats(conn, id)?;
@@ -301,7 +315,12 @@ impl Engine {
                     &basis.metric_sums,
                     now,
                 )?;
-                Ok((experiment, basis, periods, context_stats, metrics))
+                let history = if basis.history.rows > 0 {
+                    store::metric_history::of_experiment(conn, id)?
+                } else {
+                    Vec::new()
+                };
+                Ok((experiment, basis, periods, context_stats, metrics, history))
             })
             .await?;
         let (experiment, basis, results, series) = tokio::task::spawn_blocking(move || {
@@ -314,6 +333,7 @@ impl Engine {
                 now,
             );
             fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
+            history::fill(&experiment, &history, &mut results.metrics, basis.live_day);
             let series = series(&experiment, &periods);
             (experiment, basis, Arc::new(results), Arc::new(series))
         })
@@ -699,6 +719,7 @@ fn inline_goal(
         // The inline goal has no library metric to read a covariate of.
         cuped: None,
         variants,
+        over_time: Vec::new(),
     }
 }
 

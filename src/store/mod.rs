@@ -12,6 +12,7 @@ mod experiments;
 pub mod export;
 pub mod guardrails;
 mod keys;
+pub mod metric_history;
 pub mod metric_sums;
 mod metric_usage;
 pub mod metric_values;

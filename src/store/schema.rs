@@ -328,3 +328,19 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, webhook_attempts);
+
+diesel::table! {
+    metric_history (experiment_id, metric_key, variant_id, day) {
+        experiment_id -> Int8,
+        metric_key -> Text,
+        variant_id -> Int8,
+        day -> Date,
+        users -> Int8,
+        value_mean -> Float8,
+        lift_mean -> Nullable<Float8>,
+        lift_low -> Nullable<Float8>,
+        lift_high -> Nullable<Float8>,
+        p_value -> Nullable<Float8>,
+        recorded_at -> Timestamptz,
+    }
+}

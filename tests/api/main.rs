@@ -25,6 +25,7 @@ mod metrics;
 mod observability;
 mod ofrep;
 mod ope;
+mod over_time;
 mod privacy;
 mod results;
 mod security;

@@ -1,5 +1,5 @@
-//! Exports for analysts: an experiment's results, assignments, goal events and daily series,
-//! and the audit log, as CSV or JSON lines, in constant memory.
+//! Exports for analysts: an experiment's results, assignments, goal events, daily series and
+//! metrics over time, and the audit log, as CSV or JSON lines, in constant memory.
 //!
 //! - `request`: which data set, format and range; `run_export` writes it into a `Sink`.
 //! - `format`: the formats and the encoder.
@@ -7,7 +7,7 @@
 //!   (assignments, events, the audit log).
 //! - `selection`: what an experiment's data sets read (the experiment, the range).
 //! - one file per data set: `results`, `assignments`, `events`, `series`, `users`,
-//!   `audit_log`.
+//!   `over_time`, `audit_log`.
 //! - `stream`: the plumbing for HTTP (a bounded channel into the response body). The
 //!   command line brings its own sink (a file or stdout).
 
@@ -15,6 +15,7 @@ mod assignments;
 mod audit_log;
 mod events;
 mod format;
+mod over_time;
 mod paging;
 mod request;
 mod results;

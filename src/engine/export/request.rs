@@ -6,7 +6,7 @@ use super::format::ExportFormat;
 use super::paging::{Sink, write_pages};
 use super::selection::Selection;
 use super::users::Users;
-use super::{results, series};
+use super::{over_time, results, series};
 use crate::domain::TimeRange;
 use crate::engine::EngineError;
 use crate::store::{self, StoreError};
@@ -29,6 +29,10 @@ pub enum ExportData {
     Series,
     /// One row per assigned user with each metric's per-user value.
     Users,
+    /// One row per metric, day and variant: the cumulative figures at the end of each day.
+    #[serde(rename = "over_time")]
+    #[value(name = "over_time")]
+    OverTime,
 }
 
 impl ExportData {
@@ -39,6 +43,7 @@ impl ExportData {
             ExportData::Events => "events",
             ExportData::Series => "series",
             ExportData::Users => "users",
+            ExportData::OverTime => "over_time",
         }
     }
 }
@@ -82,6 +87,7 @@ pub fn run_export(
         ExportData::Events => write_pages(conn, &GoalEvents(&selection), format, &counted, sink),
         ExportData::Results => aggregate(results::write(conn, &selection, weights, format, sink)),
         ExportData::Series => aggregate(series::write(conn, &selection, format, sink)),
+        ExportData::OverTime => aggregate(over_time::write(conn, &selection, format, sink)),
         ExportData::Users => {
             let users = Users::new(conn, &selection)?;
             write_pages(conn, &users, format, &counted, sink)

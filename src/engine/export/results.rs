@@ -124,7 +124,7 @@ pub(super) fn write(
 
 /// The results as `/results` computes them; over a range, from the hours in it. `weights`
 /// is the current allocation (recomputed from the statistics when `None`).
-fn compute(
+pub(super) fn compute(
     conn: &mut PgConnection,
     experiment: &Experiment,
     range: TimeRange,
