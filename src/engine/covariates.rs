@@ -16,13 +16,16 @@ use chrono::{TimeDelta, Utc};
 /// How far behind the clock the covariates follow the assignments.
 const LAG: TimeDelta = TimeDelta::seconds(1);
 /// Assignments a transaction covers.
-const PAGE: i64 = 5_000;
-/// Pages per metric per pass, so one large experiment cannot hold the others back.
-const PAGES_PER_PASS: usize = 20;
+const PAGE: i64 = 1_000;
+/// The time a pass may spend (a pass runs every refresh interval, a second by default): the
+/// covariates are a background catch-up that must not take the database from the writer
+/// under load. Behind, they only adjust a little less (x = 0 for the users not yet covered).
+const PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl Engine {
     /// One pass over the covariates that lag; returns the number of pages computed.
     pub async fn compute_covariates(&self) -> Result<usize, EngineError> {
+        let started = std::time::Instant::now();
         let upto = Utc::now() - LAG;
         let jobs = self
             .store()
@@ -37,7 +40,9 @@ impl Engine {
                     .await?;
                 job.through = None;
             }
-            for _ in 0..PAGES_PER_PASS {
+            // The furthest behind come first and each resumes from its mark, so passes cut
+            // short by the budget take turns.
+            while started.elapsed() < PASS_BUDGET {
                 let page_job: CovariateJob = job.clone();
                 match self
                     .store()

@@ -34,7 +34,7 @@ pub struct CovariateJob {
     pub stale: bool,
 }
 
-/// The covariates to compute for users assigned up to `upto`.
+/// The covariates to compute for users assigned up to `upto`, the furthest behind first.
 pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<CovariateJob>, StoreError> {
     Ok(diesel::sql_query(
         "SELECT * FROM ( \
@@ -52,7 +52,7 @@ pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<Covariate
                          WHERE em.experiment_id = tm.experiment_id AND em.metric_id = m.id)) j \
          WHERE j.stale OR EXISTS (SELECT 1 FROM assignments a WHERE a.experiment_id = j.experiment_id \
            AND a.assigned_at > coalesce(j.through, '-infinity') AND a.assigned_at <= $1) \
-         ORDER BY j.experiment_id, j.metric_id",
+         ORDER BY j.through NULLS FIRST, j.experiment_id, j.metric_id",
     )
     .bind::<Timestamptz, _>(upto)
     .load(conn)?)
