@@ -224,6 +224,38 @@ fn compare_one(
     }
 }
 
+/// Adjusts a metric already compared (the inline goal) for its pre-assignment covariate:
+/// its comparisons against control, probability best and expected loss become the adjusted
+/// ones, as [`compare`] makes them for a library metric.
+pub fn apply_cuped(
+    metric: &mut MetricResults,
+    arms: &Arms,
+    covariates: &Covariates,
+    control: usize,
+    level: f64,
+) {
+    let decrease = metric.direction == Direction::Decrease;
+    let goal = metric.role == MetricRole::Goal;
+    let threshold = metric.threshold.unwrap_or(0.0);
+    let mut cmp = Comparison::of(arms, control, level, decrease, threshold, goal);
+    let Some(adjustment) = cmp.adjust(arms, covariates, control, level, decrease, threshold, goal)
+    else {
+        return;
+    };
+    for (i, v) in metric.variants.iter_mut().enumerate() {
+        v.probability_best = cmp.best.as_ref().map(|b| b[i]);
+        v.expected_loss = cmp.loss.as_ref().and_then(|l| l[i]);
+        if i == control {
+            continue;
+        }
+        v.lift = cmp.lift[i];
+        v.chance_to_beat_control = Some(cmp.chance[i]);
+        v.p_value = cmp.p_value[i];
+        v.sequential = cmp.sequential[i];
+    }
+    metric.cuped = Some(adjustment);
+}
+
 /// Benjamini–Hochberg over every (secondary metric, variant) p-value.
 fn adjust_secondary(metrics: &mut [MetricResults]) {
     let family: Vec<(usize, usize, f64)> = metrics

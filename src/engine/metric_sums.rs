@@ -327,6 +327,35 @@ impl Reader<'_> {
     }
 }
 
+/// The inline goal's covariate sums per variant, once the background has computed some with
+/// the experiment's lookback (`mark`: what [`covariates::goal_mark`] read).
+pub fn inline_goal_covariates(
+    conn: &mut PgConnection,
+    experiment: &Experiment,
+    mark: Option<covariates::GoalMark>,
+) -> Result<Option<Covariates>, StoreError> {
+    let Some(lookback) = experiment.spec.cuped.lookback() else {
+        return Ok(None);
+    };
+    let computed = mark.is_some_and(|m| m.through.is_some() && m.lookback == Some(lookback.seconds()));
+    if experiment.spec.metrics.goal.is_some() || !computed {
+        return Ok(None);
+    }
+    let conversion = experiment.spec.goal.metric == crate::domain::GoalMetric::Conversion;
+    let mut arms = vec![CovariateArm::default(); experiment.variant_ids.len()];
+    for row in covariates::goal_covariate_sums(conn, experiment.id, conversion)? {
+        if let Some(i) = experiment.variant_ids.iter().position(|&id| id == row.variant_id) {
+            arms[i] = CovariateArm {
+                users: row.users.max(0) as u64,
+                x: row.x,
+                x_sq: row.x_sq,
+                xy: row.xy,
+            };
+        }
+    }
+    Ok(Some(Covariates { lookback, arms }))
+}
+
 fn sums_of(r: &VariantSums) -> (i64, i64, f64, f64) {
     (r.variant_id, r.users, r.total, r.total_sq)
 }

@@ -8,7 +8,7 @@ use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
 use super::history;
 use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant, SequentialLift};
-use super::metric_sums::{self, MetricInput};
+use super::metric_sums::{self, Arms, Covariates, MetricInput};
 pub use super::verdict::Verdict;
 use super::verdict::{self, Facts, Judgement};
 use super::{Engine, EngineError};
@@ -21,6 +21,7 @@ use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
 use crate::store::metric_history::HistoryMark;
+use crate::store::covariates::GoalMark;
 use crate::store::metric_sums::MetricSumRow;
 use crate::store::{self, ContextStats, PeriodStats, VariantStats};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -213,6 +214,8 @@ pub(super) struct ResultsBasis {
     history: HistoryMark,
     /// ...and so does midnight (UTC), when today's live point becomes a new day.
     live_day: Option<NaiveDate>,
+    /// How far the inline goal's CUPED covariates have been computed.
+    goal_covariates: Option<GoalMark>,
 }
 
 impl Engine {
@@ -244,7 +247,7 @@ impl Engine {
 
     pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
         let k = key.to_string();
-        let (experiment, stats, metric_sums, history) = self
+        let (experiment, stats, metric_sums, history, goal_covariates) = self
             .store()
             .run(move |conn| {
                 let experiment = store::get_experiment(conn, &k)?;
@@ -260,7 +263,13 @@ impl Engine {
                 } else {
                     HistoryMark::default()
                 };
-                Ok((experiment, stats, sums, history))
+                let goal_covariates =
+                    if experiment.spec.metrics.goal.is_none() && experiment.spec.cuped.lookback().is_some() {
+                        store::covariates::goal_mark(conn, experiment.id)?
+                    } else {
+                        None
+                    };
+                Ok((experiment, stats, sums, history, goal_covariates))
             })
             .await
             .or_missing(EngineError::unknown_experiment(key))?;
@@ -281,6 +290,7 @@ impl Engine {
             metric_sums,
             history,
             live_day: history::live_day(&experiment, now),
+            goal_covariates,
         };
         if let Some((results, series)) = self
             .results_cache()
@@ -294,7 +304,7 @@ impl Engine {
         }
         let id = experiment.id;
         let contextual = !experiment.spec.context.is_empty();
-        let (experiment, basis, periods, context_stats, metrics, history) = self
+        let (experiment, basis, periods, context_stats, (metrics, goal_covariates), history) = self
             .store()
             .run(move |conn| {
                 let periods = store::load_period_stats(conn, id)?;
@@ -320,7 +330,9 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
-                Ok((experiment, basis, periods, context_stats, metrics, history))
+                let goal_covariates =
+                    metric_sums::inline_goal_covariates(conn, &experiment, basis.goal_covariates)?;
+                Ok((experiment, basis, periods, context_stats, (metrics, goal_covariates), history))
             })
             .await?;
         let (experiment, basis, results, series) = tokio::task::spawn_blocking(move || {
@@ -330,6 +342,7 @@ impl Engine {
                 &periods,
                 basis.weights.clone(),
                 &metrics,
+                goal_covariates.as_ref(),
                 now,
             );
             fill_contexts(&mut results, &experiment, &basis.stats, &context_stats);
@@ -406,6 +419,7 @@ pub(crate) fn compute(
     periods: &[PeriodStats],
     weights: Vec<f64>,
     metrics: &[MetricInput],
+    goal_covariates: Option<&Covariates>,
     now: DateTime<Utc>,
 ) -> ExperimentResults {
     let spec = &experiment.spec;
@@ -514,6 +528,31 @@ pub(crate) fn compute(
                 control,
             ),
         );
+        // CUPED for the inline goal, from the assignment rows' figures above.
+        if let Some(covariates) = goal_covariates {
+            let n = |s: &VariantStats| s.users.max(0) as u64;
+            let arms = match spec.goal.metric {
+                GoalMetric::Conversion => Arms::Proportions(
+                    stats
+                        .iter()
+                        .map(|s| (n(s), (s.conversions.max(0) as u64).min(n(s))))
+                        .collect(),
+                ),
+                GoalMetric::Revenue => Arms::Means(
+                    stats
+                        .iter()
+                        .map(|s| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq))
+                        .collect(),
+                ),
+            };
+            metric_results::apply_cuped(
+                &mut metric_results[0],
+                &arms,
+                covariates,
+                control,
+                INTERVAL_LEVEL,
+            );
+        }
     }
 
     let adjusted: Vec<String> = metric_results

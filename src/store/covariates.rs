@@ -8,6 +8,9 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamptz};
 
+/// The `metric_id` of the inline goal's covariates (it has no library metric).
+pub const INLINE_GOAL_METRIC_ID: i64 = 0;
+
 /// A declared conversion or mean metric of a started experiment with CUPED on whose
 /// covariates lag: new assignments to cover, or a lookback or definition changed (`stale`).
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
@@ -34,6 +37,36 @@ pub struct CovariateJob {
     pub stale: bool,
 }
 
+impl CovariateJob {
+    fn is_inline_goal(&self) -> bool {
+        self.metric_id == INLINE_GOAL_METRIC_ID
+    }
+}
+
+/// Moves a job's mark (the inline goal's in `goal_covariates`, a metric's in
+/// `tracked_metrics`).
+fn set_mark(
+    conn: &mut PgConnection,
+    job: &CovariateJob,
+    through: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let sql = if job.is_inline_goal() {
+        "INSERT INTO goal_covariates (experiment_id, through, lookback) VALUES ($1, $3, $4) \
+         ON CONFLICT (experiment_id) DO UPDATE SET through = $3, lookback = $4"
+    } else {
+        "UPDATE tracked_metrics SET covariates_through = $3, covariates_lookback = $4, \
+         covariates_version = $5 WHERE experiment_id = $1 AND metric_id = $2"
+    };
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<BigInt, _>(job.metric_id)
+        .bind::<Nullable<Timestamptz>, _>(through)
+        .bind::<BigInt, _>(job.lookback_seconds)
+        .bind::<BigInt, _>(job.version)
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The covariates to compute for users assigned up to `upto`, the furthest behind first.
 pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<CovariateJob>, StoreError> {
     Ok(diesel::sql_query(
@@ -49,7 +82,14 @@ pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<Covariate
            WHERE e.status <> 'draft' AND e.cuped_lookback_seconds IS NOT NULL \
              AND m.type IN ('conversion', 'mean') \
              AND EXISTS (SELECT 1 FROM experiment_metrics em \
-                         WHERE em.experiment_id = tm.experiment_id AND em.metric_id = m.id)) j \
+                         WHERE em.experiment_id = tm.experiment_id AND em.metric_id = m.id) \
+           UNION ALL \
+           SELECT e.id, 0, CASE e.goal_metric WHEN 'conversion' THEN 'conversion' ELSE 'mean' END, \
+             e.goal_event, e.goal_of_count, e.goal_cap_value, 0::int8, e.cuped_lookback_seconds, \
+             g.through, g.lookback IS DISTINCT FROM e.cuped_lookback_seconds \
+           FROM experiments e LEFT JOIN goal_covariates g ON g.experiment_id = e.id \
+           WHERE e.status <> 'draft' AND e.cuped_lookback_seconds IS NOT NULL \
+             AND e.goal_metric_id IS NULL) j \
          WHERE j.stale OR EXISTS (SELECT 1 FROM assignments a WHERE a.experiment_id = j.experiment_id \
            AND a.assigned_at > coalesce(j.through, '-infinity') AND a.assigned_at <= $1) \
          ORDER BY j.through NULLS FIRST, j.experiment_id, j.metric_id",
@@ -67,16 +107,7 @@ pub fn restart(conn: &mut PgConnection, job: &CovariateJob) -> Result<(), StoreE
         .bind::<BigInt, _>(job.experiment_id)
         .bind::<BigInt, _>(job.metric_id)
         .execute(conn)?;
-        diesel::sql_query(
-            "UPDATE tracked_metrics SET covariates_through = NULL, covariates_lookback = $3, \
-             covariates_version = $4 WHERE experiment_id = $1 AND metric_id = $2",
-        )
-        .bind::<BigInt, _>(job.experiment_id)
-        .bind::<BigInt, _>(job.metric_id)
-        .bind::<BigInt, _>(job.lookback_seconds)
-        .bind::<BigInt, _>(job.version)
-        .execute(conn)?;
-        Ok(())
+        set_mark(conn, job, None)
     })
 }
 
@@ -139,16 +170,7 @@ pub fn compute_page(
         .bind::<Nullable<Double>, _>(job.cap_value)
         .bind::<Double, _>(job.lookback_seconds as f64)
         .execute(conn)?;
-        diesel::sql_query(
-            "UPDATE tracked_metrics SET covariates_through = $3, covariates_lookback = $4, \
-             covariates_version = $5 WHERE experiment_id = $1 AND metric_id = $2",
-        )
-        .bind::<BigInt, _>(job.experiment_id)
-        .bind::<BigInt, _>(job.metric_id)
-        .bind::<Timestamptz, _>(through)
-        .bind::<BigInt, _>(job.lookback_seconds)
-        .bind::<BigInt, _>(job.version)
-        .execute(conn)?;
+        set_mark(conn, job, Some(through))?;
         Ok(Some(through))
     })
 }
@@ -192,6 +214,47 @@ pub fn covariate_sums(
     .bind::<BigInt, _>(metric_id)
     .bind::<Nullable<Double>, _>(cap)
     .load(conn)?)
+}
+
+/// The inline goal's covariate sums per variant, y as the assignment rows hold the goal (a
+/// conversion, or the counted value).
+pub fn goal_covariate_sums(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    conversion: bool,
+) -> Result<Vec<CovariateSumRow>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT c.metric_id, c.variant_id, count(*)::int8 AS users, sum(c.value) AS x, \
+           sum(c.value * c.value) AS x_sq, \
+           coalesce(sum(c.value * CASE WHEN $3 THEN (a.converted_at IS NOT NULL)::int::float8 \
+             ELSE coalesce(a.counted_value, a.value) END), 0) AS xy \
+         FROM metric_covariates c \
+         JOIN assignments a ON a.experiment_id = c.experiment_id AND a.user_id = c.user_id \
+         WHERE c.experiment_id = $1 AND c.metric_id = $2 \
+         GROUP BY c.metric_id, c.variant_id ORDER BY c.variant_id",
+    )
+    .bind::<BigInt, _>(experiment_id)
+    .bind::<BigInt, _>(INLINE_GOAL_METRIC_ID)
+    .bind::<Bool, _>(conversion)
+    .load(conn)?)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, QueryableByName)]
+pub struct GoalMark {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub through: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub lookback: Option<i64>,
+}
+
+/// How far the inline goal's covariates have been computed, and for which lookback.
+pub fn goal_mark(conn: &mut PgConnection, experiment_id: i64) -> Result<Option<GoalMark>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT through, lookback FROM goal_covariates WHERE experiment_id = $1",
+    )
+    .bind::<BigInt, _>(experiment_id)
+    .get_result(conn)
+    .optional()?)
 }
 
 /// Drops a metric's covariates, for one experiment or all (the metric is no longer tracked).

@@ -148,8 +148,22 @@ pub(super) fn compute(
     } else {
         Vec::new()
     };
-    let mut computed =
-        results::compute(experiment, &stats, &periods, weights, &metrics, Utc::now());
+    // The inline goal's CUPED adjustment, from all-time statistics too.
+    let goal_covariates = if range.is_all() {
+        let mark = store::covariates::goal_mark(conn, experiment.id)?;
+        metric_sums::inline_goal_covariates(conn, experiment, mark)?
+    } else {
+        None
+    };
+    let mut computed = results::compute(
+        experiment,
+        &stats,
+        &periods,
+        weights,
+        &metrics,
+        goal_covariates.as_ref(),
+        Utc::now(),
+    );
     // Per-context rows come from all-time statistics: only without a range.
     if range.is_all() && !experiment.spec.context.is_empty() {
         let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
