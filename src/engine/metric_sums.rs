@@ -337,14 +337,19 @@ pub fn inline_goal_covariates(
     let Some(lookback) = experiment.spec.cuped.lookback() else {
         return Ok(None);
     };
-    let computed = mark.is_some_and(|m| m.through.is_some() && m.lookback == Some(lookback.seconds()));
+    let computed =
+        mark.is_some_and(|m| m.through.is_some() && m.lookback == Some(lookback.seconds()));
     if experiment.spec.metrics.goal.is_some() || !computed {
         return Ok(None);
     }
     let conversion = experiment.spec.goal.metric == crate::domain::GoalMetric::Conversion;
     let mut arms = vec![CovariateArm::default(); experiment.variant_ids.len()];
     for row in covariates::goal_covariate_sums(conn, experiment.id, conversion)? {
-        if let Some(i) = experiment.variant_ids.iter().position(|&id| id == row.variant_id) {
+        if let Some(i) = experiment
+            .variant_ids
+            .iter()
+            .position(|&id| id == row.variant_id)
+        {
             arms[i] = CovariateArm {
                 users: row.users.max(0) as u64,
                 x: row.x,

@@ -20,8 +20,8 @@ use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
-use crate::store::metric_history::HistoryMark;
 use crate::store::covariates::GoalMark;
+use crate::store::metric_history::HistoryMark;
 use crate::store::metric_sums::MetricSumRow;
 use crate::store::{self, ContextStats, PeriodStats, VariantStats};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -263,12 +263,13 @@ impl Engine {
                 } else {
                     HistoryMark::default()
                 };
-                let goal_covariates =
-                    if experiment.spec.metrics.goal.is_none() && experiment.spec.cuped.lookback().is_some() {
-                        store::covariates::goal_mark(conn, experiment.id)?
-                    } else {
-                        None
-                    };
+                let goal_covariates = if experiment.spec.metrics.goal.is_none()
+                    && experiment.spec.cuped.lookback().is_some()
+                {
+                    store::covariates::goal_mark(conn, experiment.id)?
+                } else {
+                    None
+                };
                 Ok((experiment, stats, sums, history, goal_covariates))
             })
             .await
@@ -332,7 +333,14 @@ impl Engine {
                 };
                 let goal_covariates =
                     metric_sums::inline_goal_covariates(conn, &experiment, basis.goal_covariates)?;
-                Ok((experiment, basis, periods, context_stats, (metrics, goal_covariates), history))
+                Ok((
+                    experiment,
+                    basis,
+                    periods,
+                    context_stats,
+                    (metrics, goal_covariates),
+                    history,
+                ))
             })
             .await?;
         let (experiment, basis, results, series) = tokio::task::spawn_blocking(move || {

@@ -248,13 +248,16 @@ pub struct GoalMark {
 }
 
 /// How far the inline goal's covariates have been computed, and for which lookback.
-pub fn goal_mark(conn: &mut PgConnection, experiment_id: i64) -> Result<Option<GoalMark>, StoreError> {
-    Ok(diesel::sql_query(
-        "SELECT through, lookback FROM goal_covariates WHERE experiment_id = $1",
+pub fn goal_mark(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+) -> Result<Option<GoalMark>, StoreError> {
+    Ok(
+        diesel::sql_query("SELECT through, lookback FROM goal_covariates WHERE experiment_id = $1")
+            .bind::<BigInt, _>(experiment_id)
+            .get_result(conn)
+            .optional()?,
     )
-    .bind::<BigInt, _>(experiment_id)
-    .get_result(conn)
-    .optional()?)
 }
 
 /// Drops a metric's covariates, for one experiment or all (the metric is no longer tracked).

@@ -330,13 +330,19 @@ async fn the_inline_goal_is_adjusted_too() {
         let noise = ((i * 41) % 7) as f64 - 3.0;
         let lift = if u.variant == "b" { 1.2 } else { 1.0 };
         if i % 4 != 0 {
-            u.events
-                .push(("purchase", Some(habit + 2.0), u.assigned_at - TimeDelta::days(2)));
+            u.events.push((
+                "purchase",
+                Some(habit + 2.0),
+                u.assigned_at - TimeDelta::days(2),
+            ));
         }
         let spent = (habit * lift + noise).max(0.0);
         if spent > 0.0 {
-            u.events
-                .push(("purchase", Some(spent), u.assigned_at + TimeDelta::minutes(5)));
+            u.events.push((
+                "purchase",
+                Some(spent),
+                u.assigned_at + TimeDelta::minutes(5),
+            ));
         }
     }
     send_events(&app, &users).await;
@@ -354,7 +360,11 @@ async fn the_inline_goal_is_adjusted_too() {
     let [a, b] = arm_sums(&users, "purchase", false);
     let (theta, lift, low, high, reduction) = adjusted(a, b, false);
     close(&goal["cuped"]["theta"], theta, "theta");
-    close(&goal["cuped"]["variance_reduction"], reduction, "variance_reduction");
+    close(
+        &goal["cuped"]["variance_reduction"],
+        reduction,
+        "variance_reduction",
+    );
     close(&goal["variants"][1]["lift"]["mean"], lift, "lift");
     close(&goal["variants"][1]["lift"]["low"], low, "lift.low");
     close(&goal["variants"][1]["lift"]["high"], high, "lift.high");
