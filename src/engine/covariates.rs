@@ -15,12 +15,19 @@ use chrono::{TimeDelta, Utc};
 
 /// How far behind the clock the covariates follow the assignments.
 const LAG: TimeDelta = TimeDelta::seconds(1);
-/// Assignments a transaction covers.
-const PAGE: i64 = 1_000;
+/// Assignments a transaction covers (small, so that a page stays well inside the budget).
+const PAGE: i64 = 500;
 /// The time a pass may spend (a pass runs every refresh interval, a second by default): the
 /// covariates are a background catch-up that must not take the database from the writer
 /// under load. Behind, they only adjust a little less (x = 0 for the users not yet covered).
-const PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(150);
+const PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether two jobs can share pages: one experiment, one mark, one lookback.
+fn same_page(a: &CovariateJob, b: &CovariateJob) -> bool {
+    a.experiment_id == b.experiment_id
+        && a.through == b.through
+        && a.lookback_seconds == b.lookback_seconds
+}
 
 impl Engine {
     /// One pass over the covariates that lag; returns the number of pages computed.
@@ -31,7 +38,7 @@ impl Engine {
             .store()
             .run(move |conn| store::covariates::due(conn, upto))
             .await?;
-        let mut pages = 0;
+        let mut groups: Vec<Vec<CovariateJob>> = Vec::new();
         for mut job in jobs {
             if job.stale {
                 let stale = job.clone();
@@ -40,17 +47,29 @@ impl Engine {
                     .await?;
                 job.through = None;
             }
-            // The furthest behind come first and each resumes from its mark, so passes cut
-            // short by the budget take turns.
+            // Metrics of one experiment at the same mark share their pages: each user's
+            // events are read once for all of them.
+            match groups.last_mut() {
+                Some(group) if same_page(&group[0], &job) => group.push(job),
+                _ => groups.push(vec![job]),
+            }
+        }
+        // The furthest behind first; each resumes from its mark, so passes cut short by the
+        // budget take turns.
+        groups.sort_by_key(|g| g[0].through);
+        let mut pages = 0;
+        for mut group in groups {
             while started.elapsed() < PASS_BUDGET {
-                let page_job: CovariateJob = job.clone();
+                let jobs = group.clone();
                 match self
                     .store()
-                    .run(move |conn| store::covariates::compute_page(conn, &page_job, upto, PAGE))
+                    .run(move |conn| store::covariates::compute_page(conn, &jobs, upto, PAGE))
                     .await?
                 {
                     Some(through) => {
-                        job.through = Some(through);
+                        for job in &mut group {
+                            job.through = Some(through);
+                        }
                         pages += 1;
                     }
                     None => break,

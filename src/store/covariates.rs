@@ -6,7 +6,7 @@ use super::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Nullable, Text, Timestamptz};
 
 /// The `metric_id` of the inline goal's covariates (it has no library metric).
 pub const INLINE_GOAL_METRIC_ID: i64 = 0;
@@ -67,7 +67,7 @@ fn set_mark(
     Ok(())
 }
 
-/// The covariates to compute for users assigned up to `upto`, the furthest behind first.
+/// The covariates to compute for users assigned up to `upto`, by experiment and mark.
 pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<CovariateJob>, StoreError> {
     Ok(diesel::sql_query(
         "SELECT * FROM ( \
@@ -92,7 +92,7 @@ pub fn due(conn: &mut PgConnection, upto: DateTime<Utc>) -> Result<Vec<Covariate
              AND e.goal_metric_id IS NULL) j \
          WHERE j.stale OR EXISTS (SELECT 1 FROM assignments a WHERE a.experiment_id = j.experiment_id \
            AND a.assigned_at > coalesce(j.through, '-infinity') AND a.assigned_at <= $1) \
-         ORDER BY j.through NULLS FIRST, j.experiment_id, j.metric_id",
+         ORDER BY j.experiment_id, j.through NULLS FIRST, j.lookback_seconds, j.metric_id",
     )
     .bind::<Timestamptz, _>(upto)
     .load(conn)?)
@@ -118,22 +118,27 @@ struct Through {
 }
 
 /// Computes the covariates of the next page of at most about `page` users assigned after the
-/// job's mark and up to `upto` (users assigned at the same instant as the page's last one come
-/// with it), and moves the mark; returns the new mark (`None`: nobody left).
+/// jobs' mark and up to `upto` (users assigned at the same instant as the page's last one come
+/// with it), and moves the mark; returns the new mark (`None`: nobody left). `jobs` are metrics
+/// of one experiment at the same mark with the same lookback: each user's events are read
+/// once for all of them.
 pub fn compute_page(
     conn: &mut PgConnection,
-    job: &CovariateJob,
+    jobs: &[CovariateJob],
     upto: DateTime<Utc>,
     page: i64,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let from = job.through.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let Some(first) = jobs.first() else {
+        return Ok(None);
+    };
+    let from = first.through.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     conn.transaction(|conn| {
         let through = diesel::sql_query(
             "SELECT max(assigned_at) AS through FROM (SELECT assigned_at FROM assignments \
              WHERE experiment_id = $1 AND assigned_at > $2 AND assigned_at <= $3 \
              ORDER BY assigned_at LIMIT $4) p",
         )
-        .bind::<BigInt, _>(job.experiment_id)
+        .bind::<BigInt, _>(first.experiment_id)
         .bind::<Timestamptz, _>(from)
         .bind::<Timestamptz, _>(upto)
         .bind::<BigInt, _>(page)
@@ -142,35 +147,41 @@ pub fn compute_page(
         let Some(through) = through else {
             return Ok(None);
         };
-        // The user's value as the metric counts it (conversion: 1 once anything counted; mean:
-        // the number of events or the sum of their values), held to the value cap.
-        let value = match (job.metric_type.as_str(), job.of_count) {
-            ("conversion", _) => "1.0",
-            (_, true) => "count(*)::float8",
-            _ => "coalesce(sum(e.value), 0)",
+        // Per metric, the user's value as it counts it (conversion: 1 once anything counted;
+        // mean: the number of events or the sum of their values), held to the value cap.
+        let rule = |j: &CovariateJob| match (j.metric_type.as_str(), j.of_count) {
+            ("conversion", _) => "once",
+            (_, true) => "count",
+            _ => "sum",
         };
-        diesel::sql_query(format!(
+        let events: Vec<&str> = jobs.iter().map(|j| j.event.as_str()).collect();
+        diesel::sql_query(
             "INSERT INTO metric_covariates (experiment_id, metric_id, user_id, variant_id, value) \
-             SELECT a.experiment_id, $2, a.user_id, a.variant_id, \
-               CASE WHEN $6::float8 IS NULL THEN pre.value ELSE least(pre.value, $6) END \
+             SELECT a.experiment_id, m.metric_id, a.user_id, a.variant_id, \
+               least(CASE m.rule WHEN 'once' THEN 1.0 WHEN 'count' THEN pre.events::float8 \
+                 ELSE pre.total END, coalesce(m.cap, 'Infinity'::float8)) \
              FROM assignments a \
-             CROSS JOIN LATERAL (SELECT {value} AS value, count(*) AS events FROM events e \
-               WHERE e.user_id = a.user_id AND e.name = $5 \
-                 AND e.occurred_at >= a.assigned_at - make_interval(secs => $7) \
-                 AND e.occurred_at < a.assigned_at) pre \
-             WHERE a.experiment_id = $1 AND a.assigned_at > $3 AND a.assigned_at <= $4 \
-               AND pre.events > 0 \
-             ON CONFLICT (experiment_id, metric_id, user_id) DO UPDATE SET value = excluded.value"
-        ))
-        .bind::<BigInt, _>(job.experiment_id)
-        .bind::<BigInt, _>(job.metric_id)
+             CROSS JOIN LATERAL (SELECT e.name, count(*) AS events, coalesce(sum(e.value), 0) AS total \
+               FROM events e WHERE e.user_id = a.user_id AND e.name = ANY($5) \
+                 AND e.occurred_at >= a.assigned_at - make_interval(secs => $4) \
+                 AND e.occurred_at < a.assigned_at GROUP BY e.name) pre \
+             JOIN unnest($6::int8[], $5::text[], $7::text[], $8::float8[]) AS m(metric_id, event, rule, cap) \
+               ON m.event = pre.name \
+             WHERE a.experiment_id = $1 AND a.assigned_at > $2 AND a.assigned_at <= $3 \
+             ON CONFLICT (experiment_id, metric_id, user_id) DO UPDATE SET value = excluded.value",
+        )
+        .bind::<BigInt, _>(first.experiment_id)
         .bind::<Timestamptz, _>(from)
         .bind::<Timestamptz, _>(through)
-        .bind::<Text, _>(&job.event)
-        .bind::<Nullable<Double>, _>(job.cap_value)
-        .bind::<Double, _>(job.lookback_seconds as f64)
+        .bind::<Double, _>(first.lookback_seconds as f64)
+        .bind::<Array<Text>, _>(&events)
+        .bind::<Array<BigInt>, _>(jobs.iter().map(|j| j.metric_id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(jobs.iter().map(rule).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Double>>, _>(jobs.iter().map(|j| j.cap_value).collect::<Vec<_>>())
         .execute(conn)?;
-        set_mark(conn, job, Some(through))?;
+        for job in jobs {
+            set_mark(conn, job, Some(through))?;
+        }
         Ok(Some(through))
     })
 }

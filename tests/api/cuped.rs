@@ -122,12 +122,14 @@ async fn metrics_are_adjusted_for_pre_assignment_activity_as_recomputed_here() {
         &[
             json!({"key": "spend", "name": "Spend per user", "type": "mean", "event": "purchase"}),
             json!({"key": "clicked", "name": "Clicked", "type": "conversion", "event": "click"}),
+            // a second metric of the same event: the covariates read each user's events once
+            json!({"key": "buyers", "name": "Buyers", "type": "conversion", "event": "purchase"}),
         ],
     )
     .await;
     let mut body = experiment_body("offer", "ab");
     body.as_object_mut().unwrap().remove("goal");
-    body["metrics"] = json!({"goal": "spend", "secondary": ["clicked"]});
+    body["metrics"] = json!({"goal": "spend", "secondary": ["clicked", "buyers"]});
     body["cuped"] = json!(false);
     app.running_experiment(body).await;
 
@@ -222,7 +224,11 @@ async fn metrics_are_adjusted_for_pre_assignment_activity_as_recomputed_here() {
     );
 
     let sums = |event: &str, proportion: bool| arm_sums(&users, event, proportion);
-    for (index, event, proportion) in [(0, "purchase", false), (1, "click", true)] {
+    for (index, event, proportion) in [
+        (0, "purchase", false),
+        (1, "click", true),
+        (2, "purchase", true),
+    ] {
         let metric = &results["metrics"][index];
         let [a, b] = sums(event, proportion);
         let (theta, lift, low, high, reduction) = adjusted(a, b, proportion);
@@ -250,11 +256,14 @@ async fn metrics_are_adjusted_for_pre_assignment_activity_as_recomputed_here() {
         } else {
             assert!((value - observed).abs() < 0.01, "{value} vs {observed}");
         }
-        assert!(
-            reduction > 0.05,
-            "{}: the habit should explain variance",
-            metric["key"]
-        );
+        // (buyers: nearly everyone bought before, so little to explain)
+        if index < 2 {
+            assert!(
+                reduction > 0.05,
+                "{}: the habit should explain variance",
+                metric["key"]
+            );
+        }
     }
     assert_eq!(
         results["metrics"][0]["cuped"]["users_with_pre_data"],
@@ -322,6 +331,9 @@ async fn the_inline_goal_is_adjusted_too() {
     let app = spawn_app().await;
     let mut body = experiment_body("inline", "ab");
     body["goal"] = json!({"event": "purchase", "metric": "revenue"});
+    // Off while the test moves the assignments back in time (the background would otherwise
+    // cover them at their first time); on once the data is in place.
+    body["cuped"] = json!(false);
     app.running_experiment(body).await;
     let now = Utc::now();
     let mut users = assigned_users(&app, "inline", 300, |_| now - TimeDelta::hours(1)).await;
@@ -346,6 +358,14 @@ async fn the_inline_goal_is_adjusted_too() {
         }
     }
     send_events(&app, &users).await;
+    let reply = app
+        .admin(
+            Method::PATCH,
+            "/api/v1/experiments/inline",
+            Some(json!({"cuped": true})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let mut results = Value::Null;
     for _ in 0..100 {
         results = app.results("inline").await;
