@@ -5,6 +5,7 @@
 
 use super::Engine;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -72,11 +73,12 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         recompute_once,
     ));
+    let last_busy_page = Arc::new(std::sync::Mutex::new(None));
     loops.spawn(every(
         tokio::time::interval(settings.refresh_interval),
         engine.clone(),
         shutdown.clone(),
-        covariates_once,
+        move |engine| covariates_once(engine, last_busy_page.clone()),
     ));
     // Guardrails, decisions and the metrics' history: every five refreshes (a second's
     // results change little).
@@ -156,8 +158,14 @@ async fn recompute_once(engine: Engine) {
     }
 }
 
-async fn covariates_once(engine: Engine) {
-    match engine.compute_covariates().await {
+async fn covariates_once(
+    engine: Engine,
+    last_busy_page: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+) {
+    let mut last = *last_busy_page.lock().expect("not poisoned");
+    let done = engine.compute_covariates(&mut last).await;
+    *last_busy_page.lock().expect("not poisoned") = last;
+    match done {
         Ok(0) => {}
         Ok(n) => tracing::debug!(pages = n, "computed CUPED covariates"),
         Err(e) => tracing::warn!(error = %e, "computing CUPED covariates failed; will retry"),

@@ -4,7 +4,9 @@
 //! assignments per transaction. A changed lookback or metric definition starts a metric's
 //! covariates over. Results read only the users who had activity (see `stats::cuped`).
 //!
-//! Assignments are covered up to a second ago, so that the group-commit writer has stored
+//! A pass spends at most 100 ms, and while requests wait for the writer it yields to them (a
+//! single page every ten seconds), so the catch-up never takes the database from live
+//! traffic. Assignments are covered up to a second ago, so that the group-commit writer has stored
 //! the ones made before. One that lands later still counts, with x = 0: that keeps the
 //! estimate unbiased (x is fixed before the assignment whatever its value), it only adjusts
 //! a little less.
@@ -29,10 +31,24 @@ fn same_page(a: &CovariateJob, b: &CovariateJob) -> bool {
         && a.lookback_seconds == b.lookback_seconds
 }
 
+/// While the writer is busy, a pass computes one page at most this often, so the covariates
+/// still advance under sustained load.
+const BUSY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Engine {
-    /// One pass over the covariates that lag; returns the number of pages computed.
-    pub async fn compute_covariates(&self) -> Result<usize, EngineError> {
+    /// One pass over the covariates that lag; returns the number of pages computed. While
+    /// requests wait for the writer, the pass yields to them: nothing, or a single page when
+    /// `last_busy_page` (kept by the caller between passes) is [`BUSY_EVERY`] old.
+    pub async fn compute_covariates(
+        &self,
+        last_busy_page: &mut Option<std::time::Instant>,
+    ) -> Result<usize, EngineError> {
         let started = std::time::Instant::now();
+        let busy = self.inner.writer.is_busy();
+        if busy && last_busy_page.is_some_and(|t| t.elapsed() < BUSY_EVERY) {
+            return Ok(0);
+        }
+        let mut pages_left = if busy { 1 } else { usize::MAX };
         let upto = Utc::now() - LAG;
         let jobs = self
             .store()
@@ -59,7 +75,8 @@ impl Engine {
         groups.sort_by_key(|g| g[0].through);
         let mut pages = 0;
         for mut group in groups {
-            while started.elapsed() < PASS_BUDGET {
+            while pages_left > 0 && (busy || started.elapsed() < PASS_BUDGET) {
+                pages_left -= 1;
                 let jobs = group.clone();
                 match self
                     .store()
@@ -75,6 +92,9 @@ impl Engine {
                     None => break,
                 }
             }
+        }
+        if busy && pages > 0 {
+            *last_busy_page = Some(started);
         }
         Ok(pages)
     }

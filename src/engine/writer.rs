@@ -149,6 +149,14 @@ impl Writer {
         }
     }
 
+    /// Whether requests are waiting for a writer thread: background catch-up work (CUPED
+    /// covariates) yields to live traffic then.
+    pub fn is_busy(&self) -> bool {
+        self.partitions
+            .iter()
+            .any(|p| p.queue.capacity() < p.queue.max_capacity())
+    }
+
     fn partition_of(&self, user_id: &str) -> usize {
         (xxhash_rust::xxh3::xxh3_64(user_id.as_bytes()) % self.partitions.len() as u64) as usize
     }
