@@ -12,8 +12,8 @@
 -- first_at and the greatest last_at of their rows. The key starts with user_id (the Citus
 -- distribution column).
 CREATE TABLE profile_events (
-    user_id      TEXT             NOT NULL,
-    name         TEXT             NOT NULL,
+    user_id      TEXT COLLATE "C" NOT NULL, -- byte-wise, as in events: opaque ids
+    name         TEXT COLLATE "C" NOT NULL,
     first_at     TIMESTAMPTZ      NOT NULL,
     last_at      TIMESTAMPTZ      NOT NULL,
     total_count  BIGINT           NOT NULL,
