@@ -275,3 +275,98 @@ async fn two_instances_on_one_database_share_profiles() {
     assert_profile(&profile(&one, "u-1").await, "u-1", &all);
     assert_profile(&profile(&two, "u-1").await, "u-1", &all);
 }
+
+/// The write path's merge (a new newest day, the newest day again, an older day kept or new,
+/// days falling 90 behind and cut off, events too old for a bucket) against a model, over
+/// many batches on a clock that moves by days: the store is driven directly, as the writer
+/// does, with the `now` each batch says.
+#[tokio::test]
+async fn the_stored_buckets_follow_a_model_as_days_pass() {
+    use posterior::domain::profile::{KEPT_DAYS, day_number};
+    use posterior::store::{self, batch::NewEvent, profiles};
+
+    let app = spawn_app().await;
+    let mut conn = store::connect(&app.db.url).unwrap();
+    // A small deterministic generator (xorshift), so a failure can be replayed.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let start = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap() - TimeDelta::days(400);
+    let mut now = start;
+    // (user, day) → (count, value sum), and per user all-time count and hours.
+    let mut days: BTreeMap<(String, i32), (i64, f64)> = BTreeMap::new();
+    let mut totals: BTreeMap<String, (i64, [i64; 24])> = BTreeMap::new();
+    let mut id = 0;
+    for _ in 0..150 {
+        now += TimeDelta::days([0, 0, 1, 1, 2, 7, 30, 95][next(8) as usize]);
+        let mut batch = Vec::new();
+        for _ in 0..next(6) {
+            let user = format!("u-{}", next(4));
+            let age = match next(4) {
+                0 => 0,
+                1 => next(3) as i64,
+                2 => next(KEPT_DAYS as u64) as i64,
+                _ => next(200) as i64,
+            };
+            let at = now - TimeDelta::days(age) - TimeDelta::minutes(next(24 * 60) as i64);
+            let at = at.max(start - TimeDelta::days(300));
+            let value = next(4) as f64;
+            id += 1;
+            batch.push(NewEvent {
+                event_id: format!("e-{id}"),
+                user_id: user.clone(),
+                name: "open".into(),
+                value: Some(value),
+                occurred_at: at,
+            });
+            let total = totals.entry(user.clone()).or_insert((0, [0; 24]));
+            total.0 += 1;
+            total.1[at.hour() as usize] += 1;
+            if day_number(at) > day_number(now) - KEPT_DAYS as i32 {
+                let d = days.entry((user, day_number(at))).or_default();
+                d.0 += 1;
+                d.1 += value;
+            }
+        }
+        let events: Vec<&NewEvent> = batch.iter().collect();
+        store::batch::transaction(&mut conn, |tx| profiles::record_events(tx, &events, now))
+            .unwrap();
+        for (user, (count, hours)) in &totals {
+            let profile = profiles::user_profile(&mut conn, user).unwrap().unwrap();
+            let open = &profile.events["open"];
+            assert_eq!(open.count, *count);
+            assert_eq!(&open.hours, hours);
+            // Sorted, and nothing kept that no window can reach any more.
+            assert!(open.days.windows(2).all(|w| w[0].day < w[1].day));
+            if let Some(newest) = open.days.last() {
+                assert!(
+                    open.days[0].day > newest.day - KEPT_DAYS as i32,
+                    "{:?}",
+                    open.days
+                );
+            }
+            for window in [1, 7, 30, 90] {
+                let (count, sum) = days
+                    .range(
+                        (user.clone(), day_number(now) - window + 1)
+                            ..=(user.clone(), day_number(now)),
+                    )
+                    .fold((0, 0.0), |(c, s), (_, (n, v))| (c + n, s + v));
+                assert_eq!(
+                    open.count_within(window as u32, now),
+                    count,
+                    "{user} {window}d"
+                );
+                assert_eq!(
+                    open.value_sum_within(window as u32, now),
+                    sum,
+                    "{user} {window}d"
+                );
+            }
+        }
+    }
+}
