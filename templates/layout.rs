@@ -13,6 +13,7 @@ pub enum Nav {
     Segments,
     Metrics,
     Webhooks,
+    Users,
     Other,
 }
 
@@ -92,6 +93,7 @@ pub fn layout(page: &Page, content: Markup) -> Markup {
                             (nav_link("/dashboard/segments", "Segments", page.nav == Nav::Segments))
                             (nav_link("/dashboard/metrics", "Metrics", page.nav == Nav::Metrics))
                             (nav_link("/dashboard/webhooks", "Webhooks", page.nav == Nav::Webhooks))
+                            (nav_link("/dashboard/users", "Users", page.nav == Nav::Users))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);

@@ -21,4 +21,5 @@ pub mod over_time;
 pub mod segment_pages;
 pub mod sign_in;
 pub mod stop_confirmation;
+pub mod user_page;
 pub mod webhooks;

@@ -58,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(webhooks::routes)
             .route("/experiments/{key}/export", web::get().to(export::export))
             .route("/users/{user_id}", web::delete().to(users::erase))
+            .route("/users/{user_id}/profile", web::get().to(users::profile))
             .route("/audit", web::get().to(audit::audit)),
     );
 }

@@ -15,6 +15,7 @@ mod page;
 mod segments;
 mod session;
 mod sign_in;
+mod users;
 mod webhooks;
 
 pub use page::query_encode;
@@ -74,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/keys/{id}/revoke", web::post().to(keys::revoke))
                 .route("/audit", web::get().to(audit::page))
+                .route("/users", web::get().to(users::page))
                 .route("/audit/export", web::get().to(audit::export))
                 .route("/segments", web::get().to(segments::list))
                 .route("/segments", web::post().to(segments::create))

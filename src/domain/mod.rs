@@ -38,6 +38,7 @@ pub(crate) mod fuzz;
 mod keys;
 mod metric;
 mod names;
+pub mod profile;
 mod segment;
 mod targeting;
 mod text;

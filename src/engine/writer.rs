@@ -619,6 +619,7 @@ fn erase_audited(conn: &mut Connection, job: &EraseJob, shard: i16) -> Result<Er
         let erased = store::delete_user(conn, &job.user_id, job.user_key, shard)?;
         erase_metric_values(conn, &job.user_id, shard)?;
         store::covariates::delete_user_covariates(conn, &job.user_id)?;
+        store::profiles::delete_user_profile(conn, &job.user_id)?;
         Ok(Change {
             target: hashing::audit_user(&job.user_id),
             before: None,
@@ -762,6 +763,8 @@ fn commit_batch(
         track_answers.push(receipt);
     }
     if !new_events.is_empty() {
+        // Profiles count the new events only (a retry is not a second event), durably with them.
+        store::profiles::record_events(tx, &new_events, chrono::Utc::now())?;
         let mut users: Vec<&str> = new_events.iter().map(|e| e.user_id.as_str()).collect();
         users.sort_unstable();
         users.dedup();

@@ -19,10 +19,12 @@ pub mod metric_values;
 mod metrics;
 mod models;
 mod prepared;
+pub mod profiles;
 pub mod schema;
 mod segments;
 mod setup;
 mod stats;
+pub mod user_lookup;
 pub mod webhooks;
 
 pub use experiments::UpdateError;

@@ -27,6 +27,7 @@ mod ofrep;
 mod ope;
 mod over_time;
 mod privacy;
+mod profiles;
 mod results;
 mod security;
 mod segments;

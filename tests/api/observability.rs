@@ -125,6 +125,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/assign", "post"),
         ("/api/v1/track", "post"),
         ("/api/v1/users/{user_id}", "delete"),
+        ("/api/v1/users/{user_id}/profile", "get"),
         ("/api/v1/segments", "post"),
         ("/api/v1/segments", "get"),
         ("/api/v1/metrics", "post"),

@@ -14,6 +14,7 @@ mod name_limit;
 mod segments;
 mod sessions;
 mod sign_in_throttle;
+mod users;
 
 use crate::helpers::*;
 use reqwest::Method;

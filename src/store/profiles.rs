@@ -1,0 +1,223 @@
+//! Profiles (`profile_events`, see its migration): written with the events, in the same
+//! transaction; read by user; erased with the user.
+//!
+//! A batch's new events are first added up in Rust, per (user, event name) and per cell of
+//! (daily bucket, hour of day), and each cell is one row of one upsert: the statement finds
+//! the cell's day and hour from the row itself, so it changes one day and one hour of the
+//! stored arrays in place. Live traffic (a user's events of one name in a batch falling in
+//! one hour) costs one statement per batch; a batch that holds one user's events of one name
+//! in several hours or days (a backfill) takes one statement per such cell, since a statement
+//! may change a row only once.
+
+use super::StoreError;
+use super::prepared::Prepared;
+use crate::domain::profile::{self, DayBucket, EventHistory, Profile};
+use crate::store::batch::NewEvent;
+use chrono::{DateTime, Timelike, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text, Timestamptz};
+use std::collections::BTreeMap;
+
+/// One (user, name)'s events of a batch in one hour of one day (the day `None` when older
+/// than the buckets kept).
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    first_at: DateTime<Utc>,
+    last_at: DateTime<Utc>,
+    count: i64,
+    value_sum: f64,
+}
+
+/// One row of one round: a cell of one (user, name).
+struct Row<'a> {
+    user: &'a str,
+    name: &'a str,
+    day: Option<i32>,
+    hour: i32,
+    cell: &'a Cell,
+}
+
+/// The upsert of one cell per row. `$7` (the day, NULL for an event without a bucket) and
+/// `$8` (the hour) make the row a new profile row would be; on conflict, the day and hour
+/// are read back from that row (`EXCLUDED.bucket_days[2]`, the hour of `EXCLUDED.last_at`)
+/// and added to the stored ones: to the newest day (the usual case), as a new newest day
+/// (cutting off the days that fall 90 behind it), to an older day, or as a new older day.
+const RECORD_CELLS: &str = "\
+INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours) \
+SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
+  CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
+  CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
+  CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
+  array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]) \
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
+  AS d(user_id, name, first_at, last_at, n, s, day, hour) \
+ON CONFLICT (user_id, name) DO UPDATE SET \
+  first_at = least(p.first_at, EXCLUDED.first_at), \
+  last_at = greatest(p.last_at, EXCLUDED.last_at), \
+  total_count = p.total_count + EXCLUDED.total_count, \
+  total_sum = p.total_sum + EXCLUDED.total_sum, \
+  hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
+    p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
+    + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], \
+  day_counts = CASE WHEN EXCLUDED.bucket_days[2] IS NULL THEN p.day_counts \
+    WHEN p.bucket_days[cardinality(p.bucket_days)] = EXCLUDED.bucket_days[2] \
+      THEN p.day_counts[:cardinality(p.bucket_days) - 1] || (p.day_counts[cardinality(p.bucket_days)] + EXCLUDED.day_counts[2]) \
+    WHEN p.bucket_days[cardinality(p.bucket_days)] < EXCLUDED.bucket_days[2] \
+      THEN p.day_counts[1:1] || p.day_counts[greatest(width_bucket(EXCLUDED.bucket_days[2] - 90, p.bucket_days), 1) + 1:] || EXCLUDED.day_counts[2] \
+    WHEN p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] = EXCLUDED.bucket_days[2] \
+      THEN p.day_counts[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) - 1] || (p.day_counts[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] + EXCLUDED.day_counts[2]) || p.day_counts[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] \
+    ELSE p.day_counts[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] || EXCLUDED.day_counts[2] || p.day_counts[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] END, \
+  day_sums = CASE WHEN EXCLUDED.bucket_days[2] IS NULL THEN p.day_sums \
+    WHEN p.bucket_days[cardinality(p.bucket_days)] = EXCLUDED.bucket_days[2] \
+      THEN p.day_sums[:cardinality(p.bucket_days) - 1] || (p.day_sums[cardinality(p.bucket_days)] + EXCLUDED.day_sums[2]) \
+    WHEN p.bucket_days[cardinality(p.bucket_days)] < EXCLUDED.bucket_days[2] \
+      THEN p.day_sums[1:1] || p.day_sums[greatest(width_bucket(EXCLUDED.bucket_days[2] - 90, p.bucket_days), 1) + 1:] || EXCLUDED.day_sums[2] \
+    WHEN p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] = EXCLUDED.bucket_days[2] \
+      THEN p.day_sums[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) - 1] || (p.day_sums[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] + EXCLUDED.day_sums[2]) || p.day_sums[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] \
+    ELSE p.day_sums[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] || EXCLUDED.day_sums[2] || p.day_sums[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] END, \
+  bucket_days = CASE WHEN EXCLUDED.bucket_days[2] IS NULL THEN p.bucket_days \
+    WHEN p.bucket_days[cardinality(p.bucket_days)] = EXCLUDED.bucket_days[2] THEN p.bucket_days \
+    WHEN p.bucket_days[cardinality(p.bucket_days)] < EXCLUDED.bucket_days[2] \
+      THEN p.bucket_days[1:1] || p.bucket_days[greatest(width_bucket(EXCLUDED.bucket_days[2] - 90, p.bucket_days), 1) + 1:] || EXCLUDED.bucket_days[2] \
+    WHEN p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] = EXCLUDED.bucket_days[2] THEN p.bucket_days \
+    ELSE p.bucket_days[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] || EXCLUDED.bucket_days[2] || p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] END";
+
+/// Adds new events (stored for the first time, in this transaction) to their users'
+/// profiles. `now` decides which events are too old for a daily bucket.
+pub fn record_events(
+    conn: &mut PgConnection,
+    events: &[&NewEvent],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // (user, name) → (day, hour) → cell; BTreeMaps so rows go in key order (the same lock
+    // order in every transaction).
+    type Cells<'a> = BTreeMap<(&'a str, &'a str), BTreeMap<(Option<i32>, u32), Cell>>;
+    let mut cells: Cells<'_> = BTreeMap::new();
+    for e in events {
+        let t = e.occurred_at;
+        let day = profile::has_bucket(t, now).then(|| profile::day_number(t));
+        let value = e.value.unwrap_or(0.0);
+        cells
+            .entry((e.user_id.as_str(), e.name.as_str()))
+            .or_default()
+            .entry((day, t.hour()))
+            .and_modify(|c| {
+                c.first_at = c.first_at.min(t);
+                c.last_at = c.last_at.max(t);
+                c.count += 1;
+                c.value_sum += value;
+            })
+            .or_insert(Cell {
+                first_at: t,
+                last_at: t,
+                count: 1,
+                value_sum: value,
+            });
+    }
+    let rounds = cells.values().map(BTreeMap::len).max().unwrap_or(0);
+    for round in 0..rounds {
+        let rows: Vec<Row> = cells
+            .iter()
+            .filter_map(|(&(user, name), by_cell)| {
+                let (&(day, hour), cell) = by_cell.iter().nth(round)?;
+                Some(Row {
+                    user,
+                    name,
+                    day,
+                    hour: hour as i32,
+                    cell,
+                })
+            })
+            .collect();
+        Prepared::new(RECORD_CELLS)
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.user).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.name).collect::<Vec<_>>())
+            .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.cell.first_at).collect::<Vec<_>>())
+            .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.cell.last_at).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.cell.count).collect::<Vec<_>>())
+            .bind::<Array<Double>, _>(rows.iter().map(|r| r.cell.value_sum).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.day).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(rows.iter().map(|r| r.hour).collect::<Vec<_>>())
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ProfileRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Timestamptz)]
+    first_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    last_at: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    total_count: i64,
+    #[diesel(sql_type = Double)]
+    total_sum: f64,
+    #[diesel(sql_type = Array<Integer>)]
+    bucket_days: Vec<i32>,
+    #[diesel(sql_type = Array<Integer>)]
+    day_counts: Vec<i32>,
+    #[diesel(sql_type = Array<Double>)]
+    day_sums: Vec<f64>,
+    #[diesel(sql_type = Array<Integer>)]
+    hours: Vec<i32>,
+}
+
+/// A user's profile; `None` when no event of theirs was recorded (or they were erased).
+pub fn user_profile(conn: &mut PgConnection, user_id: &str) -> Result<Option<Profile>, StoreError> {
+    let rows: Vec<ProfileRow> = Prepared::new(
+        "SELECT name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours \
+         FROM profile_events WHERE user_id = $1",
+    )
+    .bind::<Text, _>(user_id)
+    .load(conn)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let events = rows
+        .into_iter()
+        .map(|r| {
+            let mut hours = [0i64; 24];
+            for (h, n) in hours.iter_mut().zip(&r.hours) {
+                *h = i64::from(*n);
+            }
+            let days = r
+                .bucket_days
+                .iter()
+                .zip(&r.day_counts)
+                .zip(&r.day_sums)
+                .skip(1) // the sentinel
+                .map(|((&day, &count), &value_sum)| DayBucket {
+                    day,
+                    count: i64::from(count),
+                    value_sum,
+                })
+                .collect();
+            let history = EventHistory {
+                first_at: r.first_at,
+                last_at: r.last_at,
+                count: r.total_count,
+                value_sum: r.total_sum,
+                days,
+                hours,
+            };
+            (r.name, history)
+        })
+        .collect();
+    Ok(Some(Profile {
+        user_id: user_id.to_string(),
+        events,
+    }))
+}
+
+/// Erases a user's profile (in the erasure's transaction). Returns the rows removed.
+pub fn delete_user_profile(conn: &mut PgConnection, user_id: &str) -> Result<usize, StoreError> {
+    Ok(
+        Prepared::new("DELETE FROM profile_events WHERE user_id = $1")
+            .bind::<Text, _>(user_id)
+            .execute(conn)?,
+    )
+}
