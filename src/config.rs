@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// partition of the users.
     #[arg(long, env = "POSTERIOR_WRITER_THREADS", default_value_t = 2)]
     pub writer_threads: usize,
+    /// Keep behavioral profiles (per user and event name: counts, sums, hours) in the events'
+    /// transaction. Off by default until they meet the tracking target (docs/benchmark.md).
+    #[arg(long, env = "POSTERIOR_PROFILES", default_value_t = false)]
+    pub profiles: bool,
     /// Rows (assignments + events) after which a group-commit batch closes.
     #[arg(long, env = "POSTERIOR_MAX_BATCH_ROWS", default_value_t = 5000)]
     pub max_batch_rows: usize,
@@ -230,6 +234,7 @@ impl From<ServeArgs> for Settings {
             static_keys: Vec::new(),
             writer_threads: a.writer_threads,
             max_batch_rows: a.max_batch_rows,
+            profiles: a.profiles,
             pool_size: a.pool_size,
             refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
             default_rate_limit: a.rate_limit,

@@ -113,6 +113,7 @@ impl Engine {
             threads: settings.writer_threads,
             max_batch_rows: settings.max_batch_rows,
             drop_unassigned_events: settings.consent.is_some(),
+            profiles: settings.profiles,
             reply_timeout: settings.write_timeout,
         });
         let keys = keys::KeyRing::new(&settings.static_keys, settings.default_rate_limit);

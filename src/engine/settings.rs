@@ -12,6 +12,8 @@ pub struct EngineSettings {
     pub pool_size: u32,
     pub writer_threads: usize,
     pub max_batch_rows: usize,
+    /// Whether the writer keeps behavioral profiles with the events.
+    pub profiles: bool,
     /// How often posteriors, bandit weights and experiment definitions are reloaded.
     pub refresh_interval: Duration,
     /// Keys given in the environment (accepted in addition to the stored ones).
@@ -70,6 +72,7 @@ impl EngineSettings {
             pool_size: 8,
             writer_threads: 2,
             max_batch_rows: 5000,
+            profiles: false,
             refresh_interval: Duration::from_millis(1000),
             static_keys: Vec::new(),
             default_rate_limit: None,

@@ -92,6 +92,8 @@ pub struct WriterSettings {
     /// Store events only of users who have at least one assignment (data minimization, on
     /// when the operator names a consent attribute: users without consent have none).
     pub drop_unassigned_events: bool,
+    /// Keep behavioral profiles in the events' transaction (`store::profiles`).
+    pub profiles: bool,
     /// How long a request waits for its commit before it answers 503.
     pub reply_timeout: Duration,
 }
@@ -587,11 +589,12 @@ impl WriterThread {
         let mut attempt = 0;
         let shard = self.shard;
         let drop_unassigned = self.settings.drop_unassigned_events;
+        let profiles = self.settings.profiles;
         loop {
             attempt += 1;
             let result = self.connection().and_then(|conn| {
                 batch::transaction(conn, |tx| {
-                    commit_batch(tx, assigns, tracks, shard, drop_unassigned)
+                    commit_batch(tx, assigns, tracks, shard, drop_unassigned, profiles)
                 })
             });
             match result {
@@ -656,6 +659,7 @@ fn commit_batch(
     tracks: &[TrackJob],
     shard: i16,
     drop_unassigned: bool,
+    profiles: bool,
 ) -> Result<BatchReplies, StoreError> {
     let mut deltas = StatDeltas::default();
     let mut metric_deltas = MetricDeltas::default();
@@ -764,7 +768,9 @@ fn commit_batch(
     }
     if !new_events.is_empty() {
         // Profiles count the new events only (a retry is not a second event), durably with them.
-        store::profiles::record_events(tx, &new_events, chrono::Utc::now())?;
+        if profiles {
+            store::profiles::record_events(tx, &new_events, chrono::Utc::now())?;
+        }
         let mut users: Vec<&str> = new_events.iter().map(|e| e.user_id.as_str()).collect();
         users.sort_unstable();
         users.dedup();
