@@ -4,16 +4,23 @@
 //! assignments per transaction. A changed lookback or metric definition starts a metric's
 //! covariates over. Results read only the users who had activity (see `stats::cuped`).
 //!
-//! A pass spends at most 100 ms, and while requests wait for the writer it yields to them (a
+//! Results never scan the covariates: the background rereads each experiment's sums (Σx, Σx²,
+//! Σxy per metric and variant) once a minute into a cache results adjust with, so the
+//! adjusted figures lag the live ones by up to a minute while a results read stays a few
+//! milliseconds at any size. A pass spends at most 100 ms, and while requests wait for the writer it yields to them (a
 //! single page every ten seconds), so the catch-up never takes the database from live
 //! traffic. Assignments are covered up to a second ago, so that the group-commit writer has stored
 //! the ones made before. One that lands later still counts, with x = 0: that keeps the
 //! estimate unbiased (x is fixed before the assignment whatever its value), it only adjusts
 //! a little less.
 
+use super::metric_sums::CovariateSums;
 use super::{Engine, EngineError};
+use crate::domain::Status;
 use crate::store::{self, covariates::CovariateJob};
 use chrono::{TimeDelta, Utc};
+use dashmap::DashMap;
+use std::sync::Arc;
 
 /// How far behind the clock the covariates follow the assignments.
 const LAG: TimeDelta = TimeDelta::seconds(1);
@@ -30,6 +37,12 @@ fn same_page(a: &CovariateJob, b: &CovariateJob) -> bool {
         && a.through == b.through
         && a.lookback_seconds == b.lookback_seconds
 }
+
+/// How often the background rereads an experiment's covariate sums for results.
+const SUMS_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Per experiment, the covariate sums results adjust with.
+pub(super) type CovariateSumsCache = DashMap<i64, Arc<CovariateSums>>;
 
 /// While the writer is busy, a pass computes one page at most this often, so the covariates
 /// still advance under sustained load.
@@ -96,6 +109,63 @@ impl Engine {
         if busy && pages > 0 {
             *last_busy_page = Some(started);
         }
+        if !busy {
+            self.reread_covariate_sums(pages > 0).await?;
+        }
         Ok(pages)
+    }
+
+    /// The covariate sums results of an experiment adjust with (`None`: none read yet).
+    pub(super) fn covariate_sums(&self, experiment_id: i64) -> Option<Arc<CovariateSums>> {
+        self.inner
+            .covariate_sums
+            .get(&experiment_id)
+            .map(|s| s.value().clone())
+    }
+
+    /// Rereads the covariate sums of the experiments with CUPED on that are running or paused
+    /// (or have none read yet) once they are a minute old, or at once when their lookback
+    /// changed or this pass computed pages and none were read.
+    async fn reread_covariate_sums(&self, computed_pages: bool) -> Result<(), EngineError> {
+        let (experiments, library) = self
+            .store()
+            .run(|conn| Ok((store::list_experiments(conn)?, store::metrics_by_key(conn)?)))
+            .await?;
+        let now = Utc::now();
+        for experiment in experiments {
+            let Some(lookback) = experiment.spec.cuped.lookback() else {
+                self.inner.covariate_sums.remove(&experiment.id);
+                continue;
+            };
+            if experiment.status == Status::Draft {
+                continue;
+            }
+            let cached = self.covariate_sums(experiment.id);
+            let due = match &cached {
+                None => computed_pages || experiment.status != Status::Stopped,
+                Some(c) => {
+                    c.lookback_seconds != lookback.seconds()
+                        || (experiment.status != Status::Stopped && now - c.read_at >= SUMS_EVERY)
+                }
+            };
+            if !due {
+                continue;
+            }
+            let id = experiment.id;
+            let library = library.clone();
+            let read = self
+                .store()
+                .run(move |conn| CovariateSums::read(conn, &experiment, &library))
+                .await?;
+            match read {
+                Some(sums) => {
+                    self.inner.covariate_sums.insert(id, Arc::new(sums));
+                }
+                None => {
+                    self.inner.covariate_sums.remove(&id);
+                }
+            }
+        }
+        Ok(())
     }
 }

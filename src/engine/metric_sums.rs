@@ -73,18 +73,21 @@ pub fn depend_on_time(sums: &[MetricSumRow]) -> bool {
 /// Reads the statistics of every declared metric. `stats` are the variants' totals (every
 /// assigned user counts, with 0 when they have no value); `sums` what
 /// [`metric_sums::tracked_metric_sums`] read; `now` closes retention windows.
+#[allow(clippy::too_many_arguments)]
 pub fn load(
     conn: &mut PgConnection,
     experiment: &Experiment,
     library: &HashMap<MetricKey, Metric>,
     stats: &[VariantStats],
     sums: &[MetricSumRow],
+    covariate_sums: Option<&CovariateSums>,
     now: DateTime<Utc>,
 ) -> Result<Vec<MetricInput>, StoreError> {
     let reader = Reader {
         experiment,
         library,
         sums,
+        covariate_sums,
         users: experiment
             .variant_ids
             .iter()
@@ -101,7 +104,7 @@ pub fn load(
         let Some(metric) = library.get(key) else {
             continue;
         };
-        let (arms, cap) = reader.arms(conn, metric, now)?;
+        let (arms, _) = reader.arms(conn, metric, now)?;
         out.push(MetricInput {
             key: key.to_string(),
             name: metric.spec.name.clone(),
@@ -111,7 +114,7 @@ pub fn load(
             threshold,
             computing: reader.computing(metric),
             arms,
-            covariates: reader.covariates(conn, metric, cap)?,
+            covariates: reader.covariates(metric),
         });
     }
     Ok(out)
@@ -121,6 +124,7 @@ struct Reader<'a> {
     experiment: &'a Experiment,
     library: &'a HashMap<MetricKey, Metric>,
     sums: &'a [MetricSumRow],
+    covariate_sums: Option<&'a CovariateSums>,
     /// Assigned users per variant.
     users: Vec<u64>,
 }
@@ -288,33 +292,106 @@ impl Reader<'_> {
         Ok((arms, cap))
     }
 
-    /// The covariate sums of a conversion or mean metric of an experiment with CUPED on, once
-    /// the background has computed some (see `engine::covariates`); `cap` holds y to a
-    /// percentile cap as the metric's statistics do.
-    fn covariates(
-        &self,
-        conn: &mut PgConnection,
-        metric: &Metric,
-        cap: Option<f64>,
-    ) -> Result<Option<Covariates>, StoreError> {
-        let Some(lookback) = self.experiment.spec.cuped.lookback() else {
-            return Ok(None);
-        };
+    /// The covariate sums of a conversion or mean metric of an experiment with CUPED on, as
+    /// the background last read them.
+    fn covariates(&self, metric: &Metric) -> Option<Covariates> {
         let adjustable = matches!(
             metric.spec.definition,
             MetricDefinition::Conversion { .. } | MetricDefinition::Mean { .. }
         );
-        let computed = self.sums.iter().any(|r| {
-            r.metric_id == metric.id
-                && r.covariates_through.is_some()
-                && r.covariates_lookback == Some(lookback.seconds())
-        });
-        if !adjustable || !computed {
-            return Ok(None);
+        if !adjustable {
+            return None;
         }
-        let mut arms = vec![CovariateArm::default(); self.users.len()];
-        for row in covariates::covariate_sums(conn, self.experiment.id, metric.id, cap)? {
-            if let Some(i) = self.position(row.variant_id) {
+        self.covariate_sums?.of(self.experiment, metric.id)
+    }
+}
+
+/// An experiment's covariate sums as the background last read them (`engine::covariates`):
+/// results adjust with these and never scan the covariates themselves, which at a million
+/// users with earlier activity takes seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CovariateSums {
+    /// The lookback they were computed with.
+    pub lookback_seconds: i64,
+    pub read_at: DateTime<Utc>,
+    /// Per metric (the inline goal as `covariates::INLINE_GOAL_METRIC_ID`) and variant.
+    pub rows: Vec<covariates::CovariateSumRow>,
+}
+
+impl CovariateSums {
+    /// Reads the sums of every adjustable declared metric and the inline goal whose covariates
+    /// have been computed with the experiment's lookback.
+    pub fn read(
+        conn: &mut PgConnection,
+        experiment: &Experiment,
+        library: &HashMap<MetricKey, Metric>,
+    ) -> Result<Option<CovariateSums>, StoreError> {
+        let Some(lookback) = experiment.spec.cuped.lookback() else {
+            return Ok(None);
+        };
+        let sums = metric_sums::tracked_metric_sums(conn, experiment.id)?;
+        let mut rows = Vec::new();
+        for (_, _, key, _) in experiment.spec.metrics.declared() {
+            let Some(metric) = library.get(key) else {
+                continue;
+            };
+            let computed = sums.iter().any(|r| {
+                r.metric_id == metric.id
+                    && r.covariates_through.is_some()
+                    && r.covariates_lookback == Some(lookback.seconds())
+            });
+            let cap = match metric.spec.definition {
+                MetricDefinition::Conversion { .. } => None,
+                MetricDefinition::Mean {
+                    cap: Some(Cap::Percentile(p)),
+                    ..
+                } => metric_sums::value_quantile(conn, experiment.id, metric.id, p)?,
+                MetricDefinition::Mean { .. } => None,
+                _ => continue,
+            };
+            if computed {
+                rows.extend(covariates::covariate_sums(
+                    conn,
+                    experiment.id,
+                    metric.id,
+                    cap,
+                )?);
+            }
+        }
+        if experiment.spec.metrics.goal.is_none() {
+            let mark = covariates::goal_mark(conn, experiment.id)?;
+            if mark.is_some_and(|m| m.through.is_some() && m.lookback == Some(lookback.seconds())) {
+                let conversion =
+                    experiment.spec.goal.metric == crate::domain::GoalMetric::Conversion;
+                rows.extend(covariates::goal_covariate_sums(
+                    conn,
+                    experiment.id,
+                    conversion,
+                )?);
+            }
+        }
+        Ok(Some(CovariateSums {
+            lookback_seconds: lookback.seconds(),
+            read_at: Utc::now(),
+            rows,
+        }))
+    }
+
+    /// One metric's covariates per variant, when read with the experiment's lookback.
+    pub fn of(&self, experiment: &Experiment, metric_id: i64) -> Option<Covariates> {
+        let lookback = experiment.spec.cuped.lookback()?;
+        if lookback.seconds() != self.lookback_seconds {
+            return None;
+        }
+        let mut arms = vec![CovariateArm::default(); experiment.variant_ids.len()];
+        let mut any = false;
+        for row in self.rows.iter().filter(|r| r.metric_id == metric_id) {
+            if let Some(i) = experiment
+                .variant_ids
+                .iter()
+                .position(|&id| id == row.variant_id)
+            {
+                any = true;
                 arms[i] = CovariateArm {
                     users: row.users.max(0) as u64,
                     x: row.x,
@@ -323,42 +400,8 @@ impl Reader<'_> {
                 };
             }
         }
-        Ok(Some(Covariates { lookback, arms }))
+        any.then_some(Covariates { lookback, arms })
     }
-}
-
-/// The inline goal's covariate sums per variant, once the background has computed some with
-/// the experiment's lookback (`mark`: what [`covariates::goal_mark`] read).
-pub fn inline_goal_covariates(
-    conn: &mut PgConnection,
-    experiment: &Experiment,
-    mark: Option<covariates::GoalMark>,
-) -> Result<Option<Covariates>, StoreError> {
-    let Some(lookback) = experiment.spec.cuped.lookback() else {
-        return Ok(None);
-    };
-    let computed =
-        mark.is_some_and(|m| m.through.is_some() && m.lookback == Some(lookback.seconds()));
-    if experiment.spec.metrics.goal.is_some() || !computed {
-        return Ok(None);
-    }
-    let conversion = experiment.spec.goal.metric == crate::domain::GoalMetric::Conversion;
-    let mut arms = vec![CovariateArm::default(); experiment.variant_ids.len()];
-    for row in covariates::goal_covariate_sums(conn, experiment.id, conversion)? {
-        if let Some(i) = experiment
-            .variant_ids
-            .iter()
-            .position(|&id| id == row.variant_id)
-        {
-            arms[i] = CovariateArm {
-                users: row.users.max(0) as u64,
-                x: row.x,
-                x_sq: row.x_sq,
-                xy: row.xy,
-            };
-        }
-    }
-    Ok(Some(Covariates { lookback, arms }))
 }
 
 fn sums_of(r: &VariantSums) -> (i64, i64, f64, f64) {

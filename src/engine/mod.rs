@@ -87,6 +87,8 @@ struct Inner {
     refresh_lock: tokio::sync::Mutex<()>,
     results_cache: results::ResultsCache,
     ope_cache: ope::OpeCache,
+    /// Per experiment, the CUPED covariate sums as the background last read them.
+    covariate_sums: covariates::CovariateSumsCache,
     /// What this instance last wrote of each experiment's history.
     history_written: history::Written,
     settings: EngineSettings,
@@ -127,6 +129,7 @@ impl Engine {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 results_cache: results::ResultsCache::default(),
                 ope_cache: ope::OpeCache::default(),
+                covariate_sums: covariates::CovariateSumsCache::default(),
                 history_written: history::Written::default(),
                 settings,
                 holdout_known: sticky::StickyCache::default(),

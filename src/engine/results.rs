@@ -20,7 +20,7 @@ use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
 use crate::stats::gaussian::{self, MeanPosterior};
 use crate::stats::{frequentist, srm};
-use crate::store::covariates::GoalMark;
+use crate::store::covariates::INLINE_GOAL_METRIC_ID;
 use crate::store::metric_history::HistoryMark;
 use crate::store::metric_sums::MetricSumRow;
 use crate::store::{self, ContextStats, PeriodStats, VariantStats};
@@ -214,8 +214,8 @@ pub(super) struct ResultsBasis {
     history: HistoryMark,
     /// ...and so does midnight (UTC), when today's live point becomes a new day.
     live_day: Option<NaiveDate>,
-    /// How far the inline goal's CUPED covariates have been computed.
-    goal_covariates: Option<GoalMark>,
+    /// When the CUPED covariate sums were last read (by the background).
+    covariates_read_at: Option<DateTime<Utc>>,
 }
 
 impl Engine {
@@ -247,7 +247,7 @@ impl Engine {
 
     pub async fn overview(&self, key: &str) -> Result<Overview, EngineError> {
         let k = key.to_string();
-        let (experiment, stats, metric_sums, history, goal_covariates) = self
+        let (experiment, stats, metric_sums, history) = self
             .store()
             .run(move |conn| {
                 let experiment = store::get_experiment(conn, &k)?;
@@ -263,14 +263,7 @@ impl Engine {
                 } else {
                     HistoryMark::default()
                 };
-                let goal_covariates = if experiment.spec.metrics.goal.is_none()
-                    && experiment.spec.cuped.lookback().is_some()
-                {
-                    store::covariates::goal_mark(conn, experiment.id)?
-                } else {
-                    None
-                };
-                Ok((experiment, stats, sums, history, goal_covariates))
+                Ok((experiment, stats, sums, history))
             })
             .await
             .or_missing(EngineError::unknown_experiment(key))?;
@@ -280,6 +273,7 @@ impl Engine {
             .map(|live| live.policy.allocation().to_vec())
             .unwrap_or_else(|| initial_weights(&experiment));
         let now = Utc::now();
+        let covariate_sums = self.covariate_sums(experiment.id);
         let basis = ResultsBasis {
             version: experiment.version,
             stats,
@@ -291,7 +285,7 @@ impl Engine {
             metric_sums,
             history,
             live_day: history::live_day(&experiment, now),
-            goal_covariates,
+            covariates_read_at: covariate_sums.as_ref().map(|c| c.read_at),
         };
         if let Some((results, series)) = self
             .results_cache()
@@ -324,6 +318,7 @@ impl Engine {
                     &library,
                     &basis.stats,
                     &basis.metric_sums,
+                    covariate_sums.as_deref(),
                     now,
                 )?;
                 let history = if basis.history.rows > 0 {
@@ -331,8 +326,10 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
-                let goal_covariates =
-                    metric_sums::inline_goal_covariates(conn, &experiment, basis.goal_covariates)?;
+                let goal_covariates = covariate_sums
+                    .as_ref()
+                    .and_then(|c| c.of(&experiment, INLINE_GOAL_METRIC_ID))
+                    .filter(|_| experiment.spec.metrics.goal.is_none());
                 Ok((
                     experiment,
                     basis,

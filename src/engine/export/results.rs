@@ -140,20 +140,32 @@ pub(super) fn compute(
         (cohort_stats(experiment, &periods), periods)
     };
     let weights = weights.unwrap_or_else(|| current_weights(experiment, &stats));
+    // CUPED, read afresh (an export is rare, and must not depend on a background cache).
+    let covariate_sums = if range.is_all() {
+        let library = store::metrics_by_key(conn)?;
+        metric_sums::CovariateSums::read(conn, experiment, &library)?
+    } else {
+        None
+    };
+    let goal_covariates = covariate_sums
+        .as_ref()
+        .and_then(|c| c.of(experiment, store::covariates::INLINE_GOAL_METRIC_ID))
+        .filter(|_| experiment.spec.metrics.goal.is_none());
     // Metrics come from all-time per-user values: only without a range.
     let metrics = if range.is_all() && !experiment.spec.metrics.declared().is_empty() {
         let sums = store::metric_sums::tracked_metric_sums(conn, experiment.id)?;
         let library = store::metrics_by_key(conn)?;
-        metric_sums::load(conn, experiment, &library, &stats, &sums, Utc::now())?
+        metric_sums::load(
+            conn,
+            experiment,
+            &library,
+            &stats,
+            &sums,
+            covariate_sums.as_ref(),
+            Utc::now(),
+        )?
     } else {
         Vec::new()
-    };
-    // The inline goal's CUPED adjustment, from all-time statistics too.
-    let goal_covariates = if range.is_all() {
-        let mark = store::covariates::goal_mark(conn, experiment.id)?;
-        metric_sums::inline_goal_covariates(conn, experiment, mark)?
-    } else {
-        None
     };
     let mut computed = results::compute(
         experiment,
