@@ -104,7 +104,6 @@ pub fn load(
         let Some(metric) = library.get(key) else {
             continue;
         };
-        let (arms, _) = reader.arms(conn, metric, now)?;
         out.push(MetricInput {
             key: key.to_string(),
             name: metric.spec.name.clone(),
@@ -113,7 +112,7 @@ pub fn load(
             role,
             threshold,
             computing: reader.computing(metric),
-            arms,
+            arms: reader.arms(conn, metric, now)?,
             covariates: reader.covariates(metric),
         });
     }
@@ -198,16 +197,14 @@ impl Reader<'_> {
         })
     }
 
-    /// The metric's statistics per variant, and the percentile cap its values were held to.
     fn arms(
         &self,
         conn: &mut PgConnection,
         metric: &Metric,
         now: DateTime<Utc>,
-    ) -> Result<(Arms, Option<f64>), StoreError> {
+    ) -> Result<Arms, StoreError> {
         let id = self.experiment.id;
-        let mut cap = None;
-        let arms = match &metric.spec.definition {
+        Ok(match &metric.spec.definition {
             MetricDefinition::Conversion { .. } => {
                 let part = self.part(conn, metric)?;
                 Arms::Proportions(
@@ -239,7 +236,6 @@ impl Reader<'_> {
             }
             MetricDefinition::Mean { .. } => {
                 let part = self.part(conn, metric)?;
-                cap = part.cap;
                 Arms::Means(
                     self.users
                         .iter()
@@ -257,10 +253,7 @@ impl Reader<'_> {
                 let (Some(x_metric), Some(y_metric)) =
                     (self.library.get(numerator), self.library.get(denominator))
                 else {
-                    return Ok((
-                        Arms::Ratios(vec![RatioStats::default(); self.users.len()]),
-                        None,
-                    ));
+                    return Ok(Arms::Ratios(vec![RatioStats::default(); self.users.len()]));
                 };
                 let x = self.part(conn, x_metric)?;
                 let y = self.part(conn, y_metric)?;
@@ -288,8 +281,7 @@ impl Reader<'_> {
                         .collect(),
                 )
             }
-        };
-        Ok((arms, cap))
+        })
     }
 
     /// The covariate sums of a conversion or mean metric of an experiment with CUPED on, as
