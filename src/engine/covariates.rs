@@ -87,6 +87,7 @@ impl Engine {
         // budget take turns.
         groups.sort_by_key(|g| g[0].through);
         let mut pages = 0;
+        let mut advanced = std::collections::HashSet::new();
         for mut group in groups {
             while pages_left > 0 && (busy || started.elapsed() < PASS_BUDGET) {
                 pages_left -= 1;
@@ -97,6 +98,7 @@ impl Engine {
                     .await?
                 {
                     Some(through) => {
+                        advanced.insert(group[0].experiment_id);
                         for job in &mut group {
                             job.through = Some(through);
                         }
@@ -110,7 +112,7 @@ impl Engine {
             *last_busy_page = Some(started);
         }
         if !busy {
-            self.reread_covariate_sums(pages > 0).await?;
+            self.reread_covariate_sums(&advanced).await?;
         }
         Ok(pages)
     }
@@ -126,7 +128,10 @@ impl Engine {
     /// Rereads the covariate sums of the experiments with CUPED on that are running or paused
     /// (or have none read yet) once they are a minute old, or at once when their lookback
     /// changed or this pass computed pages and none were read.
-    async fn reread_covariate_sums(&self, computed_pages: bool) -> Result<(), EngineError> {
+    async fn reread_covariate_sums(
+        &self,
+        advanced: &std::collections::HashSet<i64>,
+    ) -> Result<(), EngineError> {
         let (experiments, library) = self
             .store()
             .run(|conn| Ok((store::list_experiments(conn)?, store::metrics_by_key(conn)?)))
@@ -142,9 +147,12 @@ impl Engine {
             }
             let cached = self.covariate_sums(experiment.id);
             let due = match &cached {
-                None => computed_pages || experiment.status != Status::Stopped,
+                None => advanced.contains(&experiment.id) || experiment.status != Status::Stopped,
+                // A read that found nothing yet (taken before the first pages) is taken again
+                // as soon as pages come.
                 Some(c) => {
                     c.lookback_seconds != lookback.seconds()
+                        || (c.rows.is_empty() && advanced.contains(&experiment.id))
                         || (experiment.status != Status::Stopped && now - c.read_at >= SUMS_EVERY)
                 }
             };
