@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// transaction. Off by default until they meet the tracking target (docs/benchmark.md).
     #[arg(long, env = "POSTERIOR_PROFILES", default_value_t = false)]
     pub profiles: bool,
+    /// The most memory (MiB) profiles kept for behavioral targeting may take; users beyond it
+    /// are read from PostgreSQL in batched lookups.
+    #[arg(long, env = "POSTERIOR_PROFILE_MEMORY_MB", default_value_t = 256)]
+    pub profile_memory_mb: u64,
     /// Rows (assignments + events) after which a group-commit batch closes.
     #[arg(long, env = "POSTERIOR_MAX_BATCH_ROWS", default_value_t = 5000)]
     pub max_batch_rows: usize,
@@ -235,6 +239,7 @@ impl From<ServeArgs> for Settings {
             writer_threads: a.writer_threads,
             max_batch_rows: a.max_batch_rows,
             profiles: a.profiles,
+            profile_memory_bytes: a.profile_memory_mb << 20,
             pool_size: a.pool_size,
             refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
             default_rate_limit: a.rate_limit,

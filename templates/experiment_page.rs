@@ -583,6 +583,7 @@ fn rule_words(rule: &Rule, names: &HashMap<String, String>) -> Markup {
     html! {
         @match rule {
             Rule::Condition(c) => { (rule_text(c)) }
+            Rule::Behavior(b) => { (b.to_string()) }
             Rule::Segment(key) => { "in the segment " (segment_label(key.as_str(), names)) }
             Rule::All(rules) => { "all of:" ul.plain { @for r in rules { li { (rule_words(r, names)) } } } }
             Rule::Any(rules) => { "any of:" ul.plain { @for r in rules { li { (rule_words(r, names)) } } } }

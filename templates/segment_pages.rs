@@ -42,7 +42,7 @@ const GROUPS: &[(&str, &str)] = &[
 
 fn count_conditions(rule: &Rule) -> usize {
     match rule {
-        Rule::Condition(_) | Rule::Segment(_) => 1,
+        Rule::Condition(_) | Rule::Behavior(_) | Rule::Segment(_) => 1,
         Rule::All(r) | Rule::Any(r) => r.iter().map(count_conditions).sum(),
     }
 }

@@ -4,6 +4,7 @@
 //! negative operators are the exact complements of the positive ones. The strategies are
 //! shared with the engine's tests (its compiled evaluator must agree with the naive one).
 
+use super::Subject;
 use super::{
     Attributes, Condition, EventName, ExperimentKey, Op, Rule, Segment, SegmentKey, SegmentSpec,
     Targeting, UserId, VariantKey,
@@ -198,10 +199,10 @@ proptest! {
         let lookup = |k: &str| segments.iter().find(|s| s.spec.key.as_str() == k).map(|s| &s.spec.rule);
         for map in users {
             let Ok(attributes) = Attributes::parse(map) else { continue };
-            let _ = targeting.matches(&attributes, &lookup);
+            let _ = targeting.matches(&Subject::of(&attributes), &lookup);
             for rule in targeting.rules() {
                 if let (Rule::Condition(c), Some(Rule::Condition(opposite))) = (rule, flip(rule)) {
-                    prop_assert_eq!(c.matches(&attributes), rule.matches(&attributes, &lookup));
+                    prop_assert_eq!(c.matches(&attributes), rule.matches(&Subject::of(&attributes), &lookup));
                     prop_assert_ne!(c.matches(&attributes), opposite.matches(&attributes));
                 }
             }

@@ -29,6 +29,7 @@ macro_rules! str_enum {
 }
 
 mod audit;
+pub mod behavior;
 mod conflict;
 mod cuped;
 mod erasure;
@@ -71,7 +72,7 @@ pub use segment::{
 };
 pub use targeting::{
     Attributes, Condition, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_STRING, MAX_ATTRIBUTES,
-    MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Targeting,
+    MAX_CONDITIONS, MAX_DEPTH, Op, Rule, Subject, Targeting,
 };
 pub use text::{MAX_NAME, has_nul};
 pub use time_range::{RangeEnd, RangeError, TimeRange};

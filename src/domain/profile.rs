@@ -8,6 +8,11 @@
 //! `n - 1` days before it: the bucket at the edge (the day `n` days ago, partly inside the
 //! last `n × 24` hours) is left out, so `1` day is "since midnight UTC" and no window ever
 //! counts an event older than `n × 24` hours.
+//!
+//! Windows shorter than a day are exact to the second: they are read from the latest
+//! [`RECENT_KEPT`] moments of each name (a moment: the events of one name a user sent in one
+//! write, usually one event, stamped with the latest). A user with more moments than that
+//! inside a short window counts at least the moments kept (a lower bound).
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -27,6 +32,17 @@ pub fn day_number(t: DateTime<Utc>) -> i32 {
 /// all-time figures and the hours).
 pub fn has_bucket(t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     day_number(t) > day_number(now) - KEPT_DAYS as i32
+}
+
+/// How many of the latest moments of each name a profile keeps.
+pub const RECENT_KEPT: usize = 32;
+
+/// The events of one name a user sent in one write (usually one), at the latest's time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moment {
+    pub at: DateTime<Utc>,
+    pub count: i64,
+    pub value_sum: f64,
 }
 
 /// One day of one event name.
@@ -51,6 +67,10 @@ pub struct EventHistory {
     pub days: Vec<DayBucket>,
     /// Events per hour of the day, UTC (`hours[19]`: between 19:00 and 20:00).
     pub hours: [i64; 24],
+    /// The latest moments (at most [`RECENT_KEPT`], any order).
+    pub recent: Vec<Moment>,
+    /// The latest time of a moment no longer kept; `None` while every moment is.
+    pub recent_since: Option<DateTime<Utc>>,
 }
 
 impl EventHistory {
@@ -70,6 +90,23 @@ impl EventHistory {
     /// Their values summed.
     pub fn value_sum_within(&self, days: u32, now: DateTime<Utc>) -> f64 {
         self.within(days, now).map(|b| b.value_sum).sum()
+    }
+
+    fn since(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> impl Iterator<Item = &Moment> {
+        self.recent
+            .iter()
+            .filter(move |m| m.at > start && m.at <= now)
+    }
+
+    /// Events after `start` (and not after `now`), from the moments kept: exact when
+    /// `start` is not before [`Self::recent_since`], otherwise at least that many.
+    pub fn count_since(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+        self.since(start, now).map(|m| m.count).sum()
+    }
+
+    /// Their values summed (exact under the same condition).
+    pub fn value_sum_since(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+        self.since(start, now).map(|m| m.value_sum).sum()
     }
 
     /// The hour of day (UTC) with the most events; of a tie, the earliest. `None` without
@@ -150,10 +187,17 @@ mod tests {
             value_sum: events.iter().map(|e| e.2).sum(),
             days: Vec::new(),
             hours: [0; 24],
+            recent: Vec::new(),
+            recent_since: None,
         };
         for &(day, hour, value) in events {
             let t = at(day, hour);
             h.hours[hour as usize] += 1;
+            h.recent.push(Moment {
+                at: t,
+                count: 1,
+                value_sum: value,
+            });
             if !has_bucket(t, now) {
                 continue;
             }
@@ -201,6 +245,23 @@ mod tests {
         // The next day, today's buckets are yesterday's.
         assert_eq!(profile.count_within("open", 1, at(1, 0)), 0);
         assert_eq!(profile.count_within("open", 2, at(1, 0)), 2);
+    }
+
+    #[test]
+    fn short_windows_are_exact_to_the_second() {
+        let now = at(0, 12);
+        let h = history(&[(0, 11, 1.0), (0, 10, 2.0), (-1, 12, 4.0)], now);
+        let ago = |s: i64| now - TimeDelta::seconds(s);
+        // The edge itself is outside: "within 1h" means after one hour ago.
+        assert_eq!(h.count_since(ago(3600), now), 0);
+        assert_eq!(h.count_since(ago(3601), now), 1);
+        assert_eq!(h.count_since(ago(7200), now), 1);
+        assert_eq!(h.count_since(ago(7201), now), 2);
+        assert_eq!(h.value_sum_since(ago(7201), now), 3.0);
+        assert_eq!(h.count_since(ago(86_400), now), 2);
+        assert_eq!(h.count_since(ago(86_401), now), 3);
+        // A moment after now (another clock) is not counted yet.
+        assert_eq!(h.count_since(ago(7201), ago(3601)), 1);
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! Targeting: rules on user attributes.
+//! Targeting: rules on user attributes and behaviour.
 //!
-//! A rule is a condition `{attribute, op, value}`, a group `{"all": [rules]}` (every one
+//! A rule is a condition `{attribute, op, value}`, a behavioral condition on the user's
+//! profile (`domain::behavior`), a group `{"all": [rules]}` (every one
 //! holds) or `{"any": [rules]}` (at least one holds), or a reference to a named segment
 //! `{"segment": "key"}`. An experiment's targeting is a list of rules that must all hold
 //! (the plain list of conditions of earlier versions is such a list); a single rule object is
 //! accepted too and means a list of one.
 
+use super::behavior::{self, Behavior, Window};
 use super::names::SegmentKey;
+use super::profile::Profile;
 use super::text::has_nul;
 use super::validation::{ValidationError, Violation};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -77,10 +81,12 @@ pub struct Condition {
     pub value: Option<Value>,
 }
 
-/// One targeting rule: a condition, an AND or OR group, or a segment reference.
+/// One targeting rule: a condition, a behavioral condition, an AND or OR group, or a
+/// segment reference.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     Condition(Condition),
+    Behavior(Behavior),
     All(Vec<Rule>),
     Any(Vec<Rule>),
     Segment(SegmentKey),
@@ -92,6 +98,26 @@ pub enum Rule {
 #[schema(value_type = Vec<Object>, example = json!([{"attribute": "platform", "op": "eq", "value": "ios"},
     {"any": [{"attribute": "visits", "op": "eq", "value": 1}, {"segment": "returning-buyers"}]}]))]
 pub struct Targeting(Vec<Rule>);
+
+/// Who a rule is evaluated for: the attributes the app sent, the user's profile (`None`:
+/// never seen, or not looked up because no rule needs it) and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub attributes: &'a Attributes,
+    pub profile: Option<&'a Profile>,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Subject<'a> {
+    /// A user known only by attributes.
+    pub fn of(attributes: &'a Attributes) -> Self {
+        Subject {
+            attributes,
+            profile: None,
+            now: Utc::now(),
+        }
+    }
+}
 
 /// A user's attributes as the app sent them: a flat object of scalars, validated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -256,6 +282,11 @@ fn parse_rule(
             .and_then(|k| SegmentKey::parse(k).map_err(|e| e.at(format!("{field}.segment"))))?;
         return Ok(Rule::Segment(key));
     }
+    if behavior::is_behavior(map) {
+        let behavior = Behavior::parse(field, map)?;
+        budget.take(field)?;
+        return Ok(Rule::Behavior(behavior));
+    }
     let condition: Condition = serde_json::from_value(value.clone()).map_err(|e| {
         ValidationError::new(
             field,
@@ -288,23 +319,40 @@ impl Rule {
     /// reference it is tested against.
     pub fn matches<'a>(
         &'a self,
-        attributes: &Attributes,
+        subject: &Subject,
         segment: &dyn Fn(&str) -> Option<&'a Rule>,
     ) -> bool {
         match self {
-            Rule::Condition(c) => c.matches(attributes),
-            Rule::All(rules) => rules.iter().all(|r| r.matches(attributes, segment)),
-            Rule::Any(rules) => rules.iter().any(|r| r.matches(attributes, segment)),
+            Rule::Condition(c) => c.matches(subject.attributes),
+            Rule::Behavior(b) => b.matches(subject.profile, subject.now),
+            Rule::All(rules) => rules.iter().all(|r| r.matches(subject, segment)),
+            Rule::Any(rules) => rules.iter().any(|r| r.matches(subject, segment)),
             Rule::Segment(key) => {
-                segment(key.as_str()).is_some_and(|r| r.matches(attributes, segment))
+                segment(key.as_str()).is_some_and(|r| r.matches(subject, segment))
             }
         }
+    }
+
+    /// Every behavioral condition of this rule (not of the segments it references).
+    pub fn behaviors<'a>(&'a self, out: &mut Vec<&'a Behavior>) {
+        match self {
+            Rule::Behavior(b) => out.push(b),
+            Rule::All(rules) | Rule::Any(rules) => rules.iter().for_each(|r| r.behaviors(out)),
+            Rule::Condition(_) | Rule::Segment(_) => {}
+        }
+    }
+
+    /// The longest window of its behavioral conditions.
+    pub fn longest_window(&self) -> Option<Window> {
+        let mut behaviors = Vec::new();
+        self.behaviors(&mut behaviors);
+        behaviors.iter().filter_map(|b| b.window()).max()
     }
 
     /// Every segment this rule references, in order of appearance.
     pub fn segment_refs<'a>(&'a self, out: &mut Vec<&'a SegmentKey>) {
         match self {
-            Rule::Condition(_) => {}
+            Rule::Condition(_) | Rule::Behavior(_) => {}
             Rule::All(rules) | Rule::Any(rules) => {
                 rules.iter().for_each(|r| r.segment_refs(out));
             }
@@ -322,6 +370,7 @@ impl Serialize for Rule {
         use serde::ser::SerializeMap;
         match self {
             Rule::Condition(c) => c.serialize(s),
+            Rule::Behavior(b) => b.to_json().serialize(s),
             Rule::All(rules) => {
                 let mut map = s.serialize_map(Some(1))?;
                 map.serialize_entry("all", rules)?;
@@ -400,10 +449,15 @@ impl Targeting {
     /// The naive reading (see `Rule::matches`).
     pub fn matches<'a>(
         &'a self,
-        attributes: &Attributes,
+        subject: &Subject,
         segment: &dyn Fn(&str) -> Option<&'a Rule>,
     ) -> bool {
-        self.0.iter().all(|r| r.matches(attributes, segment))
+        self.0.iter().all(|r| r.matches(subject, segment))
+    }
+
+    /// The longest window of its behavioral conditions (not of referenced segments).
+    pub fn longest_window(&self) -> Option<Window> {
+        self.0.iter().filter_map(Rule::longest_window).max()
     }
 }
 
@@ -604,7 +658,7 @@ mod tests {
         ];
         for (rules, expected) in cases {
             assert_eq!(
-                cond(rules.clone()).matches(&user, &|_| None),
+                cond(rules.clone()).matches(&Subject::of(&user), &|_| None),
                 expected,
                 "{rules}"
             );

@@ -216,9 +216,32 @@ pub enum Violation {
     AttributeValue {
         max_bytes: usize,
     },
+    /// A required field left out.
+    Required,
+    /// A field `name` this object does not have; it has `expected`.
+    UnknownField {
+        name: String,
+        expected: &'static str,
+    },
+    /// A behavioral condition's window `value` that cannot be used, for `reason`.
+    BehaviorWindow {
+        value: String,
+        reason: &'static str,
+    },
+    /// A window longer than the raw events are kept (`max_days`).
+    BeyondRetention {
+        value: String,
+        max_days: u32,
+    },
+    /// A behavioral condition with `found` measures instead of one.
+    BehaviorMeasure {
+        found: usize,
+    },
+    /// Behavioral conditions while profiles are switched off.
+    ProfilesOff,
 }
 
-const RULE_SHAPES: &str = "a rule is a condition {\"attribute\", \"op\", \"value\"}, {\"all\": [rules]}, {\"any\": [rules]} or {\"segment\": \"key\"}";
+const RULE_SHAPES: &str = "a rule is a condition {\"attribute\", \"op\", \"value\"}, a behavioral condition {\"event\", \"count\" | \"value_sum\", \"within\"}, {\"event\", \"last_seen\"} or {\"profile\", \"op\", \"value\"}, {\"all\": [rules]}, {\"any\": [rules]} or {\"segment\": \"key\"}";
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -343,6 +366,22 @@ impl fmt::Display for Violation {
                 "a segment reference has the one field \"segment\"; {RULE_SHAPES}"
             ),
             ExtraFields { rule } => write!(f, "a group has the one field {rule:?}; {RULE_SHAPES}"),
+            Required => f.write_str("this field is required"),
+            UnknownField { name, expected } => {
+                write!(f, "{name:?} is not a field here: expected {expected}")
+            }
+            BehaviorWindow { value, reason } => write!(f, "{value:?}: {reason}"),
+            BeyondRetention { value, max_days } => write!(
+                f,
+                "{value:?} is longer than the {max_days} days raw events are kept (event retention)"
+            ),
+            BehaviorMeasure { found } => write!(
+                f,
+                "a behavioral condition on an event has exactly one of count, value_sum or last_seen (found {found})"
+            ),
+            ProfilesOff => f.write_str(
+                "behavioral conditions need profiles: start the server with --profiles (POSTERIOR_PROFILES=true)"
+            ),
             EmptyGroup => f.write_str("a group needs at least one rule"),
             NotAList => f.write_str("must be a list of rules"),
             NotASegmentKey => f.write_str("must be a segment key"),

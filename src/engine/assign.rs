@@ -9,7 +9,7 @@ use super::snapshot::{self, LiveExperiment};
 use super::sticky::Known;
 use super::writer::PendingAssignment;
 use super::{Engine, EngineError, holdout};
-use crate::domain::{Attributes, ExperimentKey, Status, UserId};
+use crate::domain::{Attributes, ExperimentKey, Status, Subject, UserId};
 use crate::store::batch;
 use chrono::Utc;
 use serde_json::Value;
@@ -87,14 +87,26 @@ impl Engine {
         }
         let user_id = user.as_str();
         let user_key = hashing::user_key(user_id);
+        // The profile only when a rule reads it: read from memory (or with the other reads
+        // waiting), never per experiment.
+        let profile = if candidates.iter().any(|e| e.reads_profiles()) {
+            self.targeting_profile(user_id, user_key).await?
+        } else {
+            None
+        };
+        let subject = Subject {
+            attributes,
+            profile: profile.as_deref(),
+            now: Utc::now(),
+        };
         if holdout::in_holdout(snapshot.holdout, user_id) {
             // Recorded only when an experiment would have taken the user (running, targeted,
             // not pinned, in its layer and traffic): the users it is compared with are those
             // who got an experimental assignment, so both groups are alike but for the holdout.
             let eligible = candidates.iter().any(|e| {
                 e.status == Status::Running
-                    && e.audience.targeting.matches(attributes)
-                    && e.audience.pinned(attributes).is_none()
+                    && e.audience.targeting.matches(&subject)
+                    && e.audience.pinned(&subject).is_none()
                     && e.audience.in_layer(user_id)
                     && e.enrolls(user_id)
             });
@@ -137,11 +149,11 @@ impl Engine {
                 }
                 Status::Running | Status::Paused => {}
             }
-            if !experiment.audience.targeting.matches(attributes) {
+            if !experiment.audience.targeting.matches(&subject) {
                 continue;
             }
             let enrolled = experiment.audience.in_layer(user_id) && experiment.enrolls(user_id);
-            if let Some(pin) = experiment.audience.pinned(attributes) {
+            if let Some(pin) = experiment.audience.pinned(&subject) {
                 match (enrolled, experiment.sticky.get(user_key)) {
                     (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
                     (true, None) => lookups.push((slot, Some(pin))),

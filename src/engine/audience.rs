@@ -6,7 +6,8 @@
 //! and allocates nothing.
 
 use super::hashing;
-use crate::domain::{Attributes, Condition, ExperimentSpec, Rule, Segment};
+use crate::domain::behavior::Behavior;
+use crate::domain::{Condition, ExperimentSpec, Rule, Segment, Subject};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,18 +17,29 @@ pub enum Matcher {
     Always,
     Never,
     Condition(Condition),
+    Behavior(Behavior),
     All(Box<[Matcher]>),
     Any(Box<[Matcher]>),
 }
 
 impl Matcher {
-    pub fn matches(&self, attributes: &Attributes) -> bool {
+    pub fn matches(&self, subject: &Subject) -> bool {
         match self {
             Matcher::Always => true,
             Matcher::Never => false,
-            Matcher::Condition(c) => c.matches(attributes),
-            Matcher::All(parts) => parts.iter().all(|m| m.matches(attributes)),
-            Matcher::Any(parts) => parts.iter().any(|m| m.matches(attributes)),
+            Matcher::Condition(c) => c.matches(subject.attributes),
+            Matcher::Behavior(b) => b.matches(subject.profile, subject.now),
+            Matcher::All(parts) => parts.iter().all(|m| m.matches(subject)),
+            Matcher::Any(parts) => parts.iter().any(|m| m.matches(subject)),
+        }
+    }
+
+    /// Whether evaluating it reads the user's profile.
+    pub fn needs_profile(&self) -> bool {
+        match self {
+            Matcher::Behavior(_) => true,
+            Matcher::All(parts) | Matcher::Any(parts) => parts.iter().any(Matcher::needs_profile),
+            Matcher::Always | Matcher::Never | Matcher::Condition(_) => false,
         }
     }
 
@@ -39,6 +51,7 @@ impl Matcher {
     pub fn compile(rule: &Rule, segments: &SegmentCatalog) -> Matcher {
         match rule {
             Rule::Condition(c) => Matcher::Condition(c.clone()),
+            Rule::Behavior(b) => Matcher::Behavior(b.clone()),
             Rule::All(rules) => Self::all_of(rules, segments),
             Rule::Any(rules) => {
                 Self::group(false, rules.iter().map(|r| Self::compile(r, segments)))
@@ -139,23 +152,29 @@ pub struct Audience {
     pub pinned: Box<[PinnedMatcher]>,
     /// (seed of the layer's hash, from, to)
     pub layer: Option<(u64, f64, f64)>,
+    /// Whether its targeting or pinned rules read the user's profile.
+    pub needs_profile: bool,
 }
 
 impl Audience {
     pub fn compile(spec: &ExperimentSpec, segments: &SegmentCatalog) -> Self {
-        Audience {
-            targeting: Matcher::all_of(spec.targeting.rules(), segments),
-            pinned: spec
-                .pinned_rules
-                .iter()
-                .filter_map(|r| {
-                    Some(PinnedMatcher {
-                        segment: Arc::from(r.segment.as_str()),
-                        matcher: Matcher::compile(&Rule::Segment(r.segment.clone()), segments),
-                        variant: spec.variant_index(r.variant.as_str())?,
-                    })
+        let targeting = Matcher::all_of(spec.targeting.rules(), segments);
+        let pinned: Box<[PinnedMatcher]> = spec
+            .pinned_rules
+            .iter()
+            .filter_map(|r| {
+                Some(PinnedMatcher {
+                    segment: Arc::from(r.segment.as_str()),
+                    matcher: Matcher::compile(&Rule::Segment(r.segment.clone()), segments),
+                    variant: spec.variant_index(r.variant.as_str())?,
                 })
-                .collect(),
+            })
+            .collect();
+        Audience {
+            needs_profile: targeting.needs_profile()
+                || pinned.iter().any(|p| p.matcher.needs_profile()),
+            targeting,
+            pinned,
             layer: spec
                 .layer
                 .as_ref()
@@ -164,8 +183,8 @@ impl Audience {
     }
 
     /// The first pinned rule the user matches: (segment key, variant index).
-    pub fn pinned(&self, attributes: &Attributes) -> Option<&PinnedMatcher> {
-        self.pinned.iter().find(|p| p.matcher.matches(attributes))
+    pub fn pinned(&self, subject: &Subject) -> Option<&PinnedMatcher> {
+        self.pinned.iter().find(|p| p.matcher.matches(subject))
     }
 
     /// Whether the user falls in the experiment's layer range (always, without a layer).
@@ -189,7 +208,7 @@ pub fn layer_seed(layer_key: &str) -> u64 {
 mod tests {
     use super::*;
     use crate::domain::fuzz;
-    use crate::domain::{Op, SegmentKey, SegmentSpec, Targeting};
+    use crate::domain::{Attributes, Op, SegmentKey, SegmentSpec, Targeting};
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
@@ -289,7 +308,8 @@ mod tests {
             let compiled = Matcher::compile(&rule, &segments);
             let lookup = |k: &str| segments.get(k);
             for attributes in &users {
-                prop_assert_eq!(compiled.matches(attributes), rule.matches(attributes, &lookup));
+                let subject = Subject::of(attributes);
+                prop_assert_eq!(compiled.matches(&subject), rule.matches(&subject, &lookup));
             }
         }
     }
@@ -311,7 +331,8 @@ mod tests {
             let lookup = |k: &str| segments.get(k);
             for map in users {
                 let Ok(attributes) = Attributes::parse(map) else { continue };
-                prop_assert_eq!(compiled.matches(&attributes), targeting.matches(&attributes, &lookup));
+                let subject = Subject::of(&attributes);
+                prop_assert_eq!(compiled.matches(&subject), targeting.matches(&subject, &lookup));
             }
         }
     }

@@ -95,6 +95,13 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         move |engine| deliver_webhooks_once(engine, http.clone()),
     ));
+    // Profiles changed by other instances' events leave memory within about a second.
+    loops.spawn(every(
+        tokio::time::interval(Duration::from_millis(500)),
+        engine.clone(),
+        shutdown.clone(),
+        watch_profiles_once,
+    ));
     loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
     loop {
         tokio::select! {
@@ -169,6 +176,12 @@ async fn covariates_once(
         Ok(0) => {}
         Ok(n) => tracing::debug!(pages = n, "computed CUPED covariates"),
         Err(e) => tracing::warn!(error = %e, "computing CUPED covariates failed; will retry"),
+    }
+}
+
+async fn watch_profiles_once(engine: Engine) {
+    if let Err(e) = engine.watch_profiles().await {
+        tracing::warn!(error = %e, "watching for changed profiles failed; will retry");
     }
 }
 

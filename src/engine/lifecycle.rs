@@ -31,9 +31,11 @@ impl Engine {
     ) -> Result<Experiment, EngineError> {
         // The configured limit (at most the domain's) applies to every door alike.
         self.limits().check_names(draft.names())?;
+        let behavior = self.inner.settings.behavior_check();
         self.write_audited(actor, "experiment.create", move |conn| {
             let library = Library::load(conn)?;
             let spec = draft.validate_with(&library.lookup())?;
+            behavior.check("targeting", spec.targeting.rules())?;
             let created = store::insert_experiment(conn, &spec)?;
             Ok(Change {
                 target: created.spec.key.to_string(),
@@ -66,6 +68,7 @@ impl Engine {
         if let Some(name) = &patch.name {
             self.limits().check_name("name", name)?;
         }
+        let behavior = self.inner.settings.behavior_check();
         self.change(actor, "experiment.patch", key, move |current, library| {
             // A stopped experiment's metrics may still change: its results are read for long.
             if current.status == Status::Stopped && !patch.only_metrics() {
@@ -79,6 +82,7 @@ impl Engine {
             }
             let mut next = current.clone();
             next.spec = current.spec.patched_with(patch, &library.lookup())?;
+            behavior.check("targeting", next.spec.targeting.rules())?;
             Ok(next)
         })
         .await

@@ -35,6 +35,7 @@ pub mod metric_results;
 pub mod metric_sums;
 pub mod ope;
 mod policy;
+mod profile_cache;
 mod profiles;
 mod recompute;
 mod refresh;
@@ -94,6 +95,10 @@ struct Inner {
     settings: EngineSettings,
     /// Held-out users this instance has recorded (so each is written once).
     holdout_known: sticky::StickyCache,
+    /// Profiles in memory for behavioral targeting.
+    profiles: Arc<profile_cache::ProfileCache>,
+    /// Until when (database clock) other instances' events were looked at for profiles.
+    profiles_watched: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
     /// Signs dashboard session cookies (loaded from the database at first use).
@@ -119,6 +124,8 @@ impl Engine {
             reply_timeout: settings.write_timeout,
         });
         let keys = keys::KeyRing::new(&settings.static_keys, settings.default_rate_limit);
+        let profiles =
+            profile_cache::ProfileCache::start(store.clone(), settings.profile_memory_bytes);
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -133,6 +140,8 @@ impl Engine {
                 history_written: history::Written::default(),
                 settings,
                 holdout_known: sticky::StickyCache::default(),
+                profiles,
+                profiles_watched: std::sync::Mutex::new(None),
                 erasure_watermark: AtomicI64::new(0),
                 cookie_signer: tokio::sync::OnceCell::new(),
             }),

@@ -88,5 +88,6 @@ impl Engine {
             experiment.sticky.remove(user_key);
         }
         self.inner.holdout_known.remove(user_key);
+        self.inner.profiles.forget([user_key]);
     }
 }

@@ -15,6 +15,10 @@ impl Engine {
     ) -> Result<Segment, EngineError> {
         self.limits().check_name("name", &draft.name)?;
         let spec = draft.validate(None)?;
+        self.inner
+            .settings
+            .behavior_check()
+            .check("rule", std::slice::from_ref(&spec.rule))?;
         self.write_audited(actor, "segment.create", move |conn| {
             let created = store::insert_segment(conn, &spec)?;
             Ok(Change {
@@ -51,6 +55,10 @@ impl Engine {
             SegmentKey::parse(key).map_err(|_| EngineError::UnknownSegment(key.to_string()))?;
         self.limits().check_name("name", &draft.name)?;
         let spec = draft.validate(Some(&path_key))?;
+        self.inner
+            .settings
+            .behavior_check()
+            .check("rule", std::slice::from_ref(&spec.rule))?;
         self.write_audited(actor, "segment.replace", move |conn| {
             let key = spec.key.as_str();
             let before =

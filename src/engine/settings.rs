@@ -14,6 +14,9 @@ pub struct EngineSettings {
     pub max_batch_rows: usize,
     /// Whether the writer keeps behavioral profiles with the events.
     pub profiles: bool,
+    /// The most memory (bytes) profiles kept for behavioral targeting may take; users beyond
+    /// it are read from the database.
+    pub profile_memory_bytes: u64,
     /// How often posteriors, bandit weights and experiment definitions are reloaded.
     pub refresh_interval: Duration,
     /// Keys given in the environment (accepted in addition to the stored ones).
@@ -73,6 +76,7 @@ impl EngineSettings {
             writer_threads: 2,
             max_batch_rows: 5000,
             profiles: false,
+            profile_memory_bytes: 256 << 20,
             refresh_interval: Duration::from_millis(1000),
             static_keys: Vec::new(),
             default_rate_limit: None,
@@ -229,5 +233,52 @@ impl Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits::DEFAULT
+    }
+}
+
+/// What behavioral conditions may ask for on this server: profiles must be kept, and no
+/// window may reach back further than the raw events are.
+#[derive(Debug, Clone, Copy)]
+pub struct BehaviorCheck {
+    profiles: bool,
+    retention_days: Option<u32>,
+}
+
+impl EngineSettings {
+    pub fn behavior_check(&self) -> BehaviorCheck {
+        BehaviorCheck {
+            profiles: self.profiles,
+            retention_days: self
+                .event_retention
+                .map(|r| (r.num_seconds() / 86_400).clamp(0, i64::from(u32::MAX)) as u32),
+        }
+    }
+}
+
+impl BehaviorCheck {
+    /// Refuses rules (named `field` in the error) with behavioral conditions this server
+    /// cannot answer.
+    pub fn check(self, field: &str, rules: &[crate::domain::Rule]) -> Result<(), ValidationError> {
+        let mut behaviors = Vec::new();
+        rules.iter().for_each(|r| r.behaviors(&mut behaviors));
+        if behaviors.is_empty() {
+            return Ok(());
+        }
+        if !self.profiles {
+            return Err(ValidationError::new(field, Violation::ProfilesOff));
+        }
+        if let Some(max_days) = self.retention_days
+            && let Some(window) = behaviors.iter().filter_map(|b| b.window()).max()
+            && window.seconds() > i64::from(max_days) * 86_400
+        {
+            return Err(ValidationError::new(
+                field,
+                Violation::BeyondRetention {
+                    value: window.as_duration().to_string(),
+                    max_days,
+                },
+            ));
+        }
+        Ok(())
     }
 }

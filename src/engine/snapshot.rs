@@ -59,6 +59,12 @@ impl LiveExperiment {
         Some((v, context.allocation[v], &context.allocation))
     }
 
+    /// Whether deciding for a user reads their profile (behavioral targeting or pinned
+    /// rules), while the experiment can still take users.
+    pub fn reads_profiles(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Paused) && self.audience.needs_profile
+    }
+
     /// The allocation a new user of this context gets now (the pooled one for an unknown
     /// context or a non-contextual experiment).
     pub fn allocation_in(&self, context_key: &str) -> &[f64] {

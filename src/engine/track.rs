@@ -1,7 +1,7 @@
 //! Event intake: events are stored once per (user, event id) and attributed to the
 //! experiments whose goal they match, in the writer's group commit, before the answer.
 
-use super::{Engine, EngineError, TrackReceipt};
+use super::{Engine, EngineError, TrackReceipt, hashing};
 use crate::domain::{EventName, UserId};
 use crate::store::batch;
 use chrono::{DateTime, Utc};
@@ -28,8 +28,16 @@ impl Engine {
                 value: e.value,
                 occurred_at: e.timestamp.unwrap_or(now),
             })
-            .collect();
-        Ok(self.inner.writer.track(rows).await?)
+            .collect::<Vec<_>>();
+        let users: Vec<u128> = if self.inner.settings.profiles {
+            rows.iter().map(|e| hashing::user_key(&e.user_id)).collect()
+        } else {
+            Vec::new()
+        };
+        let receipt = self.inner.writer.track(rows).await?;
+        // Stored: the next assignment reads these users' profiles afresh.
+        self.inner.profiles.forget(users);
+        Ok(receipt)
     }
 }
 

@@ -11,13 +11,13 @@
 
 use super::StoreError;
 use super::prepared::Prepared;
-use crate::domain::profile::{self, DayBucket, EventHistory, Profile};
+use crate::domain::profile::{self, DayBucket, EventHistory, Moment, Profile};
 use crate::store::batch::NewEvent;
 use chrono::{DateTime, Timelike, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text, Timestamptz};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One (user, name)'s events of a batch in one hour of one day (the day `None` when older
 /// than the buckets kept).
@@ -38,18 +38,21 @@ struct Row<'a> {
     cell: &'a Cell,
 }
 
-/// The upsert of one cell per row. `$7` (the day, NULL for an event without a bucket) and
+/// The upsert of one cell per row. Each row is also one moment (the cell's events at its
+/// latest time) appended to the recent arrays, which keep the last 32 (`profile::RECENT_KEPT`;
+/// one moment in, at most one out). `$7` (the day, NULL for an event without a bucket) and
 /// `$8` (the hour) make the row a new profile row would be; on conflict, the day and hour
 /// are read back from that row (`EXCLUDED.bucket_days[2]`, the hour of `EXCLUDED.last_at`)
 /// and added to the stored ones: to the newest day (the usual case), as a new newest day
 /// (cutting off the days that fall 90 behind it), to an older day, or as a new older day.
 const RECORD_CELLS: &str = "\
-INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours) \
+INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours, recent_at, recent_counts, recent_sums) \
 SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
   CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
   CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
   CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
-  array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]) \
+  array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]), \
+  ARRAY[d.last_at], ARRAY[d.n::int4], ARRAY[d.s] \
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
   AS d(user_id, name, first_at, last_at, n, s, day, hour) \
 ON CONFLICT (user_id, name) DO UPDATE SET \
@@ -57,6 +60,10 @@ ON CONFLICT (user_id, name) DO UPDATE SET \
   last_at = greatest(p.last_at, EXCLUDED.last_at), \
   total_count = p.total_count + EXCLUDED.total_count, \
   total_sum = p.total_sum + EXCLUDED.total_sum, \
+  recent_at = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_at ELSE p.recent_at[2:] END || EXCLUDED.last_at, \
+  recent_counts = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_counts ELSE p.recent_counts[2:] END || EXCLUDED.total_count::int4, \
+  recent_sums = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_sums ELSE p.recent_sums[2:] END || EXCLUDED.total_sum, \
+  recent_since = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_since ELSE greatest(p.recent_since, p.recent_at[1]) END, \
   hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
     p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
     + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], \
@@ -147,6 +154,8 @@ pub fn record_events(
 #[derive(QueryableByName)]
 struct ProfileRow {
     #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Timestamptz)]
     first_at: DateTime<Utc>,
@@ -164,53 +173,88 @@ struct ProfileRow {
     day_sums: Vec<f64>,
     #[diesel(sql_type = Array<Integer>)]
     hours: Vec<i32>,
+    #[diesel(sql_type = Array<Timestamptz>)]
+    recent_at: Vec<DateTime<Utc>>,
+    #[diesel(sql_type = Array<Integer>)]
+    recent_counts: Vec<i32>,
+    #[diesel(sql_type = Array<Double>)]
+    recent_sums: Vec<f64>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    recent_since: Option<DateTime<Utc>>,
+}
+
+const _: () = assert!(profile::RECENT_KEPT == 32, "RECORD_CELLS keeps 32 moments");
+
+const PROFILES_OF: &str = "SELECT user_id, name, first_at, last_at, total_count, total_sum, \
+     bucket_days, day_counts, day_sums, hours, recent_at, recent_counts, recent_sums, recent_since \
+     FROM profile_events WHERE user_id = ANY($1)";
+
+fn history_of(r: ProfileRow) -> EventHistory {
+    let mut hours = [0i64; 24];
+    for (h, n) in hours.iter_mut().zip(&r.hours) {
+        *h = i64::from(*n);
+    }
+    let days = r
+        .bucket_days
+        .iter()
+        .zip(&r.day_counts)
+        .zip(&r.day_sums)
+        .skip(1) // the sentinel
+        .map(|((&day, &count), &value_sum)| DayBucket {
+            day,
+            count: i64::from(count),
+            value_sum,
+        })
+        .collect();
+    let recent = r
+        .recent_at
+        .iter()
+        .zip(&r.recent_counts)
+        .zip(&r.recent_sums)
+        .map(|((&at, &count), &value_sum)| Moment {
+            at,
+            count: i64::from(count),
+            value_sum,
+        })
+        .collect();
+    EventHistory {
+        first_at: r.first_at,
+        last_at: r.last_at,
+        count: r.total_count,
+        value_sum: r.total_sum,
+        days,
+        hours,
+        recent,
+        recent_since: r.recent_since,
+    }
+}
+
+/// The profiles of these users, in one query; users with no recorded event are left out.
+pub fn profiles_of(
+    conn: &mut PgConnection,
+    users: &[String],
+) -> Result<HashMap<String, Profile>, StoreError> {
+    let rows: Vec<ProfileRow> = Prepared::new(PROFILES_OF)
+        .bind::<Array<Text>, _>(users)
+        .load(conn)?;
+    let mut out: HashMap<String, Profile> = HashMap::new();
+    for r in rows {
+        let user_id = r.user_id.clone();
+        let name = r.name.clone();
+        out.entry(user_id.clone())
+            .or_insert_with(|| Profile {
+                user_id,
+                events: BTreeMap::new(),
+            })
+            .events
+            .insert(name, history_of(r));
+    }
+    Ok(out)
 }
 
 /// A user's profile; `None` when no event of theirs was recorded (or they were erased).
 pub fn user_profile(conn: &mut PgConnection, user_id: &str) -> Result<Option<Profile>, StoreError> {
-    let rows: Vec<ProfileRow> = Prepared::new(
-        "SELECT name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours \
-         FROM profile_events WHERE user_id = $1",
-    )
-    .bind::<Text, _>(user_id)
-    .load(conn)?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let events = rows
-        .into_iter()
-        .map(|r| {
-            let mut hours = [0i64; 24];
-            for (h, n) in hours.iter_mut().zip(&r.hours) {
-                *h = i64::from(*n);
-            }
-            let days = r
-                .bucket_days
-                .iter()
-                .zip(&r.day_counts)
-                .zip(&r.day_sums)
-                .skip(1) // the sentinel
-                .map(|((&day, &count), &value_sum)| DayBucket {
-                    day,
-                    count: i64::from(count),
-                    value_sum,
-                })
-                .collect();
-            let history = EventHistory {
-                first_at: r.first_at,
-                last_at: r.last_at,
-                count: r.total_count,
-                value_sum: r.total_sum,
-                days,
-                hours,
-            };
-            (r.name, history)
-        })
-        .collect();
-    Ok(Some(Profile {
-        user_id: user_id.to_string(),
-        events,
-    }))
+    Ok(profiles_of(conn, &[user_id.to_string()])?.remove(user_id))
 }
 
 /// Erases a user's profile (in the erasure's transaction). Returns the rows removed.
@@ -220,4 +264,34 @@ pub fn delete_user_profile(conn: &mut PgConnection, user_id: &str) -> Result<usi
             .bind::<Text, _>(user_id)
             .execute(conn)?,
     )
+}
+
+#[derive(QueryableByName)]
+struct ChangedUser {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+}
+
+/// Users whose events arrived after `since` (database clock), with a margin for writes
+/// committed a while after the time they were stamped with (none when `since` is `None`);
+/// and the database's time now, the next `since`.
+pub fn users_with_events_since(
+    conn: &mut PgConnection,
+    since: Option<DateTime<Utc>>,
+) -> Result<(Vec<String>, DateTime<Utc>), StoreError> {
+    #[derive(QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = Timestamptz)]
+        now: DateTime<Utc>,
+    }
+    let now: Now = Prepared::new("SELECT now() AS now").get_result(conn)?;
+    let Some(since) = since else {
+        return Ok((Vec::new(), now.now));
+    };
+    let users: Vec<ChangedUser> = Prepared::new(
+        "SELECT DISTINCT user_id FROM events WHERE received_at > $1 - interval '3 seconds'",
+    )
+    .bind::<Timestamptz, _>(since)
+    .load(conn)?;
+    Ok((users.into_iter().map(|u| u.user_id).collect(), now.now))
 }

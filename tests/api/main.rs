@@ -7,6 +7,7 @@ mod assign;
 mod auth;
 mod bad_input;
 mod bandit;
+mod behavior;
 mod contextual;
 mod cuped;
 mod dashboard;
