@@ -14,6 +14,7 @@ mod gaussian;
 mod lai_robbins;
 mod peeking;
 mod runs;
+mod timing;
 
 use clap::{Parser, ValueEnum};
 use contextual::{ContextualPolicy, ContextualScenario};
@@ -47,6 +48,8 @@ enum Simulation {
     Peeking,
     /// CUPED: bias, interval width and coverage with pre-assignment data (ρ = 0.7).
     Cuped,
+    /// Send times: each user's own best hour (the `personal` variant) against fixed hours.
+    Timing,
 }
 
 fn main() {
@@ -184,6 +187,19 @@ fn main() {
         println!(
             "## CUPED: {users} users per arm, relative lift of a mean, 95% intervals\n\n{}",
             cuped::render_cuped(&rows)
+        );
+        println!("({:.0} s)", start.elapsed().as_secs_f64());
+    }
+    if wanted(Simulation::Timing) {
+        let start = Instant::now();
+        let (runs, users) = if q { (4, 20_000) } else { (10, 200_000) };
+        let blocks = [
+            timing::timing(runs, users, 8.0, args.seed),
+            timing::timing(runs, users, 2.0, args.seed),
+        ];
+        println!(
+            "## Send times: each user's own best hour against fixed hours (every arm on the same users)\n\n{}",
+            timing::render_timing(&blocks)
         );
         println!("({:.0} s)", start.elapsed().as_secs_f64());
     }
