@@ -81,7 +81,7 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
         .map(|a| AssignmentOut {
             experiment: a.experiment.key.as_str(),
             variant: &a.variant().key,
-            payload: &a.variant().payload,
+            payload: a.payload(),
             rule: a.rule.as_deref(),
         })
         .collect();

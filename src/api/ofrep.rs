@@ -362,6 +362,11 @@ fn assigned_success(a: &Assigned) -> EvaluationSuccess {
     };
     let mut answer = success(&a.experiment, a.variant, reason);
     answer.metadata.rule = a.rule.as_deref().map(str::to_string);
+    // A payload filled for this user (`best_hour_of`) is their value; placeholders sit in
+    // objects, so the payload's JSON type is the variant's.
+    if let Some(personal) = &a.payload {
+        answer.value = personal.clone();
+    }
     answer
 }
 

@@ -6,6 +6,7 @@ use super::metric::{
     MetricType,
 };
 use super::names::{EventName, ExperimentKey, MetricKey, SegmentKey, VariantKey};
+use super::personal_timing::PersonalPayload;
 use super::segment::{Layer, PinnedRule, check_pinned_rules, double_option};
 use super::targeting::{MAX_ATTRIBUTE_NAME, Targeting};
 use super::text::{check_description, check_name, has_nul};
@@ -684,6 +685,12 @@ impl ExperimentDraft {
                         max_bytes: MAX_PAYLOAD_BYTES,
                     },
                 ));
+            }
+            let field = format!("variants.{}.payload", v.key);
+            if PersonalPayload::parse(&field, &v.payload)?.is_some()
+                && self.dimension != Dimension::Timing
+            {
+                return Err(ValidationError::new(field, Violation::PersonalTimingOnly));
             }
         }
         // OpenFeature clients infer a flag's type from its value, so every payload must have one JSON type.

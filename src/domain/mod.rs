@@ -39,6 +39,7 @@ pub(crate) mod fuzz;
 mod keys;
 mod metric;
 mod names;
+pub mod personal_timing;
 pub mod profile;
 mod segment;
 mod targeting;

@@ -45,6 +45,17 @@ pub struct Moment {
     pub value_sum: f64,
 }
 
+/// The hour of an hour-of-day histogram with the most events; of a tie, the earliest.
+/// `None` without events.
+pub fn busiest_hour(hours: &[i64; 24]) -> Option<u8> {
+    let (hour, &count) = hours
+        .iter()
+        .enumerate()
+        .rev()
+        .max_by_key(|(_, count)| **count)?;
+    (count > 0).then_some(hour as u8)
+}
+
 /// One day of one event name.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DayBucket {
@@ -109,16 +120,9 @@ impl EventHistory {
         self.since(start, now).map(|m| m.value_sum).sum()
     }
 
-    /// The hour of day (UTC) with the most events; of a tie, the earliest. `None` without
-    /// events.
+    /// The hour of day (UTC) with the most events (see [`busiest_hour`]).
     pub fn best_hour(&self) -> Option<u8> {
-        let (hour, &count) = self
-            .hours
-            .iter()
-            .enumerate()
-            .rev()
-            .max_by_key(|(_, count)| **count)?;
-        (count > 0).then_some(hour as u8)
+        busiest_hour(&self.hours)
     }
 }
 

@@ -237,8 +237,10 @@ pub enum Violation {
     BehaviorMeasure {
         found: usize,
     },
-    /// Behavioral conditions while profiles are switched off.
+    /// Behavioral conditions or personal payloads while profiles are switched off.
     ProfilesOff,
+    /// A `best_hour_of` placeholder outside a timing experiment.
+    PersonalTimingOnly,
 }
 
 const RULE_SHAPES: &str = "a rule is a condition {\"attribute\", \"op\", \"value\"}, a behavioral condition {\"event\", \"count\" | \"value_sum\", \"within\"}, {\"event\", \"last_seen\"} or {\"profile\", \"op\", \"value\"}, {\"all\": [rules]}, {\"any\": [rules]} or {\"segment\": \"key\"}";
@@ -380,7 +382,10 @@ impl fmt::Display for Violation {
                 "a behavioral condition on an event has exactly one of count, value_sum or last_seen (found {found})"
             ),
             ProfilesOff => f.write_str(
-                "behavioral conditions need profiles: start the server with --profiles (POSTERIOR_PROFILES=true)"
+                "behavioral conditions and best_hour_of payloads need profiles: start the server with --profiles (POSTERIOR_PROFILES=true)"
+            ),
+            PersonalTimingOnly => f.write_str(
+                "best_hour_of placeholders are for timing experiments (\"dimension\": \"timing\")"
             ),
             EmptyGroup => f.write_str("a group needs at least one rule"),
             NotAList => f.write_str("must be a list of rules"),

@@ -13,6 +13,7 @@ use crate::domain::{Attributes, ExperimentKey, Status, Subject, UserId};
 use crate::store::batch;
 use chrono::Utc;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// One answer of `assign`: the experiment (with its payloads) and the variant's index.
@@ -22,6 +23,8 @@ pub struct Assigned {
     /// The segment of the pinned rule that decided, when a rule did (the user is then not
     /// part of the experiment); `None` for an experimental assignment or a winner.
     pub rule: Option<Arc<str>>,
+    /// The variant's payload filled for this user, when it has `best_hour_of` placeholders.
+    pub payload: Option<Box<RawValue>>,
 }
 
 /// What `assign` answers: the user's assignments, and whether the user is held out (then
@@ -50,6 +53,11 @@ impl IntoIterator for Assignments {
 impl Assigned {
     pub fn variant(&self) -> &snapshot::LiveVariant {
         &self.experiment.variants[self.variant]
+    }
+
+    /// The payload this user gets: filled for them, or the variant's.
+    pub fn payload(&self) -> &RawValue {
+        self.payload.as_deref().unwrap_or(&self.variant().payload)
     }
 }
 
@@ -90,13 +98,13 @@ impl Engine {
         // The profile only when a rule reads it: read from memory (or with the other reads
         // waiting), never per experiment.
         let profile = if candidates.iter().any(|e| e.reads_profiles()) {
-            self.targeting_profile(user_id, user_key).await?
+            Some(self.targeting_profile(user_id, user_key).await?)
         } else {
             None
         };
         let subject = Subject {
             attributes,
-            profile: profile.as_deref(),
+            profile: profile.as_ref().and_then(|p| p.as_deref()),
             now: Utc::now(),
         };
         if holdout::in_holdout(snapshot.holdout, user_id) {
@@ -135,6 +143,7 @@ impl Engine {
                     experiment: Arc::clone(experiment),
                     variant,
                     rule: None,
+                    payload: None,
                 })
             };
             let slot = answers.len();
@@ -219,6 +228,7 @@ impl Engine {
                             experiment: Arc::clone(experiment),
                             variant: v,
                             rule: None,
+                            payload: None,
                         });
                     }
                     None => {
@@ -230,8 +240,11 @@ impl Engine {
                 }
             }
         }
+        let mut items: Vec<Assigned> = answers.into_iter().flatten().collect();
+        self.personalize(&mut items, user_id, user_key, profile)
+            .await?;
         Ok(Assignments {
-            items: answers.into_iter().flatten().collect(),
+            items,
             holdout: false,
         })
     }
@@ -246,6 +259,7 @@ fn pinned_answer(
         experiment: Arc::clone(experiment),
         variant: pin.variant,
         rule: Some(pin.segment.clone()),
+        payload: None,
     })
 }
 

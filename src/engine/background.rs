@@ -203,6 +203,10 @@ async fn results_tick_once(engine: Engine) {
         }
         Err(e) => tracing::warn!(error = %e, "announcing decisions failed; will retry"),
     }
+    // The hours personal payloads fall back on.
+    if let Err(e) = engine.refresh_population_hours().await {
+        tracing::warn!(error = %e, "reading the population's best hours failed; will retry");
+    }
     // The same results, kept day by day for `over_time`.
     match engine.record_history().await {
         Ok(0) => {}

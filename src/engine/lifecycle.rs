@@ -36,6 +36,7 @@ impl Engine {
             let library = Library::load(conn)?;
             let spec = draft.validate_with(&library.lookup())?;
             behavior.check("targeting", spec.targeting.rules())?;
+            behavior.check_payloads(&spec)?;
             let created = store::insert_experiment(conn, &spec)?;
             Ok(Change {
                 target: created.spec.key.to_string(),
@@ -83,6 +84,7 @@ impl Engine {
             let mut next = current.clone();
             next.spec = current.spec.patched_with(patch, &library.lookup())?;
             behavior.check("targeting", next.spec.targeting.rules())?;
+            behavior.check_payloads(&next.spec)?;
             Ok(next)
         })
         .await

@@ -34,6 +34,7 @@ mod lifecycle;
 pub mod metric_results;
 pub mod metric_sums;
 pub mod ope;
+mod personal_timing;
 mod policy;
 mod profile_cache;
 mod profiles;
@@ -97,6 +98,8 @@ struct Inner {
     holdout_known: sticky::StickyCache,
     /// Profiles in memory for behavioral targeting.
     profiles: Arc<profile_cache::ProfileCache>,
+    /// The population's hour of each event personal payloads name.
+    population_hours: ArcSwap<personal_timing::PopulationHours>,
     /// Until when (database clock) other instances' events were looked at for profiles.
     profiles_watched: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// The latest erasure this instance applied to its sticky caches.
@@ -142,6 +145,7 @@ impl Engine {
                 holdout_known: sticky::StickyCache::default(),
                 profiles,
                 profiles_watched: std::sync::Mutex::new(None),
+                population_hours: ArcSwap::from_pointee(Default::default()),
                 erasure_watermark: AtomicI64::new(0),
                 cookie_signer: tokio::sync::OnceCell::new(),
             }),

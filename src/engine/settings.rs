@@ -256,6 +256,21 @@ impl EngineSettings {
 }
 
 impl BehaviorCheck {
+    /// Refuses `best_hour_of` payloads while profiles are off.
+    pub fn check_payloads(
+        self,
+        spec: &crate::domain::ExperimentSpec,
+    ) -> Result<(), ValidationError> {
+        use crate::domain::personal_timing::PersonalPayload;
+        for v in &spec.variants {
+            let field = format!("variants.{}.payload", v.key);
+            if !self.profiles && PersonalPayload::parse(&field, &v.payload)?.is_some() {
+                return Err(ValidationError::new(field, Violation::ProfilesOff));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses rules (named `field` in the error) with behavioral conditions this server
     /// cannot answer.
     pub fn check(self, field: &str, rules: &[crate::domain::Rule]) -> Result<(), ValidationError> {

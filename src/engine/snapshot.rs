@@ -6,6 +6,7 @@ use super::context::LiveContext;
 use super::hashing;
 use super::policy::{OpenArms, Policy, Posteriors};
 use super::sticky::StickyCache;
+use crate::domain::personal_timing::PersonalPayload;
 use crate::domain::{Experiment, ExperimentKey, GoalMetric, Kind, Status, Targeting};
 use crate::store::{ContextStats, VariantStats};
 use serde_json::value::RawValue;
@@ -18,6 +19,8 @@ pub struct LiveVariant {
     pub key: String,
     /// Pre-serialized, so answering costs a copy, not a serialization.
     pub payload: Box<RawValue>,
+    /// A payload with `best_hour_of` placeholders, filled per user at assignment.
+    pub personal: Option<PersonalPayload>,
 }
 
 /// One experiment, compiled for evaluation.
@@ -92,6 +95,8 @@ impl LiveExperiment {
                 key: v.key.to_string(),
                 payload: serde_json::value::to_raw_value(&v.payload)
                     .expect("JSON value serializes"),
+                // Validated when saved.
+                personal: PersonalPayload::parse("payload", &v.payload).ok().flatten(),
             })
             .collect();
         let policy = match spec.kind {

@@ -295,3 +295,58 @@ pub fn users_with_events_since(
     .load(conn)?;
     Ok((users.into_iter().map(|u| u.user_id).collect(), now.now))
 }
+
+/// Events per hour of day (UTC) of these names over every user, summed from the profiles'
+/// histograms (a scan of those names' rows: run in the background, seldom).
+pub fn population_hours(
+    conn: &mut PgConnection,
+    names: &[String],
+) -> Result<HashMap<String, [i64; 24]>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Array<BigInt>)]
+        hours: Vec<i64>,
+    }
+    let rows: Vec<Row> = Prepared::new(POPULATION_HOURS)
+        .bind::<Array<Text>, _>(names)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut hours = [0i64; 24];
+            for (h, n) in hours.iter_mut().zip(r.hours) {
+                *h = n;
+            }
+            (r.name, hours)
+        })
+        .collect())
+}
+
+const POPULATION_HOURS: &str = "SELECT name, ARRAY[
+  sum(hours[1])::int8,
+  sum(hours[2])::int8,
+  sum(hours[3])::int8,
+  sum(hours[4])::int8,
+  sum(hours[5])::int8,
+  sum(hours[6])::int8,
+  sum(hours[7])::int8,
+  sum(hours[8])::int8,
+  sum(hours[9])::int8,
+  sum(hours[10])::int8,
+  sum(hours[11])::int8,
+  sum(hours[12])::int8,
+  sum(hours[13])::int8,
+  sum(hours[14])::int8,
+  sum(hours[15])::int8,
+  sum(hours[16])::int8,
+  sum(hours[17])::int8,
+  sum(hours[18])::int8,
+  sum(hours[19])::int8,
+  sum(hours[20])::int8,
+  sum(hours[21])::int8,
+  sum(hours[22])::int8,
+  sum(hours[23])::int8,
+  sum(hours[24])::int8] AS hours \
+  FROM profile_events WHERE name = ANY($1) GROUP BY name";

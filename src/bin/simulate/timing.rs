@@ -3,7 +3,7 @@
 //! A timing experiment sends a message at an hour of the day (UTC). Its `personal` variant
 //! sends it at the hour at which the user most often sent the goal event ("open") in the
 //! past: the argmax of their 24-bucket hour histogram, earliest hour on ties, computed by the
-//! server's own `EventHistory::best_hour`; a user with fewer than `min_events` past events
+//! server's own `BestHour::hour_for` (`EventHistory::best_hour`); a user with fewer than `min_events` past events
 //! (default 5) gets the population's best hour instead (the argmax of everyone's histograms
 //! summed, by the same function).
 //!
@@ -26,13 +26,16 @@
 
 use crate::runs::{parallel_map, run_rng};
 use chrono::{DateTime, Utc};
-use posterior::domain::profile::EventHistory;
+use posterior::domain::EventName;
+use posterior::domain::personal_timing::BestHour;
+use posterior::domain::profile::{EventHistory, Profile};
 use posterior::stats::INTERVAL_LEVEL;
 use posterior::stats::ratio::RatioStats;
 use posterior::stats::special::norm_quantile;
 use rand::RngExt;
 use rand::rngs::SmallRng;
 use rand_distr::{Geometric, StandardNormal};
+use std::collections::BTreeMap;
 
 /// Open probability far from the user's hour.
 pub const BASE: f64 = 0.04;
@@ -101,6 +104,10 @@ pub fn open_probability(sent: u8, own: u8) -> f64 {
 /// The server's best hour of an hour histogram (`EventHistory::best_hour`: the argmax,
 /// earliest on ties; `None` without events).
 pub fn best_hour(hours: [i64; 24]) -> Option<u8> {
+    history(hours).best_hour()
+}
+
+fn history(hours: [i64; 24]) -> EventHistory {
     let epoch = DateTime::<Utc>::default();
     EventHistory {
         first_at: epoch,
@@ -109,20 +116,31 @@ pub fn best_hour(hours: [i64; 24]) -> Option<u8> {
         value_sum: 0.0,
         days: Vec::new(),
         hours,
+        recent: Vec::new(),
+        recent_since: None,
     }
-    .best_hour()
 }
 
-/// The personal variant's hour: the user's best hour with at least `min_events` past events,
-/// else `fallback`. The flag says whether the fallback was used.
+/// The personal variant's hour, by the server's rule (`BestHour::hour_for`): the user's best
+/// hour with at least `min_events` past events, else `fallback` (the population's hour). The
+/// flag says whether the fallback was used.
 pub fn personal_hour(hours: [i64; 24], min_events: i64, fallback: u8) -> (u8, bool) {
-    if hours.iter().sum::<i64>() < min_events {
-        return (fallback, true);
-    }
-    match best_hour(hours) {
-        Some(h) => (h, false),
-        None => (fallback, true),
-    }
+    let history = history(hours);
+    let used_fallback = history.count < min_events || history.best_hour().is_none();
+    let placeholder = BestHour {
+        pointer: String::new(),
+        event: EventName::parse("open").expect("a valid event name"),
+        min_events,
+        default: fallback,
+    };
+    let profile = Profile {
+        user_id: String::new(),
+        events: BTreeMap::from([("open".to_string(), history)]),
+    };
+    (
+        placeholder.hour_for(Some(&profile), Some(fallback)),
+        used_fallback,
+    )
 }
 
 fn wrap(hour: f64) -> u8 {
