@@ -23,6 +23,10 @@ const WEIGHT_TOLERANCE: f64 = 1e-6;
 pub const DEFAULT_FLOOR: f64 = 0.01;
 pub const DEFAULT_MIN_USERS_PER_ARM: u32 = 100;
 const MAX_MIN_USERS_PER_ARM: u32 = 100_000_000;
+/// Contextual experiments: at most this many context segments.
+pub const MAX_CONTEXT_SEGMENTS: usize = 8;
+/// The context name under which `context_segments` give their value.
+pub const SEGMENT_CONTEXT: &str = "segment";
 /// Contextual experiments: at most this many context attributes.
 pub const MAX_CONTEXT_ATTRIBUTES: usize = 3;
 /// No `ship` before an experiment has run this long: a day-of-week effect needs a whole week.
@@ -370,6 +374,11 @@ pub struct ExperimentDraft {
     /// segment's; every experiment reports results per segment. Fixed once created.
     #[serde(default)]
     pub context: Vec<String>,
+    /// Segments as a context (e.g. `["new", "active", "lapsed"]`, behavioral ones included):
+    /// the user's context value `segment` is the first of them they match, `(none)` if none.
+    /// Fixed once created.
+    #[serde(default)]
+    pub context_segments: Vec<SegmentKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -415,6 +424,8 @@ pub struct ExperimentSpec {
     pub layer: Option<Layer>,
     /// Context attributes: segments of the contextual bandit and of per-segment results.
     pub context: Vec<String>,
+    /// Segments whose first match is the user's context value `segment`.
+    pub context_segments: Vec<SegmentKey>,
 }
 
 /// An experiment as stored, with its lifecycle.
@@ -566,7 +577,38 @@ fn check_minimum_effect(effect: f64) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn check_context(names: &[String]) -> Result<(), ValidationError> {
+fn check_context(names: &[String], segments: &[SegmentKey]) -> Result<(), ValidationError> {
+    if segments.len() > MAX_CONTEXT_SEGMENTS {
+        return Err(ValidationError::new(
+            "context_segments",
+            Violation::TooMany {
+                what: "context segments",
+                max: MAX_CONTEXT_SEGMENTS,
+                found: Some(segments.len()),
+            },
+        ));
+    }
+    let mut keys = HashSet::new();
+    for key in segments {
+        if !keys.insert(key.as_str()) {
+            return Err(ValidationError::new(
+                "context_segments",
+                Violation::Duplicate {
+                    what: "context segment",
+                    value: key.to_string(),
+                },
+            ));
+        }
+    }
+    if !segments.is_empty() && names.iter().any(|n| n == SEGMENT_CONTEXT) {
+        return Err(ValidationError::new(
+            "context",
+            Violation::Duplicate {
+                what: "context attribute (context_segments are the context value \"segment\")",
+                value: SEGMENT_CONTEXT.to_string(),
+            },
+        ));
+    }
     if names.len() > MAX_CONTEXT_ATTRIBUTES {
         return Err(ValidationError::new(
             "context",
@@ -758,7 +800,7 @@ impl ExperimentDraft {
         if let Some(layer) = &self.layer {
             layer.check()?;
         }
-        check_context(&self.context)?;
+        check_context(&self.context, &self.context_segments)?;
         self.metrics.check(self.kind, library)?;
         let goal = resolve_goal(self.goal, &self.metrics, self.kind, library)?;
         let cuped = match &self.cuped {
@@ -798,6 +840,7 @@ impl ExperimentDraft {
             pinned_rules: self.pinned_rules,
             layer: self.layer,
             context: self.context,
+            context_segments: self.context_segments,
         })
     }
 }
@@ -862,11 +905,22 @@ impl ExperimentSpec {
         self.variants.iter().position(|v| v.key.as_str() == key)
     }
 
-    /// Every segment the targeting and the pinned rules reference (may repeat).
+    /// Every segment the targeting, the pinned rules and the context reference (may repeat).
     pub fn segment_refs(&self) -> Vec<&SegmentKey> {
         let mut refs = self.targeting.segment_refs();
         refs.extend(self.pinned_rules.iter().map(|r| &r.segment));
+        refs.extend(&self.context_segments);
         refs
+    }
+
+    /// The names of the context's values: the context attributes, then `segment` when
+    /// context segments are given. Empty for an experiment without context.
+    pub fn context_names(&self) -> Vec<String> {
+        let mut names = self.context.clone();
+        if !self.context_segments.is_empty() {
+            names.push(SEGMENT_CONTEXT.to_string());
+        }
+        names
     }
 
     /// The spec with its goal derived again from `library` (after an edit of a metric it

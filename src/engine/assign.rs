@@ -180,7 +180,7 @@ impl Engine {
                 // Not known, or known to have had no stored assignment when looked up: a new
                 // decision (the insert keeps any assignment stored meanwhile).
                 Some(Known::NotEnrolled) | None => {
-                    let decision = decide(experiment, user_id, attributes);
+                    let decision = decide(experiment, user_id, &subject);
                     let (variant, propensity) = (decision.variant, decision.propensity);
                     let allocation = experiment
                         .variants
@@ -279,9 +279,9 @@ struct PolicyChoice<'a> {
 fn decide<'a>(
     experiment: &'a LiveExperiment,
     user_id: &str,
-    attributes: &Attributes,
+    subject: &Subject,
 ) -> PolicyChoice<'a> {
-    let context_key = experiment.context.as_ref().map(|c| c.key_of(attributes));
+    let context_key = experiment.context.as_ref().map(|c| c.key_of(subject));
     if let Some((variant, propensity, allocation)) = context_key
         .as_deref()
         .and_then(|key| experiment.decide_in_context(key))

@@ -17,8 +17,9 @@
 //!   the user's context. A context first seen since the last refresh uses the pooled policy.
 //!   A/B experiments keep their fixed weights; their context only feeds per-context results.
 
+use super::audience::{Matcher, SegmentCatalog};
 use super::policy::{OpenArms, Posteriors};
-use crate::domain::{Attributes, Experiment, GoalMetric, Kind};
+use crate::domain::{Attributes, Experiment, GoalMetric, Kind, Rule, Subject};
 use crate::stats::contextual::{self as pooling, PRIOR_STRENGTH};
 use crate::stats::gaussian::MeanPosterior;
 use crate::store::{ContextStats, VariantStats};
@@ -37,8 +38,13 @@ pub const OTHER_VALUE: &str = "(other)";
 
 /// The context key of a user with these attributes.
 pub fn context_key(names: &[String], attributes: &Attributes) -> String {
+    serde_json::to_string(&attribute_values(names, attributes)).expect("strings serialize")
+}
+
+/// The values of the context attributes `names` of a user, in order.
+fn attribute_values(names: &[String], attributes: &Attributes) -> Vec<String> {
     let map = attributes.as_map();
-    let values: Vec<String> = names
+    names
         .iter()
         .map(|name| match map.get(name) {
             Some(Value::String(s)) => s.clone(),
@@ -46,8 +52,7 @@ pub fn context_key(names: &[String], attributes: &Attributes) -> String {
             Some(Value::Bool(b)) => b.to_string(),
             _ => NONE_VALUE.to_string(),
         })
-        .collect();
-    serde_json::to_string(&values).expect("strings serialize")
+        .collect()
 }
 
 /// The key of the overflow bucket.
@@ -131,7 +136,12 @@ pub struct ContextPolicy {
 
 /// The compiled context of a live experiment.
 pub struct LiveContext {
+    /// The names of the context's values (attributes, then `segment` with context segments).
     pub names: Vec<String>,
+    /// The context attributes.
+    attributes: Vec<String>,
+    /// The context segments, in order, compiled: the first a user matches is their value.
+    segments: Box<[(String, Matcher)]>,
     pub other_key: String,
     pub registry: Arc<ContextRegistry>,
     /// Bandits: the policy of every context with statistics at the last refresh.
@@ -147,12 +157,14 @@ impl LiveContext {
         pooled: &[VariantStats],
         stats: Vec<ContextStats>,
         registry: Arc<ContextRegistry>,
+        catalog: &SegmentCatalog,
     ) -> Option<LiveContext> {
         let spec = &experiment.spec;
-        if spec.context.is_empty() {
+        let names = spec.context_names();
+        if names.is_empty() {
             return None;
         }
-        let other_key = other_key(&spec.context);
+        let other_key = other_key(&names);
         for s in &stats {
             registry.learn(&s.context_key, &other_key);
         }
@@ -172,7 +184,16 @@ impl LiveContext {
             HashMap::new()
         };
         Some(LiveContext {
-            names: spec.context.clone(),
+            names,
+            attributes: spec.context.clone(),
+            segments: spec
+                .context_segments
+                .iter()
+                .map(|key| {
+                    let rule = Rule::Segment(key.clone());
+                    (key.to_string(), Matcher::compile(&rule, catalog))
+                })
+                .collect(),
             other_key,
             registry,
             policies: contexts,
@@ -181,11 +202,23 @@ impl LiveContext {
     }
 
     /// The (admitted) context key of a user.
-    pub fn key_of(&self, attributes: &Attributes) -> String {
-        self.registry
-            .admit(context_key(&self.names, attributes), || {
-                self.other_key.clone()
-            })
+    pub fn key_of(&self, subject: &Subject) -> String {
+        let mut values = attribute_values(&self.attributes, subject.attributes);
+        if !self.segments.is_empty() {
+            let segment = self
+                .segments
+                .iter()
+                .find(|(_, matcher)| matcher.matches(subject))
+                .map_or(NONE_VALUE, |(key, _)| key.as_str());
+            values.push(segment.to_string());
+        }
+        let key = serde_json::to_string(&values).expect("strings serialize");
+        self.registry.admit(key, || self.other_key.clone())
+    }
+
+    /// Whether a user's context reads their profile (a behavioral context segment).
+    pub fn needs_profile(&self) -> bool {
+        self.segments.iter().any(|(_, m)| m.needs_profile())
     }
 }
 

@@ -76,7 +76,7 @@ pub fn contexts(
     stats: &[ContextStats],
 ) -> (Vec<ContextResults>, Option<PersonalizationValue>) {
     let spec = &experiment.spec;
-    if spec.context.is_empty() {
+    if spec.context_names().is_empty() {
         return (Vec::new(), None);
     }
     let groups = by_context(stats);
@@ -123,7 +123,7 @@ pub fn contexts(
             let users = variants.iter().map(|v| v.users).sum();
             (
                 ContextResults {
-                    context: context_object(&spec.context, key),
+                    context: context_object(&spec.context_names(), key),
                     key: key.to_string(),
                     users,
                     best_variant: spec.variants[best].key.to_string(),
@@ -152,7 +152,7 @@ pub fn note(experiment: &Experiment) -> String {
          strength from everyone. The best variant of a context is its most probably best one. \
          `personalization` compares giving every context its best variant with giving everyone the \
          single best one, over up to {PERSONALIZATION_DRAWS} posterior draws with a fixed seed.",
-        experiment.spec.context.join(", ")
+        experiment.spec.context_names().join(", ")
     )
 }
 

@@ -80,7 +80,7 @@ impl Engine {
         }
         let id = experiment.id;
         let revenue = experiment.spec.goal.metric == GoalMetric::Revenue;
-        let contextual = !experiment.spec.context.is_empty();
+        let contextual = !experiment.spec.context_names().is_empty();
         let (cells, context_stats) = self
             .store()
             .run(move |conn| {
@@ -210,7 +210,7 @@ pub fn evaluate(
     let current_description = match spec.kind {
         _ if experiment.winner.is_some() => "the declared winner for everyone".to_string(),
         Kind::Ab => "the current fixed weights".to_string(),
-        Kind::Bandit if !spec.context.is_empty() => {
+        Kind::Bandit if !spec.context_names().is_empty() => {
             "the bandit's current allocation in each context".to_string()
         }
         Kind::Bandit => "the bandit's current allocation".to_string(),

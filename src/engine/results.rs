@@ -298,7 +298,7 @@ impl Engine {
             });
         }
         let id = experiment.id;
-        let contextual = !experiment.spec.context.is_empty();
+        let contextual = !experiment.spec.context_names().is_empty();
         let (experiment, basis, periods, context_stats, (metrics, goal_covariates), history) = self
             .store()
             .run(move |conn| {
@@ -1007,7 +1007,7 @@ pub fn fill_contexts(
     pooled: &[VariantStats],
     stats: &[ContextStats],
 ) {
-    if experiment.spec.context.is_empty() {
+    if experiment.spec.context_names().is_empty() {
         return;
     }
     (results.contexts, results.personalization) =

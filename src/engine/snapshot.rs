@@ -65,7 +65,12 @@ impl LiveExperiment {
     /// Whether deciding for a user reads their profile (behavioral targeting or pinned
     /// rules), while the experiment can still take users.
     pub fn reads_profiles(&self) -> bool {
-        matches!(self.status, Status::Running | Status::Paused) && self.audience.needs_profile
+        matches!(self.status, Status::Running | Status::Paused)
+            && (self.audience.needs_profile
+                || self
+                    .context
+                    .as_ref()
+                    .is_some_and(LiveContext::needs_profile))
     }
 
     /// The allocation a new user of this context gets now (the pooled one for an unknown
@@ -221,8 +226,13 @@ impl Snapshot {
                     let registry = old
                         .and_then(|o| o.context.as_ref())
                         .map_or_else(Arc::default, |c| c.registry.clone());
-                    let context =
-                        LiveContext::compile(&experiment, &stats, segment_stats, registry);
+                    let context = LiveContext::compile(
+                        &experiment,
+                        &stats,
+                        segment_stats,
+                        registry,
+                        &segments,
+                    );
                     let mut compiled =
                         LiveExperiment::compile(experiment, stats, sticky, &segments);
                     compiled.context = context;

@@ -8,7 +8,7 @@ use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
     Analysis, Conflict, Cuped, Dimension, Duration, EventName, Experiment, ExperimentKey,
     ExperimentMetrics, ExperimentSpec, Goal, GoalCounting, GoalMetric, Kind, Layer, PinnedRule,
-    Status, Targeting, Variant, VariantKey,
+    SegmentKey, Status, Targeting, Variant, VariantKey,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -89,6 +89,11 @@ fn to_domain(
             pinned_rules: rules,
             layer,
             context: row.context,
+            context_segments: row
+                .context_segments
+                .iter()
+                .map(|k| SegmentKey::parse(k.as_str()).map_err(|_| corrupt("context_segments", k)))
+                .collect::<Result<_, _>>()?,
         },
         variant_ids,
         dropped_at,
@@ -158,6 +163,7 @@ pub fn insert_experiment(
                     .as_ref()
                     .map(|l| serde_json::to_value(l).expect("a layer serializes")),
                 context: &spec.context,
+                context_segments: spec.context_segments.iter().map(|k| k.as_str()).collect(),
                 goal_metric_id: goal.metric_id,
                 goal_window_seconds: goal.window_seconds,
                 goal_of_count: goal.of_count,

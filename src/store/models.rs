@@ -41,6 +41,7 @@ pub struct ExperimentRow {
     pub cuped_lookback_seconds: Option<i64>,
     pub min_runtime_seconds: i64,
     pub minimum_effect: f64,
+    pub context_segments: Vec<String>,
 }
 
 /// `None` is written as NULL, not the column's default: CUPED off is a NULL lookback.
@@ -72,6 +73,7 @@ pub struct NewExperimentRow<'a> {
     pub cuped_lookback_seconds: Option<i64>,
     pub min_runtime_seconds: i64,
     pub minimum_effect: f64,
+    pub context_segments: Vec<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

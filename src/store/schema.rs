@@ -35,6 +35,7 @@ diesel::table! {
         cuped_lookback_seconds -> Nullable<Int8>,
         min_runtime_seconds -> Int8,
         minimum_effect -> Float8,
+        context_segments -> Array<Text>,
     }
 }
 

@@ -111,21 +111,27 @@ pub fn delete_segment(conn: &mut PgConnection, key: &str) -> Result<(), StoreErr
             .select(segments::id)
             .for_update()
             .first(conn)?;
-        let live: Vec<(String, Value, Value)> = experiments::table
+        let live: Vec<(String, Value, Value, Vec<String>)> = experiments::table
             .filter(experiments::status.ne(Status::Stopped.as_str()))
             .order(experiments::key.asc())
-            .select((experiments::key, experiments::targeting, experiments::rules))
+            .select((
+                experiments::key,
+                experiments::targeting,
+                experiments::rules,
+                experiments::context_segments,
+            ))
             .load(conn)?;
         let users: Vec<String> = live
             .into_iter()
-            .filter(|(_, targeting, rules)| {
+            .filter(|(_, targeting, rules, context_segments)| {
                 let targeting: Option<Targeting> = serde_json::from_value(targeting.clone()).ok();
                 let rules: Vec<PinnedRule> =
                     serde_json::from_value(rules.clone()).unwrap_or_default();
                 targeting.is_some_and(|t| t.segment_refs().iter().any(|r| r.as_str() == key))
                     || rules.iter().any(|r| r.segment.as_str() == key)
+                    || context_segments.iter().any(|s| s == key)
             })
-            .map(|(k, _, _)| k)
+            .map(|(k, ..)| k)
             .collect();
         if !users.is_empty() {
             return Err(StoreError::Conflict(Conflict::SegmentInUse {
@@ -165,8 +171,14 @@ pub(super) fn check_references(
             .any(|r| r.as_str() == *missing)
         {
             "targeting"
-        } else {
+        } else if spec
+            .pinned_rules
+            .iter()
+            .any(|r| r.segment.as_str() == *missing)
+        {
             "rules"
+        } else {
+            "context_segments"
         };
         return Err(StoreError::Invalid(ValidationError::new(
             field,

@@ -326,3 +326,115 @@ async fn behavioral_conditions_need_profiles() {
     );
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
 }
+
+/// Engagement levels as a contextual bandit's context: each level learns its own best variant.
+#[tokio::test]
+async fn a_bandit_learns_per_engagement_level() {
+    let app = spawn_app_with(profiles_on).await;
+    for (key, rule) in [
+        (
+            "active",
+            json!({"event": "open", "count": {"gte": 1}, "within": "7d"}),
+        ),
+        (
+            "lapsed",
+            json!({"event": "open", "last_seen": {"before": "7d"}}),
+        ),
+        (
+            "new",
+            json!({"profile": "days_since_first_seen", "op": "lt", "value": 1}),
+        ),
+    ] {
+        let reply = app
+            .admin(
+                Method::POST,
+                "/api/v1/segments",
+                Some(json!({"key": key, "name": key, "rule": rule})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let mut body = experiment_body("win-back", "bandit");
+    body["goal"] = json!({"event": "click"});
+    body["floor"] = json!(0.01);
+    body["context_segments"] = json!(["active", "lapsed", "new"]);
+    app.running_experiment(body).await;
+    // Segments a running experiment uses as its context cannot be deleted.
+    let delete = app
+        .admin(Method::DELETE, "/api/v1/segments/lapsed", None)
+        .await;
+    assert_eq!(delete.status, StatusCode::CONFLICT, "{:?}", delete.body);
+
+    let level_of = |i: usize| ["active", "lapsed", "new"][i % 3];
+    let true_rate = |level: &str, variant: &str| match (level, variant) {
+        ("active", "b") | ("lapsed", "a") => 0.3,
+        _ => 0.05,
+    };
+    let mut uniform = crate::contextual::uniform_source(0x9E3779B97F4A7C15);
+    let mut late = std::collections::HashMap::<&str, (u32, u32)>::new();
+    for wave in 0..12 {
+        let users: Vec<(String, &str)> = (0..90)
+            .map(|i| (format!("w{wave}-u{i}"), level_of(i)))
+            .collect();
+        let history: Vec<Value> = users
+            .iter()
+            .filter_map(|(user, level)| {
+                let days = match *level {
+                    "active" => 1,
+                    "lapsed" => 20,
+                    _ => return None,
+                };
+                Some(json!({"user_id": user, "name": "open",
+                    "timestamp": Utc::now() - TimeDelta::days(days)}))
+            })
+            .collect();
+        assert_eq!(
+            app.track(Value::Array(history)).await.status,
+            StatusCode::ACCEPTED
+        );
+        let mut clicks = Vec::new();
+        for (user, level) in &users {
+            let variant = app.variant_of(user, "win-back", json!({})).await.unwrap();
+            if wave >= 8 {
+                let best = if *level == "lapsed" { "a" } else { "b" };
+                let entry = late.entry(level).or_default();
+                entry.1 += 1;
+                entry.0 += u32::from(variant == best);
+            }
+            if uniform() < true_rate(level, &variant) {
+                clicks.push(json!({"user_id": user, "name": "click"}));
+            }
+        }
+        if !clicks.is_empty() {
+            assert_eq!(
+                app.track(Value::Array(clicks)).await.status,
+                StatusCode::ACCEPTED
+            );
+        }
+        app.engine.refresh().await.unwrap();
+    }
+    for level in ["active", "lapsed"] {
+        let (best, total) = late[level];
+        let share = f64::from(best) / f64::from(total);
+        assert!(
+            share > 0.7,
+            "{level} got its best variant for {share:.2} of late users"
+        );
+    }
+    // Each user's context is their level, stored on the assignment and reported by level.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM assignments WHERE user_id = 'w0-u1' AND context_key = '[\"lapsed\"]'"
+        ),
+        1
+    );
+    let results = app.results("win-back").await;
+    let mut levels: Vec<String> = results["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["context"]["segment"].as_str().unwrap().to_string())
+        .collect();
+    levels.sort();
+    assert_eq!(levels, ["active", "lapsed", "new"], "{results}");
+}

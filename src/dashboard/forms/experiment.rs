@@ -289,6 +289,8 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
             .filter(|c| !c.is_empty())
             .map(String::from)
             .collect(),
+        // Segments as a context are set through the API.
+        context_segments: Vec::new(),
     })
 }
 

@@ -32,7 +32,7 @@ impl KeysetPages for Assignments<'_> {
             "converted_at",
             "value",
         ];
-        if !self.0.experiment.spec.context.is_empty() {
+        if !self.0.experiment.spec.context_names().is_empty() {
             columns.push("context");
         }
         fixed(columns)
@@ -64,7 +64,7 @@ impl KeysetPages for Assignments<'_> {
         let value = number(r.value);
         let context = r.context_key.as_deref().map_or(Value::Null, |k| {
             Value::Object(context::context_object(
-                &selection.experiment.spec.context,
+                &selection.experiment.spec.context_names(),
                 k,
             ))
         });

@@ -177,7 +177,7 @@ pub(super) fn compute(
         Utc::now(),
     );
     // Per-context rows come from all-time statistics: only without a range.
-    if range.is_all() && !experiment.spec.context.is_empty() {
+    if range.is_all() && !experiment.spec.context_names().is_empty() {
         let context_stats = store::load_context_stats(conn, Some(&[experiment.id]))?;
         results::fill_contexts(&mut computed, experiment, &stats, &context_stats);
     }

@@ -109,7 +109,7 @@ impl KeysetPages for Users<'_> {
         let a = &row.assignment;
         let context = a.context_key.as_deref().map_or(Value::Null, |k| {
             Value::Object(context::context_object(
-                &selection.experiment.spec.context,
+                &selection.experiment.spec.context_names(),
                 k,
             ))
         });
