@@ -35,7 +35,7 @@ pub fn has_bucket(t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 }
 
 /// How many of the latest moments of each name a profile keeps.
-pub const RECENT_KEPT: usize = 32;
+pub const RECENT_KEPT: usize = 8;
 
 /// The events of one name a user sent in one write (usually one), at the latest's time.
 #[derive(Debug, Clone, Copy, PartialEq)]

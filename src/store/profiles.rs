@@ -5,7 +5,8 @@
 //! (daily bucket, hour of day), and each cell is one row of one upsert: the statement finds
 //! the cell's day and hour from the row itself, so it changes one day and one hour of the
 //! stored arrays in place. Live traffic (a user's events of one name in a batch falling in
-//! one hour) costs one statement per batch; a batch that holds one user's events of one name
+//! one hour, on the day the row's newest bucket has) costs one cheap statement per batch,
+//! the other cells a second one; a batch that holds one user's events of one name
 //! in several hours or days (a backfill) takes one statement per such cell, since a statement
 //! may change a row only once.
 
@@ -17,7 +18,7 @@ use chrono::{DateTime, Timelike, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text, Timestamptz};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One (user, name)'s events of a batch in one hour of one day (the day `None` when older
 /// than the buckets kept).
@@ -38,21 +39,50 @@ struct Row<'a> {
     cell: &'a Cell,
 }
 
-/// The upsert of one cell per row. Each row is also one moment (the cell's events at its
-/// latest time) appended to the recent arrays, which keep the last 32 (`profile::RECENT_KEPT`;
-/// one moment in, at most one out). `$7` (the day, NULL for an event without a bucket) and
-/// `$8` (the hour) make the row a new profile row would be; on conflict, the day and hour
-/// are read back from that row (`EXCLUDED.bucket_days[2]`, the hour of `EXCLUDED.last_at`)
-/// and added to the stored ones: to the newest day (the usual case), as a new newest day
-/// (cutting off the days that fall 90 behind it), to an older day, or as a new older day.
-const RECORD_CELLS: &str = "\
-INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours, recent_at, recent_counts, recent_sums) \
+/// The usual case, cheaply: a new profile row, or a cell of the day the row's newest bucket
+/// already has, added in place. Rows it leaves alone (their day is another, or has no
+/// bucket) are not returned and go to [`RECORD_OTHER_DAYS`]. Each row is also one moment
+/// (the cell's events at its latest time) appended to `recent`, which keeps the last 8
+/// (`profile::RECENT_KEPT`; one moment in, at most one out).
+const RECORD_SAME_DAY: &str = concat!(
+    "INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, \
+       bucket_days, day_counts, day_sums, hours, recent) \
+     SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
+       CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
+       CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
+       CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
+       array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]), \
+       ARRAY[extract(epoch FROM d.last_at)::float8, d.n, d.s] ",
+    "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
+       AS d(user_id, name, first_at, last_at, n, s, day, hour) ",
+    "ON CONFLICT (user_id, name) DO UPDATE SET \
+       first_at = least(p.first_at, EXCLUDED.first_at), \
+       last_at = greatest(p.last_at, EXCLUDED.last_at), \
+       total_count = p.total_count + EXCLUDED.total_count, \
+       total_sum = p.total_sum + EXCLUDED.total_sum, \
+       recent = CASE WHEN cardinality(p.recent) < 24 THEN p.recent ELSE p.recent[4:] END || EXCLUDED.recent, \
+       recent_since = CASE WHEN cardinality(p.recent) < 24 THEN p.recent_since ELSE greatest(p.recent_since, p.recent[1]) END, \
+       hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
+         p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
+         + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], \
+       day_counts[cardinality(p.bucket_days)] = p.day_counts[cardinality(p.bucket_days)] + EXCLUDED.day_counts[2], \
+       day_sums[cardinality(p.bucket_days)] = p.day_sums[cardinality(p.bucket_days)] + EXCLUDED.day_sums[2] \
+     WHERE p.bucket_days[cardinality(p.bucket_days)] = EXCLUDED.bucket_days[2] \
+     RETURNING p.user_id, p.name"
+);
+
+/// The other cells of stored rows: the day and hour are read back from the row a new
+/// profile would be (`EXCLUDED.bucket_days[2]`, the hour of `EXCLUDED.last_at`) and added
+/// to the stored ones: as a new newest day (cutting off the days that fall 90 behind it), to
+/// an older day, as a new older day, or (no bucket) to the totals and hours only.
+const RECORD_OTHER_DAYS: &str = "\
+INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours, recent) \
 SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
   CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
   CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
   CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
   array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]), \
-  ARRAY[d.last_at], ARRAY[d.n::int4], ARRAY[d.s] \
+  ARRAY[extract(epoch FROM d.last_at)::float8, d.n, d.s] \
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
   AS d(user_id, name, first_at, last_at, n, s, day, hour) \
 ON CONFLICT (user_id, name) DO UPDATE SET \
@@ -60,10 +90,8 @@ ON CONFLICT (user_id, name) DO UPDATE SET \
   last_at = greatest(p.last_at, EXCLUDED.last_at), \
   total_count = p.total_count + EXCLUDED.total_count, \
   total_sum = p.total_sum + EXCLUDED.total_sum, \
-  recent_at = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_at ELSE p.recent_at[2:] END || EXCLUDED.last_at, \
-  recent_counts = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_counts ELSE p.recent_counts[2:] END || EXCLUDED.total_count::int4, \
-  recent_sums = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_sums ELSE p.recent_sums[2:] END || EXCLUDED.total_sum, \
-  recent_since = CASE WHEN cardinality(p.recent_at) < 32 THEN p.recent_since ELSE greatest(p.recent_since, p.recent_at[1]) END, \
+  recent = CASE WHEN cardinality(p.recent) < 24 THEN p.recent ELSE p.recent[4:] END || EXCLUDED.recent, \
+  recent_since = CASE WHEN cardinality(p.recent) < 24 THEN p.recent_since ELSE greatest(p.recent_since, p.recent[1]) END, \
   hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
     p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
     + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], \
@@ -137,18 +165,46 @@ pub fn record_events(
                 })
             })
             .collect();
-        Prepared::new(RECORD_CELLS)
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.user).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.name).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.cell.first_at).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.cell.last_at).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.cell.count).collect::<Vec<_>>())
-            .bind::<Array<Double>, _>(rows.iter().map(|r| r.cell.value_sum).collect::<Vec<_>>())
-            .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.day).collect::<Vec<_>>())
-            .bind::<Array<Integer>, _>(rows.iter().map(|r| r.hour).collect::<Vec<_>>())
-            .execute(conn)?;
+        let done: Vec<UserAndName> = bind_rows(Prepared::new(RECORD_SAME_DAY), &rows).load(conn)?;
+        if done.len() < rows.len() {
+            let done: HashSet<(&str, &str)> = done
+                .iter()
+                .map(|d| (d.user_id.as_str(), d.name.as_str()))
+                .collect();
+            let others: Vec<&Row> = rows
+                .iter()
+                .filter(|r| !done.contains(&(r.user, r.name)))
+                .collect();
+            bind_rows(Prepared::new(RECORD_OTHER_DAYS), &others).execute(conn)?;
+        }
     }
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct UserAndName {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// `rows` bound as the statements' eight arrays: user, name, first and last time, count,
+/// value sum, day (NULL for an event without a bucket) and hour.
+fn bind_rows<'a, R: std::borrow::Borrow<Row<'a>>>(
+    statement: Prepared<'a>,
+    rows: &[R],
+) -> Prepared<'a> {
+    let rows: Vec<&Row<'a>> = rows.iter().map(|r| r.borrow()).collect();
+    statement
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.user).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.name).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.cell.first_at).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.cell.last_at).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.cell.count).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(rows.iter().map(|r| r.cell.value_sum).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.day).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.hour).collect::<Vec<_>>())
 }
 
 #[derive(QueryableByName)]
@@ -173,20 +229,16 @@ struct ProfileRow {
     day_sums: Vec<f64>,
     #[diesel(sql_type = Array<Integer>)]
     hours: Vec<i32>,
-    #[diesel(sql_type = Array<Timestamptz>)]
-    recent_at: Vec<DateTime<Utc>>,
-    #[diesel(sql_type = Array<Integer>)]
-    recent_counts: Vec<i32>,
     #[diesel(sql_type = Array<Double>)]
-    recent_sums: Vec<f64>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    recent_since: Option<DateTime<Utc>>,
+    recent: Vec<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    recent_since: Option<f64>,
 }
 
-const _: () = assert!(profile::RECENT_KEPT == 32, "RECORD_CELLS keeps 32 moments");
+const _: () = assert!(profile::RECENT_KEPT == 8, "the profile writes keep 8 moments (24 elements)");
 
 const PROFILES_OF: &str = "SELECT user_id, name, first_at, last_at, total_count, total_sum, \
-     bucket_days, day_counts, day_sums, hours, recent_at, recent_counts, recent_sums, recent_since \
+     bucket_days, day_counts, day_sums, hours, recent, recent_since \
      FROM profile_events WHERE user_id = ANY($1)";
 
 fn history_of(r: ProfileRow) -> EventHistory {
@@ -207,14 +259,12 @@ fn history_of(r: ProfileRow) -> EventHistory {
         })
         .collect();
     let recent = r
-        .recent_at
-        .iter()
-        .zip(&r.recent_counts)
-        .zip(&r.recent_sums)
-        .map(|((&at, &count), &value_sum)| Moment {
-            at,
-            count: i64::from(count),
-            value_sum,
+        .recent
+        .chunks_exact(3)
+        .map(|m| Moment {
+            at: from_epoch(m[0]),
+            count: m[1] as i64,
+            value_sum: m[2],
         })
         .collect();
     EventHistory {
@@ -225,8 +275,13 @@ fn history_of(r: ProfileRow) -> EventHistory {
         days,
         hours,
         recent,
-        recent_since: r.recent_since,
+        recent_since: r.recent_since.map(from_epoch),
     }
+}
+
+/// A time stored as epoch seconds (microseconds exact in a float8 until the year 2255).
+fn from_epoch(seconds: f64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros((seconds * 1e6).round() as i64).unwrap_or_default()
 }
 
 /// The profiles of these users, in one query; users with no recorded event are left out.
