@@ -77,6 +77,40 @@ impl RuleRow {
     }
 }
 
+/// A behavioral condition as typed: `{prefix}-{i}-{event,measure,op,value,window,or_never}`.
+/// The measure (`count`, `value_sum`, `last_seen_before`, `last_seen_after`,
+/// `days_since_first_seen`, `days_since_last_seen`) decides which other columns are read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BehaviorRow {
+    pub event: String,
+    pub measure: String,
+    /// The operator's JSON name (`gte`, `lt`, ...).
+    pub op: String,
+    /// The number compared with, as typed.
+    pub value: String,
+    /// A duration as typed (`7d`).
+    pub window: String,
+    pub or_never: bool,
+}
+
+impl BehaviorRow {
+    /// Nothing typed: the measure and comparison are selects that always have a value.
+    pub fn is_blank(&self) -> bool {
+        [&self.event, &self.value, &self.window]
+            .iter()
+            .all(|s| s.trim().is_empty())
+    }
+
+    /// A blank row, preset to "number of events, at least".
+    pub fn spare() -> BehaviorRow {
+        BehaviorRow {
+            measure: "count".into(),
+            op: Op::Gte.as_str().into(),
+            ..BehaviorRow::default()
+        }
+    }
+}
+
 /// A pinned rule as typed: segment key → variant key (`pin-{i}-{segment,variant}`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PinRow {
@@ -240,7 +274,9 @@ impl ExperimentForm {
 }
 
 /// The segment form: key, name, description, a top-level group (`all` or `any`) over rows of
-/// conditions (`cond-{i}-{attribute,op,value}`), plus nested groups as JSON (`rule_json`).
+/// conditions (`cond-{i}-{attribute,op,value}`) and of behavioral conditions
+/// (`beh-{i}-{event,measure,op,value,window,or_never}`), plus nested groups as JSON
+/// (`rule_json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentForm {
     pub key: String,
@@ -249,6 +285,7 @@ pub struct SegmentForm {
     /// `all` or `any`.
     pub group: String,
     pub conditions: Vec<RuleRow>,
+    pub behaviors: Vec<BehaviorRow>,
     pub rule_json: String,
 }
 
@@ -260,17 +297,20 @@ impl Default for SegmentForm {
             description: String::new(),
             group: "all".into(),
             conditions: vec![RuleRow::spare(); 2],
+            behaviors: vec![BehaviorRow::spare()],
             rule_json: String::new(),
         }
     }
 }
 
 impl SegmentForm {
-    /// Drops blank rows, then pads with `spare` blank ones.
+    /// Drops blank rows, then pads both lists with `spare` blank ones each.
     pub fn with_spare_rows(mut self, spare: usize) -> Self {
         self.conditions.retain(|r| !r.is_blank());
+        self.behaviors.retain(|r| !r.is_blank());
         for _ in 0..spare {
             self.conditions.push(RuleRow::spare());
+            self.behaviors.push(BehaviorRow::spare());
         }
         self
     }

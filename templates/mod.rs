@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod audit;
+pub mod behavior_row;
 pub mod charts;
 pub mod components;
 pub mod contextual;

@@ -1,7 +1,9 @@
 //! Segments (named targeting rules) and the holdout: the list with the holdout setting, and
-//! the create/edit form, which works without JavaScript (one group type, rows of conditions,
-//! nested groups as JSON; "add a condition" sends the form back with one more row).
+//! the create/edit form, which works without JavaScript (one group type, rows of conditions
+//! and of behavioral conditions, nested groups as JSON; "add a condition" sends the form back
+//! with a blank row in each list).
 
+use super::behavior_row::behavior_row;
 use super::components::{
     Field, InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error,
     notice, select_field, text_field, textarea_field,
@@ -59,7 +61,7 @@ pub fn list_page(view: &SegmentListView) -> Markup {
                 Some("holdout") => (notice(Tone::Good, html! { "The holdout was saved." })),
                 _ => {}
             }
-            p { "Named rules on user attributes (“first-time iOS users”). Experiments use them in their targeting and in pinned rules, by key." }
+            p { "Named rules on user attributes and on what users did (“first-time iOS users”, “opened the app in the last 7 days”). Experiments use them in their targeting and in pinned rules, by key." }
             p { a.button href="/dashboard/segments/new" { "New segment" } }
             @if view.segments.is_empty() {
                 p.muted { "No segments yet." }
@@ -192,6 +194,11 @@ pub fn form_page(view: &SegmentFormView) -> Markup {
                     p.hint { "Empty rows are ignored. For “is one of”, separate values with commas; put a value in double quotes to keep it text (\"42\")." }
                     @for (i, row) in form.conditions.iter().enumerate() {
                         (condition_row("cond", "Condition", i, row, errors, "ios"))
+                    }
+                    p.hint { strong { "What they did: " } "read from the events the apps track, when profiles are switched on. Windows are durations up to 90 days: 30m, 72h, 7d (a day or more in whole days). "
+                        "Examples: number of " code { "open" } " events at least 1 within 7d; sum of " code { "purchase" } " values at least 100 within 90d; last " code { "open" } " more than 7d ago, or never; days since first seen less than 1." }
+                    @for (i, row) in form.behaviors.iter().enumerate() {
+                        (behavior_row("beh", "Behavioral condition", i, row, errors))
                     }
                     (textarea_field(&f(errors, "rule_json", "Nested groups as JSON (optional)",
                         Some("More rules in the same group, e.g. [{\"any\": [{\"attribute\": \"visits\", \"op\": \"eq\", \"value\": 1}, {\"attribute\": \"plan\", \"op\": \"eq\", \"value\": \"trial\"}]}]")),

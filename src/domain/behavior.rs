@@ -82,7 +82,8 @@ impl Window {
 pub struct Bounds(Vec<(Op, f64)>);
 
 impl Bounds {
-    const OPS: [Op; 6] = [Op::Eq, Op::Neq, Op::Lt, Op::Lte, Op::Gt, Op::Gte];
+    /// The comparisons a bound may use.
+    pub const OPS: [Op; 6] = [Op::Eq, Op::Neq, Op::Lt, Op::Lte, Op::Gt, Op::Gte];
     const EXPECTED: &'static str =
         "an object of number bounds among eq, neq, lt, lte, gt, gte, like {\"gte\": 1}";
 
@@ -127,6 +128,11 @@ impl Bounds {
             bounds.push((op, number));
         }
         Ok(Bounds(bounds))
+    }
+
+    /// The bounds as given, `(op, number)`.
+    pub fn as_slice(&self) -> &[(Op, f64)] {
+        &self.0
     }
 
     pub fn hold(&self, x: f64) -> bool {

@@ -9,11 +9,14 @@
 //! `variant-{i}-{key,name,payload,weight}`, `rule-{i}-{attribute,op,value}`,
 //! `pin-{i}-{segment,variant}`, `layer_key`, `layer_from`, `layer_to`, `goal_source`,
 //! `goal_key`, `secondary` (repeated: the boxes ticked), `guard-{i}-{metric,threshold}`,
-//! `metrics_form`; for segments `group`, `cond-{i}-{attribute,op,value}`, `rule_json`; for
-//! metrics `type`, `event`, `of`, `cap_kind`, `cap`, `numerator`, `denominator`, `from`, `to`,
-//! `window`, `direction`. Group errors: `variants`, `weights`, `targeting`, `rule-{i}`,
-//! `pins`, `layer`, `metrics`, `secondary`, `guardrails`, `conditions`, `cond-{i}`, `form`.
+//! `metrics_form`; for segments `group`, `cond-{i}-{attribute,op,value}`,
+//! `beh-{i}-{event,measure,op,value,window,or_never}`, `rule_json`; for metrics `type`,
+//! `event`, `of`, `cap_kind`, `cap`, `numerator`, `denominator`, `from`, `to`, `window`,
+//! `direction`. Group errors: `variants`, `weights`, `targeting`, `rule-{i}`,
+//! `pins`, `layer`, `metrics`, `secondary`, `guardrails`, `conditions`, `cond-{i}`, `beh-{i}`,
+//! `form`.
 
+mod behavior_rows;
 pub mod experiment;
 #[cfg(test)]
 mod fuzz;

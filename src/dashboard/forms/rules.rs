@@ -1,5 +1,6 @@
 //! Targeting conditions as the forms show them: one row per condition (attribute, operator,
-//! value as typed), and everything else (groups, segment references) as JSON beside the rows.
+//! value as typed), and everything else (groups, segment references, behavioral conditions
+//! where the form has no rows for them: `behavior_rows`) as JSON beside the rows.
 
 use super::rows::FormData;
 use crate::domain::{Condition, Op, Rule};
@@ -27,6 +28,14 @@ pub fn rows_and_json_rules(
     json_field: &str,
     errors: &mut FieldErrors,
 ) -> Vec<Value> {
+    let mut rules = condition_rules(rows, prefix, errors);
+    rules.extend(json_rules(json, json_field, errors));
+    rules
+}
+
+/// The condition rows as rules (JSON values); errors at `{prefix}-{i}-op` and
+/// `{prefix}-{i}-value`.
+pub fn condition_rules(rows: &[RuleRow], prefix: &str, errors: &mut FieldErrors) -> Vec<Value> {
     let mut rules: Vec<Value> = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let Some(op) = Op::parse(row.op.trim()) else {
@@ -45,14 +54,23 @@ pub fn rows_and_json_rules(
             Err(message) => errors.add(format!("{prefix}-{i}-value"), message),
         }
     }
-    if !json.trim().is_empty() {
-        match serde_json::from_str::<Value>(json) {
-            Ok(Value::Array(items)) => rules.extend(items),
-            Ok(other) => rules.push(other),
-            Err(e) => errors.add(json_field, format!("not valid JSON: {e}")),
+    rules
+}
+
+/// The rules typed as JSON in `json_field` (a list, or one rule; none when blank); an error at
+/// `json_field` when it is not JSON.
+pub fn json_rules(json: &str, json_field: &str, errors: &mut FieldErrors) -> Vec<Value> {
+    if json.trim().is_empty() {
+        return Vec::new();
+    }
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => vec![other],
+        Err(e) => {
+            errors.add(json_field, format!("not valid JSON: {e}"));
+            Vec::new()
         }
     }
-    rules
 }
 
 /// The plain conditions among `rules`, as rows.

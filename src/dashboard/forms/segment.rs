@@ -1,7 +1,9 @@
-//! The segment form: one group (`all` or `any`) over condition rows, nested groups as JSON.
+//! The segment form: one group (`all` or `any`) over condition rows and behavioral
+//! condition rows, nested groups and segment references as JSON.
 
+use super::behavior_rows;
 use super::rows::FormData;
-use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rules};
+use super::rules::{condition_rows, condition_rules, json_of_others, json_rules, read_rows};
 use crate::domain::{Rule, Segment, SegmentDraft, SegmentKey, ValidationError};
 use crate::templates::form_values::{FieldErrors, SegmentForm};
 
@@ -12,6 +14,7 @@ pub fn read(form: &FormData) -> SegmentForm {
         description: form.get("description").into(),
         group: form.get("group").into(),
         conditions: read_rows(form, "cond"),
+        behaviors: behavior_rows::read_rows(form, "beh"),
         rule_json: form.get("rule_json").into(),
     }
 }
@@ -24,13 +27,20 @@ pub fn of_segment(segment: &Segment) -> SegmentForm {
         Rule::Any(rules) => ("any", rules.iter().collect()),
         other => ("all", vec![other]),
     };
+    let (behaviors, others): (Vec<&Rule>, Vec<&Rule>) = children
+        .into_iter()
+        .partition(|r| behavior_rows::row_of(r).is_some());
     SegmentForm {
         key: spec.key.to_string(),
         name: spec.name.clone(),
         description: spec.description.clone(),
         group: group.into(),
-        conditions: condition_rows(children.iter().copied()),
-        rule_json: json_of_others(children.iter().copied()),
+        conditions: condition_rows(others.iter().copied()),
+        behaviors: behaviors
+            .into_iter()
+            .filter_map(behavior_rows::row_of)
+            .collect(),
+        rule_json: json_of_others(others.iter().copied()),
     }
 }
 
@@ -52,13 +62,14 @@ pub fn to_draft(form: &SegmentForm, creating: bool) -> Result<SegmentDraft, Fiel
             "all"
         }
     };
-    let children = rows_and_json_rules(
-        &form.conditions,
-        "cond",
-        &form.rule_json,
-        "rule_json",
+    // Condition rows, then behavior rows, then the JSON: `field_of` counts on this order.
+    let mut children = condition_rules(&form.conditions, "cond", &mut errors);
+    children.extend(behavior_rows::rule_values(
+        &form.behaviors,
+        "beh",
         &mut errors,
-    );
+    ));
+    children.extend(json_rules(&form.rule_json, "rule_json", &mut errors));
     if children.is_empty() && errors.is_empty() {
         errors.add(
             "conditions",
@@ -85,14 +96,18 @@ pub fn refusal(form: &SegmentForm, e: &ValidationError) -> FieldErrors {
 fn field_of(form: &SegmentForm, e: &ValidationError) -> String {
     let field = e.field.as_str();
     if let Some(rest) = field.strip_prefix("rule.") {
-        // `rule.all[3]...`: rows come first, then the rules typed as JSON.
-        let index = rest
+        // `rule.all[3]...`: the condition rows come first, then the behavior rows, then the
+        // rules typed as JSON (every row made one rule, or the form was refused before).
+        let (conditions, behaviors) = (form.conditions.len(), form.behaviors.len());
+        let indexed = rest
             .split_once('[')
-            .and_then(|(_, r)| r.split(']').next())
-            .and_then(|i| i.parse::<usize>().ok());
-        let whole_row = rest.ends_with(']') && rest.matches('[').count() == 1;
-        return match index {
-            Some(i) if i < form.conditions.len() && whole_row => format!("cond-{i}"),
+            .and_then(|(_, r)| r.split_once(']'))
+            .and_then(|(i, after)| Some((i.parse::<usize>().ok()?, after)));
+        return match indexed {
+            Some((i, "")) if i < conditions => format!("cond-{i}"),
+            Some((i, after)) if (conditions..conditions + behaviors).contains(&i) => {
+                behavior_rows::field_of_error("beh", i - conditions, after)
+            }
             _ => "rule_json".into(),
         };
     }

@@ -225,3 +225,100 @@ async fn the_holdout_is_set_in_percent_on_the_segments_page() {
     let bad = browser.get("/dashboard/segments?event=%01").await;
     assert!(bad.body.contains(r#"id="event-error""#));
 }
+
+/// The rows of the new-segment form for `lapsed` with two behavioral conditions (opened at
+/// least once in 7 days; last open more than `last_open` ago, or never) and a blank row.
+fn lapsed_form<'a>(csrf: &'a str, within: &'a str, last_open: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("key", "lapsed"),
+        ("name", "Lapsed openers"),
+        ("group", "any"),
+        ("cond-0-attribute", ""),
+        ("cond-0-op", "eq"),
+        ("cond-0-value", ""),
+        ("beh-0-event", "open"),
+        ("beh-0-measure", "count"),
+        ("beh-0-op", "gte"),
+        ("beh-0-value", "1"),
+        ("beh-0-window", within),
+        ("beh-1-event", "open"),
+        ("beh-1-measure", "last_seen_before"),
+        ("beh-1-op", "gte"),
+        ("beh-1-value", ""),
+        ("beh-1-window", last_open),
+        ("beh-1-or_never", "true"),
+        ("beh-2-event", ""),
+        ("beh-2-measure", "count"),
+        ("beh-2-op", "gte"),
+        ("beh-2-value", ""),
+        ("beh-2-window", ""),
+    ]
+}
+
+#[tokio::test]
+async fn behavioral_conditions_are_edited_as_rows() {
+    let app = spawn_app_with(crate::profiles::profiles_on).await;
+    let browser = Browser::signed_in(&app).await;
+    let new = browser.get("/dashboard/segments/new").await;
+    assert!(new.body.contains(r#"name="beh-0-measure""#), "{}", new.body);
+    assert!(text(&new.body).contains("Number of events"));
+    let csrf = new.csrf();
+
+    // A bad window comes back beside the window of its row, as typed, and nothing is stored.
+    for bad in ["36h", "91d", "7x"] {
+        for (within, last_open, field) in [(bad, "7d", "beh-0-window"), ("7d", bad, "beh-1-window")]
+        {
+            let refused = browser
+                .post(
+                    "/dashboard/segments",
+                    &lapsed_form(&csrf, within, last_open),
+                )
+                .await;
+            refused.assert_error_at(field);
+            assert!(
+                refused
+                    .body
+                    .contains(&format!(r#"name="{field}" value="{bad}""#)),
+                "{}",
+                refused.body
+            );
+        }
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM segments"), 0);
+
+    let created = browser
+        .post("/dashboard/segments", &lapsed_form(&csrf, "7d", "7d"))
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let stored = app
+        .admin(Method::GET, "/api/v1/segments/lapsed", None)
+        .await;
+    assert_eq!(
+        stored.body["rule"],
+        json!({"any": [{"event": "open", "count": {"gte": 1.0}, "within": "7d"},
+                       {"event": "open", "last_seen": {"before": "7d"}, "or_never": true}]})
+    );
+
+    // The edit form shows them as rows again (plus a blank one), not as JSON.
+    let edit = browser.get("/dashboard/segments/lapsed").await;
+    assert_eq!(edit.status, StatusCode::OK);
+    for filled in [
+        r#"name="beh-0-event" value="open""#,
+        r#"<option value="count" selected>"#,
+        r#"name="beh-0-value" value="1""#,
+        r#"name="beh-0-window" value="7d""#,
+        r#"name="beh-1-event" value="open""#,
+        r#"<option value="last_seen_before" selected>"#,
+        r#"name="beh-1-window" value="7d""#,
+        r#"name="beh-1-or_never" value="true" checked"#,
+        r#"name="beh-2-window" value="""#,
+    ] {
+        assert!(edit.body.contains(filled), "{filled}: {}", edit.body);
+    }
+    let json_box = &edit.body[edit.body.find(r#"name="rule_json""#).unwrap()..];
+    let json_box = &json_box[..json_box.find("</textarea>").unwrap()];
+    assert!(json_box.ends_with('>'), "left as JSON: {json_box}");
+    let list = browser.get("/dashboard/segments").await;
+    assert!(text(&list.body).contains("what users did"));
+}
