@@ -133,8 +133,9 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERIOR_WRITER_THREADS", default_value_t = 2)]
     pub writer_threads: usize,
     /// Keep behavioral profiles (per user and event name: counts, sums, hours) in the events'
-    /// transaction. Off by default until they meet the tracking target (docs/benchmark.md).
-    #[arg(long, env = "POSTERIOR_PROFILES", default_value_t = false)]
+    /// transaction, for behavioral targeting and personal send times. On by default;
+    /// `--profiles false` saves tracking their cost (docs/benchmark.md) and refuses both.
+    #[arg(long, env = "POSTERIOR_PROFILES", default_value_t = true, action = clap::ArgAction::Set)]
     pub profiles: bool,
     /// The most memory (MiB) profiles kept for behavioral targeting may take; users beyond it
     /// are read from PostgreSQL in batched lookups.

@@ -75,7 +75,7 @@ impl EngineSettings {
             pool_size: 8,
             writer_threads: 2,
             max_batch_rows: 5000,
-            profiles: false,
+            profiles: true,
             profile_memory_bytes: 256 << 20,
             refresh_interval: Duration::from_millis(1000),
             static_keys: Vec::new(),

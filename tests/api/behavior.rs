@@ -3,7 +3,6 @@
 //! instance that took the event at once and on every other within a couple of seconds.
 
 use crate::helpers::*;
-use crate::profiles::profiles_on;
 use chrono::{TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,7 +28,7 @@ async fn in_experiment(app: &TestApp, user: &str, key: &str) -> bool {
 
 #[tokio::test]
 async fn an_acknowledged_event_counts_at_the_next_assignment() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     app.running_experiment(targeted(
         "engaged",
         json!([{"event": "open", "count": {"gte": 2}, "within": "1h"}]),
@@ -54,7 +53,7 @@ async fn an_acknowledged_event_counts_at_the_next_assignment() {
 
 #[tokio::test]
 async fn a_user_becomes_lapsed_when_the_window_passes_with_no_new_event() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     app.running_experiment(targeted(
         "win-back",
         json!({"event": "open", "last_seen": {"before": "2s"}}),
@@ -80,7 +79,7 @@ async fn a_user_becomes_lapsed_when_the_window_passes_with_no_new_event() {
 
 #[tokio::test]
 async fn value_sums_day_windows_and_days_since_first_seen() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     app.running_experiment(targeted(
         "big-spenders",
         json!({"event": "purchase", "value_sum": {"gte": 100}, "within": "7d"}),
@@ -144,7 +143,7 @@ async fn value_sums_day_windows_and_days_since_first_seen() {
 
 #[tokio::test]
 async fn segments_carry_behavioral_conditions_into_experiments() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     let created = app
         .admin(
             Method::POST,
@@ -167,8 +166,8 @@ async fn segments_carry_behavioral_conditions_into_experiments() {
 
 #[tokio::test]
 async fn another_instance_sees_the_event_within_seconds() {
-    let one = spawn_app_with(profiles_on).await;
-    let two = spawn_app_on_with(one.db.clone(), profiles_on).await;
+    let one = spawn_app().await;
+    let two = spawn_app_on(one.db.clone()).await;
     one.running_experiment(targeted(
         "engaged",
         json!({"event": "open", "count": {"gte": 1}, "within": "1h"}),
@@ -202,7 +201,6 @@ async fn another_instance_sees_the_event_within_seconds() {
 #[tokio::test]
 async fn bad_behavioral_conditions_are_refused_with_the_field_named() {
     let app = spawn_app_with(|s| {
-        profiles_on(s);
         s.engine.event_retention = Some(TimeDelta::days(30));
     })
     .await;
@@ -311,7 +309,7 @@ async fn bad_behavioral_conditions_are_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn behavioral_conditions_need_profiles() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(crate::profiles::profiles_off).await;
     let reply = app
         .create_experiment(targeted(
             "engaged",
@@ -330,7 +328,7 @@ async fn behavioral_conditions_need_profiles() {
 /// Engagement levels as a contextual bandit's context: each level learns its own best variant.
 #[tokio::test]
 async fn a_bandit_learns_per_engagement_level() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     for (key, rule) in [
         (
             "active",

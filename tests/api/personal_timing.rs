@@ -3,7 +3,6 @@
 //! hour when they sent it fewer than `min_events` times.
 
 use crate::helpers::*;
-use crate::profiles::profiles_on;
 use chrono::{DurationRound, TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -45,7 +44,7 @@ async fn payload_of(app: &TestApp, user: &str, key: &str) -> Value {
 
 #[tokio::test]
 async fn each_user_gets_their_own_hour_and_the_rest_the_populations() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     // The population mostly opens at 21:00; one regular at 19:00; one light user twice at 6.
     for i in 0..3 {
         opens_at(&app, &format!("crowd-{i}"), 21, 6).await;
@@ -91,7 +90,7 @@ async fn each_user_gets_their_own_hour_and_the_rest_the_populations() {
 
 #[tokio::test]
 async fn min_events_and_default_are_settable() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     opens_at(&app, "light", 6, 2).await;
     app.running_experiment(send_time_body(
         "send-time",
@@ -107,7 +106,7 @@ async fn min_events_and_default_are_settable() {
 
 #[tokio::test]
 async fn placeholders_are_checked() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     let cases = [
         (
             json!({"at": {"best_hour_of": "open", "min_events": 0}}),
@@ -147,7 +146,7 @@ async fn placeholders_are_checked() {
     );
     assert_eq!(app.count("SELECT count(*) AS n FROM experiments"), 0);
     // Without profiles there is nothing to fill them from.
-    let off = spawn_app().await;
+    let off = spawn_app_with(crate::profiles::profiles_off).await;
     let reply = off
         .create_experiment(send_time_body(
             "send-time",

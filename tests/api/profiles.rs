@@ -9,9 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// Profiles are off by default (until they meet the tracking target): these tests turn them on.
-pub fn profiles_on(settings: &mut posterior::config::Settings) {
-    settings.engine.profiles = true;
+/// Profiles are on by default; a server may switch them off.
+pub fn profiles_off(settings: &mut posterior::config::Settings) {
+    settings.engine.profiles = false;
 }
 
 /// An event as the test sends it: (event id, name, time, value).
@@ -127,7 +127,7 @@ fn sent(id: &str, name: &'static str, at: DateTime<Utc>, value: Option<f64>) -> 
 
 #[tokio::test]
 async fn a_profile_adds_up_what_was_tracked_by_window_value_and_hour() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     let now = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
     // Today: one event at midnight and one a minute ago (two hours when the test runs
     // after 01:00; one at 00:0x).
@@ -189,7 +189,7 @@ async fn a_profile_adds_up_what_was_tracked_by_window_value_and_hour() {
 
 #[tokio::test]
 async fn erasure_removes_the_profile() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     let now = Utc::now();
     track(&app, "gone", &[sent("e-1", "open", now, None)]).await;
     track(&app, "kept", &[sent("e-1", "open", now, None)]).await;
@@ -207,7 +207,6 @@ async fn erasure_removes_the_profile() {
 #[tokio::test]
 async fn a_user_without_consent_gets_no_profile() {
     let app = spawn_app_with(|settings| {
-        settings.engine.profiles = true;
         settings.engine.consent = Some(Consent {
             attribute: "consent".into(),
             required: false,
@@ -238,7 +237,7 @@ async fn a_user_without_consent_gets_no_profile() {
 
 #[tokio::test]
 async fn only_admin_keys_read_profiles() {
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     track(&app, "u-1", &[sent("e-1", "open", Utc::now(), None)]).await;
     let path = "/api/v1/users/u-1/profile";
     let client = app.request(Method::GET, path, Some(CLIENT_KEY), None).await;
@@ -265,8 +264,8 @@ async fn only_admin_keys_read_profiles() {
 
 #[tokio::test]
 async fn two_instances_on_one_database_share_profiles() {
-    let one = spawn_app_with(profiles_on).await;
-    let two = spawn_app_on_with(one.db.clone(), profiles_on).await;
+    let one = spawn_app().await;
+    let two = spawn_app_on(one.db.clone()).await;
     let now = Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap();
     let first = vec![sent("e-1", "open", now - TimeDelta::days(2), Some(1.0))];
     track(&one, "u-1", &first).await;
@@ -291,7 +290,7 @@ async fn the_stored_buckets_follow_a_model_as_days_pass() {
     use posterior::domain::profile::{KEPT_DAYS, day_number};
     use posterior::store::{self, batch::NewEvent, profiles};
 
-    let app = spawn_app_with(profiles_on).await;
+    let app = spawn_app().await;
     let mut conn = store::connect(&app.db.url).unwrap();
     // A small deterministic generator (xorshift), so a failure can be replayed.
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -378,8 +377,8 @@ async fn the_stored_buckets_follow_a_model_as_days_pass() {
 }
 
 #[tokio::test]
-async fn profiles_are_off_unless_switched_on() {
-    let app = spawn_app().await;
+async fn profiles_can_be_switched_off() {
+    let app = spawn_app_with(profiles_off).await;
     let now = Utc::now();
     track(&app, "quiet", &[("q-1".to_string(), "open", now, None)]).await;
     assert_eq!(

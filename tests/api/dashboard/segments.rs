@@ -258,7 +258,7 @@ fn lapsed_form<'a>(csrf: &'a str, within: &'a str, last_open: &'a str) -> Vec<(&
 
 #[tokio::test]
 async fn behavioral_conditions_are_edited_as_rows() {
-    let app = spawn_app_with(crate::profiles::profiles_on).await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app).await;
     let new = browser.get("/dashboard/segments/new").await;
     assert!(new.body.contains(r#"name="beh-0-measure""#), "{}", new.body);

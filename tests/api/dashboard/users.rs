@@ -8,7 +8,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn the_user_page_shows_profile_assignments_and_events() {
-    let app = spawn_app_with(crate::profiles::profiles_on).await;
+    let app = spawn_app().await;
     app.running_experiment(experiment_body("banner", "ab"))
         .await;
     let variant = app
