@@ -583,3 +583,135 @@ fn symbol(op: Op) -> &'static str {
         Op::In | Op::NotIn | Op::Exists => op.as_str(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::profile::{EventHistory, Moment};
+    use chrono::{TimeDelta, TimeZone};
+    use std::collections::BTreeMap;
+
+    fn parse(rule: Value) -> Behavior {
+        let Value::Object(map) = rule else { panic!() };
+        Behavior::parse("rule", &map).unwrap()
+    }
+
+    /// A user who opened at these times (each its own moment, value 10 each).
+    fn opener(times: &[DateTime<Utc>], now: DateTime<Utc>) -> Profile {
+        let mut h = EventHistory {
+            first_at: *times.iter().min().unwrap(),
+            last_at: *times.iter().max().unwrap(),
+            count: times.len() as i64,
+            value_sum: 10.0 * times.len() as f64,
+            days: Vec::new(),
+            hours: [0; 24],
+            recent: Vec::new(),
+            recent_since: None,
+        };
+        for &t in times {
+            h.recent.push(Moment {
+                at: t,
+                count: 1,
+                value_sum: 10.0,
+            });
+            let day = profile::day_number(t);
+            match h.days.iter_mut().find(|b| b.day == day) {
+                Some(b) => {
+                    b.count += 1;
+                    b.value_sum += 10.0;
+                }
+                None if profile::has_bucket(t, now) => h.days.push(profile::DayBucket {
+                    day,
+                    count: 1,
+                    value_sum: 10.0,
+                }),
+                None => {}
+            }
+        }
+        Profile {
+            user_id: "u".into(),
+            events: BTreeMap::from([("open".to_string(), h)]),
+        }
+    }
+
+    #[test]
+    fn conditions_read_the_profile_at_the_time_given() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        let ago = |s: i64| now - TimeDelta::seconds(s);
+        let user = opener(&[ago(30), ago(600), ago(3 * 86_400)], now);
+        let holds = |rule: Value, at: DateTime<Utc>| parse(rule).matches(Some(&user), at);
+        let never = |rule: Value| parse(rule).matches(None, now);
+
+        assert!(holds(
+            json!({"event": "open", "count": {"gte": 2}, "within": "15m"}),
+            now
+        ));
+        assert!(!holds(
+            json!({"event": "open", "count": {"gte": 2}, "within": "5m"}),
+            now
+        ));
+        assert!(holds(
+            json!({"event": "open", "count": {"gte": 2, "lt": 4}, "within": "7d"}),
+            now
+        ));
+        assert!(holds(
+            json!({"event": "open", "value_sum": {"eq": 30}, "within": "7d"}),
+            now
+        ));
+        assert!(holds(
+            json!({"event": "open", "value_sum": {"lt": 25}, "within": "1h"}),
+            ago(-3600)
+        ));
+        // Lapsed: the last open is 30 s old; two minutes later it is more than 90 s old.
+        let lapsed = json!({"event": "open", "last_seen": {"before": "90s"}});
+        assert!(!holds(lapsed.clone(), now));
+        assert!(holds(lapsed.clone(), now + TimeDelta::seconds(120)));
+        assert!(!never(lapsed));
+        assert!(never(
+            json!({"event": "open", "last_seen": {"before": "90s"}, "or_never": true})
+        ));
+        assert!(!never(
+            json!({"event": "open", "last_seen": {"after": "90s"}, "or_never": true})
+        ));
+        assert!(holds(
+            json!({"event": "open", "last_seen": {"after": "1m"}}),
+            now
+        ));
+        // Zero counts for a user who never sent the event.
+        assert!(never(
+            json!({"event": "open", "count": {"eq": 0}, "within": "7d"})
+        ));
+        assert!(holds(
+            json!({"profile": "days_since_first_seen", "op": "eq", "value": 3}),
+            now
+        ));
+        assert!(never(
+            json!({"profile": "days_since_first_seen", "op": "lt", "value": 1})
+        ));
+        assert!(!never(
+            json!({"profile": "days_since_last_seen", "op": "gte", "value": 0})
+        ));
+        assert!(holds(
+            json!({"profile": "days_since_last_seen", "op": "lt", "value": 1}),
+            now
+        ));
+    }
+
+    #[test]
+    fn written_back_as_given() {
+        for rule in [
+            json!({"event": "open", "count": {"gte": 1.0}, "within": "7d"}),
+            json!({"event": "buy", "value_sum": {"gte": 100.0, "lt": 500.0}, "within": "90s"}),
+            json!({"event": "open", "last_seen": {"before": "7d"}, "or_never": true}),
+            json!({"event": "open", "last_seen": {"after": "36h"}}),
+            json!({"profile": "days_since_first_seen", "op": "lt", "value": 1.0}),
+        ] {
+            let Value::Object(map) = &rule else { panic!() };
+            match Behavior::parse("rule", map) {
+                Ok(b) => assert_eq!(b.to_json(), rule),
+                // 36h: a day or more is a whole number of days.
+                Err(e) => assert_eq!(e.field, "rule.last_seen.after", "{rule}"),
+            }
+        }
+    }
+}

@@ -235,7 +235,10 @@ struct ProfileRow {
     recent_since: Option<f64>,
 }
 
-const _: () = assert!(profile::RECENT_KEPT == 8, "the profile writes keep 8 moments (24 elements)");
+const _: () = assert!(
+    profile::RECENT_KEPT == 8,
+    "the profile writes keep 8 moments (24 elements)"
+);
 
 const PROFILES_OF: &str = "SELECT user_id, name, first_at, last_at, total_count, total_sum, \
      bucket_days, day_counts, day_sums, hours, recent, recent_since \
