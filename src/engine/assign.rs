@@ -135,7 +135,7 @@ impl Engine {
         // pinned rule that answers when no stored assignment turns up.
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
         let mut lookups: Vec<(usize, Option<&audience::PinnedMatcher>)> = Vec::new();
-        let now = Utc::now();
+        let now = subject.now;
 
         for experiment in &candidates {
             let answer = |variant| {

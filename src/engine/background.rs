@@ -95,9 +95,9 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         move |engine| deliver_webhooks_once(engine, http.clone()),
     ));
-    // Profiles changed by other instances' events leave memory within about a second.
+    // Profiles changed by other instances leave memory within a few hundred milliseconds.
     loops.spawn(every(
-        tokio::time::interval(Duration::from_millis(500)),
+        tokio::time::interval(Duration::from_millis(250)),
         engine.clone(),
         shutdown.clone(),
         watch_profiles_once,

@@ -100,8 +100,10 @@ struct Inner {
     profiles: Arc<profile_cache::ProfileCache>,
     /// The population's hour of each event personal payloads name.
     population_hours: ArcSwap<personal_timing::PopulationHours>,
-    /// Until when (database clock) other instances' events were looked at for profiles.
-    profiles_watched: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// This instance's writers announce changed profiles through it.
+    announcer: writer::ProfileAnnouncer,
+    /// The connection that hears other instances' announcements (while profiles are read).
+    profile_listener: std::sync::Mutex<Option<diesel::PgConnection>>,
     /// The latest erasure this instance applied to its sticky caches.
     erasure_watermark: AtomicI64,
     /// Signs dashboard session cookies (loaded from the database at first use).
@@ -118,12 +120,17 @@ impl Engine {
     /// exist and be migrated.
     pub async fn start(settings: EngineSettings) -> Result<Engine, EngineError> {
         let store = Store::new(&settings.database_url, settings.pool_size)?;
+        let announcer = writer::ProfileAnnouncer {
+            enabled: Arc::default(),
+            instance: format!("{:016x}", rand::random::<u64>()).into(),
+        };
         let writer = Writer::start(WriterSettings {
             database_url: settings.database_url.clone(),
             threads: settings.writer_threads,
             max_batch_rows: settings.max_batch_rows,
             drop_unassigned_events: settings.consent.is_some(),
             profiles: settings.profiles,
+            announce: announcer.clone(),
             reply_timeout: settings.write_timeout,
         });
         let keys = keys::KeyRing::new(&settings.static_keys, settings.default_rate_limit);
@@ -144,7 +151,8 @@ impl Engine {
                 settings,
                 holdout_known: sticky::StickyCache::default(),
                 profiles,
-                profiles_watched: std::sync::Mutex::new(None),
+                announcer,
+                profile_listener: std::sync::Mutex::new(None),
                 population_hours: ArcSwap::from_pointee(Default::default()),
                 erasure_watermark: AtomicI64::new(0),
                 cookie_signer: tokio::sync::OnceCell::new(),

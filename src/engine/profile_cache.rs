@@ -7,8 +7,8 @@
 //!   answers them with one query (`store::profiles::profiles_of`), never one query per
 //!   request.
 //! - **Fresh**: an entry is dropped when the user's events are acknowledged on this instance
-//!   (`forget`, called by tracking after the commit) and when another instance's events show
-//!   up in the database (`engine::profiles::watch_once`), so the next assignment reads it
+//!   (`forget`, called by tracking after the commit) and when another instance announces
+//!   the change (`engine::profiles::watch_profiles`), so the next assignment reads it
 //!   again. A read that was under way when its user was forgotten is answered but not kept.
 
 use crate::domain::profile::Profile;
@@ -112,6 +112,14 @@ impl ProfileCache {
             }
             self.cache.remove(&key);
         }
+    }
+
+    /// Drops everything kept (reads under way are not kept either).
+    pub fn clear(&self) {
+        for mut forgotten in self.loading.iter_mut() {
+            *forgotten = true;
+        }
+        self.cache.clear();
     }
 
     /// Profiles kept and the bytes they weigh.

@@ -1,11 +1,12 @@
 //! Profiles: what Posterior knows of each user from their events (`domain::profile`), written
 //! by the writer with the events (`store/profiles.rs`), read here.
 
-use super::{Engine, EngineError, hashing};
+use super::{Engine, EngineError};
 use crate::domain::UserId;
 use crate::domain::profile::Profile;
 use crate::store;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 impl Engine {
     /// A user's profile; `None` for a user with no recorded event (never seen, erased, or
@@ -33,16 +34,12 @@ impl Engine {
         Ok(self.inner.profiles.get(user_id, user_key).await?)
     }
 
-    /// Forgets the kept profiles of users whose events this instance just stored.
-    pub(super) fn profiles_changed<'a>(&self, users: impl IntoIterator<Item = &'a str>) {
-        self.inner
-            .profiles
-            .forget(users.into_iter().map(hashing::user_key));
-    }
-
-    /// Forgets the kept profiles of users whose events any instance stored since the last
-    /// look, so a change made elsewhere shows here within the watch interval. Looks only
-    /// while a live experiment reads profiles. Returns the users seen.
+    /// Forgets the kept profiles of users whose profiles another instance changed: its
+    /// writers announce them at commit (while a live experiment reads profiles, every
+    /// instance's writers do), and this hears them on a listening connection. When nothing
+    /// reads profiles the connection is closed and what is kept is dropped, so nothing stale
+    /// is read when something does again; so is it when the connection fails. Returns the
+    /// users forgotten.
     pub async fn watch_profiles(&self) -> Result<usize, EngineError> {
         let reads_profiles = self.inner.settings.profiles
             && self
@@ -50,22 +47,56 @@ impl Engine {
                 .experiments
                 .iter()
                 .any(|e| e.reads_profiles());
+        let was = self
+            .inner
+            .announcer
+            .enabled
+            .swap(reads_profiles, Ordering::Relaxed);
+        if reads_profiles != was {
+            self.inner.profiles.clear();
+        }
         if !reads_profiles {
-            // Start afresh when something reads them again.
-            *self.inner.profiles_watched.lock().expect("not poisoned") = None;
+            *self.inner.profile_listener.lock().expect("not poisoned") = None;
             return Ok(0);
         }
-        let since = *self.inner.profiles_watched.lock().expect("not poisoned");
-        let (users, now) = self
-            .store()
-            .run(move |conn| store::profiles::users_with_events_since(conn, since))
-            .await?;
-        self.profiles_changed(users.iter().map(String::as_str));
-        *self.inner.profiles_watched.lock().expect("not poisoned") = Some(now);
+        let engine = self.clone();
+        let forgotten = tokio::task::spawn_blocking(move || engine.hear_changes())
+            .await
+            .map_err(|e| EngineError::Internal(format!("the profile listener failed: {e}")))??;
         let (kept, bytes) = self.inner.profiles.usage();
         metrics::gauge!("posterior_profiles_in_memory").set(kept as f64);
         metrics::gauge!("posterior_profile_memory_bytes").set(bytes as f64);
-        Ok(users.len())
+        Ok(forgotten)
+    }
+
+    /// Reads the announcements that arrived (blocking) and forgets their users.
+    fn hear_changes(&self) -> Result<usize, EngineError> {
+        let mut listener = self.inner.profile_listener.lock().expect("not poisoned");
+        if listener.is_none() {
+            *listener = Some(store::profiles::listen_for_changes(
+                &self.inner.settings.database_url,
+            )?);
+            // Announcements made while nobody listened are lost: start afresh.
+            self.inner.profiles.clear();
+        }
+        let conn = listener.as_mut().expect("just connected");
+        let changes = match store::profiles::take_changes(conn) {
+            Ok(changes) => changes,
+            Err(e) => {
+                *listener = None;
+                self.inner.profiles.clear();
+                return Err(e.into());
+            }
+        };
+        let mut forgotten = 0;
+        for (instance, keys) in changes {
+            // This instance forgot its own users when their events were acknowledged.
+            if *instance != *self.inner.announcer.instance {
+                forgotten += keys.len();
+                self.inner.profiles.forget(keys);
+            }
+        }
+        Ok(forgotten)
     }
 }
 

@@ -94,8 +94,18 @@ pub struct WriterSettings {
     pub drop_unassigned_events: bool,
     /// Keep behavioral profiles in the events' transaction (`store::profiles`).
     pub profiles: bool,
+    /// Announce changed profiles to every instance (`store::profiles::announce_changes`).
+    pub announce: ProfileAnnouncer,
     /// How long a request waits for its commit before it answers 503.
     pub reply_timeout: Duration,
+}
+
+/// Whether writers announce the users whose profiles they changed, and as which instance.
+/// On while a live experiment reads profiles (the engine sets it at each watch).
+#[derive(Debug, Clone)]
+pub struct ProfileAnnouncer {
+    pub enabled: Arc<std::sync::atomic::AtomicBool>,
+    pub instance: Arc<str>,
 }
 
 /// One writer thread and its queue.
@@ -589,7 +599,8 @@ impl WriterThread {
         let mut attempt = 0;
         let shard = self.shard;
         let drop_unassigned = self.settings.drop_unassigned_events;
-        let profiles = self.settings.profiles;
+        let announce = self.settings.announce.clone();
+        let profiles = self.settings.profiles.then_some(&announce);
         loop {
             attempt += 1;
             let result = self.connection().and_then(|conn| {
@@ -659,7 +670,7 @@ fn commit_batch(
     tracks: &[TrackJob],
     shard: i16,
     drop_unassigned: bool,
-    profiles: bool,
+    profiles: Option<&ProfileAnnouncer>,
 ) -> Result<BatchReplies, StoreError> {
     let mut deltas = StatDeltas::default();
     let mut metric_deltas = MetricDeltas::default();
@@ -768,8 +779,17 @@ fn commit_batch(
     }
     if !new_events.is_empty() {
         // Profiles count the new events only (a retry is not a second event), durably with them.
-        if profiles {
+        if let Some(announce) = profiles {
             store::profiles::record_events(tx, &new_events, chrono::Utc::now())?;
+            if announce.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut keys: Vec<u128> = new_events
+                    .iter()
+                    .map(|e| super::hashing::user_key(&e.user_id))
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                store::profiles::announce_changes(tx, &announce.instance, &keys)?;
+            }
         }
         let mut users: Vec<&str> = new_events.iter().map(|e| e.user_id.as_str()).collect();
         users.sort_unstable();

@@ -324,36 +324,6 @@ pub fn delete_user_profile(conn: &mut PgConnection, user_id: &str) -> Result<usi
     )
 }
 
-#[derive(QueryableByName)]
-struct ChangedUser {
-    #[diesel(sql_type = Text)]
-    user_id: String,
-}
-
-/// Users whose events arrived after `since` (database clock), with a margin for writes
-/// committed a while after the time they were stamped with (none when `since` is `None`);
-/// and the database's time now, the next `since`.
-pub fn users_with_events_since(
-    conn: &mut PgConnection,
-    since: Option<DateTime<Utc>>,
-) -> Result<(Vec<String>, DateTime<Utc>), StoreError> {
-    #[derive(QueryableByName)]
-    struct Now {
-        #[diesel(sql_type = Timestamptz)]
-        now: DateTime<Utc>,
-    }
-    let now: Now = Prepared::new("SELECT now() AS now").get_result(conn)?;
-    let Some(since) = since else {
-        return Ok((Vec::new(), now.now));
-    };
-    let users: Vec<ChangedUser> = Prepared::new(
-        "SELECT DISTINCT user_id FROM events WHERE received_at > $1 - interval '3 seconds'",
-    )
-    .bind::<Timestamptz, _>(since)
-    .load(conn)?;
-    Ok((users.into_iter().map(|u| u.user_id).collect(), now.now))
-}
-
 /// Events per hour of day (UTC) of these names over every user, summed from the profiles'
 /// histograms (a scan of those names' rows: run in the background, seldom).
 pub fn population_hours(
@@ -408,3 +378,56 @@ const POPULATION_HOURS: &str = "SELECT name, ARRAY[
   sum(hours[23])::int8,
   sum(hours[24])::int8] AS hours \
   FROM profile_events WHERE name = ANY($1) GROUP BY name";
+
+/// The channel on which writers announce changed profiles to every instance.
+pub const CHANGES_CHANNEL: &str = "posterior_profiles";
+/// Bytes of one notification's payload (PostgreSQL takes up to 8,000).
+const MAX_PAYLOAD: usize = 7_900;
+
+/// Announces, in the caller's transaction (so at its commit, and only then), that these
+/// users' profiles changed: notifications on [`CHANGES_CHANNEL`], each `instance` then the
+/// users' keys (hashes of their ids, hex: no id leaves the database this way).
+pub fn announce_changes(
+    conn: &mut PgConnection,
+    instance: &str,
+    keys: &[u128],
+) -> Result<(), StoreError> {
+    let mut payloads: Vec<String> = Vec::new();
+    let mut current = String::from(instance);
+    for key in keys {
+        if current.len() + 33 > MAX_PAYLOAD {
+            payloads.push(std::mem::replace(&mut current, String::from(instance)));
+        }
+        current.push(' ');
+        current.push_str(&format!("{key:032x}"));
+    }
+    payloads.push(current);
+    Prepared::new("SELECT pg_notify('posterior_profiles', p) FROM unnest($1::text[]) AS p")
+        .bind::<Array<Text>, _>(payloads)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A connection listening to [`CHANGES_CHANNEL`].
+pub fn listen_for_changes(database_url: &str) -> Result<PgConnection, StoreError> {
+    let mut conn = super::connect(database_url)?;
+    diesel::sql_query("LISTEN posterior_profiles").execute(&mut conn)?;
+    Ok(conn)
+}
+
+/// The changes announced since the last call: (instance, user keys) per notification.
+pub fn take_changes(conn: &mut PgConnection) -> Result<Vec<(String, Vec<u128>)>, StoreError> {
+    // A round trip makes libpq read what arrived.
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    let mut out = Vec::new();
+    for notification in conn.notifications_iter() {
+        let notification = notification?;
+        let mut parts = notification.payload.split(' ');
+        let instance = parts.next().unwrap_or_default().to_string();
+        let keys = parts
+            .filter_map(|k| u128::from_str_radix(k, 16).ok())
+            .collect();
+        out.push((instance, keys));
+    }
+    Ok(out)
+}
