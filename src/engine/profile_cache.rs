@@ -16,7 +16,7 @@ use crate::store::{self, Store, StoreError};
 use dashmap::DashMap;
 use quick_cache::Weighter;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most users one query reads.
@@ -63,6 +63,21 @@ pub struct ProfileCache {
     requests: mpsc::UnboundedSender<Request>,
 }
 
+/// Reads answered from memory, and from the database: handles taken at the first read (the
+/// recorder is installed by then), so the hot path does no registry lookup.
+fn reads_counter(from_memory: bool) -> &'static metrics::Counter {
+    static MEMORY: OnceLock<metrics::Counter> = OnceLock::new();
+    static DATABASE: OnceLock<metrics::Counter> = OnceLock::new();
+    if from_memory {
+        MEMORY
+            .get_or_init(|| metrics::counter!("posterior_profile_reads_total", "from" => "memory"))
+    } else {
+        DATABASE.get_or_init(
+            || metrics::counter!("posterior_profile_reads_total", "from" => "database"),
+        )
+    }
+}
+
 impl ProfileCache {
     /// A cache of at most `memory_bytes`, with its loader task reading from `store`.
     pub fn start(store: Store, memory_bytes: u64) -> Arc<ProfileCache> {
@@ -85,10 +100,10 @@ impl ProfileCache {
     /// The user's profile: from memory, or read (with the other reads waiting) and kept.
     pub async fn get(&self, user_id: &str, key: u128) -> Result<Cached, StoreError> {
         if let Some(cached) = self.cache.get(&key) {
-            metrics::counter!("posterior_profile_reads_total", "from" => "memory").increment(1);
+            reads_counter(true).increment(1);
             return Ok(cached);
         }
-        metrics::counter!("posterior_profile_reads_total", "from" => "database").increment(1);
+        reads_counter(false).increment(1);
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request {
