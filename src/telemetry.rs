@@ -126,6 +126,23 @@ fn describe() {
     );
     describe_counter!(EXPORT_ROWS, "Rows written by exports, by data set");
     describe_counter!(
+        "posterior_profile_reads_total",
+        "Profiles read for behavioral targeting, by where from (memory or database)"
+    );
+    describe_counter!(
+        "posterior_profile_read_batches_total",
+        "Queries that read profiles not in memory (each answers every read waiting)"
+    );
+    describe_gauge!(
+        "posterior_profiles_in_memory",
+        "Profiles kept in memory for behavioral targeting"
+    );
+    describe_gauge!(
+        "posterior_profile_memory_bytes",
+        Unit::Bytes,
+        "What the profiles kept in memory weigh (bounded by --profile-memory-mb)"
+    );
+    describe_counter!(
         AUTH_FAILURES,
         "Failed authentications (unknown or revoked keys, refused sign-ins), by outcome: \
          counted (401) or throttled (429, the address is over its budget)"

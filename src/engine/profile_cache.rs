@@ -165,6 +165,7 @@ async fn serve_reads(
             cache.loading.insert(r.key, false);
         }
         let ids: Vec<String> = users.values().cloned().collect();
+        metrics::counter!("posterior_profile_read_batches_total").increment(1);
         let read = store
             .run(move |conn| store::profiles::profiles_of(conn, &ids))
             .await;

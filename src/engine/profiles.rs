@@ -63,10 +63,15 @@ impl Engine {
         let forgotten = tokio::task::spawn_blocking(move || engine.hear_changes())
             .await
             .map_err(|e| EngineError::Internal(format!("the profile listener failed: {e}")))??;
-        let (kept, bytes) = self.inner.profiles.usage();
+        let (kept, bytes) = self.profiles_in_memory();
         metrics::gauge!("posterior_profiles_in_memory").set(kept as f64);
         metrics::gauge!("posterior_profile_memory_bytes").set(bytes as f64);
         Ok(forgotten)
+    }
+
+    /// Profiles kept in memory and the bytes they weigh (at most the configured budget).
+    pub fn profiles_in_memory(&self) -> (usize, u64) {
+        self.inner.profiles.usage()
     }
 
     /// Reads the announcements that arrived (blocking) and forgets their users.

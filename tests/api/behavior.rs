@@ -436,3 +436,47 @@ async fn a_bandit_learns_per_engagement_level() {
     levels.sort();
     assert_eq!(levels, ["active", "lapsed", "new"], "{results}");
 }
+
+/// With no room for profiles in memory every read goes to the database (batched), and the
+/// answers are the same.
+#[tokio::test]
+async fn profiles_beyond_the_memory_budget_are_read_from_the_database() {
+    let app = spawn_app_with(|s| s.engine.profile_memory_bytes = 1).await;
+    app.running_experiment(targeted(
+        "engaged",
+        json!({"event": "open", "count": {"gte": 1}, "within": "1h"}),
+    ))
+    .await;
+    for i in 0..20 {
+        if i % 2 == 0 {
+            track_now(&app, &format!("u{i}"), "open", None, TimeDelta::zero()).await;
+        }
+    }
+    let answers = futures_util::future::join_all((0..20).map(|i| {
+        let app = &app;
+        async move { in_experiment(app, &format!("u{i}"), "engaged").await }
+    }))
+    .await;
+    for (i, taken) in answers.into_iter().enumerate() {
+        assert_eq!(taken, i % 2 == 0, "u{i}");
+    }
+    assert_eq!(app.engine.profiles_in_memory(), (0, 0));
+    // With the default budget the same reads are kept.
+    let roomy = spawn_app().await;
+    roomy
+        .running_experiment(targeted(
+            "engaged",
+            json!({"event": "open", "count": {"gte": 1}, "within": "1h"}),
+        ))
+        .await;
+    track_now(&roomy, "u0", "open", None, TimeDelta::zero()).await;
+    // (The background drops what is kept once, when an experiment starts reading profiles.)
+    eventually(|| async {
+        assert!(in_experiment(&roomy, "u0", "engaged").await);
+        assert!(!in_experiment(&roomy, "u1", "engaged").await);
+        roomy.engine.profiles_in_memory().0 == 2
+    })
+    .await;
+    let (_, bytes) = roomy.engine.profiles_in_memory();
+    assert!(bytes > 0 && bytes < 10_000, "{bytes}");
+}
