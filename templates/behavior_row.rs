@@ -5,6 +5,7 @@
 use super::components::{InputOptions, field, field_error, op_words, select_field, text_field};
 use super::form_values::{BehaviorRow, FieldErrors};
 use crate::domain::Op;
+use crate::domain::behavior::NumericOp;
 use maud::{Markup, html};
 
 /// What a row can measure: (name in the form, words).
@@ -24,7 +25,14 @@ const WITH_WINDOW: &str = "count value_sum last_seen_before last_seen_after";
 const WITH_OR_NEVER: &str = "last_seen_before";
 
 /// The comparisons of a count, a sum or a day figure, "at least" first (the usual one).
-const OPS: [Op; 6] = [Op::Gte, Op::Gt, Op::Lte, Op::Lt, Op::Eq, Op::Neq];
+const OPS: [NumericOp; 6] = [
+    NumericOp::Gte,
+    NumericOp::Gt,
+    NumericOp::Lte,
+    NumericOp::Lt,
+    NumericOp::Eq,
+    NumericOp::Neq,
+];
 
 /// Shown while the row's measure (the select `measure_field`) is one of `measures`.
 fn only_for(measure_field: &str, measures: &str, content: Markup) -> Markup {
@@ -51,7 +59,16 @@ pub fn behavior_row(
         name("or_never"),
     );
     let row_error = format!("{prefix}-{i}");
-    let ops: Vec<(&str, &str)> = OPS.iter().map(|&o| (o.as_str(), op_words(o))).collect();
+    let ops: Vec<(&str, &str)> = OPS
+        .iter()
+        // The same words as attribute conditions' operators of the same name.
+        .map(|&c| {
+            (
+                c.as_str(),
+                Op::parse(c.as_str()).map_or(c.as_str(), op_words),
+            )
+        })
+        .collect();
     let or_never_error = errors.get(&or_never);
     html! {
         fieldset.behavior-row .has-error[errors.get(&row_error).is_some()] {
@@ -60,7 +77,7 @@ pub fn behavior_row(
             (only_for(&measure, WITH_EVENT, text_field(&field(errors, &event, "Event (not for days since)", None),
                 &row.event, InputOptions { placeholder: Some("open"), ..InputOptions::default() })))
             (only_for(&measure, WITH_NUMBER, html! {
-                (select_field(&field(errors, &op, "Comparison (counts, sums, days)", None), &row.op, &ops))
+                (select_field(&field(errors, &op, "NumericOp (counts, sums, days)", None), &row.op, &ops))
                 (text_field(&field(errors, &value, "Number (counts, sums, days)", None), &row.value,
                     InputOptions { inputmode: Some("decimal"), placeholder: Some("1"), ..InputOptions::default() }))
             }))

@@ -18,7 +18,6 @@
 use super::metric::Duration;
 use super::names::EventName;
 use super::profile::{self, Profile};
-use super::targeting::Op;
 use super::validation::{ValidationError, Violation};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -77,13 +76,73 @@ impl Window {
     }
 }
 
+/// How a figure is compared with a number (attribute conditions have operators of their
+/// own, `targeting::Op`, with `in` and `exists`; figures are numbers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumericOp {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl NumericOp {
+    pub const ALL: [NumericOp; 6] = [
+        NumericOp::Eq,
+        NumericOp::Neq,
+        NumericOp::Lt,
+        NumericOp::Lte,
+        NumericOp::Gt,
+        NumericOp::Gte,
+    ];
+
+    /// Its name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumericOp::Eq => "eq",
+            NumericOp::Neq => "neq",
+            NumericOp::Lt => "lt",
+            NumericOp::Lte => "lte",
+            NumericOp::Gt => "gt",
+            NumericOp::Gte => "gte",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<NumericOp> {
+        NumericOp::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    pub fn holds(self, x: f64, bound: f64) -> bool {
+        match self {
+            NumericOp::Eq => x == bound,
+            NumericOp::Neq => x != bound,
+            NumericOp::Lt => x < bound,
+            NumericOp::Lte => x <= bound,
+            NumericOp::Gt => x > bound,
+            NumericOp::Gte => x >= bound,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            NumericOp::Eq => "=",
+            NumericOp::Neq => "≠",
+            NumericOp::Lt => "<",
+            NumericOp::Lte => "≤",
+            NumericOp::Gt => ">",
+            NumericOp::Gte => "≥",
+        }
+    }
+}
+
 /// Numeric bounds that must all hold, as `{"gte": 2, "lt": 5}`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bounds(Vec<(Op, f64)>);
+pub struct Bounds(Vec<(NumericOp, f64)>);
 
 impl Bounds {
     /// The comparisons a bound may use.
-    pub const OPS: [Op; 6] = [Op::Eq, Op::Neq, Op::Lt, Op::Lte, Op::Gt, Op::Gte];
     const EXPECTED: &'static str =
         "an object of number bounds among eq, neq, lt, lte, gt, gte, like {\"gte\": 1}";
 
@@ -105,17 +164,15 @@ impl Bounds {
         }
         let mut bounds = Vec::with_capacity(map.len());
         for (name, bound) in map {
-            let op = Op::parse(name)
-                .filter(|op| Self::OPS.contains(op))
-                .ok_or_else(|| {
-                    ValidationError::new(
-                        format!("{field}.{name}"),
-                        Violation::UnknownField {
-                            name: name.clone(),
-                            expected: "eq, neq, lt, lte, gt or gte",
-                        },
-                    )
-                })?;
+            let op = NumericOp::parse(name).ok_or_else(|| {
+                ValidationError::new(
+                    format!("{field}.{name}"),
+                    Violation::UnknownField {
+                        name: name.clone(),
+                        expected: "eq, neq, lt, lte, gt or gte",
+                    },
+                )
+            })?;
             let number = bound.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
                 ValidationError::new(
                     format!("{field}.{name}"),
@@ -131,12 +188,12 @@ impl Bounds {
     }
 
     /// The bounds as given, `(op, number)`.
-    pub fn as_slice(&self) -> &[(Op, f64)] {
+    pub fn as_slice(&self) -> &[(NumericOp, f64)] {
         &self.0
     }
 
     pub fn hold(&self, x: f64) -> bool {
-        self.0.iter().all(|&(op, bound)| compare(op, x, bound))
+        self.0.iter().all(|&(op, bound)| op.holds(x, bound))
     }
 
     fn to_json(&self) -> Value {
@@ -146,18 +203,6 @@ impl Bounds {
                 .map(|(op, bound)| (op.as_str().to_string(), json!(bound)))
                 .collect(),
         )
-    }
-}
-
-fn compare(op: Op, x: f64, bound: f64) -> bool {
-    match op {
-        Op::Eq => x == bound,
-        Op::Neq => x != bound,
-        Op::Lt => x < bound,
-        Op::Lte => x <= bound,
-        Op::Gt => x > bound,
-        Op::Gte => x >= bound,
-        Op::In | Op::NotIn | Op::Exists => false,
     }
 }
 
@@ -210,7 +255,7 @@ pub enum Behavior {
     },
     Profile {
         field: ProfileField,
-        op: Op,
+        op: NumericOp,
         value: f64,
     },
 }
@@ -276,8 +321,7 @@ impl Behavior {
             let op_value = required(field, map, "op")?;
             let op = op_value
                 .as_str()
-                .and_then(Op::parse)
-                .filter(|op| Bounds::OPS.contains(op))
+                .and_then(NumericOp::parse)
                 .ok_or_else(|| {
                     ValidationError::new(
                         format!("{field}.op"),
@@ -507,7 +551,7 @@ impl Behavior {
                         .and_then(|p| p.last_seen())
                         .map(|t| (now - t).num_days()),
                 };
-                days.is_some_and(|d| compare(*op, d as f64, *value))
+                days.is_some_and(|d| op.holds(d as f64, *value))
             }
         }
     }
@@ -518,7 +562,7 @@ impl std::fmt::Display for Behavior {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let bounds = |b: &Bounds| {
             b.0.iter()
-                .map(|(op, x)| format!("{} {x}", symbol(*op)))
+                .map(|(op, x)| format!("{} {x}", op.symbol()))
                 .collect::<Vec<_>>()
                 .join(" and ")
         };
@@ -565,22 +609,10 @@ impl std::fmt::Display for Behavior {
                     f,
                     "{} {} {value}",
                     field.as_str().replace('_', " "),
-                    symbol(*op)
+                    op.symbol()
                 )
             }
         }
-    }
-}
-
-fn symbol(op: Op) -> &'static str {
-    match op {
-        Op::Eq => "=",
-        Op::Neq => "≠",
-        Op::Lt => "<",
-        Op::Lte => "≤",
-        Op::Gt => ">",
-        Op::Gte => "≥",
-        Op::In | Op::NotIn | Op::Exists => op.as_str(),
     }
 }
 

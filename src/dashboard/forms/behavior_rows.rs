@@ -5,8 +5,8 @@
 //! comparison and a number), and places the domain's errors back on the row's inputs.
 
 use super::rows::FormData;
-use crate::domain::behavior::{Behavior, Bounds, ProfileField, Recency};
-use crate::domain::{Op, Rule};
+use crate::domain::Rule;
+use crate::domain::behavior::{Behavior, Bounds, NumericOp, ProfileField, Recency};
 use crate::templates::form_values::{BehaviorRow, FieldErrors};
 use serde_json::{Value, json};
 
@@ -66,7 +66,7 @@ pub fn rule_values(rows: &[BehaviorRow], prefix: &str, errors: &mut FieldErrors)
         };
         let (event, window) = (row.event.trim(), row.window.trim());
         let mut compared = || {
-            let op = Op::parse(row.op.trim()).filter(|op| Bounds::OPS.contains(op));
+            let op = NumericOp::parse(row.op.trim());
             let Some(op) = op else {
                 errors.add(at("op"), "choose a comparison");
                 return None;
