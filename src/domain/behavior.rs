@@ -234,6 +234,22 @@ pub enum Recency {
     After,
 }
 
+impl Recency {
+    /// Its key in `last_seen`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recency::Before => "before",
+            Recency::After => "after",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Recency> {
+        [Recency::Before, Recency::After]
+            .into_iter()
+            .find(|r| r.as_str() == key)
+    }
+}
+
 /// One behavioral condition (see the module's note).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Behavior {
@@ -398,13 +414,10 @@ impl Behavior {
             };
             let last_field = format!("{field}.last_seen");
             let recency = match &map["last_seen"] {
-                Value::Object(o) if o.len() == 1 => {
-                    o.iter().next().and_then(|(k, v)| match k.as_str() {
-                        "before" => Some((Recency::Before, k, v)),
-                        "after" => Some((Recency::After, k, v)),
-                        _ => None,
-                    })
-                }
+                Value::Object(o) if o.len() == 1 => o
+                    .iter()
+                    .next()
+                    .and_then(|(k, v)| Some((Recency::parse(k)?, k, v))),
                 _ => None,
             };
             let Some((recency, key, window)) = recency else {
@@ -471,11 +484,8 @@ impl Behavior {
                 window,
                 or_never,
             } => {
-                let key = match recency {
-                    Recency::Before => "before",
-                    Recency::After => "after",
-                };
-                let mut out = json!({"event": event, "last_seen": {key: window.as_duration()}});
+                let mut out =
+                    json!({"event": event, "last_seen": {recency.as_str(): window.as_duration()}});
                 if *or_never {
                     out["or_never"] = Value::Bool(true);
                 }

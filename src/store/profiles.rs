@@ -39,62 +39,55 @@ struct Row<'a> {
     cell: &'a Cell,
 }
 
+/// What both profile writes share: one cell per row of `$1`..`$8` (user, name, first and
+/// last time, count, value sum, day — NULL for an event without a bucket — and hour) made
+/// into the row a new profile would be, and on conflict the totals, the moments (each row is
+/// one moment, the cell's events at its latest time, appended to `recent`, which keeps the
+/// last 8: `profile::RECENT_KEPT`, one in, at most one out) and the hour; the day is each
+/// statement's own.
+macro_rules! record_cells_head {
+    () => {
+        "INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, \
+           bucket_days, day_counts, day_sums, hours, recent) \
+         SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
+           CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
+           CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
+           CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
+           array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]), \
+           ARRAY[extract(epoch FROM d.last_at)::float8, d.n, d.s] \
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
+           AS d(user_id, name, first_at, last_at, n, s, day, hour) \
+         ON CONFLICT (user_id, name) DO UPDATE SET \
+           first_at = least(p.first_at, EXCLUDED.first_at), \
+           last_at = greatest(p.last_at, EXCLUDED.last_at), \
+           total_count = p.total_count + EXCLUDED.total_count, \
+           total_sum = p.total_sum + EXCLUDED.total_sum, \
+           recent = CASE WHEN cardinality(p.recent) < 24 THEN p.recent ELSE p.recent[4:] END || EXCLUDED.recent, \
+           recent_since = CASE WHEN cardinality(p.recent) < 24 THEN p.recent_since ELSE greatest(p.recent_since, p.recent[1]) END, \
+           hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
+             p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
+             + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], "
+    };
+}
+
 /// The usual case, cheaply: a new profile row, or a cell of the day the row's newest bucket
 /// already has, added in place. Rows it leaves alone (their day is another, or has no
-/// bucket) are not returned and go to [`RECORD_OTHER_DAYS`]. Each row is also one moment
-/// (the cell's events at its latest time) appended to `recent`, which keeps the last 8
-/// (`profile::RECENT_KEPT`; one moment in, at most one out).
+/// bucket) are not returned and go to [`RECORD_OTHER_DAYS`].
 const RECORD_SAME_DAY: &str = concat!(
-    "INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, \
-       bucket_days, day_counts, day_sums, hours, recent) \
-     SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
-       CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
-       CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
-       CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
-       array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]), \
-       ARRAY[extract(epoch FROM d.last_at)::float8, d.n, d.s] ",
-    "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
-       AS d(user_id, name, first_at, last_at, n, s, day, hour) ",
-    "ON CONFLICT (user_id, name) DO UPDATE SET \
-       first_at = least(p.first_at, EXCLUDED.first_at), \
-       last_at = greatest(p.last_at, EXCLUDED.last_at), \
-       total_count = p.total_count + EXCLUDED.total_count, \
-       total_sum = p.total_sum + EXCLUDED.total_sum, \
-       recent = CASE WHEN cardinality(p.recent) < 24 THEN p.recent ELSE p.recent[4:] END || EXCLUDED.recent, \
-       recent_since = CASE WHEN cardinality(p.recent) < 24 THEN p.recent_since ELSE greatest(p.recent_since, p.recent[1]) END, \
-       hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
-         p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
-         + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], \
-       day_counts[cardinality(p.bucket_days)] = p.day_counts[cardinality(p.bucket_days)] + EXCLUDED.day_counts[2], \
-       day_sums[cardinality(p.bucket_days)] = p.day_sums[cardinality(p.bucket_days)] + EXCLUDED.day_sums[2] \
+    record_cells_head!(),
+    "day_counts[cardinality(p.bucket_days)] = p.day_counts[cardinality(p.bucket_days)] + EXCLUDED.day_counts[2], \
+     day_sums[cardinality(p.bucket_days)] = p.day_sums[cardinality(p.bucket_days)] + EXCLUDED.day_sums[2] \
      WHERE p.bucket_days[cardinality(p.bucket_days)] = EXCLUDED.bucket_days[2] \
      RETURNING p.user_id, p.name"
 );
 
-/// The other cells of stored rows: the day and hour are read back from the row a new
-/// profile would be (`EXCLUDED.bucket_days[2]`, the hour of `EXCLUDED.last_at`) and added
-/// to the stored ones: as a new newest day (cutting off the days that fall 90 behind it), to
-/// an older day, as a new older day, or (no bucket) to the totals and hours only.
-const RECORD_OTHER_DAYS: &str = "\
-INSERT INTO profile_events AS p (user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours, recent) \
-SELECT d.user_id, d.name, d.first_at, d.last_at, d.n, d.s, \
-  CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.day] END, \
-  CASE WHEN d.day IS NULL THEN ARRAY[0] ELSE ARRAY[0, d.n::int4] END, \
-  CASE WHEN d.day IS NULL THEN ARRAY[0::float8] ELSE ARRAY[0, d.s] END, \
-  array_fill(0, ARRAY[d.hour]) || d.n::int4 || array_fill(0, ARRAY[23 - d.hour]), \
-  ARRAY[extract(epoch FROM d.last_at)::float8, d.n, d.s] \
-FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int8[], $6::float8[], $7::int4[], $8::int4[]) \
-  AS d(user_id, name, first_at, last_at, n, s, day, hour) \
-ON CONFLICT (user_id, name) DO UPDATE SET \
-  first_at = least(p.first_at, EXCLUDED.first_at), \
-  last_at = greatest(p.last_at, EXCLUDED.last_at), \
-  total_count = p.total_count + EXCLUDED.total_count, \
-  total_sum = p.total_sum + EXCLUDED.total_sum, \
-  recent = CASE WHEN cardinality(p.recent) < 24 THEN p.recent ELSE p.recent[4:] END || EXCLUDED.recent, \
-  recent_since = CASE WHEN cardinality(p.recent) < 24 THEN p.recent_since ELSE greatest(p.recent_since, p.recent[1]) END, \
-  hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] = \
-    p.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)] \
-    + EXCLUDED.hours[(date_part('hour', EXCLUDED.last_at AT TIME ZONE 'UTC')::int + 1)], \
+/// The other cells of stored rows: the day is read back from the row a new profile would
+/// be (`EXCLUDED.bucket_days[2]`) and added to the stored ones: as a new newest day (cutting
+/// off the days that fall 90 behind it), to an older day, as a new older day, or (no bucket)
+/// to the totals and hours only.
+const RECORD_OTHER_DAYS: &str = concat!(
+    record_cells_head!(),
+    "\
   day_counts = CASE WHEN EXCLUDED.bucket_days[2] IS NULL THEN p.day_counts \
     WHEN p.bucket_days[cardinality(p.bucket_days)] = EXCLUDED.bucket_days[2] \
       THEN p.day_counts[:cardinality(p.bucket_days) - 1] || (p.day_counts[cardinality(p.bucket_days)] + EXCLUDED.day_counts[2]) \
@@ -116,7 +109,8 @@ ON CONFLICT (user_id, name) DO UPDATE SET \
     WHEN p.bucket_days[cardinality(p.bucket_days)] < EXCLUDED.bucket_days[2] \
       THEN p.bucket_days[1:1] || p.bucket_days[greatest(width_bucket(EXCLUDED.bucket_days[2] - 90, p.bucket_days), 1) + 1:] || EXCLUDED.bucket_days[2] \
     WHEN p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] = EXCLUDED.bucket_days[2] THEN p.bucket_days \
-    ELSE p.bucket_days[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] || EXCLUDED.bucket_days[2] || p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] END";
+    ELSE p.bucket_days[:width_bucket(EXCLUDED.bucket_days[2], p.bucket_days)] || EXCLUDED.bucket_days[2] || p.bucket_days[width_bucket(EXCLUDED.bucket_days[2], p.bucket_days) + 1:] END"
+);
 
 /// Adds new events (stored for the first time, in this transaction) to their users'
 /// profiles. `now` decides which events are too old for a daily bucket.

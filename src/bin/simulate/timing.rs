@@ -28,7 +28,7 @@ use crate::runs::{parallel_map, run_rng};
 use chrono::{DateTime, Utc};
 use posterior::domain::EventName;
 use posterior::domain::personal_timing::BestHour;
-use posterior::domain::profile::{EventHistory, Profile};
+use posterior::domain::profile::{EventHistory, Profile, busiest_hour};
 use posterior::stats::INTERVAL_LEVEL;
 use posterior::stats::ratio::RatioStats;
 use posterior::stats::special::norm_quantile;
@@ -104,7 +104,7 @@ pub fn open_probability(sent: u8, own: u8) -> f64 {
 /// The server's best hour of an hour histogram (`EventHistory::best_hour`: the argmax,
 /// earliest on ties; `None` without events).
 pub fn best_hour(hours: [i64; 24]) -> Option<u8> {
-    history(hours).best_hour()
+    busiest_hour(&hours)
 }
 
 fn history(hours: [i64; 24]) -> EventHistory {
