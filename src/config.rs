@@ -137,10 +137,16 @@ pub struct ServeArgs {
     /// `--profiles false` saves tracking their cost (docs/benchmark.md) and refuses both.
     #[arg(long, env = "POSTERIOR_PROFILES", default_value_t = true, action = clap::ArgAction::Set)]
     pub profiles: bool,
-    /// The most memory (MiB) profiles kept for behavioral targeting may take; users beyond it
-    /// are read from PostgreSQL in batched lookups.
-    #[arg(long, env = "POSTERIOR_PROFILE_MEMORY_MB", default_value_t = 256)]
-    pub profile_memory_mb: u64,
+    /// The most memory (MiB) that what is kept of users may take: their sticky assignments,
+    /// holdout records and profiles. Users beyond it are read from PostgreSQL in batched,
+    /// indexed lookups when they return. (`--profile-memory-mb` is the old name.)
+    #[arg(
+        long,
+        env = "POSTERIOR_CACHE_MB",
+        alias = "profile-memory-mb",
+        default_value_t = 256
+    )]
+    pub cache_mb: u64,
     /// Rows (assignments + events) after which a group-commit batch closes.
     #[arg(long, env = "POSTERIOR_MAX_BATCH_ROWS", default_value_t = 5000)]
     pub max_batch_rows: usize,
@@ -240,7 +246,7 @@ impl From<ServeArgs> for Settings {
             writer_threads: a.writer_threads,
             max_batch_rows: a.max_batch_rows,
             profiles: a.profiles,
-            profile_memory_bytes: a.profile_memory_mb << 20,
+            cache_bytes: a.cache_mb << 20,
             pool_size: a.pool_size,
             refresh_interval: Duration::from_millis(a.refresh_ms.max(50)),
             default_rate_limit: a.rate_limit,

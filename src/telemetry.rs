@@ -133,14 +133,23 @@ fn describe() {
         "posterior_profile_read_batches_total",
         "Queries that read profiles not in memory (each answers every read waiting)"
     );
-    describe_gauge!(
-        "posterior_profiles_in_memory",
-        "Profiles kept in memory for behavioral targeting"
+    describe_counter!(
+        "posterior_enrollment_reads_total",
+        "Users' stored enrollments (sticky assignments, holdout) read at assignment, by where \
+         from (memory or database)"
+    );
+    describe_counter!(
+        "posterior_enrollment_read_batches_total",
+        "Queries that read enrollments not in memory (each answers every read waiting)"
     );
     describe_gauge!(
-        "posterior_profile_memory_bytes",
+        "posterior_user_cache_entries",
+        "Enrollments and profiles kept in memory"
+    );
+    describe_gauge!(
+        "posterior_user_cache_bytes",
         Unit::Bytes,
-        "What the profiles kept in memory weigh (bounded by --profile-memory-mb)"
+        "What the enrollments and profiles kept in memory weigh (bounded by --cache-mb)"
     );
     describe_counter!(
         AUTH_FAILURES,
@@ -149,7 +158,7 @@ fn describe() {
     );
     describe_histogram!(
         BATCH_ROWS,
-        "Rows (assignments, lookups and events) per group-commit transaction"
+        "Rows (assignments, holdout records and events) per group-commit transaction"
     );
     describe_histogram!(BATCH_JOBS, "Requests sharing one group-commit transaction");
     describe_histogram!(

@@ -1,12 +1,11 @@
-//! The hot path: which variants a user gets. A returning user is answered from memory (the
-//! sticky caches of the snapshot); a new one is decided by the experiment's policy and stored
+//! The hot path: which variants a user gets. A returning user is answered from memory (their
+//! enrollment in the user cache, read in a batch when not there); a new one is decided by the experiment's policy and stored
 //! durably (group commit) before the answer.
 
 use super::audience;
 use super::hashing;
 use super::policy::Policy;
 use super::snapshot::{self, LiveExperiment};
-use super::sticky::Known;
 use super::writer::PendingAssignment;
 use super::{Engine, EngineError, holdout};
 use crate::domain::{Attributes, ExperimentKey, Status, Subject, UserId};
@@ -118,41 +117,40 @@ impl Engine {
                     && e.audience.in_layer(user_id)
                     && e.enrolls(user_id)
             });
-            if eligible && self.inner.holdout_known.get(user_key).is_none() {
+            if eligible
+                && !self
+                    .inner
+                    .users
+                    .enrollment(user_id, user_key)
+                    .await?
+                    .held_out()
+            {
                 self.inner
                     .writer
                     .hold_out(user_id.to_string(), Utc::now())
                     .await?;
-                self.inner.holdout_known.insert(user_key, Known::Variant(0));
+                self.inner.users.remember_held_out(user_key);
             }
             return Ok(Assignments {
                 items: Vec::new(),
                 holdout: true,
             });
         }
-        let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
-        // Cache misses, resolved together in one trip to the writer. A lookup may carry the
-        // pinned rule that answers when no stored assignment turns up.
-        let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
-        let mut lookups: Vec<(usize, Option<&audience::PinnedMatcher>)> = Vec::new();
         let now = subject.now;
-
+        // First what needs no stored fact; then, only if some experiment needs it, the user's
+        // stored enrollment (from memory, or one batched read).
+        let mut answers: Vec<Option<Assigned>> = Vec::with_capacity(candidates.len());
+        // Experiments whose answer is the stored variant, with the pinned rule that answers
+        // when there is none.
+        let mut sticky: Vec<(usize, Option<&audience::PinnedMatcher>)> = Vec::new();
         for experiment in &candidates {
-            let answer = |variant| {
-                Some(Assigned {
-                    experiment: Arc::clone(experiment),
-                    variant,
-                    rule: None,
-                    payload: None,
-                })
-            };
             let slot = answers.len();
             answers.push(None);
             match experiment.status {
                 Status::Draft => continue,
                 Status::Stopped => {
                     if let Some(winner) = experiment.winner {
-                        answers[slot] = answer(winner);
+                        answers[slot] = Some(Assigned::of(experiment, winner));
                     }
                     continue;
                 }
@@ -162,26 +160,32 @@ impl Engine {
                 continue;
             }
             let enrolled = experiment.audience.in_layer(user_id) && experiment.enrolls(user_id);
-            if let Some(pin) = experiment.audience.pinned(&subject) {
-                match (enrolled, experiment.sticky.get(user_key)) {
-                    (true, Some(Known::Variant(v))) => answers[slot] = answer(v),
-                    (true, None) => lookups.push((slot, Some(pin))),
-                    _ => answers[slot] = pinned_answer(experiment, pin),
-                }
-                continue;
+            let pin = experiment.audience.pinned(&subject);
+            match (enrolled, pin) {
+                (true, pin) => sticky.push((slot, pin)),
+                (false, Some(pin)) => answers[slot] = pinned_answer(experiment, pin),
+                (false, None) => {}
             }
-            if !enrolled {
-                continue;
-            }
-            match experiment.sticky.get(user_key) {
-                Some(Known::Variant(v)) => answers[slot] = answer(v),
-                Some(Known::NotEnrolled) if experiment.status == Status::Paused => {}
-                None if experiment.status == Status::Paused => lookups.push((slot, None)),
-                // Not known, or known to have had no stored assignment when looked up: a new
-                // decision (the insert keeps any assignment stored meanwhile).
-                Some(Known::NotEnrolled) | None => {
+        }
+        if sticky.is_empty() {
+            return self.finish(answers, user_id, user_key, profile).await;
+        }
+        let enrollment = self.inner.users.enrollment(user_id, user_key).await?;
+        let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
+        for (slot, pin) in sticky {
+            let experiment = candidates[slot];
+            let stored = enrollment
+                .variant_of(experiment.id)
+                .and_then(|id| experiment.variant_index(id));
+            match (stored, pin) {
+                (Some(v), _) => answers[slot] = Some(Assigned::of(experiment, v)),
+                (None, Some(pin)) => answers[slot] = pinned_answer(experiment, pin),
+                // Nobody new is enrolled while paused.
+                (None, None) if experiment.status == Status::Paused => {}
+                // Not stored when read: a new decision (the insert keeps any assignment
+                // stored meanwhile, by another instance).
+                (None, None) => {
                     let decision = decide(experiment, user_id, &subject);
-                    let (variant, propensity) = (decision.variant, decision.propensity);
                     let allocation = experiment
                         .variants
                         .iter()
@@ -194,9 +198,9 @@ impl Engine {
                             row: batch::NewAssignment {
                                 experiment_id: experiment.id,
                                 user_id: user_id.to_string(),
-                                variant_id: experiment.variants[variant].id,
+                                variant_id: experiment.variants[decision.variant].id,
                                 assigned_at: now,
-                                propensity,
+                                propensity: decision.propensity,
                                 attributes: Value::Object(attributes.as_map().clone()),
                                 context_key: decision.context_key,
                             },
@@ -206,40 +210,31 @@ impl Engine {
                 }
             }
         }
-
-        if !inserts.is_empty() || !lookups.is_empty() {
+        if !inserts.is_empty() {
             let (slots, pending): (Vec<usize>, Vec<PendingAssignment>) =
                 inserts.into_iter().unzip();
-            let lookup_pairs = lookups
-                .iter()
-                .map(|&(slot, _)| (candidates[slot].id, user_id.to_string()))
-                .collect();
-            let stored = self.inner.writer.assign(pending, lookup_pairs).await?;
-            let slots = slots
-                .into_iter()
-                .map(|slot| (slot, None))
-                .chain(lookups.iter().copied());
-            for ((slot, pin), variant_id) in slots.zip(stored) {
+            let stored = self.inner.writer.assign(pending).await?;
+            let mut confirmed: Vec<(i64, i64)> = Vec::with_capacity(slots.len());
+            for (slot, variant_id) in slots.into_iter().zip(stored) {
                 let experiment = candidates[slot];
-                match variant_id.and_then(|id| experiment.variant_index(id)) {
-                    Some(v) => {
-                        experiment.sticky.insert(user_key, Known::Variant(v));
-                        answers[slot] = Some(Assigned {
-                            experiment: Arc::clone(experiment),
-                            variant: v,
-                            rule: None,
-                            payload: None,
-                        });
-                    }
-                    None => {
-                        experiment.sticky.insert(user_key, Known::NotEnrolled);
-                        if let Some(pin) = pin {
-                            answers[slot] = pinned_answer(experiment, pin);
-                        }
-                    }
+                if let Some(v) = variant_id.and_then(|id| experiment.variant_index(id)) {
+                    confirmed.push((experiment.id, experiment.variants[v].id));
+                    answers[slot] = Some(Assigned::of(experiment, v));
                 }
             }
+            self.inner.users.remember_variants(user_key, &confirmed);
         }
+        self.finish(answers, user_id, user_key, profile).await
+    }
+
+    /// The answers, with personal payloads filled.
+    async fn finish(
+        &self,
+        answers: Vec<Option<Assigned>>,
+        user_id: &str,
+        user_key: u128,
+        profile: Option<Option<Arc<crate::domain::profile::Profile>>>,
+    ) -> Result<Assignments, EngineError> {
         let mut items: Vec<Assigned> = answers.into_iter().flatten().collect();
         self.personalize(&mut items, user_id, user_key, profile)
             .await?;
@@ -247,6 +242,18 @@ impl Engine {
             items,
             holdout: false,
         })
+    }
+}
+
+impl Assigned {
+    /// The experiment's variant `variant`, as an experimental assignment or a winner.
+    fn of(experiment: &Arc<LiveExperiment>, variant: usize) -> Assigned {
+        Assigned {
+            experiment: Arc::clone(experiment),
+            variant,
+            rule: None,
+            payload: None,
+        }
     }
 }
 

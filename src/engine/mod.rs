@@ -36,7 +36,6 @@ pub mod metric_sums;
 pub mod ope;
 mod personal_timing;
 mod policy;
-mod profile_cache;
 mod profiles;
 mod recompute;
 mod refresh;
@@ -50,6 +49,7 @@ mod sticky;
 pub mod summaries;
 pub mod throttle;
 mod track;
+mod user_cache;
 mod users;
 mod verdict;
 pub mod webhooks;
@@ -94,17 +94,15 @@ struct Inner {
     /// What this instance last wrote of each experiment's history.
     history_written: history::Written,
     settings: EngineSettings,
-    /// Held-out users this instance has recorded (so each is written once).
-    holdout_known: sticky::StickyCache,
-    /// Profiles in memory for behavioral targeting.
-    profiles: Arc<profile_cache::ProfileCache>,
+    /// Each user's enrollment (sticky assignments, holdout) and profile, under one budget.
+    users: Arc<user_cache::UserCache>,
     /// The population's hour of each event personal payloads name.
     population_hours: ArcSwap<personal_timing::PopulationHours>,
     /// This instance's writers announce changed profiles through it.
     announcer: writer::ProfileAnnouncer,
     /// The connection that hears other instances' announcements (while profiles are read).
     profile_listener: std::sync::Mutex<Option<diesel::PgConnection>>,
-    /// The latest erasure this instance applied to its sticky caches.
+    /// The latest erasure this instance applied to its user cache.
     erasure_watermark: AtomicI64,
     /// Signs dashboard session cookies (loaded from the database at first use).
     cookie_signer: tokio::sync::OnceCell<sessions::CookieSigner>,
@@ -134,8 +132,11 @@ impl Engine {
             reply_timeout: settings.write_timeout,
         });
         let keys = keys::KeyRing::new(&settings.static_keys, settings.default_rate_limit);
-        let profiles =
-            profile_cache::ProfileCache::start(store.clone(), settings.profile_memory_bytes);
+        let users = user_cache::UserCache::start(
+            store.clone(),
+            settings.cache_bytes,
+            settings.write_timeout,
+        );
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -149,8 +150,7 @@ impl Engine {
                 covariate_sums: covariates::CovariateSumsCache::default(),
                 history_written: history::Written::default(),
                 settings,
-                holdout_known: sticky::StickyCache::default(),
-                profiles,
+                users,
                 announcer,
                 profile_listener: std::sync::Mutex::new(None),
                 population_hours: ArcSwap::from_pointee(Default::default()),

@@ -1,7 +1,7 @@
 //! Profiles: what Posterior knows of each user from their events (`domain::profile`), written
 //! by the writer with the events (`store/profiles.rs`), read here.
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, user_cache};
 use crate::domain::UserId;
 use crate::domain::profile::Profile;
 use crate::store;
@@ -31,7 +31,7 @@ impl Engine {
         if !self.inner.settings.profiles {
             return Ok(None);
         }
-        Ok(self.inner.profiles.get(user_id, user_key).await?)
+        Ok(self.inner.users.profile(user_id, user_key).await?)
     }
 
     /// Forgets the kept profiles of users whose profiles another instance changed: its
@@ -53,7 +53,7 @@ impl Engine {
             .enabled
             .swap(reads_profiles, Ordering::Relaxed);
         if reads_profiles != was {
-            self.inner.profiles.clear();
+            self.inner.users.clear_profiles();
         }
         if !reads_profiles {
             *self.inner.profile_listener.lock().expect("not poisoned") = None;
@@ -63,15 +63,18 @@ impl Engine {
         let forgotten = tokio::task::spawn_blocking(move || engine.hear_changes())
             .await
             .map_err(|e| EngineError::Internal(format!("the profile listener failed: {e}")))??;
-        let (kept, bytes) = self.profiles_in_memory();
-        metrics::gauge!("posterior_profiles_in_memory").set(kept as f64);
-        metrics::gauge!("posterior_profile_memory_bytes").set(bytes as f64);
         Ok(forgotten)
     }
 
-    /// Profiles kept in memory and the bytes they weigh (at most the configured budget).
+    /// Profiles kept in memory and the bytes they weigh (within the cache's budget). Walks
+    /// the cache: for tests, not for a loop.
     pub fn profiles_in_memory(&self) -> (usize, u64) {
-        self.inner.profiles.usage()
+        self.inner.users.profiles_kept()
+    }
+
+    /// What the user cache holds (enrollments and profiles) and weighs.
+    pub fn user_cache_usage(&self) -> user_cache::CacheUsage {
+        self.inner.users.usage()
     }
 
     /// Reads the announcements that arrived (blocking) and forgets their users.
@@ -82,14 +85,14 @@ impl Engine {
                 &self.inner.settings.database_url,
             )?);
             // Announcements made while nobody listened are lost: start afresh.
-            self.inner.profiles.clear();
+            self.inner.users.clear_profiles();
         }
         let conn = listener.as_mut().expect("just connected");
         let changes = match store::profiles::take_changes(conn) {
             Ok(changes) => changes,
             Err(e) => {
                 *listener = None;
-                self.inner.profiles.clear();
+                self.inner.users.clear_profiles();
                 return Err(e.into());
             }
         };
@@ -98,7 +101,7 @@ impl Engine {
             // This instance forgot its own users when their events were acknowledged.
             if *instance != *self.inner.announcer.instance {
                 forgotten += keys.len();
-                self.inner.profiles.forget(keys);
+                self.inner.users.forget_profiles(keys);
             }
         }
         Ok(forgotten)

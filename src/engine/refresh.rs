@@ -1,6 +1,6 @@
 //! Reloading the in-memory state: experiments, statistics, segments, the holdout and keys are
 //! read from the database, the snapshot is rebuilt and swapped, and users erased anywhere
-//! leave the sticky caches.
+//! leave the user cache.
 
 use super::audience;
 use super::{Engine, EngineError, Snapshot};
@@ -71,10 +71,13 @@ impl Engine {
         .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
         self.inner.snapshot.store(Arc::new(next));
         // Users erased anywhere (this instance included, which also covers an assignment
-        // cached by a request that raced the erasure) leave the sticky caches.
+        // cached by a request that raced the erasure) leave the user cache.
         for &(_, user_key) in &erasures {
             self.forget_user(user_key);
         }
+        let usage = self.inner.users.usage();
+        metrics::gauge!("posterior_user_cache_entries").set(usage.entries as f64);
+        metrics::gauge!("posterior_user_cache_bytes").set(usage.bytes as f64);
         if let Some(&(latest, _)) = erasures.iter().max_by_key(|e| e.0) {
             self.inner
                 .erasure_watermark
@@ -84,10 +87,6 @@ impl Engine {
     }
 
     pub(super) fn forget_user(&self, user_key: u128) {
-        for experiment in &self.inner.snapshot.load().experiments {
-            experiment.sticky.remove(user_key);
-        }
-        self.inner.holdout_known.remove(user_key);
-        self.inner.profiles.forget([user_key]);
+        self.inner.users.forget_user(user_key);
     }
 }

@@ -14,9 +14,9 @@ pub struct EngineSettings {
     pub max_batch_rows: usize,
     /// Whether the writer keeps behavioral profiles with the events.
     pub profiles: bool,
-    /// The most memory (bytes) profiles kept for behavioral targeting may take; users beyond
-    /// it are read from the database.
-    pub profile_memory_bytes: u64,
+    /// The most memory (bytes) the user cache (enrollments and profiles) may take; users
+    /// beyond it are read from the database when they return.
+    pub cache_bytes: u64,
     /// How often posteriors, bandit weights and experiment definitions are reloaded.
     pub refresh_interval: Duration,
     /// Keys given in the environment (accepted in addition to the stored ones).
@@ -76,7 +76,7 @@ impl EngineSettings {
             writer_threads: 2,
             max_batch_rows: 5000,
             profiles: true,
-            profile_memory_bytes: 256 << 20,
+            cache_bytes: 256 << 20,
             refresh_interval: Duration::from_millis(1000),
             static_keys: Vec::new(),
             default_rate_limit: None,

@@ -5,7 +5,6 @@ use super::audience::{Audience, SegmentCatalog};
 use super::context::LiveContext;
 use super::hashing;
 use super::policy::{OpenArms, Policy, Posteriors};
-use super::sticky::StickyCache;
 use crate::domain::personal_timing::PersonalPayload;
 use crate::domain::{Experiment, ExperimentKey, GoalMetric, Kind, Status, Targeting};
 use crate::store::{ContextStats, VariantStats};
@@ -41,7 +40,6 @@ pub struct LiveExperiment {
     pub stats: Vec<VariantStats>,
     pub traffic_seed: u64,
     pub variant_seed: u64,
-    pub sticky: Arc<StickyCache>,
     pub definition: Arc<Experiment>,
     /// Targeting (segments resolved), pinned rules and layer range, compiled.
     pub audience: Audience,
@@ -85,7 +83,6 @@ impl LiveExperiment {
     pub fn compile(
         experiment: Experiment,
         stats: Vec<VariantStats>,
-        sticky: Arc<StickyCache>,
         segments: &SegmentCatalog,
     ) -> Self {
         let spec = &experiment.spec;
@@ -140,7 +137,6 @@ impl LiveExperiment {
             traffic_seed: hashing::seed(spec.key.as_str(), "traffic"),
             variant_seed: hashing::seed(spec.key.as_str(), "variant"),
             stats,
-            sticky,
             definition: Arc::new(experiment),
             audience,
             context: None,
@@ -182,8 +178,7 @@ impl Snapshot {
         self.by_key.get(key).map(|&i| &self.experiments[i])
     }
 
-    /// Builds the next snapshot, reusing compiled experiments that did not change and carrying
-    /// every experiment's sticky cache over.
+    /// Builds the next snapshot, reusing compiled experiments that did not change.
     pub fn rebuild(
         previous: &Snapshot,
         experiments: Vec<Experiment>,
@@ -213,16 +208,6 @@ impl Snapshot {
                     old.clone()
                 }
                 _ => {
-                    let sticky = match old {
-                        Some(old) => {
-                            if old.status == Status::Paused && experiment.status == Status::Running
-                            {
-                                old.sticky.forget_not_enrolled();
-                            }
-                            old.sticky.clone()
-                        }
-                        None => Arc::new(StickyCache::default()),
-                    };
                     let registry = old
                         .and_then(|o| o.context.as_ref())
                         .map_or_else(Arc::default, |c| c.registry.clone());
@@ -233,8 +218,7 @@ impl Snapshot {
                         registry,
                         &segments,
                     );
-                    let mut compiled =
-                        LiveExperiment::compile(experiment, stats, sticky, &segments);
+                    let mut compiled = LiveExperiment::compile(experiment, stats, &segments);
                     compiled.context = context;
                     Arc::new(compiled)
                 }

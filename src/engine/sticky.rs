@@ -1,77 +1,90 @@
-//! The in-memory sticky cache: which variant each known user has, per experiment.
+//! What is stored of one user's enrollment: the variant of every experiment they were
+//! assigned in, and whether they are recorded as held out. Kept in memory per user
+//! (`user_cache`), read from the database when not there.
 //!
-//! Entries are only ever added from what the database confirmed, so the cache can lag the
-//! database but never contradict it.
+//! Entries are only ever made from what the database confirmed, so the memory can lag the
+//! database but never contradict it: an experiment missing here is one the user had no
+//! stored assignment in when read, and a new decision for it is an insert that keeps any
+//! assignment stored meanwhile (by another instance).
 
-use dashmap::DashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+/// One user's stored enrollment, as read from the database or written by this instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enrollment {
+    /// (experiment id, variant id), one per experiment the user is assigned in.
+    variants: Box<[(i64, i64)]>,
+    held_out: bool,
+}
 
-/// Keys are already xxh3 hashes; hashing them again would only cost time.
-#[derive(Default)]
-pub struct PassThroughHasher(u64);
-
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(buf);
+impl Enrollment {
+    pub fn new(variants: Vec<(i64, i64)>, held_out: bool) -> Enrollment {
+        Enrollment {
+            variants: variants.into_boxed_slice(),
+            held_out,
         }
     }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64 ^ (n >> 64) as u64;
+
+    /// The stored variant (id) of the experiment, if the user has one.
+    pub fn variant_of(&self, experiment_id: i64) -> Option<i64> {
+        self.variants
+            .iter()
+            .find(|(e, _)| *e == experiment_id)
+            .map(|&(_, v)| v)
+    }
+
+    pub fn held_out(&self) -> bool {
+        self.held_out
+    }
+
+    /// This enrollment with these assignments added (the stored ones win over any kept).
+    pub fn with_variants(&self, stored: &[(i64, i64)]) -> Enrollment {
+        let mut variants: Vec<(i64, i64)> = self
+            .variants
+            .iter()
+            .filter(|(e, _)| !stored.iter().any(|(s, _)| s == e))
+            .copied()
+            .collect();
+        variants.extend_from_slice(stored);
+        Enrollment::new(variants, self.held_out)
+    }
+
+    /// This enrollment, recorded as held out.
+    pub fn with_held_out(&self) -> Enrollment {
+        Enrollment {
+            variants: self.variants.clone(),
+            held_out: true,
+        }
+    }
+
+    /// What both know: a read that raced this instance's writes loses none of them.
+    pub fn merged(&self, other: &Enrollment) -> Enrollment {
+        let mut merged = self.with_variants(&other.variants);
+        merged.held_out |= other.held_out;
+        merged
+    }
+
+    /// Heap bytes beyond the value itself.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.variants)
     }
 }
 
-/// What the cache knows of one user in one experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
-    Variant(usize),
-    /// Looked up while the experiment was paused: not enrolled, and nobody new is enrolled now.
-    NotEnrolled,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-const NOT_ENROLLED: u16 = u16::MAX;
-
-#[derive(Default)]
-pub struct StickyCache {
-    // 24 bytes a user: 1,000,000 users cost ~30-50 MB.
-    users: DashMap<u128, u16, BuildHasherDefault<PassThroughHasher>>,
-}
-
-impl StickyCache {
-    pub fn get(&self, user: u128) -> Option<Known> {
-        self.users.get(&user).map(|v| match *v {
-            NOT_ENROLLED => Known::NotEnrolled,
-            i => Known::Variant(i as usize),
-        })
-    }
-
-    pub fn insert(&self, user: u128, known: Known) {
-        let value = match known {
-            Known::Variant(i) => i as u16,
-            Known::NotEnrolled => NOT_ENROLLED,
-        };
-        self.users.insert(user, value);
-    }
-
-    pub fn remove(&self, user: u128) {
-        self.users.remove(&user);
-    }
-
-    /// Forgets the "not enrolled" answers, which stop being true once the experiment resumes.
-    pub fn forget_not_enrolled(&self) {
-        self.users.retain(|_, v| *v != NOT_ENROLLED);
-    }
-
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
+    #[test]
+    fn stored_variants_replace_kept_ones_and_merging_keeps_both() {
+        let kept = Enrollment::new(vec![(1, 10), (2, 20)], false);
+        let added = kept.with_variants(&[(2, 21), (3, 30)]);
+        assert_eq!(added.variant_of(1), Some(10));
+        assert_eq!(added.variant_of(2), Some(21));
+        assert_eq!(added.variant_of(3), Some(30));
+        assert_eq!(added.variant_of(4), None);
+        let read = Enrollment::new(vec![(4, 40)], true);
+        let merged = added.merged(&read);
+        assert!(merged.held_out());
+        assert_eq!(merged.variant_of(4), Some(40));
+        assert_eq!(merged.variant_of(1), Some(10));
+        assert!(!kept.held_out() && kept.with_held_out().held_out());
     }
 }

@@ -36,7 +36,7 @@ impl Engine {
         };
         let receipt = self.inner.writer.track(rows).await?;
         // Stored: the next assignment reads these users' profiles afresh.
-        self.inner.profiles.forget(users);
+        self.inner.users.forget_profiles(users);
         Ok(receipt)
     }
 }

@@ -26,11 +26,9 @@ pub struct PendingAssignment {
 
 pub struct AssignJob {
     pub inserts: Vec<PendingAssignment>,
-    /// Pairs to look up without inserting (paused experiments).
-    pub lookups: Vec<(i64, String)>,
     /// A user to record as held out (once: later records of the same user change nothing).
     pub holdout: Option<(String, chrono::DateTime<chrono::Utc>)>,
-    /// The stored variant of every insert then every lookup (`None`: not assigned).
+    /// The stored variant of every insert (`None`: not assigned).
     reply: oneshot::Sender<Result<Vec<Option<i64>>, StoreError>>,
 }
 
@@ -75,7 +73,7 @@ enum Job {
 impl Job {
     fn rows(&self) -> usize {
         match self {
-            Job::Assign(a) => a.inserts.len() + a.lookups.len() + usize::from(a.holdout.is_some()),
+            Job::Assign(a) => a.inserts.len() + usize::from(a.holdout.is_some()),
             Job::Track(t) => t.events.len(),
             Job::Erase(_) | Job::Stop => 0,
         }
@@ -201,14 +199,13 @@ impl Writer {
         }
     }
 
-    /// Stores the new assignments that don't exist yet and reads the variant of each pair.
-    /// Every pair must be of the same user.
+    /// Stores the new assignments that don't exist yet and answers the stored variant of
+    /// each (another instance's, if it stored one first). All of the same user.
     pub async fn assign(
         &self,
         inserts: Vec<PendingAssignment>,
-        lookups: Vec<(i64, String)>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        self.within(self.assign_untimed(inserts, lookups)).await
+        self.within(self.assign_untimed(inserts)).await
     }
 
     /// Stores events once per (user, event id) and attributes the new ones.
@@ -231,13 +228,8 @@ impl Writer {
     async fn assign_untimed(
         &self,
         inserts: Vec<PendingAssignment>,
-        lookups: Vec<(i64, String)>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        let Some(user) = inserts
-            .first()
-            .map(|p| p.row.user_id.as_str())
-            .or(lookups.first().map(|l| l.1.as_str()))
-        else {
+        let Some(user) = inserts.first().map(|p| p.row.user_id.as_str()) else {
             return Ok(Vec::new());
         };
         let partition = self.partition_of(user);
@@ -247,7 +239,6 @@ impl Writer {
             partition,
             Job::Assign(AssignJob {
                 inserts,
-                lookups,
                 holdout: None,
                 reply,
             }),
@@ -280,7 +271,6 @@ impl Writer {
             partition,
             Job::Assign(AssignJob {
                 inserts: Vec::new(),
-                lookups: Vec::new(),
                 holdout: Some((user_id, at)),
                 reply,
             }),
@@ -534,10 +524,7 @@ impl WriterThread {
             .into_iter()
             .filter_map(|j| if let Job::Track(t) = j { Some(t) } else { None })
             .collect();
-        let rows: usize = assigns
-            .iter()
-            .map(|a| a.inserts.len() + a.lookups.len())
-            .sum::<usize>()
+        let rows: usize = assigns.iter().map(|a| a.inserts.len()).sum::<usize>()
             + tracks.iter().map(|t| t.events.len()).sum::<usize>();
         let job_count = assigns.len() + tracks.len();
 
@@ -682,7 +669,7 @@ fn commit_batch(
     batch::insert_holdout_users(tx, &held_out)?;
 
     // Assignments: insert the new ones, then read back every pair that was not inserted
-    // (someone else assigned it first, or it is a lookup).
+    // (someone else assigned it first).
     let rows: Vec<&NewAssignment> = assigns
         .iter()
         .flat_map(|a| a.inserts.iter().map(|p| &p.row))
@@ -707,12 +694,11 @@ fn commit_batch(
             });
         }
     }
-    let mut wanted: Vec<(i64, String)> = rows
+    let wanted: Vec<(i64, String)> = rows
         .iter()
         .filter(|r| !stored_here.contains_key(&(r.experiment_id, r.user_id.as_str())))
         .map(|r| (r.experiment_id, r.user_id.clone()))
         .collect();
-    wanted.extend(assigns.iter().flat_map(|a| a.lookups.iter().cloned()));
     let found: FoldHashMap<(i64, String), i64> = batch::find_assignments(tx, &wanted)?
         .into_iter()
         .map(|(e, u, v)| ((e, u), v))
@@ -729,7 +715,6 @@ fn commit_batch(
             job.inserts
                 .iter()
                 .map(|p| stored_variant(p.row.experiment_id, &p.row.user_id))
-                .chain(job.lookups.iter().map(|(e, u)| stored_variant(*e, u)))
                 .collect()
         })
         .collect();

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod batch;
 pub mod covariates;
 pub mod decisions;
+pub mod enrollments;
 mod experiments;
 pub mod export;
 pub mod guardrails;

@@ -441,7 +441,7 @@ async fn a_bandit_learns_per_engagement_level() {
 /// answers are the same.
 #[tokio::test]
 async fn profiles_beyond_the_memory_budget_are_read_from_the_database() {
-    let app = spawn_app_with(|s| s.engine.profile_memory_bytes = 1).await;
+    let app = spawn_app_with(|s| s.engine.cache_bytes = 1).await;
     app.running_experiment(targeted(
         "engaged",
         json!({"event": "open", "count": {"gte": 1}, "within": "1h"}),

@@ -38,6 +38,7 @@ mod shutdown;
 mod throttle;
 mod time_ranges;
 mod track;
+mod user_cache;
 mod verdict;
 mod weak_keys;
 mod webhooks;

@@ -1,0 +1,65 @@
+//! The read behind a sticky-cache miss: every stored assignment of a batch of users, and
+//! which of them are recorded as held out. Two indexed statements (`assignments_user`,
+//! `holdout_users`' key) whatever the batch size; never through the writers' queue.
+
+use super::StoreError;
+use super::prepared::Prepared;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text};
+use std::collections::HashMap;
+
+/// What is stored of one user's enrollment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredEnrollment {
+    /// (experiment id, variant id) of every assignment.
+    pub variants: Vec<(i64, i64)>,
+    pub held_out: bool,
+}
+
+#[derive(QueryableByName)]
+struct AssignmentRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = BigInt)]
+    experiment_id: i64,
+    #[diesel(sql_type = BigInt)]
+    variant_id: i64,
+}
+
+#[derive(QueryableByName)]
+struct HeldOutRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+}
+
+/// The stored enrollment of each user that has any (users with none are absent).
+pub fn enrollments_of(
+    conn: &mut PgConnection,
+    user_ids: &[String],
+) -> Result<HashMap<String, StoredEnrollment>, StoreError> {
+    let mut found: HashMap<String, StoredEnrollment> = HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(found);
+    }
+    let assignments: Vec<AssignmentRow> = Prepared::new(
+        "SELECT user_id, experiment_id, variant_id FROM assignments WHERE user_id = ANY($1)",
+    )
+    .bind::<Array<Text>, _>(user_ids)
+    .load(conn)?;
+    for row in assignments {
+        found
+            .entry(row.user_id)
+            .or_default()
+            .variants
+            .push((row.experiment_id, row.variant_id));
+    }
+    let held_out: Vec<HeldOutRow> =
+        Prepared::new("SELECT user_id FROM holdout_users WHERE user_id = ANY($1)")
+            .bind::<Array<Text>, _>(user_ids)
+            .load(conn)?;
+    for row in held_out {
+        found.entry(row.user_id).or_default().held_out = true;
+    }
+    Ok(found)
+}
