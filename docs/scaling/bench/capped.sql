@@ -1,0 +1,1 @@
+SELECT variant_id, count(*)::int8 AS users, sum(least(value, 50)) AS total, sum(least(value, 50) * least(value, 50)) AS total_sq FROM metric_values WHERE experiment_id = 1 AND metric_id = 1 GROUP BY variant_id ORDER BY variant_id;

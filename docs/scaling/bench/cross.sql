@@ -1,0 +1,1 @@
+SELECT x.variant_id, sum(x.value * y.value) AS sum_xy FROM metric_values x JOIN metric_values y ON y.experiment_id = x.experiment_id AND y.metric_id = 2 AND y.user_id = x.user_id WHERE x.experiment_id = 1 AND x.metric_id = 1 GROUP BY x.variant_id ORDER BY x.variant_id;

@@ -1,0 +1,1 @@
+SELECT context_key, variant_id, count(*)::int8 AS n, coalesce(sum(r), 0) AS sum_r, coalesce(sum(1 / p), 0) AS sum_w FROM (SELECT coalesce(context_key, '') AS context_key, variant_id, propensity AS p, (converted_at IS NOT NULL)::int::float8 AS r FROM assignments WHERE experiment_id = 1 AND propensity > 0) AS logged GROUP BY context_key, variant_id ORDER BY context_key, variant_id;

@@ -1,0 +1,1 @@
+SELECT user_id, name, first_at, last_at, total_count, total_sum, bucket_days, day_counts, day_sums, hours, recent, recent_since FROM profile_events WHERE user_id = ANY(ARRAY(SELECT 'u-' || (1 + floor(random() * 1000000))::int FROM generate_series(1, 1000)));

@@ -1,0 +1,1 @@
+SELECT variant_id, experiment_id, sum(users)::int8 AS users, sum(conversions)::int8 AS conversions, sum(value_sum) AS value_sum, sum(value_sum_sq) AS value_sum_sq FROM variant_stats GROUP BY variant_id, experiment_id ORDER BY variant_id;
