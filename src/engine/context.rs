@@ -8,7 +8,7 @@
 //!   assignment row, so per-context statistics can be rebuilt from the raw rows.
 //! - **Bounded**: each experiment keeps at most [`MAX_CONTEXTS`] distinct contexts; users of
 //!   any further context share the `(other)` bucket (every value `"(other)"`). The cap is
-//!   kept per instance by a registry carried across snapshots (like the sticky cache), seeded
+//!   kept per instance by a registry carried across snapshots, seeded
 //!   from the stored statistics at every refresh; instances admitting new contexts at the
 //!   same moment may overshoot it by a few.
 //! - **Assignment** (bandits): each known context has Thompson posteriors with a prior centred

@@ -3,7 +3,7 @@
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed, xxh3_128};
 
-/// Identifies a user in the in-memory sticky cache (128 bits: collisions are out of reach).
+/// Identifies a user in the in-memory user cache (128 bits: collisions are out of reach).
 pub fn user_key(user_id: &str) -> u128 {
     xxh3_128(user_id.as_bytes())
 }

@@ -1,7 +1,7 @@
 //! The engine: assignment, event intake and experiment lifecycle, over the store.
 //!
 //! It owns the compiled in-memory state (`Snapshot`, rebuilt from the database every
-//! second and after every local change), the sticky caches, and the group-commit writer.
+//! second and after every local change), the user cache, and the group-commit writer.
 //! Returning users are answered from memory; anything new is made durable before answering.
 //!
 //! Where things are: the hot path in `assign`, events in `track`, experiments in

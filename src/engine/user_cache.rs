@@ -31,12 +31,12 @@ const READS_IN_FLIGHT: usize = 4;
 
 /// What quick_cache spends on an entry besides its key and value (its slot in the index, the
 /// entry's state and links, the room its vectors keep), counted into each entry's weight so
-/// that the budget bounds the structures too (measured: ~140 bytes with key and value; see
+/// that the budget bounds the structures too (measured: ~115 bytes with key and value; see
 /// the test below).
-const ENTRY_OVERHEAD: u64 = 112;
+const ENTRY_OVERHEAD: u64 = 88;
 
 /// What a typical entry (an enrollment in a few experiments) weighs, to size the index.
-const TYPICAL_ENTRY: u64 = 280;
+const TYPICAL_ENTRY: u64 = 240;
 
 /// A user's profile as kept: `None` for a user with no recorded event.
 pub type CachedProfile = Option<Arc<Profile>>;
@@ -54,8 +54,24 @@ enum Entry {
     Profile(CachedProfile),
 }
 
-/// A user (`hashing::user_key`) and which state of theirs.
-type Key = (u128, Part);
+/// A user (`hashing::user_key`) and which state of theirs, in 16 bytes: the part takes the
+/// lowest bit of the user's 128-bit hash (127 bits still keep collisions out of reach).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key(u128);
+
+impl Key {
+    fn new(user_key: u128, part: Part) -> Key {
+        Key((user_key & !1) | u128::from(part == Part::Profile))
+    }
+
+    fn part(self) -> Part {
+        if self.0 & 1 == 1 {
+            Part::Profile
+        } else {
+            Part::Enrollment
+        }
+    }
+}
 
 /// Keys are already xxh3 hashes; hashing them again would only cost time.
 #[derive(Default, Clone)]
@@ -170,7 +186,7 @@ impl UserCache {
         user_id: &str,
         user_key: u128,
     ) -> Result<Arc<Enrollment>, StoreError> {
-        let key = (user_key, Part::Enrollment);
+        let key = Key::new(user_key, Part::Enrollment);
         let from_memory = self.entries.get(&key);
         reads_counter(Part::Enrollment, from_memory.is_some()).increment(1);
         let entry = match from_memory {
@@ -189,7 +205,7 @@ impl UserCache {
         user_id: &str,
         user_key: u128,
     ) -> Result<CachedProfile, StoreError> {
-        let key = (user_key, Part::Profile);
+        let key = Key::new(user_key, Part::Profile);
         let from_memory = self.entries.get(&key);
         reads_counter(Part::Profile, from_memory.is_some()).increment(1);
         let entry = match from_memory {
@@ -233,7 +249,7 @@ impl UserCache {
     }
 
     fn update_enrollment(&self, user_key: u128, change: impl FnOnce(&Enrollment) -> Enrollment) {
-        let key = (user_key, Part::Enrollment);
+        let key = Key::new(user_key, Part::Enrollment);
         if let Some(Entry::Enrollment(kept)) = self.entries.peek(&key) {
             // Soft: a user evicted meanwhile is not brought back half-known.
             let _ = self
@@ -245,14 +261,14 @@ impl UserCache {
     /// Drops the kept profiles of these users (their events changed them).
     pub fn forget_profiles(&self, user_keys: impl IntoIterator<Item = u128>) {
         for user_key in user_keys {
-            self.forget((user_key, Part::Profile));
+            self.forget(Key::new(user_key, Part::Profile));
         }
     }
 
     /// Drops everything kept of the user (erased).
     pub fn forget_user(&self, user_key: u128) {
-        self.forget((user_key, Part::Enrollment));
-        self.forget((user_key, Part::Profile));
+        self.forget(Key::new(user_key, Part::Enrollment));
+        self.forget(Key::new(user_key, Part::Profile));
     }
 
     fn forget(&self, key: Key) {
@@ -267,11 +283,11 @@ impl UserCache {
     /// Drops every kept profile (reads under way are not kept either).
     pub fn clear_profiles(&self) {
         for mut entry in self.loading.iter_mut() {
-            if entry.key().1 == Part::Profile {
+            if entry.key().part() == Part::Profile {
                 *entry.value_mut() = true;
             }
         }
-        self.entries.retain(|key, _| key.1 != Part::Profile);
+        self.entries.retain(|key, _| key.part() != Part::Profile);
     }
 
     pub fn usage(&self) -> CacheUsage {
@@ -287,7 +303,7 @@ impl UserCache {
         let weigh = ByBytes;
         self.entries
             .iter()
-            .filter(|(key, _)| key.1 == Part::Profile)
+            .filter(|(key, _)| key.part() == Part::Profile)
             .fold((0, 0), |(n, bytes), (key, entry)| {
                 (n + 1, bytes + weigh.weight(&key, &entry))
             })
@@ -364,7 +380,7 @@ async fn read_batch(store: &Store, cache: &UserCache, batch: Vec<Request>) {
     let ids_of = |part: Part| -> Vec<String> {
         users
             .iter()
-            .filter(|(key, _)| key.1 == part)
+            .filter(|(key, _)| key.part() == part)
             .map(|(_, id)| id.clone())
             .collect()
     };
@@ -387,7 +403,7 @@ async fn read_batch(store: &Store, cache: &UserCache, batch: Vec<Request>) {
         Ok((mut enrollments, mut profiles)) => {
             let mut answers: HashMap<Key, Entry> = HashMap::with_capacity(users.len());
             for (key, user_id) in users {
-                let found = match key.1 {
+                let found = match key.part() {
                     Part::Enrollment => {
                         let stored = enrollments.remove(&user_id).unwrap_or_default();
                         Entry::Enrollment(Arc::new(Enrollment::new(
@@ -421,26 +437,28 @@ mod tests {
     #[test]
     fn the_budget_covers_the_caches_own_structures() {
         // Full of typical enrollments, the cache's weight is at least what quick_cache says
-        // its structures take plus the enrollments' heap.
-        let budget = 4 << 20;
-        let cache = entries_within(budget);
-        let enrollment = Enrollment::new(vec![(1, 1), (2, 5), (3, 9), (4, 2), (5, 7)], false);
-        for user in 0..100_000u128 {
-            let key = (
-                user.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
-                Part::Enrollment,
+        // its structures take plus the enrollments' heap, for small and larger budgets.
+        for budget in [4 << 20, 32 << 20] {
+            let cache = entries_within(budget);
+            let enrollment = Enrollment::new(vec![(1, 1), (2, 5), (3, 9), (4, 2), (5, 7)], false);
+            for user in 0..(budget as u128 / 100) {
+                let key = Key::new(
+                    user.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
+                    Part::Enrollment,
+                );
+                cache.insert(key, Entry::Enrollment(Arc::new(enrollment.clone())));
+            }
+            assert!(cache.weight() <= budget && cache.weight() > budget * 9 / 10);
+            let used = cache.memory_used();
+            let heap =
+                cache.len() * (16 + std::mem::size_of::<Enrollment>() + enrollment.heap_bytes());
+            let actual = (used.entries + used.map + heap) as u64;
+            assert!(
+                cache.weight() >= actual,
+                "weighed {} < {actual} actually used by {} entries",
+                cache.weight(),
+                cache.len()
             );
-            cache.insert(key, Entry::Enrollment(Arc::new(enrollment.clone())));
         }
-        assert!(cache.weight() <= budget && cache.weight() > budget * 9 / 10);
-        let used = cache.memory_used();
-        let heap = cache.len() * (16 + std::mem::size_of::<Enrollment>() + enrollment.heap_bytes());
-        let actual = (used.entries + used.map + heap) as u64;
-        assert!(
-            cache.weight() >= actual,
-            "weighed {} < {actual} actually used by {} entries",
-            cache.weight(),
-            cache.len()
-        );
     }
 }

@@ -98,7 +98,7 @@ const ERASURE_LOCK_TIMEOUT_MS: u32 = 3000;
 
 /// Erases a user's assignments and events and takes their share out of the statistics, in
 /// one transaction, so the aggregates stay equal to what the remaining rows say. The erasure
-/// is logged by `user_key` (the hash the sticky caches use, never the id) so that every
+/// is logged by `user_key` (the hash the user cache uses, never the id) so that every
 /// instance forgets the user at its next refresh. `shard` is the statistics shard the caller
 /// adds to (a writer's own, so it never waits on another writer's row locks).
 pub fn delete_user(
