@@ -98,10 +98,13 @@ impl Encoder {
 
     /// The bytes encoded since the last take.
     pub(super) fn take(&mut self) -> Vec<u8> {
-        if let Some(w) = self.csv.replace(csv_writer()) {
-            return w.into_inner().expect("writing to memory");
+        match self.csv.as_mut() {
+            // A fresh writer for the next page (no header again).
+            Some(w) => std::mem::replace(w, csv_writer())
+                .into_inner()
+                .expect("writing to memory"),
+            None => std::mem::take(&mut self.out),
         }
-        std::mem::take(&mut self.out)
     }
 }
 
@@ -161,6 +164,16 @@ mod tests {
         assert_eq!(e.take(), b"n\r\n1\r\n");
         e.write([&Value::from(2)]);
         assert_eq!(e.take(), b"2\r\n");
+        assert_eq!(e.take(), b"");
+    }
+
+    #[test]
+    fn json_lines_after_the_first_page_are_kept() {
+        let mut e = Encoder::new(ExportFormat::Jsonl, vec!["n"]);
+        e.write([&Value::from(1)]);
+        assert_eq!(e.take(), b"{\"n\":1}\n");
+        e.write([&Value::from(2)]);
+        assert_eq!(e.take(), b"{\"n\":2}\n");
         assert_eq!(e.take(), b"");
     }
 }
