@@ -167,8 +167,8 @@ pub struct ServeArgs {
     /// With a consent attribute: a user whose attributes lack it counts as not consenting.
     #[arg(long, env = "POSTERIOR_CONSENT_REQUIRED", default_value_t = false, action = clap::ArgAction::Set)]
     pub consent_required: bool,
-    /// Delete raw events that arrived more than this many days ago (statistics are kept).
-    /// Unset: keep raw events forever.
+    /// Delete raw events that happened more than this many days ago, a whole day at a time
+    /// (statistics are kept). Unset: keep raw events forever.
     #[arg(long, env = "POSTERIOR_EVENT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub event_retention_days: Option<u32>,
     /// How long (ms) a write (new assignment, events, erasure) waits for its commit before

@@ -149,6 +149,10 @@ impl Application {
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }
+            // Today's event partition and the days ahead exist before the first event.
+            crate::engine::create_event_partitions(&mut store::connect(
+                &prepared.engine.database_url,
+            )?)?;
             Ok(bootstrap_keys(&prepared)?)
         })
         .await??;

@@ -186,6 +186,7 @@ mod tests {
             name: name.into(),
             value,
             occurred_at: at(minute),
+            stamped_by_server: false,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The engine's background work: the snapshot refresh, the key reload (with the sweep of the
 //! failed-authentication throttle), the recomputation of metrics, the results tick (guardrail
-//! check, decisions, the metrics' history), webhook deliveries and the retention task. One
-//! supervisor owns the loops; stopping it stops them all and waits until each has ended.
+//! check, decisions, the metrics' history), webhook deliveries, the retention task and the
+//! creation of the event partitions ahead. One supervisor owns the loops; stopping it stops
+//! them all and waits until each has ended.
 
 use super::Engine;
 use std::future::Future;
@@ -10,6 +11,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// How often the days ahead get their event partitions (`retention::EVENT_PARTITIONS_AHEAD`).
+const EVENT_PARTITIONS_EVERY: Duration = Duration::from_secs(3600);
 
 /// The running background loops. Stop them with `stop` (dropping this leaves them running).
 #[must_use = "the loops run until `stop` is awaited"]
@@ -102,7 +106,23 @@ async fn supervise(engine: Engine, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
         watch_profiles_once,
     ));
-    loops.spawn(every(retention, engine, shutdown.clone(), retention_once));
+    loops.spawn(every(
+        retention,
+        engine.clone(),
+        shutdown.clone(),
+        retention_once,
+    ));
+    // The event partitions of the days ahead: every hour (start-up created them already),
+    // whatever the retention's interval.
+    loops.spawn(every(
+        tokio::time::interval_at(
+            Instant::now() + EVENT_PARTITIONS_EVERY,
+            EVENT_PARTITIONS_EVERY,
+        ),
+        engine,
+        shutdown.clone(),
+        event_partitions_once,
+    ));
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -230,10 +250,17 @@ async fn deliver_webhooks_once(engine: Engine, http: reqwest::Client) {
     }
 }
 
+async fn event_partitions_once(engine: Engine) {
+    if let Err(e) = engine.create_event_partitions().await {
+        tracing::warn!(error = %e, "creating event partitions failed; will retry");
+    }
+}
+
 async fn retention_once(engine: Engine) {
     match engine.purge_expired().await {
         Ok(p) if p.events > 0 || p.erasures > 0 || p.webhook_deliveries > 0 => tracing::info!(
             events = p.events,
+            event_partitions = p.event_partitions,
             erasures = p.erasures,
             webhook_deliveries = p.webhook_deliveries,
             "retention: deleted expired rows"

@@ -66,7 +66,7 @@ pub use lifecycle::Transition;
 pub use policy::{Policy, Posteriors};
 pub use profiles::UserLookup;
 pub use results::{ExperimentResults, Overview};
-pub use retention::Purged;
+pub use retention::{EVENT_PARTITIONS_AHEAD, Purged, create_event_partitions};
 pub use settings::{EngineSettings, Limits, WebhookSettings};
 pub use snapshot::{LiveExperiment, Snapshot};
 pub use track::IncomingEvent;

@@ -27,7 +27,8 @@ pub struct EngineSettings {
     pub limits: Limits,
     /// When set, users without consent get no assignment and nothing of theirs is stored.
     pub consent: Option<Consent>,
-    /// Raw events older than this (by arrival) are deleted; `None` keeps them forever.
+    /// Raw events that happened (`occurred_at`) longer ago than this are removed, a whole
+    /// day's partition at a time (so up to a day later); `None` keeps them forever.
     pub event_retention: Option<chrono::TimeDelta>,
     /// How often the retention task runs.
     pub retention_interval: Duration,

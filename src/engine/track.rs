@@ -1,5 +1,7 @@
 //! Event intake: events are stored once per (user, event id) and attributed to the
 //! experiments whose goal they match, in the writer's group commit, before the answer.
+//! "Once" as `store::batch::insert_events` tells a retry: the same UTC day of the event's
+//! time, or within a day for events the server stamps (a retry gets a later stamp).
 
 use super::{Engine, EngineError, TrackReceipt, hashing};
 use crate::domain::{EventName, UserId};
@@ -27,6 +29,7 @@ impl Engine {
                 name: e.name.into_inner(),
                 value: e.value,
                 occurred_at: e.timestamp.unwrap_or(now),
+                stamped_by_server: e.timestamp.is_none(),
             })
             .collect::<Vec<_>>();
         let users: Vec<u128> = if self.inner.settings.profiles {

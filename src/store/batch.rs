@@ -156,6 +156,27 @@ pub struct NewEvent {
     pub name: String,
     pub value: Option<f64>,
     pub occurred_at: DateTime<Utc>,
+    /// The client sent no timestamp: `occurred_at` is the server's clock at arrival, so a
+    /// retry of the event carries another one (see `insert_events`).
+    pub stamped_by_server: bool,
+}
+
+/// How long after an event stamped by the server a retry of it (same user and event id, no
+/// timestamp either) is still recognised as a duplicate when the two fall on different UTC
+/// days (on the same day the partition's unique index recognises it at any distance).
+pub const SERVER_STAMPED_RETRY_HORIZON: TimeDelta = TimeDelta::days(1);
+
+/// Where to look for an earlier copy of an event stamped by the server: [occurred_at − the
+/// horizon, the start of its UTC day), i.e. the earlier days' partitions only. `None` for an
+/// event with a client timestamp (a retry carries the same one, so it lands in the same
+/// partition) or when the window is empty.
+fn retry_window(e: &NewEvent) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if !e.stamped_by_server {
+        return None;
+    }
+    let day_start = e.occurred_at.duration_trunc(TimeDelta::days(1)).ok()?;
+    let from = e.occurred_at - SERVER_STAMPED_RETRY_HORIZON;
+    (from < day_start).then_some((from, day_start))
 }
 
 #[derive(QueryableByName)]
@@ -166,8 +187,37 @@ struct EventKeyRow {
     event_id: String,
 }
 
+/// The insert of events, duplicates left out by the partitions' unique indexes on (user_id,
+/// event_id) (`ON CONFLICT DO NOTHING`: every unique index of the row's partition decides,
+/// also against a copy another transaction is inserting at the same moment).
+const INSERT_EVENTS: &str = "INSERT INTO events (user_id, event_id, name, value, occurred_at) \
+     SELECT d.user_id, d.event_id, d.name, d.value, d.occurred_at \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[]) \
+       AS d(user_id, event_id, name, value, occurred_at) \
+     ON CONFLICT DO NOTHING RETURNING user_id, event_id";
+
+/// The same, when some events were stamped by the server: those whose retry window (`$6`,
+/// `$7`) holds a copy in an earlier day's partition are left out as well. `$8` and `$9` bound
+/// every window, so that PostgreSQL opens only those days' partitions (pruned when the
+/// statement starts); each event's own window then prunes to one partition per probe, a
+/// lookup in its unique index. Events without a window are never probed.
+const INSERT_EVENTS_PROBING: &str = "INSERT INTO events (user_id, event_id, name, value, occurred_at) \
+     SELECT d.user_id, d.event_id, d.name, d.value, d.occurred_at \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[]) \
+       AS d(user_id, event_id, name, value, occurred_at, probe_from, probe_to) \
+     WHERE d.probe_from IS NULL OR NOT EXISTS ( \
+       SELECT 1 FROM events e WHERE e.user_id = d.user_id AND e.event_id = d.event_id \
+         AND e.occurred_at >= d.probe_from AND e.occurred_at < d.probe_to \
+         AND e.occurred_at >= $8 AND e.occurred_at < $9) \
+     ON CONFLICT DO NOTHING RETURNING user_id, event_id";
+
 /// Inserts the events new for their user. Returns, for each event, whether it is the one
-/// stored (a duplicate of an earlier event, or of an earlier one in `events`, is not).
+/// stored: a duplicate of an earlier event, or of an earlier one in `events`, is not.
+///
+/// A duplicate is a retry of a user's event: the same (user, event id) on the same UTC day
+/// of `occurred_at` (a client's retry carries the same timestamp, so always), or, for events
+/// stamped by the server, within `SERVER_STAMPED_RETRY_HORIZON` on an earlier day. One
+/// statement either way; only events stamped by the server are probed for.
 pub fn insert_events(
     conn: &mut PgConnection,
     events: &[&NewEvent],
@@ -176,30 +226,54 @@ pub fn insert_events(
     if events.is_empty() {
         return Ok(stored);
     }
+    // Of a (user, event id) twice in the batch only the first is sent: the database would
+    // store both if their timestamps fell on different days.
     let mut first: FoldHashMap<(&str, &str), usize> = FoldHashMap::default();
+    let mut order: Vec<&NewEvent> = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        first
-            .entry((e.user_id.as_str(), e.event_id.as_str()))
-            .or_insert(i);
+        if let std::collections::hash_map::Entry::Vacant(v) =
+            first.entry((e.user_id.as_str(), e.event_id.as_str()))
+        {
+            v.insert(i);
+            order.push(e);
+        }
     }
-    let mut order: Vec<&NewEvent> = events.to_vec();
     order.sort_by(|a, b| (&a.user_id, &a.event_id).cmp(&(&b.user_id, &b.event_id)));
-    let rows: Vec<EventKeyRow> = Prepared::new(
-        "INSERT INTO events (user_id, event_id, name, value, occurred_at) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[]) \
-         ON CONFLICT (user_id, event_id) DO NOTHING RETURNING user_id, event_id",
-    )
-    .bind::<Array<Text>, _>(order.iter().map(|e| e.user_id.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(
-        order
-            .iter()
-            .map(|e| e.event_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Text>, _>(order.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Double>>, _>(order.iter().map(|e| e.value).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(order.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-    .load(conn)?;
+    let windows: Vec<Option<(DateTime<Utc>, DateTime<Utc>)>> =
+        order.iter().map(|e| retry_window(e)).collect();
+    let bounds = windows
+        .iter()
+        .flatten()
+        .fold(None, |b, &(from, to)| match b {
+            None => Some((from, to)),
+            Some((lo, hi)) => Some((from.min(lo), to.max(hi))),
+        });
+    let sql = if bounds.is_some() {
+        INSERT_EVENTS_PROBING
+    } else {
+        INSERT_EVENTS
+    };
+    let (lo, hi) = bounds.unwrap_or_default();
+    let rows: Vec<EventKeyRow> = Prepared::new(sql)
+        .bind::<Array<Text>, _>(order.iter().map(|e| e.user_id.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            order
+                .iter()
+                .map(|e| e.event_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(order.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Double>>, _>(order.iter().map(|e| e.value).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(order.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            windows.iter().map(|w| w.map(|w| w.0)).collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            windows.iter().map(|w| w.map(|w| w.1)).collect::<Vec<_>>(),
+        )
+        .bind::<Timestamptz, _>(lo)
+        .bind::<Timestamptz, _>(hi)
+        .load(conn)?;
     for row in &rows {
         if let Some(&i) = first.get(&(row.user_id.as_str(), row.event_id.as_str())) {
             stored[i] = true;

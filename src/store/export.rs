@@ -1,6 +1,7 @@
 //! Reading raw rows for exports, one page at a time by keyset (never the whole table):
-//! assignments ordered by (assigned_at, user_id), goal events by (user_id, event_id). Each
-//! page is one short query, so an export holds no long transaction and no server cursor.
+//! assignments ordered by (assigned_at, user_id), goal events by (user_id, event_id,
+//! occurred_at). Each page is one short query, so an export holds no long transaction and no
+//! server cursor.
 
 use super::StoreError;
 use super::schema::{assignments, events, metric_values, metrics, tracked_metrics};
@@ -82,7 +83,7 @@ pub fn events_page(
     experiment_id: i64,
     name: &str,
     range: TimeRange,
-    after: Option<&(String, String)>,
+    after: Option<&(String, String, DateTime<Utc>)>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut query = events::table
@@ -99,16 +100,20 @@ pub fn events_page(
     if let Some(to) = range.to() {
         query = query.filter(events::occurred_at.lt(to));
     }
-    if let Some((user, id)) = after {
-        // Keyset pagination on the events key (user, event id).
+    if let Some((user, id, at)) = after {
+        // Keyset pagination on (user, event id, time): a (user, event id) may be stored on
+        // more than one day (a client's retry with another timestamp).
         query = query.filter(events::user_id.ge(user.clone())).filter(
             events::user_id
                 .gt(user.clone())
-                .or(events::event_id.gt(id.clone())),
+                .or(events::event_id.gt(id.clone()))
+                .or(events::event_id
+                    .eq(id.clone())
+                    .and(events::occurred_at.gt(*at))),
         );
     }
     Ok(query
-        .order((events::user_id, events::event_id))
+        .order((events::user_id, events::event_id, events::occurred_at))
         .limit(limit)
         .select((
             events::event_id,

@@ -19,6 +19,7 @@ mod metric_usage;
 pub mod metric_values;
 mod metrics;
 mod models;
+pub mod partitions;
 mod prepared;
 pub mod profiles;
 pub mod schema;
@@ -199,7 +200,7 @@ pub use segments::{
 };
 pub use stats::{
     delete_user, erasures_since, latest_erasure, load_context_stats, load_period_stats,
-    load_variant_stats, ope_cells, purge_erasures, purge_events,
+    load_variant_stats, ope_cells, purge_erasures,
 };
 pub use webhooks::{delete_webhook, get_webhook, insert_webhook, list_webhooks, queue_deliveries};
 

@@ -107,7 +107,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (user_id, event_id) {
+    // Partitioned by day of occurred_at; no key over the whole table (each partition has its
+    // own unique (user_id, event_id)); diesel needs one named, this one is unique.
+    events (user_id, event_id, occurred_at) {
         user_id -> Text,
         event_id -> Text,
         name -> Text,

@@ -302,30 +302,6 @@ pub fn latest_erasure(conn: &mut PgConnection) -> Result<i64, StoreError> {
         .unwrap_or(0))
 }
 
-/// Deletes raw events that arrived before `before`, `batch` rows per statement (each its own
-/// short transaction, so the hot inserts never wait long). The statistics stay as they are.
-/// Returns how many were deleted.
-pub fn purge_events(
-    conn: &mut PgConnection,
-    before: DateTime<Utc>,
-    batch: i64,
-) -> Result<u64, StoreError> {
-    let mut total = 0u64;
-    loop {
-        let deleted = diesel::sql_query(
-            "DELETE FROM events WHERE ctid = ANY(ARRAY( \
-               SELECT ctid FROM events WHERE received_at < $1 LIMIT $2))",
-        )
-        .bind::<Timestamptz, _>(before)
-        .bind::<BigInt, _>(batch)
-        .execute(conn)?;
-        total += deleted as u64;
-        if (deleted as i64) < batch {
-            return Ok(total);
-        }
-    }
-}
-
 /// Deletes the erasure log's rows older than `before` (every instance has long read them).
 pub fn purge_erasures(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<u64, StoreError> {
     Ok(

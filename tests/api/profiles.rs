@@ -327,6 +327,7 @@ async fn the_stored_buckets_follow_a_model_as_days_pass() {
                 name: "open".into(),
                 value: Some(value),
                 occurred_at: at,
+                stamped_by_server: false,
             });
             let total = totals.entry(user.clone()).or_insert((0, [0; 24]));
             total.0 += 1;

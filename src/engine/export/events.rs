@@ -13,8 +13,9 @@ pub(super) struct GoalEvents<'a>(pub(super) &'a Selection<'a>);
 
 impl KeysetPages for GoalEvents<'_> {
     type Row = EventRow;
-    /// (user id, event id): the events table's key.
-    type Position = (String, String);
+    /// (user id, event id, time): unique among the events (a (user, event id) is unique
+    /// within a day's partition only).
+    type Position = (String, String, chrono::DateTime<chrono::Utc>);
     const PAGE_ROWS: i64 = super::selection::PAGE_ROWS;
 
     fn columns(&self) -> Vec<Column> {
@@ -45,7 +46,7 @@ impl KeysetPages for GoalEvents<'_> {
     }
 
     fn position(row: &EventRow) -> Self::Position {
-        (row.user_id.clone(), row.event_id.clone())
+        (row.user_id.clone(), row.event_id.clone(), row.occurred_at)
     }
 
     fn encode(&self, r: &EventRow, encoder: &mut Encoder) {
