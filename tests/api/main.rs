@@ -27,6 +27,7 @@ mod observability;
 mod ofrep;
 mod ope;
 mod over_time;
+mod partitions;
 mod personal_timing;
 mod privacy;
 mod profiles;
