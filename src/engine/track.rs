@@ -24,12 +24,13 @@ impl Engine {
         let rows = events
             .into_iter()
             .map(|e| batch::NewEvent {
+                // An id made up here has no retry to look for.
+                stamped_by_server: e.timestamp.is_none() && e.event_id.is_some(),
                 event_id: e.event_id.unwrap_or_else(generated_event_id),
                 user_id: e.user_id.into_inner(),
                 name: e.name.into_inner(),
                 value: e.value,
                 occurred_at: e.timestamp.unwrap_or(now),
-                stamped_by_server: e.timestamp.is_none(),
             })
             .collect::<Vec<_>>();
         let users: Vec<u128> = if self.inner.settings.profiles {

@@ -156,8 +156,9 @@ pub struct NewEvent {
     pub name: String,
     pub value: Option<f64>,
     pub occurred_at: DateTime<Utc>,
-    /// The client sent no timestamp: `occurred_at` is the server's clock at arrival, so a
-    /// retry of the event carries another one (see `insert_events`).
+    /// The client sent its event id but no timestamp: `occurred_at` is the server's clock at
+    /// arrival, so a retry of the event carries another one (see `insert_events`). False for
+    /// an id the server made up (no retry can carry it).
     pub stamped_by_server: bool,
 }
 
