@@ -72,9 +72,12 @@ BEGIN
     END IF;
 
     -- The unique indexes after the rows (building an index is faster than growing it row by
-    -- row). The old key guarantees no partition holds a (user, event id) twice.
+    -- row). The old key guarantees no partition holds a (user, event id) twice. Each also
+    -- identifies rows for logical replication (a replica, Citus moving a shard), as the old
+    -- primary key did.
     FOR part IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'events'::regclass LOOP
         EXECUTE format('ALTER TABLE %s ADD UNIQUE (user_id, event_id)', part);
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY USING INDEX %I', part, part::text || '_user_id_event_id_key');
     END LOOP;
 END
 $$;

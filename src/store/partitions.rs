@@ -75,14 +75,16 @@ fn is_lock_timeout(e: &Error) -> bool {
     matches!(e, Error::DatabaseError(_, info) if info.message().contains("lock timeout"))
 }
 
-/// Runs `statement` in a transaction of its own under the partition lock timeout.
-fn under_lock_timeout(conn: &mut PgConnection, statement: &str) -> Result<(), Error> {
+/// Runs `statements` in a transaction of their own under the partition lock timeout.
+fn under_lock_timeout(conn: &mut PgConnection, statements: &[&str]) -> Result<(), Error> {
     conn.transaction(|conn| {
         diesel::sql_query(format!(
             "SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT_MS}ms'"
         ))
         .execute(conn)?;
-        diesel::sql_query(statement).execute(conn)?;
+        for statement in statements {
+            diesel::sql_query(*statement).execute(conn)?;
+        }
         Ok(())
     })
 }
@@ -109,7 +111,12 @@ pub fn create_partitions_ahead(
             "CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF events (UNIQUE (user_id, event_id)) \
              FOR VALUES FROM ('{day} 00:00:00+00') TO ('{next} 00:00:00+00')"
         );
-        match under_lock_timeout(conn, &create) {
+        // The unique index identifies rows for logical replication (a replica, Citus moving
+        // a shard), as a primary key would.
+        let identity = format!(
+            "ALTER TABLE \"{name}\" REPLICA IDENTITY USING INDEX \"{name}_user_id_event_id_key\""
+        );
+        match under_lock_timeout(conn, &[&create, &identity]) {
             Ok(()) => done.created.push(day),
             Err(e) if is_lock_timeout(&e) => {
                 done.busy = true;
@@ -175,7 +182,7 @@ pub fn purge_events(
         let rows = diesel::sql_query(format!("SELECT count(*) AS n FROM \"{name}\""))
             .get_result::<Count>(conn)?
             .n;
-        match under_lock_timeout(conn, &format!("DROP TABLE IF EXISTS \"{name}\"")) {
+        match under_lock_timeout(conn, &[&format!("DROP TABLE IF EXISTS \"{name}\"")]) {
             Ok(()) => {
                 purged.rows += rows as u64;
                 purged.partitions += 1;
@@ -188,9 +195,10 @@ pub fn purge_events(
         }
     }
     loop {
+        // By the partition's key, not by ctid: Citus refuses ctid in such a delete.
         let deleted = diesel::sql_query(
-            "DELETE FROM events_default WHERE ctid = ANY(ARRAY( \
-               SELECT ctid FROM events_default WHERE occurred_at < $1 LIMIT $2))",
+            "DELETE FROM events_default WHERE (user_id, event_id) IN ( \
+               SELECT user_id, event_id FROM events_default WHERE occurred_at < $1 LIMIT $2)",
         )
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(batch)

@@ -57,6 +57,9 @@ async fn the_server_creates_today_and_the_next_7_days_at_start() {
          AND NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = i.inhrelid AND x.indisunique \
            AND x.indkey::text = '1 2')";
     assert_eq!(app.count(without_unique), 0);
+    let without_identity = "SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'events'::regclass AND c.relreplident <> 'i'";
+    assert_eq!(app.count(without_identity), 0);
 
     // A missing day ahead is created again by the tick.
     let gone = today() + TimeDelta::days(5);
@@ -65,6 +68,7 @@ async fn the_server_creates_today_and_the_next_7_days_at_start() {
     assert_eq!(created.created, vec![gone]);
     assert!(partition_exists(&app, gone));
     assert_eq!(app.count(without_unique), 0);
+    assert_eq!(app.count(without_identity), 0);
 
     // A day whose events already sit in the default partition is skipped, its rows kept.
     let crowded = today() + TimeDelta::days(9);
@@ -378,6 +382,14 @@ mod migration {
         .get_result(&mut conn)
         .unwrap();
         assert_eq!(partitioned, 1);
+        // Every partition with its unique index, which identifies its rows for replication.
+        let without_identity: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+              WHERE i.inhparent = 'events'::regclass AND c.relreplident <> 'i')",
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(without_identity, 0);
         // Each row in its day's partition, the default partition holding the days without one.
         let placed: Vec<Placed> = diesel::sql_query(
             "SELECT user_id, event_id, occurred_at, tableoid::regclass::text AS partition FROM events",
