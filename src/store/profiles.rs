@@ -282,11 +282,16 @@ fn from_epoch(seconds: f64) -> DateTime<Utc> {
 }
 
 /// The profiles of these users, in one query; users with no recorded event are left out.
+/// Planned each time, not kept prepared: a generic plan made while the table was nearly
+/// empty would stay a sequential scan as it grows (see `store/enrollments.rs`).
 pub fn profiles_of(
     conn: &mut PgConnection,
     users: &[String],
 ) -> Result<HashMap<String, Profile>, StoreError> {
-    let rows: Vec<ProfileRow> = Prepared::new(PROFILES_OF)
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<ProfileRow> = diesel::sql_query(PROFILES_OF)
         .bind::<Array<Text>, _>(users)
         .load(conn)?;
     let mut out: HashMap<String, Profile> = HashMap::new();
