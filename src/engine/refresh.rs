@@ -69,6 +69,7 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("snapshot rebuild failed: {e}")))?;
+        self.inner.users.set_holdout(next.holdout > 0.0);
         self.inner.snapshot.store(Arc::new(next));
         // Users erased anywhere (this instance included, which also covers an assignment
         // cached by a request that raced the erasure) leave the user cache.

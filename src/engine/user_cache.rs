@@ -26,8 +26,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 /// Most users one read asks for.
 const MAX_BATCH: usize = 1_000;
 
-/// Reads under way at once (each holds a pooled connection while it runs).
-const READS_IN_FLIGHT: usize = 4;
+/// Reads under way at once (each holds a pooled connection while it runs). One: the reads that
+/// wait meanwhile make the next batch, and a batch costs about the same whatever its size.
+const READS_IN_FLIGHT: usize = 1;
 
 /// What quick_cache spends on an entry besides its key and value (its slot in the index, the
 /// entry's state and links, the room its vectors keep), counted into each entry's weight so
@@ -160,6 +161,10 @@ pub struct UserCache {
     /// How long a request waits for a read before it is answered "unavailable" (the
     /// writers' timeout: a database that hangs costs a 503, not a hang).
     read_timeout: std::time::Duration,
+    /// Whether a holdout is set: without one, nobody's holdout record matters and the read
+    /// skips `holdout_users` (an enrollment read then says "not held out"; were a holdout set
+    /// later, such a user already recorded is recorded again, which changes nothing).
+    holdout_set: std::sync::atomic::AtomicBool,
 }
 
 impl UserCache {
@@ -175,6 +180,7 @@ impl UserCache {
             loading: DashMap::new(),
             requests,
             read_timeout,
+            holdout_set: std::sync::atomic::AtomicBool::new(true),
         });
         tokio::spawn(serve_reads(store, Arc::downgrade(&cache), receiver));
         cache
@@ -235,6 +241,12 @@ impl UserCache {
                 self.read_timeout.as_millis()
             ))),
         }
+    }
+
+    /// Says whether a holdout is set (the refresh does, every second).
+    pub fn set_holdout(&self, set: bool) {
+        self.holdout_set
+            .store(set, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Adds assignments the database confirmed to the user's kept enrollment. A user not
@@ -391,10 +403,11 @@ async fn read_batch(store: &Store, cache: &UserCache, batch: Vec<Request>) {
     if !profile_ids.is_empty() {
         metrics::counter!("posterior_profile_read_batches_total").increment(1);
     }
+    let with_holdout = cache.holdout_set.load(std::sync::atomic::Ordering::Relaxed);
     let read = store
         .run(move |conn| {
             Ok((
-                store::enrollments::enrollments_of(conn, &enrollment_ids)?,
+                store::enrollments::enrollments_of(conn, &enrollment_ids, with_holdout)?,
                 store::profiles::profiles_of(conn, &profile_ids)?,
             ))
         })

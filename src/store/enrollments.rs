@@ -37,10 +37,12 @@ struct HeldOutRow {
     user_id: String,
 }
 
-/// The stored enrollment of each user that has any (users with none are absent).
+/// The stored enrollment of each user that has any (users with none are absent); their
+/// holdout records only when `with_holdout`.
 pub fn enrollments_of(
     conn: &mut PgConnection,
     user_ids: &[String],
+    with_holdout: bool,
 ) -> Result<HashMap<String, StoredEnrollment>, StoreError> {
     let mut found: HashMap<String, StoredEnrollment> = HashMap::new();
     if user_ids.is_empty() {
@@ -57,6 +59,9 @@ pub fn enrollments_of(
             .or_default()
             .variants
             .push((row.experiment_id, row.variant_id));
+    }
+    if !with_holdout {
+        return Ok(found);
     }
     let held_out: Vec<HeldOutRow> =
         diesel::sql_query("SELECT user_id FROM holdout_users WHERE user_id = ANY($1)")
