@@ -7,7 +7,7 @@
 //!   weighed by what it occupies (`ByBytes`). Memory does not grow with the users ever seen.
 //! - **Batched**: a user not in memory is read by one loader task, which takes every read
 //!   waiting and answers them with one pair of indexed queries (`store::enrollments`,
-//!   `store::profiles::profiles_of`); a few such reads run at once. Never one query per
+//!   `store::profiles::profiles_of`), one read at a time. Never one query per
 //!   request, never through the writers' queue.
 //! - **Never wrong**: entries hold only what the database confirmed. An evicted user is read
 //!   again, so sticky stays sticky across evictions, instances and restarts. A user forgotten
