@@ -32,6 +32,7 @@ mod audit;
 pub mod behavior;
 mod conflict;
 mod cuped;
+pub mod enrollment;
 mod erasure;
 mod experiment;
 #[cfg(test)]

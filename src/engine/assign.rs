@@ -167,15 +167,17 @@ impl Engine {
                 (false, None) => {}
             }
         }
-        if sticky.is_empty() {
-            return self.finish(answers, user_id, user_key, profile).await;
-        }
-        let enrollment = self.inner.users.enrollment(user_id, user_key).await?;
+        let enrollment = if sticky.is_empty() {
+            None
+        } else {
+            Some(self.inner.users.enrollment(user_id, user_key).await?)
+        };
         let mut inserts: Vec<(usize, PendingAssignment)> = Vec::new();
         for (slot, pin) in sticky {
             let experiment = candidates[slot];
             let stored = enrollment
-                .variant_of(experiment.id)
+                .as_ref()
+                .and_then(|e| e.variant_of(experiment.id))
                 .and_then(|id| experiment.variant_index(id));
             match (stored, pin) {
                 (Some(v), _) => answers[slot] = Some(Assigned::of(experiment, v)),
@@ -224,17 +226,6 @@ impl Engine {
             }
             self.inner.users.remember_variants(user_key, &confirmed);
         }
-        self.finish(answers, user_id, user_key, profile).await
-    }
-
-    /// The answers, with personal payloads filled.
-    async fn finish(
-        &self,
-        answers: Vec<Option<Assigned>>,
-        user_id: &str,
-        user_key: u128,
-        profile: Option<Option<Arc<crate::domain::profile::Profile>>>,
-    ) -> Result<Assignments, EngineError> {
         let mut items: Vec<Assigned> = answers.into_iter().flatten().collect();
         self.personalize(&mut items, user_id, user_key, profile)
             .await?;

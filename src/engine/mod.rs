@@ -45,7 +45,6 @@ mod segments;
 pub mod sessions;
 mod settings;
 mod snapshot;
-mod sticky;
 pub mod summaries;
 pub mod throttle;
 mod track;

@@ -1,7 +1,7 @@
 //! Retention: raw events older than the configured retention are removed (the statistics
 //! stay as they are), and so are old rows of the erasure log and finished webhook deliveries.
-//! Events are kept in daily partitions (`store::partitions`), which the same tick creates
-//! ahead and retention drops whole.
+//! Events are kept in daily partitions (`store::partitions`), created ahead at start-up and
+//! by an hourly tick of their own (`engine/background.rs`), and dropped whole here.
 
 use super::{Engine, EngineError};
 use crate::store;
@@ -18,7 +18,7 @@ const FINISHED_DELIVERIES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 const PURGE_BATCH: i64 = 10_000;
 
 /// Daily event partitions exist this many days ahead of today (UTC): created at start-up and
-/// by the retention tick, so a day's partition is there long before its first event.
+/// every hour, so a day's partition is there long before its first event.
 pub const EVENT_PARTITIONS_AHEAD: u32 = 7;
 
 /// What one run of the retention task deleted.

@@ -1,5 +1,5 @@
 //! Per-user state in memory, under one budget (`--cache-mb`, `POSTERIOR_CACHE_MB`): each
-//! user's enrollment (sticky assignments, holdout record; `sticky::Enrollment`) and profile
+//! user's enrollment (sticky assignments, holdout record; `domain::enrollment::Enrollment`) and profile
 //! (behavioral targeting; `domain::profile::Profile`).
 //!
 //! - **Bounded**: one weighted cache (`quick_cache`, S3-FIFO: a user seen once is the first
@@ -13,7 +13,7 @@
 //!   again, so sticky stays sticky across evictions, instances and restarts. A user forgotten
 //!   (profile changed, user erased) while being read is answered but not kept.
 
-use super::sticky::Enrollment;
+use crate::domain::enrollment::Enrollment;
 use crate::domain::profile::{DayBucket, Moment, Profile};
 use crate::store::{self, Store, StoreError};
 use dashmap::DashMap;
@@ -417,13 +417,9 @@ async fn read_batch(store: &Store, cache: &UserCache, batch: Vec<Request>) {
             let mut answers: HashMap<Key, Entry> = HashMap::with_capacity(users.len());
             for (key, user_id) in users {
                 let found = match key.part() {
-                    Part::Enrollment => {
-                        let stored = enrollments.remove(&user_id).unwrap_or_default();
-                        Entry::Enrollment(Arc::new(Enrollment::new(
-                            stored.variants,
-                            stored.held_out,
-                        )))
-                    }
+                    Part::Enrollment => Entry::Enrollment(Arc::new(
+                        enrollments.remove(&user_id).unwrap_or_default(),
+                    )),
                     Part::Profile => Entry::Profile(profiles.remove(&user_id).map(Arc::new)),
                 };
                 answers.insert(key, cache.keep(key, found));

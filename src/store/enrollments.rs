@@ -8,18 +8,11 @@
 //! planning anew costs a fraction of a millisecond a batch.
 
 use super::StoreError;
+use crate::domain::enrollment::Enrollment;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 use std::collections::HashMap;
-
-/// What is stored of one user's enrollment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoredEnrollment {
-    /// (experiment id, variant id) of every assignment.
-    pub variants: Vec<(i64, i64)>,
-    pub held_out: bool,
-}
 
 #[derive(QueryableByName)]
 struct AssignmentRow {
@@ -43,10 +36,11 @@ pub fn enrollments_of(
     conn: &mut PgConnection,
     user_ids: &[String],
     with_holdout: bool,
-) -> Result<HashMap<String, StoredEnrollment>, StoreError> {
-    let mut found: HashMap<String, StoredEnrollment> = HashMap::new();
+) -> Result<HashMap<String, Enrollment>, StoreError> {
+    // (variants, held out) per user, made into enrollments at the end.
+    let mut found: HashMap<String, (Vec<(i64, i64)>, bool)> = HashMap::new();
     if user_ids.is_empty() {
-        return Ok(found);
+        return Ok(HashMap::new());
     }
     let assignments: Vec<AssignmentRow> = diesel::sql_query(
         "SELECT user_id, experiment_id, variant_id FROM assignments WHERE user_id = ANY($1)",
@@ -57,18 +51,20 @@ pub fn enrollments_of(
         found
             .entry(row.user_id)
             .or_default()
-            .variants
+            .0
             .push((row.experiment_id, row.variant_id));
     }
-    if !with_holdout {
-        return Ok(found);
+    if with_holdout {
+        let held_out: Vec<HeldOutRow> =
+            diesel::sql_query("SELECT user_id FROM holdout_users WHERE user_id = ANY($1)")
+                .bind::<Array<Text>, _>(user_ids)
+                .load(conn)?;
+        for row in held_out {
+            found.entry(row.user_id).or_default().1 = true;
+        }
     }
-    let held_out: Vec<HeldOutRow> =
-        diesel::sql_query("SELECT user_id FROM holdout_users WHERE user_id = ANY($1)")
-            .bind::<Array<Text>, _>(user_ids)
-            .load(conn)?;
-    for row in held_out {
-        found.entry(row.user_id).or_default().held_out = true;
-    }
-    Ok(found)
+    Ok(found
+        .into_iter()
+        .map(|(user, (variants, held_out))| (user, Enrollment::new(variants, held_out)))
+        .collect())
 }

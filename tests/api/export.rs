@@ -292,25 +292,10 @@ async fn the_command_line_writes_the_same_export() {
             ADMIN_KEY,
         )
         .await;
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-            .args([
-                "export",
-                "banner",
-                "--data",
-                data,
-                "--format",
-                "jsonl",
-                "--database-url",
-                &app.db.url,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let from_cli = posterior_ok(
+            &app.db.url,
+            &["export", "banner", "--data", data, "--format", "jsonl"],
         );
-        let from_cli = String::from_utf8(output.stdout).unwrap();
         if data == "results" {
             // computed_at differs, and so may figures computed by sampling; counts must match.
             let keep = |text: &str| -> Vec<Value> {
@@ -342,17 +327,7 @@ async fn the_command_line_writes_the_same_export() {
     assert!(status.success());
     assert_eq!(csv_rows(&std::fs::read_to_string(&out).unwrap()).len(), 6);
     let _ = std::fs::remove_file(out);
-    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-        .args([
-            "export",
-            "nope",
-            "--data",
-            "assignments",
-            "--database-url",
-            &app.db.url,
-        ])
-        .output()
-        .unwrap();
+    let missing = posterior(&app.db.url, &["export", "nope", "--data", "assignments"]);
     assert!(!missing.status.success());
 }
 

@@ -22,17 +22,7 @@ async fn download(app: &TestApp, path: &str) -> String {
 
 /// The same export from the command line.
 fn from_cli(app: &TestApp, args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-        .args(args)
-        .args(["--database-url", &app.db.url])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    posterior_ok(&app.db.url, args)
 }
 
 /// A contextual experiment (context: platform) whose rows are written by hand.

@@ -357,20 +357,8 @@ mod migration {
                 > 100
         );
 
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-            .args(["migrate", "--database-url", &db.url])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            String::from_utf8_lossy(&output.stdout).contains("1 migration(s) applied"),
-            "{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
+        let said = posterior_ok(&db.url, &["migrate"]);
+        assert!(said.contains("1 migration(s) applied"), "{said}");
 
         // Every row, equal to the last microsecond.
         let after = snapshot(&mut conn);

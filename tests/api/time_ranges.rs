@@ -5,15 +5,6 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// Runs `posterior` against the test database.
-fn posterior(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_posterior"))
-        .args(args)
-        .args(["--database-url", &app.db.url])
-        .output()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_command_line_refuses_a_range_that_ends_before_it_starts() {
     let app = spawn_app().await;
@@ -28,7 +19,10 @@ async fn the_command_line_refuses_a_range_that_ends_before_it_starts() {
             ("2026-02-01", "2026-01-01"),
             ("2026-01-01T00:00:00Z", "2026-01-01"),
         ] {
-            let output = posterior(&app, &[command, &["--from", from, "--to", to]].concat());
+            let output = posterior(
+                &app.db.url,
+                &[command, &["--from", from, "--to", to]].concat(),
+            );
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
                 !output.status.success(),
@@ -41,7 +35,7 @@ async fn the_command_line_refuses_a_range_that_ends_before_it_starts() {
             );
             assert!(output.stdout.is_empty(), "{command:?} wrote output");
         }
-        let bad = posterior(&app, &[command, &["--to", "tomorrow"]].concat());
+        let bad = posterior(&app.db.url, &[command, &["--to", "tomorrow"]].concat());
         assert!(!bad.status.success());
         assert!(
             String::from_utf8_lossy(&bad.stderr).contains("to: \"tomorrow\" is not a time"),
@@ -54,7 +48,7 @@ async fn the_command_line_refuses_a_range_that_ends_before_it_starts() {
             &["--from", "2020-01-01"][..],
             &["--from", "2020-01-01", "--to", "2100-01-01"][..],
         ] {
-            let output = posterior(&app, &[command, range].concat());
+            let output = posterior(&app.db.url, &[command, range].concat());
             assert!(
                 output.status.success(),
                 "{command:?} {range:?}: {}",

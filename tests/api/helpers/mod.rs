@@ -5,6 +5,7 @@
 
 mod app;
 mod browser;
+mod cli;
 mod database;
 pub mod html;
 mod reply;
@@ -14,6 +15,7 @@ pub use app::{
     start_refused_with,
 };
 pub use browser::{Browser, Page};
+pub use cli::{posterior, posterior_ok};
 pub use database::TestDb;
 pub use reply::{Reply, jsonl};
 

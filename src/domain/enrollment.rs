@@ -1,6 +1,6 @@
 //! What is stored of one user's enrollment: the variant of every experiment they were
-//! assigned in, and whether they are recorded as held out. Kept in memory per user
-//! (`user_cache`), read from the database when not there.
+//! assigned in, and whether they are recorded as held out. Read by the store
+//! (`store::enrollments`), kept in memory per user (`engine::user_cache`).
 //!
 //! Entries are only ever made from what the database confirmed, so the memory can lag the
 //! database but never contradict it: an experiment missing here is one the user had no
