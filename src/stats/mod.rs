@@ -26,6 +26,9 @@
 //! - [`contextual`]: per-segment posteriors with a prior centred on the pooled one, and the
 //!   expected value of personalization.
 //! - [`ope`]: off-policy evaluation (IPS and self-normalized IPS with intervals).
+//! - [`factorial`]: factorial experiments: cells of several factors, main effects and
+//!   two-way interactions with intervals, and the bandit model that shares strength across
+//!   cells (main effects plus shrunk interactions).
 //!
 //! Accuracy is checked against 50-digit mpmath values in `tests/stats/reference.rs`, and the
 //! metric statistics against gbstats and statsmodels in `tests/stats/metrics_reference.rs`.
@@ -35,6 +38,7 @@ pub mod contextual;
 pub mod cuped;
 pub mod direction;
 pub mod effect;
+pub mod factorial;
 pub mod frequentist;
 pub mod gaussian;
 pub mod multiple;

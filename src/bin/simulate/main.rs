@@ -1,7 +1,8 @@
 //! `simulate`: the bandit simulations of docs/simulation.md, a research harness beside the
 //! server. They drive the server's own sampler and updates from `posterior::stats`
 //! (`thompson::sample_arm_beta` with `BetaPosterior::update`, `thompson::sample_arm_gaussian`
-//! with `MeanPosterior::update`, `contextual::context_beta`) and print Markdown tables. Runs
+//! with `MeanPosterior::update`, `contextual::context_beta`, `factorial::SharedModel`) and
+//! print Markdown tables. Runs
 //! are seeded from (seed, setting, run index), so results do not depend on the number of
 //! threads.
 //!
@@ -10,6 +11,7 @@
 mod chapelle_li;
 mod contextual;
 mod cuped;
+mod factorial;
 mod gaussian;
 mod lai_robbins;
 mod peeking;
@@ -50,6 +52,9 @@ enum Simulation {
     Cuped,
     /// Send times: each user's own best hour (the `personal` variant) against fixed hours.
     Timing,
+    /// Factorial bandit: the shared model (main effects + shrunk interactions) against plain
+    /// Thompson sampling over the cells.
+    Factorial,
 }
 
 fn main() {
@@ -200,6 +205,25 @@ fn main() {
         println!(
             "## Send times: each user's own best hour against fixed hours (every arm on the same users)\n\n{}",
             timing::render_timing(&blocks)
+        );
+        println!("({:.0} s)", start.elapsed().as_secs_f64());
+    }
+    if wanted(Simulation::Factorial) {
+        let start = Instant::now();
+        let (runs, checkpoints): (usize, &[u64]) = if q {
+            (8, &[1_000, 4_000])
+        } else {
+            (200, &[2_000, 20_000])
+        };
+        let rows = factorial::factorial(
+            &factorial::FactorialScenario::all(),
+            runs,
+            checkpoints,
+            args.seed,
+        );
+        println!(
+            "## Factorial bandit: shared strength against plain Thompson sampling\n\n{}",
+            factorial::render_factorial(&rows)
         );
         println!("({:.0} s)", start.elapsed().as_secs_f64());
     }
