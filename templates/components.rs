@@ -2,8 +2,18 @@
 //! status badges; variant colour swatches.
 
 use super::form_values::{FieldErrors, RuleRow};
-use crate::domain::{Op, Status};
+use crate::domain::{ExperimentSpec, Kind, Op, PolicyKind, Status};
 use maud::{Markup, html};
+
+/// An experiment's kind in words: `A/B test`, `bandit`, `factorial`, `factorial bandit`.
+pub fn kind_words(spec: &ExperimentSpec) -> &'static str {
+    match (spec.kind, spec.policy) {
+        (Kind::Ab, _) => "A/B test",
+        (Kind::Bandit, _) => "bandit",
+        (Kind::Factorial, PolicyKind::Ab) => "factorial",
+        (Kind::Factorial, PolicyKind::Bandit) => "factorial bandit",
+    }
+}
 
 pub fn csrf_input(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }

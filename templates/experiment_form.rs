@@ -3,8 +3,8 @@
 //! one more row and everything typed kept).
 
 use super::components::{
-    InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error, notice,
-    radio_field, select_field, swatch, text_field, textarea_field,
+    InputOptions, Tone, condition_row, csrf_input, error_summary, field as f, field_error,
+    kind_words, notice, radio_field, select_field, swatch, text_field, textarea_field,
 };
 use super::experiment_metrics::{
     add_guardrail_button, draft_goal_select, goal_fields, goal_words, metric_field_label,
@@ -13,7 +13,7 @@ use super::experiment_metrics::{
 use super::form_values::{ExperimentForm, FieldErrors, VariantRow};
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
-use crate::domain::{Experiment, Kind, Metric, Status};
+use crate::domain::{Experiment, Kind, Metric, PolicyKind, Status};
 use maud::{Markup, html};
 
 pub struct CreateView<'a> {
@@ -364,7 +364,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                     dl.facts {
                         dt { "Key" } dd { code { (spec.key) } }
                         dt { "Dimension" } dd { (spec.dimension.as_str()) }
-                        dt { "Kind" } dd { (if spec.kind == Kind::Ab { "A/B test" } else { "bandit" }) }
+                        dt { "Kind" } dd { (kind_words(spec)) }
                         @if e.status != Status::Draft { dt { "Goal" } dd { (goal_words(e, view.metrics)) } }
                         dt { "Control" } dd { (spec.control) }
                     }
@@ -393,7 +393,7 @@ pub fn edit_page(view: &EditView) -> Markup {
                     legend { "Traffic and data" }
                     (text_field(&f(errors, "traffic", "Traffic",
                         Some("The share of matching users that take part.")), &form.traffic, percent_input()))
-                    @if spec.kind == Kind::Bandit {
+                    @if spec.policy == PolicyKind::Bandit {
                         (text_field(&f(errors, "floor", "Floor per variant",
                             Some("The least share of new users every variant keeps.")), &form.floor, percent_input()))
                     }

@@ -1,9 +1,9 @@
 //! The experiments list: what runs, how big it is, who leads.
 
-use super::components::status_badge;
+use super::components::{kind_words, status_badge};
 use super::format;
 use super::layout::{Nav, Page, layout};
-use crate::domain::{Experiment, GoalMetric, Kind, Status};
+use crate::domain::{Experiment, GoalMetric, Status};
 use crate::engine::summaries::{ExperimentSummary, Leader};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -125,7 +125,7 @@ pub fn page(view: &ListView) -> Markup {
                                         }
                                     }
                                     td { (e.spec.dimension.as_str()) }
-                                    td { (if e.spec.kind == Kind::Ab { "A/B" } else { "bandit" }) }
+                                    td { (kind_words(&e.spec)) }
                                     td { (status_badge(e.status)) }
                                     td.num data-users=[row.users] {
                                         @match row.users {

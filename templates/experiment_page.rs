@@ -2,11 +2,15 @@
 //! definition (payloads, targeting, goal), the lifecycle buttons and the export links.
 
 use super::charts::{self, Column, Density, DensityCurve};
-use super::components::{Tone, csrf_input, marked, notice, op_words, status_badge, swatch};
+use super::components::{
+    Tone, csrf_input, kind_words, marked, notice, op_words, status_badge, swatch,
+};
 use super::experiment_list::running_time;
 use super::format;
 use super::layout::{Nav, Page, breadcrumb, layout};
-use crate::domain::{Analysis, Condition, Experiment, GoalMetric, Kind, Op, Rule, Status};
+use crate::domain::{
+    Analysis, Condition, Experiment, GoalMetric, Kind, Op, PolicyKind, Rule, Status,
+};
 use crate::engine::guardrails::Firing;
 use crate::engine::results::{ExperimentResults, Outcome, SeriesPoint, VariantResults};
 use chrono::{DateTime, Utc};
@@ -521,7 +525,7 @@ fn charts_section(view: &ExperimentView) -> Markup {
                     figcaption { "What each variant's " (if revenue { "value per user" } else { "conversion rate" })
                         " may be, given the data: the taller and narrower a curve, the surer. Overlapping curves cannot be told apart yet." }
                 }
-                @if e.spec.kind == Kind::Bandit {
+                @if e.spec.policy == PolicyKind::Bandit {
                     figure {
                         @if allocation.is_empty() {
                             (charts::empty_chart("No users yet: the allocation over time appears once users are enrolled."))
@@ -647,7 +651,12 @@ fn definition(
                 (declared_metrics(e, metric_names))
                 dt { "Dimension" } dd { (spec.dimension.as_str()) }
                 dt { "Kind" } dd {
-                    @if spec.kind == Kind::Ab { "A/B test with fixed weights" } @else { "bandit (Thompson sampling), floor " (format::percent(spec.floor, 1)) " per variant" }
+                    @match (spec.kind, spec.policy) {
+                        (Kind::Ab, _) => "A/B test with fixed weights",
+                        (Kind::Factorial, PolicyKind::Ab) => "factorial: each factor's levels equally likely, each factor hashed on its own",
+                        (Kind::Factorial, PolicyKind::Bandit) => { "factorial bandit (Thompson sampling over the combinations with a model shared across them), floor " (format::percent(spec.floor, 1)) " per combination" },
+                        (Kind::Bandit, _) => { "bandit (Thompson sampling), floor " (format::percent(spec.floor, 1)) " per variant" },
+                    }
                 }
                 dt { "Targeting" } dd {
                     @if spec.targeting.is_empty() { "everyone" } @else {
@@ -738,7 +747,7 @@ pub fn page(view: &ExperimentView) -> Markup {
                     h1 { (e.spec.name) }
                     p.subtitle {
                         code { (e.spec.key) } " " (status_badge(e.status)) " "
-                        (e.spec.dimension.as_str()) " · " (if e.spec.kind == Kind::Ab { "A/B test" } else { "bandit" })
+                        (e.spec.dimension.as_str()) " · " (kind_words(&e.spec))
                         @if let Some(t) = running_time(e, view.now) {
                             (if e.status == Status::Stopped { " · ran for " } else { " · running for " }) (t)
                         }
@@ -771,6 +780,7 @@ pub fn page(view: &ExperimentView) -> Markup {
             }
             (refresh_control(view))
             p.muted { "Computed " (format::utc(r.computed_at)) "." }
+            (super::factorial::section(e, r))
             (super::contextual::contexts_section(e, r))
             (charts_section(view))
             (super::over_time::section(r))

@@ -12,6 +12,7 @@ pub mod experiment_form;
 pub mod experiment_list;
 pub mod experiment_metrics;
 pub mod experiment_page;
+pub mod factorial;
 pub mod form_values;
 pub mod format;
 pub mod keys;

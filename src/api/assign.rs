@@ -33,6 +33,11 @@ pub struct AssignmentOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "returning-buyers")]
     rule: Option<&'a str>,
+    /// Factorial experiments: each factor's level in the user's cell (`variant` joins them
+    /// with dots, `payload` has one member per factor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"content": "discount", "timing": "evening"}))]
+    levels: Option<&'a RawValue>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -83,6 +88,7 @@ pub async fn assign(_: Client, engine: web::Data<Engine>, body: Json<AssignReque
             variant: &a.variant().key,
             payload: a.payload(),
             rule: a.rule.as_deref(),
+            levels: a.variant().levels.as_deref(),
         })
         .collect();
     metrics::counter!(crate::telemetry::ASSIGNMENTS, "via" => "api")

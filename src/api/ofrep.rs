@@ -14,13 +14,18 @@
 //!   same variants as `POST /api/v1/assign`, and a new user's assignment is stored (with
 //!   attributes and propensity) before the answer.
 //!
+//! - A factorial experiment also answers one flag per factor, `{experiment}.{factor}`: its
+//!   `variant` is the user's level of that factor and its `value` that level's payload (the
+//!   level key when the factor has no payloads), so an app reads one factor with any SDK. A
+//!   key that names an experiment is that experiment, even if it could also read as a factor.
+//!
 //! Errors follow the protocol and always carry `errorDetails` (and `key` when a flag was
 //! named): 400 `PARSE_ERROR` / `INVALID_CONTEXT` / `TARGETING_KEY_MISSING`, 404
 //! `FLAG_NOT_FOUND`, 401 / 403 for a missing or insufficient key.
 
 use super::ApiError;
 use super::auth;
-use crate::domain::{Attributes, ExperimentKey, Scope, Status, UserId};
+use crate::domain::{Attributes, Scope, Status, UserId};
 use crate::engine::{Assigned, Engine, LiveExperiment, Snapshot};
 use crate::telemetry::{ASSIGNMENTS, OFREP_EVALUATIONS};
 use actix_web::http::{StatusCode, header};
@@ -74,10 +79,16 @@ impl Reason {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FlagMetadata {
     pub experiment: String,
-    /// `ab` or `bandit`.
+    /// `ab`, `bandit` or `factorial`.
     pub kind: &'static str,
-    /// `content`, `timing` or `trigger`.
+    /// `content`, `timing` or `trigger` (a factor flag's: its factor's).
     pub dimension: &'static str,
+    /// A factor flag's factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factor: Option<String>,
+    /// A factor flag's cell: the experiment's variant, every factor's level joined by dots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
     /// `draft`, `running`, `paused` or `stopped`.
     pub status: &'static str,
     /// Whether the user has an assignment (false exactly when the reason is `DISABLED`).
@@ -346,9 +357,85 @@ fn success(live: &LiveExperiment, index: usize, reason: Reason) -> EvaluationSuc
             dimension: spec.dimension.as_str(),
             status: live.status.as_str(),
             assigned: reason != Reason::Disabled,
+            factor: None,
+            cell: None,
             rule: None,
             holdout: false,
         },
+    }
+}
+
+/// A flag: an experiment, or one factor of a factorial experiment (`{experiment}.{factor}`).
+struct Flag<'a> {
+    live: &'a Arc<LiveExperiment>,
+    factor: Option<usize>,
+}
+
+/// The flag a key names: an experiment by its key, else a factor of the factorial experiment
+/// before the key's last dot.
+fn find_flag<'a>(snapshot: &'a Snapshot, key: &str) -> Option<Flag<'a>> {
+    if let Some(live) = snapshot.get(key) {
+        return Some(Flag { live, factor: None });
+    }
+    let (experiment, factor) = key.rsplit_once('.')?;
+    let live = snapshot.get(experiment)?;
+    let factor = live
+        .definition
+        .spec
+        .factors
+        .iter()
+        .position(|f| f.key.as_str() == factor)?;
+    Some(Flag {
+        live,
+        factor: Some(factor),
+    })
+}
+
+/// The answer of factor `factor` from the answer of its experiment (cell `cell`): the
+/// user's level of that factor and its payload (taken from the cell's value, so a payload
+/// filled for the user stays filled).
+fn factor_success(
+    live: &LiveExperiment,
+    cell: usize,
+    factor: usize,
+    mut answer: EvaluationSuccess,
+) -> EvaluationSuccess {
+    let spec = &live.definition.spec;
+    let f = &spec.factors[factor];
+    let level = crate::domain::factorial::levels_of(&spec.factors, cell)[factor];
+    let payloads: Vec<&Value> = f.levels.iter().map(|l| &l.payload).collect();
+    let value = if payloads.iter().all(|p| p.is_null()) {
+        Value::from(f.levels[level].key.as_str())
+    } else {
+        serde_json::from_str::<Value>(answer.value.get())
+            .ok()
+            .and_then(|mut v| v.get_mut(f.key.as_str()).map(Value::take))
+            .unwrap_or_else(|| f.levels[level].payload.clone())
+    };
+    // As for a whole experiment: a float factor stays a float after JSONB.
+    let any_float = payloads
+        .iter()
+        .any(|p| matches!(p, Value::Number(n) if n.is_f64()));
+    let text = match &value {
+        Value::Number(n) if any_float && !n.is_f64() => format!("{n}.0"),
+        other => other.to_string(),
+    };
+    answer.key = format!("{}.{}", live.key, f.key);
+    answer.value = RawValue::from_string(text).expect("a JSON value serializes");
+    answer.metadata.cell = Some(std::mem::replace(
+        &mut answer.variant,
+        f.levels[level].key.to_string(),
+    ));
+    answer.metadata.dimension = f.dimension.as_str();
+    answer.metadata.factor = Some(f.key.to_string());
+    answer
+}
+
+/// An experiment's answer as the flag asks for it: the experiment's, or one factor's.
+fn as_flag(flag: &Flag<'_>, cell: usize, answer: EvaluationSuccess) -> EvaluationSuccess {
+    match flag.factor {
+        Some(factor) => factor_success(flag.live, cell, factor, answer),
+        None => answer,
     }
 }
 
@@ -378,11 +465,15 @@ fn held_out(live: &LiveExperiment) -> EvaluationSuccess {
 }
 
 /// Evaluates one flag for a subject without a user id: only experiments that need no user
-/// (draft, stopped) can answer.
-fn evaluate_without_user(live: &LiveExperiment) -> Result<EvaluationSuccess, Failure> {
+/// (draft, stopped) can answer. Also returns the variant answered.
+fn evaluate_without_user(live: &LiveExperiment) -> Result<(usize, EvaluationSuccess), Failure> {
     match (live.status, live.winner) {
-        (Status::Stopped, Some(winner)) => Ok(success(live, winner, Reason::TargetingMatch)),
-        (Status::Draft | Status::Stopped, _) => Ok(success(live, live.control, Reason::Disabled)),
+        (Status::Stopped, Some(winner)) => {
+            Ok((winner, success(live, winner, Reason::TargetingMatch)))
+        }
+        (Status::Draft | Status::Stopped, _) => {
+            Ok((live.control, success(live, live.control, Reason::Disabled)))
+        }
         (Status::Running | Status::Paused, _) => Err(Failure::targeting_key_missing()),
     }
 }
@@ -421,25 +512,28 @@ async fn evaluate_one(
     authorize(req)?;
     let subject = parse_request(body, engine.limits())?;
     let snapshot = engine.snapshot();
-    let experiment_key = ExperimentKey::parse(key).map_err(|_| Failure::flag_not_found(key))?;
-    let live = snapshot
-        .get(experiment_key.as_str())
-        .ok_or_else(|| Failure::flag_not_found(key))?;
+    let flag = find_flag(&snapshot, key).ok_or_else(|| Failure::flag_not_found(key))?;
+    let live = flag.live;
     let Some(user) = &subject.user else {
-        return evaluate_without_user(live);
+        let (cell, answer) = evaluate_without_user(live)?;
+        return Ok(as_flag(&flag, cell, answer));
     };
     let assigned = engine
         .assign(
             user,
             &subject.attributes,
-            Some(std::slice::from_ref(&experiment_key)),
+            Some(std::slice::from_ref(&live.key)),
         )
         .await
         .map_err(|e| Failure::from(ApiError::from(e)))?;
     Ok(match assigned.first() {
-        Some(a) => assigned_success(a),
-        None if assigned.holdout => held_out(live),
-        None => success(live, live.control, Reason::Disabled),
+        Some(a) => as_flag(&flag, a.variant, assigned_success(a)),
+        None if assigned.holdout => as_flag(&flag, live.control, held_out(live)),
+        None => as_flag(
+            &flag,
+            live.control,
+            success(live, live.control, Reason::Disabled),
+        ),
     })
 }
 
@@ -515,31 +609,57 @@ async fn evaluate_all(
             assigned.insert(a.experiment.key.to_string(), a);
         }
     }
-    let mut experiments: Vec<&Arc<LiveExperiment>> = snapshot.experiments.iter().collect();
-    experiments.sort_by(|a, b| a.key.cmp(&b.key));
-    let flags = experiments
-        .into_iter()
-        .map(|live| {
-            if let Some(a) = assigned.get(live.key.as_str()) {
-                return BulkEntry::Success(assigned_success(a));
-            }
-            if holdout {
-                return BulkEntry::Success(held_out(live));
-            }
-            if subject.user.is_some() {
-                return BulkEntry::Success(success(live, live.control, Reason::Disabled));
-            }
-            match evaluate_without_user(live) {
-                Ok(s) => BulkEntry::Success(s),
-                Err(f) => {
-                    metrics::counter!(OFREP_EVALUATIONS, "result" => f.body.error_code)
-                        .increment(1);
-                    BulkEntry::Failure(f.with_key(live.key.as_str()).body)
+    // Every experiment, and after a factorial one each of its factors.
+    let flags_of = |live: &'_ Arc<LiveExperiment>| {
+        let factors = live.definition.spec.factors.len();
+        let live = Arc::clone(live);
+        std::iter::once(None)
+            .chain((0..factors).map(Some))
+            .map(move |factor| (Arc::clone(&live), factor))
+    };
+    let mut flags: Vec<(String, BulkEntry)> = snapshot
+        .experiments
+        .iter()
+        .flat_map(flags_of)
+        .map(|(live, factor)| {
+            let flag = Flag {
+                live: &live,
+                factor,
+            };
+            let entry = if let Some(a) = assigned.get(live.key.as_str()) {
+                BulkEntry::Success(as_flag(&flag, a.variant, assigned_success(a)))
+            } else if holdout {
+                BulkEntry::Success(as_flag(&flag, live.control, held_out(&live)))
+            } else if subject.user.is_some() {
+                let answer = success(&live, live.control, Reason::Disabled);
+                BulkEntry::Success(as_flag(&flag, live.control, answer))
+            } else {
+                match evaluate_without_user(&live) {
+                    Ok((cell, s)) => BulkEntry::Success(as_flag(&flag, cell, s)),
+                    Err(f) => {
+                        metrics::counter!(OFREP_EVALUATIONS, "result" => f.body.error_code)
+                            .increment(1);
+                        let key = match factor {
+                            Some(f) => {
+                                format!("{}.{}", live.key, live.definition.spec.factors[f].key)
+                            }
+                            None => live.key.to_string(),
+                        };
+                        BulkEntry::Failure(f.with_key(&key).body)
+                    }
                 }
-            }
+            };
+            let key = match &entry {
+                BulkEntry::Success(s) => s.key.clone(),
+                BulkEntry::Failure(f) => f.key.clone().unwrap_or_default(),
+            };
+            (key, entry)
         })
         .collect();
-    Ok(BulkEvaluation { flags })
+    flags.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(BulkEvaluation {
+        flags: flags.into_iter().map(|(_, entry)| entry).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Experiments: what a marketer defines, validated into an `ExperimentSpec`.
 
 use super::cuped::{Cuped, CupedDraft};
+use super::factorial::{self, Factor};
 use super::metric::{
     Duration, MAX_GUARDRAILS, MAX_SECONDARY_METRICS, MeanOf, MetricDefinition, MetricSpec,
     MetricType,
@@ -17,7 +18,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 pub const MAX_VARIANTS: usize = 50;
-const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
+pub(super) const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 pub const DEFAULT_FLOOR: f64 = 0.01;
@@ -41,8 +42,16 @@ str_enum!(
     Dimension { Content => "content", Timing => "timing", Trigger => "trigger" }
 );
 str_enum!(
-    /// `ab`: fixed weights; `bandit`: Thompson sampling moves traffic to what works.
-    Kind { Ab => "ab", Bandit => "bandit" }
+    /// `ab`: fixed weights; `bandit`: Thompson sampling moves traffic to what works;
+    /// `factorial`: several factors at once, each user one level of every factor (its
+    /// `policy` says how new users are allocated).
+    Kind { Ab => "ab", Bandit => "bandit", Factorial => "factorial" }
+);
+str_enum!(
+    /// How a new user's variant is chosen: `ab` by a hash of the user (fixed weights, or each
+    /// factor on its own), `bandit` by Thompson sampling. An `ab` or `bandit` experiment's
+    /// kind says it; a factorial experiment has its own.
+    PolicyKind { Ab => "ab", Bandit => "bandit" }
 );
 str_enum!(
     /// Lifecycle: draft → running ⇄ paused → stopped.
@@ -181,12 +190,12 @@ impl ExperimentMetrics {
         out
     }
 
-    /// Checks counts, duplicates, thresholds, actions (`drop` needs a bandit of `kind`) and
+    /// Checks counts, duplicates, thresholds, actions (`drop` needs a bandit `policy`) and
     /// that every key is in `library` (a lookup of the library as it stands in the caller's
     /// transaction).
     pub fn check(
         &self,
-        kind: Kind,
+        policy: PolicyKind,
         library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
     ) -> Result<(), ValidationError> {
         if self.secondary.len() > MAX_SECONDARY_METRICS {
@@ -236,7 +245,7 @@ impl ExperimentMetrics {
             // An A/B split's weights are its design: only a bandit's allocation may lose an arm.
             if role == MetricRole::Guardrail
                 && self.guardrails[i].action == GuardrailAction::Drop
-                && kind != Kind::Bandit
+                && policy != PolicyKind::Bandit
             {
                 return Err(ValidationError::new(
                     format!("metrics.guardrails[{i}].action"),
@@ -327,8 +336,21 @@ pub struct ExperimentDraft {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub dimension: Dimension,
+    /// Required but for a factorial experiment (whose factors have theirs; the first's by
+    /// default).
+    #[serde(default)]
+    pub dimension: Option<Dimension>,
     pub kind: Kind,
+    /// Factorial experiments: `ab` (each factor hashed on its own; the default) or `bandit`
+    /// (Thompson sampling over the cells with a model that shares strength across them).
+    #[serde(default)]
+    pub policy: Option<PolicyKind>,
+    /// Factorial experiments: 2 to 4 factors of 2 to 5 levels; the cells (every combination)
+    /// become the variants.
+    #[serde(default)]
+    pub factors: Vec<Factor>,
+    /// Every kind but `factorial`: 2 or more variants.
+    #[serde(default)]
     pub variants: Vec<VariantDraft>,
     #[serde(default)]
     pub control: Option<VariantKey>,
@@ -398,6 +420,11 @@ pub struct ExperimentSpec {
     pub description: String,
     pub dimension: Dimension,
     pub kind: Kind,
+    /// How a new user's variant is chosen (for `ab` and `bandit` experiments, their kind).
+    pub policy: PolicyKind,
+    /// Factorial experiments: the factors, whose cells are `variants` (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<Factor>,
     pub variants: Vec<Variant>,
     pub control: VariantKey,
     pub goal: Goal,
@@ -661,6 +688,53 @@ fn check_weights(weights: &[f64]) -> Result<(), ValidationError> {
 }
 
 impl ExperimentDraft {
+    /// The draft's policy, dimension and variants: as given, or a factorial experiment's
+    /// cells (weights equal: each factor's levels are equally likely).
+    fn design(&self) -> Result<(PolicyKind, Dimension, Vec<VariantDraft>), ValidationError> {
+        let required = |field: &str| ValidationError::new(field, Violation::Required);
+        if self.kind != Kind::Factorial {
+            if !self.factors.is_empty() {
+                return Err(ValidationError::new(
+                    "factors",
+                    Violation::FactorsOfOtherKind,
+                ));
+            }
+            let policy = match self.kind {
+                Kind::Bandit => PolicyKind::Bandit,
+                _ => PolicyKind::Ab,
+            };
+            if self.policy.is_some_and(|p| p != policy) {
+                return Err(ValidationError::new("policy", Violation::PolicyOfOtherKind));
+            }
+            let dimension = self.dimension.ok_or_else(|| required("dimension"))?;
+            return Ok((policy, dimension, self.variants.clone()));
+        }
+        if !self.variants.is_empty() {
+            return Err(ValidationError::new(
+                "variants",
+                Violation::VariantsOfFactorial,
+            ));
+        }
+        if self.factors.is_empty() {
+            return Err(required("factors"));
+        }
+        let cells = factorial::cells(&self.factors)?;
+        let variants = cells
+            .into_iter()
+            .map(|cell| VariantDraft {
+                key: cell.key,
+                name: None,
+                payload: cell.payload,
+                weight: None,
+            })
+            .collect();
+        Ok((
+            self.policy.unwrap_or(PolicyKind::Ab),
+            self.dimension.unwrap_or(self.factors[0].dimension),
+            variants,
+        ))
+    }
+
     /// Every name in the draft with its field: the experiment's, then its variants' (for
     /// limits stricter than the domain's, such as a configured one).
     pub fn names(&self) -> impl Iterator<Item = (String, &str)> {
@@ -685,7 +759,8 @@ impl ExperimentDraft {
     ) -> Result<ExperimentSpec, ValidationError> {
         check_name("name", &self.name)?;
         check_description(&self.description)?;
-        let n = self.variants.len();
+        let (policy, dimension, variants) = self.design()?;
+        let n = variants.len();
         if !(2..=MAX_VARIANTS).contains(&n) {
             return Err(ValidationError::new(
                 "variants",
@@ -698,7 +773,7 @@ impl ExperimentDraft {
             ));
         }
         let mut seen = HashSet::new();
-        for v in &self.variants {
+        for v in &variants {
             if !seen.insert(v.key.as_str()) {
                 return Err(ValidationError::new(
                     "variants",
@@ -730,17 +805,14 @@ impl ExperimentDraft {
             }
             let field = format!("variants.{}.payload", v.key);
             if PersonalPayload::parse(&field, &v.payload)?.is_some()
-                && self.dimension != Dimension::Timing
+                && dimension != Dimension::Timing
+                && self.factors.is_empty()
             {
                 return Err(ValidationError::new(field, Violation::PersonalTimingOnly));
             }
         }
         // OpenFeature clients infer a flag's type from its value, so every payload must have one JSON type.
-        let kinds: HashSet<&str> = self
-            .variants
-            .iter()
-            .map(|v| json_type(&v.payload))
-            .collect();
+        let kinds: HashSet<&str> = variants.iter().map(|v| json_type(&v.payload)).collect();
         if kinds.len() > 1 {
             return Err(ValidationError::new(
                 "variants",
@@ -748,12 +820,12 @@ impl ExperimentDraft {
             ));
         }
 
-        let given: Vec<f64> = self.variants.iter().filter_map(|v| v.weight).collect();
-        let weights = match self.kind {
-            Kind::Bandit if !given.is_empty() => {
+        let given: Vec<f64> = variants.iter().filter_map(|v| v.weight).collect();
+        let weights = match policy {
+            PolicyKind::Bandit if !given.is_empty() => {
                 return Err(ValidationError::new("weights", Violation::WeightsForBandit));
             }
-            Kind::Ab if !given.is_empty() => {
+            PolicyKind::Ab if !given.is_empty() => {
                 if given.len() != n {
                     return Err(ValidationError::new(
                         "weights",
@@ -767,6 +839,14 @@ impl ExperimentDraft {
         };
 
         let control = match self.control {
+            // Main effects are each factor's levels against its first: the control is the
+            // cell of every first level.
+            Some(c) if self.kind == Kind::Factorial && c != variants[0].key => {
+                return Err(ValidationError::new(
+                    "control",
+                    Violation::ControlOfFactorial,
+                ));
+            }
             Some(c) if seen.contains(c.as_str()) => c,
             Some(c) => {
                 return Err(ValidationError::new(
@@ -776,16 +856,17 @@ impl ExperimentDraft {
                     },
                 ));
             }
-            None => self.variants[0].key.clone(),
+            None => variants[0].key.clone(),
         };
         let traffic = self.traffic.unwrap_or(1.0);
         check_traffic(traffic)?;
-        let floor = match (self.kind, self.floor) {
-            (Kind::Ab, Some(_)) => {
+        let floor = match (policy, self.floor) {
+            (PolicyKind::Ab, Some(_)) => {
                 return Err(ValidationError::new("floor", Violation::FloorForAb));
             }
-            (Kind::Ab, None) => 0.0,
-            (Kind::Bandit, f) => f.unwrap_or(DEFAULT_FLOOR),
+            (PolicyKind::Ab, None) => 0.0,
+            // Many cells: the default floor shrinks so that every cell can have it.
+            (PolicyKind::Bandit, f) => f.unwrap_or(DEFAULT_FLOOR.min(0.5 / n as f64)),
         };
         check_floor(floor, n)?;
         let min_users_per_arm = self.min_users_per_arm.unwrap_or(DEFAULT_MIN_USERS_PER_ARM);
@@ -801,15 +882,14 @@ impl ExperimentDraft {
             layer.check()?;
         }
         check_context(&self.context, &self.context_segments)?;
-        self.metrics.check(self.kind, library)?;
-        let goal = resolve_goal(self.goal, &self.metrics, self.kind, library)?;
+        self.metrics.check(policy, library)?;
+        let goal = resolve_goal(self.goal, &self.metrics, policy, library)?;
         let cuped = match &self.cuped {
             Some(draft) => draft.validate()?,
             None => Cuped::default(),
         };
 
-        let variants = self
-            .variants
+        let variants = variants
             .into_iter()
             .zip(weights)
             .map(|(v, weight)| Variant {
@@ -823,8 +903,10 @@ impl ExperimentDraft {
             key: self.key,
             name: self.name,
             description: self.description,
-            dimension: self.dimension,
+            dimension,
             kind: self.kind,
+            policy,
+            factors: self.factors,
             variants,
             control,
             goal,
@@ -850,7 +932,7 @@ impl ExperimentDraft {
 fn resolve_goal(
     inline: Option<Goal>,
     metrics: &ExperimentMetrics,
-    kind: Kind,
+    policy: PolicyKind,
     library: &dyn Fn(&MetricKey) -> Option<MetricSpec>,
 ) -> Result<Goal, ValidationError> {
     match (inline, &metrics.goal) {
@@ -866,7 +948,7 @@ fn resolve_goal(
             };
             let spec = library(key).ok_or_else(unknown)?;
             let kind_of_goal = spec.definition.metric_type();
-            if kind == Kind::Bandit
+            if policy == PolicyKind::Bandit
                 && matches!(kind_of_goal, MetricType::Ratio | MetricType::Retention)
             {
                 return Err(ValidationError::new(
@@ -931,7 +1013,7 @@ impl ExperimentSpec {
     ) -> Result<ExperimentSpec, ValidationError> {
         let mut spec = self.clone();
         if self.metrics.goal.is_some() {
-            spec.goal = resolve_goal(None, &self.metrics, self.kind, library)?;
+            spec.goal = resolve_goal(None, &self.metrics, self.policy, library)?;
         }
         Ok(spec)
     }
@@ -966,7 +1048,13 @@ impl ExperimentSpec {
         }
         if let Some(weights) = patch.weights {
             if spec.kind != Kind::Ab {
-                return Err(ValidationError::new("weights", Violation::WeightsForBandit));
+                return Err(ValidationError::new(
+                    "weights",
+                    match spec.kind {
+                        Kind::Factorial => Violation::WeightsForFactorial,
+                        _ => Violation::WeightsForBandit,
+                    },
+                ));
             }
             if let Some(unknown) = weights
                 .keys()
@@ -992,7 +1080,7 @@ impl ExperimentSpec {
             }
         }
         if let Some(floor) = patch.floor {
-            if spec.kind != Kind::Bandit {
+            if spec.policy != PolicyKind::Bandit {
                 return Err(ValidationError::new("floor", Violation::FloorForAb));
             }
             check_floor(floor, spec.variants.len())?;
@@ -1026,10 +1114,10 @@ impl ExperimentSpec {
             spec.layer = layer;
         }
         if let Some(metrics) = patch.metrics {
-            metrics.check(spec.kind, library)?;
+            metrics.check(spec.policy, library)?;
             if metrics.goal != spec.metrics.goal {
                 let inline = metrics.goal.is_none().then(|| spec.goal.clone());
-                spec.goal = resolve_goal(inline, &metrics, spec.kind, library)?;
+                spec.goal = resolve_goal(inline, &metrics, spec.policy, library)?;
             }
             spec.metrics = metrics;
         }

@@ -35,6 +35,7 @@ mod cuped;
 pub mod enrollment;
 mod erasure;
 mod experiment;
+pub mod factorial;
 #[cfg(test)]
 pub(crate) mod fuzz;
 mod keys;
@@ -56,8 +57,8 @@ pub use erasure::Erased;
 pub use experiment::{
     Analysis, DEFAULT_MIN_RUNTIME, DEFAULT_MINIMUM_EFFECT, Dimension, Experiment, ExperimentDraft,
     ExperimentMetrics, ExperimentPatch, ExperimentSpec, Goal, GoalCounting, GoalMetric, Guardrail,
-    GuardrailAction, Kind, MAX_MINIMUM_EFFECT, MAX_VARIANTS, MetricRole, Status, Variant,
-    VariantDraft,
+    GuardrailAction, Kind, MAX_MINIMUM_EFFECT, MAX_VARIANTS, MetricRole, PolicyKind, Status,
+    Variant, VariantDraft,
 };
 pub use keys::{
     ApiKey, MAX_KEY_NAME, MAX_RATE_LIMIT, Scope, validate_key_name, validate_rate_limit,
@@ -67,7 +68,8 @@ pub use metric::{
     Metric, MetricDefinition, MetricDraft, MetricOut, MetricSpec, MetricType, MetricView,
 };
 pub use names::{
-    EventName, ExperimentKey, LayerKey, MAX_USER_ID, MetricKey, SegmentKey, UserId, VariantKey,
+    EventName, ExperimentKey, FactorKey, LayerKey, LevelKey, MAX_USER_ID, MetricKey, SegmentKey,
+    UserId, VariantKey,
 };
 pub use segment::{
     Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,

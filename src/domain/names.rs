@@ -14,6 +14,12 @@ fn is_slug(s: &str, max: usize) -> bool {
         })
 }
 
+/// A slug without dots: factor and level keys, which cell keys and OpenFeature flag keys join
+/// with dots.
+fn is_part(s: &str, max: usize) -> bool {
+    is_slug(s, max) && !s.contains('.')
+}
+
 fn is_printable(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
@@ -76,6 +82,19 @@ string_newtype!(
     VariantKey, "variant", |s| is_slug(s, 64),
     "use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
     schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")
+);
+string_newtype!(
+    /// A factor's key, unique within its factorial experiment (a member of each cell's payload,
+    /// and the flag `{experiment}.{factor}` in OpenFeature).
+    FactorKey, "key", |s| is_part(s, 32),
+    "use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9_-]{0,31}$", example = "content")
+);
+string_newtype!(
+    /// A level's key, unique within its factor (cell keys join one level of each factor with dots).
+    LevelKey, "key", |s| is_part(s, 32),
+    "use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+    schema(pattern = "^[a-z0-9][a-z0-9_-]{0,31}$", example = "discount")
 );
 /// Longest user id, in bytes.
 pub const MAX_USER_ID: usize = 256;

@@ -81,6 +81,20 @@ pub enum Violation {
     WeightsForBandit,
     /// A floor given for an A/B experiment, which has fixed weights.
     FloorForAb,
+    /// Weights given for a factorial experiment, whose factors' levels are equally likely.
+    WeightsForFactorial,
+    /// Factors given for an experiment whose kind is not `factorial`.
+    FactorsOfOtherKind,
+    /// A policy given for an `ab` or `bandit` experiment that contradicts its kind.
+    PolicyOfOtherKind,
+    /// Variants given for a factorial experiment, whose variants are its cells.
+    VariantsOfFactorial,
+    /// A factorial experiment's control other than the cell of every factor's first level.
+    ControlOfFactorial,
+    /// A factor key that is the name of a column of the exports (each factor has one).
+    ReservedColumn {
+        value: String,
+    },
     /// Fewer than `min` or more than `max` of `what` (plural).
     Count {
         what: &'static str,
@@ -276,7 +290,24 @@ impl fmt::Display for Violation {
                 f.write_str("give a weight for every variant or for none")
             }
             WeightsIncomplete { or_none: false } => f.write_str("give a weight for every variant"),
-            WeightsForBandit => f.write_str(
+WeightsForFactorial => f.write_str(
+                "a factorial experiment has no weights: each factor's levels are equally likely",
+            ),
+            FactorsOfOtherKind => f.write_str("only an experiment of kind `factorial` has factors"),
+            PolicyOfOtherKind => f.write_str(
+                "an `ab` or `bandit` experiment's kind is its policy; `policy` is for `factorial`",
+            ),
+            VariantsOfFactorial => f.write_str(
+                "a factorial experiment's variants are the combinations of its factors' levels: give `factors` instead",
+            ),
+            ReservedColumn { value } => write!(
+                f,
+                "factor key `{value}` is the name of an export column (exports give each factor a column): choose another"
+            ),
+            ControlOfFactorial => f.write_str(
+                "a factorial experiment's control is the cell of every factor's first level",
+            ),
+                        WeightsForBandit => f.write_str(
                 "weights apply to ab experiments; a bandit allocates by Thompson sampling (set `floor` instead)",
             ),
             FloorForAb => {

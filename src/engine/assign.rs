@@ -310,6 +310,10 @@ fn decide_pooled(experiment: &LiveExperiment, user_id: &str) -> (usize, f64) {
             );
             (v, weights[v])
         }
+        Policy::Factorial { factors, weights } => {
+            let cell = super::policy::factorial_cell(factors, user_id);
+            (cell, weights[cell])
+        }
         Policy::Bandit {
             arms,
             floor,

@@ -19,7 +19,7 @@
 
 use super::audience::{Matcher, SegmentCatalog};
 use super::policy::{OpenArms, Posteriors};
-use crate::domain::{Attributes, Experiment, GoalMetric, Kind, Rule, Subject};
+use crate::domain::{Attributes, Experiment, GoalMetric, PolicyKind, Rule, Subject};
 use crate::stats::contextual::{self as pooling, PRIOR_STRENGTH};
 use crate::stats::gaussian::MeanPosterior;
 use crate::store::{ContextStats, VariantStats};
@@ -168,7 +168,7 @@ impl LiveContext {
         for s in &stats {
             registry.learn(&s.context_key, &other_key);
         }
-        let contexts = if spec.kind == Kind::Bandit {
+        let contexts = if spec.policy == PolicyKind::Bandit {
             by_context(&stats)
                 .into_iter()
                 .map(|(key, cells)| {

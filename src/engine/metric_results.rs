@@ -7,6 +7,7 @@
 //! model (Welch's test); ratios the delta method with the numerator–denominator covariance
 //! (gbstats' `RatioStatistic`).
 
+use super::factorial_results::{FactorEffects, InteractionEffect};
 use super::history::OverTimePoint;
 use super::metric_sums::{Arms, Covariates, MetricInput};
 use crate::domain::{Direction, Duration, MetricRole, MetricType};
@@ -76,6 +77,12 @@ pub struct MetricResults {
     /// The cumulative figures at the end of each day since the start, oldest first; the
     /// last is today's, from these results (see `engine::history`).
     pub over_time: Vec<OverTimePoint>,
+    /// Factorial experiments: each factor's main effects (absolute, in the metric's unit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<FactorEffects>,
+    /// Factorial experiments: the two-way interactions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interactions: Vec<InteractionEffect>,
 }
 
 /// A metric's CUPED adjustment: its lift, chance to beat control, p-values, sequential view,
@@ -221,6 +228,8 @@ fn compare_one(
         cuped,
         variants,
         over_time: Vec::new(),
+        factors: Vec::new(),
+        interactions: Vec::new(),
     }
 }
 

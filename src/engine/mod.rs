@@ -24,6 +24,7 @@ mod covariates;
 mod decisions;
 mod error;
 pub mod export;
+pub mod factorial_results;
 pub mod guardrails;
 pub mod hashing;
 pub mod history;

@@ -16,7 +16,7 @@
 
 use super::cache::SummaryCache;
 use super::{Engine, EngineError, context_results};
-use crate::domain::{Experiment, GoalMetric, Kind};
+use crate::domain::{Experiment, GoalMetric, PolicyKind};
 use crate::stats::Interval;
 use crate::stats::ope::{self, Cell};
 use crate::stats::special::norm_quantile;
@@ -207,13 +207,13 @@ pub fn evaluate(
         "the policy that assigned the logged users (its estimate is their mean outcome)".into(),
         logged,
     );
-    let current_description = match spec.kind {
+    let current_description = match spec.policy {
         _ if experiment.winner.is_some() => "the declared winner for everyone".to_string(),
-        Kind::Ab => "the current fixed weights".to_string(),
-        Kind::Bandit if !spec.context_names().is_empty() => {
+        PolicyKind::Ab => "the current fixed weights".to_string(),
+        PolicyKind::Bandit if !spec.context_names().is_empty() => {
             "the bandit's current allocation in each context".to_string()
         }
-        Kind::Bandit => "the bandit's current allocation".to_string(),
+        PolicyKind::Bandit => "the bandit's current allocation".to_string(),
     };
     push(
         "current",

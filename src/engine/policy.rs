@@ -1,17 +1,30 @@
-//! How a new user's variant is chosen: fixed weights, or Thompson sampling over the
-//! posteriors of the goal metric as of the last refresh (pooled, or per context), among the
-//! arms that take new users (a `drop` guardrail takes an arm out: weight 0, no floor).
+//! How a new user's variant is chosen: fixed weights (for a factorial experiment, each
+//! factor's level hashed on its own), or Thompson sampling over the posteriors of the goal
+//! metric as of the last refresh (pooled, or per context; a factorial experiment's cells by a
+//! model that shares strength across them), among the arms that take new users (a `drop`
+//! guardrail takes an arm out: weight 0, no floor).
 
-use crate::domain::GoalMetric;
+use super::hashing;
+use crate::domain::factorial;
+use crate::domain::{Experiment, GoalMetric};
 use crate::stats::beta::BetaPosterior;
+use crate::stats::factorial::{self as model, CellEstimate, Design, SharedModel};
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
 use crate::store::VariantStats;
+use rand::SeedableRng;
 
 /// How a new user's variant is chosen.
 pub enum Policy {
     /// Fixed weights; the variant follows from a hash of the user.
     Ab { weights: Vec<f64> },
+    /// A factorial experiment's fixed split: each factor's level from a hash of the user
+    /// with a seed of its own, so the factors are balanced and independent; `weights`: each
+    /// cell's probability (equal).
+    Factorial {
+        factors: Vec<FactorHash>,
+        weights: Vec<f64>,
+    },
     /// Thompson sampling over the posteriors as of the last refresh. `allocation` is the exact
     /// probability that the sampler (with its floor) picks each arm: the logged propensity.
     Bandit {
@@ -25,18 +38,34 @@ pub enum Policy {
 /// out. The sampler and its floor see only these, so they share all the traffic and a
 /// dropped arm's probability is exactly 0. The control is never dropped, so one is left.
 pub struct OpenArms {
-    /// The posteriors of the open arms only.
-    posteriors: Posteriors,
+    /// The model of the open arms only.
+    model: ArmModel,
     /// Each open arm's position among the variants.
     open: Vec<usize>,
     /// How many variants the experiment has.
     variants: usize,
 }
 
+/// One factor of a factorial split: its seed and how many levels it has.
+pub struct FactorHash {
+    pub seed: u64,
+    pub levels: usize,
+}
+
+/// The cell of `user_id` (mixed radix, the last factor fastest, as the cells are numbered).
+pub fn factorial_cell(factors: &[FactorHash], user_id: &str) -> usize {
+    factors.iter().fold(0, |cell, factor| {
+        let u = hashing::unit_interval(factor.seed, user_id);
+        let level = ((u * factor.levels as f64) as usize).min(factor.levels - 1);
+        cell * factor.levels + level
+    })
+}
+
 impl OpenArms {
-    /// `posteriors` of every variant; `dropped[i]`: variant `i` takes no new users.
-    pub fn new(posteriors: Posteriors, dropped: &[bool]) -> Self {
-        let variants = posteriors.len();
+    /// The model of every variant; `dropped[i]`: variant `i` takes no new users.
+    pub fn new(model: impl Into<ArmModel>, dropped: &[bool]) -> Self {
+        let model = model.into();
+        let variants = model.len();
         let mut open: Vec<usize> = (0..variants)
             .filter(|&i| !dropped.get(i).copied().unwrap_or(false))
             .collect();
@@ -46,7 +75,7 @@ impl OpenArms {
             open = (0..variants).collect();
         }
         OpenArms {
-            posteriors: posteriors.only(&open),
+            model: model.only(&open),
             open,
             variants,
         }
@@ -55,7 +84,7 @@ impl OpenArms {
     /// The exact probability that [`OpenArms::sample`] picks each variant (0 for a dropped one).
     pub fn allocation(&self, floor: f64) -> Vec<f64> {
         let mut all = vec![0.0; self.variants];
-        for (&i, p) in self.open.iter().zip(self.posteriors.allocation(floor)) {
+        for (&i, p) in self.open.iter().zip(self.model.allocation(floor)) {
             all[i] = p;
         }
         all
@@ -63,7 +92,7 @@ impl OpenArms {
 
     /// One Thompson-sampling decision: the position of a variant that takes new users.
     pub fn sample(&self, floor: f64, rng: &mut (impl rand::Rng + ?Sized)) -> usize {
-        self.open[self.posteriors.sample(floor, rng)]
+        self.open[self.model.sample(floor, rng)]
     }
 }
 
@@ -73,6 +102,110 @@ pub enum Posteriors {
     Conversion(Vec<BetaPosterior>),
     /// Revenue: Gaussian model of the mean value per user.
     Revenue(Vec<MeanPosterior>),
+}
+
+/// What a bandit samples from: a posterior per arm, or a factorial experiment's cells under
+/// one model of all of them (main effects plus shrunken interactions), so that what a level
+/// does in one cell informs the others.
+pub enum ArmModel {
+    PerArm(Posteriors),
+    Shared(SharedArms),
+}
+
+impl From<Posteriors> for ArmModel {
+    fn from(posteriors: Posteriors) -> Self {
+        ArmModel::PerArm(posteriors)
+    }
+}
+
+impl ArmModel {
+    /// The bandit's model of an experiment's arms: a posterior per arm, or for a factorial
+    /// experiment the shared model of its cells.
+    pub fn of_experiment(experiment: &Experiment, stats: &[VariantStats]) -> Self {
+        let spec = &experiment.spec;
+        let posteriors = Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, stats);
+        if spec.factors.is_empty() {
+            return ArmModel::PerArm(posteriors);
+        }
+        let cells: Vec<CellEstimate> = match posteriors {
+            Posteriors::Conversion(arms) => arms.iter().map(CellEstimate::from_beta).collect(),
+            Posteriors::Revenue(arms) => arms
+                .iter()
+                .map(|a| CellEstimate::from_mean(a).unwrap_or(CellEstimate::NO_DATA))
+                .collect(),
+        };
+        let model = SharedModel::fit(&Design::new(factorial::design(&spec.factors)), &cells);
+        ArmModel::Shared(SharedArms::over(
+            std::sync::Arc::new(model),
+            (0..cells.len()).collect(),
+        ))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ArmModel::PerArm(posteriors) => posteriors.len(),
+            ArmModel::Shared(arms) => arms.cells.len(),
+        }
+    }
+
+    /// The model of the arms at these positions, in their order.
+    fn only(self, positions: &[usize]) -> Self {
+        match self {
+            ArmModel::PerArm(posteriors) => ArmModel::PerArm(posteriors.only(positions)),
+            ArmModel::Shared(arms) => {
+                let cells = positions.iter().map(|&i| arms.cells[i]).collect();
+                ArmModel::Shared(SharedArms::over(arms.model, cells))
+            }
+        }
+    }
+
+    /// The exact probability that the sampler picks each arm.
+    fn allocation(&self, floor: f64) -> Vec<f64> {
+        match self {
+            ArmModel::PerArm(posteriors) => posteriors.allocation(floor),
+            ArmModel::Shared(arms) => arms.allocation(floor),
+        }
+    }
+
+    /// One decision: a Thompson draw with its floor (for the shared model, a draw from its
+    /// allocation: the probabilities of being best with the floor).
+    fn sample(&self, floor: f64, rng: &mut (impl rand::Rng + ?Sized)) -> usize {
+        match self {
+            ArmModel::PerArm(posteriors) => posteriors.sample(floor, rng),
+            ArmModel::Shared(arms) => model::pick(&arms.allocation(floor), rng),
+        }
+    }
+}
+
+/// The cells a factorial bandit may pick, under the shared model. The probability that each
+/// is best is estimated once, when the snapshot is built (every refresh that changed the
+/// statistics), and each decision then draws a cell from it: the logged propensity is exactly
+/// the probability the draw used.
+pub struct SharedArms {
+    model: std::sync::Arc<SharedModel>,
+    /// The cells considered, as positions among all cells.
+    cells: Vec<usize>,
+    /// P(best among `cells`) of every cell (0 for the others).
+    best: Vec<f64>,
+}
+
+impl SharedArms {
+    fn over(model: std::sync::Arc<SharedModel>, cells: Vec<usize>) -> SharedArms {
+        // Seeded by the data: the same statistics give the same allocation on every instance.
+        let seed = model
+            .means()
+            .iter()
+            .fold(0u64, |h, m| h.rotate_left(5) ^ m.to_bits());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let best = model.prob_best(&cells, model::PROB_BEST_DRAWS, &mut rng);
+        SharedArms { model, cells, best }
+    }
+
+    /// The probability of each considered cell, in `cells` order, with the floor.
+    fn allocation(&self, floor: f64) -> Vec<f64> {
+        let all = model::allocation(&self.best, &self.cells, floor);
+        self.cells.iter().map(|&c| all[c]).collect()
+    }
 }
 
 impl Posteriors {
@@ -143,7 +276,7 @@ impl Policy {
     /// The probability of each variant for a new user, as the policy stands now.
     pub fn allocation(&self) -> &[f64] {
         match self {
-            Policy::Ab { weights } => weights,
+            Policy::Ab { weights } | Policy::Factorial { weights, .. } => weights,
             Policy::Bandit { allocation, .. } => allocation,
         }
     }

@@ -6,6 +6,7 @@
 use super::cache::SummaryCache;
 use super::context_results::{self, ContextResults, PersonalizationValue};
 use super::error::OrMissing;
+use super::factorial_results::{self, FactorEffects, InteractionEffect, Recommendation};
 use super::history;
 use super::metric_results::{self, GuardrailStatus, MetricResults, MetricVariant, SequentialLift};
 use super::metric_sums::{self, Arms, Covariates, MetricInput};
@@ -14,7 +15,7 @@ use super::verdict::{self, Facts, Judgement};
 use super::{Engine, EngineError};
 use crate::domain::{
     Analysis, Direction, Experiment, GoalMetric, INLINE_GOAL_KEY, Kind, MetricRole, MetricType,
-    Status,
+    PolicyKind, Status,
 };
 use crate::stats::Interval;
 use crate::stats::beta::{self, BetaPosterior};
@@ -143,6 +144,8 @@ pub struct ExperimentResults {
     pub experiment: String,
     pub status: String,
     pub kind: Kind,
+    /// How new users are allocated: `ab` (fixed) or `bandit`.
+    pub policy: PolicyKind,
     /// What decides the verdict: `bayesian` or `sequential` (both are always shown).
     pub analysis: Analysis,
     pub metric: GoalMetric,
@@ -167,6 +170,17 @@ pub struct ExperimentResults {
     /// Every metric of the experiment, the goal first, then guardrails, then secondary
     /// metrics (see `metric_results`).
     pub metrics: Vec<MetricResults>,
+    /// Factorial experiments: the goal's main effects per factor (each metric has its own
+    /// in `metrics`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<FactorEffects>,
+    /// Factorial experiments: the goal's two-way interactions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interactions: Vec<InteractionEffect>,
+    /// Factorial experiments: the combination the goal's figures recommend (`null` while a
+    /// cell has no data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<Recommendation>,
 }
 
 /// One point of the series behind the charts: hours for the last two days, UTC days before.
@@ -478,7 +492,8 @@ pub(crate) fn compute(
 
     // Bandits: pooled means are biased when weights change (Simpson's paradox); weight hours
     // by their share of all users instead.
-    let period_weighted = (spec.kind == Kind::Bandit && spec.goal.metric == GoalMetric::Conversion)
+    let period_weighted = (spec.policy == PolicyKind::Bandit
+        && spec.goal.metric == GoalMetric::Conversion)
         .then(|| period_weighted_rates(ids, periods));
     let mut notes = Vec::new();
     if period_weighted.is_some() {
@@ -535,28 +550,34 @@ pub(crate) fn compute(
         );
         // CUPED for the inline goal, from the assignment rows' figures above.
         if let Some(covariates) = goal_covariates {
-            let n = |s: &VariantStats| s.users.max(0) as u64;
-            let arms = match spec.goal.metric {
-                GoalMetric::Conversion => Arms::Proportions(
-                    stats
-                        .iter()
-                        .map(|s| (n(s), (s.conversions.max(0) as u64).min(n(s))))
-                        .collect(),
-                ),
-                GoalMetric::Revenue => Arms::Means(
-                    stats
-                        .iter()
-                        .map(|s| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq))
-                        .collect(),
-                ),
-            };
             metric_results::apply_cuped(
                 &mut metric_results[0],
-                &arms,
+                &inline_arms(spec.goal.metric, &stats),
                 covariates,
                 control,
                 INTERVAL_LEVEL,
             );
+        }
+    }
+    // Factorial experiments: every metric's effects from its cells (the observed values:
+    // CUPED adjusts comparisons with control, not these).
+    let mut recommendation = None;
+    if !spec.factors.is_empty() {
+        let inline = spec
+            .metrics
+            .goal
+            .is_none()
+            .then(|| inline_arms(spec.goal.metric, &stats));
+        let arms = inline.iter().chain(metrics.iter().map(|m| &m.arms));
+        for (m, arms) in metric_results.iter_mut().zip(arms) {
+            let cells = factorial_results::cell_estimates(arms);
+            let effects =
+                factorial_results::effects(&spec.factors, &cells, m.direction, INTERVAL_LEVEL);
+            if m.role == MetricRole::Goal {
+                recommendation =
+                    factorial_results::recommend(&spec.factors, &cells, &effects, m.direction);
+            }
+            (m.factors, m.interactions) = (effects.factors, effects.interactions);
         }
     }
 
@@ -669,6 +690,7 @@ pub(crate) fn compute(
         experiment: spec.key.to_string(),
         status: experiment.status.to_string(),
         kind: spec.kind,
+        policy: spec.policy,
         analysis: spec.analysis,
         metric: spec.goal.metric,
         control: spec.control.to_string(),
@@ -702,7 +724,29 @@ pub(crate) fn compute(
         computed_at: now,
         contexts: Vec::new(),
         personalization: None,
+        factors: metric_results[0].factors.clone(),
+        interactions: metric_results[0].interactions.clone(),
+        recommendation,
         metrics: metric_results,
+    }
+}
+
+/// The inline goal's sufficient statistics per variant, from the assignment rows' totals.
+fn inline_arms(goal: GoalMetric, stats: &[VariantStats]) -> Arms {
+    let n = |s: &VariantStats| s.users.max(0) as u64;
+    match goal {
+        GoalMetric::Conversion => Arms::Proportions(
+            stats
+                .iter()
+                .map(|s| (n(s), (s.conversions.max(0) as u64).min(n(s))))
+                .collect(),
+        ),
+        GoalMetric::Revenue => Arms::Means(
+            stats
+                .iter()
+                .map(|s| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq))
+                .collect(),
+        ),
     }
 }
 
@@ -764,6 +808,8 @@ fn inline_goal(
         cuped: None,
         variants,
         over_time: Vec::new(),
+        factors: Vec::new(),
+        interactions: Vec::new(),
     }
 }
 

@@ -4,9 +4,10 @@
 use super::audience::{Audience, SegmentCatalog};
 use super::context::LiveContext;
 use super::hashing;
-use super::policy::{OpenArms, Policy, Posteriors};
+use super::policy::{ArmModel, FactorHash, OpenArms, Policy};
+use crate::domain::factorial;
 use crate::domain::personal_timing::PersonalPayload;
-use crate::domain::{Experiment, ExperimentKey, GoalMetric, Kind, Status, Targeting};
+use crate::domain::{Experiment, ExperimentKey, GoalMetric, PolicyKind, Status, Targeting};
 use crate::store::{ContextStats, VariantStats};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ pub struct LiveVariant {
     pub payload: Box<RawValue>,
     /// A payload with `best_hour_of` placeholders, filled per user at assignment.
     pub personal: Option<PersonalPayload>,
+    /// A factorial experiment's cell: `{factor: level}`, pre-serialized.
+    pub levels: Option<Box<RawValue>>,
 }
 
 /// One experiment, compiled for evaluation.
@@ -28,7 +31,7 @@ pub struct LiveExperiment {
     pub key: ExperimentKey,
     pub version: i64,
     pub status: Status,
-    pub kind: Kind,
+    pub policy_kind: PolicyKind,
     pub metric: GoalMetric,
     pub variants: Vec<LiveVariant>,
     pub control: usize,
@@ -92,22 +95,43 @@ impl LiveExperiment {
             .variants
             .iter()
             .zip(&experiment.variant_ids)
-            .map(|(v, &id)| LiveVariant {
+            .enumerate()
+            .map(|(i, (v, &id))| LiveVariant {
                 id,
                 key: v.key.to_string(),
                 payload: serde_json::value::to_raw_value(&v.payload)
                     .expect("JSON value serializes"),
                 // Validated when saved.
                 personal: PersonalPayload::parse("payload", &v.payload).ok().flatten(),
+                levels: (!spec.factors.is_empty()).then(|| {
+                    let levels: serde_json::Map<String, serde_json::Value> = spec
+                        .factors
+                        .iter()
+                        .zip(factorial::levels_of(&spec.factors, i))
+                        .map(|(f, l)| (f.key.to_string(), f.levels[l].key.as_str().into()))
+                        .collect();
+                    serde_json::value::to_raw_value(&levels).expect("JSON value serializes")
+                }),
             })
             .collect();
-        let policy = match spec.kind {
-            Kind::Ab => Policy::Ab {
+        let policy = match spec.policy {
+            PolicyKind::Ab if !spec.factors.is_empty() => Policy::Factorial {
+                factors: spec
+                    .factors
+                    .iter()
+                    .map(|f| FactorHash {
+                        seed: hashing::seed(spec.key.as_str(), &format!("factor/{}", f.key)),
+                        levels: f.levels.len(),
+                    })
+                    .collect(),
                 weights: spec.variants.iter().map(|v| v.weight).collect(),
             },
-            Kind::Bandit => {
+            PolicyKind::Ab => Policy::Ab {
+                weights: spec.variants.iter().map(|v| v.weight).collect(),
+            },
+            PolicyKind::Bandit => {
                 let arms = OpenArms::new(
-                    Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, &stats),
+                    ArmModel::of_experiment(&experiment, &stats),
                     &experiment.dropped(),
                 );
                 let allocation = arms.allocation(spec.floor);
@@ -123,7 +147,7 @@ impl LiveExperiment {
             key: spec.key.clone(),
             version: experiment.version,
             status: experiment.status,
-            kind: spec.kind,
+            policy_kind: spec.policy,
             metric: spec.goal.metric,
             control: position(spec.control.as_str()).unwrap_or(0),
             winner: experiment
@@ -198,7 +222,7 @@ impl Snapshot {
                 Some(old)
                     if old.version == experiment.version
                         && !segments_changed
-                        && (old.kind == Kind::Ab
+                        && (old.policy_kind == PolicyKind::Ab
                             || (old.stats == stats
                                 && old
                                     .context

@@ -396,13 +396,15 @@ impl SharedModel {
         let base = spread.max(mean_v).max(floor);
         let mut grid = vec![0.0];
         grid.extend(
-            (GRID_LOW..=GRID_HIGH)
-                .map(|k| base * 10f64.powf(k as f64 / GRID_STEPS_PER_DECADE)),
+            (GRID_LOW..=GRID_HIGH).map(|k| base * 10f64.powf(k as f64 / GRID_STEPS_PER_DECADE)),
         );
         let width = 1 + factors;
         let mut best: Option<(f64, Posterior)> = None;
         if obs.is_empty() {
-            best = Some((0.0, Posterior::new(params, prior_precision, &obs, &rows, width, 0.0)));
+            best = Some((
+                0.0,
+                Posterior::new(params, prior_precision, &obs, &rows, width, 0.0),
+            ));
         } else {
             for &tau2 in &grid {
                 let post = Posterior::new(params, prior_precision, &obs, &rows, width, tau2);
@@ -621,7 +623,11 @@ fn cholesky(mut a: Vec<f64>, p: usize) -> Vec<f64> {
         for k in 0..j {
             d -= a[j * p + k] * a[j * p + k];
         }
-        let d = if d > 0.0 { d.sqrt() } else { f64::MIN_POSITIVE.sqrt() };
+        let d = if d > 0.0 {
+            d.sqrt()
+        } else {
+            f64::MIN_POSITIVE.sqrt()
+        };
         a[j * p + j] = d;
         for i in j + 1..p {
             let mut s = a[i * p + j];

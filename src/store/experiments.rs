@@ -8,7 +8,7 @@ use super::schema::{experiments, variant_stats, variants};
 use crate::domain::{
     Analysis, Conflict, Cuped, Dimension, Duration, EventName, Experiment, ExperimentKey,
     ExperimentMetrics, ExperimentSpec, Goal, GoalCounting, GoalMetric, Kind, Layer, PinnedRule,
-    SegmentKey, Status, Targeting, Variant, VariantKey,
+    PolicyKind, SegmentKey, Status, Targeting, Variant, VariantKey,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -58,6 +58,9 @@ fn to_domain(
             dimension: Dimension::parse(&row.dimension)
                 .ok_or_else(|| corrupt("dimension", &row.dimension))?,
             kind: Kind::parse(&row.kind).ok_or_else(|| corrupt("kind", &row.kind))?,
+            policy: PolicyKind::parse(&row.policy).ok_or_else(|| corrupt("policy", &row.policy))?,
+            factors: serde_json::from_value(row.factors.clone())
+                .map_err(|_| corrupt("factors", &row.factors.to_string()))?,
             variants,
             control: VariantKey::parse(row.control_key.clone())
                 .map_err(|_| corrupt("control", &row.control_key))?,
@@ -146,6 +149,8 @@ pub fn insert_experiment(
                 description: &spec.description,
                 dimension: spec.dimension.as_str(),
                 kind: spec.kind.as_str(),
+                policy: spec.policy.as_str(),
+                factors: serde_json::to_value(&spec.factors).expect("factors serialize"),
                 control_key: spec.control.as_str(),
                 goal_event: spec.goal.event.as_str(),
                 goal_metric: spec.goal.metric.as_str(),

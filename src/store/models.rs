@@ -42,6 +42,8 @@ pub struct ExperimentRow {
     pub min_runtime_seconds: i64,
     pub minimum_effect: f64,
     pub context_segments: Vec<String>,
+    pub policy: String,
+    pub factors: Value,
 }
 
 /// `None` is written as NULL, not the column's default: CUPED off is a NULL lookback.
@@ -74,6 +76,8 @@ pub struct NewExperimentRow<'a> {
     pub min_runtime_seconds: i64,
     pub minimum_effect: f64,
     pub context_segments: Vec<&'a str>,
+    pub policy: &'a str,
+    pub factors: Value,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]

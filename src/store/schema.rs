@@ -36,6 +36,8 @@ diesel::table! {
         min_runtime_seconds -> Int8,
         minimum_effect -> Float8,
         context_segments -> Array<Text>,
+        policy -> Text,
+        factors -> Jsonb,
     }
 }
 

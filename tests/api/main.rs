@@ -15,6 +15,7 @@ mod erasure_audit;
 mod experiments;
 mod export;
 mod export_layout;
+mod factorial;
 mod fault_tools;
 mod faults;
 mod guardrail_drop;

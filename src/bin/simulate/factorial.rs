@@ -4,9 +4,7 @@
 
 use crate::runs::{mean_and_se, parallel_map, run_rng};
 use posterior::stats::beta::BetaPosterior;
-use posterior::stats::factorial::{
-    self, CellEstimate, Design, PROB_BEST_DRAWS, SharedModel,
-};
+use posterior::stats::factorial::{self, CellEstimate, Design, PROB_BEST_DRAWS, SharedModel};
 use posterior::stats::thompson::{self, sample_arm_beta};
 use rand::RngExt;
 use rand::rngs::SmallRng;
@@ -44,7 +42,11 @@ impl FactorialScenario {
                 rate
             })
             .collect();
-        FactorialScenario { name, design, rates }
+        FactorialScenario {
+            name,
+            design,
+            rates,
+        }
     }
 
     pub fn best(&self) -> usize {
@@ -283,7 +285,9 @@ pub fn render_factorial(rows: &[FactorialRow]) -> String {
     for t in &first.checkpoints {
         out.push_str(&format!(" R({t}) |"));
     }
-    out.push_str(" shared / plain at the last T | final most-allocated cell is the best |\n| --- | --- |");
+    out.push_str(
+        " shared / plain at the last T | final most-allocated cell is the best |\n| --- | --- |",
+    );
     for _ in &first.checkpoints {
         out.push_str(" ---: |");
     }
@@ -302,7 +306,11 @@ pub fn render_factorial(rows: &[FactorialRow]) -> String {
         let plain = rows
             .iter()
             .find(|p| p.scenario == r.scenario && p.policy == FactorialPolicy::Plain);
-        let ratio = match (r.policy, plain.and_then(|p| p.regret.last()), r.regret.last()) {
+        let ratio = match (
+            r.policy,
+            plain.and_then(|p| p.regret.last()),
+            r.regret.last(),
+        ) {
             (FactorialPolicy::Shared, Some(&(pm, ps)), Some(&(sm, ss))) if pm > 0.0 && sm > 0.0 => {
                 let ratio = sm / pm;
                 let se = ratio * ((ss / sm).powi(2) + (ps / pm).powi(2)).sqrt();
@@ -343,6 +351,8 @@ mod tests {
             // At most the worst gap (3.5 points) on every user.
             assert!(r.regret[0].0 > 0.0 && r.regret[0].0 < 35.0, "{r:?}");
         }
-        assert!(render_factorial(&a).contains("| 2×2×2, additive (8 cells) | shared model (2 runs) |"));
+        assert!(
+            render_factorial(&a).contains("| 2×2×2, additive (8 cells) | shared model (2 runs) |")
+        );
     }
 }

@@ -6,8 +6,8 @@ use super::rules::{condition_rows, json_of_others, read_rows, rows_and_json_rule
 use crate::domain::{
     Analysis, CupedDraft, Dimension, EventName, Experiment, ExperimentDraft, ExperimentKey,
     ExperimentMetrics, ExperimentPatch, Goal, GoalMetric, Guardrail, GuardrailAction, Kind, Layer,
-    LayerKey, MetricKey, PinnedRule, SegmentKey, Status, Targeting, ValidationError, VariantDraft,
-    VariantKey, Violation,
+    LayerKey, MetricKey, PinnedRule, PolicyKind, SegmentKey, Status, Targeting, ValidationError,
+    VariantDraft, VariantKey, Violation,
 };
 use crate::templates::form_values::{
     ExperimentForm, FieldErrors, GOAL_INLINE, GOAL_LIBRARY, GuardrailRow, PinRow, VariantRow,
@@ -125,7 +125,7 @@ pub fn of_experiment(experiment: &Experiment) -> ExperimentForm {
             .collect(),
         metrics_shown: true,
         traffic: percent_text(spec.traffic),
-        floor: if spec.kind == Kind::Bandit {
+        floor: if spec.policy == PolicyKind::Bandit {
             percent_text(spec.floor)
         } else {
             String::new()
@@ -266,8 +266,11 @@ pub fn to_draft(form: &ExperimentForm) -> Result<ExperimentDraft, FieldErrors> {
         key,
         name: form.name.trim().to_string(),
         description: form.description.trim().to_string(),
-        dimension,
+        dimension: Some(dimension),
         kind,
+        // Factorial experiments are created through the API.
+        policy: None,
+        factors: Vec::new(),
         variants,
         control,
         goal: inline_goal,
@@ -426,8 +429,8 @@ pub fn to_patch(
     let layer = layer(form, &mut errors);
     let mut weights = None;
     let mut floor = None;
-    match spec.kind {
-        Kind::Ab => {
+    match (spec.kind, spec.policy) {
+        (Kind::Ab, _) => {
             let typed: HashMap<&str, &str> = form
                 .variants
                 .iter()
@@ -453,7 +456,9 @@ pub fn to_patch(
                 weights = Some(given);
             }
         }
-        Kind::Bandit => floor = optional_percent("floor", &form.floor, &mut errors),
+        (_, PolicyKind::Bandit) => floor = optional_percent("floor", &form.floor, &mut errors),
+        // A factorial split has no weights: each factor's levels are equally likely.
+        (_, PolicyKind::Ab) => {}
     }
     let with_goal = current.status == Status::Draft;
     let metrics = changed_metrics(form, current, with_goal, &mut errors);

@@ -21,21 +21,20 @@ impl KeysetPages for Assignments<'_> {
     const PAGE_ROWS: i64 = super::selection::PAGE_ROWS;
 
     fn columns(&self) -> Vec<Column> {
-        let mut columns = vec![
-            "experiment",
-            "user_id",
-            "variant",
+        let mut columns = fixed(["experiment", "user_id", "variant"]);
+        columns.extend(self.0.factor_columns());
+        columns.extend(fixed([
             "assigned_at",
             "propensity",
             "attributes",
             "converted",
             "converted_at",
             "value",
-        ];
+        ]));
         if !self.0.experiment.spec.context_names().is_empty() {
-            columns.push("context");
+            columns.push("context".into());
         }
-        fixed(columns)
+        columns
     }
 
     fn page(
@@ -68,18 +67,21 @@ impl KeysetPages for Assignments<'_> {
                 k,
             ))
         });
+        let levels = selection.levels(r.variant_id);
         // Without a context the encoder has no `context` column, and leaves the last cell out.
-        encoder.write([
-            &selection.key,
-            &user,
-            &variant,
-            &assigned_at,
-            &propensity,
-            &r.attributes,
-            &converted,
-            &converted_at,
-            &value,
-            &context,
-        ]);
+        encoder.write(
+            [&selection.key, &user, &variant]
+                .into_iter()
+                .chain(&levels)
+                .chain([
+                    &assigned_at,
+                    &propensity,
+                    &r.attributes,
+                    &converted,
+                    &converted_at,
+                    &value,
+                    &context,
+                ]),
+        );
     }
 }

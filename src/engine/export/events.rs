@@ -19,7 +19,7 @@ impl KeysetPages for GoalEvents<'_> {
     const PAGE_ROWS: i64 = super::selection::PAGE_ROWS;
 
     fn columns(&self) -> Vec<Column> {
-        fixed([
+        let mut columns = fixed([
             "experiment",
             "event_id",
             "user_id",
@@ -28,9 +28,10 @@ impl KeysetPages for GoalEvents<'_> {
             "occurred_at",
             "received_at",
             "variant",
-            "assigned_at",
-            "after_assignment",
-        ])
+        ]);
+        columns.extend(self.0.factor_columns());
+        columns.extend(fixed(["assigned_at", "after_assignment"]));
+        columns
     }
 
     fn page(
@@ -50,7 +51,8 @@ impl KeysetPages for GoalEvents<'_> {
     }
 
     fn encode(&self, r: &EventRow, encoder: &mut Encoder) {
-        let cells = [
+        let mut cells = vec![
+            self.0.key.clone(),
             Value::String(r.event_id.clone()),
             Value::String(r.user_id.clone()),
             Value::String(r.name.clone()),
@@ -58,9 +60,12 @@ impl KeysetPages for GoalEvents<'_> {
             time(r.occurred_at),
             time(r.received_at),
             Value::String(self.0.variant_key(r.variant_id)),
+        ];
+        cells.extend(self.0.levels(r.variant_id));
+        cells.extend([
             time(r.assigned_at),
             Value::Bool(r.occurred_at >= r.assigned_at),
-        ];
-        encoder.write([&self.0.key].into_iter().chain(&cells));
+        ]);
+        encoder.write(&cells);
     }
 }

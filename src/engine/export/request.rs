@@ -13,7 +13,6 @@ use crate::store::{self, StoreError};
 use crate::telemetry::EXPORT_ROWS;
 use diesel::pg::PgConnection;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// An experiment's data sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
@@ -69,11 +68,7 @@ pub fn run_export(
         StoreError::NotFound => EngineError::UnknownExperiment(request.experiment.clone()),
         other => other.into(),
     })?;
-    let selection = Selection {
-        experiment: &experiment,
-        key: Value::String(experiment.spec.key.to_string()),
-        range: request.range,
-    };
+    let selection = Selection::new(&experiment, request.range);
     let format = request.format;
     let counted = metrics::counter!(EXPORT_ROWS, "data" => request.data.as_str());
     // Raw rows are counted page by page (the count shows how far a download has read);

@@ -12,12 +12,12 @@
 use super::format::{Encoder, ExportFormat, number, time};
 use super::paging::Sink;
 use super::selection::Selection;
-use crate::domain::{Experiment, Kind, TimeRange};
+use crate::domain::{Experiment, PolicyKind, TimeRange};
 use crate::engine::EngineError;
 use crate::engine::context_results::{ContextResults, ContextVariant, PersonalizationValue};
 use crate::engine::metric_results::{MetricResults, MetricVariant};
 use crate::engine::metric_sums;
-use crate::engine::policy::{OpenArms, Posteriors};
+use crate::engine::policy::{ArmModel, OpenArms};
 use crate::engine::results::{self, ExperimentResults, VariantResults};
 use crate::stats::Interval;
 use crate::store::export as rows;
@@ -519,11 +519,11 @@ fn cohort_stats(experiment: &Experiment, periods: &[PeriodStats]) -> Vec<Variant
 /// allocation over the current posteriors (what the server's snapshot holds).
 fn current_weights(experiment: &Experiment, stats: &[VariantStats]) -> Vec<f64> {
     let spec = &experiment.spec;
-    match spec.kind {
-        Kind::Ab => spec.variants.iter().map(|v| v.weight).collect(),
+    match spec.policy {
+        PolicyKind::Ab => spec.variants.iter().map(|v| v.weight).collect(),
         // The live policy's rule: its goal's posteriors, without the arms a guardrail dropped.
-        Kind::Bandit => OpenArms::new(
-            Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, stats),
+        PolicyKind::Bandit => OpenArms::new(
+            ArmModel::of_experiment(experiment, stats),
             &experiment.dropped(),
         )
         .allocation(spec.floor),

@@ -57,7 +57,9 @@ impl KeysetPages for Users<'_> {
     const PAGE_ROWS: i64 = super::selection::PAGE_ROWS;
 
     fn columns(&self) -> Vec<Column> {
-        let mut columns = fixed(["experiment", "user_id", "variant", "assigned_at", "context"]);
+        let mut columns = fixed(["experiment", "user_id", "variant"]);
+        columns.extend(self.selection.factor_columns());
+        columns.extend(fixed(["assigned_at", "context"]));
         if self.inline_goal.is_some() {
             columns.push("goal".into());
         }
@@ -117,9 +119,9 @@ impl KeysetPages for Users<'_> {
             selection.key.clone(),
             Value::String(a.user_id.clone()),
             Value::String(selection.variant_key(a.variant_id)),
-            time(a.assigned_at),
-            context,
         ];
+        cells.extend(selection.levels(a.variant_id));
+        cells.extend([time(a.assigned_at), context]);
         match self.inline_goal {
             Some(GoalMetric::Conversion) => {
                 cells.push(Value::from(u8::from(a.converted_at.is_some())));
