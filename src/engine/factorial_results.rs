@@ -10,7 +10,6 @@ use crate::stats::Interval;
 use crate::stats::beta::BetaPosterior;
 use crate::stats::factorial::{self as model, CellEstimate, Design, Effect};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// One factor's main effects.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -56,10 +55,8 @@ pub struct FactorialResults {
 /// The combination the results recommend for the goal.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recommendation {
-    /// The cell (a variant key).
+    /// The cell (a variant key: its levels joined by dots).
     pub variant: String,
-    /// Each factor's level in it.
-    pub levels: BTreeMap<String, String>,
     /// Why, in one sentence.
     pub reason: String,
 }
@@ -240,11 +237,6 @@ pub fn recommend(
             .map(|(f, &l)| f.levels[l].key.as_str())
             .collect::<Vec<_>>()
             .join("."),
-        levels: factors
-            .iter()
-            .zip(&levels)
-            .map(|(f, &l)| (f.key.to_string(), f.levels[l].key.to_string()))
-            .collect(),
         reason,
     })
 }

@@ -319,6 +319,15 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         "goal": {"event": "buy", "metric": "revenue"}, "context": ["platform"]
     }))
     .await;
+    app.running_experiment(json!({
+        "key": "factorial", "name": "Factorial", "kind": "factorial",
+        "factors": [
+            {"key": "content", "dimension": "content", "levels": [{"key": "plain"}, {"key": "discount"}]},
+            {"key": "timing", "dimension": "timing", "levels": [{"key": "morning"}, {"key": "evening"}]}
+        ],
+        "goal": {"event": "purchase", "metric": "conversion"}
+    }))
+    .await;
     for i in 0..30 {
         let platform = if i % 2 == 0 { "ios" } else { "web" };
         app.assign(json!({"user_id": format!("u-{i}"), "attributes": {"platform": platform}}))
@@ -353,7 +362,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         assert_eq!(
             results_match(&app, key).await,
             format!(
-                "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight,analysis,{VERDICT}"
+                "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight,analysis,{VERDICT},policy"
             )
         );
     }
@@ -365,7 +374,15 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
              personalization_gain_high,personalization_gain_low,personalization_gain_mean,\
              personalization_per_segment_rate,personalization_prior_strength,{THRESHOLDS},\
              {VARIANT},value_per_user_high,value_per_user_low,value_per_user_mean,value_sum,\
-             weight,segment,segment_users,segment_best,analysis,{VERDICT}"
+             weight,segment,segment_users,segment_best,analysis,{VERDICT},policy"
+        )
+    );
+    // A factorial experiment adds the goal's effects (JSON text) and its recommendation.
+    assert_eq!(
+        results_match(&app, "factorial").await,
+        format!(
+            "experiment,variant,{SHARED},{THRESHOLDS},{VARIANT},value_per_user,value_sum,weight,analysis,{VERDICT},policy,\
+             factors,interactions,recommendation_variant,recommendation_reason"
         )
     );
     // A range adds its ends after the experiment's figures (and no rows per context).
@@ -378,7 +395,7 @@ async fn results_rows_are_the_results_with_columns_in_their_order() {
         ranged.lines().next().unwrap(),
         format!(
             "experiment,variant,{SHARED},{THRESHOLDS},from,to,{VARIANT},value_per_user_high,\
-             value_per_user_low,value_per_user_mean,value_sum,weight,analysis,{VERDICT}"
+             value_per_user_low,value_per_user_mean,value_sum,weight,analysis,{VERDICT},policy"
         )
     );
     assert_eq!(ranged.lines().count(), 3, "{ranged}");

@@ -260,8 +260,21 @@ fn columns(
     // Added after the others, so that the columns analysts' scripts know keep their places.
     columns.push("analysis");
     columns.extend(VERDICT_COLUMNS);
+    columns.push("policy");
+    if !results.factors.is_empty() {
+        columns.extend(FACTORIAL_COLUMNS);
+    }
     columns
 }
+
+/// A factorial experiment's goal effects (JSON text, as other lists) and recommendation,
+/// after `policy`.
+const FACTORIAL_COLUMNS: [&str; 4] = [
+    "factors",
+    "interactions",
+    "recommendation_variant",
+    "recommendation_reason",
+];
 
 /// The verdict (`decision.verdict` and what comes with it), after `analysis`.
 const VERDICT_COLUMNS: [&str; 7] = [
@@ -344,6 +357,12 @@ fn metric_cells(m: &MetricResults, v: &MetricVariant, row: &mut Row) {
     VALUE.cells(Some(v.value), row);
 }
 
+/// A list as one cell: its JSON text, object members in alphabetical order (as every
+/// nested object of the export).
+fn json_text(list: &impl serde::Serialize) -> String {
+    serde_json::to_value(list).map_or_else(|_| String::new(), |v| v.to_string())
+}
+
 fn optional(x: Option<f64>) -> Value {
     x.map_or(Value::Null, number)
 }
@@ -381,7 +400,20 @@ fn experiment_cells(r: &ExperimentResults, range: TimeRange) -> Row {
             r.decision.users_needed.map_or(Value::Null, Value::from),
         ),
         ("decision_days_needed", optional(r.decision.days_needed)),
+        ("policy", Value::from(r.policy.as_str())),
     ];
+    if !r.factors.is_empty() {
+        row.extend([
+            ("factors", Value::String(json_text(&r.factors))),
+            ("interactions", Value::String(json_text(&r.interactions))),
+        ]);
+        if let Some(rec) = &r.recommendation {
+            row.extend([
+                ("recommendation_variant", Value::from(rec.variant.as_str())),
+                ("recommendation_reason", Value::from(rec.reason.as_str())),
+            ]);
+        }
+    }
     if let Some(p) = &r.personalization {
         personalization_cells(p, &mut row);
     }
