@@ -462,7 +462,7 @@ async fn results_give_main_effects_interactions_and_a_recommendation() {
         let n = seen.entry(cell.clone()).or_default();
         *n += 1;
         let every = if cell.starts_with("discount") { 2 } else { 10 };
-        if *n % every == 0 {
+        if n.is_multiple_of(every) {
             events.push(json!({"user_id": user, "name": "purchase"}));
         }
     }
@@ -525,6 +525,38 @@ async fn results_give_main_effects_interactions_and_a_recommendation() {
     );
     assert!(text.contains("Interaction content × timing"));
     assert!(page.body.contains("factor-panel"));
+    // Its edit form has no weights to type (each factor's levels are equally likely), and
+    // saving it keeps the cells' weights.
+    let form = browser.get("/dashboard/experiments/fx/edit").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("-weight\""));
+    assert!(text.contains("factorial"));
+    let csrf = form.csrf();
+    let saved = browser
+        .post(
+            "/dashboard/experiments/fx/edit",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "save"),
+                ("name", "Renamed"),
+                ("description", ""),
+                ("traffic", "100"),
+                ("min_users_per_arm", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let e = app.admin(Method::GET, "/api/v1/experiments/fx", None).await.body;
+    assert_eq!(e["name"], "Renamed");
+    assert_eq!(e["factors"][1]["levels"][1]["key"], "evening");
+    assert_eq!(e["variants"].as_array().unwrap().len(), 4);
+    assert!(
+        e["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["weight"] == 0.25)
+    );
 }
 
 #[tokio::test]
