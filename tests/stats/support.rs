@@ -3,17 +3,30 @@
 //! proptest case count.
 
 use proptest::prelude::{Just, ProptestConfig, Strategy};
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::Value;
 
-/// `cases` proptest cases, or `PROPTEST_CASES` when set.
+/// `cases` proptest cases, or `PROPTEST_CASES` when set; failing cases are kept next to the
+/// test file (`properties.rs` → `properties.proptest-regressions`) and replayed first.
+///
+/// proptest's default (`SourceParallel`) climbs from the test file to the first directory
+/// holding a `main.rs`, here tests/stats itself, and so reads and writes
+/// tests/proptest-regressions/properties.txt: the seeds committed beside the test never ran.
 pub fn config(cases: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(cases);
+    let default = ProptestConfig::default();
+    // (PROPTEST_DISABLE_FAILURE_PERSISTENCE leaves it None; keep that)
+    let failure_persistence = default
+        .failure_persistence
+        .as_ref()
+        .map(|_| Box::new(FileFailurePersistence::WithSource("proptest-regressions")) as Box<_>);
     ProptestConfig {
         cases,
-        ..ProptestConfig::default()
+        failure_persistence,
+        ..default
     }
 }
 
