@@ -318,6 +318,37 @@ mod tests {
     }
 
     #[test]
+    fn factorial_cells_are_balanced_and_the_factors_independent() {
+        // 3 × 2 × 4 = 24 cells, 96,000 users: 4,000 expected in each.
+        let factors: Vec<FactorHash> = [3, 2, 4]
+            .iter()
+            .enumerate()
+            .map(|(i, &levels)| FactorHash {
+                seed: hashing::seed("exp", &format!("factor/f{i}")),
+                levels,
+            })
+            .collect();
+        let users = 96_000;
+        let mut cells = vec![0u32; 24];
+        for u in 0..users {
+            cells[factorial_cell(&factors, &format!("user-{u}"))] += 1;
+        }
+        // χ² with 23 degrees of freedom: 49.73 is the 0.001 critical value. Equal cells mean
+        // every factor is uniform and the factors are independent of one another.
+        let expected = users as f64 / 24.0;
+        let chi2: f64 = cells
+            .iter()
+            .map(|&n| (f64::from(n) - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 49.73, "χ² = {chi2:.1}: {cells:?}");
+        // The same user, the same cell.
+        assert_eq!(
+            factorial_cell(&factors, "user-7"),
+            factorial_cell(&factors, "user-7")
+        );
+    }
+
+    #[test]
     fn with_every_other_arm_dropped_the_control_takes_everyone() {
         let arms = OpenArms::new(three_arms(), &[false, true, true]);
         assert_eq!(arms.allocation(0.05), vec![1.0, 0.0, 0.0]);

@@ -546,7 +546,10 @@ async fn results_give_main_effects_interactions_and_a_recommendation() {
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let e = app.admin(Method::GET, "/api/v1/experiments/fx", None).await.body;
+    let e = app
+        .admin(Method::GET, "/api/v1/experiments/fx", None)
+        .await
+        .body;
     assert_eq!(e["name"], "Renamed");
     assert_eq!(e["factors"][1]["levels"][1]["key"], "evening");
     assert_eq!(e["variants"].as_array().unwrap().len(), 4);
