@@ -20,15 +20,13 @@ const REFERENCE_REL: f64 = 1e-12;
 fn check(stats: &mut ErrorStats, got: f64, want: &Value, context: &str) {
     let want = num(want);
     let (_, rel) = stats.add(got, want, context);
-    assert!(rel < REFERENCE_REL, "{context}: {got} vs {want} (rel {rel:e})");
+    assert!(
+        rel < REFERENCE_REL,
+        "{context}: {got} vs {want} (rel {rel:e})"
+    );
 }
 
-fn check_effect(
-    stats: &mut [ErrorStats; 4],
-    got: Option<Effect>,
-    want: &Value,
-    context: &str,
-) {
+fn check_effect(stats: &mut [ErrorStats; 4], got: Option<Effect>, want: &Value, context: &str) {
     match (got, want) {
         (None, Value::Null) => {}
         (Some(e), Value::Object(_)) => {
@@ -226,7 +224,11 @@ fn conversion_intervals_cover_the_true_effects() {
     // (1 + 3)/2, trigger 0; content × timing 2 points, the others 0.
     let expected_main = [0.03, 0.02, 0.0];
     let expected_inter = [0.02, 0.0, 0.0];
-    for (got, want) in main.iter().zip(expected_main).chain(inter.iter().zip(expected_inter)) {
+    for (got, want) in main
+        .iter()
+        .zip(expected_main)
+        .chain(inter.iter().zip(expected_inter))
+    {
         assert!((got - want).abs() < 1e-15, "{got} vs {want}");
     }
     let (main_cov, inter_cov) = coverage(

@@ -11,6 +11,9 @@ use posterior::stats::thompson::{self, sample_arm_beta};
 use rand::RngExt;
 use rand::rngs::SmallRng;
 
+/// An interaction term of a scenario: ((factor f, level a), (factor g, level b), size).
+pub type InteractionTerm = ((usize, usize), (usize, usize), f64);
+
 /// A population: a design and the true conversion rate of every cell.
 #[derive(Clone, Debug)]
 pub struct FactorialScenario {
@@ -26,7 +29,7 @@ impl FactorialScenario {
         name: &'static str,
         base: f64,
         main: &[&[f64]],
-        interactions: &[((usize, usize), (usize, usize), f64)],
+        interactions: &[InteractionTerm],
     ) -> Self {
         let design = Design::new(main.iter().map(|m| m.len()).collect());
         let rates = (0..design.cells())
@@ -44,7 +47,11 @@ impl FactorialScenario {
                 rate
             })
             .collect();
-        FactorialScenario { name, design, rates }
+        FactorialScenario {
+            name,
+            design,
+            rates,
+        }
     }
 
     pub fn best(&self) -> usize {
@@ -110,7 +117,9 @@ impl FactorialPolicy {
     pub fn label(&self) -> &'static str {
         match self {
             FactorialPolicy::Plain => "plain Thompson (Beta per cell)",
-            FactorialPolicy::Shared(TauChoice::MaxLikelihood) => "shared model, τ² by max. likelihood",
+            FactorialPolicy::Shared(TauChoice::MaxLikelihood) => {
+                "shared model, τ² by max. likelihood"
+            }
             FactorialPolicy::Shared(TauChoice::Average) => "shared model, τ² averaged",
         }
     }
@@ -317,7 +326,11 @@ pub fn render_factorial(rows: &[FactorialRow]) -> String {
         let plain = rows
             .iter()
             .find(|p| p.scenario == r.scenario && p.policy == FactorialPolicy::Plain);
-        let ratio = match (r.policy, plain.and_then(|p| p.regret.last()), r.regret.last()) {
+        let ratio = match (
+            r.policy,
+            plain.and_then(|p| p.regret.last()),
+            r.regret.last(),
+        ) {
             (FactorialPolicy::Shared(_), Some(&(pm, ps)), Some(&(sm, ss)))
                 if pm > 0.0 && sm > 0.0 =>
             {
@@ -344,7 +357,12 @@ pub fn timing(seed: u64) -> String {
     let mut out = String::from(
         "| design | cells | τ² | fit (ms) | prob_best, all cells, 10,000 draws (ms) |\n| --- | ---: | --- | ---: | ---: |\n",
     );
-    for levels in [vec![2, 2, 2], vec![2, 2, 2, 2], vec![4, 4], vec![5, 5, 5, 5]] {
+    for levels in [
+        vec![2, 2, 2],
+        vec![2, 2, 2, 2],
+        vec![4, 4],
+        vec![5, 5, 5, 5],
+    ] {
         let design = Design::new(levels.clone());
         let mut rng = run_rng(seed, 5_999, design.cells());
         let cells: Vec<CellEstimate> = (0..design.cells())
@@ -418,6 +436,8 @@ mod tests {
             // At most the worst gap (3.5 points) on every user.
             assert!(r.regret[0].0 > 0.0 && r.regret[0].0 < 35.0, "{r:?}");
         }
-        assert!(render_factorial(&a).contains("| 2×2×2, additive (8 cells) | shared model, τ² by max. likelihood (2 runs) |"));
+        assert!(render_factorial(&a).contains(
+            "| 2×2×2, additive (8 cells) | shared model, τ² by max. likelihood (2 runs) |"
+        ));
     }
 }
