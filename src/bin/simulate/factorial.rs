@@ -4,10 +4,15 @@
 
 use crate::runs::{mean_and_se, parallel_map, run_rng};
 use posterior::stats::beta::BetaPosterior;
-use posterior::stats::factorial::{self, CellEstimate, Design, PROB_BEST_DRAWS, SharedModel};
+use posterior::stats::factorial::{
+    self, CellEstimate, Design, PROB_BEST_DRAWS, SharedModel, TauChoice,
+};
 use posterior::stats::thompson::{self, sample_arm_beta};
 use rand::RngExt;
 use rand::rngs::SmallRng;
+
+/// An interaction term of a scenario: ((factor f, level a), (factor g, level b), size).
+pub type InteractionTerm = ((usize, usize), (usize, usize), f64);
 
 /// A population: a design and the true conversion rate of every cell.
 #[derive(Clone, Debug)]
@@ -24,7 +29,7 @@ impl FactorialScenario {
         name: &'static str,
         base: f64,
         main: &[&[f64]],
-        interactions: &[((usize, usize), (usize, usize), f64)],
+        interactions: &[InteractionTerm],
     ) -> Self {
         let design = Design::new(main.iter().map(|m| m.len()).collect());
         let rates = (0..design.cells())
@@ -105,14 +110,17 @@ pub enum FactorialPolicy {
     /// Beta(1 + c, 1 + n − c) per cell, `thompson::sample_arm_beta` per user.
     Plain,
     /// `SharedModel::prob_best` per refresh with the floor, each user's cell drawn from it.
-    Shared,
+    Shared(TauChoice),
 }
 
 impl FactorialPolicy {
     pub fn label(&self) -> &'static str {
         match self {
             FactorialPolicy::Plain => "plain Thompson (Beta per cell)",
-            FactorialPolicy::Shared => "shared model",
+            FactorialPolicy::Shared(TauChoice::MaxLikelihood) => {
+                "shared model, τ² by max. likelihood"
+            }
+            FactorialPolicy::Shared(TauChoice::Average) => "shared model, τ² averaged",
         }
     }
 }
@@ -155,16 +163,17 @@ fn allocation(
                 .collect();
             thompson::allocation(&arms, FLOOR)
         }
-        FactorialPolicy::Shared => shared_allocation(scenario, counts, rng),
+        FactorialPolicy::Shared(choice) => shared_allocation(scenario, choice, counts, rng),
     }
 }
 
 fn shared_allocation(
     scenario: &FactorialScenario,
+    choice: TauChoice,
     counts: &[(u64, u64)],
     rng: &mut SmallRng,
 ) -> Vec<f64> {
-    let model = SharedModel::fit(&scenario.design, &cell_estimates(counts));
+    let model = SharedModel::fit_with(&scenario.design, &cell_estimates(counts), choice);
     let all: Vec<usize> = (0..counts.len()).collect();
     let p = model.prob_best(&all, PROB_BEST_DRAWS, rng);
     factorial::allocation(&p, &all, FLOOR)
@@ -185,7 +194,7 @@ fn one_run(
     let mut counts = vec![(0u64, 0u64); cells];
     let mut arms = vec![BetaPosterior::PRIOR; cells];
     let mut shares = match policy {
-        FactorialPolicy::Shared => shared_allocation(scenario, &counts, rng),
+        FactorialPolicy::Shared(choice) => shared_allocation(scenario, choice, &counts, rng),
         FactorialPolicy::Plain => Vec::new(),
     };
     let horizon = checkpoints.last().copied().unwrap_or(0);
@@ -195,7 +204,7 @@ fn one_run(
     for t in 1..=horizon {
         let cell = match policy {
             FactorialPolicy::Plain => sample_arm_beta(&arms, FLOOR, rng),
-            FactorialPolicy::Shared => factorial::pick(&shares, rng),
+            FactorialPolicy::Shared(_) => factorial::pick(&shares, rng),
         };
         regret += best_rate - scenario.rates[cell];
         let converted = rng.random::<f64>() < scenario.rates[cell];
@@ -208,8 +217,8 @@ fn one_run(
                         *arm = BetaPosterior::from_counts(n, c);
                     }
                 }
-                FactorialPolicy::Shared => {
-                    shares = shared_allocation(scenario, &counts, rng);
+                FactorialPolicy::Shared(choice) => {
+                    shares = shared_allocation(scenario, choice, &counts, rng);
                 }
             }
         }
@@ -240,18 +249,22 @@ pub struct FactorialRow {
     pub regret: Vec<(f64, f64)>,
     /// Share of runs whose final most-allocated cell is the best one.
     pub found_best: f64,
+    /// Expected regret of the floor alone by the last checkpoint: K·φ of users get a cell
+    /// at random, T·K·φ·(p* − mean rate), the same for every policy.
+    pub floor_cost: f64,
 }
 
 /// Both policies over every scenario; run i of both policies starts from the same seed.
 pub fn factorial(
     scenarios: &[FactorialScenario],
+    policies: &[FactorialPolicy],
     runs: usize,
     checkpoints: &[u64],
     seed: u64,
 ) -> Vec<FactorialRow> {
     let mut rows = Vec::new();
     for (s, scenario) in scenarios.iter().enumerate() {
-        for policy in [FactorialPolicy::Plain, FactorialPolicy::Shared] {
+        for &policy in policies {
             let per_run = parallel_map(runs, |run| {
                 let mut rng = run_rng(seed, 5_000 + s as u64, run);
                 one_run(scenario, policy, checkpoints, &mut rng)
@@ -260,6 +273,12 @@ pub fn factorial(
                 .map(|i| mean_and_se(&per_run.iter().map(|r| r.regret[i]).collect::<Vec<_>>()))
                 .collect();
             let found = per_run.iter().filter(|r| r.found_best).count();
+            let cells = scenario.rates.len() as f64;
+            let mean_rate = scenario.rates.iter().sum::<f64>() / cells;
+            let floor_cost = checkpoints.last().copied().unwrap_or(0) as f64
+                * cells
+                * thompson::effective_floor(FLOOR, scenario.rates.len())
+                * (scenario.rates[scenario.best()] - mean_rate);
             rows.push(FactorialRow {
                 scenario: scenario.name,
                 cells: scenario.design.cells(),
@@ -268,6 +287,7 @@ pub fn factorial(
                 checkpoints: checkpoints.to_vec(),
                 regret,
                 found_best: found as f64 / runs as f64,
+                floor_cost,
             });
         }
     }
@@ -286,12 +306,12 @@ pub fn render_factorial(rows: &[FactorialRow]) -> String {
         out.push_str(&format!(" R({t}) |"));
     }
     out.push_str(
-        " shared / plain at the last T | final most-allocated cell is the best |\n| --- | --- |",
+        " shared / plain at the last T | of which the floor | final most-allocated cell is the best |\n| --- | --- |",
     );
     for _ in &first.checkpoints {
         out.push_str(" ---: |");
     }
-    out.push_str(" ---: | ---: |\n");
+    out.push_str(" ---: | ---: | ---: |\n");
     for r in rows {
         out.push_str(&format!(
             "| {} ({} cells) | {} ({} runs) |",
@@ -311,14 +331,75 @@ pub fn render_factorial(rows: &[FactorialRow]) -> String {
             plain.and_then(|p| p.regret.last()),
             r.regret.last(),
         ) {
-            (FactorialPolicy::Shared, Some(&(pm, ps)), Some(&(sm, ss))) if pm > 0.0 && sm > 0.0 => {
+            (FactorialPolicy::Shared(_), Some(&(pm, ps)), Some(&(sm, ss)))
+                if pm > 0.0 && sm > 0.0 =>
+            {
                 let ratio = sm / pm;
                 let se = ratio * ((ss / sm).powi(2) + (ps / pm).powi(2)).sqrt();
                 format!("{ratio:.3} ± {se:.3}")
             }
             _ => "–".into(),
         };
-        out.push_str(&format!(" {ratio} | {:.1}% |\n", 100.0 * r.found_best));
+        out.push_str(&format!(
+            " {ratio} | {:.1} | {:.1}% |\n",
+            r.floor_cost,
+            100.0 * r.found_best
+        ));
+    }
+    out
+}
+
+/// Wall time of `SharedModel::fit` and of `prob_best` with `PROB_BEST_DRAWS` draws over
+/// every cell, for designs of 8, 16 and 625 cells with data in every cell (ms per call).
+pub fn timing(seed: u64) -> String {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let mut out = String::from(
+        "| design | cells | τ² | fit (ms) | prob_best, all cells, 10,000 draws (ms) |\n| --- | ---: | --- | ---: | ---: |\n",
+    );
+    for levels in [
+        vec![2, 2, 2],
+        vec![2, 2, 2, 2],
+        vec![4, 4],
+        vec![5, 5, 5, 5],
+    ] {
+        let design = Design::new(levels.clone());
+        let mut rng = run_rng(seed, 5_999, design.cells());
+        let cells: Vec<CellEstimate> = (0..design.cells())
+            .map(|c| {
+                let n = 500 + (c as u64 * 7919) % 5_000;
+                let conversions = (n as f64 * (0.08 + 0.04 * rng.random::<f64>())) as u64;
+                CellEstimate::from_beta(&BetaPosterior::from_counts(n, conversions))
+            })
+            .collect();
+        let name = levels
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("×");
+        for (label, choice) in [
+            ("max. likelihood", TauChoice::MaxLikelihood),
+            ("averaged", TauChoice::Average),
+        ] {
+            let repeats = if design.cells() > 100 { 3 } else { 200 };
+            let start = Instant::now();
+            for _ in 0..repeats {
+                black_box(SharedModel::fit_with(&design, black_box(&cells), choice));
+            }
+            let fit_ms = start.elapsed().as_secs_f64() * 1e3 / repeats as f64;
+            let model = SharedModel::fit_with(&design, &cells, choice);
+            let all: Vec<usize> = (0..design.cells()).collect();
+            let repeats = if design.cells() > 100 { 2 } else { 20 };
+            let start = Instant::now();
+            for _ in 0..repeats {
+                black_box(model.prob_best(&all, PROB_BEST_DRAWS, &mut rng));
+            }
+            let best_ms = start.elapsed().as_secs_f64() * 1e3 / repeats as f64;
+            out.push_str(&format!(
+                "| {name} | {} | {label} | {fit_ms:.3} | {best_ms:.2} |\n",
+                design.cells()
+            ));
+        }
     }
     out
 }
@@ -344,15 +425,19 @@ mod tests {
     #[test]
     fn a_short_run_is_deterministic_and_sane() {
         let scenarios = &FactorialScenario::all()[..1];
-        let a = factorial(scenarios, 2, &[1_000], 5);
-        let b = factorial(scenarios, 2, &[1_000], 5);
+        let policies = [
+            FactorialPolicy::Plain,
+            FactorialPolicy::Shared(TauChoice::MaxLikelihood),
+        ];
+        let a = factorial(scenarios, &policies, 2, &[1_000], 5);
+        let b = factorial(scenarios, &policies, 2, &[1_000], 5);
         assert_eq!(a[1].regret, b[1].regret);
         for r in &a {
             // At most the worst gap (3.5 points) on every user.
             assert!(r.regret[0].0 > 0.0 && r.regret[0].0 < 35.0, "{r:?}");
         }
-        assert!(
-            render_factorial(&a).contains("| 2×2×2, additive (8 cells) | shared model (2 runs) |")
-        );
+        assert!(render_factorial(&a).contains(
+            "| 2×2×2, additive (8 cells) | shared model, τ² by max. likelihood (2 runs) |"
+        ));
     }
 }

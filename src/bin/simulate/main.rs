@@ -20,6 +20,7 @@ mod timing;
 
 use clap::{Parser, ValueEnum};
 use contextual::{ContextualPolicy, ContextualScenario};
+use posterior::stats::factorial::TauChoice;
 use std::time::Instant;
 
 /// Measure Thompson sampling against the literature (prints Markdown tables).
@@ -217,6 +218,11 @@ fn main() {
         };
         let rows = factorial::factorial(
             &factorial::FactorialScenario::all(),
+            &[
+                factorial::FactorialPolicy::Plain,
+                factorial::FactorialPolicy::Shared(TauChoice::MaxLikelihood),
+                factorial::FactorialPolicy::Shared(TauChoice::Average),
+            ],
             runs,
             checkpoints,
             args.seed,
@@ -224,6 +230,10 @@ fn main() {
         println!(
             "## Factorial bandit: shared strength against plain Thompson sampling\n\n{}",
             factorial::render_factorial(&rows)
+        );
+        println!(
+            "Time of the shared model (release build, one thread):\n\n{}",
+            factorial::timing(args.seed)
         );
         println!("({:.0} s)", start.elapsed().as_secs_f64());
     }
