@@ -371,6 +371,19 @@ struct Flag<'a> {
     factor: Option<usize>,
 }
 
+impl Flag<'_> {
+    /// The flag's key: the experiment's, or `{experiment}.{factor}`.
+    fn key(&self) -> String {
+        match self.factor {
+            Some(f) => format!(
+                "{}.{}",
+                self.live.key, self.live.definition.spec.factors[f].key
+            ),
+            None => self.live.key.to_string(),
+        }
+    }
+}
+
 /// The flag a key names: an experiment by its key, else a factor of the factorial experiment
 /// before the key's last dot.
 fn find_flag<'a>(snapshot: &'a Snapshot, key: &str) -> Option<Flag<'a>> {
@@ -610,50 +623,33 @@ async fn evaluate_all(
         }
     }
     // Every experiment, and after a factorial one each of its factors.
-    let flags_of = |live: &'_ Arc<LiveExperiment>| {
+    let every_flag = snapshot.experiments.iter().flat_map(|live| {
         let factors = live.definition.spec.factors.len();
-        let live = Arc::clone(live);
         std::iter::once(None)
             .chain((0..factors).map(Some))
-            .map(move |factor| (Arc::clone(&live), factor))
-    };
-    let mut flags: Vec<(String, BulkEntry)> = snapshot
-        .experiments
-        .iter()
-        .flat_map(flags_of)
-        .map(|(live, factor)| {
-            let flag = Flag {
-                live: &live,
-                factor,
-            };
+            .map(move |factor| Flag { live, factor })
+    });
+    let mut flags: Vec<(String, BulkEntry)> = every_flag
+        .map(|flag| {
+            let live = flag.live;
             let entry = if let Some(a) = assigned.get(live.key.as_str()) {
                 BulkEntry::Success(as_flag(&flag, a.variant, assigned_success(a)))
             } else if holdout {
-                BulkEntry::Success(as_flag(&flag, live.control, held_out(&live)))
+                BulkEntry::Success(as_flag(&flag, live.control, held_out(live)))
             } else if subject.user.is_some() {
-                let answer = success(&live, live.control, Reason::Disabled);
+                let answer = success(live, live.control, Reason::Disabled);
                 BulkEntry::Success(as_flag(&flag, live.control, answer))
             } else {
-                match evaluate_without_user(&live) {
+                match evaluate_without_user(live) {
                     Ok((cell, s)) => BulkEntry::Success(as_flag(&flag, cell, s)),
                     Err(f) => {
                         metrics::counter!(OFREP_EVALUATIONS, "result" => f.body.error_code)
                             .increment(1);
-                        let key = match factor {
-                            Some(f) => {
-                                format!("{}.{}", live.key, live.definition.spec.factors[f].key)
-                            }
-                            None => live.key.to_string(),
-                        };
-                        BulkEntry::Failure(f.with_key(&key).body)
+                        BulkEntry::Failure(f.with_key(&flag.key()).body)
                     }
                 }
             };
-            let key = match &entry {
-                BulkEntry::Success(s) => s.key.clone(),
-                BulkEntry::Failure(f) => f.key.clone().unwrap_or_default(),
-            };
-            (key, entry)
+            (flag.key(), entry)
         })
         .collect();
     flags.sort_by(|a, b| a.0.cmp(&b.0));
