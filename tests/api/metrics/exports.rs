@@ -111,7 +111,7 @@ async fn the_results_export_has_a_row_per_metric_and_variant() {
         header.ends_with(
             "metric_type,p_value_adjusted,value_high,value_low,value_mean,analysis,\
              decision_verdict,decision_variant,decision_summary,decision_reasons,\
-             decision_runtime_days,decision_users_needed,decision_days_needed"
+             decision_runtime_days,decision_users_needed,decision_days_needed,policy"
         ),
         "{header}"
     );
