@@ -761,7 +761,8 @@ impl ExperimentDraft {
         check_description(&self.description)?;
         let (policy, dimension, variants) = self.design()?;
         let n = variants.len();
-        if !(2..=MAX_VARIANTS).contains(&n) {
+        // A factorial experiment's cells are bounded by its factors' own limits (5⁴ = 625).
+        if self.kind != Kind::Factorial && !(2..=MAX_VARIANTS).contains(&n) {
             return Err(ValidationError::new(
                 "variants",
                 Violation::Count {

@@ -701,3 +701,43 @@ async fn a_factorial_bandit_moves_traffic_to_the_cells_of_the_level_that_works()
         0
     );
 }
+
+#[tokio::test]
+async fn the_largest_design_has_625_cells_and_answers_results() {
+    let app = spawn_app().await;
+    let factor = |key: &str, dimension: &str| {
+        json!({"key": key, "dimension": dimension,
+               "levels": (0..5).map(|l| json!({"key": format!("l{l}"), "payload": l})).collect::<Vec<_>>()})
+    };
+    let body = json!({
+        "key": "big", "name": "Five to the fourth", "kind": "factorial", "policy": "bandit",
+        "factors": [factor("a", "content"), factor("b", "timing"), factor("c", "trigger"),
+                    factor("d", "content")],
+        "goal": {"event": "purchase", "metric": "conversion"}
+    });
+    let started = app.running_experiment(body).await;
+    assert_eq!(started["variants"].as_array().unwrap().len(), 625);
+    assert_eq!(started["floor"], 0.5 / 625.0);
+    let users = assign_all(&app, "big", 300).await;
+    let events: Vec<Value> = users
+        .iter()
+        .filter(|(_, cell)| cell.starts_with("l4."))
+        .map(|(user, _)| json!({"user_id": user, "name": "purchase"}))
+        .collect();
+    app.track(Value::Array(events)).await;
+    app.engine.refresh().await.unwrap();
+    let started = std::time::Instant::now();
+    let r = app.results("big").await;
+    eprintln!("results of 625 cells in {:?}", started.elapsed());
+    assert_eq!(r["variants"].as_array().unwrap().len(), 625);
+    assert_eq!(r["factors"].as_array().unwrap().len(), 4);
+    // 6 pairs of factors, 4 × 4 non-control levels each.
+    assert_eq!(r["interactions"].as_array().unwrap().len(), 96);
+    let weights: f64 = r["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_f64().unwrap())
+        .sum();
+    assert!((weights - 1.0).abs() < 1e-9, "{weights}");
+}
