@@ -74,8 +74,15 @@ impl OpenArms {
             // sample from all rather than fail the hot path.
             open = (0..variants).collect();
         }
+        // Only a model that lost arms is rebuilt (the shared model's probabilities cost a
+        // few milliseconds).
+        let model = if open.len() == variants {
+            model
+        } else {
+            model.only(&open)
+        };
         OpenArms {
-            model: model.only(&open),
+            model,
             open,
             variants,
         }
