@@ -7,6 +7,7 @@ use super::metric::{
     MetricType,
 };
 use super::names::{EventName, ExperimentKey, MetricKey, SegmentKey, VariantKey};
+use super::payload::{Dimension, MAX_PAYLOAD_BYTES, json_type};
 use super::personal_timing::PersonalPayload;
 use super::segment::{Layer, PinnedRule, check_pinned_rules, double_option};
 use super::targeting::{MAX_ATTRIBUTE_NAME, Targeting};
@@ -18,7 +19,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 pub const MAX_VARIANTS: usize = 50;
-pub(super) const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Weights are decimals typed by people; they must sum to 1 within this.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 pub const DEFAULT_FLOOR: f64 = 0.01;
@@ -37,10 +37,6 @@ pub const DEFAULT_MINIMUM_EFFECT: f64 = 0.05;
 /// The largest minimum effect: ten times better or worse.
 pub const MAX_MINIMUM_EFFECT: f64 = 10.0;
 
-str_enum!(
-    /// What the variants vary: the content shown, when it is sent, or what triggers it.
-    Dimension { Content => "content", Timing => "timing", Trigger => "trigger" }
-);
 str_enum!(
     /// `ab`: fixed weights; `bandit`: Thompson sampling moves traffic to what works;
     /// `factorial`: several factors at once, each user one level of every factor (its
@@ -967,19 +963,6 @@ fn resolve_goal(
                 found: usize::from(inline.is_some()) + usize::from(goal.is_some()),
             },
         )),
-    }
-}
-
-/// The JSON type name OpenFeature would infer (integers and floats differ there).
-pub fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "float",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -4,8 +4,8 @@
 //! factor order; payload: an object with one member per factor). Cells are numbered in mixed
 //! radix with the last factor varying fastest, as `stats::factorial::Design` numbers them.
 
-use super::experiment::{Dimension, MAX_PAYLOAD_BYTES, json_type};
 use super::names::{FactorKey, LevelKey, VariantKey};
+use super::payload::{Dimension, MAX_PAYLOAD_BYTES, json_type};
 use super::personal_timing::PersonalPayload;
 use super::text::has_nul;
 use super::validation::{ValidationError, Violation};

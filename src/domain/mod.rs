@@ -41,6 +41,7 @@ pub(crate) mod fuzz;
 mod keys;
 mod metric;
 mod names;
+mod payload;
 pub mod personal_timing;
 pub mod profile;
 mod segment;
@@ -55,7 +56,7 @@ pub use conflict::Conflict;
 pub use cuped::{Cuped, CupedDraft};
 pub use erasure::Erased;
 pub use experiment::{
-    Analysis, DEFAULT_MIN_RUNTIME, DEFAULT_MINIMUM_EFFECT, Dimension, Experiment, ExperimentDraft,
+    Analysis, DEFAULT_MIN_RUNTIME, DEFAULT_MINIMUM_EFFECT, Experiment, ExperimentDraft,
     ExperimentMetrics, ExperimentPatch, ExperimentSpec, Goal, GoalCounting, GoalMetric, Guardrail,
     GuardrailAction, Kind, MAX_MINIMUM_EFFECT, MAX_VARIANTS, MetricRole, PolicyKind, Status,
     Variant, VariantDraft,
@@ -71,6 +72,7 @@ pub use names::{
     EventName, ExperimentKey, FactorKey, LayerKey, LevelKey, MAX_USER_ID, MetricKey, SegmentKey,
     UserId, VariantKey,
 };
+pub use payload::Dimension;
 pub use segment::{
     Layer, MAX_HOLDOUT, PinnedRule, Segment, SegmentDraft, SegmentSpec, check_holdout,
 };
