@@ -317,27 +317,34 @@ fn authorize(req: &HttpRequest) -> Result<(), Failure> {
 // ---- evaluation ----------------------------------------------------------------------------
 
 /// The JSON value of variant `index` as a flag value.
-///
-/// Payloads of one experiment share a JSON type, but PostgreSQL's JSONB turns a float written
-/// in exponent form (`1e16`, as serde writes large floats) into an integer (`10000000000000000`).
-/// OpenFeature clients type numbers by their text, so when any variant of a flag is a float,
-/// integral numbers are written as floats (`…0.0`) and a float flag stays a float.
 pub fn flag_value(live: &LiveExperiment, index: usize) -> Box<RawValue> {
     let has_payloads = live.variants.iter().any(|v| v.payload.get() != "null");
     let variant = &live.variants[index];
     if !has_payloads {
         return serde_json::value::to_raw_value(&variant.key).expect("a string serializes");
     }
-    let raw = variant.payload.get();
-    let is_integer = |text: &str| matches!(serde_json::from_str::<Value>(text), Ok(Value::Number(n)) if n.is_i64() || n.is_u64());
-    let is_float = |text: &str| matches!(serde_json::from_str::<Value>(text), Ok(Value::Number(n)) if n.is_f64());
-    if is_integer(raw)
-        && live.variants.iter().any(|v| is_float(v.payload.get()))
-        && let Ok(float) = RawValue::from_string(format!("{raw}.0"))
+    let is_float = |raw: &RawValue| matches!(serde_json::from_str::<Value>(raw.get()), Ok(Value::Number(n)) if n.is_f64());
+    typed(
+        &variant.payload,
+        live.variants.iter().any(|v| is_float(&v.payload)),
+    )
+}
+
+/// A flag's value as the SDKs should type it. Payloads of one flag share a JSON type, but
+/// PostgreSQL's JSONB turns a float written in exponent form (`1e16`, as serde writes large
+/// floats) into an integer (`10000000000000000`). OpenFeature clients type numbers by their
+/// text, so when any value of a flag is a float (`float_flag`), integral numbers are written
+/// as floats (`…0.0`) and a float flag stays a float.
+fn typed(value: &RawValue, float_flag: bool) -> Box<RawValue> {
+    let is_integer =
+        matches!(serde_json::from_str::<Value>(value.get()), Ok(Value::Number(n)) if !n.is_f64());
+    if float_flag
+        && is_integer
+        && let Ok(float) = RawValue::from_string(format!("{}.0", value.get()))
     {
         return float;
     }
-    variant.payload.clone()
+    value.to_owned()
 }
 
 fn success(live: &LiveExperiment, index: usize, reason: Reason) -> EvaluationSuccess {
@@ -425,16 +432,12 @@ fn factor_success(
             .and_then(|mut v| v.get_mut(f.key.as_str()).map(Value::take))
             .unwrap_or_else(|| f.levels[level].payload.clone())
     };
-    // As for a whole experiment: a float factor stays a float after JSONB.
-    let any_float = payloads
+    let float_flag = payloads
         .iter()
         .any(|p| matches!(p, Value::Number(n) if n.is_f64()));
-    let text = match &value {
-        Value::Number(n) if any_float && !n.is_f64() => format!("{n}.0"),
-        other => other.to_string(),
-    };
+    let raw = serde_json::value::to_raw_value(&value).expect("a JSON value serializes");
     answer.key = format!("{}.{}", live.key, f.key);
-    answer.value = RawValue::from_string(text).expect("a JSON value serializes");
+    answer.value = typed(&raw, float_flag);
     answer.metadata.cell = Some(std::mem::replace(
         &mut answer.variant,
         f.levels[level].key.to_string(),

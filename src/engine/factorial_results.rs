@@ -7,7 +7,6 @@ use super::metric_sums::Arms;
 use crate::domain::factorial::{self, Factor};
 use crate::domain::{Dimension, Direction};
 use crate::stats::Interval;
-use crate::stats::beta::BetaPosterior;
 use crate::stats::factorial::{self as model, CellEstimate, Design, Effect};
 use serde::Serialize;
 
@@ -66,13 +65,7 @@ pub fn cell_estimates(arms: &Arms) -> Vec<CellEstimate> {
     match arms {
         Arms::Proportions(counts) => counts
             .iter()
-            .map(|&(n, c)| {
-                if n == 0 {
-                    CellEstimate::NO_DATA
-                } else {
-                    CellEstimate::from_beta(&BetaPosterior::from_counts(n, c.min(n)))
-                }
-            })
+            .map(|&(n, c)| CellEstimate::from_counts(n, c.min(n)))
             .collect(),
         Arms::Means(arms) => arms
             .iter()

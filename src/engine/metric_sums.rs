@@ -5,8 +5,8 @@
 //! values when results are read.
 
 use crate::domain::{
-    Cap, Direction, Duration, Experiment, Metric, MetricDefinition, MetricKey, MetricRole,
-    MetricType,
+    Cap, Direction, Duration, Experiment, GoalMetric, Metric, MetricDefinition, MetricKey,
+    MetricRole, MetricType,
 };
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::ratio::RatioStats;
@@ -62,6 +62,36 @@ pub enum Arms {
     Proportions(Vec<(u64, u64)>),
     Means(Vec<MeanPosterior>),
     Ratios(Vec<RatioStats>),
+}
+
+impl Arms {
+    /// The goal as the assignment rows follow it (`variant_stats`), per variant in the order
+    /// of `variant_ids` (a variant without statistics has no users).
+    pub fn of_goal(goal: GoalMetric, variant_ids: &[i64], stats: &[VariantStats]) -> Arms {
+        let of = |id: &i64| stats.iter().find(|s| s.variant_id == *id);
+        let n = |s: &VariantStats| s.users.max(0) as u64;
+        match goal {
+            GoalMetric::Conversion => Arms::Proportions(
+                variant_ids
+                    .iter()
+                    .map(|id| {
+                        of(id).map_or((0, 0), |s| (n(s), (s.conversions.max(0) as u64).min(n(s))))
+                    })
+                    .collect(),
+            ),
+            GoalMetric::Revenue => Arms::Means(
+                variant_ids
+                    .iter()
+                    .map(|id| {
+                        of(id).map_or_else(
+                            || MeanPosterior::from_sums(0, 0.0, 0.0),
+                            |s| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// Whether results of these tracked metrics change with the clock alone (a retention window

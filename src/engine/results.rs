@@ -552,7 +552,7 @@ pub(crate) fn compute(
         if let Some(covariates) = goal_covariates {
             metric_results::apply_cuped(
                 &mut metric_results[0],
-                &inline_arms(spec.goal.metric, &stats),
+                &Arms::of_goal(spec.goal.metric, ids, &stats),
                 covariates,
                 control,
                 INTERVAL_LEVEL,
@@ -567,7 +567,7 @@ pub(crate) fn compute(
             .metrics
             .goal
             .is_none()
-            .then(|| inline_arms(spec.goal.metric, &stats));
+            .then(|| Arms::of_goal(spec.goal.metric, ids, &stats));
         let arms = inline.iter().chain(metrics.iter().map(|m| &m.arms));
         for (m, arms) in metric_results.iter_mut().zip(arms) {
             let cells = factorial_results::cell_estimates(arms);
@@ -728,25 +728,6 @@ pub(crate) fn compute(
         interactions: metric_results[0].interactions.clone(),
         recommendation,
         metrics: metric_results,
-    }
-}
-
-/// The inline goal's sufficient statistics per variant, from the assignment rows' totals.
-fn inline_arms(goal: GoalMetric, stats: &[VariantStats]) -> Arms {
-    let n = |s: &VariantStats| s.users.max(0) as u64;
-    match goal {
-        GoalMetric::Conversion => Arms::Proportions(
-            stats
-                .iter()
-                .map(|s| (n(s), (s.conversions.max(0) as u64).min(n(s))))
-                .collect(),
-        ),
-        GoalMetric::Revenue => Arms::Means(
-            stats
-                .iter()
-                .map(|s| MeanPosterior::from_sums(n(s), s.value_sum, s.value_sum_sq))
-                .collect(),
-        ),
     }
 }
 

@@ -104,6 +104,17 @@ impl CellEstimate {
         variance: f64::INFINITY,
     };
 
+    /// A rate's cell from its users and conversions: the Beta(1 + c, 1 + n − c) posterior's
+    /// mean and variance, or no data while the cell has no users (the uniform prior is not
+    /// data, and would pull the shared model's main effects towards 0.5).
+    pub fn from_counts(users: u64, conversions: u64) -> CellEstimate {
+        if users == 0 {
+            CellEstimate::NO_DATA
+        } else {
+            CellEstimate::from_beta(&BetaPosterior::from_counts(users, conversions))
+        }
+    }
+
     /// The Beta posterior's mean and variance.
     pub fn from_beta(p: &BetaPosterior) -> CellEstimate {
         CellEstimate {

@@ -37,6 +37,15 @@ fn two_by_two(key: &str) -> Value {
     })
 }
 
+/// Whether every variant of the experiment `e` has weight `w`.
+fn every_weight_is(e: &Value, w: f64) -> bool {
+    e["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["weight"] == w)
+}
+
 #[tokio::test]
 async fn a_factorial_experiment_has_every_combination_as_a_variant() {
     let app = spawn_app().await;
@@ -71,13 +80,7 @@ async fn a_factorial_experiment_has_every_combination_as_a_variant() {
         json!({"content": "10% off", "timing": 19, "trigger": {"event": "cart"}})
     );
     assert_eq!(e["control"], "plain.morning.on_open");
-    assert!(
-        e["variants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|v| v["weight"] == 0.125)
-    );
+    assert!(every_weight_is(e, 0.125));
     // Read back as stored.
     let read = app
         .admin(Method::GET, "/api/v1/experiments/msg", None)
@@ -258,13 +261,7 @@ async fn bad_factorial_input_is_refused_with_the_field_named_and_nothing_stored(
         .admin(Method::GET, "/api/v1/experiments/split", None)
         .await;
     assert_eq!(kept.body["rules"], json!([]));
-    assert!(
-        kept.body["variants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|v| v["weight"] == 0.25)
-    );
+    assert!(every_weight_is(&kept.body, 0.25));
 }
 
 #[tokio::test]
@@ -553,13 +550,7 @@ async fn results_give_main_effects_interactions_and_a_recommendation() {
     assert_eq!(e["name"], "Renamed");
     assert_eq!(e["factors"][1]["levels"][1]["key"], "evening");
     assert_eq!(e["variants"].as_array().unwrap().len(), 4);
-    assert!(
-        e["variants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|v| v["weight"] == 0.25)
-    );
+    assert!(every_weight_is(&e, 0.25));
 }
 
 #[tokio::test]

@@ -137,13 +137,7 @@ struct RunResult {
 fn cell_estimates(counts: &[(u64, u64)]) -> Vec<CellEstimate> {
     counts
         .iter()
-        .map(|&(n, c)| {
-            if n == 0 {
-                CellEstimate::NO_DATA
-            } else {
-                CellEstimate::from_beta(&BetaPosterior::from_counts(n, c))
-            }
-        })
+        .map(|&(n, c)| CellEstimate::from_counts(n, c))
         .collect()
 }
 

@@ -72,7 +72,7 @@ impl KeysetPages for Assignments<'_> {
         encoder.write(
             [&selection.key, &user, &variant]
                 .into_iter()
-                .chain(&levels)
+                .chain(levels)
                 .chain([
                     &assigned_at,
                     &propensity,

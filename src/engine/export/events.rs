@@ -61,7 +61,7 @@ impl KeysetPages for GoalEvents<'_> {
             time(r.received_at),
             Value::String(self.0.variant_key(r.variant_id)),
         ];
-        cells.extend(self.0.levels(r.variant_id));
+        cells.extend_from_slice(self.0.levels(r.variant_id));
         cells.extend([
             time(r.assigned_at),
             Value::Bool(r.occurred_at >= r.assigned_at),

@@ -16,6 +16,8 @@ pub(super) struct Selection<'a> {
     pub(super) range: TimeRange,
     /// Factorial experiments: each variant's level of every factor (the factor columns).
     levels: Vec<Vec<Value>>,
+    /// The factor columns of a variant the experiment does not know: nulls.
+    unknown_levels: Vec<Value>,
 }
 
 impl<'a> Selection<'a> {
@@ -35,6 +37,7 @@ impl<'a> Selection<'a> {
             key: Value::String(experiment.spec.key.to_string()),
             range,
             levels,
+            unknown_levels: vec![Value::Null; factors.len()],
         }
     }
 
@@ -49,15 +52,15 @@ impl<'a> Selection<'a> {
 
     /// A variant's level of every factor, in factor order (none for other experiments; null
     /// for a variant the experiment does not know).
-    pub(super) fn levels(&self, variant_id: i64) -> Vec<Value> {
+    pub(super) fn levels(&self, variant_id: i64) -> &[Value] {
         match self
             .experiment
             .variant_ids
             .iter()
             .position(|&id| id == variant_id)
         {
-            Some(i) => self.levels[i].clone(),
-            None => vec![Value::Null; self.experiment.spec.factors.len()],
+            Some(i) => &self.levels[i],
+            None => &self.unknown_levels,
         }
     }
 

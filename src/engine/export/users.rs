@@ -120,7 +120,7 @@ impl KeysetPages for Users<'_> {
             Value::String(a.user_id.clone()),
             Value::String(selection.variant_key(a.variant_id)),
         ];
-        cells.extend(selection.levels(a.variant_id));
+        cells.extend_from_slice(selection.levels(a.variant_id));
         cells.extend([time(a.assigned_at), context]);
         match self.inline_goal {
             Some(GoalMetric::Conversion) => {
