@@ -4,11 +4,13 @@
 //! model that shares strength across them), among the arms that take new users (a `drop`
 //! guardrail takes an arm out: weight 0, no floor).
 
+use super::factorial_results::cell_estimates;
 use super::hashing;
+use super::metric_sums::Arms;
 use crate::domain::factorial;
 use crate::domain::{Experiment, GoalMetric};
 use crate::stats::beta::BetaPosterior;
-use crate::stats::factorial::{self as model, CellEstimate, Design, SharedModel};
+use crate::stats::factorial::{self as model, Design, SharedModel};
 use crate::stats::gaussian::MeanPosterior;
 use crate::stats::thompson;
 use crate::store::VariantStats;
@@ -130,17 +132,12 @@ impl ArmModel {
     /// experiment the shared model of its cells.
     pub fn of_experiment(experiment: &Experiment, stats: &[VariantStats]) -> Self {
         let spec = &experiment.spec;
-        let posteriors = Posteriors::from_stats(spec.goal.metric, &experiment.variant_ids, stats);
+        let ids = &experiment.variant_ids;
         if spec.factors.is_empty() {
-            return ArmModel::PerArm(posteriors);
+            return ArmModel::PerArm(Posteriors::from_stats(spec.goal.metric, ids, stats));
         }
-        let cells: Vec<CellEstimate> = match posteriors {
-            Posteriors::Conversion(arms) => arms.iter().map(CellEstimate::from_beta).collect(),
-            Posteriors::Revenue(arms) => arms
-                .iter()
-                .map(|a| CellEstimate::from_mean(a).unwrap_or(CellEstimate::NO_DATA))
-                .collect(),
-        };
+        // The cells as the results see them (a cell without users carries no data).
+        let cells = cell_estimates(&Arms::of_goal(spec.goal.metric, ids, stats));
         let model = SharedModel::fit(&Design::new(factorial::design(&spec.factors)), &cells);
         ArmModel::Shared(SharedArms::over(
             std::sync::Arc::new(model),
